@@ -1,0 +1,27 @@
+// swift-tools-version:6.0
+// MixKit: the SDK that the host and every plugin share. It lives in its own
+// package so that its `.dynamic` product is linked once (libMixKit.so) and
+// every plugin sees the same type metadata (see DESIGN.md section 3).
+import PackageDescription
+
+let package = Package(
+    name: "Kit",
+    products: [
+        .library(name: "MixKit", type: .dynamic, targets: ["MixKit"])
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(
+            name: "CKernels",
+            path: "Sources/CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-ffp-contract=off"])]
+        ),
+        .target(
+            name: "MixKit",
+            dependencies: ["CBLAS", "CKernels"],
+            path: "Sources/MixKit",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,12 @@
+import ArgumentParser
+
+/// The `mixmae` command line: one type per subcommand, grouped by topic.
+public struct MixmaeCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "mixmae",
+        abstract: "MixMAE pretraining and finetuning of hierarchical vision transformers.",
+        subcommands: []
+    )
+
+    public init() {}
+}

@@ -1,0 +1,3 @@
+import Host
+
+MixmaeCommand.main()
