@@ -26,6 +26,11 @@ let package = Package(
             path: "Sources/Host"
         ),
         .executableTarget(name: "mixmae", dependencies: ["Host"], path: "Sources/mixmae"),
+        .testTarget(
+            name: "KitTests",
+            dependencies: [.product(name: "MixKit", package: "Kit")],
+            path: "Tests/KitTests"
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -14,7 +14,7 @@ let package = Package(
         .target(
             name: "CKernels",
             path: "Sources/CKernels",
-            cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma", "-ffp-contract=off"])]
+            cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma"])]
         ),
         .target(
             name: "MixKit",

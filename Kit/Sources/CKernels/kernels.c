@@ -1,2 +1,390 @@
 #include "CKernels.h"
-float mk_sum(const float *x, size_t n) { float s = 0; for (size_t i = 0; i < n; i++) s += x[i]; return s; }
+#include <math.h>
+#include <string.h>
+
+// exp for float, Cephes-style range reduction and polynomial (about 1 ulp),
+// written with arithmetic only so that loops calling it vectorise. Inputs
+// below -88.37 give exactly 0.
+static inline float mk_expf(float x) {
+    x = fminf(fmaxf(x, -88.3762626647949f), 88.3762626647949f);
+    float fx = floorf(x * 1.44269504088896341f + 0.5f);
+    x = x - fx * 0.693359375f - fx * -2.12194440e-4f;
+    float z = x * x;
+    float y = 1.9875691500E-4f;
+    y = y * x + 1.3981999507E-3f;
+    y = y * x + 8.3334519073E-3f;
+    y = y * x + 4.1665795894E-2f;
+    y = y * x + 1.6666665459E-1f;
+    y = y * x + 5.0000001201E-1f;
+    y = y * z + x + 1.0f;
+    int32_t n = ((int32_t)fx + 127) << 23;
+    float pow2;
+    memcpy(&pow2, &n, sizeof pow2);
+    return y * pow2;
+}
+
+// erf by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7), the same
+// formula PyTorch's vectorised CPU kernels use.
+static inline float mk_erff(float x) {
+    float ax = fabsf(x);
+    float t = 1.0f / (0.3275911f * ax + 1.0f);
+    float r = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+    float y = 1.0f - r * mk_expf(-ax * ax);
+    return copysignf(y, x);
+}
+
+void mk_binary(int op, const float *a, ptrdiff_t sa, const float *b, ptrdiff_t sb, float *out, size_t n) {
+#define MK_LOOPS(EXPR)                                                   \
+    if (sa == 1 && sb == 1) {                                            \
+        for (size_t i = 0; i < n; i++) { float x = a[i], y = b[i]; out[i] = (EXPR); } \
+    } else if (sa == 1) {                                                \
+        float y = b[0];                                                  \
+        for (size_t i = 0; i < n; i++) { float x = a[i]; out[i] = (EXPR); } \
+    } else if (sb == 1) {                                                \
+        float x = a[0];                                                  \
+        for (size_t i = 0; i < n; i++) { float y = b[i]; out[i] = (EXPR); } \
+    } else {                                                             \
+        float x = a[0], y = b[0], v = (EXPR);                            \
+        for (size_t i = 0; i < n; i++) out[i] = v;                       \
+    }
+    switch (op) {
+    case MK_ADD: MK_LOOPS(x + y) break;
+    case MK_SUB: MK_LOOPS(x - y) break;
+    case MK_MUL: MK_LOOPS(x * y) break;
+    case MK_DIV: MK_LOOPS(x / y) break;
+    case MK_MAX: MK_LOOPS(x >= y ? x : y) break;
+    case MK_MIN: MK_LOOPS(x <= y ? x : y) break;
+    }
+#undef MK_LOOPS
+}
+
+void mk_accumulate(const float *a, ptrdiff_t sa, float *out, size_t n) {
+    if (sa == 1) {
+        for (size_t i = 0; i < n; i++) out[i] += a[i];
+    } else {
+        float v = a[0];
+        for (size_t i = 0; i < n; i++) out[i] += v;
+    }
+}
+
+void mk_affine(const float *x, float a, float b, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) y[i] = a * x[i] + b;
+}
+
+void mk_unary(int op, const float *x, float *y, size_t n) {
+    switch (op) {
+    case MK_EXP: for (size_t i = 0; i < n; i++) y[i] = mk_expf(x[i]); break;
+    case MK_LOG: for (size_t i = 0; i < n; i++) y[i] = logf(x[i]); break;
+    case MK_SQRT: for (size_t i = 0; i < n; i++) y[i] = sqrtf(x[i]); break;
+    case MK_TANH: for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]); break;
+    case MK_ERF: for (size_t i = 0; i < n; i++) y[i] = mk_erff(x[i]); break;
+    case MK_NEG: for (size_t i = 0; i < n; i++) y[i] = -x[i]; break;
+    case MK_ABS: for (size_t i = 0; i < n; i++) y[i] = fabsf(x[i]); break;
+    case MK_RELU: for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0; break;
+    case MK_SIGMOID:
+        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + mk_expf(-x[i]));
+        break;
+    case MK_RSQRT: for (size_t i = 0; i < n; i++) y[i] = 1.0f / sqrtf(x[i]); break;
+    case MK_SQUARE: for (size_t i = 0; i < n; i++) y[i] = x[i] * x[i]; break;
+    case MK_RECIP: for (size_t i = 0; i < n; i++) y[i] = 1.0f / x[i]; break;
+    }
+}
+
+void mk_pow_scalar(const float *x, float p, float *y, size_t n) {
+    if (p == 2.0f) {
+        for (size_t i = 0; i < n; i++) y[i] = x[i] * x[i];
+    } else if (p == 0.5f) {
+        for (size_t i = 0; i < n; i++) y[i] = sqrtf(x[i]);
+    } else {
+        for (size_t i = 0; i < n; i++) y[i] = powf(x[i], p);
+    }
+}
+
+void mk_gelu(const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = 0.5f * v * (1.0f + mk_erff(v * 0.70710678118654752f));
+    }
+}
+
+void mk_gelu_backward(const float *x, const float *gy, float *gx, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + mk_erff(v * 0.70710678118654752f));
+        float pdf = 0.39894228040143268f * mk_expf(-0.5f * v * v);
+        gx[i] = gy[i] * (cdf + v * pdf);
+    }
+}
+
+static inline float mk_sum_row(const float *x, size_t n) {
+    float acc[16] = {0};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] += x[i + k];
+    float s = 0;
+    for (int k = 0; k < 16; k++) s += acc[k];
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+static inline float mk_max_row(const float *x, size_t n) {
+    float m = -INFINITY;
+    for (size_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+void mk_row_sum(const float *x, size_t rows, size_t cols, float *out) {
+    for (size_t r = 0; r < rows; r++) out[r] = mk_sum_row(x + r * cols, cols);
+}
+
+void mk_row_max(const float *x, size_t rows, size_t cols, float *out, int32_t *argmax) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = x + r * cols;
+        float m = -INFINITY;
+        int32_t arg = 0;
+        for (size_t i = 0; i < cols; i++) {
+            if (row[i] > m || (i == 0)) { m = row[i]; arg = (int32_t)i; }
+        }
+        out[r] = m;
+        if (argmax) argmax[r] = arg;
+    }
+}
+
+void mk_col_sum_accumulate(const float *x, size_t rows, size_t cols, float *acc) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *row = x + r * cols;
+        for (size_t j = 0; j < cols; j++) acc[j] += row[j];
+    }
+}
+
+double mk_sum_double(const float *x, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += x[i];
+    return s;
+}
+
+double mk_sum_squares_double(const float *x, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+void mk_softmax_rows(const float *x, float *y, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        float m = mk_max_row(xr, cols);
+        for (size_t i = 0; i < cols; i++) yr[i] = mk_expf(xr[i] - m);
+        float inv = 1.0f / mk_sum_row(yr, cols);
+        for (size_t i = 0; i < cols; i++) yr[i] *= inv;
+    }
+}
+
+void mk_log_softmax_rows(const float *x, float *y, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        float m = mk_max_row(xr, cols);
+        for (size_t i = 0; i < cols; i++) yr[i] = mk_expf(xr[i] - m);
+        float lse = m + logf(mk_sum_row(yr, cols));
+        for (size_t i = 0; i < cols; i++) yr[i] = xr[i] - lse;
+    }
+}
+
+void mk_softmax_backward_rows(const float *y, const float *gy, float *gx, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * cols, *gr = gy + r * cols;
+        float *xr = gx + r * cols;
+        float dot = 0;
+        for (size_t i = 0; i < cols; i++) dot += yr[i] * gr[i];
+        for (size_t i = 0; i < cols; i++) xr[i] = yr[i] * (gr[i] - dot);
+    }
+}
+
+void mk_log_softmax_backward_rows(const float *y, const float *gy, float *gx, size_t rows, size_t cols) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * cols, *gr = gy + r * cols;
+        float *xr = gx + r * cols;
+        float s = mk_sum_row(gr, cols);
+        for (size_t i = 0; i < cols; i++) xr[i] = gr[i] - mk_expf(yr[i]) * s;
+    }
+}
+
+void mk_attention_softmax(const float *s, const float *bias, const uint8_t *groups, size_t period,
+                          float *p, size_t g0, size_t g1, size_t H, size_t N) {
+    for (size_t g = g0; g < g1; g++) {
+        const uint8_t *gr = groups ? groups + (g % period) * N : NULL;
+        for (size_t h = 0; h < H; h++) {
+            for (size_t i = 0; i < N; i++) {
+                size_t row = ((g * H + h) * N + i) * N;
+                const float *sr = s + row;
+                float *pr = p + row;
+                const float *br = bias ? bias + (h * N + i) * N : NULL;
+                if (br) {
+                    for (size_t j = 0; j < N; j++) pr[j] = sr[j] + br[j];
+                } else if (pr != sr) {
+                    memcpy(pr, sr, N * sizeof(float));
+                }
+                if (gr) {
+                    uint8_t gi = gr[i];
+                    for (size_t j = 0; j < N; j++) pr[j] = gr[j] == gi ? pr[j] : -INFINITY;
+                }
+                float m = mk_max_row(pr, N);
+                for (size_t j = 0; j < N; j++) pr[j] = mk_expf(pr[j] - m);
+                float inv = 1.0f / mk_sum_row(pr, N);
+                for (size_t j = 0; j < N; j++) pr[j] *= inv;
+            }
+        }
+    }
+}
+
+void mk_attention_softmax_backward(const float *p, const float *gp, float *gs, float *gbias,
+                                   size_t g0, size_t g1, size_t H, size_t N) {
+    for (size_t g = g0; g < g1; g++) {
+        for (size_t h = 0; h < H; h++) {
+            for (size_t i = 0; i < N; i++) {
+                size_t row = ((g * H + h) * N + i) * N;
+                const float *pr = p + row, *gr = gp + row;
+                float *sr = gs + row;
+                float dot = 0;
+                for (size_t j = 0; j < N; j++) dot += pr[j] * gr[j];
+                for (size_t j = 0; j < N; j++) sr[j] = pr[j] * (gr[j] - dot);
+                if (gbias) {
+                    float *br = gbias + (h * N + i) * N;
+                    for (size_t j = 0; j < N; j++) br[j] += sr[j];
+                }
+            }
+        }
+    }
+}
+
+void mk_layer_norm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
+                   size_t r0, size_t r1, size_t cols, float eps) {
+    for (size_t r = r0; r < r1; r++) {
+        const float *xr = x + r * cols;
+        float *yr = y + r * cols;
+        float mu = mk_sum_row(xr, cols) / (float)cols;
+        float acc[16] = {0};
+        size_t i = 0;
+        for (; i + 16 <= cols; i += 16)
+            for (int k = 0; k < 16; k++) { float d = xr[i + k] - mu; acc[k] += d * d; }
+        float var = 0;
+        for (int k = 0; k < 16; k++) var += acc[k];
+        for (; i < cols; i++) { float d = xr[i] - mu; var += d * d; }
+        var /= (float)cols;
+        float rs = 1.0f / sqrtf(var + eps);
+        if (mean) mean[r] = mu;
+        if (rstd) rstd[r] = rs;
+        if (w && b) {
+            for (size_t j = 0; j < cols; j++) yr[j] = (xr[j] - mu) * rs * w[j] + b[j];
+        } else {
+            for (size_t j = 0; j < cols; j++) yr[j] = (xr[j] - mu) * rs;
+        }
+    }
+}
+
+void mk_layer_norm_backward(const float *x, const float *w, const float *mean, const float *rstd,
+                            const float *gy, float *gx, float *gw, float *gb, size_t r0, size_t r1, size_t cols) {
+    for (size_t r = r0; r < r1; r++) {
+        const float *xr = x + r * cols, *gr = gy + r * cols;
+        float mu = mean[r], rs = rstd[r];
+        if (gw || gb) {
+            for (size_t j = 0; j < cols; j++) {
+                float xhat = (xr[j] - mu) * rs;
+                if (gw) gw[j] += gr[j] * xhat;
+                if (gb) gb[j] += gr[j];
+            }
+        }
+        if (gx) {
+            float *xo = gx + r * cols;
+            float s1 = 0, s2 = 0;
+            for (size_t j = 0; j < cols; j++) {
+                float g = w ? gr[j] * w[j] : gr[j];
+                float xhat = (xr[j] - mu) * rs;
+                s1 += g;
+                s2 += g * xhat;
+            }
+            s1 /= (float)cols;
+            s2 /= (float)cols;
+            for (size_t j = 0; j < cols; j++) {
+                float g = w ? gr[j] * w[j] : gr[j];
+                float xhat = (xr[j] - mu) * rs;
+                xo[j] = rs * (g - s1 - xhat * s2);
+            }
+        }
+    }
+}
+
+void mk_cross_entropy(const float *x, const int64_t *labels, int64_t ignore, float *logp, float *loss,
+                      size_t r0, size_t r1, size_t cols) {
+    for (size_t r = r0; r < r1; r++) {
+        mk_log_softmax_rows(x + r * cols, logp + r * cols, 1, cols);
+        int64_t l = labels[r];
+        loss[r] = (l == ignore || l < 0 || (size_t)l >= cols) ? 0.0f : -logp[r * cols + (size_t)l];
+    }
+}
+
+void mk_cross_entropy_backward(const float *logp, const int64_t *labels, int64_t ignore, float scale,
+                               float *gx, size_t r0, size_t r1, size_t cols) {
+    for (size_t r = r0; r < r1; r++) {
+        const float *lr = logp + r * cols;
+        float *gr = gx + r * cols;
+        int64_t l = labels[r];
+        if (l == ignore || l < 0 || (size_t)l >= cols) {
+            memset(gr, 0, cols * sizeof(float));
+            continue;
+        }
+        for (size_t j = 0; j < cols; j++) gr[j] = mk_expf(lr[j]) * scale;
+        gr[l] -= scale;
+    }
+}
+
+void mk_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+              float eps, float weight_decay, float bias_correction1, float bias_correction2) {
+    float decay = 1.0f - lr * weight_decay;
+    float step = lr / bias_correction1;
+    float sqrt_bc2 = sqrtf(bias_correction2);
+    for (size_t i = 0; i < n; i++) {
+        float gi = g[i];
+        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        float denom = sqrtf(vi) / sqrt_bc2 + eps;
+        p[i] = p[i] * decay - step * mi / denom;
+    }
+}
+
+void mk_sgd(float *p, const float *g, float *buf, size_t n, float lr, float momentum, float weight_decay,
+            int nesterov, int first_step) {
+    for (size_t i = 0; i < n; i++) {
+        float d = g[i] + weight_decay * p[i];
+        if (momentum != 0.0f) {
+            float b = first_step ? d : momentum * buf[i] + d;
+            buf[i] = b;
+            d = nesterov ? d + momentum * b : b;
+        }
+        p[i] -= lr * d;
+    }
+}
+
+static void mk_strided_copy_rec(const float *x, const int64_t *shape, const int64_t *stride, int rank, float **out) {
+    if (rank == 1) {
+        int64_t n = shape[0], s = stride[0];
+        float *o = *out;
+        if (s == 1) {
+            memcpy(o, x, (size_t)n * sizeof(float));
+        } else {
+            for (int64_t i = 0; i < n; i++) o[i] = x[i * s];
+        }
+        *out = o + n;
+        return;
+    }
+    for (int64_t i = 0; i < shape[0]; i++) mk_strided_copy_rec(x + i * stride[0], shape + 1, stride + 1, rank - 1, out);
+}
+
+void mk_strided_copy(const float *x, const int64_t *shape, const int64_t *stride, int rank, float *out) {
+    if (rank == 0) { out[0] = x[0]; return; }
+    for (int k = 0; k < rank; k++) if (shape[k] == 0) return;
+    mk_strided_copy_rec(x, shape, stride, rank, &out);
+}

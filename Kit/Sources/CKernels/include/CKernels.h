@@ -1,6 +1,75 @@
 #ifndef MIXKIT_CKERNELS_H
 #define MIXKIT_CKERNELS_H
+// Hot loops of MixKit, in C so that clang vectorises them. Every function
+// works on a contiguous range the caller chose; threading is the caller's.
 #include <stddef.h>
 #include <stdint.h>
-float mk_sum(const float *x, size_t n);
+
+enum { MK_ADD = 0, MK_SUB = 1, MK_MUL = 2, MK_DIV = 3, MK_MAX = 4, MK_MIN = 5 };
+
+// out[i] = a[i*sa] op b[i*sb] for i < n; sa and sb are 0 or 1.
+void mk_binary(int op, const float *a, ptrdiff_t sa, const float *b, ptrdiff_t sb, float *out, size_t n);
+// out[i] += a[i*sa] for i < n (sa 0 or 1).
+void mk_accumulate(const float *a, ptrdiff_t sa, float *out, size_t n);
+// y = a*x + b, element-wise with scalars.
+void mk_affine(const float *x, float a, float b, float *y, size_t n);
+
+enum { MK_EXP = 0, MK_LOG = 1, MK_SQRT = 2, MK_TANH = 3, MK_ERF = 4, MK_NEG = 5, MK_ABS = 6,
+       MK_RELU = 7, MK_SIGMOID = 8, MK_RSQRT = 9, MK_SQUARE = 10, MK_RECIP = 11 };
+void mk_unary(int op, const float *x, float *y, size_t n);
+void mk_pow_scalar(const float *x, float p, float *y, size_t n);
+
+// GELU, exact erf form, and its backward: gx = gy * gelu'(x).
+void mk_gelu(const float *x, float *y, size_t n);
+void mk_gelu_backward(const float *x, const float *gy, float *gx, size_t n);
+
+// Sums and extrema of contiguous rows: out[r] = reduce(x[r*cols ..< (r+1)*cols]).
+void mk_row_sum(const float *x, size_t rows, size_t cols, float *out);
+void mk_row_max(const float *x, size_t rows, size_t cols, float *out, int32_t *argmax);
+// acc[j] += sum_r x[r*cols + j]  (column sums over a block of rows).
+void mk_col_sum_accumulate(const float *x, size_t rows, size_t cols, float *acc);
+double mk_sum_double(const float *x, size_t n);
+double mk_sum_squares_double(const float *x, size_t n);
+
+// Softmax / log-softmax over contiguous rows, and their backward.
+void mk_softmax_rows(const float *x, float *y, size_t rows, size_t cols);
+void mk_log_softmax_rows(const float *x, float *y, size_t rows, size_t cols);
+void mk_softmax_backward_rows(const float *y, const float *gy, float *gx, size_t rows, size_t cols);
+void mk_log_softmax_backward_rows(const float *y, const float *gy, float *gx, size_t rows, size_t cols);
+
+// Attention softmax over the last axis of scores [G, H, N, N] for g in [g0, g1):
+// p = softmax(s + bias[h] - inf * (groups[g % period][i] != groups[g % period][j])).
+// bias [H, N, N] and groups [period, N] may be NULL. s and p may alias.
+void mk_attention_softmax(const float *s, const float *bias, const uint8_t *groups, size_t period,
+                          float *p, size_t g0, size_t g1, size_t H, size_t N);
+// gs = p * (gp - sum_j gp*p) for g in [g0, g1); gbias[h] += sum_g gs[g, h] when gbias != NULL.
+void mk_attention_softmax_backward(const float *p, const float *gp, float *gs, float *gbias,
+                                   size_t g0, size_t g1, size_t H, size_t N);
+
+// LayerNorm over the last axis for rows [r0, r1). mean/rstd are per row (saved for backward).
+void mk_layer_norm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
+                   size_t r0, size_t r1, size_t cols, float eps);
+// Backward for rows [r0, r1): writes gx (if not NULL); adds into gw and gb (if not NULL).
+void mk_layer_norm_backward(const float *x, const float *w, const float *mean, const float *rstd,
+                            const float *gy, float *gx, float *gw, float *gb, size_t r0, size_t r1, size_t cols);
+
+// Cross-entropy with integer labels over rows of logits [rows, cols], rows [r0, r1):
+// loss[r] = -log_softmax(x[r])[label[r]] (0 where label == ignore); logp saved.
+void mk_cross_entropy(const float *x, const int64_t *labels, int64_t ignore, float *logp, float *loss,
+                      size_t r0, size_t r1, size_t cols);
+// gx[r] = (softmax(x[r]) - onehot(label)) * scale[r]; 0 for ignored rows.
+void mk_cross_entropy_backward(const float *logp, const int64_t *labels, int64_t ignore, float scale,
+                               float *gx, size_t r0, size_t r1, size_t cols);
+
+// One AdamW step over n elements (decoupled weight decay, PyTorch's formula).
+void mk_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+              float eps, float weight_decay, float bias_correction1, float bias_correction2);
+// One SGD step with momentum (PyTorch's formula, dampening 0, optional Nesterov).
+void mk_sgd(float *p, const float *g, float *buf, size_t n, float lr, float momentum, float weight_decay,
+            int nesterov, int first_step);
+
+// Copies a strided view into contiguous out: out[...] = x[sum idx_k * stride_k].
+// shape/stride have rank entries; the innermost stride may be anything.
+void mk_strided_copy(const float *x, const int64_t *shape, const int64_t *stride, int rank, float *out);
+
 #endif

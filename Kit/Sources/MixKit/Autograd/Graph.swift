@@ -1,0 +1,128 @@
+import Foundation
+
+/// One recorded operation: the inputs it read and how to turn the gradient
+/// of its output into gradients of those inputs.
+final class GradNode {
+    let op: String
+    let inputs: [Tensor]
+    /// Maps d(loss)/d(output) to d(loss)/d(input) for each input (nil where an
+    /// input needs none). Closures check `inputs[i].needsGrad` to skip work.
+    let backward: (Tensor) -> [Tensor?]
+
+    init(op: String, inputs: [Tensor], backward: @escaping (Tensor) -> [Tensor?]) {
+        self.op = op
+        self.inputs = inputs
+        self.backward = backward
+    }
+}
+
+/// Whether operations record the graph, per thread. Turned off by ``withNoGrad(_:)``.
+public enum GradMode {
+    /// Per-thread nesting depth of ``withNoGrad(_:)``, stored in a pthread key.
+    private static let depthKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    static var disabledDepth: Int {
+        get { Int(bitPattern: pthread_getspecific(depthKey)) }
+        set { pthread_setspecific(depthKey, UnsafeRawPointer(bitPattern: newValue)) }
+    }
+
+    /// True while operations on this thread record what they need for ``Tensor/backward(_:)``.
+    public static var isEnabled: Bool { disabledDepth == 0 }
+}
+
+/// Runs `body` without recording the graph on this thread (evaluation, weight updates).
+///
+/// ```swift
+/// let logits = withNoGrad { model(images) }
+/// ```
+public func withNoGrad<R>(_ body: () throws -> R) rethrows -> R {
+    GradMode.disabledDepth += 1
+    defer { GradMode.disabledDepth -= 1 }
+    return try body()
+}
+
+extension Tensor {
+    /// Attaches a graph node to `self` when recording and any input needs a gradient.
+    /// Returns `self` for chaining.
+    @discardableResult
+    func recording(_ op: String, _ inputs: [Tensor], _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        guard GradMode.isEnabled, inputs.contains(where: { $0.needsGrad }) else { return self }
+        gradNode = GradNode(op: op, inputs: inputs, backward: backward)
+        return self
+    }
+
+    /// Accumulates d(self)/d(parameter) into every parameter's ``grad``.
+    ///
+    /// `self` must hold one element unless `seed` (the gradient of some
+    /// outer loss with respect to `self`) is given. Gradients add to what
+    /// earlier calls left in ``grad``; call `zeroGrad` on the module or
+    /// optimizer between steps.
+    ///
+    /// The graph is kept as long as `self` is alive, so calling `backward`
+    /// twice through the same graph is legal and adds the gradients twice
+    /// (PyTorch's `retain_graph=True`). Drop the result to free the graph.
+    public func backward(_ seed: Tensor? = nil) {
+        if let seed {
+            precondition(seed.shape == shape, "backward: seed shape \(seed.shape) differs from tensor shape \(shape)")
+        } else {
+            precondition(count == 1, "backward() without a seed needs a one-element tensor, got shape \(shape)")
+        }
+        withNoGrad { propagate(seed ?? Tensor.ones(shape)) }
+    }
+
+    private func propagate(_ seed: Tensor) {
+        let order = topologicalOrder()
+        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
+        for tensor in order.reversed() {
+            guard let g = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+            if let node = tensor.gradNode {
+                let inputGrads = node.backward(g)
+                for (input, ig) in zip(node.inputs, inputGrads) {
+                    guard let ig, input.needsGrad else { continue }
+                    precondition(
+                        ig.shape == input.shape,
+                        "backward of \(node.op): gradient shape \(ig.shape) differs from input shape \(input.shape)")
+                    let key = ObjectIdentifier(input)
+                    if let existing = grads[key] {
+                        grads[key] = existing + ig
+                    } else {
+                        grads[key] = ig
+                    }
+                }
+            } else if tensor.requiresGrad {
+                if let existing = tensor.grad {
+                    existing.addInPlace(g)
+                } else {
+                    tensor.grad = g.copy()
+                }
+            }
+        }
+    }
+
+    /// Tensors reachable from `self` through graph nodes, inputs before users.
+    private func topologicalOrder() -> [Tensor] {
+        var order: [Tensor] = []
+        var visited = Set<ObjectIdentifier>()
+        var stack: [(Tensor, Bool)] = [(self, false)]
+        while let (tensor, expanded) = stack.popLast() {
+            if expanded {
+                order.append(tensor)
+                continue
+            }
+            let id = ObjectIdentifier(tensor)
+            if visited.contains(id) { continue }
+            visited.insert(id)
+            stack.append((tensor, true))
+            if let node = tensor.gradNode {
+                for input in node.inputs where input.needsGrad && !visited.contains(ObjectIdentifier(input)) {
+                    stack.append((input, false))
+                }
+            }
+        }
+        return order
+    }
+}

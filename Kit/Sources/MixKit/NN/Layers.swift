@@ -1,0 +1,180 @@
+/// A layer that maps one tensor to one tensor, for ``Sequential``.
+public protocol UnaryLayer: Module {
+    func callAsFunction(_ x: Tensor) -> Tensor
+}
+
+/// `y = x Wᵀ + b` over the last axis; `weight` is `[out, in]` as in PyTorch.
+///
+/// Initialised as PyTorch's `nn.Linear` (uniform in ±1/sqrt(in)); models
+/// usually re-initialise with ``Init``.
+///
+/// ```swift
+/// let fc = Linear(64, 256)
+/// let y = fc(x)   // [..., 64] -> [..., 256]
+/// ```
+public final class Linear: Module, UnaryLayer {
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+        let bound = 1 / Float(max(inFeatures, 1)).squareRoot()
+        weight = Tensor.randomUniform([outFeatures, inFeatures], low: -bound, high: bound, using: &Random.generator)
+            .asParameter()
+        self.bias = bias
+            ? Tensor.randomUniform([outFeatures], low: -bound, high: bound, using: &Random.generator).asParameter()
+            : nil
+        super.init()
+    }
+
+    public var inFeatures: Int { weight.shape[1] }
+    public var outFeatures: Int { weight.shape[0] }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
+}
+
+/// Layer normalisation over the last axis with a learned scale and shift.
+///
+/// ```swift
+/// let norm = LayerNorm(96)
+/// let y = norm(x)
+/// ```
+public final class LayerNorm: Module, UnaryLayer {
+    public let weight: Tensor
+    public let bias: Tensor
+    public let eps: Float
+
+    public init(_ dim: Int, eps: Float = 1e-5) {
+        weight = Tensor.ones([dim]).asParameter()
+        bias = Tensor.zeros([dim]).asParameter()
+        self.eps = eps
+        super.init()
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { layerNorm(x, weight: weight, bias: bias, eps: eps) }
+}
+
+/// Two linear layers with GELU between them (timm's `Mlp`): `fc1`, `fc2`.
+///
+/// ```swift
+/// let mlp = MLP(96, hidden: 384)
+/// ```
+public final class MLP: Module, UnaryLayer {
+    public let fc1: Linear
+    public let fc2: Linear
+    public let dropRate: Float
+
+    public init(_ dim: Int, hidden: Int, out: Int? = nil, dropRate: Float = 0) {
+        fc1 = Linear(dim, hidden)
+        fc2 = Linear(hidden, out ?? dim)
+        self.dropRate = dropRate
+        super.init()
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        var h = fc1(x).gelu()
+        h = dropout(h, p: dropRate, training: isTraining, using: &Random.generator)
+        return dropout(fc2(h), p: dropRate, training: isTraining, using: &Random.generator)
+    }
+}
+
+/// Image to patch tokens: a convolution whose kernel equals its stride, done
+/// as one GEMM over flattened patches, then an optional LayerNorm.
+/// `proj.weight` is `[dim, channels, patch, patch]` as PyTorch's `Conv2d` stores it.
+///
+/// ```swift
+/// let embed = PatchEmbed(patchSize: 4, inChannels: 3, dim: 96)
+/// let tokens = embed(images)   // [B, 3, H, W] -> [B, (H/4)*(W/4), 96]
+/// ```
+public final class PatchEmbed: Module, UnaryLayer {
+    public final class Projection: Module {
+        public let weight: Tensor
+        public let bias: Tensor
+
+        init(dim: Int, inChannels: Int, patchSize: Int) {
+            let fanIn = inChannels * patchSize * patchSize
+            let bound = 1 / Float(fanIn).squareRoot()
+            weight = Tensor.randomUniform(
+                [dim, inChannels, patchSize, patchSize], low: -bound, high: bound, using: &Random.generator
+            ).asParameter()
+            bias = Tensor.randomUniform([dim], low: -bound, high: bound, using: &Random.generator).asParameter()
+        }
+    }
+
+    public let proj: Projection
+    public let norm: LayerNorm?
+    public let patchSize: Int
+
+    public init(patchSize: Int, inChannels: Int, dim: Int, normalize: Bool = true) {
+        proj = Projection(dim: dim, inChannels: inChannels, patchSize: patchSize)
+        norm = normalize ? LayerNorm(dim) : nil
+        self.patchSize = patchSize
+        super.init()
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        precondition(x.rank == 4, "PatchEmbed: input must be [B, C, H, W], got \(x.shape)")
+        let (b, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let p = patchSize
+        precondition(h % p == 0 && w % p == 0, "PatchEmbed: image \(h)x\(w) is not divisible by the patch size \(p)")
+        let patches = x.reshaped([b, c, h / p, p, w / p, p]).permuted([0, 2, 4, 1, 3, 5])
+            .reshaped([b, (h / p) * (w / p), c * p * p])
+        let tokens = linear(patches, weight: proj.weight.reshaped([proj.weight.shape[0], c * p * p]), bias: proj.bias)
+        return norm.map { $0(tokens) } ?? tokens
+    }
+}
+
+/// Multi-head self-attention (timm's `Attention`): `qkv`, `proj`, with an
+/// optional additive bias per head and a token grouping that keeps attention
+/// within each group (see ``attentionSoftmax(_:bias:groups:period:)``).
+///
+/// ```swift
+/// let attn = MultiHeadAttention(dim: 96, heads: 3)
+/// let y = attn(x)                                   // [B, N, 96]
+/// let z = attn(x, bias: relBias, groups: g, period: windowsPerImage)
+/// ```
+open class MultiHeadAttention: Module {
+    public let qkv: Linear
+    public let proj: Linear
+    public let heads: Int
+    public let scale: Float
+
+    public init(dim: Int, heads: Int, qkvBias: Bool = true) {
+        precondition(dim % heads == 0, "MultiHeadAttention: dim \(dim) is not divisible by \(heads) heads")
+        qkv = Linear(dim, dim * 3, bias: qkvBias)
+        proj = Linear(dim, dim)
+        self.heads = heads
+        self.scale = 1 / Float(dim / heads).squareRoot()
+        super.init()
+    }
+
+    public func callAsFunction(_ x: Tensor, bias: Tensor? = nil, groups: [UInt8]? = nil, period: Int = 1) -> Tensor {
+        precondition(x.rank == 3, "MultiHeadAttention: input must be [B, N, C], got \(x.shape)")
+        let (b, n, c) = (x.shape[0], x.shape[1], x.shape[2])
+        let d = c / heads
+        let qkvOut = qkv(x).reshaped([b, n, 3, heads, d]).permuted([2, 0, 3, 1, 4])
+        let q = qkvOut.slice(axis: 0, 0..<1).reshaped([b, heads, n, d]) * scale
+        let k = qkvOut.slice(axis: 0, 1..<2).reshaped([b, heads, n, d])
+        let v = qkvOut.slice(axis: 0, 2..<3).reshaped([b, heads, n, d])
+        let attn = attentionSoftmax(matmul(q, k, transposeB: true), bias: bias, groups: groups, period: period)
+        let out = matmul(attn, v).permuted([0, 2, 1, 3]).reshaped([b, n, c])
+        return proj(out)
+    }
+}
+
+/// Layers applied one after another.
+///
+/// ```swift
+/// let head = Sequential([Linear(96, 96), Linear(96, 10)])
+/// ```
+public final class Sequential: Module, UnaryLayer {
+    public let layers: [Module]
+
+    public init(_ layers: [UnaryLayer]) {
+        self.layers = layers
+        super.init()
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        layers.reduce(x) { h, layer in (layer as! UnaryLayer)(h) }
+    }
+}

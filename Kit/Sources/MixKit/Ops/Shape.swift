@@ -1,0 +1,245 @@
+import CKernels
+
+/// Copies `x` with its axes reordered, without recording.
+func permuteKernel(_ x: Tensor, _ axes: [Int]) -> Tensor {
+    precondition(
+        axes.count == x.rank && Set(axes) == Set(0..<x.rank),
+        "permute: \(axes) is not a permutation of the axes of a tensor of shape \(x.shape)")
+    let outShape = axes.map { x.shape[$0] }
+    if axes == Array(0..<x.rank) { return x.copy() }
+    let src = contiguousStrides(x.shape)
+    // Merge output axes that stay adjacent in the source.
+    var shape: [Int] = []
+    var strides: [Int] = []
+    for (i, a) in axes.enumerated() where outShape[i] != 1 {
+        if let lastStride = strides.last, lastStride == src[a] * x.shape[a] {
+            shape[shape.count - 1] *= x.shape[a]
+            strides[strides.count - 1] = src[a]
+        } else {
+            shape.append(x.shape[a])
+            strides.append(src[a])
+        }
+    }
+    let out = Tensor(uninitializedShape: outShape)
+    if out.count == 0 { return out }
+    if shape.isEmpty {
+        out.data[0] = x.data[0]
+        return out
+    }
+    let px = x.data
+    let po = out.data
+    let rank = shape.count
+    let shape64 = shape.map { Int64($0) }
+    let stride64 = strides.map { Int64($0) }
+    let innerCount = shape[1...].reduce(1, *)
+    Parallel.forRanges(shape[0], work: out.count) { lo, hi in
+        var sub = shape64
+        sub[0] = Int64(hi - lo)
+        sub.withUnsafeBufferPointer { sp in
+            stride64.withUnsafeBufferPointer { st in
+                mk_strided_copy(px + lo * strides[0], sp.baseAddress, st.baseAddress, Int32(rank), po + lo * innerCount)
+            }
+        }
+    }
+    return out
+}
+
+extension Tensor {
+    /// The same elements with another shape, sharing storage, not recorded.
+    func reshapedView(_ newShape: [Int]) -> Tensor {
+        Tensor(shape: newShape, storage: storage, offset: offset)
+    }
+
+    /// The same elements with another shape (one dimension may be -1), sharing storage.
+    ///
+    /// ```swift
+    /// x.reshaped([2, -1])
+    /// ```
+    public func reshaped(_ newShape: [Int]) -> Tensor {
+        var resolved = newShape
+        if let hole = newShape.firstIndex(of: -1) {
+            let known = newShape.enumerated().filter { $0.offset != hole }.map(\.element).reduce(1, *)
+            precondition(
+                known > 0 && count % known == 0, "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+            resolved[hole] = count / known
+        }
+        precondition(
+            resolved.reduce(1, *) == count, "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+        if resolved == shape { return self }
+        return reshapedView(resolved).recording("reshape", [self]) { g in [g.reshapedView(self.shape)] }
+    }
+
+    /// The axes reordered: output axis `i` is input axis `axes[i]` (a copy).
+    public func permuted(_ axes: [Int]) -> Tensor {
+        let norm = axes.map { normalizeAxis($0) }
+        var inverse = [Int](repeating: 0, count: norm.count)
+        for (i, a) in norm.enumerated() { inverse[a] = i }
+        return permuteKernel(self, norm).recording("permute", [self]) { g in [permuteKernel(g, inverse)] }
+    }
+
+    /// Two axes swapped (a copy).
+    public func transposed(_ a: Int = -2, _ b: Int = -1) -> Tensor {
+        var axes = Array(0..<rank)
+        axes.swapAt(normalizeAxis(a), normalizeAxis(b))
+        return permuted(axes)
+    }
+
+    /// Elements `range` along `axis`. Along the first axis (or when every
+    /// earlier axis has size 1) this is a view of the same storage.
+    ///
+    /// ```swift
+    /// let q = qkv.slice(axis: 0, 0..<1)
+    /// ```
+    public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
+        let a = normalizeAxis(axis)
+        precondition(
+            range.lowerBound >= 0 && range.upperBound <= shape[a],
+            "slice: range \(range) is out of bounds for axis \(a) of size \(shape[a]) (shape \(shape))")
+        var outShape = shape
+        outShape[a] = range.count
+        let inner = shape[(a + 1)...].reduce(1, *)
+        let outer = shape[..<a].reduce(1, *)
+        let out: Tensor
+        if outer == 1 {
+            out = Tensor(shape: outShape, storage: storage, offset: offset + range.lowerBound * inner)
+        } else {
+            out = Tensor(uninitializedShape: outShape)
+            let run = range.count * inner
+            let px = data
+            let po = out.data
+            Parallel.forRanges(outer, work: out.count) { lo, hi in
+                for o in lo..<hi {
+                    (po + o * run).update(from: px + (o * self.shape[a] + range.lowerBound) * inner, count: run)
+                }
+            }
+        }
+        return out.recording("slice", [self]) { g in
+            let gx = Tensor.zeros(self.shape)
+            let run = range.count * inner
+            for o in 0..<outer {
+                (gx.data + (o * self.shape[a] + range.lowerBound) * inner).update(from: g.data + o * run, count: run)
+            }
+            return [gx]
+        }
+    }
+
+    /// The tensor reversed along `axis` (a copy).
+    public func flipped(axis: Int) -> Tensor {
+        let a = normalizeAxis(axis)
+        return flipKernel(self, a).recording("flip", [self]) { g in [flipKernel(g, a)] }
+    }
+
+    /// The slices `indices` along `axis`, in that order (PyTorch's `index_select`).
+    ///
+    /// ```swift
+    /// let bias = table.indexSelect(axis: 0, indices: relativeIndex)  // [N*N, heads]
+    /// ```
+    public func indexSelect(axis: Int, indices: [Int]) -> Tensor {
+        let a = normalizeAxis(axis)
+        let size = shape[a]
+        for i in indices {
+            precondition(i >= 0 && i < size, "indexSelect: index \(i) out of range 0..<\(size) on axis \(a) of \(shape)")
+        }
+        return indexSelectKernel(self, axis: a, indices: indices).recording("index_select", [self]) { g in
+            [indexAddKernel(g, axis: a, indices: indices, size: size)]
+        }
+    }
+
+    /// The adjoint of ``indexSelect(axis:indices:)``: a tensor with `size` slices
+    /// along `axis`, zeros except that slice `indices[k]` adds slice `k` of this one.
+    public func indexScatterAdd(axis: Int, indices: [Int], size: Int) -> Tensor {
+        let a = normalizeAxis(axis)
+        precondition(indices.count == shape[a], "indexScatterAdd: \(indices.count) indices for axis of size \(shape[a])")
+        for i in indices {
+            precondition(i >= 0 && i < size, "indexScatterAdd: index \(i) out of range 0..<\(size)")
+        }
+        return indexAddKernel(self, axis: a, indices: indices, size: size).recording("index_scatter_add", [self]) { g in
+            [indexSelectKernel(g, axis: a, indices: indices)]
+        }
+    }
+}
+
+func flipKernel(_ x: Tensor, _ a: Int) -> Tensor {
+    let out = Tensor(uninitializedShape: x.shape)
+    let n = x.shape[a]
+    let inner = x.shape[(a + 1)...].reduce(1, *)
+    let outer = x.shape[..<a].reduce(1, *)
+    for o in 0..<outer {
+        for i in 0..<n {
+            (out.data + (o * n + i) * inner).update(from: x.data + (o * n + (n - 1 - i)) * inner, count: inner)
+        }
+    }
+    return out
+}
+
+func indexSelectKernel(_ x: Tensor, axis a: Int, indices: [Int]) -> Tensor {
+    var outShape = x.shape
+    outShape[a] = indices.count
+    let out = Tensor(uninitializedShape: outShape)
+    let n = x.shape[a]
+    let inner = x.shape[(a + 1)...].reduce(1, *)
+    let outer = x.shape[..<a].reduce(1, *)
+    for o in 0..<outer {
+        for (k, i) in indices.enumerated() {
+            (out.data + (o * indices.count + k) * inner).update(from: x.data + (o * n + i) * inner, count: inner)
+        }
+    }
+    return out
+}
+
+func indexAddKernel(_ g: Tensor, axis a: Int, indices: [Int], size: Int) -> Tensor {
+    var outShape = g.shape
+    outShape[a] = size
+    let out = Tensor.zeros(outShape)
+    let inner = g.shape[(a + 1)...].reduce(1, *)
+    let outer = g.shape[..<a].reduce(1, *)
+    for o in 0..<outer {
+        for (k, i) in indices.enumerated() {
+            mk_accumulate(g.data + (o * indices.count + k) * inner, 1, out.data + (o * size + i) * inner, inner)
+        }
+    }
+    return out
+}
+
+/// The tensors joined along `axis`; all other dimensions must match.
+///
+/// ```swift
+/// let both = concatenate([x1, x2], axis: 0)
+/// ```
+public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor {
+    precondition(!tensors.isEmpty, "concatenate: no tensors")
+    let first = tensors[0]
+    let a = first.normalizeAxis(axis)
+    for t in tensors {
+        precondition(
+            t.rank == first.rank
+                && (0..<t.rank).allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
+            "concatenate: shape \(t.shape) does not fit \(first.shape) along axis \(a)")
+    }
+    var outShape = first.shape
+    outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
+    let out = Tensor(uninitializedShape: outShape)
+    let inner = first.shape[(a + 1)...].reduce(1, *)
+    let outer = first.shape[..<a].reduce(1, *)
+    let total = outShape[a]
+    var start = 0
+    var starts: [Int] = []
+    for t in tensors {
+        starts.append(start)
+        let run = t.shape[a] * inner
+        for o in 0..<outer {
+            (out.data + (o * total + start) * inner).update(from: t.data + o * run, count: run)
+        }
+        start += t.shape[a]
+    }
+    return out.recording("concatenate", tensors) { g in
+        zip(tensors, starts).map { t, s in
+            t.needsGrad ? withNoGrad { g.slice(axis: a, s..<(s + t.shape[a])).copy() } : nil
+        }
+    }
+}
+
+/// The tensors stacked along a new first axis.
+public func stack(_ tensors: [Tensor]) -> Tensor {
+    concatenate(tensors.map { $0.reshaped([1] + $0.shape) }, axis: 0)
+}

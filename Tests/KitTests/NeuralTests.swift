@@ -1,0 +1,162 @@
+import Foundation
+import MixKit
+import Testing
+
+@Suite struct NeuralTests {
+    let check = GradientCheck()
+
+    /// Naive row-major matmul for checking BLAS calls.
+    func naiveMatmul(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int) -> [Float] {
+        var c = [Float](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n { for p in 0..<k { c[i * n + j] += a[i * k + p] * b[p * n + j] } } }
+        return c
+    }
+
+    @Test func matmulMatchesNaiveForEveryTransposeCombination() {
+        let a = randn([3, 4], seed: 1)
+        let b = randn([4, 5], seed: 2)
+        let want = naiveMatmul(a.scalars, b.scalars, m: 3, n: 5, k: 4)
+        let got = [
+            matmul(a, b),
+            matmul(a.transposed().copy(), b, transposeA: true),
+            matmul(a, b.transposed().copy(), transposeB: true),
+            matmul(a.transposed().copy(), b.transposed().copy(), transposeA: true, transposeB: true),
+        ]
+        for g in got {
+            #expect(g.shape == [3, 5])
+            for i in 0..<15 { #expect(abs(g.scalars[i] - want[i]) < 1e-5) }
+        }
+    }
+
+    @Test func matmulGradients() {
+        for ta in [false, true] {
+            for tb in [false, true] {
+                let a = randn(ta ? [4, 3] : [3, 4], seed: 1)
+                let b = randn(tb ? [5, 4] : [4, 5], seed: 2)
+                check.check([a, b]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
+                // Batched, and with one matrix shared by the batch.
+                let ba = randn([2, 3] + (ta ? [4, 3] : [3, 4]), seed: 3)
+                let bb = randn([2, 3] + (tb ? [5, 4] : [4, 5]), seed: 4)
+                check.check([ba, bb]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
+                check.check([ba.copy(), b.copy()]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
+            }
+        }
+        // Many small problems take the threaded path.
+        check.check([randn([64, 8, 6], seed: 5), randn([64, 6, 7], seed: 6)]) { matmul($0[0], $0[1]) }
+    }
+
+    @Test func linearMatchesMatmulAndHasGradients() {
+        let x = randn([2, 3, 4], seed: 1)
+        let w = randn([5, 4], seed: 2)
+        let b = randn([5], seed: 3)
+        let y = linear(x, weight: w, bias: b)
+        let ref = matmul(x, w, transposeB: true) + b
+        #expect(maxAbsDiff(y, ref) < 1e-5)
+        check.check([x, w, b]) { linear($0[0], weight: $0[1], bias: $0[2]) }
+        check.check([x.copy(), w.copy()]) { linear($0[0], weight: $0[1], bias: nil) }
+    }
+
+    @Test func softmaxValuesAndGradients() {
+        let x = Tensor(shape: [2, 3], scalars: [1, 2, 3, 0, 0, 0])
+        let s = x.softmax().scalars
+        let e = [Foundation.exp(1.0), Foundation.exp(2.0), Foundation.exp(3.0)]
+        let z = e.reduce(0, +)
+        for i in 0..<3 { #expect(abs(Double(s[i]) - e[i] / z) < 1e-6) }
+        #expect(abs(s[3] - 1.0 / 3) < 1e-6)
+        let ls = x.logSoftmax().scalars
+        for i in 0..<6 { #expect(abs(Foundation.exp(Double(ls[i])) - Double(s[i])) < 1e-6) }
+        check.check([randn([3, 5], seed: 1)]) { $0[0].softmax() }
+        check.check([randn([3, 5, 2], seed: 2)]) { $0[0].softmax(axis: 1) }
+        check.check([randn([3, 5], seed: 3)]) { $0[0].logSoftmax() }
+        check.check([randn([4, 3, 2], seed: 4)]) { $0[0].logSoftmax(axis: 0) }
+    }
+
+    @Test func layerNormValuesAndGradients() {
+        let x = randn([4, 6], seed: 1, scale: 3)
+        let w = randn([6], seed: 2)
+        let b = randn([6], seed: 3)
+        let y = layerNorm(x, weight: w, bias: b)
+        // Reference in double: biased variance, eps 1e-5.
+        for r in 0..<4 {
+            let row = (0..<6).map { Double(x.data[r * 6 + $0]) }
+            let mu = row.reduce(0, +) / 6
+            let v = row.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / 6
+            for j in 0..<6 {
+                let want = (row[j] - mu) / (v + 1e-5).squareRoot() * Double(w.data[j]) + Double(b.data[j])
+                #expect(abs(Double(y.data[r * 6 + j]) - want) < 1e-5)
+            }
+        }
+        check.check([x, w, b]) { layerNorm($0[0], weight: $0[1], bias: $0[2]) }
+        check.check([randn([2, 3, 8], seed: 5)]) { layerNorm($0[0], weight: nil, bias: nil) }
+        // Large enough for the threaded path with partial sums.
+        GradientCheck(samplesPerInput: 8).check([randn([600, 64], seed: 6), randn([64], seed: 7), randn([64], seed: 8)]) {
+            layerNorm($0[0], weight: $0[1], bias: $0[2])
+        }
+    }
+
+    @Test func attentionSoftmaxMasksOtherGroupAndAddsBias() {
+        // One window of 4 tokens, 1 head; tokens 0,1 are image A and 2,3 image B.
+        let scores = randn([1, 1, 4, 4], seed: 1)
+        let bias = randn([1, 4, 4], seed: 2)
+        let groups: [UInt8] = [0, 0, 1, 1]
+        let p = attentionSoftmax(scores, bias: bias, groups: groups)
+        let ref = (scores + bias).scalars
+        for i in 0..<4 {
+            let allowed = (0..<4).filter { groups[$0] == groups[i] }
+            let z = allowed.map { Foundation.exp(Double(ref[i * 4 + $0])) }.reduce(0, +)
+            for j in 0..<4 {
+                let want = allowed.contains(j) ? Foundation.exp(Double(ref[i * 4 + j])) / z : 0
+                #expect(abs(Double(p.data[i * 4 + j]) - want) < 1e-6)
+            }
+        }
+    }
+
+    @Test func attentionSoftmaxGradients() {
+        let groups: [UInt8] = [0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1, 0]
+        check.check([randn([4, 2, 6, 6], seed: 1), randn([2, 6, 6], seed: 2)]) {
+            attentionSoftmax($0[0], bias: $0[1], groups: groups, period: 2)
+        }
+        check.check([randn([3, 2, 5, 5], seed: 3)]) { attentionSoftmax($0[0], bias: nil, groups: nil) }
+        GradientCheck(samplesPerInput: 8).check([randn([40, 3, 16, 16], seed: 4), randn([3, 16, 16], seed: 5)]) {
+            attentionSoftmax($0[0], bias: $0[1], groups: nil)
+        }
+    }
+
+    @Test func crossEntropyAndLosses() {
+        let logits = Tensor([[2, 1, 0], [0, 0, 5]])
+        let ce = crossEntropy(logits, labels: [0, 1])
+        let l0 = -Foundation.log(Foundation.exp(2.0) / (Foundation.exp(2.0) + Foundation.exp(1.0) + 1))
+        let l1 = -Foundation.log(1 / (2 + Foundation.exp(5.0)))
+        #expect(abs(Double(ce.item()) - (l0 + l1) / 2) < 1e-5)
+        let ignored = crossEntropy(logits, labels: [0, 255], ignoreIndex: 255)
+        #expect(abs(Double(ignored.item()) - l0) < 1e-5)
+        check.check([randn([4, 5], seed: 1)]) { crossEntropy($0[0], labels: [1, 0, 4, 2]) }
+        check.check([randn([4, 5], seed: 1)]) { crossEntropy($0[0], labels: [1, -1, 4, -1], ignoreIndex: -1) }
+        let targets = randn([3, 4], seed: 2).softmax()
+        check.check([randn([3, 4], seed: 3)]) { softCrossEntropy($0[0], targets: targets) }
+        check.check([randn([3, 4], seed: 3), randn([3, 4], seed: 4)]) { mseLoss($0[0], $0[1]) }
+        // Soft targets equal to one-hot give the hard loss.
+        let oneHot = Tensor([[1, 0, 0], [0, 1, 0]])
+        #expect(abs(softCrossEntropy(logits, targets: oneHot).item() - ce.item()) < 1e-5)
+    }
+
+    @Test func dropoutAndDropPathReuseTheirMask() {
+        var rng = RandomGenerator(seed: 3)
+        let x = Tensor.ones([8, 4]).asParameter()
+        let y = dropPath(x, p: 0.5, training: true, using: &rng)
+        y.sum().backward()
+        // Each sample is all-zero or all-2, and its gradient equals its mask.
+        for r in 0..<8 {
+            let row = Array(y.scalars[(r * 4)..<(r * 4 + 4)])
+            #expect(row == [0, 0, 0, 0] || row == [2, 2, 2, 2])
+            #expect(Array(x.grad!.scalars[(r * 4)..<(r * 4 + 4)]) == row)
+        }
+        let z = Tensor.ones([1000]).asParameter()
+        let d = dropout(z, p: 0.25, training: true, using: &rng)
+        d.sum().backward()
+        #expect(d.scalars == z.grad!.scalars)
+        let kept = d.scalars.filter { $0 != 0 }.count
+        #expect(kept > 680 && kept < 820)
+        #expect(dropout(z, p: 0.25, training: false, using: &rng) === z)
+    }
+}

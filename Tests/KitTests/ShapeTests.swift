@@ -1,0 +1,82 @@
+import MixKit
+import Testing
+
+@Suite struct ShapeTests {
+    let check = GradientCheck()
+
+    @Test func reductionsForward() {
+        let x = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        #expect(x.sum().item() == 21)
+        #expect(x.sum(axes: [0]).scalars == [5, 7, 9])
+        #expect(x.sum(axes: [1], keepDims: true).shape == [2, 1])
+        #expect(x.mean(axes: [1]).scalars == [2, 5])
+        #expect(x.max(axis: 1).scalars == [3, 6])
+        #expect(x.max(axis: 0).scalars == [4, 5, 6])
+        #expect(abs(x.variance(axes: [1]).scalars[0] - 1) < 1e-6)
+        #expect(abs(x.variance(axes: [1], unbiased: false).scalars[0] - 2.0 / 3) < 1e-6)
+        let y = randn([3, 4, 5], seed: 3)
+        // Non-adjacent axes reduce like two reductions in a row.
+        let a = y.sum(axes: [0, 2]).scalars
+        let b = y.sum(axes: [2]).sum(axes: [0]).scalars
+        for i in 0..<4 { #expect(abs(a[i] - b[i]) < 1e-5) }
+    }
+
+    @Test func reductionGradients() {
+        check.check([randn([3, 4, 5], seed: 1)]) { $0[0].sum(axes: [1]) }
+        check.check([randn([3, 4, 5], seed: 1)]) { $0[0].sum(axes: [0, 2], keepDims: true) }
+        check.check([randn([3, 4, 5], seed: 1)]) { $0[0].mean(axes: [-1]) }
+        check.check([randn([3, 4, 5], seed: 1)]) { $0[0].mean() }
+        check.check([randn([3, 6], seed: 2)]) { $0[0].variance(axes: [1]) }
+        check.check([randn([3, 6], seed: 2)]) { $0[0].variance(axes: [0], unbiased: false) }
+        check.check([randn([3, 4, 5], seed: 4)]) { $0[0].max(axis: 1) }
+        check.check([randn([3, 4, 5], seed: 4)]) { $0[0].max(axis: -1, keepDims: true) }
+    }
+
+    @Test func permuteSliceConcatFlipForward() {
+        let x = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        #expect(x.transposed().scalars == [1, 4, 2, 5, 3, 6])
+        let y = Tensor.arange(0, 24).reshaped([2, 3, 4])
+        let p = y.permuted([2, 0, 1])
+        #expect(p.shape == [4, 2, 3])
+        #expect(p.scalars[0..<6] == [0, 4, 8, 12, 16, 20])
+        #expect(y.slice(axis: 1, 1..<3).scalars == [4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 18, 19, 20, 21, 22, 23])
+        let view = y.slice(axis: 0, 1..<2)
+        #expect(view.storage === y.storage)
+        #expect(view.scalars.first == 12)
+        #expect(concatenate([x, x * 10], axis: 1).scalars == [1, 2, 3, 10, 20, 30, 4, 5, 6, 40, 50, 60])
+        #expect(concatenate([x, x], axis: 0).shape == [4, 3])
+        #expect(x.flipped(axis: 0).scalars == [4, 5, 6, 1, 2, 3])
+        #expect(x.flipped(axis: 1).scalars == [3, 2, 1, 6, 5, 4])
+        #expect(x.indexSelect(axis: 1, indices: [2, 0, 2]).scalars == [3, 1, 3, 6, 4, 6])
+        #expect(
+            Tensor([1, 2, 3]).indexScatterAdd(axis: 0, indices: [1, 1, 3], size: 4).scalars == [0, 3, 0, 3])
+        #expect(Tensor([1, 2]).expanded(to: [2, 2]).scalars == [1, 2, 1, 2])
+        #expect(x.reshaped([3, -1]).shape == [3, 2])
+    }
+
+    @Test func shapeGradients() {
+        check.check([randn([2, 3, 4], seed: 1)]) { $0[0].permuted([2, 0, 1]) }
+        check.check([randn([2, 3, 4], seed: 1)]) { $0[0].transposed(0, 2).reshaped([4, 6]) }
+        check.check([randn([4, 3], seed: 1)]) { $0[0].slice(axis: 0, 1..<3) }
+        check.check([randn([2, 5, 3], seed: 1)]) { $0[0].slice(axis: 1, 2..<5) }
+        check.check([randn([2, 3], seed: 1), randn([2, 2], seed: 2)]) { concatenate([$0[0], $0[1]], axis: 1) }
+        check.check([randn([2, 3], seed: 1), randn([1, 3], seed: 2)]) { concatenate([$0[0], $0[1]], axis: 0) }
+        check.check([randn([3, 4], seed: 3)]) { $0[0].flipped(axis: 0) * $0[0] }
+        check.check([randn([5, 2], seed: 3)]) { $0[0].indexSelect(axis: 0, indices: [4, 0, 0, 2]) }
+        check.check([randn([3, 2], seed: 3)]) { $0[0].indexScatterAdd(axis: 0, indices: [1, 1, 0], size: 2) }
+        check.check([randn([3, 1], seed: 3)]) { $0[0].expanded(to: [2, 3, 4]) }
+        check.check([randn([2, 2], seed: 3)]) { stack([$0[0], $0[0] * 2]) }
+    }
+
+    @Test func graphIsReusableAndAccumulates() {
+        let w = Tensor([1, 2, 3]).asParameter()
+        let loss = (w * w).sum()
+        loss.backward()
+        #expect(w.grad!.scalars == [2, 4, 6])
+        loss.backward()
+        #expect(w.grad!.scalars == [4, 8, 12])
+        w.grad = nil
+        let frozen = withNoGrad { (w * w).sum() }
+        #expect(!frozen.needsGrad)
+    }
+}
