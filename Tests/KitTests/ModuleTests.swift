@@ -92,7 +92,9 @@ final class TinyModel: Module {
                     for c in 0..<2 {
                         for ky in 0..<2 {
                             for kx in 0..<2 {
-                                s += w.data[((o * 2 + c) * 2 + ky) * 2 + kx] * x.data[(c * 4 + py * 2 + ky) * 4 + px * 2 + kx]
+                                s +=
+                                    w.data[((o * 2 + c) * 2 + ky) * 2 + kx]
+                                    * x.data[(c * 4 + py * 2 + ky) * 4 + px * 2 + kx]
                             }
                         }
                     }

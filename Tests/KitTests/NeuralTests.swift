@@ -89,7 +89,9 @@ import Testing
         check.check([x, w, b]) { layerNorm($0[0], weight: $0[1], bias: $0[2]) }
         check.check([randn([2, 3, 8], seed: 5)]) { layerNorm($0[0], weight: nil, bias: nil) }
         // Large enough for the threaded path with partial sums.
-        GradientCheck(samplesPerInput: 8).check([randn([600, 64], seed: 6), randn([64], seed: 7), randn([64], seed: 8)]) {
+        GradientCheck(samplesPerInput: 8).check([
+            randn([600, 64], seed: 6), randn([64], seed: 7), randn([64], seed: 8),
+        ]) {
             layerNorm($0[0], weight: $0[1], bias: $0[2])
         }
     }

@@ -30,7 +30,10 @@ import Testing
     @Test func adamWStateRoundTripContinuesExactly() throws {
         func makeRun() -> (Tensor, AdamW) {
             let p = Tensor([0.5, -1.5]).asParameter()
-            return (p, AdamW(groups: [ParameterGroup(name: "g", parameters: [("p", p)], weightDecay: 0.05)], learningRate: 0.1))
+            return (
+                p,
+                AdamW(groups: [ParameterGroup(name: "g", parameters: [("p", p)], weightDecay: 0.05)], learningRate: 0.1)
+            )
         }
         let (p1, o1) = makeRun()
         for _ in 0..<4 {
@@ -84,8 +87,9 @@ import Testing
         let norm = clipGradientNorm([p], maxNorm: 1)
         #expect(abs(norm - 5) < 1e-6)
         #expect(abs(p.grad!.data[0] - 0.6) < 1e-5)
-        #expect(ParameterGroup.decayAndNoDecay(TinyModel().namedParameters(), weightDecay: 0.05)[0].parameters
-            .allSatisfy { $0.1.rank >= 2 })
+        #expect(
+            ParameterGroup.decayAndNoDecay(TinyModel().namedParameters(), weightDecay: 0.05)[0].parameters
+                .allSatisfy { $0.1.rank >= 2 })
     }
 
     /// A two-layer MLP learns two concentric rings (not linearly separable).
@@ -105,7 +109,9 @@ import Testing
         let x = Tensor(shape: [256, 2], scalars: xs)
         let fc1 = Linear(2, 32)
         let fc2 = Linear(32, 2)
-        let named = [("fc1.weight", fc1.weight), ("fc1.bias", fc1.bias!), ("fc2.weight", fc2.weight), ("fc2.bias", fc2.bias!)]
+        let named = [
+            ("fc1.weight", fc1.weight), ("fc1.bias", fc1.bias!), ("fc2.weight", fc2.weight), ("fc2.bias", fc2.bias!),
+        ]
         let opt = AdamW(groups: ParameterGroup.decayAndNoDecay(named, weightDecay: 0.01), learningRate: 0.02)
         var first: Float = 0
         var last: Float = 0
@@ -121,7 +127,9 @@ import Testing
         #expect(last < 0.05, "loss fell from \(first) to \(last)")
         let predictions = withNoGrad { fc2(fc1(x).gelu()) }
         var correct = 0
-        for i in 0..<256 where (predictions.data[2 * i + 1] > predictions.data[2 * i] ? 1 : 0) == labels[i] { correct += 1 }
+        for i in 0..<256 where (predictions.data[2 * i + 1] > predictions.data[2 * i] ? 1 : 0) == labels[i] {
+            correct += 1
+        }
         #expect(correct >= 250)
     }
 }

@@ -44,7 +44,8 @@ func sharedFixtures() -> String {
     @Test func readsHalfPrecisionIntoFloat() throws {
         let path = temporaryDirectory() + "/half.safetensors"
         // Hand-built file: F16 [1.0, -2.5] and BF16 [3.0].
-        let header = #"{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]}}"#
+        let header =
+            #"{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]}}"#
         var bytes = Data()
         var h = Array(header.utf8)
         while h.count % 8 != 0 { h.append(0x20) }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The seeded random generator every part of mixmae uses, so that runs reproduce.
 ///
 /// xoshiro256** (Blackman and Vigna) with its state seeded by SplitMix64 from
@@ -109,5 +111,3 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
 @inline(__always) private func _log(_ x: Double) -> Double { Foundation.log(x) }
 @inline(__always) private func _sin(_ x: Double) -> Double { Foundation.sin(x) }
 @inline(__always) private func _cos(_ x: Double) -> Double { Foundation.cos(x) }
-
-import Foundation

@@ -41,7 +41,9 @@ public final class Tensor: CustomStringConvertible {
     init(shape: [Int], storage: TensorStorage, offset: Int = 0) {
         let n = shape.reduce(1, *)
         precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
-        precondition(offset + n <= storage.count, "Tensor: shape \(shape) needs \(n) elements past offset \(offset), storage has \(storage.count)")
+        precondition(
+            offset + n <= storage.count,
+            "Tensor: shape \(shape) needs \(n) elements past offset \(offset), storage has \(storage.count)")
         self.shape = shape
         self.storage = storage
         self.offset = offset

@@ -89,7 +89,9 @@ public final class SafeTensorsFile {
         let headerLen = Int(UInt64(littleEndian: headerLength))
         guard headerLength <= UInt64(length - 8) else {
             munmap(map, length)
-            throw fail("bad header: it claims \(headerLength) bytes but the file has \(length - 8) after the length field (truncated or not a safetensors file)")
+            throw fail(
+                "bad header: it claims \(headerLength) bytes but the file has \(length - 8) after the length field (truncated or not a safetensors file)"
+            )
         }
         dataStart = 8 + headerLen
         let headerData = Data(bytes: raw + 8, count: headerLen)
@@ -129,11 +131,15 @@ public final class SafeTensorsFile {
             let expected = shape.reduce(1, *) * dtype.byteSize
             guard offsets[0] >= 0, offsets[1] >= offsets[0], offsets[1] - offsets[0] == expected else {
                 munmap(map, length)
-                throw fail("bad header: tensor '\(name)' of \(dt) \(shape) needs \(expected) bytes, its offsets \(offsets) span \(offsets[1] - offsets[0])")
+                throw fail(
+                    "bad header: tensor '\(name)' of \(dt) \(shape) needs \(expected) bytes, its offsets \(offsets) span \(offsets[1] - offsets[0])"
+                )
             }
             guard offsets[1] <= dataLength else {
                 munmap(map, length)
-                throw fail("tensor '\(name)' ends at byte \(offsets[1]) of the data, past its end (\(dataLength) bytes): the file is truncated")
+                throw fail(
+                    "tensor '\(name)' ends at byte \(offsets[1]) of the data, past its end (\(dataLength) bytes): the file is truncated"
+                )
             }
             entries[name] = Entry(dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
         }
@@ -148,7 +154,11 @@ public final class SafeTensorsFile {
 
     private func entry(_ name: String) throws -> Entry {
         guard let e = entries[name] else {
-            throw SafeTensorsError(path: path, problem: "no tensor named '\(name)' (the file has \(entries.count): \(names.prefix(8).joined(separator: ", "))\(entries.count > 8 ? ", ..." : ""))")
+            throw SafeTensorsError(
+                path: path,
+                problem:
+                    "no tensor named '\(name)' (the file has \(entries.count): \(names.prefix(8).joined(separator: ", "))\(entries.count > 8 ? ", ..." : ""))"
+            )
         }
         return e
     }
@@ -236,13 +246,16 @@ public enum SafeTensors {
             switch value {
             case .float32(let t): (dtype, shape, bytes) = ("F32", t.shape, t.count * 4)
             case .int64(let v, let s):
-                precondition(v.count == s.reduce(1, *), "SafeTensors.write: '\(name)' has \(v.count) values for shape \(s)")
+                precondition(
+                    v.count == s.reduce(1, *), "SafeTensors.write: '\(name)' has \(v.count) values for shape \(s)")
                 (dtype, shape, bytes) = ("I64", s, v.count * 8)
             case .int32(let v, let s):
-                precondition(v.count == s.reduce(1, *), "SafeTensors.write: '\(name)' has \(v.count) values for shape \(s)")
+                precondition(
+                    v.count == s.reduce(1, *), "SafeTensors.write: '\(name)' has \(v.count) values for shape \(s)")
                 (dtype, shape, bytes) = ("I32", s, v.count * 4)
             case .uint8(let v, let s):
-                precondition(v.count == s.reduce(1, *), "SafeTensors.write: '\(name)' has \(v.count) values for shape \(s)")
+                precondition(
+                    v.count == s.reduce(1, *), "SafeTensors.write: '\(name)' has \(v.count) values for shape \(s)")
                 (dtype, shape, bytes) = ("U8", s, v.count)
             }
             header[name] = ["dtype": dtype, "shape": shape, "data_offsets": [offset, offset + bytes]]

@@ -20,7 +20,8 @@ public final class Linear: Module, UnaryLayer {
         let bound = 1 / Float(max(inFeatures, 1)).squareRoot()
         weight = Tensor.randomUniform([outFeatures, inFeatures], low: -bound, high: bound, using: &Random.generator)
             .asParameter()
-        self.bias = bias
+        self.bias =
+            bias
             ? Tensor.randomUniform([outFeatures], low: -bound, high: bound, using: &Random.generator).asParameter()
             : nil
         super.init()

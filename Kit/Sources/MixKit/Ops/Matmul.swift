@@ -16,7 +16,8 @@ func sgemm(
 /// matrix shared by the batch; small problems run batch items on separate
 /// threads with single-threaded GEMMs (see ``Parallel``).
 func matmulKernel(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) -> Tensor {
-    precondition(a.rank >= 2 && b.rank >= 2, "matmul: operands need at least 2 dimensions, got \(a.shape) and \(b.shape)")
+    precondition(
+        a.rank >= 2 && b.rank >= 2, "matmul: operands need at least 2 dimensions, got \(a.shape) and \(b.shape)")
     let (ar, ac) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
     let (br, bc) = (b.shape[b.rank - 2], b.shape[b.rank - 1])
     let m = transposeA ? ac : ar
@@ -25,7 +26,8 @@ func matmulKernel(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) 
     let n = transposeB ? br : bc
     precondition(
         k == kb,
-        "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") and \(b.shape)\(transposeB ? "ᵀ" : "") (\(k) vs \(kb))")
+        "matmul: inner dimensions differ: \(a.shape)\(transposeA ? "ᵀ" : "") and \(b.shape)\(transposeB ? "ᵀ" : "") (\(k) vs \(kb))"
+    )
     let batchA = Array(a.shape.dropLast(2))
     let batchB = Array(b.shape.dropLast(2))
     let sharedA = batchA.allSatisfy { $0 == 1 }
@@ -83,7 +85,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         var ga: Tensor? = nil
         var gb: Tensor? = nil
         if a.needsGrad {
-            ga = transposeA
+            ga =
+                transposeA
                 ? matmulKernel(b, g, transposeA: transposeB, transposeB: true)
                 : matmulKernel(g, b, transposeA: false, transposeB: !transposeB)
             if ga!.shape != a.shape { ga = ga!.sumToShape(a.shape) }
@@ -92,7 +95,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
             if b.rank == 2 && a.rank > 2 {
                 gb = sharedMatrixGradient(a, g, transposeA: transposeA, transposeB: transposeB, shape: b.shape)
             } else {
-                gb = transposeB
+                gb =
+                    transposeB
                     ? matmulKernel(g, a, transposeA: true, transposeB: transposeA)
                     : matmulKernel(a, g, transposeA: !transposeA, transposeB: false)
             }
@@ -103,7 +107,8 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
 }
 
 /// d loss / d B when one matrix B multiplied every item of a batched A.
-private func sharedMatrixGradient(_ a: Tensor, _ g: Tensor, transposeA: Bool, transposeB: Bool, shape: [Int]) -> Tensor {
+private func sharedMatrixGradient(_ a: Tensor, _ g: Tensor, transposeA: Bool, transposeB: Bool, shape: [Int]) -> Tensor
+{
     let (ar, ac) = (a.shape[a.rank - 2], a.shape[a.rank - 1])
     let batch = a.count / (ar * ac)
     let (gm, gn) = (g.shape[g.rank - 2], g.shape[g.rank - 1])

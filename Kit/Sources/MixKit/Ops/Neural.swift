@@ -86,8 +86,12 @@ extension Tensor {
 /// ```
 public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
     let cols = x.shape.last ?? 1
-    if let weight { precondition(weight.shape == [cols], "layerNorm: weight shape \(weight.shape) does not fit input \(x.shape)") }
-    if let bias { precondition(bias.shape == [cols], "layerNorm: bias shape \(bias.shape) does not fit input \(x.shape)") }
+    if let weight {
+        precondition(weight.shape == [cols], "layerNorm: weight shape \(weight.shape) does not fit input \(x.shape)")
+    }
+    if let bias {
+        precondition(bias.shape == [cols], "layerNorm: bias shape \(bias.shape) does not fit input \(x.shape)")
+    }
     let rows = x.count / Swift.max(cols, 1)
     let y = Tensor(uninitializedShape: x.shape)
     let mean = Tensor(uninitializedShape: [rows])
@@ -120,7 +124,8 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
                 let r0 = rows * c / chunks
                 let r1 = rows * (c + 1) / chunks
                 mk_layer_norm_backward(
-                    x.data, w.data, mean.data, rstd.data, pg, pgx, partW.map { $0.data + c * cols }, partB.map { $0.data + c * cols },
+                    x.data, w.data, mean.data, rstd.data, pg, pgx, partW.map { $0.data + c * cols },
+                    partB.map { $0.data + c * cols },
                     r0, r1, cols)
             }
         }
@@ -159,7 +164,9 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         var gx: Tensor? = nil
         if x.needsGrad {
             gx = Tensor(uninitializedShape: x.shape)
-            sgemm(g.data, weight.data, gx!.data, m: rows, n: inFeatures, k: outFeatures, transposeA: false, transposeB: false)
+            sgemm(
+                g.data, weight.data, gx!.data, m: rows, n: inFeatures, k: outFeatures, transposeA: false,
+                transposeB: false)
         }
         var gw: Tensor? = nil
         if weight.needsGrad {
@@ -168,7 +175,9 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         }
         var grads: [Tensor?] = [gx, gw]
         if let bias {
-            grads.append(bias.needsGrad ? reduceSumKernel(g.reshapedView([rows, outFeatures]), axes: [0]).reshapedView([outFeatures]) : nil)
+            grads.append(
+                bias.needsGrad
+                    ? reduceSumKernel(g.reshapedView([rows, outFeatures]), axes: [0]).reshapedView([outFeatures]) : nil)
         }
         return grads
     }
@@ -187,10 +196,20 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
 /// let p = attentionSoftmax(scores, bias: relBias, groups: windowGroups, period: windowsPerImage)
 /// ```
 public func attentionSoftmax(_ scores: Tensor, bias: Tensor?, groups: [UInt8]?, period: Int = 1) -> Tensor {
-    precondition(scores.rank == 4 && scores.shape[2] == scores.shape[3], "attentionSoftmax: scores must be [G, H, N, N], got \(scores.shape)")
+    precondition(
+        scores.rank == 4 && scores.shape[2] == scores.shape[3],
+        "attentionSoftmax: scores must be [G, H, N, N], got \(scores.shape)")
     let (g, h, n) = (scores.shape[0], scores.shape[1], scores.shape[2])
-    if let bias { precondition(bias.shape == [h, n, n], "attentionSoftmax: bias \(bias.shape) does not fit scores \(scores.shape) (expects [\(h), \(n), \(n)])") }
-    if let groups { precondition(groups.count == period * n, "attentionSoftmax: \(groups.count) group ids for period \(period) and \(n) tokens") }
+    if let bias {
+        precondition(
+            bias.shape == [h, n, n],
+            "attentionSoftmax: bias \(bias.shape) does not fit scores \(scores.shape) (expects [\(h), \(n), \(n)])")
+    }
+    if let groups {
+        precondition(
+            groups.count == period * n,
+            "attentionSoftmax: \(groups.count) group ids for period \(period) and \(n) tokens")
+    }
     let p = Tensor(uninitializedShape: scores.shape)
     let ps = scores.data
     let pp = p.data
@@ -234,7 +253,8 @@ public func attentionSoftmax(_ scores: Tensor, bias: Tensor?, groups: [UInt8]?, 
 public func crossEntropy(_ logits: Tensor, labels: [Int], ignoreIndex: Int = -100) -> Tensor {
     precondition(logits.rank == 2, "crossEntropy: logits must be [N, C], got \(logits.shape)")
     let (rows, cols) = (logits.shape[0], logits.shape[1])
-    precondition(labels.count == rows, "crossEntropy: \(labels.count) labels for \(rows) rows of logits \(logits.shape)")
+    precondition(
+        labels.count == rows, "crossEntropy: \(labels.count) labels for \(rows) rows of logits \(logits.shape)")
     for l in labels where l != ignoreIndex {
         precondition(l >= 0 && l < cols, "crossEntropy: label \(l) is out of range 0..<\(cols)")
     }
@@ -265,7 +285,8 @@ public func crossEntropy(_ logits: Tensor, labels: [Int], ignoreIndex: Int = -10
 /// Mean cross-entropy of `logits` `[N, C]` against soft targets `[N, C]`
 /// (label smoothing, mixup): `mean_n sum_c -t[n,c] log_softmax(x)[n,c]`.
 public func softCrossEntropy(_ logits: Tensor, targets: Tensor) -> Tensor {
-    precondition(logits.shape == targets.shape, "softCrossEntropy: targets \(targets.shape) differ from logits \(logits.shape)")
+    precondition(
+        logits.shape == targets.shape, "softCrossEntropy: targets \(targets.shape) differ from logits \(logits.shape)")
     return -(logits.logSoftmax(axis: -1) * targets).sum(axes: [-1]).mean()
 }
 

@@ -138,7 +138,8 @@ extension Tensor {
         let a = normalizeAxis(axis)
         let size = shape[a]
         for i in indices {
-            precondition(i >= 0 && i < size, "indexSelect: index \(i) out of range 0..<\(size) on axis \(a) of \(shape)")
+            precondition(
+                i >= 0 && i < size, "indexSelect: index \(i) out of range 0..<\(size) on axis \(a) of \(shape)")
         }
         return indexSelectKernel(self, axis: a, indices: indices).recording("index_select", [self]) { g in
             [indexAddKernel(g, axis: a, indices: indices, size: size)]
@@ -149,7 +150,8 @@ extension Tensor {
     /// along `axis`, zeros except that slice `indices[k]` adds slice `k` of this one.
     public func indexScatterAdd(axis: Int, indices: [Int], size: Int) -> Tensor {
         let a = normalizeAxis(axis)
-        precondition(indices.count == shape[a], "indexScatterAdd: \(indices.count) indices for axis of size \(shape[a])")
+        precondition(
+            indices.count == shape[a], "indexScatterAdd: \(indices.count) indices for axis of size \(shape[a])")
         for i in indices {
             precondition(i >= 0 && i < size, "indexScatterAdd: index \(i) out of range 0..<\(size)")
         }

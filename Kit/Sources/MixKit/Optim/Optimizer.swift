@@ -87,7 +87,8 @@ public final class AdamW: Optimizer {
     private var firstMoments: [ObjectIdentifier: Tensor] = [:]
     private var secondMoments: [ObjectIdentifier: Tensor] = [:]
 
-    public init(groups: [ParameterGroup], learningRate: Float, betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8) {
+    public init(groups: [ParameterGroup], learningRate: Float, betas: (Float, Float) = (0.9, 0.999), eps: Float = 1e-8)
+    {
         self.groups = groups
         self.learningRate = learningRate
         self.beta1 = betas.0
@@ -181,7 +182,8 @@ public final class SGD: Optimizer {
                 let first = buffers[id] == nil
                 let buf = buffers[id] ?? Tensor.zeros(p.shape)
                 buffers[id] = buf
-                mk_sgd(p.data, g.data, buf.data, p.count, lr, momentum, group.weightDecay, nesterov ? 1 : 0, first ? 1 : 0)
+                mk_sgd(
+                    p.data, g.data, buf.data, p.count, lr, momentum, group.weightDecay, nesterov ? 1 : 0, first ? 1 : 0)
             }
         }
     }
