@@ -1,0 +1,230 @@
+/// What a plugin component is for; the host puts it in the matching slot of a recipe.
+public enum ComponentKind: String, Sendable, CaseIterable, CustomStringConvertible {
+    case backbone, neck, decoder, loss, head
+    public var description: String { rawValue }
+}
+
+/// One feature map a component emits or consumes: its stride from the input
+/// image and its channel count.
+public struct FeatureSpec: Sendable, Equatable, CustomStringConvertible {
+    public var stride: Int
+    public var channels: Int
+
+    public init(stride: Int, channels: Int) {
+        self.stride = stride
+        self.channels = channels
+    }
+
+    public var description: String { "stride \(stride), \(channels) channels" }
+}
+
+/// What a backbone declares about itself for a given set of parameters.
+public struct BackboneCapabilities: Sendable, Equatable {
+    /// The feature maps it emits, in output order.
+    public var outputs: [FeatureSpec]
+    /// Whether it supports MixMAE mixing (per-stage token grouping in attention).
+    public var supportsMixing: Bool
+    /// The input it expects: channels and a square image size.
+    public var inputChannels: Int
+    public var imageSize: Int
+
+    public init(outputs: [FeatureSpec], supportsMixing: Bool, inputChannels: Int, imageSize: Int) {
+        self.outputs = outputs
+        self.supportsMixing = supportsMixing
+        self.inputChannels = inputChannels
+        self.imageSize = imageSize
+    }
+}
+
+/// What the host knows when it builds a component that sits after others.
+public struct BuildContext: Sendable {
+    /// The feature maps feeding this component (a backbone's or a neck's outputs).
+    public var inputs: [FeatureSpec]
+    /// The square input image size in pixels.
+    public var imageSize: Int
+    /// Classes of the task (heads), if any.
+    public var numClasses: Int?
+
+    public init(inputs: [FeatureSpec] = [], imageSize: Int = 224, numClasses: Int? = nil) {
+        self.inputs = inputs
+        self.imageSize = imageSize
+        self.numClasses = numClasses
+    }
+}
+
+/// A plugin component: identity, typed parameters, and how to build and probe it.
+///
+/// ```swift
+/// ComponentDescriptor(
+///     id: "swin", kind: .backbone, version: "1.0.0", license: "Apache-2.0",
+///     summary: "Swin transformer without shifted windows, for MixMAE",
+///     parameters: SwinBackbone.schema,
+///     capabilities: { SwinBackbone.capabilities($0) },
+///     build: { params, _ in SwinBackbone(params) },
+///     probe: { module, params, context in ... }
+/// )
+/// ```
+public struct ComponentDescriptor {
+    public var id: String
+    public var kind: ComponentKind
+    public var version: String
+    public var license: String
+    public var summary: String
+    public var parameters: [ParameterSpec]
+    /// For backbones: what it emits for the given parameters.
+    public var capabilities: ((Parameters) -> BackboneCapabilities)?
+    /// Builds the component from validated parameters (defaults filled in).
+    public var build: (Parameters, BuildContext) throws -> Module
+    /// A context to build the component on its own (for `plugins check`), when
+    /// it consumes other components' outputs.
+    public var exampleContext: (Parameters) -> BuildContext
+    /// Runs a forward pass on a deterministic dummy input of the declared shape
+    /// and returns a scalar, for `plugins check` (forward, backward, finite differences).
+    public var probe: (Module, Parameters, BuildContext) -> Tensor
+
+    public init(
+        id: String, kind: ComponentKind, version: String, license: String, summary: String,
+        parameters: [ParameterSpec], capabilities: ((Parameters) -> BackboneCapabilities)? = nil,
+        exampleContext: @escaping (Parameters) -> BuildContext = { _ in BuildContext() },
+        build: @escaping (Parameters, BuildContext) throws -> Module,
+        probe: @escaping (Module, Parameters, BuildContext) -> Tensor
+    ) {
+        self.id = id
+        self.kind = kind
+        self.version = version
+        self.license = license
+        self.summary = summary
+        self.parameters = parameters
+        self.capabilities = capabilities
+        self.exampleContext = exampleContext
+        self.build = build
+        self.probe = probe
+    }
+}
+
+/// A component's parameters are fine by type and range but do not fit together
+/// (for example a window that does not divide its stage's grid).
+public struct ComponentConfigurationError: Error, CustomStringConvertible {
+    /// The parameter at fault, as the recipe names it.
+    public var parameter: String
+    public var problem: String
+
+    public init(parameter: String, problem: String) {
+        self.parameter = parameter
+        self.problem = problem
+    }
+
+    public var description: String { "\(parameter): \(problem)" }
+}
+
+// MARK: - MixMAE mixing
+
+/// MixMAE's mask, shared by the whole batch, over the final-stage grid (units of
+/// 32x32 pixels for a stride-32 backbone). A 1 means the token comes from the
+/// partner image: image i is mixed with image B-1-i as `x*(1-m) + flip(x)*m`.
+///
+/// ```swift
+/// let mask = MixingMask(height: 7, width: 7, values: sampled)
+/// let stage0 = mask.upsampled(height: 56, width: 56)   // nearest, per token
+/// ```
+public struct MixingMask: Sendable, Equatable {
+    public var height: Int
+    public var width: Int
+    public var values: [UInt8]
+
+    public init(height: Int, width: Int, values: [UInt8]) {
+        precondition(values.count == height * width, "MixingMask: \(values.count) values for a \(height)x\(width) grid")
+        self.height = height
+        self.width = width
+        self.values = values
+    }
+
+    /// The mask at another grid by nearest-neighbour sampling (PyTorch's
+    /// `interpolate(mode="nearest")`: source index `floor(i * in / out)`).
+    public func upsampled(height h: Int, width w: Int) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: h * w)
+        for y in 0..<h {
+            let sy = y * height / h
+            for x in 0..<w { out[y * w + x] = values[sy * width + x * width / w] }
+        }
+        return out
+    }
+
+    /// The mask at a grid as a `[1, h*w, 1]` float tensor (0 or 1), to mix tokens.
+    public func tensor(height h: Int, width w: Int) -> Tensor {
+        Tensor(shape: [1, h * w, 1], scalars: upsampled(height: h, width: w).map { Float($0) })
+    }
+
+    /// Mixes a batch of tokens `[B, h*w, C]`: `x*(1-m) + flip_batch(x)*m`.
+    public func mix(_ tokens: Tensor, height h: Int, width w: Int) -> Tensor {
+        let m = tensor(height: h, width: w)
+        return tokens * (1 - m) + tokens.flipped(axis: 0) * m
+    }
+}
+
+// MARK: - Component protocols
+
+/// A feature map as tokens: `tensor` is `[B, height * width, channels]`, row-major over the grid.
+public struct FeatureMap {
+    public var tensor: Tensor
+    public var height: Int
+    public var width: Int
+    public var stride: Int
+
+    public init(tensor: Tensor, height: Int, width: Int, stride: Int) {
+        self.tensor = tensor
+        self.height = height
+        self.width = width
+        self.stride = stride
+    }
+
+    public var channels: Int { tensor.shape.last ?? 0 }
+
+    /// The map as `[B, C, H, W]` (a copy).
+    public func nchw() -> Tensor {
+        tensor.reshaped([tensor.shape[0], height, width, channels]).permuted([0, 3, 1, 2])
+    }
+}
+
+/// An image encoder that emits one or more feature maps.
+public protocol Backbone: Module {
+    /// Feature maps for `images` `[B, C, H, W]`, one per declared output. With
+    /// `mixing`, the backbone mixes image i with image B-1-i after its patch
+    /// embedding and keeps attention within each source image.
+    func features(_ images: Tensor, mixing: MixingMask?) -> [FeatureMap]
+    /// What it emits and supports.
+    var capabilities: BackboneCapabilities { get }
+    /// For layer-wise learning-rate decay: the depth index of a parameter (0 =
+    /// closest to the input) and the number of such indices.
+    func layerIndex(ofParameter name: String) -> Int
+    var layerCount: Int { get }
+}
+
+/// MixMAE's decoder: reconstructs both source images of a mixed batch.
+public protocol ReconstructionDecoder: Module {
+    /// `latent` `[B, L, C]` (final-stage tokens) to `[2B, L, P]`: rows 0..<B keep the
+    /// mask=0 tokens and fill the rest with the mask token; rows B..<2B the reverse.
+    func reconstruct(_ latent: Tensor, mixing: MixingMask) -> Tensor
+    /// Pixels predicted per token side (the backbone's final stride, 32).
+    var patchSize: Int { get }
+}
+
+/// MixMAE's loss over the two reconstructions.
+public protocol ReconstructionLoss: Module {
+    /// The loss of `reconstruction` `[2B, L, P*P*C]` against `images` `[B, C, H, W]`.
+    func loss(images: Tensor, reconstruction: Tensor, mixing: MixingMask, patchSize: Int) -> Tensor
+}
+
+/// A classification head: features to logits `[B, classes]`.
+public protocol ClassificationHead: Module {
+    func logits(_ features: [FeatureMap]) -> Tensor
+    /// The pooled feature vector `[B, C]` the logits come from.
+    func pooled(_ features: [FeatureMap]) -> Tensor
+}
+
+/// A neck: feature maps to feature maps (an FPN).
+public protocol Neck: Module {
+    func callAsFunction(_ features: [FeatureMap]) -> [FeatureMap]
+    /// What it emits for the given inputs.
+    var outputs: [FeatureSpec] { get }
+}
