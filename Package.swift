@@ -5,7 +5,7 @@ let package = Package(
     name: "mixmae",
     products: [
         .executable(name: "mixmae", targets: ["mixmae"])
-    ],
+    ] + testPluginProducts,
     dependencies: [
         .package(path: "Kit"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -27,10 +27,37 @@ let package = Package(
         ),
         .executableTarget(name: "mixmae", dependencies: ["Host"], path: "Sources/mixmae"),
         .testTarget(
+            name: "PluginTests",
+            dependencies: ["Host", .product(name: "MixKit", package: "Kit")],
+            path: "Tests/PluginTests"
+        ),
+        .testTarget(
             name: "KitTests",
             dependencies: [.product(name: "MixKit", package: "Kit")],
             path: "Tests/KitTests"
         ),
-    ],
+    ] + testPluginTargets,
     swiftLanguageModes: [.v5]
 )
+
+// Test-only plugin libraries (Tests/FixturePlugins/<Name>, product TestPlugin<Name>):
+// one good plugin and one for each way the host refuses a library. They are
+// built with every `swift build` / `swift test` and found next to the binaries.
+var testPluginProducts: [Product] {
+    [
+        "Good", "OtherMajor", "NewerMinor", "OtherCompiler", "OwnSDK", "RegisterFails", "DuplicateA", "DuplicateB",
+        "NotAPlugin",
+    ].map { .library(name: "TestPlugin\($0)", type: .dynamic, targets: ["TestPlugin\($0)"]) }
+}
+
+var testPluginTargets: [Target] {
+    let sdk: Target.Dependency = .product(name: "MixKit", package: "Kit")
+    let ownCopyOfSDK: Target.Dependency = .product(name: "MixKitStatic", package: "Kit")
+    let swiftPlugins: [(String, Target.Dependency)] = [
+        ("Good", sdk), ("OtherMajor", sdk), ("NewerMinor", sdk), ("OtherCompiler", sdk), ("OwnSDK", ownCopyOfSDK),
+        ("RegisterFails", sdk), ("DuplicateA", sdk), ("DuplicateB", sdk),
+    ]
+    return swiftPlugins.map { name, dependency in
+        .target(name: "TestPlugin\(name)", dependencies: [dependency], path: "Tests/FixturePlugins/\(name)")
+    } + [.target(name: "TestPluginNotAPlugin", path: "Tests/FixturePlugins/NotAPlugin")]
+}
