@@ -160,8 +160,8 @@ let swinSchema: [ParameterSpec] = [
 
 @Suite struct RecipeCheckerTests {
     let catalog = ComponentCatalog([
-        "backbone": ["swin": swinSchema, "pvt": []],
-        "decoder": ["mixmae": [.int("decoder_dim", default: 512, range: 1...4096, doc: "Width.")]],
+        .backbone: ["swin": swinSchema, "pvt": []],
+        .decoder: ["mixmae": [.int("decoder_dim", default: 512, range: 1...4096, doc: "Width.")]],
     ])
 
     @Test func wholeRecipeIssuesInFileOrder() throws {
@@ -276,5 +276,25 @@ let swinSchema: [ParameterSpec] = [
         #expect(base.root.values("model.backbone.window_size") == [.int(14), .int(14), .int(14), .int(7)])
         #expect(base.root.value("optim.base_lr") == .float(1.5e-4))
         #expect(base.root.value("mask.ratio") == .float(0.5))
+    }
+}
+
+@Suite struct ComponentCatalogTests {
+    @Test func catalogFromPluginDescriptors() throws {
+        func descriptor(_ id: String, _ kind: ComponentKind, _ parameters: [ParameterSpec]) -> ComponentDescriptor {
+            ComponentDescriptor(
+                id: id, kind: kind, version: "1.0.0", license: "MIT", summary: id, parameters: parameters,
+                build: { _, _ in throw ComponentConfigurationError(parameter: "-", problem: "not built here") },
+                probe: { _, _, _ in Tensor.zeros([1]) })
+        }
+        let catalog = ComponentCatalog(descriptors: [
+            descriptor("swin", .backbone, swinSchema),
+            descriptor("pvt", .backbone, []),
+            descriptor("mixmae", .decoder, []),
+        ])
+        #expect(catalog.ids(.backbone) == ["pvt", "swin"])
+        #expect(catalog.ids(.head) == [])
+        #expect(catalog.schema(.backbone, "swin") == swinSchema)
+        #expect(catalog.schema(.decoder, "swin") == nil)
     }
 }

@@ -17,11 +17,11 @@ extension RecipeSchema {
         .group(
             "model",
             [
-                .component("backbone", kind: "backbone", required: true, doc: "The encoder."),
-                .component("neck", kind: "neck", doc: "Feature-map adapter for dense heads."),
-                .component("decoder", kind: "decoder", doc: "Pixel decoder for pretraining."),
-                .component("loss", kind: "loss", doc: "Training objective."),
-                .component("head", kind: "head", doc: "Task head for finetuning."),
+                .component("backbone", kind: .backbone, required: true, doc: "The encoder."),
+                .component("neck", kind: .neck, doc: "Feature-map adapter for dense heads."),
+                .component("decoder", kind: .decoder, doc: "Pixel decoder for pretraining."),
+                .component("loss", kind: .loss, doc: "Training objective."),
+                .component("head", kind: .head, doc: "Task head for finetuning."),
             ], doc: "The model, one plugin component per slot."),
     ])
 }

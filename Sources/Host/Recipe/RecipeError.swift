@@ -43,12 +43,6 @@ public struct RecipeError: Error, CustomStringConvertible, Equatable {
         self.init(mark: error.mark, message: error.message, chain: chain)
     }
 
-    /// `a.yaml -> b.yaml -> c.yaml` for the chain, or nil if it is empty.
-    public var chainText: String? {
-        guard let first = chain.first else { return nil }
-        return ([first.file] + chain.map(\.resolved)).joined(separator: " -> ")
-    }
-
     public var description: String {
         var text = (mark.map { "\($0): " } ?? "") + "error: " + message
         for link in chain {

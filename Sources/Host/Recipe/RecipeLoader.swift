@@ -112,12 +112,7 @@ private struct LoadSession {
         -> [BaseReference]
     {
         guard let entry else { return [] }
-        let items: [YAMLNode]
-        switch entry.value.content {
-        case .sequence(let list): items = list
-        case .scalar: items = [entry.value]
-        default: items = [entry.value]
-        }
+        let items = entry.value.sequence ?? [entry.value]
         return try items.map { item in
             guard case .scalar(let scalar) = item.content, case .string(let target) = scalar.value
             else {

@@ -7,8 +7,8 @@ import MixKit
 ///     .parameter(.int("seed", default: 0, doc: "Random seed.")),
 ///     .section("optim", [.float("base_lr", default: 1.5e-4, doc: "...")]),
 ///     .group("model", [
-///         .component("backbone", kind: "backbone", required: true),
-///         .component("decoder", kind: "decoder"),
+///         .component("backbone", kind: .backbone, required: true),
+///         .component("decoder", kind: .decoder),
 ///     ]),
 /// ])
 /// ```
@@ -25,7 +25,7 @@ public struct RecipeSchema: Sendable {
         /// A mapping of further entries (`model: {backbone: ..., decoder: ...}`).
         case group([Entry])
         /// A mapping `{name: <component id>, <its parameters>...}` for a component of `kind`.
-        case component(kind: String, required: Bool)
+        case component(kind: ComponentKind, required: Bool)
     }
 
     public struct Entry: Sendable {
@@ -52,7 +52,7 @@ public struct RecipeSchema: Sendable {
         }
 
         public static func component(
-            _ name: String, kind: String, required: Bool = false, doc: String = ""
+            _ name: String, kind: ComponentKind, required: Bool = false, doc: String = ""
         ) -> Entry {
             Entry(name: name, node: .component(kind: kind, required: required), doc: doc)
         }
@@ -66,8 +66,8 @@ public struct RecipeSchema: Sendable {
     }
 
     /// The component slots, with their paths (`model.backbone`) and kinds.
-    public var componentSlots: [(path: RecipePath, kind: String, required: Bool)] {
-        var slots: [(path: RecipePath, kind: String, required: Bool)] = []
+    public var componentSlots: [(path: RecipePath, kind: ComponentKind, required: Bool)] {
+        var slots: [(path: RecipePath, kind: ComponentKind, required: Bool)] = []
         func visit(_ entries: [Entry], _ path: RecipePath) {
             for entry in entries {
                 switch entry.node {
@@ -87,33 +87,43 @@ public struct RecipeSchema: Sendable {
 /// loaded plugins.
 ///
 /// ```swift
-/// let catalog = ComponentCatalog(["backbone": ["swin": swinSchema], "decoder": ["mixmae": decoderSchema]])
+/// let catalog = ComponentCatalog([.backbone: ["swin": swinSchema], .decoder: ["mixmae": decoderSchema]])
+/// let fromPlugins = ComponentCatalog(descriptors: registrar.components)
 /// ```
 public struct ComponentCatalog: Sendable {
-    /// The ids of the components of a kind (`"backbone"`), for listing and did-you-mean.
-    public var ids: @Sendable (_ kind: String) -> [String]
+    /// The ids of the components of a kind, for listing and did-you-mean.
+    public var ids: @Sendable (_ kind: ComponentKind) -> [String]
     /// The parameter schema of component `id` of `kind`, or nil if there is none.
-    public var schema: @Sendable (_ kind: String, _ id: String) -> [ParameterSpec]?
+    public var schema: @Sendable (_ kind: ComponentKind, _ id: String) -> [ParameterSpec]?
 
     public init(
-        ids: @escaping @Sendable (_ kind: String) -> [String],
-        schema: @escaping @Sendable (_ kind: String, _ id: String) -> [ParameterSpec]?
+        ids: @escaping @Sendable (_ kind: ComponentKind) -> [String],
+        schema: @escaping @Sendable (_ kind: ComponentKind, _ id: String) -> [ParameterSpec]?
     ) {
         self.ids = ids
         self.schema = schema
     }
 
     /// A catalog from a fixed table, kind -> id -> schema.
-    public init(_ table: [String: [String: [ParameterSpec]]]) {
+    public init(_ table: [ComponentKind: [String: [ParameterSpec]]]) {
         self.init(
             ids: { kind in (table[kind] ?? [:]).keys.sorted() },
             schema: { kind, id in table[kind]?[id] })
+    }
+
+    /// A catalog of the components that plugins registered.
+    public init(descriptors: [ComponentDescriptor]) {
+        var table: [ComponentKind: [String: [ParameterSpec]]] = [:]
+        for descriptor in descriptors {
+            table[descriptor.kind, default: [:]][descriptor.id] = descriptor.parameters
+        }
+        self.init(table)
     }
 }
 
 /// The component a recipe chose for one slot.
 public struct ComponentChoice: Sendable {
-    public var kind: String
+    public var kind: ComponentKind
     public var id: String
     /// Validated parameters with defaults; nil when no catalog was available to check them.
     public var parameters: Parameters?
@@ -239,7 +249,7 @@ public struct RecipeChecker: Sendable {
     }
 
     private func checkComponent(
-        _ node: YAMLNode, kind: String, at path: RecipePath, into result: inout CheckedRecipe
+        _ node: YAMLNode, kind: ComponentKind, at path: RecipePath, into result: inout CheckedRecipe
     ) {
         guard case .mapping(let mapping) = node.content else {
             result.issues.append(
@@ -286,7 +296,7 @@ public struct RecipeChecker: Sendable {
         result.issues += checked.issues
     }
 
-    private func availableText(_ kind: String) -> String {
+    private func availableText(_ kind: ComponentKind) -> String {
         guard let components else { return "" }
         let ids = components.ids(kind)
         return ids.isEmpty

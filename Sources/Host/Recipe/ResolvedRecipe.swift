@@ -6,7 +6,7 @@
 /// ```swift
 /// let recipe = try RecipeLoader().load("recipes/pretrain/swin-tiny.yaml")
 /// recipe.root["optim"]?["base_lr"]?.scalar?.value  // .float(0.00015)
-/// recipe.origin(of: "optim.base_lr")               // recipes/base/pretrain.yaml:31:12
+/// recipe.origin(of: "optim.base_lr")               // recipes/base/pretrain.yaml:22:12
 /// recipe.hash                                      // "3f5c…" (64 hex digits)
 /// ```
 public struct ResolvedRecipe: Sendable {
