@@ -152,3 +152,23 @@ import Testing
         #expect(float.canonicalText == #"{"n":1.0}"#)
     }
 }
+
+@Suite struct StoredRecipeTests {
+    /// A resolved recipe stored as text (as the run registry keeps it) loads
+    /// back to the same values and hash, and its bases are relative to its name.
+    @Test func printedRecipeReloadsWithTheSameHash() throws {
+        let dir = try RecipeFolder()
+        try dir.write("base.yaml", "optim: {base_lr: 1.5e-4, betas: [0.9, 0.95]}\nmodel: {decoder: {name: d}}\n")
+        try dir.write("r.yaml", "base: base.yaml\nmodel:\n  decoder: !delete\n  backbone: {name: swin}\n")
+        let original = try dir.load("r.yaml", set: ["optim.base_lr=1e-3"])
+        let stored = original.yaml()
+        let reloaded = try RecipeLoader().load(text: stored, as: "runs/12/recipe.yaml")
+        #expect(reloaded.hash == original.hash)
+        #expect(reloaded.root.isEquivalent(to: original.root))
+        #expect(reloaded.origin(of: "optim.base_lr") == SourceMark(file: "runs/12/recipe.yaml", line: 2, column: 12))
+
+        let derived = try RecipeLoader().load(text: "base: base.yaml\nseed: 3\n", as: dir.path("x.yaml"))
+        #expect(derived.root.mapping?.keys == ["optim", "model", "seed"])
+        #expect(derived.files == [dir.path("base.yaml"), dir.path("x.yaml")])
+    }
+}

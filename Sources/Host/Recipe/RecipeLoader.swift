@@ -24,8 +24,25 @@ public struct RecipeLoader {
     public init() {}
 
     public func load(_ path: String, overrides: [RecipeOverride] = []) throws -> ResolvedRecipe {
+        try load(path, text: nil, overrides: overrides)
+    }
+
+    /// Loads a recipe from `text` (for example a resolved recipe stored with a
+    /// run), as if it were the file `path`: marks name `path`, and any `base:`
+    /// is relative to its folder.
+    ///
+    /// ```swift
+    /// let rerun = try RecipeLoader().load(text: storedYAML, as: "run-12/recipe.yaml")
+    /// ```
+    public func load(text: String, as path: String, overrides: [RecipeOverride] = []) throws
+        -> ResolvedRecipe
+    {
+        try load(path, text: text, overrides: overrides)
+    }
+
+    private func load(_ path: String, text: String?, overrides: [RecipeOverride]) throws -> ResolvedRecipe {
         var session = LoadSession()
-        let layered = try session.resolve(path, via: nil)
+        let layered = try session.resolve(path, via: nil, text: text)
         guard var root = try session.merger.finalize(layered) else {
             throw RecipeError(mark: layered.mark, message: "a recipe cannot delete itself")
         }
@@ -50,11 +67,14 @@ private struct LoadSession {
     var merger = RecipeMerger()
 
     /// The layered tree of `display` and its bases (may hold tombstones).
-    mutating func resolve(_ display: String, via reference: BaseReference?) throws -> YAMLNode {
+    mutating func resolve(_ display: String, via reference: BaseReference?, text: String? = nil) throws
+        -> YAMLNode
+    {
         if let reference { chain.append(reference) }
         defer { if reference != nil { chain.removeLast() } }
 
-        guard let canonical = Self.canonicalPath(display) else {
+        guard let canonical = text != nil ? Self.canonicalPath(ofUnsaved: display) : Self.canonicalPath(display)
+        else {
             if let reference {
                 throw RecipeError(
                     mark: reference.mark,
@@ -72,7 +92,7 @@ private struct LoadSession {
 
         var root: YAMLNode
         do {
-            root = try YAMLParser.parse(file: display)
+            root = try text.map { try YAMLParser.parse($0, file: display) } ?? YAMLParser.parse(file: display)
             try RecipeMerger.checkTags(root)
         } catch let error as YAMLError {
             throw RecipeError(error, chain: chain)
@@ -174,6 +194,11 @@ private struct LoadSession {
             !isDirectory.boolValue
         else { return nil }
         return URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+    }
+
+    /// The absolute, normalized form of a path that need not exist (a recipe given as text).
+    static func canonicalPath(ofUnsaved path: String) -> String {
+        normalized(path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path)
     }
 
     /// `target` relative to the folder of `file`, with `.` and `..` folded
