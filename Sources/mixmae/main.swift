@@ -1,3 +1,4 @@
 import Host
 
+PluginRecipeSchemaProvider.install()
 MixmaeCommand.main()

@@ -39,7 +39,11 @@ public struct ComponentCheck {
         public var analytic: Double
         public var numeric: Double
         public var tolerance: Double
+        /// The floor below which float32 noise may dominate both values.
+        public var noiseFloor: Double
         public var passed: Bool { abs(analytic - numeric) <= tolerance }
+        /// True when the derivative is large enough for the comparison to mean something.
+        public var isConclusive: Bool { max(abs(analytic), abs(numeric)) > noiseFloor }
     }
 
     /// Everything the check measured, and what failed.
@@ -142,6 +146,12 @@ public struct ComponentCheck {
             named.filter { $0.1.grad != nil }, probeValue: Double(value),
             probe: { withNoGrad { descriptor.probe(module, params, context).item() } })
         report.finiteDifferenceSeconds = seconds(since: start)
+        if !report.samples.isEmpty && !report.samples.contains(where: \.isConclusive) {
+            report.failures.append(
+                "every sampled gradient is below the float32 noise floor, so nothing was verified: the probe "
+                    + "barely depends on the parameters (the mean square of a LayerNorm output, for example, "
+                    + "is constant); make the probe a value of order 1 that every parameter moves")
+        }
         for sample in report.samples where !sample.passed {
             report.failures.append(
                 "gradient of \(sample.parameter)[\(sample.index)]: analytic \(format(sample.analytic)), "
@@ -191,7 +201,8 @@ public struct ComponentCheck {
                 samples.append(
                     GradientSample(
                         parameter: name, shape: tensor.shape, index: index, analytic: analytic, numeric: numeric,
-                        tolerance: relativeTolerance * max(abs(analytic), abs(numeric)) + tolerance))
+                        tolerance: relativeTolerance * max(abs(analytic), abs(numeric)) + tolerance,
+                        noiseFloor: 4 * tolerance))
             }
         }
         return samples

@@ -18,12 +18,14 @@ public func mixmaePluginRegister(_ registrar: UnsafeMutableRawPointer) -> Int32 
     }
 }
 
-/// Patch embedding, one residual MLP, and a 2x2 token merge: two feature maps.
+/// Patch embedding, an optional residual MLP, and a 2x2 token merge: two feature maps.
 final class ToyBackbone: Module, Backbone {
     let patchEmbed: PatchEmbed
-    let mlp: MLP
+    let fc1: Linear?
+    let fc2: Linear?
     let reduce: Linear
     let patchSize: Int
+    let relu: Bool
     let capabilities: BackboneCapabilities
 
     static let schema: [ParameterSpec] = [
@@ -70,7 +72,10 @@ final class ToyBackbone: Module, Backbone {
         let dim = p.int("embed_dim")
         patchSize = p.int("patch_size")
         patchEmbed = PatchEmbed(patchSize: patchSize, inChannels: p.int("in_chans"), dim: dim)
-        mlp = MLP(dim, hidden: Int(Double(dim) * p.float("mlp_ratio")))
+        let hidden = Int(Double(dim) * p.float("mlp_ratio"))
+        fc1 = p.bool("use_mlp") ? Linear(dim, hidden) : nil
+        fc2 = p.bool("use_mlp") ? Linear(hidden, dim) : nil
+        relu = p.string("activation") == "relu"
         reduce = Linear(4 * dim, 2 * dim)
         capabilities = ToyBackbone.capabilities(p)
         super.init()
@@ -81,7 +86,7 @@ final class ToyBackbone: Module, Backbone {
         let w = images.shape[3] / patchSize
         var x = patchEmbed(images)
         if let mixing { x = mixing.mix(x, height: h, width: w) }
-        x = x + mlp(x)
+        if let fc1, let fc2 { x = x + fc2(relu ? fc1(x).relu() : fc1(x).gelu()) }
         let b = x.shape[0]
         let c = x.shape[2]
         let merged = x.reshaped([b, h / 2, 2, w / 2, 2, c]).permuted([0, 1, 3, 2, 4, 5])

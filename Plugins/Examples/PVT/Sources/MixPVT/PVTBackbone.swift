@@ -70,10 +70,12 @@ final class PVTBackbone: Module, Backbone {
     /// mask is refused rather than ignored: ignoring it would silently train
     /// a plain autoencoder on unmixed images.
     func features(_ images: Tensor, mixing: MixingMask?) -> [FeatureMap] {
-        precondition(
-            mixing == nil,
-            "pvt: MixMAE mixing is not supported by this backbone yet (capabilities.supportsMixing is false); "
-                + "the host must not pass a mixing mask to it")
+        if mixing != nil {
+            // fatalError, not precondition: its message is printed in optimised builds too.
+            fatalError(
+                "pvt: MixMAE mixing is not supported by this backbone yet (capabilities.supportsMixing is false); "
+                    + "the host must not pass a mixing mask to it")
+        }
         precondition(
             images.rank == 4 && images.shape[1] == config.inChannels,
             "pvt: expected images [B, \(config.inChannels), H, W], got \(images.shape)")

@@ -19,7 +19,13 @@ extension PVTBackbone {
             let c = pvt.config
             var rng = RandomGenerator(seed: 0)
             let images = Tensor.randomNormal([1, c.inChannels, c.imageSize, c.imageSize], using: &rng)
-            return pvt.features(images, mixing: nil).map { $0.tensor.square().mean() }.reduce(Tensor(scalar: 0), +)
+            // A fixed random linear read-out of every feature map, summed over channels and
+            // averaged over tokens. (The mean square of a LayerNorm output would be
+            // constant, and its gradient zero.)
+            return pvt.features(images, mixing: nil).map { map in
+                let weights = Tensor.randomNormal(map.tensor.shape, using: &rng)
+                return (map.tensor * weights).sum() / Float(map.tensor.shape[0] * map.tensor.shape[1])
+            }.reduce(Tensor(scalar: 0), +)
         })
 }
 

@@ -1,0 +1,36 @@
+import Foundation
+
+/// A plain-text table with left-aligned columns separated by two spaces.
+///
+/// ```swift
+/// var table = TextTable(["ID", "KIND"])
+/// table.append(["swin", "backbone"])
+/// print(table.rendered(indent: 2))
+/// ```
+struct TextTable {
+    /// The first line, or nil for a table without one.
+    var header: [String]?
+    var rows: [[String]] = []
+
+    init(_ header: [String]? = nil) {
+        self.header = header
+    }
+
+    mutating func append(_ row: [String]) {
+        rows.append(row)
+    }
+
+    /// The table as lines; the last column is never padded.
+    func rendered(indent: Int = 0) -> String {
+        let all = (header.map { [$0] } ?? []) + rows
+        let columns = all.map(\.count).max() ?? 0
+        let widths = (0..<columns).map { i in all.map { i < $0.count ? $0[i].count : 0 }.max() ?? 0 }
+        let margin = String(repeating: " ", count: indent)
+        return all.map { row in
+            let cells = row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }
+            return margin + cells.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
