@@ -4,7 +4,11 @@ import PackageDescription
 let package = Package(
     name: "mixmae",
     products: [
-        .executable(name: "mixmae", targets: ["mixmae"])
+        .executable(name: "mixmae", targets: ["mixmae"]),
+        .library(name: "MixSwin", type: .dynamic, targets: ["MixSwin"]),
+        .library(name: "MixViTDecoder", type: .dynamic, targets: ["MixViTDecoder"]),
+        .library(name: "MixReconstruction", type: .dynamic, targets: ["MixReconstruction"]),
+        .library(name: "MixLinearCls", type: .dynamic, targets: ["MixLinearCls"]),
     ],
     dependencies: [
         .package(path: "Kit"),
@@ -26,6 +30,14 @@ let package = Package(
             path: "Sources/Host"
         ),
         .executableTarget(name: "mixmae", dependencies: ["Host"], path: "Sources/mixmae"),
+        .target(name: "MixSwin", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/Swin"),
+        .target(
+            name: "MixViTDecoder", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/ViTDecoder"),
+        .target(
+            name: "MixReconstruction", dependencies: [.product(name: "MixKit", package: "Kit")],
+            path: "Plugins/MixReconstruction"),
+        .target(
+            name: "MixLinearCls", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/LinearCls"),
         .testTarget(
             name: "KitTests",
             dependencies: [.product(name: "MixKit", package: "Kit")],
