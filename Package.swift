@@ -43,6 +43,7 @@ let package = Package(
             dependencies: [.product(name: "MixKit", package: "Kit")],
             path: "Tests/KitTests"
         ),
+        .testTarget(name: "RecipeTests", dependencies: ["Host"], path: "Tests/RecipeTests"),
     ],
     swiftLanguageModes: [.v5]
 )
