@@ -15,7 +15,11 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
-        .target(name: "CHostSupport", path: "Sources/CHostSupport"),
+        .target(
+            name: "CHostSupport",
+            path: "Sources/CHostSupport",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
         .target(
             name: "Host",
             dependencies: [
@@ -26,6 +30,7 @@ let package = Package(
             path: "Sources/Host"
         ),
         .executableTarget(name: "mixmae", dependencies: ["Host"], path: "Sources/mixmae"),
+        .testTarget(name: "ImagingTests", dependencies: ["Host"], path: "Tests/ImagingTests"),
     ],
     swiftLanguageModes: [.v5]
 )
