@@ -19,7 +19,11 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
-        .target(name: "CHostSupport", path: "Sources/CHostSupport"),
+        .target(
+            name: "CHostSupport",
+            path: "Sources/CHostSupport",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
         .target(
             name: "Host",
             dependencies: [
@@ -44,6 +48,7 @@ let package = Package(
             path: "Tests/KitTests"
         ),
         .testTarget(name: "RecipeTests", dependencies: ["Host"], path: "Tests/RecipeTests"),
+        .testTarget(name: "ImagingTests", dependencies: ["Host"], path: "Tests/ImagingTests"),
     ],
     swiftLanguageModes: [.v5]
 )
