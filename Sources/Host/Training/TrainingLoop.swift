@@ -22,7 +22,7 @@ public protocol BatchSource: AnyObject {
     /// Full batches per epoch (a last partial batch is dropped, as the reference does).
     var batchesPerEpoch: Int { get }
     /// The batches of `epoch`, skipping the first `skip` of them.
-    func batches(epoch: Int, skip: Int) -> AnyIterator<Batch>
+    func batches(epoch: Int, skip: Int) -> BatchIterator
 }
 
 /// What a task plugs into the ``TrainingLoop``.
@@ -204,7 +204,8 @@ public final class TrainingLoop {
 
         while state.epoch < settings.epochs {
             let epoch = state.epoch
-            for batch in data.batches(epoch: epoch, skip: state.stepInEpoch) {
+            let batches = data.batches(epoch: epoch, skip: state.stepInEpoch)
+            while let batch = try batches.next() {
                 let epochProgress = Double(epoch) + Double(state.stepInEpoch) / Double(perEpoch)
                 let lr = schedule.learningRate(atEpoch: epochProgress)
                 optimizer.learningRate = Float(lr)
