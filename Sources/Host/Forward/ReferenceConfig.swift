@@ -41,10 +41,10 @@ public struct ReferenceConfig {
                 RecipeIssue(.wrongType, at: root.mark, path: RecipePath(), message: "expected a JSON object of hyper-parameters")
             ])
         }
-        let backboneSchema = try provider.component(Self.backboneID, kind: .backbone).parameters
-        let decoderSchema = try provider.component(Self.decoderID, kind: .decoder).parameters
-        let lossSchema = try provider.component(Self.lossID, kind: .loss).parameters
-        let headSchema = try provider.component(Self.headID, kind: .head).parameters
+        let backboneSchema = try provider.descriptor(Self.backboneID, kind: .backbone).parameters
+        let decoderSchema = try provider.descriptor(Self.decoderID, kind: .decoder).parameters
+        let lossSchema = try provider.descriptor(Self.lossID, kind: .loss).parameters
+        let headSchema = try provider.descriptor(Self.headID, kind: .head).parameters
 
         // Route every key to the components whose schema has it (mlp_ratio and in_chans go to several).
         var sections: [String: YAMLMapping] = ["backbone": YAMLMapping(), "decoder": YAMLMapping(), "loss": YAMLMapping(), "head": YAMLMapping()]

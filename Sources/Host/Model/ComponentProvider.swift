@@ -4,7 +4,7 @@ import MixKit
 /// from `registry.yaml`.
 public protocol ComponentProvider {
     /// The component `id` of `kind`; throws an error that lists the ids there are.
-    func component(_ id: String, kind: ComponentKind) throws -> ComponentDescriptor
+    func descriptor(_ id: String, kind: ComponentKind) throws -> ComponentDescriptor
 }
 
 /// Builds typed components from validated parameters.
@@ -15,31 +15,31 @@ public struct ComponentBuilder {
 
     /// A backbone and what it declares.
     public func backbone(_ id: String, _ parameters: Parameters) throws -> Backbone {
-        let d = try provider.component(id, kind: .backbone)
+        let d = try provider.descriptor(id, kind: .backbone)
         return try cast(d.build(parameters, BuildContext()), d, as: Backbone.self, "Backbone")
     }
 
     public func decoder(_ id: String, _ parameters: Parameters, context: BuildContext) throws
         -> ReconstructionDecoder
     {
-        let d = try provider.component(id, kind: .decoder)
+        let d = try provider.descriptor(id, kind: .decoder)
         return try cast(d.build(parameters, context), d, as: ReconstructionDecoder.self, "ReconstructionDecoder")
     }
 
     public func reconstructionLoss(_ id: String, _ parameters: Parameters) throws -> ReconstructionLoss {
-        let d = try provider.component(id, kind: .loss)
+        let d = try provider.descriptor(id, kind: .loss)
         return try cast(d.build(parameters, BuildContext()), d, as: ReconstructionLoss.self, "ReconstructionLoss")
     }
 
     public func classificationHead(_ id: String, _ parameters: Parameters, context: BuildContext) throws
         -> ClassificationHead
     {
-        let d = try provider.component(id, kind: .head)
+        let d = try provider.descriptor(id, kind: .head)
         return try cast(d.build(parameters, context), d, as: ClassificationHead.self, "ClassificationHead")
     }
 
     public func neck(_ id: String, _ parameters: Parameters, context: BuildContext) throws -> Neck {
-        let d = try provider.component(id, kind: .neck)
+        let d = try provider.descriptor(id, kind: .neck)
         return try cast(d.build(parameters, context), d, as: Neck.self, "Neck")
     }
 
