@@ -4,7 +4,11 @@ import PackageDescription
 let package = Package(
     name: "mixmae",
     products: [
-        .executable(name: "mixmae", targets: ["mixmae"])
+        .executable(name: "mixmae", targets: ["mixmae"]),
+        .library(name: "MixSwin", type: .dynamic, targets: ["MixSwin"]),
+        .library(name: "MixViTDecoder", type: .dynamic, targets: ["MixViTDecoder"]),
+        .library(name: "MixReconstruction", type: .dynamic, targets: ["MixReconstruction"]),
+        .library(name: "MixLinearCls", type: .dynamic, targets: ["MixLinearCls"]),
     ] + testPluginProducts,
     dependencies: [
         .package(path: "Kit"),
@@ -15,7 +19,11 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
-        .target(name: "CHostSupport", path: "Sources/CHostSupport"),
+        .target(
+            name: "CHostSupport",
+            path: "Sources/CHostSupport",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
         .target(
             name: "Host",
             dependencies: [
@@ -26,6 +34,14 @@ let package = Package(
             path: "Sources/Host"
         ),
         .executableTarget(name: "mixmae", dependencies: ["Host"], path: "Sources/mixmae"),
+        .target(name: "MixSwin", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/Swin"),
+        .target(
+            name: "MixViTDecoder", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/ViTDecoder"),
+        .target(
+            name: "MixReconstruction", dependencies: [.product(name: "MixKit", package: "Kit")],
+            path: "Plugins/MixReconstruction"),
+        .target(
+            name: "MixLinearCls", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/LinearCls"),
         .testTarget(
             name: "PluginTests",
             dependencies: ["Host", .product(name: "MixKit", package: "Kit")],
@@ -37,6 +53,7 @@ let package = Package(
             path: "Tests/KitTests"
         ),
         .testTarget(name: "RecipeTests", dependencies: ["Host"], path: "Tests/RecipeTests"),
+        .testTarget(name: "ImagingTests", dependencies: ["Host"], path: "Tests/ImagingTests"),
     ] + testPluginTargets,
     swiftLanguageModes: [.v5]
 )

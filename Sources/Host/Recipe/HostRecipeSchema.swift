@@ -1,19 +1,24 @@
 import MixKit
 
 extension RecipeSchema {
-    /// The sections the host itself reads, with the MixMAE paper's pretraining
-    /// defaults, and the component slots under `model` that plugins fill.
-    ///
-    /// Later work adds sections (finetuning, evaluation, logging) here.
+    /// The sections the host itself reads, with the MixMAE paper's defaults, and
+    /// the component slots under `model` that plugins fill. One schema serves
+    /// every task; ``TaskKind/sections`` says which sections a task reads.
     public static let host = RecipeSchema([
         .parameter(
-            .string("task", default: "pretrain", allowed: ["pretrain"], doc: "What the recipe trains.")),
+            .string(
+                "task", default: "pretrain", allowed: TaskKind.allCases.map(\.rawValue),
+                doc: "What the recipe trains: pretrain (MixMAE), classify, detect or segment.")),
         .parameter(
             .int("seed", default: 0, range: 0...4_294_967_295, doc: "Seed of every random generator.")),
-        .section("data", HostSections.data, doc: "Training images and augmentation."),
+        .section("data", HostSections.data, doc: "Training and validation data, augmentation."),
         .section("optim", HostSections.optim, doc: "The optimiser."),
         .section("schedule", HostSections.schedule, doc: "Epochs and learning-rate schedule."),
-        .section("mask", HostSections.mask, doc: "MixMAE mixing mask."),
+        .section("mask", HostSections.mask, doc: "MixMAE mixing mask (task pretrain)."),
+        .section("finetune", HostSections.finetune, doc: "Label smoothing, mixup and cutmix (task classify)."),
+        .section("init", HostSections.initialization, doc: "Where the initial weights come from."),
+        .section("checkpoint", HostSections.checkpoint, doc: "When checkpoints are written."),
+        .section("log", HostSections.log, doc: "Metrics and pictures."),
         .group(
             "model",
             [
@@ -26,12 +31,32 @@ extension RecipeSchema {
     ])
 }
 
+/// The tasks a recipe can train, and the sections each one reads.
+public enum TaskKind: String, CaseIterable, Sendable {
+    case pretrain, classify, detect, segment
+
+    /// Sections (besides task, seed, data, optim, schedule, checkpoint, log, model) the task reads.
+    public var sections: Set<String> {
+        switch self {
+        case .pretrain: return ["mask"]
+        case .classify: return ["finetune", "init"]
+        case .detect, .segment: return ["init"]
+        }
+    }
+
+    /// Sections only some tasks read.
+    public static let optionalSections: Set<String> = ["mask", "finetune", "init"]
+}
+
 /// The parameter schemas of the host's own recipe sections.
 public enum HostSections {
     public static let data: [ParameterSpec] = [
         .string(
             "root", default: nil,
-            doc: "Folder of training images, one subfolder per class (ImageFolder layout)."),
+            doc: "Training data: a folder of class subfolders of images (ImageFolder), or of images and annotations for dense tasks."),
+        .string(
+            "val_root", default: "",
+            doc: "Validation data in the same layout as root; empty for none (classification needs one)."),
         .int("img_size", default: 224, range: 16...4096, doc: "Side of the square training crop, in pixels."),
         .int(
             "batch_size", default: 1024, range: 1...1_048_576,
@@ -50,6 +75,9 @@ public enum HostSections {
         .string(
             "interpolation", default: "bicubic", allowed: ["bilinear", "bicubic"],
             doc: "Resampling used by the crop."),
+        .bool(
+            "skip_broken", default: true,
+            doc: "Skip unreadable images with a warning (counted); false fails the run on the first one."),
     ]
 
     public static let optim: [ParameterSpec] = [
@@ -62,22 +90,65 @@ public enum HostSections {
         .float(
             "weight_decay", default: 0.05, range: 0...10,
             doc: "Decoupled weight decay, applied to tensors of rank >= 2 only."),
+        .float("clip_grad", default: 0, range: 0...1e6, doc: "Clip the global gradient norm to this; 0 = off."),
+        .float(
+            "layer_decay", default: 1, range: 0...1,
+            doc: "Layer-wise learning-rate decay for finetuning (1 = off; the paper uses 0.7)."),
     ]
 
     public static let schedule: [ParameterSpec] = [
         .int("epochs", default: 600, range: 1...100_000, doc: "Training epochs."),
-        .int(
+        .float(
             "warmup_epochs", default: 40, range: 0...100_000,
-            doc: "Epochs of linear warm-up from 0 to the peak learning rate."),
+            doc: "Epochs of linear warm-up from 0 to the peak learning rate (fractions allowed)."),
         .float(
             "min_lr", default: 0, range: 0...1,
-            doc: "Learning rate at the end of the half-cosine decay (per iteration)."),
+            doc: "Learning rate at the end of the decay (per iteration)."),
+        .string(
+            "kind", default: "cosine", allowed: ["cosine", "poly", "step"],
+            doc: "Decay after warm-up: half-cosine, polynomial (power 1), or steps at 2/3 and 8/9 of training."),
     ]
 
     public static let mask: [ParameterSpec] = [
         .float(
             "ratio", default: 0.5, range: 0...1,
-            doc: "Fraction of final-stage tokens (32x32-pixel units) taken from the partner image.")
+            doc: "Fraction of final-stage tokens (32x32-pixel units) taken from the partner image."),
+        .float(
+            "extra_ratio", default: 0, range: 0...1,
+            doc: "A random U(0, extra_ratio) added to the ratio for each batch (the reference's range_mask_ratio)."),
+    ]
+
+    public static let finetune: [ParameterSpec] = [
+        .float("label_smoothing", default: 0.1, range: 0...1, doc: "Label smoothing of the targets."),
+        .float("mixup", default: 0.8, range: 0...100, doc: "Mixup Beta(alpha, alpha) parameter; 0 = off."),
+        .float("cutmix", default: 1.0, range: 0...100, doc: "CutMix Beta(alpha, alpha) parameter; 0 = off."),
+        .float("mix_prob", default: 1.0, range: 0...1, doc: "Probability of applying mixup or cutmix to a batch."),
+        .float(
+            "switch_prob", default: 0.5, range: 0...1,
+            doc: "Probability of cutmix instead of mixup when both are on."),
+    ]
+
+    public static let initialization: [ParameterSpec] = [
+        .string(
+            "weights", default: "",
+            doc: "Initial backbone weights: run:ID (its last checkpoint), run:ID:best, sha256:PREFIX, or a file path; empty = random."),
+        .bool(
+            "strict", default: false,
+            doc: "Require every backbone tensor to be in the checkpoint (decoder and head tensors are always ignored)."),
+    ]
+
+    public static let checkpoint: [ParameterSpec] = [
+        .int(
+            "every", default: 1, range: 0...100_000,
+            doc: "Also keep a checkpoint every N epochs (the last one is always kept); 0 = only the last."),
+    ]
+
+    public static let log: [ParameterSpec] = [
+        .int("every", default: 10, range: 1...1_000_000, doc: "Record averaged metrics every N steps."),
+        .int(
+            "pictures_every", default: 1, range: 0...100_000,
+            doc: "Epochs between pictures (reconstruction grids); 0 = none."),
+        .int("pictures", default: 8, range: 0...64, doc: "Images in each picture grid."),
     ]
 }
 

@@ -23,8 +23,12 @@ open class Module {
 
     public init() {}
 
-    /// The direct children and own tensors, in declaration order.
-    public func children() -> [(String, Any)] {
+    /// The direct children and own tensors, in declaration order, with their names.
+    ///
+    /// A composite that wants its children's names unprefixed (a model whose
+    /// backbone and head tensors sit at the root, as the reference names them)
+    /// overrides this and returns "" as their label.
+    open func children() -> [(String, Any)] {
         var result: [(String, Any)] = []
         var mirror: Mirror? = Mirror(reflecting: self)
         var levels: [[(String, Any)]] = []
@@ -113,7 +117,7 @@ open class Module {
 
     private func visit(prefix: String, _ body: (String, Any) -> Void) {
         for (label, value) in children() {
-            let name = prefix.isEmpty ? label : prefix + "." + label
+            let name = Module.join(prefix, label)
             Module.forEachItem(value, name: name) { itemName, item in
                 if let m = item as? Module {
                     m.visit(prefix: itemName, body)
@@ -126,7 +130,7 @@ open class Module {
 
     private func visitModules(prefix: String, _ body: (String, Module) -> Void) {
         for (label, value) in children() {
-            let name = prefix.isEmpty ? label : prefix + "." + label
+            let name = Module.join(prefix, label)
             Module.forEachItem(value, name: name) { itemName, item in
                 if let m = item as? Module {
                     body(itemName, m)
@@ -136,6 +140,11 @@ open class Module {
         }
     }
 
+    private static func join(_ prefix: String, _ label: String) -> String {
+        if label.isEmpty { return prefix }
+        return prefix.isEmpty ? label : prefix + "." + label
+    }
+
     /// Unwraps optionals and arrays of tensors or modules; ignores everything else.
     private static func forEachItem(_ value: Any, name: String, _ body: (String, Any) -> Void) {
         if let t = value as? Tensor {
@@ -143,9 +152,9 @@ open class Module {
         } else if let m = value as? Module {
             body(name, m)
         } else if let list = value as? [Module] {
-            for (i, m) in list.enumerated() { body("\(name).\(i)", m) }
+            for (i, m) in list.enumerated() { body(join(name, "\(i)"), m) }
         } else if let list = value as? [Tensor] {
-            for (i, t) in list.enumerated() { body("\(name).\(i)", t) }
+            for (i, t) in list.enumerated() { body(join(name, "\(i)"), t) }
         } else {
             let mirror = Mirror(reflecting: value)
             if mirror.displayStyle == .optional, let wrapped = mirror.children.first?.value {

@@ -1,0 +1,66 @@
+import MixKit
+
+/// MixMAE's dual-reconstruction loss: unmix the two decoder branches so every
+/// position is predicted by the branch in which it was hidden, then the mean
+/// squared error against the (optionally per-patch normalised) pixels.
+final class MixReconstructionLoss: Module, ReconstructionLoss {
+    let normPixLoss: Bool
+
+    static let schema: [ParameterSpec] = [
+        .bool(
+            "norm_pix_loss", default: true,
+            doc: "Normalise each target patch by its mean and unbiased variance (+1e-6) before the error.")
+    ]
+
+    var normalizesTargets: Bool { normPixLoss }
+
+    init(_ p: Parameters) {
+        normPixLoss = p.bool("norm_pix_loss")
+        super.init()
+    }
+
+    /// `[B, C, H, W]` to `[B, (H/p)*(W/p), p*p*C]` in the reference's (p, q, c) order.
+    static func patchify(_ images: Tensor, patchSize p: Int) -> Tensor {
+        let (b, c, h, w) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+        return images.reshaped([b, c, h / p, p, w / p, p]).permuted([0, 2, 4, 3, 5, 1])
+            .reshaped([b, (h / p) * (w / p), p * p * c])
+    }
+
+    /// The regression target: patches, normalised per patch when asked.
+    func target(_ images: Tensor, patchSize: Int) -> Tensor {
+        withNoGrad {
+            let t = MixReconstructionLoss.patchify(images, patchSize: patchSize)
+            guard normPixLoss else { return t }
+            let mean = t.mean(axes: [-1], keepDims: true)
+            let variance = t.variance(axes: [-1], unbiased: true, keepDims: true)
+            return (t - mean) / (variance + 1e-6).sqrt()
+        }
+    }
+
+    func loss(images: Tensor, reconstruction: Tensor, mixing: MixingMask, patchSize: Int) -> Tensor {
+        let b = images.shape[0]
+        precondition(
+            reconstruction.rank == 3 && reconstruction.shape[0] == 2 * b,
+            "mix-reconstruction: reconstruction must be [2B, L, P] for B = \(b), got \(reconstruction.shape)")
+        let t = target(images, patchSize: patchSize)
+        let m = mixing.tensor(height: mixing.height, width: mixing.width)
+        let first = reconstruction.slice(axis: 0, 0..<b)
+        let second = reconstruction.slice(axis: 0, b..<(2 * b))
+        let unmixed = first * m + second.flipped(axis: 0) * (1 - m)
+        return mseLoss(unmixed, t)
+    }
+
+    static let descriptor = ComponentDescriptor(
+        id: "mix-reconstruction", kind: .loss, version: "1.0.0", license: "Apache-2.0",
+        summary: "MixMAE loss: unmix the two reconstructions, MSE against per-patch normalised pixels",
+        parameters: schema,
+        build: { params, _ in MixReconstructionLoss(params) },
+        probe: { module, _, _ in
+            let loss = module as! MixReconstructionLoss
+            var rng = RandomGenerator(seed: 0)
+            let images = Tensor.randomNormal([2, 3, 64, 64], using: &rng)
+            let reconstruction = Tensor.randomNormal([4, 4, 32 * 32 * 3], using: &rng).asParameter()
+            let mask = MixingMask(height: 2, width: 2, values: [0, 1, 1, 0])
+            return loss.loss(images: images, reconstruction: reconstruction, mixing: mask, patchSize: 32)
+        })
+}

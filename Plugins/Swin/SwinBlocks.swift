@@ -1,0 +1,113 @@
+import MixKit
+
+/// Splits `[B, H, W, C]` into windows `[B * (H/w) * (W/w), w*w, C]`, row-major over windows.
+func windowPartition(_ x: Tensor, window w: Int) -> Tensor {
+    let (b, h, wd, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    if h == w && wd == w { return x.reshaped([b, w * w, c]) }
+    return x.reshaped([b, h / w, w, wd / w, w, c]).permuted([0, 1, 3, 2, 4, 5]).reshaped([-1, w * w, c])
+}
+
+/// The inverse of ``windowPartition(_:window:)``: windows back to `[B, H*W, C]`.
+func windowReverse(_ windows: Tensor, window w: Int, height h: Int, width wd: Int) -> Tensor {
+    let c = windows.shape[2]
+    let b = windows.shape[0] / ((h / w) * (wd / w))
+    if h == w && wd == w { return windows.reshaped([b, h * wd, c]) }
+    return windows.reshaped([b, h / w, wd / w, w, w, c]).permuted([0, 1, 3, 2, 4, 5]).reshaped([b, h * wd, c])
+}
+
+/// Per-token group ids `[H*W]` reordered the way ``windowPartition(_:window:)`` orders tokens.
+func windowGroups(_ groups: [UInt8], window w: Int, height h: Int, width wd: Int) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(groups.count)
+    for wy in 0..<(h / w) {
+        for wx in 0..<(wd / w) {
+            for iy in 0..<w {
+                for ix in 0..<w { out.append(groups[(wy * w + iy) * wd + wx * w + ix]) }
+            }
+        }
+    }
+    return out
+}
+
+/// A pre-norm Swin block without shifted windows: window attention, then MLP,
+/// each with a residual connection and stochastic depth.
+final class SwinBlock: Module {
+    let norm1: LayerNorm
+    let attn: WindowAttention
+    let norm2: LayerNorm
+    let mlp: MLP
+    let dropPathRate: Float
+    let height: Int
+    let width: Int
+    let window: Int
+
+    init(dim: Int, heads: Int, window: Int, height: Int, width: Int, mlpRatio: Double, qkvBias: Bool, dropPath: Float) {
+        norm1 = LayerNorm(dim)
+        attn = WindowAttention(dim: dim, heads: heads, window: window, qkvBias: qkvBias)
+        norm2 = LayerNorm(dim)
+        mlp = MLP(dim, hidden: Int(Double(dim) * mlpRatio))
+        dropPathRate = dropPath
+        self.height = height
+        self.width = width
+        self.window = window
+        super.init()
+    }
+
+    /// `x` `[B, H*W, C]`; `groups` `[H*W]` source-image ids of the tokens, when mixing.
+    func callAsFunction(_ x: Tensor, groups: [UInt8]?) -> Tensor {
+        let (b, l, c) = (x.shape[0], x.shape[1], x.shape[2])
+        precondition(l == height * width, "SwinBlock: \(l) tokens for a \(height)x\(width) grid")
+        let windows = windowPartition(norm1(x).reshaped([b, height, width, c]), window: window)
+        let windowsPerImage = (height / window) * (width / window)
+        let grouped = groups.map { windowGroups($0, window: window, height: height, width: width) }
+        let attended = attn.attend(windows, groups: grouped, windowsPerImage: windowsPerImage)
+        let merged = windowReverse(attended, window: window, height: height, width: width)
+        let h = x + dropPath(merged, p: dropPathRate, training: isTraining, using: &Random.generator)
+        return h + dropPath(mlp(norm2(h)), p: dropPathRate, training: isTraining, using: &Random.generator)
+    }
+}
+
+/// Halves the grid and doubles the channels: the four 2x2 neighbours in the
+/// reference order (row 0, col 0), (row 1, col 0), (row 0, col 1), (row 1, col 1),
+/// then LayerNorm(4C), then a bias-free Linear(4C, 2C).
+final class PatchMerging: Module {
+    let norm: LayerNorm
+    let reduction: Linear
+    let height: Int
+    let width: Int
+
+    init(dim: Int, height: Int, width: Int) {
+        norm = LayerNorm(4 * dim)
+        reduction = Linear(4 * dim, 2 * dim, bias: false)
+        self.height = height
+        self.width = width
+        super.init()
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        let (b, c) = (x.shape[0], x.shape[2])
+        // [B, H/2, r, W/2, q, C] -> [B, H/2, W/2, q, r, C]: neighbour index = q * 2 + r.
+        let neighbours = x.reshaped([b, height / 2, 2, width / 2, 2, c]).permuted([0, 1, 3, 4, 2, 5])
+            .reshaped([b, (height / 2) * (width / 2), 4 * c])
+        return reduction(norm(neighbours))
+    }
+}
+
+/// One stage: blocks at one resolution, then an optional patch merging.
+final class SwinStage: Module {
+    let blocks: [SwinBlock]
+    let downsample: PatchMerging?
+
+    init(blocks: [SwinBlock], downsample: PatchMerging?) {
+        self.blocks = blocks
+        self.downsample = downsample
+        super.init()
+    }
+
+    /// Returns the stage's output before and after the patch merging.
+    func callAsFunction(_ x: Tensor, groups: [UInt8]?) -> (features: Tensor, next: Tensor) {
+        var h = x
+        for block in blocks { h = block(h, groups: groups) }
+        return (h, downsample.map { $0(h) } ?? h)
+    }
+}

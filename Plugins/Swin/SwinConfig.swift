@@ -1,0 +1,108 @@
+import MixKit
+
+/// Validated hyper-parameters of ``SwinBackbone``, by their reference names.
+struct SwinConfig {
+    var imageSize: Int
+    var patchSize: Int
+    var inChannels: Int
+    var embedDim: Int
+    var depths: [Int]
+    var numHeads: [Int]
+    var windowSize: [Int]
+    var mlpRatio: Double
+    var qkvBias: Bool
+    var dropPathRate: Double
+    var outIndices: [Int]
+
+    static let schema: [ParameterSpec] = [
+        .int("img_size", default: 224, range: 16...4096, doc: "Input image side in pixels (square images)."),
+        .int("patch_size", default: 4, range: 1...64, doc: "Side of the patch embedding's kernel and stride."),
+        .int("in_chans", default: 3, range: 1...64, doc: "Input image channels."),
+        .int("embed_dim", default: 96, range: 1...4096, doc: "Channels of the first stage; doubled at every stage."),
+        .intList("depths", default: [2, 2, 6, 2], range: 1...128, doc: "Blocks per stage."),
+        .intList("num_heads", default: [3, 6, 12, 24], range: 1...256, doc: "Attention heads per stage."),
+        .intList(
+            "window_size", default: [14, 14, 14, 7], range: 1...512,
+            doc: "Window side per stage; a window larger than its stage's grid is clamped to the grid."),
+        .float("mlp_ratio", default: 4, range: 0.25...16, doc: "Hidden width of the MLP over the block width."),
+        .bool("qkv_bias", default: true, doc: "Learn a bias in the query/key/value projection."),
+        .float("drop_path_rate", default: 0, range: 0...0.95, doc: "Stochastic depth, rising linearly to this rate."),
+        .intList(
+            "out_indices", default: [3], range: 0...15,
+            doc:
+                "Stages whose outputs are returned; the last stage goes through `norm`, earlier ones through `out_norms.i`."
+        ),
+    ]
+
+    /// Reads and cross-checks validated parameters.
+    init(_ p: Parameters) throws {
+        imageSize = p.int("img_size")
+        patchSize = p.int("patch_size")
+        inChannels = p.int("in_chans")
+        embedDim = p.int("embed_dim")
+        depths = p.intList("depths")
+        numHeads = p.intList("num_heads")
+        windowSize = p.intList("window_size")
+        mlpRatio = p.float("mlp_ratio")
+        qkvBias = p.bool("qkv_bias")
+        dropPathRate = p.float("drop_path_rate")
+        outIndices = p.intList("out_indices")
+        try validate()
+    }
+
+    var stageCount: Int { depths.count }
+
+    /// The grid side of stage `s`.
+    func gridSide(stage s: Int) -> Int { (imageSize / patchSize) >> s }
+
+    /// The window side of stage `s`, clamped to the grid.
+    func window(stage s: Int) -> Int { min(windowSize[s], gridSide(stage: s)) }
+
+    private func validate() throws {
+        guard numHeads.count == depths.count, windowSize.count == depths.count else {
+            throw ComponentConfigurationError(
+                parameter: "num_heads/window_size",
+                problem:
+                    "depths has \(depths.count) stages, num_heads \(numHeads.count) and window_size \(windowSize.count): give one value per stage"
+            )
+        }
+        guard imageSize % patchSize == 0 else {
+            throw ComponentConfigurationError(
+                parameter: "img_size", problem: "\(imageSize) is not divisible by patch_size \(patchSize)")
+        }
+        let grid = imageSize / patchSize
+        guard grid % (1 << (stageCount - 1)) == 0 else {
+            throw ComponentConfigurationError(
+                parameter: "img_size",
+                problem:
+                    "the patch grid \(grid)x\(grid) must halve \(stageCount - 1) times: use an img_size divisible by \(patchSize << (stageCount - 1))"
+            )
+        }
+        for s in 0..<stageCount {
+            let dim = embedDim << s
+            guard dim % numHeads[s] == 0 else {
+                throw ComponentConfigurationError(
+                    parameter: "num_heads[\(s)]",
+                    problem: "stage \(s) has \(dim) channels, not divisible by \(numHeads[s]) heads")
+            }
+            let side = gridSide(stage: s)
+            guard side % window(stage: s) == 0 else {
+                throw ComponentConfigurationError(
+                    parameter: "window_size[\(s)]",
+                    problem:
+                        "window \(windowSize[s]) does not divide stage \(s)'s grid \(side)x\(side): choose a divisor of \(side)"
+                )
+            }
+        }
+        for i in outIndices where i >= stageCount {
+            throw ComponentConfigurationError(
+                parameter: "out_indices", problem: "stage \(i) does not exist; stages are 0..<\(stageCount)")
+        }
+    }
+
+    var capabilities: BackboneCapabilities {
+        BackboneCapabilities(
+            outputs: outIndices.sorted().map { FeatureSpec(stride: patchSize << $0, channels: embedDim << $0) },
+            supportsMixing: true, inputChannels: inChannels, imageSize: imageSize)
+    }
+}

@@ -1,0 +1,113 @@
+import MixKit
+
+/// A plain pre-norm transformer block (timm's `Block`): `norm1`, `attn`, `norm2`, `mlp`.
+final class ViTBlock: Module {
+    let norm1: LayerNorm
+    let attn: MultiHeadAttention
+    let norm2: LayerNorm
+    let mlp: MLP
+
+    init(dim: Int, heads: Int, mlpRatio: Double) {
+        norm1 = LayerNorm(dim)
+        attn = MultiHeadAttention(dim: dim, heads: heads)
+        norm2 = LayerNorm(dim)
+        mlp = MLP(dim, hidden: Int(Double(dim) * mlpRatio))
+        super.init()
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        let h = x + attn(norm1(x))
+        return h + mlp(norm2(h))
+    }
+}
+
+/// MixMAE's decoder, as the reference names it: `decoder_embed`, `mask_token`,
+/// `decoder_pos_embed` (fixed sin-cos), `decoder_blocks.i`, `decoder_norm`,
+/// `decoder_pred` (to `stride * stride * channels` pixels per token).
+final class ViTDecoder: Module, ReconstructionDecoder {
+    let decoderEmbed: Linear
+    let maskToken: Tensor
+    let decoderPosEmbed: Tensor
+    let decoderBlocks: [ViTBlock]
+    let decoderNorm: LayerNorm
+    let decoderPred: Linear
+    let patchSize: Int
+    let grid: Int
+
+    static let schema: [ParameterSpec] = [
+        .int(
+            "decoder_dim", default: 512, range: 4...8192,
+            doc: "Width of the decoder (a multiple of 4 and of its heads)."),
+        .int("decoder_depth", default: 8, range: 0...64, doc: "Transformer blocks in the decoder."),
+        .int("decoder_num_heads", default: 16, range: 1...256, doc: "Attention heads in each decoder block."),
+        .float("mlp_ratio", default: 4, range: 0.25...16, doc: "Hidden width of the MLP over the decoder width."),
+        .int("in_chans", default: 3, range: 1...64, doc: "Channels of the reconstructed pixels."),
+    ]
+
+    init(_ p: Parameters, context: BuildContext) throws {
+        guard let encoder = context.inputs.last else {
+            throw ComponentConfigurationError(parameter: "decoder", problem: "needs the encoder's final feature map")
+        }
+        let dim = p.int("decoder_dim")
+        let heads = p.int("decoder_num_heads")
+        guard dim % 4 == 0, dim % heads == 0 else {
+            throw ComponentConfigurationError(
+                parameter: "decoder_dim",
+                problem: "\(dim) must be a multiple of 4 (sin-cos table) and of decoder_num_heads \(heads)")
+        }
+        guard context.imageSize % encoder.stride == 0 else {
+            throw ComponentConfigurationError(
+                parameter: "img_size",
+                problem: "\(context.imageSize) is not divisible by the encoder stride \(encoder.stride)")
+        }
+        patchSize = encoder.stride
+        grid = context.imageSize / encoder.stride
+        decoderEmbed = Linear(encoder.channels, dim)
+        maskToken = Tensor.zeros([1, 1, dim]).asParameter()
+        Init.normal(maskToken, std: 0.02)
+        decoderPosEmbed = sinCosPositionEmbedding(dim: dim, gridSize: grid).reshaped([1, grid * grid, dim])
+        decoderBlocks = (0..<p.int("decoder_depth")).map { _ in
+            ViTBlock(dim: dim, heads: heads, mlpRatio: p.float("mlp_ratio"))
+        }
+        decoderNorm = LayerNorm(dim)
+        decoderPred = Linear(dim, patchSize * patchSize * p.int("in_chans"))
+        super.init()
+        for (_, m) in namedModules() {
+            if let linear = m as? Linear {
+                Init.xavierUniform(linear.weight)
+                if let b = linear.bias { Init.constant(b, 0) }
+            }
+        }
+    }
+
+    func reconstruct(_ latent: Tensor, mixing: MixingMask) -> Tensor {
+        precondition(
+            latent.rank == 3 && latent.shape[1] == grid * grid,
+            "vit-decoder: latent must be [B, \(grid * grid), C], got \(latent.shape)")
+        let x = decoderEmbed(latent)
+        let m = mixing.tensor(height: grid, width: grid)
+        let keepUnmasked = x * (1 - m) + maskToken * m
+        let keepMasked = x * m + maskToken * (1 - m)
+        var h = concatenate([keepUnmasked, keepMasked], axis: 0) + decoderPosEmbed
+        for block in decoderBlocks { h = block(h) }
+        return decoderPred(decoderNorm(h))
+    }
+
+    static let descriptor = ComponentDescriptor(
+        id: "vit-decoder", kind: .decoder, version: "1.0.0", license: "Apache-2.0",
+        summary:
+            "MixMAE dual-branch ViT decoder: mask token, sin-cos embedding, pixel prediction per final-stage token",
+        parameters: schema,
+        exampleContext: { _ in BuildContext(inputs: [FeatureSpec(stride: 32, channels: 64)], imageSize: 128) },
+        build: { params, context in try ViTDecoder(params, context: context) },
+        probe: { module, _, context in
+            let decoder = module as! ViTDecoder
+            var rng = RandomGenerator(seed: 0)
+            let channels = context.inputs.last!.channels
+            let latent = Tensor.randomNormal([2, decoder.grid * decoder.grid, channels], using: &rng)
+            let mask = MixingMask(
+                height: decoder.grid, width: decoder.grid,
+                values: (0..<(decoder.grid * decoder.grid)).map { UInt8($0 % 2) })
+            return decoder.reconstruct(latent, mixing: mask).square().mean()
+        })
+}
