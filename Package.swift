@@ -64,7 +64,7 @@ let package = Package(
 var testPluginProducts: [Product] {
     [
         "Good", "OtherMajor", "NewerMinor", "OtherCompiler", "OwnSDK", "RegisterFails", "DuplicateA", "DuplicateB",
-        "NotAPlugin",
+        "NotAPlugin", "BadStamp",
     ].map { .library(name: "TestPlugin\($0)", type: .dynamic, targets: ["TestPlugin\($0)"]) }
 }
 
@@ -77,5 +77,6 @@ var testPluginTargets: [Target] {
     ]
     return swiftPlugins.map { name, dependency in
         .target(name: "TestPlugin\(name)", dependencies: [dependency], path: "Tests/FixturePlugins/\(name)")
-    } + [.target(name: "TestPluginNotAPlugin", path: "Tests/FixturePlugins/NotAPlugin")]
+    }
+        + ["NotAPlugin", "BadStamp"].map { .target(name: "TestPlugin\($0)", path: "Tests/FixturePlugins/\($0)") }
 }

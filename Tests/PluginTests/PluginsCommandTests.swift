@@ -21,12 +21,15 @@ import Testing
         #expect(lines[5].hasSuffix("refused: built for SDK 2.0, host has 1.0"))
         #expect(lines[6].hasSuffix("refused: linked its own copy of the SDK"))
         #expect(lines[7].hasSuffix("refused: not a mixmae plugin (no mixmae_plugin_abi)"))
-        #expect(lines[8].hasPrefix("-") && lines[8].contains(" missing.so ") && lines[8].hasSuffix("refused: not found"))
+        #expect(
+            lines[8].hasPrefix("-") && lines[8].contains(" missing.so ") && lines[8].hasSuffix("refused: not found"))
         #expect(result.stdout.contains("3 components from 1 library; 4 refused"))
         #expect(
             result.stdout.contains(
                 "  - \(fixture("OwnSDK")) (listed at \(dir.path)/registry.yaml:4:5) linked its own copy of the SDK"))
-        #expect(result.stdout.contains("  - plugin library \(dir.path)/missing.so (listed at \(dir.path)/registry.yaml:6:5) not found"))
+        #expect(
+            result.stdout.contains(
+                "  - plugin library \(dir.path)/missing.so (listed at \(dir.path)/registry.yaml:6:5) not found"))
     }
 
     struct Listing: Decodable {
@@ -106,7 +109,9 @@ import Testing
                 + "see `mixmae plugins list`)\n")
         let refused = try mixmae(["plugins", "inspect", "toy-unique-b", "--registry", file])
         #expect(refused.status == 1)
-        #expect(refused.stderr.hasPrefix("error: 'toy-unique-b' is registered by a library that was refused: \(fixture("DuplicateB"))"))
+        #expect(
+            refused.stderr.hasPrefix(
+                "error: 'toy-unique-b' is registered by a library that was refused: \(fixture("DuplicateB"))"))
         let broken = try dir.write("broken.yaml", "plugins:\n  - a.so\n  - [b.so]\n")
         let syntax = try mixmae(["plugins", "list", "--registry", broken])
         #expect(syntax.status == 1)
@@ -131,7 +136,9 @@ import Testing
 
         let again = try mixmae(["plugins", "add", dir.path + "/lib/../lib/libA.so"], in: dir.path)
         #expect(again.status == 1)
-        #expect(again.stderr == "error: \(dir.path)/lib/libA.so is already in the registry, at \(file):4:5 ('lib/libA.so')\n")
+        #expect(
+            again.stderr
+                == "error: \(dir.path)/lib/libA.so is already in the registry, at \(file):4:5 ('lib/libA.so')\n")
 
         let old = try mixmae(["plugins", "add", "lib/libOld.so"], in: dir.path)
         #expect(old.status == 1)

@@ -1,5 +1,6 @@
 import Foundation
 import Host
+import MixKit
 import Testing
 
 @Suite struct RegistryTests {
@@ -62,7 +63,9 @@ import Testing
         #expect(
             try failure("plugins:\n  - a.so\n  - {path: b.so}\n")
                 == "R:3:5: error: expected a library path (a string), found a mapping")
-        #expect(try failure("plugins: a.so\n") == "R:1:10: error: 'plugins' must be a list of library paths, found string 'a.so'")
+        #expect(
+            try failure("plugins: a.so\n")
+                == "R:1:10: error: 'plugins' must be a list of library paths, found string 'a.so'")
         #expect(
             try failure("- a.so\n")
                 == "R:1:1: error: expected a mapping with the key 'plugins' (a list of library paths), found a list")
@@ -70,7 +73,9 @@ import Testing
             try failure("plugins:\n  - ${NOPE}/a.so\n")
                 == "R:2:5: error: the environment variable NOPE in '${NOPE}/a.so' is not set; set it, or write the "
                 + "path without it")
-        #expect(try failure("plugins:\n  - ${OOPS/a.so\n") == "R:2:5: error: unterminated '${' in '${OOPS/a.so'; write ${NAME}")
+        #expect(
+            try failure("plugins:\n  - ${OOPS/a.so\n")
+                == "R:2:5: error: unterminated '${' in '${OOPS/a.so'; write ${NAME}")
         // libyaml's own syntax errors keep their marks too.
         #expect(try failure("plugins:\n  - a.so\n - b.so\n").hasPrefix("R:3:2: error: "))
         let missing = dir.path + "/absent.yaml"
@@ -96,7 +101,9 @@ import Testing
 
     @Test func entriesAreWrittenRelativeToTheRegistry() throws {
         let registry = try PluginRegistry.parse("", path: "/repo/registry.yaml")
-        #expect(registry.entryText(for: "/repo/Plugins/PVT/.build/release/libMixPVT.so") == "Plugins/PVT/.build/release/libMixPVT.so")
+        #expect(
+            registry.entryText(for: "/repo/Plugins/PVT/.build/release/libMixPVT.so")
+                == "Plugins/PVT/.build/release/libMixPVT.so")
         #expect(registry.entryText(for: "/repo2/lib/libX.so") == "/repo2/lib/libX.so")
         let nested = try PluginRegistry.parse("", path: "/home/me/conf/registry.yaml")
         #expect(nested.entryText(for: "/home/me/lib/libX.so") == "../lib/libX.so")
@@ -137,5 +144,26 @@ import Testing
         let registry = try PluginRegistry.parse("plugins: [a.so]\n", path: "/r/registry.yaml")
         let error = #expect(throws: PluginRegistryError.self) { try registry.appending("b.so") }
         #expect(error?.description.contains("flow list") == true)
+    }
+}
+
+@Suite struct RepositoryRegistryTests {
+    @Test func theRootRegistryDocumentsItsFormatAndLoadsEveryInTreePlugin() throws {
+        let file = packageRoot + "/registry.yaml"
+        let registry = try PluginRegistry.load(from: file)
+        #expect(registry.text.hasPrefix(PluginRegistry.header))
+        #expect(
+            registry.entries.map(\.text) == [
+                "${MIXMAE_PLUGIN_DIR}/libMixSwin.so", "${MIXMAE_PLUGIN_DIR}/libMixViTDecoder.so",
+                "${MIXMAE_PLUGIN_DIR}/libMixReconstruction.so", "${MIXMAE_PLUGIN_DIR}/libMixLinearCls.so",
+            ])
+        let catalog = PluginCatalog(registry: registry)
+        #expect(catalog.refusals.isEmpty, "\(catalog.refusals)")
+        for (id, kind) in [
+            ("swin", ComponentKind.backbone), ("vit-decoder", .decoder), ("mix-reconstruction", .loss),
+            ("linear-cls", .head),
+        ] {
+            #expect(throws: Never.self) { try catalog.component(id, kind: kind) }
+        }
     }
 }

@@ -2,6 +2,11 @@ import Foundation
 import Host
 import Testing
 
+/// The suites that load plugins and build their modules in this process run one
+/// test at a time: building draws from MixKit's global generator, which
+/// `ComponentCheck` seeds, and concurrent draws would interleave.
+@Suite(.serialized) enum InProcess {}
+
 /// Where SwiftPM put the test binary, `mixmae` and the test plugin libraries.
 let buildDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
     .path
@@ -20,7 +25,8 @@ final class TemporaryDirectory {
     let path: String
 
     init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("plugin-tests-\(UUID().uuidString)")
+        path =
+            FileManager.default.temporaryDirectory.appendingPathComponent("plugin-tests-\(UUID().uuidString)")
             .path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }

@@ -3,7 +3,9 @@ import Host
 import Testing
 
 /// Runs the built `mixmae` executable (next to the test binary) in a real process.
-func runMixmae(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+func runMixmae(_ arguments: [String], environment: [String: String] = [:]) throws
+    -> (status: Int32, stdout: String, stderr: String)
+{
     let folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         .deletingLastPathComponent()
     let nextToTests: String = folder.appendingPathComponent("mixmae").path
@@ -14,6 +16,7 @@ func runMixmae(_ arguments: [String]) throws -> (status: Int32, stdout: String, 
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -51,7 +54,10 @@ func runMixmae(_ arguments: [String]) throws -> (status: Int32, stdout: String, 
               backbone: {name: swin}
             schedule: {epochs: ten}
             """)
-        let result = try runMixmae(["recipe", "check", file, "--set", "mask.ratio=1.5"])
+        // No plugin registry: component parameters cannot be checked.
+        let result = try runMixmae(
+            ["recipe", "check", file, "--set", "mask.ratio=1.5"],
+            environment: ["MIXMAE_REGISTRY": dir.path("no-registry.yaml")])
         #expect(result.status == 1)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(

@@ -97,6 +97,7 @@ public struct PluginsCheckCommand: ParsableCommand {
     }
 
     private static func count(_ n: Int) -> String {
-        n >= 1_000_000 ? String(format: "%.2fM", Double(n) / 1e6) : n >= 1000 ? String(format: "%.1fk", Double(n) / 1e3) : "\(n)"
+        n >= 1_000_000
+            ? String(format: "%.2fM", Double(n) / 1e6) : n >= 1000 ? String(format: "%.1fk", Double(n) / 1e3) : "\(n)"
     }
 }

@@ -74,7 +74,8 @@ func requireComponent(_ id: String, in catalog: PluginCatalog) throws -> PluginC
     message += Suggestions.didYouMean(Suggestions.closest(to: id, among: ids))
     message += " (registry: \(catalog.registry.path)"
     if !catalog.refusals.isEmpty {
-        message += "; \(catalog.refusals.count) librar\(catalog.refusals.count == 1 ? "y" : "ies") refused, "
+        message +=
+            "; \(catalog.refusals.count) librar\(catalog.refusals.count == 1 ? "y" : "ies") refused, "
             + "see `mixmae plugins list`"
     }
     throw PluginCommandError(message + ")")

@@ -76,7 +76,8 @@ public enum ComponentDescriptorCheck {
             problems.append("the default '\(other)' is not one of the allowed values \(allowed)")
         }
         if let count = spec.count, spec.type.elementType != nil, numbers.count + strings.count != count {
-            problems.append("the default \(value) has \(numbers.count + strings.count) elements, the length is \(count)")
+            problems.append(
+                "the default \(value) has \(numbers.count + strings.count) elements, the length is \(count)")
         }
         return problems
     }

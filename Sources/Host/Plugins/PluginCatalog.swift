@@ -85,7 +85,7 @@ public final class PluginCatalog {
         throw UnknownComponentError(
             id: id, kind: kind, foundKind: byID[id]?.kind,
             available: components.filter { $0.kind == kind }.map(\.id),
-            registry: registry.path, refusedCount: refusals.count)
+            registry: registry.path, refusedCount: refusals.count, refusal: refusal(ofComponent: id))
     }
 
     /// The refusal of a library that registered `id` and was refused after registering.
@@ -135,8 +135,11 @@ public struct UnknownComponentError: Error, CustomStringConvertible {
     public var available: [String]
     public var registry: String
     public var refusedCount: Int
+    /// The refusal of a library that registered `id` but was not accepted.
+    public var refusal: PluginRefusal?
 
     public var description: String {
+        if let refusal { return "the \(kind) '\(id)' is registered by a library that was refused: \(refusal)" }
         if let foundKind {
             return "'\(id)' is a \(foundKind), not a \(kind)"
                 + (available.isEmpty ? "" : "; \(kind)s: " + available.joined(separator: ", "))
@@ -147,5 +150,12 @@ public struct UnknownComponentError: Error, CustomStringConvertible {
         text += " (registry: \(registry)"
         if refusedCount > 0 { text += "; \(refusedCount) refused, see `mixmae plugins list`" }
         return text + ")"
+    }
+}
+
+extension PluginCatalog: ComponentProvider {
+    /// The descriptor of component `id` of `kind`, for ``ComponentBuilder``.
+    public func descriptor(_ id: String, kind: ComponentKind) throws -> ComponentDescriptor {
+        try component(id, kind: kind).descriptor
     }
 }

@@ -100,7 +100,8 @@ public struct PluginRegistry {
             throw PluginRegistryError(
                 mark: SourceMark(file: path, line: 1, column: 1),
                 message: FileManager.default.fileExists(atPath: path)
-                    ? "cannot read the plugin registry" : "no plugin registry here: create it "
+                    ? "cannot read the plugin registry"
+                    : "no plugin registry here: create it "
                         + "(`mixmae plugins add PATH` does), or point \(registryVariable) or --registry at one")
         }
         return try parse(String(decoding: data, as: UTF8.self), path: path, environment: environment)
@@ -139,7 +140,8 @@ public struct PluginRegistry {
                 throw PluginRegistryError(
                     mark: entry.keyMark,
                     message: "unknown key '\(entry.key)'; the registry has one key, 'plugins' (a list of "
-                        + "library paths)" + Suggestions.didYouMean(Suggestions.closest(to: entry.key, among: ["plugins"])))
+                        + "library paths)"
+                        + Suggestions.didYouMean(Suggestions.closest(to: entry.key, among: ["plugins"])))
             }
             guard let list = mapping["plugins"] else { return [] }
             switch list.content {
@@ -147,7 +149,8 @@ public struct PluginRegistry {
             case .sequence(let items): return items
             default:
                 throw PluginRegistryError(
-                    mark: list.mark, message: "'plugins' must be a list of library paths, found \(list.kindDescription)")
+                    mark: list.mark, message: "'plugins' must be a list of library paths, found \(list.kindDescription)"
+                )
             }
         default:
             throw PluginRegistryError(

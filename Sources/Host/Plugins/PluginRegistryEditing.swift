@@ -12,6 +12,9 @@ extension PluginRegistry {
         # the in-tree plugins). MIXMAE_REGISTRY=/path/to/other.yaml selects
         # another registry file. Add entries with `mixmae plugins add PATH`,
         # which checks the library first; `mixmae plugins list` shows what loads.
+        #
+        # Libraries load in this order; when two register the same component id,
+        # the first one wins and the later library is refused as a whole.
 
         """
 

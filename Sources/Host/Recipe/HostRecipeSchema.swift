@@ -176,7 +176,7 @@ public struct HostRecipeSchemaProvider: RecipeSchemaProvider {
 /// catalog lists the components of the plugins in `registry.yaml`:
 ///
 /// ```swift
-/// RecipeSchemaProviders.makeCurrent = { PluginRecipeSchemaProvider(registry: try? .load()) }
+/// PluginRecipeSchemaProvider.install()   // sets makeCurrent to load the plugin catalog
 /// ```
 public enum RecipeSchemaProviders {
     nonisolated(unsafe) public static var makeCurrent: () -> any RecipeSchemaProvider = {

@@ -87,7 +87,9 @@ struct PVTConfig {
         guard imageSize % 32 == 0 else {
             throw ComponentConfigurationError(
                 parameter: "img_size",
-                problem: "\(imageSize) is not a multiple of 32 (the stride of the last stage); try \(imageSize / 32 * 32 + 32)")
+                problem:
+                    "\(imageSize) is not a multiple of 32 (the stride of the last stage); try \(imageSize / 32 * 32 + 32)"
+            )
         }
         for s in 0..<PVTConfig.stageCount {
             if embedDims[s] % numHeads[s] != 0 {
