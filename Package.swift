@@ -31,6 +31,7 @@ let package = Package(
         ),
         .executableTarget(name: "mixmae", dependencies: ["Host"], path: "Sources/mixmae"),
         .testTarget(name: "ImagingTests", dependencies: ["Host"], path: "Tests/ImagingTests"),
+        .testTarget(name: "EvaluationTests", dependencies: ["Host"], path: "Tests/EvaluationTests"),
     ],
     swiftLanguageModes: [.v5]
 )
