@@ -54,6 +54,7 @@ let package = Package(
         ),
         .testTarget(name: "RecipeTests", dependencies: ["Host"], path: "Tests/RecipeTests"),
         .testTarget(name: "ImagingTests", dependencies: ["Host"], path: "Tests/ImagingTests"),
+        .testTarget(name: "EvaluationTests", dependencies: ["Host"], path: "Tests/EvaluationTests"),
     ] + testPluginTargets,
     swiftLanguageModes: [.v5]
 )

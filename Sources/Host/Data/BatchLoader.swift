@@ -72,6 +72,8 @@ public final class ImageBatchLoader: BatchSource, @unchecked Sendable {
     public let workers: Int
     public let seed: UInt64
     public let shuffle: Bool
+    /// Drop a last partial batch (training) or keep it (evaluation).
+    public let dropLast: Bool
     public let skipBroken: Bool
     public let normalization: Normalization
     public let augment: Augmentation
@@ -81,7 +83,7 @@ public final class ImageBatchLoader: BatchSource, @unchecked Sendable {
 
     public init(
         samples: [ImageFolder.Sample], batchSize: Int, imageSize: Int, workers: Int = 2, seed: UInt64,
-        shuffle: Bool = true, skipBroken: Bool = true, normalization: Normalization = .imagenet,
+        shuffle: Bool = true, dropLast: Bool = true, skipBroken: Bool = true, normalization: Normalization = .imagenet,
         broken: BrokenImageLog = BrokenImageLog(), prefetch: Int = 2, augment: @escaping Augmentation
     ) {
         self.samples = samples
@@ -90,6 +92,7 @@ public final class ImageBatchLoader: BatchSource, @unchecked Sendable {
         self.workers = workers
         self.seed = seed
         self.shuffle = shuffle
+        self.dropLast = dropLast
         self.skipBroken = skipBroken
         self.normalization = normalization
         self.broken = broken
@@ -97,8 +100,10 @@ public final class ImageBatchLoader: BatchSource, @unchecked Sendable {
         self.augment = augment
     }
 
-    /// Full batches per epoch; a last partial batch is dropped.
-    public var batchesPerEpoch: Int { samples.count / batchSize }
+    /// Batches per epoch: full ones only with ``dropLast``, else the last may be smaller.
+    public var batchesPerEpoch: Int {
+        dropLast ? samples.count / batchSize : (samples.count + batchSize - 1) / batchSize
+    }
 
     /// The sample order of `epoch`.
     public func order(epoch: Int) -> [Int] {
@@ -117,10 +122,11 @@ public final class ImageBatchLoader: BatchSource, @unchecked Sendable {
 
     /// Decodes, augments and normalises one batch.
     func makeBatch(epoch: Int, order: [Int], batchIndex: Int) throws -> Batch {
-        let images = Tensor.zeros([batchSize, 3, imageSize, imageSize])
+        let size = min(batchSize, samples.count - batchIndex * batchSize)
+        let images = Tensor.zeros([size, 3, imageSize, imageSize])
         var labels: [Int] = []
         let plane = 3 * imageSize * imageSize
-        for slot in 0..<batchSize {
+        for slot in 0..<size {
             let position = batchIndex * batchSize + slot
             var rng = RandomGenerator(seed: derivedSeed(seed, UInt64(epoch), UInt64(position)))
             let (image, label) = try loadSample(order: order, position: position, rng: &rng)

@@ -75,6 +75,9 @@ public enum HostSections {
         .string(
             "interpolation", default: "bicubic", allowed: ["bilinear", "bicubic"],
             doc: "Resampling used by the crop."),
+        .float(
+            "eval_crop", default: 0.875, range: 0.1...1,
+            doc: "Evaluation: resize the shorter side to img_size / eval_crop, then centre-crop img_size."),
         .bool(
             "skip_broken", default: true,
             doc: "Skip unreadable images with a warning (counted); false fails the run on the first one."),
