@@ -104,6 +104,22 @@ extension InProcess {
             #expect(typo?.description.contains("did you mean 'toy-backbone'?") == true)
         }
 
+        @Test func theCatalogProvidesComponentsToTheModelBuilder() throws {
+            let dir = try TemporaryDirectory()
+            let catalog = try catalog([fixture("Good"), fixture("DuplicateA"), fixture("DuplicateB")], in: dir)
+            let builder = ComponentBuilder(provider: catalog)
+            let toy = try #require(catalog.component("toy-backbone"))
+            let backbone = try builder.backbone("toy-backbone", Parameters(defaultsOf: toy.descriptor.parameters))
+            #expect(backbone.capabilities.outputs.map(\.stride) == [8, 16])
+            let refused = #expect(throws: UnknownComponentError.self) {
+                _ = try builder.reconstructionLoss("toy-unique-b", Parameters())
+            }
+            #expect(
+                refused?.description.hasPrefix(
+                    "the loss 'toy-unique-b' is registered by a library that was refused: \(fixture("DuplicateB"))")
+                    == true)
+        }
+
         @Test func theFirstLibraryWithAnIdWinsAndTheSecondIsRefusedWhole() throws {
             let dir = try TemporaryDirectory()
             let ab = try catalog([fixture("DuplicateA"), fixture("DuplicateB")], in: dir)
