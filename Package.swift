@@ -33,7 +33,10 @@ let package = Package(
             ],
             path: "Sources/Host"
         ),
-        .executableTarget(name: "mixmae", dependencies: ["Host"], path: "Sources/mixmae"),
+        .executableTarget(
+            name: "mixmae",
+            dependencies: ["Host", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/mixmae"),
         .target(name: "MixSwin", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/Swin"),
         .target(
             name: "MixViTDecoder", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/ViTDecoder"),
@@ -47,6 +50,10 @@ let package = Package(
             dependencies: ["Host", .product(name: "MixKit", package: "Kit")],
             path: "Tests/PluginTests"
         ),
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(
+            name: "ParityTests", dependencies: [.product(name: "MixKit", package: "Kit"), "TestSupport"],
+            path: "Tests/ParityTests"),
         .testTarget(
             name: "KitTests",
             dependencies: [.product(name: "MixKit", package: "Kit")],

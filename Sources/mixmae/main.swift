@@ -1,4 +1,29 @@
+import ArgumentParser
+import Foundation
 import Host
 
 PluginRecipeSchemaProvider.install()
-MixmaeCommand.main()
+
+// Command-line mistakes get ArgumentParser's usage text; errors while running
+// print as `error: <what, where, what to do>` and exit with status 1.
+var command: ParsableCommand
+do {
+    command = try MixmaeCommand.parseAsRoot()
+} catch {
+    MixmaeCommand.exit(withError: error)
+}
+do {
+    try command.run()
+} catch let exit as ExitCode {
+    MixmaeCommand.exit(withError: exit)
+} catch let clean as CleanExit {
+    MixmaeCommand.exit(withError: clean)
+} catch let validation as ValidationError {
+    MixmaeCommand.exit(withError: validation)
+} catch {
+    // Recipe and YAML errors already read `file:line:column: error: ...`.
+    let text = "\(error)"
+    let located = text.split(separator: "\n").first?.contains(": error: ") ?? false
+    FileHandle.standardError.write(Data(((located ? "" : "error: ") + text + "\n").utf8))
+    exit(1)
+}
