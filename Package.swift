@@ -62,6 +62,9 @@ let package = Package(
         .testTarget(name: "RecipeTests", dependencies: ["Host"], path: "Tests/RecipeTests"),
         .testTarget(name: "ImagingTests", dependencies: ["Host"], path: "Tests/ImagingTests"),
         .testTarget(name: "EvaluationTests", dependencies: ["Host"], path: "Tests/EvaluationTests"),
+        .testTarget(
+            name: "RegistryTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
+            path: "Tests/RegistryTests"),
     ] + testPluginTargets,
     swiftLanguageModes: [.v5]
 )
