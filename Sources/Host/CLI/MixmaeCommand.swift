@@ -6,7 +6,7 @@ public struct MixmaeCommand: ParsableCommand {
         commandName: "mixmae",
         abstract: "MixMAE pretraining and finetuning of hierarchical vision transformers.",
         subcommands: [
-            ForwardCommand.self, RecipeCommand.self, EvalCommand.self, PluginsCommand.self, RunsCommand.self,
+            TrainCommand.self, RerunCommand.self, ForwardCommand.self, RecipeCommand.self, EvalCommand.self, PluginsCommand.self, RunsCommand.self,
             LineageCommand.self, DebugCommand.self,
         ]
     )
