@@ -50,6 +50,7 @@ let package = Package(
         .testTarget(name: "RecipeTests", dependencies: ["Host"], path: "Tests/RecipeTests"),
         .testTarget(name: "ImagingTests", dependencies: ["Host"], path: "Tests/ImagingTests"),
         .testTarget(name: "EvaluationTests", dependencies: ["Host"], path: "Tests/EvaluationTests"),
+        .testTarget(name: "DataTests", dependencies: ["Host"], path: "Tests/DataTests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -5,7 +5,7 @@ public struct MixmaeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "mixmae",
         abstract: "MixMAE pretraining and finetuning of hierarchical vision transformers.",
-        subcommands: [RecipeCommand.self, EvalCommand.self]
+        subcommands: [RecipeCommand.self, EvalCommand.self, DataCommand.self]
     )
 
     public init() {}
