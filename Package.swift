@@ -65,6 +65,7 @@ let package = Package(
         .testTarget(
             name: "RegistryTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
             path: "Tests/RegistryTests"),
+        .testTarget(name: "DataTests", dependencies: ["Host"], path: "Tests/DataTests"),
     ] + testPluginTargets,
     swiftLanguageModes: [.v5]
 )

@@ -6,8 +6,9 @@ public struct MixmaeCommand: ParsableCommand {
         commandName: "mixmae",
         abstract: "MixMAE pretraining and finetuning of hierarchical vision transformers.",
         subcommands: [
-            TrainCommand.self, RerunCommand.self, ForwardCommand.self, RecipeCommand.self, EvalCommand.self, PluginsCommand.self, RunsCommand.self,
-            LineageCommand.self, DebugCommand.self,
+            TrainCommand.self, RerunCommand.self, ForwardCommand.self, RecipeCommand.self, EvalCommand.self,
+            PluginsCommand.self, RunsCommand.self,
+            LineageCommand.self, DataCommand.self, DebugCommand.self,
         ]
     )
 
