@@ -74,11 +74,7 @@ private final class TinyData: BatchSource {
         let observer = RegistryTrainingObserver(run: run)
         let training = loop(for: run)
         training.observer = observer
-        var steps = 0
-        training.shouldStop = {
-            steps += 1
-            return steps == 2
-        }
+        training.shouldStop = { step in step == 2 }
         do {
             _ = try training.run()
             Issue.record("the loop should have stopped")

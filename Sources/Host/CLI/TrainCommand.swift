@@ -31,6 +31,9 @@ public struct TrainCommand: ParsableCommand {
     @Option(help: "The plugin registry (default: $MIXMAE_REGISTRY or ./registry.yaml).")
     public var registry: String?
 
+    @Option(help: .hidden)
+    public var stopAfterSteps: Int?
+
     public init() {}
 
     public func validate() throws {
@@ -42,6 +45,7 @@ public struct TrainCommand: ParsableCommand {
 
     public func run() throws {
         let session = TrainingSession(catalog: try PluginCatalog.shared(registry: registry), registry: try location.open())
+        session.stopAfterSteps = stopAfterSteps
         let result: TrainingSession.Result
         if let resume {
             result = try session.resume(resume)

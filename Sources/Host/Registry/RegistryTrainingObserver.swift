@@ -14,7 +14,7 @@ import Foundation
 ///                         checkpointDirectory: run.outputDirectory.path)
 /// loop.observer = observer
 /// try ShutdownRequest.install()
-/// loop.shouldStop = { ShutdownRequest.isRequested }
+/// loop.shouldStop = { _ in ShutdownRequest.isRequested }
 /// do {
 ///     _ = try loop.run()
 ///     try run.finish(.finished)

@@ -15,6 +15,8 @@ import MixKit
 public final class TrainingSession {
     public let catalog: PluginCatalog
     public let registry: RunRegistry
+    /// Stop as if interrupted once this many steps are done (for tests of resuming).
+    public var stopAfterSteps: Int?
     /// Print lines (initial weights, where files go) here.
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
@@ -64,7 +66,8 @@ public final class TrainingSession {
             let loop = TrainingLoop(
                 task: task, data: data, settings: recipe.optimization, checkpointDirectory: run.outputDirectory.path)
             loop.observer = observer
-            loop.shouldStop = { ShutdownRequest.isRequested }
+            let stopAfter = stopAfterSteps
+            loop.shouldStop = { step in ShutdownRequest.isRequested || stopAfter.map { step >= $0 } ?? false }
             loop.label = "\(recipe.task.rawValue) run \(run.id)"
             loop.checkpointMetadata = ["mixmae.task": recipe.task.rawValue, "mixmae.run": String(run.id)]
             let summary = try loop.run(resume: resume)
