@@ -97,6 +97,11 @@ public final class AdamW: Optimizer {
     }
 
     public func step() {
+        Profiler.measure("adamw", .optimizer) { update() }
+        Profiler.optimizerStepFinished()
+    }
+
+    private func update() {
         stepCount += 1
         let bc1 = 1 - Foundation.pow(beta1, Float(stepCount))
         let bc2 = 1 - Foundation.pow(beta2, Float(stepCount))
@@ -173,6 +178,11 @@ public final class SGD: Optimizer {
     }
 
     public func step() {
+        Profiler.measure("sgd", .optimizer) { update() }
+        Profiler.optimizerStepFinished()
+    }
+
+    private func update() {
         stepCount += 1
         for group in groups {
             let lr = learningRate * group.lrScale
