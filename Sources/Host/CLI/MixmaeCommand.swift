@@ -5,7 +5,7 @@ public struct MixmaeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "mixmae",
         abstract: "MixMAE pretraining and finetuning of hierarchical vision transformers.",
-        subcommands: []
+        subcommands: [BenchCommand.self]
     )
 
     public init() {}
