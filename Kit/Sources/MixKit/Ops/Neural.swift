@@ -163,7 +163,10 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         Parallel.configure()
         if let bias {
             precondition(bias.shape == [outFeatures], "linear: bias \(bias.shape) does not fit weight \(weight.shape)")
-            for r in 0..<rows { (y.data + r * outFeatures).update(from: bias.data, count: outFeatures) }
+            let (pb, py) = (UnsafePointer(bias.data), y.data)
+            Parallel.forRanges(rows, work: rows * outFeatures) { lo, hi in
+                for r in lo..<hi { (py + r * outFeatures).update(from: pb, count: outFeatures) }
+            }
         }
         Profiler.countGEMM(m: rows, n: outFeatures, k: inFeatures)
         sgemm(
