@@ -4,24 +4,24 @@ import Foundation
 
 /// How mixmae shares the machine's cores between OpenBLAS and its own loops.
 ///
-/// The rule: OpenBLAS always runs on one thread; MixKit does all the
-/// threading itself, on GCD's pool (`DispatchQueue.concurrentPerform`), with
-/// ``threadCount`` chunks, and never nests one parallel region in another.
-/// 1. A large GEMM is cut along the larger of M and N into ``threadCount``
-///    blocks, each a single-threaded sgemm on its own thread. Measured here on
-///    the tall-skinny GEMMs of these models (16384x192x64, 16384x64x256, ...),
-///    that is 10-20% faster than OpenBLAS's own threading, which splits
-///    such shapes less well and synchronises inside every call.
+/// The rule: one kind of parallelism at a time, never nested, never more
+/// threads than ``threadCount``.
+/// 1. A large GEMM runs either on OpenBLAS's threads or cut by MixKit into one
+///    block per thread, each a single-threaded sgemm, whichever was measured
+///    faster for its shape (see `gemm` in Matmul.swift: MixKit's cut wins on
+///    the tall-skinny linears of the first stages and on long-reduction weight
+///    gradients, OpenBLAS on the rest).
 /// 2. A batch of small GEMMs (window attention) is split over the threads by
 ///    batch item; each item is one single-threaded sgemm.
 /// 3. Element-wise, normalisation and reduction kernels split their rows into
-///    ``threadCount`` chunks, only when the work is large enough to pay for the
-///    hand-off (``minimumParallelWork`` elements).
-/// So the two kinds of parallelism never run at once and never oversubscribe,
-/// and switching OpenBLAS's thread count (which costs a synchronisation of
-/// its pool) never happens in a step. Data loading runs on its own threads
-/// and only decodes images: it competes for the cores, which is what makes
-/// it keep up.
+///    ``threadCount`` chunks with `DispatchQueue.concurrentPerform`, only when
+///    the work is large enough to pay for the hand-off (``minimumParallelWork``
+///    elements); they never call BLAS from inside a chunk.
+/// OpenBLAS is set to one thread for everything but case 1's OpenBLAS GEMMs;
+/// the setting is only changed when it differs (``setBLASThreads(_:)``), and
+/// switching costs less than the measurement noise of one GEMM. Data loading
+/// runs on its own threads and only decodes images: it competes for the
+/// cores, which is what makes it keep up.
 ///
 /// `MIXMAE_THREADS` sets ``threadCount`` (default: the number of online cores).
 public enum Parallel {
@@ -36,16 +36,19 @@ public enum Parallel {
 
     /// Who threads a large GEMM (rule 1).
     public enum GEMMThreading: String, Sendable {
-        /// MixKit splits it into single-threaded sgemms (the default).
+        /// By shape, as measured (the default).
+        case automatic
+        /// Always MixKit's cut into single-threaded sgemms (for comparison).
         case mixkit
-        /// OpenBLAS runs it on ``threadCount`` threads (for comparison).
+        /// Always OpenBLAS on ``threadCount`` threads (for comparison).
         case openblas
     }
 
-    /// Who threads large GEMMs; `MIXMAE_GEMM_THREADING=openblas` selects OpenBLAS.
-    /// Set it only between steps, from the training thread.
+    /// Who threads large GEMMs; `MIXMAE_GEMM_THREADING=mixkit|openblas` forces one
+    /// side. Set it only between steps, from the training thread.
     public static var gemmThreading: GEMMThreading =
-        ProcessInfo.processInfo.environment["MIXMAE_GEMM_THREADING"].flatMap(GEMMThreading.init(rawValue:)) ?? .mixkit
+        ProcessInfo.processInfo.environment["MIXMAE_GEMM_THREADING"].flatMap(GEMMThreading.init(rawValue:))
+        ?? .automatic
 
     private static var blasThreads = 0
 

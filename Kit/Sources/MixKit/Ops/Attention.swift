@@ -79,6 +79,7 @@ public func multiHeadAttention(
             let (pg, pdx, ps) = (UnsafePointer(gout.data), dqkv.data, scratch.data)
             let ppart = partial?.data
             Profiler.countGEMM(m: n, n: n, k: d, batch: 4 * items)
+            Parallel.configure()
             Parallel.forRanges(chunks, work: Int.max) { c0, c1 in
                 for chunk in c0..<c1 {
                     let dp = ps + chunk * n * n

@@ -16,37 +16,44 @@ func blasGEMM(
 /// Below this many multiply-adds a GEMM runs on the calling thread (about 10 µs of work).
 let minimumParallelGEMM = 1 << 19
 
-/// `C = alpha op(A) op(B) + beta C` with explicit leading dimensions, split over
-/// ``Parallel/threadCount`` threads by MixKit (rule 1 of ``Parallel``): the larger
-/// of M and N is cut into contiguous blocks, each computed by a single-threaded
-/// sgemm, so no thread ever waits for another inside BLAS.
+/// `C = alpha op(A) op(B) + beta C` with explicit leading dimensions, on
+/// ``Parallel/threadCount`` threads (rule 1 of ``Parallel``).
+///
+/// Who threads it depends on the shape, as measured on this project's GEMMs
+/// (min of 12 interleaved runs, 2 threads, GFLOP/s; see `mixmae bench ops`):
+/// - tall and skinny (M >= 4096, N <= 384: the linears of the first stages),
+///   and weight gradients with a long reduction (K >= 4096, M and N <= 512):
+///   MixKit cuts the larger of M and N in one block per thread, each a
+///   single-threaded sgemm. 16384x192x64: 179 vs 152 for OpenBLAS's
+///   threading; 6272x96x288: 143 vs 116; 288x96x6272 (Aᵀ): 152 vs 93.
+/// - everything else: OpenBLAS on all threads, which shares its packed panels
+///   between the threads. 1024x256x1024 (Aᵀ): 200 vs 181; 384x1536x1568 (Aᵀ):
+///   195 vs 92.
 func gemm(
     _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>,
     ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0
 ) {
     let threads = Parallel.threadCount
-    if Parallel.gemmThreading == .openblas && threads > 1 {
-        Parallel.setBLASThreads(threads)
+    let small = threads == 1 || m * n * k < minimumParallelGEMM || (m < 32 && n < 32)
+    var split: Bool
+    switch Parallel.gemmThreading {
+    case .automatic: split = (m >= 4096 && n <= 384) || (k >= 4096 && max(m, n) <= 512)
+    case .mixkit: split = true
+    case .openblas: split = false
+    }
+    if small || !split {
+        Parallel.setBLASThreads(small ? 1 : threads)
         blasGEMM(
             a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
             alpha: alpha, beta: beta)
         return
     }
     Parallel.configure()
-    if threads == 1 || m * n * k < minimumParallelGEMM || (m < 32 && n < 32) {
-        blasGEMM(
-            a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-            alpha: alpha, beta: beta)
-        return
-    }
-    // Blocks are multiples of 16 rows or columns (the width of the sgemm micro-kernels).
-    // Up to 4 blocks per thread, of at least 256 rows or columns, so that a thread
-    // slowed by another process leaves its share to the others.
+    // One block per thread, a multiple of 16 rows or columns (the width of the sgemm micro-kernels).
     let splitRows = m >= n
     let extent = splitRows ? m : n
     let units = (extent + 15) / 16
-    let perThread = max(1, min(4, extent / (256 * threads)))
-    let parts = min(threads * perThread, units)
+    let parts = min(threads, units)
     DispatchQueue.concurrentPerform(iterations: parts) { p in
         let lo = min(extent, units * p / parts * 16)
         let hi = min(extent, units * (p + 1) / parts * 16)
@@ -132,11 +139,11 @@ func matmulKernel(_ a: Tensor, _ b: Tensor, transposeA: Bool, transposeB: Bool) 
 /// single-threaded sgemm; big ones run one after another, `body(i, false)`
 /// splitting each over the threads (``gemm``).
 func runBatched(_ batch: Int, work: Int, _ body: (Int, Bool) -> Void) {
+    Parallel.configure()
     if batch == 1 || work >= 1 << 22 || Parallel.threadCount == 1 {
         for i in 0..<batch { body(i, batch == 1 && work < minimumParallelGEMM) }
         return
     }
-    Parallel.configure()
     Parallel.forRanges(batch, work: Int.max) { lo, hi in
         for i in lo..<hi { body(i, true) }
     }
