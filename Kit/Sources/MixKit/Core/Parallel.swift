@@ -4,24 +4,23 @@ import Foundation
 
 /// How mixmae shares the machine's cores between OpenBLAS and its own loops.
 ///
-/// The rule: one kind of parallelism at a time, never nested, never more
-/// threads than ``threadCount``.
-/// 1. A large GEMM runs either on OpenBLAS's threads or cut by MixKit into one
-///    block per thread, each a single-threaded sgemm, whichever was measured
-///    faster for its shape (see `gemm` in Matmul.swift: MixKit's cut wins on
-///    the tall-skinny linears of the first stages and on long-reduction weight
-///    gradients, OpenBLAS on the rest).
+/// The rule: OpenBLAS always runs on one thread; MixKit does all the
+/// threading itself, on GCD's pool (`DispatchQueue.concurrentPerform`), with
+/// ``threadCount`` chunks, and never nests one parallel region in another.
+/// 1. A large GEMM is cut along the larger of M and N into one block per
+///    thread, each a single-threaded sgemm (see `gemm` in Matmul.swift for the
+///    measurements: faster than OpenBLAS's threading on the tall-skinny
+///    linears of the first stages).
 /// 2. A batch of small GEMMs (window attention) is split over the threads by
 ///    batch item; each item is one single-threaded sgemm.
 /// 3. Element-wise, normalisation and reduction kernels split their rows into
-///    ``threadCount`` chunks with `DispatchQueue.concurrentPerform`, only when
-///    the work is large enough to pay for the hand-off (``minimumParallelWork``
-///    elements); they never call BLAS from inside a chunk.
-/// OpenBLAS is set to one thread for everything but case 1's OpenBLAS GEMMs;
-/// the setting is only changed when it differs (``setBLASThreads(_:)``), and
-/// switching costs less than the measurement noise of one GEMM. Data loading
-/// runs on its own threads and only decodes images: it competes for the
-/// cores, which is what makes it keep up.
+///    ``threadCount`` chunks, only when the work is large enough to pay for the
+///    hand-off (``minimumParallelWork`` elements).
+/// OpenBLAS's own threads would busy-wait after each call and take a core from
+/// the next parallel kernel (measured: +25% CPU time per small128 step), so
+/// the two kinds of parallelism are never mixed. Data loading runs on its own
+/// threads and only decodes images: it competes for the cores, which is what
+/// makes it keep up.
 ///
 /// `MIXMAE_THREADS` sets ``threadCount`` (default: the number of online cores).
 public enum Parallel {
@@ -36,19 +35,17 @@ public enum Parallel {
 
     /// Who threads a large GEMM (rule 1).
     public enum GEMMThreading: String, Sendable {
-        /// By shape, as measured (the default).
-        case automatic
-        /// Always MixKit's cut into single-threaded sgemms (for comparison).
+        /// MixKit cuts it into single-threaded sgemms (the default).
         case mixkit
-        /// Always OpenBLAS on ``threadCount`` threads (for comparison).
+        /// OpenBLAS runs it on ``threadCount`` threads (for comparison only: see the rule).
         case openblas
     }
 
-    /// Who threads large GEMMs; `MIXMAE_GEMM_THREADING=mixkit|openblas` forces one
-    /// side. Set it only between steps, from the training thread.
+    /// Who threads large GEMMs; `MIXMAE_GEMM_THREADING=openblas` selects OpenBLAS,
+    /// to compare. Set it only between steps, from the training thread.
     public static var gemmThreading: GEMMThreading =
         ProcessInfo.processInfo.environment["MIXMAE_GEMM_THREADING"].flatMap(GEMMThreading.init(rawValue:))
-        ?? .automatic
+        ?? .mixkit
 
     private static var blasThreads = 0
 

@@ -17,31 +17,27 @@ func blasGEMM(
 let minimumParallelGEMM = 1 << 19
 
 /// `C = alpha op(A) op(B) + beta C` with explicit leading dimensions, on
-/// ``Parallel/threadCount`` threads (rule 1 of ``Parallel``).
+/// ``Parallel/threadCount`` threads (rule 1 of ``Parallel``): MixKit cuts the
+/// larger of M and N in one block per thread (a multiple of 16 rows or
+/// columns), each a single-threaded sgemm.
 ///
-/// Who threads it depends on the shape, as measured on this project's GEMMs
-/// (min of 12 interleaved runs, 2 threads, GFLOP/s; see `mixmae bench ops`):
-/// - tall and skinny (M >= 4096, N <= 384: the linears of the first stages),
-///   and weight gradients with a long reduction (K >= 4096, M and N <= 512):
-///   MixKit cuts the larger of M and N in one block per thread, each a
-///   single-threaded sgemm. 16384x192x64: 179 vs 152 for OpenBLAS's
-///   threading; 6272x96x288: 143 vs 116; 288x96x6272 (Aᵀ): 152 vs 93.
-/// - everything else: OpenBLAS on all threads, which shares its packed panels
-///   between the threads. 1024x256x1024 (Aᵀ): 200 vs 181; 384x1536x1568 (Aᵀ):
-///   195 vs 92.
+/// Measured on this project's GEMMs (min of 12 interleaved runs, 2 threads,
+/// GFLOP/s), the cut beats OpenBLAS's own threading on the tall-skinny linears
+/// of the first stages (16384x192x64: 179 vs 152; 6272x96x288: 143 vs 116) and
+/// on long-reduction weight gradients (288x96x6272: 152 vs 93), and loses on
+/// some mid-size ones (1024x256x1024 with Aᵀ: 181 vs 200). But a GEMM on
+/// OpenBLAS's threads leaves its worker busy-waiting for a while afterwards,
+/// competing with MixKit's threads for the element-wise kernels that follow:
+/// with OpenBLAS threading the mid-size shapes, small128 took 25% more CPU
+/// time per step. So OpenBLAS stays single-threaded (its workers sleep) and
+/// MixKit threads every GEMM.
 func gemm(
     _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>,
     ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0
 ) {
     let threads = Parallel.threadCount
     let small = threads == 1 || m * n * k < minimumParallelGEMM || (m < 32 && n < 32)
-    var split: Bool
-    switch Parallel.gemmThreading {
-    case .automatic: split = (m >= 4096 && n <= 384) || (k >= 4096 && max(m, n) <= 512)
-    case .mixkit: split = true
-    case .openblas: split = false
-    }
-    if small || !split {
+    if small || Parallel.gemmThreading == .openblas {
         Parallel.setBLASThreads(small ? 1 : threads)
         blasGEMM(
             a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
