@@ -46,7 +46,7 @@ public enum Profiler {
     public struct Summary: Sendable {
         /// Rows, largest time first.
         public var entries: [Entry]
-        /// Wall time since the profiler was started or reset.
+        /// Wall time from the (re)start of the profiler to the end of the last step.
         public var wallSeconds: Double
         /// Steps in that time: optimizer updates, or backward passes when there were none.
         public var steps: Int
@@ -82,6 +82,8 @@ public enum Profiler {
     private static var stopNanos: UInt64?
     private static var optimizerSteps = 0
     private static var backwardPasses = 0
+    private static var lastOptimizerStepNanos: UInt64 = 0
+    private static var lastBackwardNanos: UInt64 = 0
     private static var warmUpPending = false
 
     /// Starts (or restarts) recording on the calling thread, clearing earlier rows.
@@ -168,7 +170,9 @@ public enum Profiler {
 
     /// Called at the end of every backward pass.
     static func backwardFinished() {
-        if isActive { backwardPasses += 1 }
+        guard isActive else { return }
+        backwardPasses += 1
+        lastBackwardNanos = now()
     }
 
     /// Called at the end of every optimizer update; ends the warm-up step of the environment switch.
@@ -180,12 +184,17 @@ public enum Profiler {
             return
         }
         optimizerSteps += 1
+        lastOptimizerStepNanos = now()
     }
 
-    /// The rows recorded so far, largest time first.
+    /// The rows recorded so far, largest time first. The wall time ends at the
+    /// end of the last step (optimizer update, or backward pass when there were
+    /// none), so that work after the steps does not count; without steps, at
+    /// ``stop()`` or now.
     public static func summary() -> Summary {
-        let end = stopNanos ?? now()
         let steps = optimizerSteps > 0 ? optimizerSteps : backwardPasses
+        let end =
+            optimizerSteps > 0 ? lastOptimizerStepNanos : backwardPasses > 0 ? lastBackwardNanos : stopNanos ?? now()
         return Summary(
             entries: rows.values.sorted { $0.seconds > $1.seconds },
             wallSeconds: Double(end - startNanos) * 1e-9, steps: steps)
