@@ -9,7 +9,7 @@ let package = Package(
         .library(name: "MixViTDecoder", type: .dynamic, targets: ["MixViTDecoder"]),
         .library(name: "MixReconstruction", type: .dynamic, targets: ["MixReconstruction"]),
         .library(name: "MixLinearCls", type: .dynamic, targets: ["MixLinearCls"]),
-    ],
+    ] + testPluginProducts,
     dependencies: [
         .package(path: "Kit"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -19,7 +19,11 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
-        .target(name: "CHostSupport", path: "Sources/CHostSupport"),
+        .target(
+            name: "CHostSupport",
+            path: "Sources/CHostSupport",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
         .target(
             name: "Host",
             dependencies: [
@@ -29,7 +33,10 @@ let package = Package(
             ],
             path: "Sources/Host"
         ),
-        .executableTarget(name: "mixmae", dependencies: ["Host"], path: "Sources/mixmae"),
+        .executableTarget(
+            name: "mixmae",
+            dependencies: ["Host", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/mixmae"),
         .target(name: "MixSwin", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/Swin"),
         .target(
             name: "MixViTDecoder", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/ViTDecoder"),
@@ -39,10 +46,48 @@ let package = Package(
         .target(
             name: "MixLinearCls", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/LinearCls"),
         .testTarget(
+            name: "PluginTests",
+            dependencies: ["Host", .product(name: "MixKit", package: "Kit")],
+            path: "Tests/PluginTests"
+        ),
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(
+            name: "ParityTests", dependencies: [.product(name: "MixKit", package: "Kit"), "TestSupport"],
+            path: "Tests/ParityTests"),
+        .testTarget(
             name: "KitTests",
             dependencies: [.product(name: "MixKit", package: "Kit")],
             path: "Tests/KitTests"
         ),
-    ],
+        .testTarget(name: "RecipeTests", dependencies: ["Host"], path: "Tests/RecipeTests"),
+        .testTarget(name: "ImagingTests", dependencies: ["Host"], path: "Tests/ImagingTests"),
+        .testTarget(name: "EvaluationTests", dependencies: ["Host"], path: "Tests/EvaluationTests"),
+        .testTarget(
+            name: "RegistryTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
+            path: "Tests/RegistryTests"),
+    ] + testPluginTargets,
     swiftLanguageModes: [.v5]
 )
+
+// Test-only plugin libraries (Tests/FixturePlugins/<Name>, product TestPlugin<Name>):
+// one good plugin and one for each way the host refuses a library. They are
+// built with every `swift build` / `swift test` and found next to the binaries.
+var testPluginProducts: [Product] {
+    [
+        "Good", "OtherMajor", "NewerMinor", "OtherCompiler", "OwnSDK", "RegisterFails", "DuplicateA", "DuplicateB",
+        "NotAPlugin", "BadStamp",
+    ].map { .library(name: "TestPlugin\($0)", type: .dynamic, targets: ["TestPlugin\($0)"]) }
+}
+
+var testPluginTargets: [Target] {
+    let sdk: Target.Dependency = .product(name: "MixKit", package: "Kit")
+    let ownCopyOfSDK: Target.Dependency = .product(name: "MixKitStatic", package: "Kit")
+    let swiftPlugins: [(String, Target.Dependency)] = [
+        ("Good", sdk), ("OtherMajor", sdk), ("NewerMinor", sdk), ("OtherCompiler", sdk), ("OwnSDK", ownCopyOfSDK),
+        ("RegisterFails", sdk), ("DuplicateA", sdk), ("DuplicateB", sdk),
+    ]
+    return swiftPlugins.map { name, dependency in
+        .target(name: "TestPlugin\(name)", dependencies: [dependency], path: "Tests/FixturePlugins/\(name)")
+    }
+        + ["NotAPlugin", "BadStamp"].map { .target(name: "TestPlugin\($0)", path: "Tests/FixturePlugins/\($0)") }
+}

@@ -7,7 +7,10 @@ import PackageDescription
 let package = Package(
     name: "Kit",
     products: [
-        .library(name: "MixKit", type: .dynamic, targets: ["MixKit"])
+        .library(name: "MixKit", type: .dynamic, targets: ["MixKit"]),
+        // Only for the host's test that a plugin which links its own copy of the
+        // SDK is refused. Plugins must depend on the dynamic `MixKit` product.
+        .library(name: "MixKitStatic", type: .static, targets: ["MixKit"]),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),

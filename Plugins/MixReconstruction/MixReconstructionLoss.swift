@@ -12,6 +12,8 @@ final class MixReconstructionLoss: Module, ReconstructionLoss {
             doc: "Normalise each target patch by its mean and unbiased variance (+1e-6) before the error.")
     ]
 
+    var normalizesTargets: Bool { normPixLoss }
+
     init(_ p: Parameters) {
         normPixLoss = p.bool("norm_pix_loss")
         super.init()

@@ -17,7 +17,12 @@ extension SwinBackbone {
             let images = Tensor.randomNormal([2, c.inChannels, c.imageSize, c.imageSize], using: &rng)
             let side = c.gridSide(stage: c.stageCount - 1)
             let mask = MixingMask(height: side, width: side, values: (0..<(side * side)).map { UInt8($0 % 2) })
-            return swin.features(images, mixing: mask).map { $0.tensor.square().mean() }.reduce(Tensor(scalar: 0), +)
+            // A fixed random linear read-out of every feature map (the mean square of a
+            // LayerNorm output would be nearly constant, its gradient nearly zero).
+            return swin.features(images, mixing: mask).map { map in
+                let weights = Tensor.randomNormal(map.tensor.shape, using: &rng)
+                return (map.tensor * weights).sum() / Float(map.tensor.shape[0] * map.tensor.shape[1])
+            }.reduce(Tensor(scalar: 0), +)
         })
 }
 

@@ -5,7 +5,10 @@ public struct MixmaeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "mixmae",
         abstract: "MixMAE pretraining and finetuning of hierarchical vision transformers.",
-        subcommands: [BenchCommand.self]
+        subcommands: [
+            TrainCommand.self, RerunCommand.self, ForwardCommand.self, RecipeCommand.self, EvalCommand.self, PluginsCommand.self, RunsCommand.self,
+            LineageCommand.self, DebugCommand.self, BenchCommand.self,
+        ]
     )
 
     public init() {}

@@ -213,6 +213,9 @@ public protocol ReconstructionDecoder: Module {
 public protocol ReconstructionLoss: Module {
     /// The loss of `reconstruction` `[2B, L, P*P*C]` against `images` `[B, C, H, W]`.
     func loss(images: Tensor, reconstruction: Tensor, mixing: MixingMask, patchSize: Int) -> Tensor
+    /// True when targets are per-patch normalised pixels, so that pictures of
+    /// the reconstruction must undo it with each patch's mean and variance.
+    var normalizesTargets: Bool { get }
 }
 
 /// A classification head: features to logits `[B, classes]`.

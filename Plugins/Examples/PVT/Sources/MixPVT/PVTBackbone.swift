@@ -1,0 +1,117 @@
+import MixKit
+
+/// A PVT v2 backbone (Wang et al. 2021): four stages, each an overlapping patch
+/// embedding, blocks of spatial-reduction attention and convolutional MLP, and
+/// a LayerNorm; feature maps at strides 4, 8, 16 and 32.
+///
+/// Parameter names follow the reference implementation (`patch_embed1.proj.weight`,
+/// `block2.0.attn.sr.weight`, `norm4.bias`, ...), so its checkpoints load as they are.
+///
+/// ```swift
+/// let pvt = PVTBackbone(try PVTConfig(Parameters(defaultsOf: PVTConfig.schema)))
+/// let maps = pvt.features(images, mixing: nil)   // 4 maps: 56x56x32, 28x28x64, 14x14x160, 7x7x256
+/// ```
+final class PVTBackbone: Module, Backbone {
+    let patchEmbed1: OverlapPatchEmbed
+    let patchEmbed2: OverlapPatchEmbed
+    let patchEmbed3: OverlapPatchEmbed
+    let patchEmbed4: OverlapPatchEmbed
+    let block1: [PVTBlock]
+    let block2: [PVTBlock]
+    let block3: [PVTBlock]
+    let block4: [PVTBlock]
+    let norm1: LayerNorm
+    let norm2: LayerNorm
+    let norm3: LayerNorm
+    let norm4: LayerNorm
+    let config: PVTConfig
+
+    init(_ config: PVTConfig) {
+        self.config = config
+        let dims = config.embedDims
+        let totalDepth = config.depths.reduce(0, +)
+        let rates = (0..<totalDepth).map { Float(config.dropPathRate) * Float($0) / Float(max(totalDepth - 1, 1)) }
+        var embeds: [OverlapPatchEmbed] = []
+        var stages: [[PVTBlock]] = []
+        var first = 0
+        for s in 0..<PVTConfig.stageCount {
+            embeds.append(
+                OverlapPatchEmbed(
+                    inChannels: s == 0 ? config.inChannels : dims[s - 1], dim: dims[s], kernel: s == 0 ? 7 : 3,
+                    stride: s == 0 ? 4 : 2))
+            stages.append(
+                (0..<config.depths[s]).map { j in
+                    PVTBlock(
+                        dim: dims[s], heads: config.numHeads[s], srRatio: config.srRatios[s],
+                        mlpHidden: config.mlpHidden(stage: s), dropPathRate: rates[first + j])
+                })
+            first += config.depths[s]
+        }
+        (patchEmbed1, patchEmbed2, patchEmbed3, patchEmbed4) = (embeds[0], embeds[1], embeds[2], embeds[3])
+        (block1, block2, block3, block4) = (stages[0], stages[1], stages[2], stages[3])
+        (norm1, norm2, norm3, norm4) = (
+            LayerNorm(dims[0], eps: 1e-6), LayerNorm(dims[1], eps: 1e-6), LayerNorm(dims[2], eps: 1e-6),
+            LayerNorm(dims[3], eps: 1e-6)
+        )
+        super.init()
+        for (_, module) in namedModules() {
+            if let linear = module as? Linear {
+                Init.truncatedNormal(linear.weight, std: 0.02)
+                if let bias = linear.bias { bias.fill(0) }
+            }
+        }
+    }
+
+    var capabilities: BackboneCapabilities { config.capabilities }
+
+    /// Feature maps for `images` `[B, C, H, W]`, one per `out_indices` entry.
+    ///
+    /// MixMAE mixing is not supported yet (``capabilities`` says so), and a
+    /// mask is refused rather than ignored: ignoring it would silently train
+    /// a plain autoencoder on unmixed images.
+    func features(_ images: Tensor, mixing: MixingMask?) -> [FeatureMap] {
+        if mixing != nil {
+            // fatalError, not precondition: its message is printed in optimised builds too.
+            fatalError(
+                "pvt: MixMAE mixing is not supported by this backbone yet (capabilities.supportsMixing is false); "
+                    + "the host must not pass a mixing mask to it")
+        }
+        precondition(
+            images.rank == 4 && images.shape[1] == config.inChannels,
+            "pvt: expected images [B, \(config.inChannels), H, W], got \(images.shape)")
+        let (b, c, height, width) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+        var x = images.permuted([0, 2, 3, 1]).reshaped([b, height * width, c])
+        var (h, w) = (height, width)
+        let embeds = [patchEmbed1, patchEmbed2, patchEmbed3, patchEmbed4]
+        let stages = [block1, block2, block3, block4]
+        let norms = [norm1, norm2, norm3, norm4]
+        var maps: [Int: FeatureMap] = [:]
+        for s in 0..<PVTConfig.stageCount {
+            (x, h, w) = embeds[s](x, height: h, width: w)
+            for block in stages[s] { x = block(x, height: h, width: w) }
+            x = norms[s](x)
+            if config.outIndices.contains(s) {
+                maps[s] = FeatureMap(tensor: x, height: h, width: w, stride: PVTConfig.stride(stage: s))
+            }
+        }
+        return config.outIndices.map { maps[$0]! }
+    }
+
+    /// Depth for layer-wise learning-rate decay: 0 for the first patch
+    /// embedding, 1... for the blocks in order (a stage's patch embedding
+    /// shares its first block's index, a stage's norm its last block's), and
+    /// the last index for the final norm.
+    func layerIndex(ofParameter name: String) -> Int {
+        let parts = name.split(separator: ".")
+        guard let head = parts.first else { return layerCount - 1 }
+        let stage = head.last.flatMap { Int(String($0)) }.map { $0 - 1 }
+        guard let s = stage, (0..<PVTConfig.stageCount).contains(s) else { return layerCount - 1 }
+        let before = config.depths[..<s].reduce(0, +)
+        if head.hasPrefix("patch_embed") { return s == 0 ? 0 : 1 + before }
+        if head.hasPrefix("block"), parts.count > 1, let j = Int(parts[1]) { return 1 + before + j }
+        if head.hasPrefix("norm") { return s == PVTConfig.stageCount - 1 ? layerCount - 1 : before + config.depths[s] }
+        return layerCount - 1
+    }
+
+    var layerCount: Int { config.depths.reduce(0, +) + 2 }
+}

@@ -1,0 +1,112 @@
+import MixKit
+
+/// Validated hyper-parameters of ``PVTBackbone``, by the reference implementation's names
+/// (Wang et al., "PVT v2: Improved Baselines with Pyramid Vision Transformer", 2021).
+///
+/// The defaults are PVT-v2-b0. Four stages at strides 4, 8, 16 and 32.
+///
+/// ```swift
+/// let config = try PVTConfig(Parameters(defaultsOf: PVTConfig.schema))
+/// config.gridSide(stage: 0)  // 56 for a 224-pixel image
+/// ```
+struct PVTConfig {
+    static let stageCount = 4
+
+    var imageSize: Int
+    var inChannels: Int
+    var embedDims: [Int]
+    var depths: [Int]
+    var numHeads: [Int]
+    var srRatios: [Int]
+    var mlpRatios: [Double]
+    var dropPathRate: Double
+    var outIndices: [Int]
+
+    static let schema: [ParameterSpec] = [
+        .int("img_size", default: 224, range: 32...4096, doc: "Input image side in pixels; a multiple of 32."),
+        .int("in_chans", default: 3, range: 1...64, doc: "Input image channels."),
+        .intList(
+            "embed_dims", default: [32, 64, 160, 256], range: 1...4096, count: stageCount,
+            doc: "Channels of each stage."),
+        .intList("depths", default: [2, 2, 2, 2], range: 1...64, count: stageCount, doc: "Blocks per stage."),
+        .intList(
+            "num_heads", default: [1, 2, 5, 8], range: 1...256, count: stageCount,
+            doc: "Attention heads per stage; each must divide its stage's embed_dims."),
+        .intList(
+            "sr_ratios", default: [8, 4, 2, 1], range: 1...64, count: stageCount,
+            doc: "Spatial reduction of keys and values per stage (a convolution with kernel = stride = ratio)."),
+        .floatList(
+            "mlp_ratios", default: [8, 8, 4, 4], range: 0.25...16, count: stageCount,
+            doc: "Hidden width of each stage's MLP over its embed_dims."),
+        .float(
+            "drop_path_rate", default: 0, range: 0...0.95,
+            doc: "Stochastic depth, rising linearly over all blocks to this rate."),
+        .intList(
+            "out_indices", default: [0, 1, 2, 3], range: 0...3,
+            doc: "Stages whose (normalised) outputs are returned, at strides 4, 8, 16, 32."),
+    ]
+
+    /// Reads validated parameters and checks that they fit together.
+    init(_ p: Parameters) throws {
+        imageSize = p.int("img_size")
+        inChannels = p.int("in_chans")
+        embedDims = p.intList("embed_dims")
+        depths = p.intList("depths")
+        numHeads = p.intList("num_heads")
+        srRatios = p.intList("sr_ratios")
+        mlpRatios = p.floatList("mlp_ratios")
+        dropPathRate = p.float("drop_path_rate")
+        outIndices = p.intList("out_indices")
+        try validate()
+    }
+
+    /// The stride of stage `s` from the input image: 4, 8, 16, 32.
+    static func stride(stage s: Int) -> Int { 4 << s }
+
+    /// The grid side of stage `s`.
+    func gridSide(stage s: Int) -> Int { imageSize / PVTConfig.stride(stage: s) }
+
+    /// The hidden width of stage `s`'s MLP.
+    func mlpHidden(stage s: Int) -> Int { max(1, Int((Double(embedDims[s]) * mlpRatios[s]).rounded())) }
+
+    var capabilities: BackboneCapabilities {
+        BackboneCapabilities(
+            outputs: outIndices.map { FeatureSpec(stride: PVTConfig.stride(stage: $0), channels: embedDims[$0]) },
+            supportsMixing: false, inputChannels: inChannels, imageSize: imageSize)
+    }
+
+    private func validate() throws {
+        let lists: [(String, Int)] = [
+            ("embed_dims", embedDims.count), ("depths", depths.count), ("num_heads", numHeads.count),
+            ("sr_ratios", srRatios.count), ("mlp_ratios", mlpRatios.count),
+        ]
+        for (name, count) in lists where count != PVTConfig.stageCount {
+            throw ComponentConfigurationError(
+                parameter: name, problem: "has \(count) entries; PVT has \(PVTConfig.stageCount) stages")
+        }
+        guard imageSize % 32 == 0 else {
+            throw ComponentConfigurationError(
+                parameter: "img_size",
+                problem:
+                    "\(imageSize) is not a multiple of 32 (the stride of the last stage); try \(imageSize / 32 * 32 + 32)"
+            )
+        }
+        for s in 0..<PVTConfig.stageCount {
+            if embedDims[s] % numHeads[s] != 0 {
+                throw ComponentConfigurationError(
+                    parameter: "num_heads",
+                    problem: "stage \(s): \(numHeads[s]) heads do not divide embed_dims[\(s)] = \(embedDims[s])")
+            }
+            if gridSide(stage: s) % srRatios[s] != 0 {
+                throw ComponentConfigurationError(
+                    parameter: "sr_ratios",
+                    problem: "stage \(s): the ratio \(srRatios[s]) does not divide the \(gridSide(stage: s))-token "
+                        + "grid side of a \(imageSize)-pixel image")
+            }
+        }
+        if Set(outIndices).count != outIndices.count || outIndices.isEmpty {
+            throw ComponentConfigurationError(
+                parameter: "out_indices", problem: "\(outIndices) must name at least one stage, each once")
+        }
+    }
+}

@@ -1,0 +1,114 @@
+import MixKit
+
+/// PVT v2's overlapping patch embedding: a strided convolution whose kernel is
+/// larger than its stride (7/4 for the first stage, 3/2 after), then LayerNorm.
+/// Names: `proj.weight`, `proj.bias`, `norm.weight`, `norm.bias`.
+final class OverlapPatchEmbed: Module {
+    let proj: TokenConv2d
+    let norm: LayerNorm
+
+    init(inChannels: Int, dim: Int, kernel: Int, stride: Int) {
+        proj = TokenConv2d(inChannels, dim, kernel: kernel, stride: stride, padding: kernel / 2)
+        norm = LayerNorm(dim, eps: 1e-6)
+        super.init()
+    }
+
+    func callAsFunction(_ tokens: Tensor, height: Int, width: Int) -> (Tensor, height: Int, width: Int) {
+        let (y, h, w) = proj(tokens, height: height, width: width)
+        return (norm(y), h, w)
+    }
+}
+
+/// Spatial-reduction attention: queries from every token, keys and values from
+/// the grid shrunk by a convolution with kernel = stride = `srRatio`, then
+/// LayerNorm. Names: `q`, `kv`, `proj`, and `sr`, `norm` when `srRatio > 1`.
+final class SpatialReductionAttention: Module {
+    let q: Linear
+    let kv: Linear
+    let proj: Linear
+    let sr: TokenConv2d?
+    let norm: LayerNorm?
+    let heads: Int
+    let scale: Float
+
+    init(dim: Int, heads: Int, srRatio: Int) {
+        q = Linear(dim, dim)
+        kv = Linear(dim, 2 * dim)
+        proj = Linear(dim, dim)
+        sr = srRatio > 1 ? TokenConv2d(dim, dim, kernel: srRatio, stride: srRatio, padding: 0) : nil
+        norm = srRatio > 1 ? LayerNorm(dim, eps: 1e-5) : nil
+        self.heads = heads
+        scale = 1 / Float(dim / heads).squareRoot()
+        super.init()
+    }
+
+    func callAsFunction(_ x: Tensor, height: Int, width: Int) -> Tensor {
+        let (b, n, c) = (x.shape[0], x.shape[1], x.shape[2])
+        let d = c / heads
+        let queries = (q(x) * scale).reshaped([b, n, heads, d]).permuted([0, 2, 1, 3])
+        var source = x
+        if let sr, let norm { source = norm(sr(x, height: height, width: width).0) }
+        let m = source.shape[1]
+        let keysValues = kv(source).reshaped([b, m, 2, heads, d]).permuted([2, 0, 3, 1, 4])
+        let keys = keysValues.slice(axis: 0, 0..<1).reshaped([b, heads, m, d])
+        let values = keysValues.slice(axis: 0, 1..<2).reshaped([b, heads, m, d])
+        let attention = matmul(queries, keys, transposeB: true).softmax()
+        return proj(matmul(attention, values).permuted([0, 2, 1, 3]).reshaped([b, n, c]))
+    }
+}
+
+/// The depthwise 3x3 convolution inside PVT v2's MLP; named `dwconv.dwconv` as in the reference.
+final class DepthwiseConv: Module {
+    let dwconv: TokenConv2d
+
+    init(_ dim: Int) {
+        dwconv = TokenConv2d(dim, dim, kernel: 3, stride: 1, padding: 1, depthwise: true)
+        super.init()
+    }
+}
+
+/// PVT v2's MLP: `fc1`, a depthwise 3x3 convolution (which also gives the
+/// tokens their position), GELU, `fc2`.
+final class ConvolutionalMLP: Module {
+    let fc1: Linear
+    let dwconv: DepthwiseConv
+    let fc2: Linear
+
+    init(_ dim: Int, hidden: Int) {
+        fc1 = Linear(dim, hidden)
+        dwconv = DepthwiseConv(hidden)
+        fc2 = Linear(hidden, dim)
+        super.init()
+    }
+
+    func callAsFunction(_ x: Tensor, height: Int, width: Int) -> Tensor {
+        let (h, _, _) = dwconv.dwconv(fc1(x), height: height, width: width)
+        return fc2(h.gelu())
+    }
+}
+
+/// A pre-norm transformer block with spatial-reduction attention:
+/// `x + attn(norm1(x))`, then `x + mlp(norm2(x))`, each branch with drop path.
+final class PVTBlock: Module {
+    let norm1: LayerNorm
+    let attn: SpatialReductionAttention
+    let norm2: LayerNorm
+    let mlp: ConvolutionalMLP
+    let dropPathRate: Float
+
+    init(dim: Int, heads: Int, srRatio: Int, mlpHidden: Int, dropPathRate: Float) {
+        norm1 = LayerNorm(dim, eps: 1e-6)
+        attn = SpatialReductionAttention(dim: dim, heads: heads, srRatio: srRatio)
+        norm2 = LayerNorm(dim, eps: 1e-6)
+        mlp = ConvolutionalMLP(dim, hidden: mlpHidden)
+        self.dropPathRate = dropPathRate
+        super.init()
+    }
+
+    func callAsFunction(_ x: Tensor, height: Int, width: Int) -> Tensor {
+        let a = attn(norm1(x), height: height, width: width)
+        let y = x + dropPath(a, p: dropPathRate, training: isTraining, using: &Random.generator)
+        let m = mlp(norm2(y), height: height, width: width)
+        return y + dropPath(m, p: dropPathRate, training: isTraining, using: &Random.generator)
+    }
+}

@@ -1,0 +1,104 @@
+import MixKit
+
+/// Where a `k x k` window with stride `s` and zero padding `p` reads on an
+/// `height x width` token grid: for every output token and kernel position,
+/// the input token's index, or `height * width` (a zero row) outside the grid.
+///
+/// ```swift
+/// let plan = ConvolutionPlan(height: 8, width: 8, kernel: 3, stride: 2, padding: 1)
+/// plan.outputHeight  // 4
+/// ```
+struct ConvolutionPlan: Equatable {
+    var height: Int
+    var width: Int
+    var kernel: Int
+    var stride: Int
+    var padding: Int
+
+    var outputHeight: Int { (height + 2 * padding - kernel) / stride + 1 }
+    var outputWidth: Int { (width + 2 * padding - kernel) / stride + 1 }
+
+    /// `[outputHeight * outputWidth * kernel * kernel]` indices into the padded token
+    /// axis, ordered (output row, output column, kernel row, kernel column).
+    func gatherIndices() -> [Int] {
+        let zeroRow = height * width
+        var indices: [Int] = []
+        indices.reserveCapacity(outputHeight * outputWidth * kernel * kernel)
+        for oy in 0..<outputHeight {
+            for ox in 0..<outputWidth {
+                for ky in 0..<kernel {
+                    let iy = oy * stride - padding + ky
+                    for kx in 0..<kernel {
+                        let ix = ox * stride - padding + kx
+                        let inside = iy >= 0 && iy < height && ix >= 0 && ix < width
+                        indices.append(inside ? iy * width + ix : zeroRow)
+                    }
+                }
+            }
+        }
+        return indices
+    }
+
+    /// The patches of `tokens` `[B, height * width, C]` as `[B, outH * outW, kernel * kernel, C]`
+    /// (an im2col along the token axis; its gradient scatters back).
+    func patches(_ tokens: Tensor) -> Tensor {
+        let (b, n, c) = (tokens.shape[0], tokens.shape[1], tokens.shape[2])
+        precondition(n == height * width, "ConvolutionPlan: \(n) tokens for a \(height)x\(width) grid")
+        let padded = concatenate([tokens, Tensor.zeros([b, 1, c])], axis: 1)
+        return padded.indexSelect(axis: 1, indices: gatherIndices())
+            .reshaped([b, outputHeight * outputWidth, kernel * kernel, c])
+    }
+}
+
+/// A 2-D convolution over a token grid, as PyTorch's `nn.Conv2d` with square
+/// kernel, stride and zero padding: `weight` is `[out, in / groups, k, k]`.
+///
+/// Full convolutions (`groups == 1`) are an im2col gather followed by one GEMM;
+/// depthwise ones (`groups == in == out`) multiply the gathered patches by the
+/// per-channel kernels and sum. Both stay differentiable through Kit's ops.
+///
+/// ```swift
+/// let conv = TokenConv2d(3, 32, kernel: 7, stride: 4, padding: 3)
+/// let (y, h, w) = conv(tokens, height: 224, width: 224)   // [B, 56*56, 32]
+/// ```
+final class TokenConv2d: Module {
+    let weight: Tensor
+    let bias: Tensor
+    let kernel: Int
+    let stride: Int
+    let padding: Int
+    let depthwise: Bool
+
+    init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int, depthwise: Bool = false) {
+        precondition(!depthwise || inChannels == outChannels, "TokenConv2d: a depthwise convolution keeps its channels")
+        let fanOut = kernel * kernel * (depthwise ? 1 : outChannels)
+        weight = Tensor.zeros([outChannels, depthwise ? 1 : inChannels, kernel, kernel]).asParameter()
+        Init.normal(weight, std: (2 / Float(fanOut)).squareRoot())
+        bias = Tensor.zeros([outChannels]).asParameter()
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.depthwise = depthwise
+        super.init()
+    }
+
+    /// Convolves `tokens` `[B, height * width, in]`; returns `[B, outH * outW, out]` and the output grid.
+    func callAsFunction(_ tokens: Tensor, height: Int, width: Int) -> (Tensor, height: Int, width: Int) {
+        let plan = ConvolutionPlan(height: height, width: width, kernel: kernel, stride: stride, padding: padding)
+        let out = weight.shape[0]
+        let taps = kernel * kernel
+        let patches = plan.patches(tokens)
+        let y: Tensor
+        if depthwise {
+            // weight [C, 1, k, k] -> [k*k, C], broadcast over batch and positions.
+            let w = weight.reshaped([out, taps]).transposed()
+            y = (patches * w).sum(axes: [2]) + bias
+        } else {
+            // weight [out, in, k, k] -> [out, k*k*in] in the patches' (ky, kx, c) order.
+            let inChannels = weight.shape[1]
+            let w = weight.permuted([0, 2, 3, 1]).reshaped([out, taps * inChannels])
+            y = linear(patches.reshaped([tokens.shape[0], -1, taps * inChannels]), weight: w, bias: bias)
+        }
+        return (y, plan.outputHeight, plan.outputWidth)
+    }
+}

@@ -1,0 +1,244 @@
+import Foundation
+
+/// An axis-aligned box in COCO's convention: top-left corner and size, in pixels.
+public struct COCOBox: Equatable, Sendable {
+    public var x: Double
+    public var y: Double
+    public var width: Double
+    public var height: Double
+
+    public init(x: Double, y: Double, width: Double, height: Double) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+    }
+
+    /// `width * height`, the area pycocotools gives detections.
+    public var area: Double { width * height }
+}
+
+/// A COCO instances file (ground truth): images, categories and box annotations.
+///
+///     let truth = try COCOInstances(contentsOfFile: "annotations/instances_val2017.json")
+///     truth.annotations.filter { !$0.isCrowd }.count
+///
+/// Only the fields box evaluation and detection training use are read;
+/// segmentation polygons and other keys are ignored.
+public struct COCOInstances: Equatable, Sendable {
+    /// One entry of `images`.
+    public struct ImageRecord: Equatable, Sendable {
+        public var id: Int
+        public var fileName: String?
+        public var width: Int?
+        public var height: Int?
+
+        public init(id: Int, fileName: String? = nil, width: Int? = nil, height: Int? = nil) {
+            self.id = id
+            self.fileName = fileName
+            self.width = width
+            self.height = height
+        }
+    }
+
+    /// One entry of `categories`; ids need not be 1...N.
+    public struct Category: Equatable, Sendable {
+        public var id: Int
+        public var name: String
+
+        public init(id: Int, name: String) {
+            self.id = id
+            self.name = name
+        }
+    }
+
+    /// One entry of `annotations`.
+    public struct Annotation: Equatable, Sendable {
+        public var id: Int
+        public var imageID: Int
+        public var categoryID: Int
+        public var box: COCOBox
+        /// The `area` field (for COCO, the segmentation mask's area), which
+        /// decides the small/medium/large range, as in pycocotools.
+        public var area: Double
+        /// Crowd regions are never missed: detections inside them are ignored.
+        public var isCrowd: Bool
+
+        public init(
+            id: Int, imageID: Int, categoryID: Int, box: COCOBox, area: Double,
+            isCrowd: Bool = false
+        ) {
+            self.id = id
+            self.imageID = imageID
+            self.categoryID = categoryID
+            self.box = box
+            self.area = area
+            self.isCrowd = isCrowd
+        }
+    }
+
+    public var images: [ImageRecord]
+    public var categories: [Category]
+    public var annotations: [Annotation]
+
+    public init(images: [ImageRecord], categories: [Category], annotations: [Annotation]) {
+        self.images = images
+        self.categories = categories
+        self.annotations = annotations
+    }
+
+    /// Reads an instances JSON file. Errors name the file and the JSON path
+    /// of the bad value, e.g. `gt.json: annotations[12].bbox: expected 4 numbers ...`.
+    public init(contentsOfFile path: String) throws {
+        try self.init(JSONInput.decodeFile(InstancesFile.self, path: path), file: path)
+    }
+
+    /// Parses instances JSON held in memory; `source` names it in errors.
+    public init(jsonData: Data, source: String = "<instances>") throws {
+        try self.init(JSONInput.decode(InstancesFile.self, from: jsonData, file: source), file: source)
+    }
+
+    private init(_ file: InstancesFile, file source: String) throws {
+        images = file.images.map {
+            ImageRecord(id: $0.id, fileName: $0.fileName, width: $0.width, height: $0.height)
+        }
+        categories = file.categories.map { Category(id: $0.id, name: $0.name ?? "") }
+        var firstIndex = [Int: Int]()
+        annotations = try (file.annotations ?? []).enumerated().map { index, entry in
+            let path = "annotations[\(index)]"
+            if let first = firstIndex.updateValue(index, forKey: entry.id) {
+                throw EvaluationError(
+                    file: source, path: path + ".id",
+                    message: "\(entry.id) is also the id of annotations[\(first)]; ids must be unique")
+            }
+            guard let area = entry.area else {
+                throw EvaluationError(
+                    file: source, path: path + ".area",
+                    message: "missing; COCO evaluation sorts boxes into small/medium/large "
+                        + "by this field (for plain boxes, width * height)")
+            }
+            return Annotation(
+                id: entry.id, imageID: entry.imageID, categoryID: entry.categoryID,
+                box: try COCOBox(entry.bbox, file: source, path: path + ".bbox"), area: area,
+                isCrowd: entry.iscrowd?.value ?? false)
+        }
+    }
+
+    /// The file's layout, as far as it is read.
+    private struct InstancesFile: Decodable {
+        struct ImageEntry: Decodable {
+            var id: Int
+            var fileName: String?
+            var width: Int?
+            var height: Int?
+
+            enum CodingKeys: String, CodingKey {
+                case id, width, height
+                case fileName = "file_name"
+            }
+        }
+        struct CategoryEntry: Decodable {
+            var id: Int
+            var name: String?
+        }
+        struct AnnotationEntry: Decodable {
+            var id: Int
+            var imageID: Int
+            var categoryID: Int
+            var bbox: [Double]
+            var area: Double?
+            var iscrowd: COCOFlag?
+
+            enum CodingKeys: String, CodingKey {
+                case id, bbox, area, iscrowd
+                case imageID = "image_id"
+                case categoryID = "category_id"
+            }
+        }
+        var images: [ImageEntry]
+        var categories: [CategoryEntry]
+        var annotations: [AnnotationEntry]?
+    }
+}
+
+/// COCO's 0/1 flags, also accepted as false/true.
+struct COCOFlag: Decodable {
+    var value: Bool
+
+    init(from decoder: Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let number = try? container.decode(Int.self), number == 0 || number == 1 {
+            value = number == 1
+        } else if let flag = try? container.decode(Bool.self) {
+            value = flag
+        } else {
+            throw DecodingError.typeMismatch(
+                Bool.self,
+                .init(codingPath: decoder.codingPath, debugDescription: "expected 0, 1, false or true"))
+        }
+    }
+}
+
+/// One detection in the COCO results format.
+///
+///     let detections = try COCODetection.load(contentsOfFile: "dets.json")
+public struct COCODetection: Equatable, Sendable {
+    public var imageID: Int
+    public var categoryID: Int
+    public var box: COCOBox
+    public var score: Double
+
+    public init(imageID: Int, categoryID: Int, box: COCOBox, score: Double) {
+        self.imageID = imageID
+        self.categoryID = categoryID
+        self.box = box
+        self.score = score
+    }
+
+    /// Reads a results file: a JSON array of `{image_id, category_id, bbox, score}`.
+    /// Other keys (`area`, `segmentation`, ...) are ignored, as pycocotools ignores
+    /// them for box results.
+    public static func load(contentsOfFile path: String) throws -> [COCODetection] {
+        try convert(JSONInput.decodeFile([ResultEntry].self, path: path), file: path)
+    }
+
+    /// Parses a results array held in memory; `source` names it in errors.
+    public static func decode(jsonData: Data, source: String = "<results>") throws
+        -> [COCODetection]
+    {
+        try convert(JSONInput.decode([ResultEntry].self, from: jsonData, file: source), file: source)
+    }
+
+    private struct ResultEntry: Decodable {
+        var imageID: Int
+        var categoryID: Int
+        var bbox: [Double]
+        var score: Double
+
+        enum CodingKeys: String, CodingKey {
+            case bbox, score
+            case imageID = "image_id"
+            case categoryID = "category_id"
+        }
+    }
+
+    private static func convert(_ entries: [ResultEntry], file: String) throws -> [COCODetection] {
+        try entries.enumerated().map { index, entry in
+            COCODetection(
+                imageID: entry.imageID, categoryID: entry.categoryID,
+                box: try COCOBox(entry.bbox, file: file, path: "[\(index)].bbox"), score: entry.score)
+        }
+    }
+}
+
+extension COCOBox {
+    /// A box from COCO's `[x, y, width, height]` array.
+    init(_ values: [Double], file: String, path: @autoclosure () -> String) throws {
+        guard values.count == 4 else {
+            throw EvaluationError(
+                file: file, path: path(),
+                message: "expected 4 numbers [x, y, width, height], found \(values.count)")
+        }
+        self.init(x: values[0], y: values[1], width: values[2], height: values[3])
+    }
+}

@@ -1,0 +1,63 @@
+import MixKit
+
+/// Where the host finds plugin components by id: the plugin catalog loaded
+/// from `registry.yaml`.
+public protocol ComponentProvider {
+    /// The component `id` of `kind`; throws an error that lists the ids there are.
+    func descriptor(_ id: String, kind: ComponentKind) throws -> ComponentDescriptor
+}
+
+/// Builds typed components from validated parameters.
+public struct ComponentBuilder {
+    public let provider: ComponentProvider
+
+    public init(provider: ComponentProvider) { self.provider = provider }
+
+    /// A backbone and what it declares.
+    public func backbone(_ id: String, _ parameters: Parameters) throws -> Backbone {
+        let d = try provider.descriptor(id, kind: .backbone)
+        return try cast(d.build(parameters, BuildContext()), d, as: Backbone.self, "Backbone")
+    }
+
+    public func decoder(_ id: String, _ parameters: Parameters, context: BuildContext) throws
+        -> ReconstructionDecoder
+    {
+        let d = try provider.descriptor(id, kind: .decoder)
+        return try cast(d.build(parameters, context), d, as: ReconstructionDecoder.self, "ReconstructionDecoder")
+    }
+
+    public func reconstructionLoss(_ id: String, _ parameters: Parameters) throws -> ReconstructionLoss {
+        let d = try provider.descriptor(id, kind: .loss)
+        return try cast(d.build(parameters, BuildContext()), d, as: ReconstructionLoss.self, "ReconstructionLoss")
+    }
+
+    public func classificationHead(_ id: String, _ parameters: Parameters, context: BuildContext) throws
+        -> ClassificationHead
+    {
+        let d = try provider.descriptor(id, kind: .head)
+        return try cast(d.build(parameters, context), d, as: ClassificationHead.self, "ClassificationHead")
+    }
+
+    public func neck(_ id: String, _ parameters: Parameters, context: BuildContext) throws -> Neck {
+        let d = try provider.descriptor(id, kind: .neck)
+        return try cast(d.build(parameters, context), d, as: Neck.self, "Neck")
+    }
+
+    private func cast<T>(_ module: Module, _ d: ComponentDescriptor, as: T.Type, _ name: String) throws -> T {
+        guard let typed = module as? T else {
+            throw ComponentMismatchError(
+                id: d.id, kind: d.kind,
+                problem: "its module \(type(of: module)) does not conform to \(name), which this task needs")
+        }
+        return typed
+    }
+}
+
+/// A component was found but cannot serve where the recipe put it.
+public struct ComponentMismatchError: Error, CustomStringConvertible {
+    public var id: String
+    public var kind: ComponentKind
+    public var problem: String
+
+    public var description: String { "\(kind) '\(id)': \(problem)" }
+}

@@ -1,0 +1,82 @@
+import MixKit
+
+/// A model made of plugin components whose tensors keep the names the
+/// reference implementation gives them: backbone and decoder tensors at the
+/// root (`patch_embed.proj.weight`, `decoder_embed.weight`), and each
+/// component's own names inside it (`head.weight` from the `linear-cls` head).
+///
+/// ```swift
+/// let model = ComposedModel(parts: [backbone, decoder])
+/// try model.load(stateDict: weights)
+/// ```
+public class ComposedModel: Module {
+    /// The components, in the order their tensors are listed.
+    public let parts: [Module]
+
+    public init(parts: [Module]) {
+        self.parts = parts
+        super.init()
+    }
+
+    public override func children() -> [(String, Any)] {
+        parts.map { ("", $0) }
+    }
+}
+
+/// Backbone + reconstruction decoder + loss: one MixMAE pretraining forward pass.
+public final class PretrainModel: ComposedModel {
+    public let backbone: Backbone
+    public let decoder: ReconstructionDecoder
+    public let objective: ReconstructionLoss
+
+    /// What one forward pass produced.
+    public struct Output {
+        /// The scalar loss.
+        public var loss: Tensor
+        /// The encoder's last feature map after its final norm, `[B, L, C]`.
+        public var latent: Tensor
+        /// Both decoder branches, `[2B, L, P]`.
+        public var reconstruction: Tensor
+    }
+
+    public init(backbone: Backbone, decoder: ReconstructionDecoder, loss: ReconstructionLoss) {
+        self.backbone = backbone
+        self.decoder = decoder
+        self.objective = loss
+        super.init(parts: [backbone, decoder, loss])
+    }
+
+    /// Mixes the batch under `mixing`, encodes, reconstructs both sources, scores.
+    public func callAsFunction(_ images: Tensor, mixing: MixingMask) -> Output {
+        let latent = backbone.features(images, mixing: mixing).last!.tensor
+        let reconstruction = decoder.reconstruct(latent, mixing: mixing)
+        let loss = objective.loss(
+            images: images, reconstruction: reconstruction, mixing: mixing, patchSize: decoder.patchSize)
+        return Output(loss: loss, latent: latent, reconstruction: reconstruction)
+    }
+}
+
+/// Backbone + classification head.
+public final class ClassifierModel: ComposedModel {
+    public let backbone: Backbone
+    public let head: ClassificationHead
+
+    public struct Output {
+        /// Pooled features `[B, C]`.
+        public var pooled: Tensor
+        /// `[B, classes]`.
+        public var logits: Tensor
+    }
+
+    public init(backbone: Backbone, head: ClassificationHead) {
+        self.backbone = backbone
+        self.head = head
+        super.init(parts: [backbone, head])
+    }
+
+    public func callAsFunction(_ images: Tensor) -> Output {
+        let features = backbone.features(images, mixing: nil)
+        let pooled = head.pooled(features)
+        return Output(pooled: pooled, logits: head.logits(features))
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import MixKit
+
+/// Builds the MixMAE pretraining task, its data and its model from a recipe.
+public enum PretrainSetup {
+    public static func make(recipe: TaskRecipe, builder: ComponentBuilder, runDirectory: String) throws
+        -> (task: PretrainTask, data: ImageBatchLoader)
+    {
+        let data = recipe.data
+        let batch = data.int("batch_size")
+        guard batch % 2 == 0 else {
+            throw recipe.issue(
+                at: "data.batch_size",
+                "MixMAE mixes image i with image B-1-i, so the batch size must be even; got \(batch)")
+        }
+        let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
+        let (decoderID, decoderParams) = try recipe.requiredComponent("decoder", for: "e.g. name: vit-decoder")
+        let (lossID, lossParams) = try recipe.requiredComponent("loss", for: "e.g. name: mix-reconstruction")
+        let backbone = try builder.backbone(backboneID, backboneParams)
+        let caps = backbone.capabilities
+        let imageSize = data.int("img_size")
+        guard caps.imageSize == imageSize else {
+            throw recipe.issue(
+                at: "model.backbone.img_size",
+                "the backbone is built for \(caps.imageSize) px but data.img_size is \(imageSize): set both to the same size")
+        }
+        guard caps.supportsMixing else {
+            throw recipe.issue(
+                at: "model.backbone.name", "backbone '\(backboneID)' does not declare MixMAE mixing support")
+        }
+        guard let final = caps.outputs.last, imageSize % final.stride == 0 else {
+            throw recipe.issue(at: "model.backbone", "the backbone declares no final feature map dividing the image")
+        }
+        let decoder = try builder.decoder(
+            decoderID, decoderParams, context: BuildContext(inputs: caps.outputs, imageSize: imageSize))
+        let loss = try builder.reconstructionLoss(lossID, lossParams)
+        let model = PretrainModel(backbone: backbone, decoder: decoder, loss: loss)
+
+        let folder = try ImageFolder(root: data.string("root"))
+        let scale = data.floatList("crop_scale")
+        let crop = RandomResizedCrop(size: imageSize, scale: scale[0]...scale[1], filter: recipe.resizeFilter)
+        let flip = data.float("hflip")
+        let loader = ImageBatchLoader(
+            samples: folder.samples, batchSize: batch, imageSize: imageSize, workers: data.int("num_workers"),
+            seed: derivedSeed(recipe.seed, 1), skipBroken: data.bool("skip_broken"),
+            normalization: recipe.normalization
+        ) { image, rng in
+            let cropped = try crop(image, using: &rng)
+            return rng.nextDouble() < flip ? cropped.flippedHorizontally() : cropped
+        }
+        guard loader.batchesPerEpoch > 0 else {
+            throw recipe.issue(
+                at: "data.batch_size",
+                "\(folder.samples.count) images in \(folder.root) do not fill one batch of \(batch): lower data.batch_size")
+        }
+        let side = imageSize / final.stride
+        let mask = recipe.section("mask")
+        let sampler = MaskSampler(
+            height: side, width: side, ratio: mask.float("ratio"), extraRatio: mask.float("extra_ratio"),
+            seed: derivedSeed(recipe.seed, 2))
+        let log = recipe.section("log")
+        let probe = try probeImages(
+            root: data.string("val_root").isEmpty ? folder.root : data.string("val_root"), count: log.int("pictures"),
+            imageSize: imageSize, normalization: recipe.normalization, filter: recipe.resizeFilter)
+        let task = PretrainTask(
+            model: model, sampler: sampler, weightDecay: recipe.optim.float("weight_decay"), probeImages: probe,
+            normalization: recipe.normalization, picturesDirectory: runDirectory + "/pictures",
+            picturesEvery: log.int("pictures_every"))
+        return (task, loader)
+    }
+
+    /// The first `count` images (an even number) of a folder, centre-cropped, for pictures.
+    static func probeImages(root: String, count: Int, imageSize: Int, normalization: Normalization, filter: ResizeFilter)
+        throws -> Tensor?
+    {
+        let n = count / 2 * 2
+        guard n > 0 else { return nil }
+        let samples = try ImageFolder(root: root).samples
+        let step = max(1, samples.count / n)
+        let chosen = stride(from: 0, to: samples.count, by: step).prefix(n).map { samples[$0] }
+        guard chosen.count == n else { return nil }
+        let images = Tensor.zeros([n, 3, imageSize, imageSize])
+        let prepare = ResizeCenterCrop(size: imageSize, cropFraction: 1, filter: filter)
+        for (i, sample) in chosen.enumerated() {
+            let image = try prepare(try Image(contentsOfFile: sample.path, mode: .rgb))
+            normalization.write(image, to: images.data + i * 3 * imageSize * imageSize)
+        }
+        return images
+    }
+}

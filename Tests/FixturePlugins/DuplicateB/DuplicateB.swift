@@ -1,0 +1,31 @@
+import MixKit
+
+// One of two test plugins that both register the id "toy-duplicate". This one
+// also registers "toy-unique-b", which the host drops with the whole library.
+
+final class DuplicateB: Module {
+    let fc = Linear(2, 2)
+}
+
+@_cdecl("mixmae_plugin_abi")
+public func mixmaePluginABI(_ stamp: UnsafeMutableRawPointer) {
+    PluginABI.writeStamp(to: stamp)
+}
+
+@_cdecl("mixmae_plugin_register")
+public func mixmaePluginRegister(_ registrar: UnsafeMutableRawPointer) -> Int32 {
+    PluginRegistrar.register(into: registrar) { r in
+        r.add(
+            ComponentDescriptor(
+                id: "toy-duplicate", kind: .loss, version: "1.0.0", license: "MIT",
+                summary: "Registered by TestPluginDuplicateB", parameters: [],
+                build: { _, _ in DuplicateB() },
+                probe: { module, _, _ in (module as! DuplicateB).fc(Tensor.ones([1, 2])).mean() }))
+        r.add(
+            ComponentDescriptor(
+                id: "toy-unique-b", kind: .loss, version: "1.0.0", license: "MIT",
+                summary: "Registered by TestPluginDuplicateB next to a duplicate", parameters: [],
+                build: { _, _ in DuplicateB() },
+                probe: { module, _, _ in (module as! DuplicateB).fc(Tensor.ones([1, 2])).mean() }))
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import Host
+import Testing
+
+/// `mixmae plugins ...` run as the built executable, in a temporary directory with its own registry.yaml.
+@Suite struct PluginsCommandTests {
+    @Test func listShowsLoadedComponentsAndEveryRefusalWithItsReason() throws {
+        let dir = try TemporaryDirectory()
+        try dir.registry([
+            "${MIXMAE_PLUGIN_DIR}/libTestPluginGood.so", fixture("OtherMajor"), fixture("OwnSDK"),
+            fixture("NotAPlugin"), "missing.so",
+        ])
+        let result = try mixmae(["plugins", "list"], in: dir.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines[0] == "registry: \(dir.path)/registry.yaml (host SDK \(hostSDK), Swift 6.3.1)")
+        let table = lines.dropFirst().prefix { !$0.isEmpty }.map { $0.split(separator: " ").map(String.init) }
+        #expect(table[0] == ["ID", "KIND", "VERSION", "LIBRARY", "STATUS"])
+        #expect(table[1] == ["toy-backbone", "backbone", "1.2.0", fixture("Good"), "loaded"])
+        #expect(table[3] == ["toy-neck", "neck", "0.3.0", fixture("Good"), "loaded"])
+        #expect(lines[5].hasSuffix("refused: built for SDK 2.\(sdkMinorForOtherMajor), host has \(hostSDK)"))
+        #expect(lines[6].hasSuffix("refused: linked its own copy of the SDK"))
+        #expect(lines[7].hasSuffix("refused: not a mixmae plugin (no mixmae_plugin_abi)"))
+        #expect(
+            lines[8].hasPrefix("-") && lines[8].contains(" missing.so ") && lines[8].hasSuffix("refused: not found"))
+        #expect(result.stdout.contains("3 components from 1 library; 4 refused"))
+        #expect(
+            result.stdout.contains(
+                "  - \(fixture("OwnSDK")) (listed at \(dir.path)/registry.yaml:4:5) linked its own copy of the SDK"))
+        #expect(
+            result.stdout.contains(
+                "  - plugin library \(dir.path)/missing.so (listed at \(dir.path)/registry.yaml:6:5) not found"))
+    }
+
+    struct Listing: Decodable {
+        struct Component: Decodable {
+            var id: String
+            var kind: String
+            var version: String
+            var license: String
+            var library: String
+        }
+
+        struct Refusal: Decodable {
+            var library: String
+            var entry: String?
+            var reason: String
+            var message: String
+            var components: [String]
+        }
+
+        var registry: String
+        var components: [Component]
+        var refused: [Refusal]
+    }
+
+    @Test func listAsJSON() throws {
+        let dir = try TemporaryDirectory()
+        let file = try dir.registry([fixture("DuplicateA"), fixture("DuplicateB"), fixture("RegisterFails")])
+        let result = try mixmae(["plugins", "list", "--format", "json", "--registry", file])
+        #expect(result.status == 0)
+        let listing = try JSONDecoder().decode(Listing.self, from: Data(result.stdout.utf8))
+        #expect(listing.registry == file)
+        #expect(listing.components.map(\.id) == ["toy-duplicate"])
+        #expect(listing.components.first?.library == fixture("DuplicateA"))
+        #expect(listing.refused.map(\.reason) == ["duplicate component id 'toy-duplicate'", "register failed"])
+        #expect(listing.refused[0].components == ["toy-duplicate", "toy-unique-b"])
+        #expect(listing.refused[0].entry == file + ":3:5")
+        #expect(listing.refused[1].message.contains("the lookup table toy.bin is missing"))
+    }
+
+    @Test func inspectPrintsTheParameterTableAndCapabilities() throws {
+        let dir = try TemporaryDirectory()
+        let file = try dir.registry([fixture("Good")])
+        let result = try mixmae(["plugins", "inspect", "toy-backbone"], environment: ["MIXMAE_REGISTRY": file])
+        #expect(result.status == 0, "\(result.stderr)")
+        let rows = result.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        for expected in [
+            "toy-backbone 1.2.0",
+            "A two-stage toy backbone for the host's tests",
+            "Kind backbone", "License MIT", "Library \(fixture("Good"))", "Built with SDK \(hostSDK), Swift 6.3.1",
+            "Parameters (8)",
+            "NAME TYPE DEFAULT RANGE / ALLOWED REQUIRED DOC",
+            "img_size int 32 8 ... 1024 no Square input size in pixels.",
+            "mlp_ratio float 2.0 0.5 ... 16.0 no Hidden width of the MLP over embed_dim.",
+            "use_mlp bool true - no Whether to apply the residual MLP.",
+            "activation string gelu gelu | relu no Activation of the MLP.",
+            "out_indices list[int] [0, 1] 0 ... 1 no Which feature maps to emit.",
+            "Input 3 channels, 32x32 pixels", "Supports mixing yes",
+            "STRIDE CHANNELS GRID", "8 8 4x4", "16 16 2x2",
+        ] {
+            #expect(rows.contains(expected), "missing row: \(expected)\n\(result.stdout)")
+        }
+        let neck = try mixmae(["plugins", "inspect", "toy-neck", "--registry", file])
+        #expect(neck.stdout.contains("out_channels  int   -        1 ... 1024       yes"))
+        #expect(!neck.stdout.contains("Capabilities"))
+    }
+
+    @Test func inspectExplainsUnknownAndRefusedIds() throws {
+        let dir = try TemporaryDirectory()
+        let file = try dir.registry([fixture("Good"), fixture("DuplicateA"), fixture("DuplicateB")])
+        let typo = try mixmae(["plugins", "inspect", "toy-bakbone", "--registry", file])
+        #expect(typo.status == 1)
+        #expect(typo.stdout.isEmpty)
+        #expect(
+            typo.stderr
+                == "error: no loaded plugin provides 'toy-bakbone'; loaded: toy-backbone, toy-broken-gradient, "
+                + "toy-neck, toy-duplicate; did you mean 'toy-backbone'? (registry: \(file); 1 library refused, "
+                + "see `mixmae plugins list`)\n")
+        let refused = try mixmae(["plugins", "inspect", "toy-unique-b", "--registry", file])
+        #expect(refused.status == 1)
+        #expect(
+            refused.stderr.hasPrefix(
+                "error: 'toy-unique-b' is registered by a library that was refused: \(fixture("DuplicateB"))"))
+        let broken = try dir.write("broken.yaml", "plugins:\n  - a.so\n  - [b.so]\n")
+        let syntax = try mixmae(["plugins", "list", "--registry", broken])
+        #expect(syntax.status == 1)
+        #expect(syntax.stderr == "\(broken):3:5: error: expected a library path (a string), found a list\n")
+    }
+
+    @Test func addChecksTheLibraryThenAppendsItRelativeToTheRegistry() throws {
+        let dir = try TemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir.path + "/lib", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: fixture("DuplicateA"), toPath: dir.path + "/lib/libA.so")
+        try FileManager.default.copyItem(atPath: fixture("OtherCompiler"), toPath: dir.path + "/lib/libOld.so")
+        let original = "# my plugins\nplugins:\n  - ${MIXMAE_PLUGIN_DIR}/libTestPluginGood.so  # the toys\n"
+        let file = try dir.write("registry.yaml", original)
+
+        let added = try mixmae(["plugins", "add", "lib/libA.so"], in: dir.path)
+        #expect(added.status == 0, "\(added.stderr)")
+        #expect(added.stdout == "added lib/libA.so to \(file): toy-duplicate 1.0.0 (loss)\n")
+        let afterAdd = original + "  - lib/libA.so\n"
+        #expect(try dir.read("registry.yaml") == afterAdd)
+        let list = try mixmae(["plugins", "list"], in: dir.path)
+        #expect(list.stdout.contains("4 components from 2 libraries; 0 refused"))
+
+        let again = try mixmae(["plugins", "add", dir.path + "/lib/../lib/libA.so"], in: dir.path)
+        #expect(again.status == 1)
+        #expect(
+            again.stderr
+                == "error: \(dir.path)/lib/libA.so is already in the registry, at \(file):4:5 ('lib/libA.so')\n")
+
+        let old = try mixmae(["plugins", "add", "lib/libOld.so"], in: dir.path)
+        #expect(old.status == 1)
+        #expect(old.stderr.hasPrefix("error: not added: \(dir.path)/lib/libOld.so was built by Swift 5.9.0"))
+
+        let duplicate = try mixmae(["plugins", "add", fixture("DuplicateB")], in: dir.path)
+        #expect(duplicate.status == 1)
+        #expect(
+            duplicate.stderr.contains(
+                "registers component 'toy-duplicate', which \(dir.path)/lib/libA.so (loaded first) already provides"))
+        #expect(try dir.read("registry.yaml") == afterAdd, "refused libraries leave the registry unchanged")
+    }
+
+    @Test func addCreatesARegistryThatDocumentsItsFormat() throws {
+        let dir = try TemporaryDirectory()
+        let file = dir.path + "/conf/registry.yaml"
+        try FileManager.default.createDirectory(atPath: dir.path + "/conf", withIntermediateDirectories: true)
+        let result = try mixmae(["plugins", "add", fixture("Good"), "--registry", file], in: dir.path)
+        #expect(result.status == 0, "\(result.stderr)")
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(text.hasPrefix("# registry.yaml: the plugin libraries mixmae may load."))
+        #expect(text.hasSuffix("\nplugins:\n  - \(fixture("Good"))\n"))
+        #expect(try PluginRegistry.load(from: file).entries.map(\.path) == [fixture("Good")])
+    }
+
+    @Test func checkReportsPassAndFailWithTheExitStatus() throws {
+        let dir = try TemporaryDirectory()
+        let file = try dir.registry([fixture("Good")])
+        let good = try mixmae(["plugins", "check", "toy-backbone", "--registry", file])
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        #expect(good.stdout.hasPrefix("checking toy-backbone 1.2.0 (backbone) from \(fixture("Good"))\n"))
+        #expect(good.stdout.contains("feature maps"))
+        #expect(good.stdout.contains("10 of 10 tensors received a gradient"))
+        #expect(good.stdout.hasSuffix("\nPASS\n"))
+        #expect(good.stderr.contains("... finite differences on 4 parameters"))
+
+        let broken = try mixmae(["plugins", "check", "toy-broken-gradient", "--registry", file, "--elements", "2"])
+        #expect(broken.status == 1)
+        #expect(broken.stdout.contains("MISMATCH"))
+        #expect(broken.stdout.contains("\nFAIL\n  - gradient of fc.weight["))
+    }
+
+    @Test func recipeCheckValidatesComponentsAgainstThePluginSchemas() throws {
+        let dir = try TemporaryDirectory()
+        try dir.registry([fixture("Good")])
+        let recipe = try dir.write(
+            "r.yaml",
+            """
+            data: {root: images}
+            model:
+              backbone:
+                name: toy-backbone
+                embed_dims: 16
+                activation: tanh
+
+            """)
+        let result = try mixmae(["recipe", "check", recipe], in: dir.path)
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("\(recipe):5:5: error: model.backbone.embed_dims:"))
+        #expect(result.stdout.contains("did you mean 'embed_dim'?"))
+        #expect(result.stdout.contains("\(recipe):6:17: error: model.backbone.activation:"))
+        #expect(!result.stderr.contains("component parameters were not checked"))
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// Paths the test suites share.
+public enum TestPaths {
+    /// The package root.
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The read-only inputs (fixtures, bench configs): $MIXMAE_SHARED, else
+    /// `<package root>/../shared`, else /work/shared.
+    public static var shared: URL {
+        if let path = ProcessInfo.processInfo.environment["MIXMAE_SHARED"] { return URL(fileURLWithPath: path) }
+        let sibling = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+        if FileManager.default.fileExists(atPath: sibling.path) { return sibling }
+        return URL(fileURLWithPath: "/work/shared")
+    }
+
+    /// Where SwiftPM put the test bundle, `mixmae` and the plugin libraries.
+    public static let buildDirectory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        .deletingLastPathComponent()
+
+    /// The built `mixmae`: $MIXMAE_BIN, else next to the test bundle.
+    public static var mixmae: String {
+        ProcessInfo.processInfo.environment["MIXMAE_BIN"] ?? buildDirectory.appendingPathComponent("mixmae").path
+    }
+}
+
+/// A temporary folder, removed when released.
+public final class TemporaryFolder {
+    public let path: String
+
+    public init(_ label: String = "mixmae-test") throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    /// `path/name`.
+    public func file(_ name: String) -> String { path + "/" + name }
+
+    /// Writes `text` to `name` (creating folders) and returns its path.
+    @discardableResult
+    public func write(_ name: String, _ text: String) throws -> String {
+        let target = file(name)
+        try FileManager.default.createDirectory(
+            atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: target, atomically: true, encoding: .utf8)
+        return target
+    }
+}
+
+/// What a finished child process printed.
+public struct ProcessResult: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+}
+
+/// Runs the built `mixmae` in a real process and waits for it; both pipes are
+/// drained concurrently so a chatty child never blocks.
+public func runMixmae(
+    _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]
+) throws -> ProcessResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: TestPaths.mixmae)
+    process.arguments = arguments
+    if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let group = DispatchGroup()
+    nonisolated(unsafe) var errorData = Data()
+    group.enter()
+    Thread {
+        errorData = err.fileHandleForReading.readDataToEndOfFile()
+        group.leave()
+    }.start()
+    let outputData = out.fileHandleForReading.readDataToEndOfFile()
+    group.wait()
+    process.waitUntilExit()
+    return ProcessResult(
+        status: process.terminationStatus, stdout: String(decoding: outputData, as: UTF8.self),
+        stderr: String(decoding: errorData, as: UTF8.self))
+}
