@@ -4,8 +4,8 @@ import ArgumentParser
 public struct BenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the speed of the SDK's ops on this machine.",
-        subcommands: [BenchOpsCommand.self]
+        abstract: "Measure the speed of the SDK on this machine: single ops, or full training steps.",
+        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self]
     )
 
     public init() {}
