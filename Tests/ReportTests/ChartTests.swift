@@ -66,6 +66,20 @@ import Testing
         #expect(log.text.contains("(log scale)") && log.text.contains("1e-4"))
     }
 
+    @Test func longSeriesAreThinnedButKeepTheirSpikes() throws {
+        var points = (0..<100_000).map { LineChart.Point(x: Double($0), y: sin(Double($0) / 1000)) }
+        points[54_321].y = 40
+        var chart = LineChart(title: "loss", series: [.init(name: "loss", points: points)])
+        chart.maxPointsPerSeries = 1000
+        let svg = try SVGSummary(data: Data(chart.svgDocument().utf8))
+        let vertices = svg.paths[0].filter { $0 == "M" || $0 == "L" }.count
+        #expect(vertices <= 1000 && vertices >= 900)
+        #expect(svg.text.contains("40"), "the y axis reaches the spike")
+        let kept = chart.thinned(points)
+        #expect(kept.contains { $0.y == 40 })
+        #expect(zip(kept, kept.dropFirst()).allSatisfy { $0.x < $1.x })
+    }
+
     @Test func metricsAreGroupedIntoChartsByFamily() {
         let plan = CurvePlan.charts(for: [
             "loss", "lr", "top1", "top5", "val_loss", "images_per_second", "mAP", "AP50", "mIoU", "aAcc",

@@ -139,6 +139,12 @@ import Testing
         let wrong = try ws.mixmae(["eval", "cls.yaml", "--checkpoint", "run:1"])
         #expect(wrong.status != 0)
         #expect(wrong.stderr.contains("written by a 'pretrain' run"), "\(wrong.stderr)")
+        // So is a checkpoint that does not fit the recipe's model.
+        let misfit = try ws.mixmae([
+            "eval", "cls.yaml", "--checkpoint", "run:2", "--set", "model.backbone.embed_dim=32",
+        ])
+        #expect(misfit.status != 0)
+        #expect(misfit.stderr.contains("the weights do not fit the model"), "\(misfit.stderr)")
         #expect(try ws.registry.runs().count == 4)
 
         // The group still offers the prediction scorers.

@@ -48,6 +48,9 @@ public struct LineChart {
     /// Size in pixels.
     public var width: Double
     public var height: Double
+    /// Longer series are thinned to about this many points (keeping each stretch's lowest
+    /// and highest value, so spikes stay visible) to keep files small.
+    public var maxPointsPerSeries = 2000
 
     public init(
         title: String, xLabel: String = "step", yScale: Scale = .linear, series: [Series] = [],
@@ -152,7 +155,7 @@ public struct LineChart {
             var commands: [String] = []
             var penDown = false
             var drawn: [Point] = []
-            for point in series.points.sorted(by: { $0.x < $1.x }) {
+            for point in thinned(series.points.sorted(by: { $0.x < $1.x })) {
                 guard point.x.isFinite, isDrawable(point.y) else {
                     penDown = false
                     continue
@@ -180,6 +183,27 @@ public struct LineChart {
         }
         out.append("</svg>")
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// At most about ``maxPointsPerSeries`` points: the lowest and highest of each stretch,
+    /// in x order; a missing value in a stretch is kept, so the line still breaks there.
+    public func thinned(_ points: [Point]) -> [Point] {
+        let buckets = max(1, maxPointsPerSeries / 2)
+        guard points.count > maxPointsPerSeries else { return points }
+        var kept: [Point] = []
+        kept.reserveCapacity(2 * buckets + 2)
+        for bucket in 0..<buckets {
+            let stretch = points[(bucket * points.count / buckets)..<((bucket + 1) * points.count / buckets)]
+            if let gap = stretch.first(where: { !isDrawable($0.y) }) {
+                kept.append(gap)
+            }
+            let drawable = stretch.filter { isDrawable($0.y) }
+            guard let low = drawable.min(by: { $0.y < $1.y }), let high = drawable.max(by: { $0.y < $1.y }) else {
+                continue
+            }
+            kept += low.x <= high.x ? [low, high] : [high, low]
+        }
+        return kept
     }
 
     private func isDrawable(_ y: Double) -> Bool {

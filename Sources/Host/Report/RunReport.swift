@@ -210,8 +210,10 @@ public struct RunReport {
         }
         let relativeTo = registry.home.path
         page.line("<details><summary>as text</summary>")
-        page.line("<pre>\(e(LineageRenderer(graph: up, relativeTo: relativeTo).tree()))</pre>")
-        page.line("<pre>\(e(LineageRenderer(graph: down, relativeTo: relativeTo).tree()))</pre>")
+        for (graph, flag) in [(up, "--up"), (down, "--down")] {
+            page.line("<p class=\"muted\"><code>mixmae lineage \(run) \(flag)</code></p>")
+            page.line("<pre>\(e(LineageRenderer(graph: graph, relativeTo: relativeTo).tree()))</pre>")
+        }
         page.line("</details>")
     }
 

@@ -31,21 +31,37 @@ public struct CheckpointEvaluation {
     }
 }
 
-/// Evaluates the trained model of one task kind: builds the model the recipe describes,
-/// loads a checkpoint into it, and measures it on the recipe's validation split.
+/// Evaluates the trained model of one task kind in two steps: ``prepare(recipe:checkpoint:builder:log:)``
+/// builds the model the recipe describes, loads a checkpoint into it and opens the recipe's
+/// validation split (everything bad input can break, before a run is recorded); the returned
+/// ``PreparedEvaluation`` then measures it.
 ///
 /// One conformance per task kind; ``CheckpointEvaluators/evaluator(for:)`` picks it. A
 /// detection or segmentation evaluator plugs in there.
 ///
 /// ```swift
 /// let evaluator = try CheckpointEvaluators.evaluator(for: recipe.task)
-/// let result = try evaluator.evaluate(
+/// let prepared = try evaluator.prepare(
 ///     recipe: recipe, checkpoint: url, builder: ComponentBuilder(provider: catalog), log: { print($0) })
+/// let result = try prepared.run()
 /// ```
 public protocol CheckpointEvaluator {
-    /// Builds the model, loads `checkpoint` (every tensor must fit) and evaluates it.
-    func evaluate(recipe: TaskRecipe, checkpoint: URL, builder: ComponentBuilder, log: (String) -> Void) throws
-        -> CheckpointEvaluation
+    /// Builds the model, loads `checkpoint` (every tensor must fit) and opens the data.
+    func prepare(recipe: TaskRecipe, checkpoint: URL, builder: ComponentBuilder, log: @escaping (String) -> Void)
+        throws -> PreparedEvaluation
+}
+
+/// A model with its weights and data, ready to be measured.
+public struct PreparedEvaluation {
+    /// What will be evaluated, for the log (`38 images of data/val (6 classes)`).
+    public var summary: String
+    /// Runs the evaluation.
+    public var run: () throws -> CheckpointEvaluation
+
+    public init(summary: String, run: @escaping () throws -> CheckpointEvaluation) {
+        self.summary = summary
+        self.run = run
+    }
 }
 
 /// The evaluator of each task kind.
@@ -69,9 +85,9 @@ public enum CheckpointEvaluators {
 public struct ClassificationCheckpointEvaluator: CheckpointEvaluator {
     public init() {}
 
-    public func evaluate(recipe: TaskRecipe, checkpoint: URL, builder: ComponentBuilder, log: (String) -> Void) throws
-        -> CheckpointEvaluation
-    {
+    public func prepare(
+        recipe: TaskRecipe, checkpoint: URL, builder: ComponentBuilder, log: @escaping (String) -> Void
+    ) throws -> PreparedEvaluation {
         let validationRoot = recipe.data.string("val_root")
         guard !validationRoot.isEmpty else {
             throw recipe.issue(
@@ -91,14 +107,17 @@ public struct ClassificationCheckpointEvaluator: CheckpointEvaluator {
             throw CheckpointEvaluationError.doesNotFit(path: checkpoint.path, detail: error.description)
         }
         model.train(false)
-        log("evaluating \(validation.samples.count) images of \(validationRoot) (\(classes.count) classes)")
-        let result = try ClassificationEvaluation.run(model, on: validation)
-        return CheckpointEvaluation(
-            metrics: [
-                .init(name: "top1", label: "top-1", value: result.top1),
-                .init(name: "top5", label: "top-5", value: result.top5),
-                .init(name: "val_loss", label: "loss", value: result.loss),
-            ], images: result.images, split: validationRoot)
+        return PreparedEvaluation(
+            summary: "\(validation.samples.count) images of \(validationRoot) (\(classes.count) classes)"
+        ) {
+            let result = try ClassificationEvaluation.run(model, on: validation)
+            return CheckpointEvaluation(
+                metrics: [
+                    .init(name: "top1", label: "top-1", value: result.top1),
+                    .init(name: "top5", label: "top-5", value: result.top5),
+                    .init(name: "val_loss", label: "loss", value: result.loss),
+                ], images: result.images, split: validationRoot)
+        }
     }
 
     /// The label order the finetune used: the class folders of `data.root`. When the training

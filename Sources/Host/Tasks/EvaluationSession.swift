@@ -43,8 +43,9 @@ public final class EvaluationSession {
 
     /// Evaluates the checkpoint `reference` names with recipe `resolved` and records the run.
     ///
-    /// Nothing is recorded when the recipe, the task kind or the reference is wrong; a failure
-    /// during the evaluation leaves a FAILED eval run with the error.
+    /// Nothing is recorded when the recipe, the task kind, the reference or the checkpoint is
+    /// wrong (the model is built and loaded first); a failure during the evaluation itself (an
+    /// unreadable image) leaves a FAILED eval run with the error.
     public func evaluate(_ resolved: ResolvedRecipe, checkpoint reference: WeightsReference) throws -> Result {
         let started = Date()
         let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
@@ -56,6 +57,10 @@ public final class EvaluationSession {
                 path: weights.url.path, checkpointTask: written, run: metadata["mixmae.run"], recipeTask: recipe.task)
         }
         let step = metadata["mixmae.step"].flatMap { Int64($0) } ?? 0
+        // Everything bad input can break happens before the run is recorded.
+        Random.seed(recipe.seed)
+        let prepared = try evaluator.prepare(
+            recipe: recipe, checkpoint: weights.url, builder: ComponentBuilder(provider: catalog), log: log)
         let run = try registry.beginRun(
             task: "eval", recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
             seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe),
@@ -67,9 +72,8 @@ public final class EvaluationSession {
             try run.recordUsed(weights.artifact, role: .evalCheckpoint, path: weights.url.path)
             try recipe.resolved.yaml(provenance: true).write(
                 to: run.outputDirectory.appendingPathComponent("recipe.yaml"), atomically: true, encoding: .utf8)
-            Random.seed(recipe.seed)
-            let evaluation = try evaluator.evaluate(
-                recipe: recipe, checkpoint: weights.url, builder: ComponentBuilder(provider: catalog), log: log)
+            log("evaluating \(prepared.summary)")
+            let evaluation = try prepared.run()
             try run.log(
                 evaluation.metrics.map { MetricSample(step: step, name: $0.name, value: $0.value) })
             try run.setTag("eval.split", evaluation.split)
