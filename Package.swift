@@ -66,6 +66,7 @@ let package = Package(
             name: "RegistryTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
             path: "Tests/RegistryTests"),
         .testTarget(name: "DataTests", dependencies: ["Host"], path: "Tests/DataTests"),
+        .testTarget(name: "ReportTests", dependencies: ["Host", "TestSupport"], path: "Tests/ReportTests"),
         .testTarget(
             name: "TrainingTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
             path: "Tests/TrainingTests"),
