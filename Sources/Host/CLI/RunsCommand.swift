@@ -69,7 +69,7 @@ struct RunsListCommand: ParsableCommand {
             .filter { !$0.isEmpty }
         var table = TextTable(
             ["ID", "TASK", "STATUS", "STARTED", "DURATION", "ATTEMPT", "SEED", "RECIPE", "HOST"] + metricNames + ["NOTE"],
-            rightAligned: [0, 5, 6] + Array(9..<(9 + metricNames.count)))
+            rightAligned: Set([0, 5, 6]).union(9..<(9 + metricNames.count)))
         let now = Date()
         for run in runs {
             var values: [String] = []
@@ -77,16 +77,17 @@ struct RunsListCommand: ParsableCommand {
                 let last = try registry.metrics(ofRun: run.id, named: name).max { $0.step < $1.step }
                 values.append(last.map { String(format: "%.4f", $0.value) } ?? "-")
             }
-            table.append(
-                [
-                    String(run.id), run.task,
-                    RegistryText.status(run, heartbeatInterval: registry.options.heartbeatInterval, now: now),
-                    RegistryDates.display(run.startedAt), RegistryText.runDuration(run, now: now),
-                    String(run.attempt), run.seed.map(String.init) ?? "-", String(run.recipeSHA256.prefix(12)),
-                    run.host,
-                ] + values + [
-                    RegistryText.oneLine(run.error ?? run.parentRunID.map { "rerun of run \($0)" } ?? "", limit: 60)
-                ])
+            let status = RegistryText.status(run, heartbeatInterval: registry.options.heartbeatInterval, now: now)
+            let note = RegistryText.oneLine(
+                run.error ?? run.parentRunID.map { "rerun of run \($0)" } ?? "", limit: 60)
+            var row: [String] = [
+                String(run.id), run.task, status, RegistryDates.display(run.startedAt),
+                RegistryText.runDuration(run, now: now), String(run.attempt), run.seed.map(String.init) ?? "-",
+                String(run.recipeSHA256.prefix(12)), run.host,
+            ]
+            row += values
+            row.append(note)
+            table.append(row)
         }
         print(table.rendered())
     }
