@@ -1,8 +1,8 @@
 import Foundation
 import Host
 import MixKit
-import Testing
 import TestSupport
+import Testing
 
 /// A workspace with a synthetic dataset, a registry home and recipes, driven
 /// through the real `mixmae` binary.
@@ -145,7 +145,9 @@ final class TrainingWorkspace {
         try process.run()
         // Wait for a first checkpoint, then interrupt.
         let deadline = Date().addingTimeInterval(120)
-        while !FileManager.default.fileExists(atPath: ws.folder.file("home/runs/1/last.safetensors")) && Date() < deadline {
+        while !FileManager.default.fileExists(atPath: ws.folder.file("home/runs/1/last.safetensors"))
+            && Date() < deadline
+        {
             Thread.sleep(forTimeInterval: 0.1)
         }
         kill(process.processIdentifier, SIGINT)

@@ -27,10 +27,12 @@ public struct BenchTrainCommand: ParsableCommand {
     public func run() throws {
         let catalog = try PluginCatalog.shared(registry: registry)
         let reference = try ReferenceConfig(path: config, provider: catalog)
-        let raw = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as? [String: Any]
+        let raw =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as? [String: Any]
         let batchSize = batch ?? (raw?["batch"] as? Int) ?? 16
         guard batchSize % 2 == 0, batchSize > 0 else {
-            throw ValidationError("--batch must be even and positive (MixMAE mixes image i with image B-1-i), got \(batchSize)")
+            throw ValidationError(
+                "--batch must be even and positive (MixMAE mixes image i with image B-1-i), got \(batchSize)")
         }
         let maskRatio = (raw?["mask_ratio"] as? Double) ?? 0.5
         Random.seed(0)

@@ -68,7 +68,9 @@ struct RunsListCommand: ParsableCommand {
         let metricNames = (metrics ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
         var table = TextTable(
-            ["ID", "TASK", "STATUS", "STARTED", "DURATION", "ATTEMPT", "SEED", "RECIPE", "HOST"] + metricNames + ["NOTE"],
+            ["ID", "TASK", "STATUS", "STARTED", "DURATION", "ATTEMPT", "SEED", "RECIPE", "HOST"] + metricNames + [
+                "NOTE"
+            ],
             rightAligned: Set([0, 5, 6]).union(9..<(9 + metricNames.count)))
         let now = Date()
         for run in runs {

@@ -53,7 +53,9 @@ public enum HostSections {
     public static let data: [ParameterSpec] = [
         .string(
             "root", default: nil,
-            doc: "Training data: a folder of class subfolders of images (ImageFolder), or of images and annotations for dense tasks."),
+            doc:
+                "Training data: a folder of class subfolders of images (ImageFolder), or of images and annotations for dense tasks."
+        ),
         .string(
             "val_root", default: "",
             doc: "Validation data in the same layout as root; empty for none (classification needs one)."),
@@ -134,7 +136,9 @@ public enum HostSections {
     public static let initialization: [ParameterSpec] = [
         .string(
             "weights", default: "",
-            doc: "Initial backbone weights: run:ID (its last checkpoint), run:ID:best, sha256:PREFIX, or a file path; empty = random."),
+            doc:
+                "Initial backbone weights: run:ID (its last checkpoint), run:ID:best, sha256:PREFIX, or a file path; empty = random."
+        ),
         .bool(
             "strict", default: false,
             doc: "Require every backbone tensor to be in the checkpoint (decoder and head tensors are always ignored)."),
@@ -143,7 +147,7 @@ public enum HostSections {
     public static let checkpoint: [ParameterSpec] = [
         .int(
             "every", default: 1, range: 0...100_000,
-            doc: "Also keep a checkpoint every N epochs (the last one is always kept); 0 = only the last."),
+            doc: "Also keep a checkpoint every N epochs (the last one is always kept); 0 = only the last.")
     ]
 
     public static let log: [ParameterSpec] = [

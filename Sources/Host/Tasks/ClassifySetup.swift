@@ -12,7 +12,8 @@ public enum ClassifySetup {
         let train = try ImageFolder(root: data.string("root"))
         guard train.classes.count >= 2 else {
             throw recipe.issue(
-                at: "data.root", "classification needs at least 2 class folders in \(train.root), found \(train.classes.count)")
+                at: "data.root",
+                "classification needs at least 2 class folders in \(train.root), found \(train.classes.count)")
         }
         let model = try makeModel(recipe: recipe, builder: builder, classCount: train.classes.count)
         let report = try initialWeights.map {
@@ -33,7 +34,8 @@ public enum ClassifySetup {
         guard loader.batchesPerEpoch > 0 else {
             throw recipe.issue(
                 at: "data.batch_size",
-                "\(train.samples.count) images in \(train.root) do not fill one batch of \(data.int("batch_size")): lower data.batch_size")
+                "\(train.samples.count) images in \(train.root) do not fill one batch of \(data.int("batch_size")): lower data.batch_size"
+            )
         }
         let validation = try validationLoader(recipe: recipe, classes: train.classes)
         let finetune = recipe.section("finetune")
@@ -85,7 +87,8 @@ public enum ClassifySetup {
             }
             samples.append(ImageFolder.Sample(path: sample.path, label: label))
         }
-        let prepare = ResizeCenterCrop(size: data.int("img_size"), cropFraction: data.float("eval_crop"), filter: recipe.resizeFilter)
+        let prepare = ResizeCenterCrop(
+            size: data.int("img_size"), cropFraction: data.float("eval_crop"), filter: recipe.resizeFilter)
         return ImageBatchLoader(
             samples: samples, batchSize: data.int("batch_size"), imageSize: data.int("img_size"),
             workers: data.int("num_workers"), seed: 0, shuffle: false, dropLast: false,

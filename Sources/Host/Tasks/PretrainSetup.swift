@@ -22,7 +22,8 @@ public enum PretrainSetup {
         guard caps.imageSize == imageSize else {
             throw recipe.issue(
                 at: "model.backbone.img_size",
-                "the backbone is built for \(caps.imageSize) px but data.img_size is \(imageSize): set both to the same size")
+                "the backbone is built for \(caps.imageSize) px but data.img_size is \(imageSize): set both to the same size"
+            )
         }
         guard caps.supportsMixing else {
             throw recipe.issue(
@@ -51,7 +52,8 @@ public enum PretrainSetup {
         guard loader.batchesPerEpoch > 0 else {
             throw recipe.issue(
                 at: "data.batch_size",
-                "\(folder.samples.count) images in \(folder.root) do not fill one batch of \(batch): lower data.batch_size")
+                "\(folder.samples.count) images in \(folder.root) do not fill one batch of \(batch): lower data.batch_size"
+            )
         }
         let side = imageSize / final.stride
         let mask = recipe.section("mask")
@@ -71,7 +73,9 @@ public enum PretrainSetup {
 
     /// `count` images (an even number) spread over a folder, centre-cropped, for
     /// pictures; unreadable files are passed over (the training loader reports them).
-    static func probeImages(root: String, count: Int, imageSize: Int, normalization: Normalization, filter: ResizeFilter)
+    static func probeImages(
+        root: String, count: Int, imageSize: Int, normalization: Normalization, filter: ResizeFilter
+    )
         throws -> Tensor?
     {
         let n = count / 2 * 2

@@ -40,7 +40,8 @@ public final class TrainingSession {
     public func start(_ resolved: ResolvedRecipe, rerunOf: RunID? = nil) throws -> Result {
         let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
         let run = try registry.beginRun(
-            task: recipe.task.rawValue, recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
+            task: recipe.task.rawValue,
+            recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
             seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
         log("run \(run.id): \(recipe.task.rawValue), outputs in \(run.outputDirectory.path)")
         return try execute(recipe, run: run, resume: nil)
@@ -100,10 +101,13 @@ public final class TrainingSession {
         guard recipe.task.sections.contains("init") else { return nil }
         let text = recipe.section("init").string("weights")
         guard !text.isEmpty, !resuming else { return nil }
-        let base = recipe.resolved.path.hasPrefix("run ")
+        let base =
+            recipe.resolved.path.hasPrefix("run ")
             ? nil : URL(fileURLWithPath: (recipe.resolved.path as NSString).deletingLastPathComponent)
         let resolved = try run.use(try WeightsReference(parsing: text, relativeTo: base), role: .initBackbone)
-        log("run \(run.id): backbone initialised from \(text) (\(resolved.url.path), sha256 \(resolved.artifact.sha256.prefix(12)))")
+        log(
+            "run \(run.id): backbone initialised from \(text) (\(resolved.url.path), sha256 \(resolved.artifact.sha256.prefix(12)))"
+        )
         return resolved.url.path
     }
 
