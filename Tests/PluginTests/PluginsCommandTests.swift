@@ -160,7 +160,8 @@ import Testing
         #expect(result.status == 0, "\(result.stderr)")
         let text = try String(contentsOfFile: file, encoding: .utf8)
         #expect(text.hasPrefix("# registry.yaml: the plugin libraries mixmae may load."))
-        #expect(text.hasSuffix("\nplugins:\n  - \(fixture("Good"))\n"))
+        // The entry is written relative to the registry file when they share a folder prefix.
+        #expect(text.contains("\nplugins:\n  - ") && text.hasSuffix("libTestPluginGood.so\n"))
         #expect(try PluginRegistry.load(from: file).entries.map(\.path) == [fixture("Good")])
     }
 
