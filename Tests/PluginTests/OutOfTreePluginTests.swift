@@ -69,8 +69,7 @@ extension InProcess {
             #expect(
                 pvt.descriptor.parameters.map(\.name) == [
                     "img_size", "in_chans", "embed_dims", "depths", "num_heads", "sr_ratios", "mlp_ratios",
-                    "drop_path_rate",
-                    "out_indices",
+                    "drop_path_rate", "out_indices", "mixing",
                 ])
             var params = Parameters(defaultsOf: pvt.descriptor.parameters)
             params["img_size"] = .int(64)
@@ -80,7 +79,7 @@ extension InProcess {
             let maps = withNoGrad { backbone.features(Tensor.full([2, 3, 64, 64], 0.1), mixing: nil) }
             #expect(maps.map(\.tensor.shape) == [[2, 64, 64], [2, 4, 256]])
             #expect(maps.map(\.stride) == [8, 32])
-            #expect(backbone.capabilities.supportsMixing == false)
+            #expect(backbone.capabilities.supportsMixing)
             #expect(backbone.layerCount == 10)
             #expect(backbone.layerIndex(ofParameter: "patch_embed1.proj.weight") == 0)
             #expect(backbone.layerIndex(ofParameter: "block1.1.attn.q.weight") == 2)
@@ -106,7 +105,7 @@ extension InProcess {
             #expect(list.stdout.contains("1 component from 1 library; 0 refused"))
             let inspect = try mixmae(["plugins", "inspect", "pvt", "--registry", file])
             let rows = inspect.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
-            for row in ["4 32 56x56", "8 64 28x28", "16 160 14x14", "32 256 7x7", "Supports mixing no"] {
+            for row in ["4 32 56x56", "8 64 28x28", "16 160 14x14", "32 256 7x7", "Supports mixing yes"] {
                 #expect(rows.contains(row), "\(inspect.stdout)")
             }
             let check = try mixmae(["plugins", "check", "pvt", "--registry", file])
@@ -115,7 +114,9 @@ extension InProcess {
             #expect(check.stdout.hasSuffix("\nPASS\n"))
         }
 
-        @Test(.timeLimit(.minutes(20))) func aMixingMaskIsRefusedClearly() async throws {
+        /// Built with `mixing: false`, the backbone declares no mixing support and stops
+        /// with a clear message if it is handed a mask anyway.
+        @Test(.timeLimit(.minutes(20))) func aMixingMaskIsRefusedClearlyWithoutMixing() async throws {
             try OutOfTreePluginTests.buildIfNeeded()
             let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
                 let dir = try TemporaryDirectory()
@@ -124,12 +125,14 @@ extension InProcess {
                 let pvt = try catalog.component("pvt", kind: .backbone)
                 var params = Parameters(defaultsOf: pvt.descriptor.parameters)
                 params["img_size"] = .int(64)
+                params["mixing"] = .bool(false)
                 let backbone = try pvt.descriptor.build(params, BuildContext()) as! Backbone
+                guard !backbone.capabilities.supportsMixing else { return }
                 let mask = MixingMask(height: 2, width: 2, values: [0, 1, 1, 0])
                 _ = backbone.features(Tensor.zeros([2, 3, 64, 64]), mixing: mask)
             }
             let text = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
-            #expect(text.contains("pvt: MixMAE mixing is not supported by this backbone yet"))
+            #expect(text.contains("pvt: this backbone was built with mixing: false"), "\(text)")
         }
     }
 }

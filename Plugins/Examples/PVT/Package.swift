@@ -20,7 +20,13 @@ let package = Package(
             // libMixKit.so instead of linking its own copy of the SDK.
             dependencies: [.product(name: "MixKit", package: "Kit")],
             path: "Sources/MixPVT"
-        )
+        ),
+        // Unit tests of the plugin's own pieces (`swift test --package-path Plugins/Examples/PVT`).
+        .testTarget(
+            name: "MixPVTTests",
+            dependencies: ["MixPVT", .product(name: "MixKit", package: "Kit")],
+            path: "Tests/MixPVTTests"
+        ),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -10,6 +10,7 @@ import MixKit
 /// ```swift
 /// let pvt = PVTBackbone(try PVTConfig(Parameters(defaultsOf: PVTConfig.schema)))
 /// let maps = pvt.features(images, mixing: nil)   // 4 maps: 56x56x32, 28x28x64, 14x14x160, 7x7x256
+/// let mixed = pvt.features(images, mixing: MixingMask(height: 7, width: 7, values: mask))  // MixMAE
 /// ```
 final class PVTBackbone: Module, Backbone {
     let patchEmbed1: OverlapPatchEmbed
@@ -66,20 +67,17 @@ final class PVTBackbone: Module, Backbone {
 
     /// Feature maps for `images` `[B, C, H, W]`, one per `out_indices` entry.
     ///
-    /// MixMAE mixing is not supported yet (``capabilities`` says so), and a
-    /// mask is refused rather than ignored: ignoring it would silently train
-    /// a plain autoencoder on unmixed images.
+    /// With `mixing` (MixMAE pretraining), image i is mixed with image B-1-i after
+    /// the first patch embedding, and no information crosses between the two
+    /// source images of a mixed token map: the overlapping patch embeddings and
+    /// the MLP's depthwise convolution are group-aware (a token reads only
+    /// neighbours of its own image), and attention masks the other image's keys.
     func features(_ images: Tensor, mixing: MixingMask?) -> [FeatureMap] {
-        if mixing != nil {
-            // fatalError, not precondition: its message is printed in optimised builds too.
-            fatalError(
-                "pvt: MixMAE mixing is not supported by this backbone yet (capabilities.supportsMixing is false); "
-                    + "the host must not pass a mixing mask to it")
-        }
         precondition(
             images.rank == 4 && images.shape[1] == config.inChannels,
             "pvt: expected images [B, \(config.inChannels), H, W], got \(images.shape)")
         let (b, c, height, width) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
+        if let mixing { checkMixing(mixing, height: height, width: width) }
         var x = images.permuted([0, 2, 3, 1]).reshaped([b, height * width, c])
         var (h, w) = (height, width)
         let embeds = [patchEmbed1, patchEmbed2, patchEmbed3, patchEmbed4]
@@ -87,14 +85,32 @@ final class PVTBackbone: Module, Backbone {
         let norms = [norm1, norm2, norm3, norm4]
         var maps: [Int: FeatureMap] = [:]
         for s in 0..<PVTConfig.stageCount {
-            (x, h, w) = embeds[s](x, height: h, width: w)
-            for block in stages[s] { x = block(x, height: h, width: w) }
+            (x, h, w) = embeds[s](x, height: h, width: w, mixing: mixing)
+            if s == 0, let mixing { x = mixing.mix(x, height: h, width: w) }
+            for block in stages[s] { x = block(x, height: h, width: w, mixing: mixing) }
             x = norms[s](x)
             if config.outIndices.contains(s) {
                 maps[s] = FeatureMap(tensor: x, height: h, width: w, stride: PVTConfig.stride(stage: s))
             }
         }
         return config.outIndices.map { maps[$0]! }
+    }
+
+    /// Stops with a clear message when the host hands over a mask this backbone
+    /// cannot honour (it never should: ``capabilities`` says what is supported).
+    private func checkMixing(_ mixing: MixingMask, height: Int, width: Int) {
+        // fatalError, not precondition: its message is printed in optimised builds too.
+        if !config.mixing {
+            fatalError(
+                "pvt: this backbone was built with mixing: false (capabilities.supportsMixing is false); "
+                    + "the host must not pass a mixing mask to it")
+        }
+        let unit = PVTConfig.maskUnit
+        if height % unit != 0 || width % unit != 0 || mixing.height != height / unit || mixing.width != width / unit {
+            fatalError(
+                "pvt: a \(mixing.height)x\(mixing.width) mixing mask does not cover \(height)x\(width) images "
+                    + "in \(unit)x\(unit)-pixel units (expected \(height / unit)x\(width / unit))")
+        }
     }
 
     /// Depth for layer-wise learning-rate decay: 0 for the first patch

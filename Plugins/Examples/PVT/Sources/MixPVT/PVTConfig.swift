@@ -11,6 +11,8 @@ import MixKit
 /// ```
 struct PVTConfig {
     static let stageCount = 4
+    /// The side of MixMAE's mask units in pixels: the stride of the last stage.
+    static let maskUnit = 32
 
     var imageSize: Int
     var inChannels: Int
@@ -21,6 +23,7 @@ struct PVTConfig {
     var mlpRatios: [Double]
     var dropPathRate: Double
     var outIndices: [Int]
+    var mixing: Bool
 
     static let schema: [ParameterSpec] = [
         .int("img_size", default: 224, range: 32...4096, doc: "Input image side in pixels; a multiple of 32."),
@@ -44,6 +47,10 @@ struct PVTConfig {
         .intList(
             "out_indices", default: [0, 1, 2, 3], range: 0...3,
             doc: "Stages whose (normalised) outputs are returned, at strides 4, 8, 16, 32."),
+        .bool(
+            "mixing", default: true,
+            doc: "Support MixMAE mixing (pretraining): needs every reduced key within one 32x32-pixel mask "
+                + "unit (stride x sr_ratio dividing 32). false allows other sr_ratios, for plain use only."),
     ]
 
     /// Reads validated parameters and checks that they fit together.
@@ -57,6 +64,7 @@ struct PVTConfig {
         mlpRatios = p.floatList("mlp_ratios")
         dropPathRate = p.float("drop_path_rate")
         outIndices = p.intList("out_indices")
+        mixing = p.bool("mixing")
         try validate()
     }
 
@@ -66,13 +74,16 @@ struct PVTConfig {
     /// The grid side of stage `s`.
     func gridSide(stage s: Int) -> Int { imageSize / PVTConfig.stride(stage: s) }
 
+    /// The side of the key grid of stage `s`'s spatial-reduction attention.
+    func keyGridSide(stage s: Int) -> Int { gridSide(stage: s) / srRatios[s] }
+
     /// The hidden width of stage `s`'s MLP.
     func mlpHidden(stage s: Int) -> Int { max(1, Int((Double(embedDims[s]) * mlpRatios[s]).rounded())) }
 
     var capabilities: BackboneCapabilities {
         BackboneCapabilities(
             outputs: outIndices.map { FeatureSpec(stride: PVTConfig.stride(stage: $0), channels: embedDims[$0]) },
-            supportsMixing: false, inputChannels: inChannels, imageSize: imageSize)
+            supportsMixing: mixing, inputChannels: inChannels, imageSize: imageSize)
     }
 
     private func validate() throws {
@@ -104,9 +115,33 @@ struct PVTConfig {
                         + "grid side of a \(imageSize)-pixel image")
             }
         }
+        if mixing { try validateMixing() }
         if Set(outIndices).count != outIndices.count || outIndices.isEmpty {
             throw ComponentConfigurationError(
                 parameter: "out_indices", problem: "\(outIndices) must name at least one stage, each once")
+        }
+    }
+
+    /// MixMAE keeps every token within its source image. Spatial-reduction
+    /// attention can only do that if each reduced key (a `sr x sr` block of stage
+    /// tokens, `stride * sr` pixels wide) lies inside one 32x32-pixel mask unit:
+    /// then the key grid is the mask grid or a whole multiple of it, and every key
+    /// has exactly one source image.
+    private func validateMixing() throws {
+        let maskSide = imageSize / PVTConfig.maskUnit
+        for s in 0..<PVTConfig.stageCount {
+            let stride = PVTConfig.stride(stage: s)
+            let keyPixels = stride * srRatios[s]
+            guard PVTConfig.maskUnit % keyPixels != 0 else { continue }
+            let fitting = PVTConfig.maskUnit / stride
+            throw ComponentConfigurationError(
+                parameter: "sr_ratios",
+                problem: "stage \(s): a reduction ratio of \(srRatios[s]) at stride \(stride) makes every key "
+                    + "\(keyPixels)x\(keyPixels) pixels, so the \(keyGridSide(stage: s))x\(keyGridSide(stage: s)) "
+                    + "key grid of a \(imageSize)-pixel image does not align with its \(maskSide)x\(maskSide) grid of "
+                    + "32x32-pixel MixMAE mask units and keys would mix the two source images of a mixed batch; use "
+                    + "a ratio that divides \(fitting) (PVT's usual is \(fitting)), or set mixing: false to use the "
+                    + "backbone without MixMAE mixing")
         }
     }
 }

@@ -13,8 +13,12 @@ final class OverlapPatchEmbed: Module {
         super.init()
     }
 
-    func callAsFunction(_ tokens: Tensor, height: Int, width: Int) -> (Tensor, height: Int, width: Int) {
-        let (y, h, w) = proj(tokens, height: height, width: width)
+    /// Embeds `tokens` `[B, height * width, in]`; with `mixing`, each output token
+    /// reads only input tokens of its own source image (see ``TokenConv2d``).
+    func callAsFunction(_ tokens: Tensor, height: Int, width: Int, mixing: MixingMask? = nil)
+        -> (Tensor, height: Int, width: Int)
+    {
+        let (y, h, w) = proj(tokens, height: height, width: width, mixing: mixing)
         return (norm(y), h, w)
     }
 }
@@ -22,6 +26,11 @@ final class OverlapPatchEmbed: Module {
 /// Spatial-reduction attention: queries from every token, keys and values from
 /// the grid shrunk by a convolution with kernel = stride = `srRatio`, then
 /// LayerNorm. Names: `q`, `kv`, `proj`, and `sr`, `norm` when `srRatio > 1`.
+///
+/// With a MixMAE mask, a query attends only to keys of its own source image.
+/// The reduction needs no change for that: when every reduced key pools tokens
+/// of a single 32x32-pixel mask unit (``PVTConfig`` checks it), no key mixes the
+/// two images.
 final class SpatialReductionAttention: Module {
     let q: Linear
     let kv: Linear
@@ -42,17 +51,25 @@ final class SpatialReductionAttention: Module {
         super.init()
     }
 
-    func callAsFunction(_ x: Tensor, height: Int, width: Int) -> Tensor {
+    func callAsFunction(_ x: Tensor, height: Int, width: Int, mixing: MixingMask? = nil) -> Tensor {
         let (b, n, c) = (x.shape[0], x.shape[1], x.shape[2])
         let d = c / heads
         let queries = (q(x) * scale).reshaped([b, n, heads, d]).permuted([0, 2, 1, 3])
         var source = x
-        if let sr, let norm { source = norm(sr(x, height: height, width: width).0) }
+        var keyGrid = (height: height, width: width)
+        if let sr, let norm {
+            let (reduced, h, w) = sr(x, height: height, width: width)
+            (source, keyGrid) = (norm(reduced), (h, w))
+        }
         let m = source.shape[1]
         let keysValues = kv(source).reshaped([b, m, 2, heads, d]).permuted([2, 0, 3, 1, 4])
         let keys = keysValues.slice(axis: 0, 0..<1).reshaped([b, heads, m, d])
         let values = keysValues.slice(axis: 0, 1..<2).reshaped([b, heads, m, d])
-        let attention = matmul(queries, keys, transposeB: true).softmax()
+        var scores = matmul(queries, keys, transposeB: true)
+        if let mixing {
+            scores = scores + mixing.attentionBias(queries: (height, width), keys: keyGrid)
+        }
+        let attention = scores.softmax()
         return proj(matmul(attention, values).permuted([0, 2, 1, 3]).reshaped([b, n, c]))
     }
 }
@@ -81,8 +98,10 @@ final class ConvolutionalMLP: Module {
         super.init()
     }
 
-    func callAsFunction(_ x: Tensor, height: Int, width: Int) -> Tensor {
-        let (h, _, _) = dwconv.dwconv(fc1(x), height: height, width: width)
+    /// With `mixing`, the depthwise convolution is group-aware, so that no token
+    /// reads a neighbour from the other source image.
+    func callAsFunction(_ x: Tensor, height: Int, width: Int, mixing: MixingMask? = nil) -> Tensor {
+        let (h, _, _) = dwconv.dwconv(fc1(x), height: height, width: width, mixing: mixing)
         return fc2(h.gelu())
     }
 }
@@ -105,10 +124,11 @@ final class PVTBlock: Module {
         super.init()
     }
 
-    func callAsFunction(_ x: Tensor, height: Int, width: Int) -> Tensor {
-        let a = attn(norm1(x), height: height, width: width)
+    /// `x` `[B, height * width, C]`; with `mixing`, every token stays within its source image.
+    func callAsFunction(_ x: Tensor, height: Int, width: Int, mixing: MixingMask? = nil) -> Tensor {
+        let a = attn(norm1(x), height: height, width: width, mixing: mixing)
         let y = x + dropPath(a, p: dropPathRate, training: isTraining, using: &Random.generator)
-        let m = mlp(norm2(y), height: height, width: width)
+        let m = mlp(norm2(y), height: height, width: width, mixing: mixing)
         return y + dropPath(m, p: dropPathRate, training: isTraining, using: &Random.generator)
     }
 }

@@ -18,14 +18,24 @@ extension PVTBackbone {
             let pvt = module as! PVTBackbone
             let c = pvt.config
             var rng = RandomGenerator(seed: 0)
-            let images = Tensor.randomNormal([1, c.inChannels, c.imageSize, c.imageSize], using: &rng)
+            let images = Tensor.randomNormal([2, c.inChannels, c.imageSize, c.imageSize], using: &rng)
             // A fixed random linear read-out of every feature map, summed over channels and
             // averaged over tokens. (The mean square of a LayerNorm output would be
             // constant, and its gradient zero.)
-            return pvt.features(images, mixing: nil).map { map in
-                let weights = Tensor.randomNormal(map.tensor.shape, using: &rng)
-                return (map.tensor * weights).sum() / Float(map.tensor.shape[0] * map.tensor.shape[1])
-            }.reduce(Tensor(scalar: 0), +)
+            func readOut(_ maps: [FeatureMap]) -> Tensor {
+                maps.map { map in
+                    let weights = Tensor.randomNormal(map.tensor.shape, using: &rng)
+                    return (map.tensor * weights).sum() / Float(map.tensor.shape[0] * map.tensor.shape[1])
+                }.reduce(Tensor(scalar: 0), +)
+            }
+            let plain = readOut(pvt.features(images.slice(axis: 0, 0..<1), mixing: nil))
+            guard c.mixing else { return plain }
+            // The MixMAE path too: the pair mixed with a checkerboard mask, which puts a
+            // boundary between the two source images at every mask unit.
+            let side = c.imageSize / PVTConfig.maskUnit
+            let checkerboard = (0..<(side * side)).map { UInt8(($0 / side + $0 % side) % 2) }
+            let mask = MixingMask(height: side, width: side, values: checkerboard)
+            return plain + readOut(pvt.features(images, mixing: mask))
         })
 }
 

@@ -20,18 +20,31 @@ struct ConvolutionPlan: Equatable {
 
     /// `[outputHeight * outputWidth * kernel * kernel]` indices into the padded token
     /// axis, ordered (output row, output column, kernel row, kernel column).
-    func gatherIndices() -> [Int] {
+    ///
+    /// With `groups`, a tap whose input token belongs to another group than the
+    /// output token reads the zero row too: every output then depends only on
+    /// input tokens of its own group (a group-aware convolution, at no extra cost).
+    func gatherIndices(groups: ConvolutionGroups? = nil) -> [Int] {
+        if let groups {
+            precondition(
+                groups.input.count == height * width && groups.output.count == outputHeight * outputWidth,
+                "ConvolutionPlan: \(groups.input.count) input and \(groups.output.count) output group ids for a "
+                    + "\(height)x\(width) -> \(outputHeight)x\(outputWidth) convolution")
+        }
         let zeroRow = height * width
         var indices: [Int] = []
         indices.reserveCapacity(outputHeight * outputWidth * kernel * kernel)
         for oy in 0..<outputHeight {
             for ox in 0..<outputWidth {
+                let output = oy * outputWidth + ox
                 for ky in 0..<kernel {
                     let iy = oy * stride - padding + ky
                     for kx in 0..<kernel {
                         let ix = ox * stride - padding + kx
                         let inside = iy >= 0 && iy < height && ix >= 0 && ix < width
-                        indices.append(inside ? iy * width + ix : zeroRow)
+                        var index = inside ? iy * width + ix : zeroRow
+                        if inside, let groups, groups.input[index] != groups.output[output] { index = zeroRow }
+                        indices.append(index)
                     }
                 }
             }
@@ -40,13 +53,41 @@ struct ConvolutionPlan: Equatable {
     }
 
     /// The patches of `tokens` `[B, height * width, C]` as `[B, outH * outW, kernel * kernel, C]`
-    /// (an im2col along the token axis; its gradient scatters back).
-    func patches(_ tokens: Tensor) -> Tensor {
+    /// (an im2col along the token axis; its gradient scatters back). With `groups`,
+    /// taps that read another group's token read zeros (see ``gatherIndices(groups:)``).
+    func patches(_ tokens: Tensor, groups: ConvolutionGroups? = nil) -> Tensor {
         let (b, n, c) = (tokens.shape[0], tokens.shape[1], tokens.shape[2])
         precondition(n == height * width, "ConvolutionPlan: \(n) tokens for a \(height)x\(width) grid")
         let padded = concatenate([tokens, Tensor.zeros([b, 1, c])], axis: 1)
-        return padded.indexSelect(axis: 1, indices: gatherIndices())
+        return padded.indexSelect(axis: 1, indices: gatherIndices(groups: groups))
             .reshaped([b, outputHeight * outputWidth, kernel * kernel, c])
+    }
+}
+
+/// The source image (0 or 1) of every token on a convolution's input and output
+/// grids, for a MixMAE-mixed batch: the mask nearest-upsampled to each grid.
+///
+/// An output token belongs to the mask unit of the input token its window is
+/// anchored at (`oy * stride`, `ox * stride`); when every grid is a whole
+/// multiple of the mask grid, that is the mask upsampled to the output grid,
+/// also for a stride-2 convolution that halves the grid.
+///
+/// ```swift
+/// let plan = ConvolutionPlan(height: 14, width: 14, kernel: 3, stride: 2, padding: 1)
+/// let groups = ConvolutionGroups(mixing: mask, plan: plan)  // 14x14 input ids, 7x7 output ids
+/// ```
+struct ConvolutionGroups: Equatable {
+    var input: [UInt8]
+    var output: [UInt8]
+
+    init(input: [UInt8], output: [UInt8]) {
+        self.input = input
+        self.output = output
+    }
+
+    init(mixing: MixingMask, plan: ConvolutionPlan) {
+        input = mixing.upsampled(height: plan.height, width: plan.width)
+        output = mixing.upsampled(height: plan.outputHeight, width: plan.outputWidth)
     }
 }
 
@@ -83,11 +124,18 @@ final class TokenConv2d: Module {
     }
 
     /// Convolves `tokens` `[B, height * width, in]`; returns `[B, outH * outW, out]` and the output grid.
-    func callAsFunction(_ tokens: Tensor, height: Int, width: Int) -> (Tensor, height: Int, width: Int) {
+    ///
+    /// With `mixing` (a MixMAE batch whose tokens come from two source images),
+    /// the convolution is group-aware: each output token sums only over input
+    /// tokens of its own source image, as if the other image's tokens were zero.
+    /// Without it, this is the plain convolution.
+    func callAsFunction(_ tokens: Tensor, height: Int, width: Int, mixing: MixingMask? = nil)
+        -> (Tensor, height: Int, width: Int)
+    {
         let plan = ConvolutionPlan(height: height, width: width, kernel: kernel, stride: stride, padding: padding)
         let out = weight.shape[0]
         let taps = kernel * kernel
-        let patches = plan.patches(tokens)
+        let patches = plan.patches(tokens, groups: mixing.map { ConvolutionGroups(mixing: $0, plan: plan) })
         let y: Tensor
         if depthwise {
             // weight [C, 1, k, k] -> [k*k, C], broadcast over batch and positions.
