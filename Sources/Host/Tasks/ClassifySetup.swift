@@ -56,17 +56,19 @@ public enum ClassifySetup {
         let imageSize = recipe.data.int("img_size")
         let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
         let (headID, headParams) = try recipe.requiredComponent("head", for: "e.g. name: linear-cls")
-        let backbone = try builder.backbone(backboneID, backboneParams)
+        let backbone = try recipe.building("backbone") { try builder.backbone(backboneID, backboneParams) }
         guard backbone.capabilities.imageSize == imageSize else {
             throw recipe.issue(
                 at: "model.backbone.img_size",
                 "the backbone is built for \(backbone.capabilities.imageSize) px but data.img_size is "
                     + "\(imageSize): set both to the same size")
         }
-        let head = try builder.classificationHead(
-            headID, headParams,
-            context: BuildContext(
-                inputs: backbone.capabilities.outputs, imageSize: imageSize, numClasses: classCount))
+        let head = try recipe.building("head") {
+            try builder.classificationHead(
+                headID, headParams,
+                context: BuildContext(
+                    inputs: backbone.capabilities.outputs, imageSize: imageSize, numClasses: classCount))
+        }
         return ClassifierModel(backbone: backbone, head: head)
     }
 

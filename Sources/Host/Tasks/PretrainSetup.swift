@@ -16,7 +16,7 @@ public enum PretrainSetup {
         let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
         let (decoderID, decoderParams) = try recipe.requiredComponent("decoder", for: "e.g. name: vit-decoder")
         let (lossID, lossParams) = try recipe.requiredComponent("loss", for: "e.g. name: mix-reconstruction")
-        let backbone = try builder.backbone(backboneID, backboneParams)
+        let backbone = try recipe.building("backbone") { try builder.backbone(backboneID, backboneParams) }
         let caps = backbone.capabilities
         let imageSize = data.int("img_size")
         guard caps.imageSize == imageSize else {
@@ -32,9 +32,10 @@ public enum PretrainSetup {
         guard let final = caps.outputs.last, imageSize % final.stride == 0 else {
             throw recipe.issue(at: "model.backbone", "the backbone declares no final feature map dividing the image")
         }
-        let decoder = try builder.decoder(
-            decoderID, decoderParams, context: BuildContext(inputs: caps.outputs, imageSize: imageSize))
-        let loss = try builder.reconstructionLoss(lossID, lossParams)
+        let decoder = try recipe.building("decoder") {
+            try builder.decoder(decoderID, decoderParams, context: BuildContext(inputs: caps.outputs, imageSize: imageSize))
+        }
+        let loss = try recipe.building("loss") { try builder.reconstructionLoss(lossID, lossParams) }
         let model = PretrainModel(backbone: backbone, decoder: decoder, loss: loss)
 
         let folder = try ImageFolder(root: data.string("root"))

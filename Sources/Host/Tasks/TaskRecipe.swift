@@ -66,6 +66,28 @@ public struct TaskRecipe {
         return (choice.id, parameters)
     }
 
+    /// Runs `body` (which builds the component in `model.<slot>`); a
+    /// ``ComponentConfigurationError`` becomes a recipe error at that parameter's
+    /// file:line:column (`model.backbone.window_size: ...`).
+    ///
+    /// ```swift
+    /// let backbone = try recipe.building("backbone") { try builder.backbone(id, parameters) }
+    /// ```
+    public func building<T>(_ slot: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ComponentConfigurationError {
+            let name = error.parameter.split(separator: "[").first.map(String.init) ?? error.parameter
+            let path = RecipePath([.key("model"), .key(slot), .key(name)])
+            let node = resolved.node(at: path) ?? resolved.node(at: RecipePath([.key("model"), .key(slot)]))
+            throw RecipeValidationError(issues: [
+                RecipeIssue(
+                    .outOfRange, at: node?.mark ?? resolved.root.mark,
+                    path: RecipePath([.key("model"), .key(slot), .key(error.parameter)]), message: error.problem)
+            ])
+        }
+    }
+
     /// A recipe error at a key, for cross-section checks.
     public func issue(at path: RecipePath, _ message: String) -> RecipeValidationError {
         let mark = resolved.node(at: path)?.mark ?? resolved.root.mark
