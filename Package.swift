@@ -68,6 +68,13 @@ let package = Package(
         .testTarget(name: "RecipeTests", dependencies: ["Host"], path: "Tests/RecipeTests"),
         .testTarget(name: "ImagingTests", dependencies: ["Host"], path: "Tests/ImagingTests"),
         .testTarget(name: "EvaluationTests", dependencies: ["Host"], path: "Tests/EvaluationTests"),
+        .testTarget(
+            name: "RegistryTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
+            path: "Tests/RegistryTests"),
+        .testTarget(name: "DataTests", dependencies: ["Host"], path: "Tests/DataTests"),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
+            path: "Tests/TrainingTests"),
     ] + testPluginTargets,
     swiftLanguageModes: [.v5]
 )

@@ -14,12 +14,9 @@ do {
 }
 do {
     try command.run()
-} catch let exit as ExitCode {
-    MixmaeCommand.exit(withError: exit)
-} catch let clean as CleanExit {
-    MixmaeCommand.exit(withError: clean)
-} catch let validation as ValidationError {
-    MixmaeCommand.exit(withError: validation)
+} catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+    // Help requests, exit codes and validation errors: ArgumentParser prints them.
+    MixmaeCommand.exit(withError: error)
 } catch {
     // Recipe and YAML errors already read `file:line:column: error: ...`.
     let text = "\(error)"

@@ -16,11 +16,11 @@ extension InProcess {
 
         static let refusals: [Case] = [
             Case(
-                fixture: "OtherMajor", summary: "built for SDK 2.0, host has 1.0",
-                words: ["built against MixKit SDK 2.0", "this host has SDK 1.0", "rebuild the plugin against SDK 1.0"]),
+                fixture: "OtherMajor", summary: "built for SDK 2.\(sdkMinorForOtherMajor), host has \(hostSDK)",
+                words: ["built against MixKit SDK 2.\(sdkMinorForOtherMajor)", "this host has SDK \(hostSDK)", "rebuild the plugin against SDK \(hostSDK)"]),
             Case(
-                fixture: "NewerMinor", summary: "built for newer SDK 1.1, host has 1.0",
-                words: ["SDK 1.1, newer than this host's SDK 1.0", "update mixmae"]),
+                fixture: "NewerMinor", summary: "built for newer SDK \(nextMinorSDK), host has \(hostSDK)",
+                words: ["SDK \(nextMinorSDK), newer than this host's SDK \(hostSDK)", "update mixmae"]),
             Case(
                 fixture: "OtherCompiler", summary: "built by Swift 5.9.0, host by 6.3.1",
                 words: ["built by Swift 5.9.0", "this host by Swift 6.3.1", "rebuild the plugin with Swift 6.3.1"]),
@@ -174,7 +174,7 @@ extension InProcess {
             var nextMajorHost = host
             nextMajorHost.sdkMajor += 1
             if case .failure(let refusal) = PluginLoader(hostStamp: nextMajorHost).load(fixture("Good")) {
-                #expect(refusal.summary == "built for SDK 1.0, host has 2.0")
+                #expect(refusal.summary == "built for SDK \(hostSDK), host has 2.\(host.sdkMinor)")
             } else {
                 Issue.record("a plugin for another SDK major must be refused")
             }

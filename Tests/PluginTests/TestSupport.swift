@@ -1,5 +1,6 @@
 import Foundation
 import Host
+import MixKit
 import Testing
 
 /// The suites that load plugins and build their modules in this process run one
@@ -108,3 +109,10 @@ struct TestSetupError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+/// The host's SDK version as messages print it ("1.1").
+let hostSDK = "\(PluginABI.hostStamp().sdkMajor).\(PluginABI.hostStamp().sdkMinor)"
+/// The version one minor above the host's.
+let nextMinorSDK = "\(PluginABI.hostStamp().sdkMajor).\(PluginABI.hostStamp().sdkMinor + 1)"
+/// The minor the OtherMajor fixture writes next to major + 1.
+let sdkMinorForOtherMajor = 0

@@ -5,7 +5,11 @@ public struct MixmaeCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "mixmae",
         abstract: "MixMAE pretraining and finetuning of hierarchical vision transformers.",
-        subcommands: [ForwardCommand.self, RecipeCommand.self, EvalCommand.self, PluginsCommand.self]
+        subcommands: [
+            TrainCommand.self, RerunCommand.self, ForwardCommand.self, RecipeCommand.self, EvalCommand.self,
+            PluginsCommand.self, RunsCommand.self,
+            LineageCommand.self, DataCommand.self, DebugCommand.self,
+        ]
     )
 
     public init() {}

@@ -1,6 +1,7 @@
 import Foundation
 
-/// A plain-text table with left-aligned columns separated by two spaces.
+/// A plain-text table with columns separated by two spaces, left-aligned unless listed in
+/// `rightAligned` (numbers).
 ///
 /// ```swift
 /// var table = TextTable(["ID", "KIND"])
@@ -11,9 +12,12 @@ struct TextTable {
     /// The first line, or nil for a table without one.
     var header: [String]?
     var rows: [[String]] = []
+    /// Indices of the columns padded on the left.
+    var rightAligned: Set<Int>
 
-    init(_ header: [String]? = nil) {
+    init(_ header: [String]? = nil, rightAligned: Set<Int> = []) {
         self.header = header
+        self.rightAligned = rightAligned
     }
 
     mutating func append(_ row: [String]) {
@@ -28,7 +32,10 @@ struct TextTable {
         let margin = String(repeating: " ", count: indent)
         return all.map { row in
             let cells = row.enumerated().map { i, cell in
-                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                if rightAligned.contains(i) {
+                    return String(repeating: " ", count: widths[i] - cell.count) + cell
+                }
+                return i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
             }
             return margin + cells.joined(separator: "  ")
         }.joined(separator: "\n")

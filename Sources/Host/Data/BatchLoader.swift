@@ -28,7 +28,11 @@ public final class BrokenImageLog: @unchecked Sendable {
     private var failures = 0
     private let report: @Sendable (String) -> Void
 
-    public init(report: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }) {
+    public init(
+        report: @escaping @Sendable (String) -> Void = {
+            FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8))
+        }
+    ) {
         self.report = report
     }
 
@@ -100,135 +104,48 @@ public final class ImageBatchLoader: BatchSource, @unchecked Sendable {
         self.augment = augment
     }
 
-    /// Batches per epoch: full ones only with ``dropLast``, else the last may be smaller.
-    public var batchesPerEpoch: Int {
-        dropLast ? samples.count / batchSize : (samples.count + batchSize - 1) / batchSize
+    /// Which sample goes where in each epoch (a last partial batch is dropped with ``dropLast``).
+    public var schedule: EpochSchedule {
+        EpochSchedule(
+            sampleCount: samples.count, batchSize: batchSize, seed: seed, shuffle: shuffle, dropLast: dropLast)
     }
+
+    /// Batches per epoch: full ones only with ``dropLast``, else the last may be smaller.
+    public var batchesPerEpoch: Int { schedule.batchesPerEpoch }
 
     /// The sample order of `epoch`.
-    public func order(epoch: Int) -> [Int] {
-        guard shuffle else { return Array(0..<samples.count) }
-        var rng = RandomGenerator(seed: derivedSeed(seed, UInt64(epoch), 0x5348_5546))
-        return rng.permutation(samples.count)
-    }
+    public func order(epoch: Int) -> [Int] { schedule.order(epoch: epoch) }
 
     public func batches(epoch: Int, skip: Int) -> BatchIterator {
-        let order = order(epoch: epoch)
-        let count = max(0, batchesPerEpoch - skip)
-        return PrefetchingIterator(count: count, workers: workers, prefetch: prefetch) { [self] k in
-            try self.makeBatch(epoch: epoch, order: order, batchIndex: k + skip)
+        schedule.batches(epoch: epoch, skip: skip, workers: workers, prefetch: prefetch) { [self] order, k in
+            try self.makeBatch(epoch: epoch, order: order, batchIndex: k)
         }
     }
 
     /// Decodes, augments and normalises one batch.
     func makeBatch(epoch: Int, order: [Int], batchIndex: Int) throws -> Batch {
-        let size = min(batchSize, samples.count - batchIndex * batchSize)
-        let images = Tensor.zeros([size, 3, imageSize, imageSize])
+        let schedule = self.schedule
+        let positions = schedule.positions(ofBatch: batchIndex)
+        let images = Tensor.zeros([positions.count, 3, imageSize, imageSize])
         var labels: [Int] = []
         let plane = 3 * imageSize * imageSize
-        for slot in 0..<size {
-            let position = batchIndex * batchSize + slot
-            var rng = RandomGenerator(seed: derivedSeed(seed, UInt64(epoch), UInt64(position)))
-            let (image, label) = try loadSample(order: order, position: position, rng: &rng)
+        for (slot, position) in positions.enumerated() {
+            var rng = schedule.generator(epoch: epoch, position: position)
+            let (image, label) = try broken.read(
+                order: order, position: position, skipBroken: skipBroken, rng: &rng,
+                path: { samples[$0].path }
+            ) { index, rng in
+                let sample = samples[index]
+                let image = try Image(contentsOfFile: sample.path, mode: .rgb)
+                return (try augment(image, &rng), sample.label)
+            }
             precondition(
                 image.width == imageSize && image.height == imageSize && image.channels == 3,
-                "augmentation must produce \(imageSize)x\(imageSize) RGB, got \(image.width)x\(image.height)x\(image.channels)")
+                "augmentation must produce \(imageSize)x\(imageSize) RGB, got \(image.width)x\(image.height)x\(image.channels)"
+            )
             normalization.write(image, to: images.data + slot * plane)
             labels.append(label)
         }
         return Batch(images: images, labels: labels)
-    }
-
-    private func loadSample(order: [Int], position: Int, rng: inout RandomGenerator) throws -> (Image, Int) {
-        var attempt = 0
-        while true {
-            let sample = samples[order[(position + attempt) % order.count]]
-            do {
-                let image = try Image(contentsOfFile: sample.path, mode: .rgb)
-                return (try augment(image, &rng), sample.label)
-            } catch {
-                guard skipBroken else { throw error }
-                broken.record(sample.path, error)
-                attempt += 1
-                if attempt >= order.count {
-                    throw ImageFolder.Error(root: sample.path, problem: "no readable image in the dataset")
-                }
-            }
-        }
-    }
-}
-
-/// Produces items 0..<count in order, on `workers` threads at most `prefetch`
-/// items each ahead of the consumer; with no workers, on the consumer's thread.
-final class PrefetchingIterator: BatchIterator {
-    private final class Shared: @unchecked Sendable {
-        let condition = NSCondition()
-        var ready: [Int: Result<Batch, Error>] = [:]
-        var nextToProduce = 0
-        var nextToConsume = 0
-        var cancelled = false
-    }
-
-    private let shared = Shared()
-    private let count: Int
-    private let workers: Int
-    private let produce: (Int) throws -> Batch
-
-    init(count: Int, workers: Int, prefetch: Int, produce: @escaping (Int) throws -> Batch) {
-        self.count = count
-        self.workers = workers
-        self.produce = produce
-        guard workers > 0 else { return }
-        let shared = self.shared
-        let ahead = max(1, prefetch) * workers
-        for _ in 0..<workers {
-            let thread = Thread {
-                while true {
-                    shared.condition.lock()
-                    while !shared.cancelled && shared.nextToProduce < count
-                        && shared.nextToProduce - shared.nextToConsume >= ahead
-                    {
-                        shared.condition.wait()
-                    }
-                    if shared.cancelled || shared.nextToProduce >= count {
-                        shared.condition.unlock()
-                        return
-                    }
-                    let k = shared.nextToProduce
-                    shared.nextToProduce += 1
-                    shared.condition.unlock()
-                    let result = Result { try produce(k) }
-                    shared.condition.lock()
-                    shared.ready[k] = result
-                    shared.condition.broadcast()
-                    shared.condition.unlock()
-                }
-            }
-            thread.name = "mixmae-data"
-            thread.start()
-        }
-    }
-
-    deinit {
-        shared.condition.lock()
-        shared.cancelled = true
-        shared.condition.broadcast()
-        shared.condition.unlock()
-    }
-
-    func next() throws -> Batch? {
-        if workers == 0 {
-            guard shared.nextToConsume < count else { return nil }
-            shared.nextToConsume += 1
-            return try produce(shared.nextToConsume - 1)
-        }
-        shared.condition.lock()
-        defer { shared.condition.unlock() }
-        guard shared.nextToConsume < count else { return nil }
-        while shared.ready[shared.nextToConsume] == nil { shared.condition.wait() }
-        let result = shared.ready.removeValue(forKey: shared.nextToConsume)!
-        shared.nextToConsume += 1
-        shared.condition.broadcast()
-        return try result.get()
     }
 }

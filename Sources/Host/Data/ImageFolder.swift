@@ -37,7 +37,9 @@ public struct ImageFolder: Sendable {
         guard fm.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw Error(
                 root: root,
-                problem: "no such folder; point data.root at a folder of class subfolders of images (ImageFolder layout), or generate one with `mixmae data synth --out DIR`")
+                problem:
+                    "no such folder; point data.root at a folder of class subfolders of images (ImageFolder layout), or generate one with `mixmae data synth --out DIR`"
+            )
         }
         let entries = try fm.contentsOfDirectory(atPath: root).filter { !$0.hasPrefix(".") }.sorted()
         let classFolders = entries.filter { name in
@@ -60,7 +62,9 @@ public struct ImageFolder: Sendable {
             }
         }
         guard !samples.isEmpty else {
-            throw Error(root: root, problem: "no .jpg, .jpeg or .png images found (looked in the folder and its class subfolders)")
+            throw Error(
+                root: root,
+                problem: "no .jpg, .jpeg or .png images found (looked in the folder and its class subfolders)")
         }
         self.classes = classes
         self.samples = samples

@@ -110,6 +110,35 @@ public struct Normalization: Sendable, Equatable {
         }
     }
 
+    /// Writes an RGB image as CHW floats into the top-left corner of a canvas of
+    /// 3 planes of `canvasWidth` x `canvasHeight` floats at `out`, leaving the
+    /// rest of the canvas (the padding) as it is.
+    ///
+    /// ```swift
+    /// let batch = Tensor.zeros([2, 3, 64, 96])  // padding stays 0, the normalised mean
+    /// normalization.write(image, to: batch.data, canvasWidth: 96, canvasHeight: 64)
+    /// ```
+    public func write(_ image: Image, to out: UnsafeMutablePointer<Float>, canvasWidth: Int, canvasHeight: Int) {
+        precondition(
+            image.channels == 3 && image.width <= canvasWidth && image.height <= canvasHeight,
+            "a \(image.width)x\(image.height)x\(image.channels) image does not fit a \(canvasWidth)x\(canvasHeight) RGB canvas"
+        )
+        let plane = canvasWidth * canvasHeight
+        let scale = (0..<3).map { 1 / (255 * std[$0]) }
+        let shift = (0..<3).map { -mean[$0] / std[$0] }
+        let width = image.width
+        image.pixels.withUnsafeBufferPointer { px in
+            for c in 0..<3 {
+                let (a, b) = (scale[c], shift[c])
+                for y in 0..<image.height {
+                    let o = out + c * plane + y * canvasWidth
+                    let row = y * width * 3
+                    for x in 0..<width { o[x] = Float(px[row + x * 3 + c]) * a + b }
+                }
+            }
+        }
+    }
+
     /// Back to 8-bit RGB, for pictures of inputs and reconstructions.
     public func image(fromCHW values: UnsafePointer<Float>, width: Int, height: Int) throws -> Image {
         let plane = width * height

@@ -142,8 +142,9 @@ public final class TrainingLoop {
     /// Folder of the run's checkpoints.
     public let checkpointDirectory: String
     public weak var observer: TrainingObserver?
-    /// Polled between steps; true stops the loop after a checkpoint.
-    public var shouldStop: () -> Bool = { false }
+    /// Polled after every step with the number of steps taken; true stops the
+    /// loop after writing the last checkpoint.
+    public var shouldStop: (Int) -> Bool = { _ in false }
     /// Extra metadata written into every checkpoint (task, recipe hash, ...).
     public var checkpointMetadata: [String: String] = [:]
     /// A label for the progress line.
@@ -249,7 +250,7 @@ public final class TrainingLoop {
                     observer?.heartbeat()
                     lastHeartbeat = Date()
                 }
-                if shouldStop() {
+                if shouldStop(state.step) {
                     progress.finish()
                     try save(state, role: "checkpoint.last", to: lastCheckpointPath)
                     throw TrainingStop.interrupted(checkpoint: lastCheckpointPath)
@@ -286,7 +287,7 @@ public final class TrainingLoop {
                     withOptimizer: false)
             }
             try save(state, role: "checkpoint.last", to: lastCheckpointPath)
-            if shouldStop() && state.epoch < settings.epochs {
+            if shouldStop(state.step) && state.epoch < settings.epochs {
                 progress.finish()
                 throw TrainingStop.interrupted(checkpoint: lastCheckpointPath)
             }

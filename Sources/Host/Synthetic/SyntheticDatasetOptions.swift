@@ -1,0 +1,117 @@
+import Foundation
+
+/// What `mixmae data synth` generates: how many images, how large, how many
+/// shape classes, the seed, the validation share, the image format, and
+/// whether label maps ignore object borders.
+///
+/// ```swift
+/// var options = SyntheticDatasetOptions()
+/// options.imageCount = 600
+/// try options.validate()
+/// options.trainCount   // 480
+/// ```
+public struct SyntheticDatasetOptions: Equatable, Sendable {
+    public var imageCount = 3000
+    public var imageSize = 64
+    public var classCount = 6
+    public var seed: UInt64 = 0
+    /// Share of the images in the validation split (the last ones by index).
+    public var validationFraction = 0.2
+    /// The format of the images; label maps are always PNG.
+    public var format = ImageFormat.png
+    /// Mark pixels on object borders (anti-aliased, mixed colours) 255 in the label maps.
+    public var ignoreBorders = false
+
+    /// JPEG quality used with `format == .jpeg`.
+    public static let jpegQuality = 95
+
+    public init() {}
+
+    /// Images in the validation split.
+    public var validationCount: Int { Int((Double(imageCount) * validationFraction).rounded()) }
+    /// Images in the training split.
+    public var trainCount: Int { imageCount - validationCount }
+
+    /// The class names: the first `classCount` shape kinds.
+    public var classNames: [String] { ShapeKind.allCases.prefix(classCount).map(\.rawValue) }
+
+    /// File extension of the images.
+    public var imageExtension: String { format == .png ? "png" : "jpg" }
+
+    /// Throws when an option is out of range, saying which and what would work.
+    public func validate() throws {
+        let maximum = ShapeKind.maximumClassCount
+        guard (1...maximum).contains(classCount) else {
+            throw DatasetError(
+                path: "--classes",
+                problem: "must be in 1...\(maximum) (the shape kinds: "
+                    + "\(ShapeKind.allCases.map(\.rawValue).joined(separator: ", "))), got \(classCount)")
+        }
+        guard (16...1024).contains(imageSize) else {
+            throw DatasetError(path: "--size", problem: "must be in 16...1024 pixels, got \(imageSize)")
+        }
+        guard validationFraction > 0 && validationFraction < 1 else {
+            throw DatasetError(
+                path: "--val-fraction", problem: "must be between 0 and 1 (exclusive), got \(validationFraction)")
+        }
+        guard imageCount <= 1_000_000 else {
+            throw DatasetError(path: "--images", problem: "at most 1000000 images, got \(imageCount)")
+        }
+        guard trainCount >= classCount && validationCount >= classCount else {
+            throw DatasetError(
+                path: "--images",
+                problem:
+                    "\(imageCount) images with --val-fraction \(validationFraction) give \(trainCount) training and "
+                    + "\(validationCount) validation images; each split needs at least one image per class "
+                    + "(\(classCount)): use more images or a different fraction")
+        }
+    }
+}
+
+/// Where `mixmae data synth` puts each format under its output folder.
+///
+/// ```swift
+/// let layout = SyntheticDatasetLayout(root: "data/synth")
+/// try ImageFolder(root: layout.classificationRoot(.train))
+/// try DetectionDataset(annotationFile: layout.detectionAnnotations(.validation),
+///                      imageDirectory: layout.detectionImages(.validation))
+/// try SegmentationDataset(root: layout.segmentationRoot, split: layout.segmentationSplit(.train))
+/// ```
+public struct SyntheticDatasetLayout: Sendable {
+    public enum Split: String, CaseIterable, Sendable {
+        case train, validation
+    }
+
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    private func path(_ components: String...) -> String {
+        components.reduce(root) { ($0 as NSString).appendingPathComponent($1) }
+    }
+
+    /// `classification/train` or `classification/val`: ImageFolder, one folder per class.
+    public func classificationRoot(_ split: Split) -> String {
+        path("classification", split == .train ? "train" : "val")
+    }
+    /// `detection/train/images` or `detection/val/images`.
+    public func detectionImages(_ split: Split) -> String {
+        path("detection", split == .train ? "train" : "val", "images")
+    }
+    /// `detection/train.json` or `detection/val.json`: COCO instances.
+    public func detectionAnnotations(_ split: Split) -> String {
+        path("detection", split == .train ? "train.json" : "val.json")
+    }
+    /// `segmentation`: ADE20K layout, `images/<split>` + `annotations/<split>`.
+    public var segmentationRoot: String { path("segmentation") }
+    /// ADE20K's split folder names: `training`, `validation`.
+    public func segmentationSplit(_ split: Split) -> String { split == .train ? "training" : "validation" }
+    /// `synth.json`: the arguments, class names and counts (written last).
+    public var manifest: String { path("synth.json") }
+    /// `README.md`: the layout and conventions, for people.
+    public var readme: String { path("README.md") }
+    /// What the generator writes at the root; `--overwrite` removes only these.
+    public var ownedEntries: [String] {
+        [path("classification"), path("detection"), segmentationRoot, manifest, readme]
+    }
+}

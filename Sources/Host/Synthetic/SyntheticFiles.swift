@@ -1,0 +1,195 @@
+import Foundation
+
+/// Writes a split's annotations as a COCO instances JSON file.
+enum COCOInstancesWriter {
+    private struct File: Encodable {
+        struct Info: Encodable {
+            var description: String
+            var version: String
+        }
+        struct ImageEntry: Encodable {
+            var id: Int
+            var fileName: String
+            var width: Int
+            var height: Int
+        }
+        struct Segmentation: Encodable {
+            var size: [Int]
+            var counts: [Int]
+        }
+        struct AnnotationEntry: Encodable {
+            var id: Int
+            var imageId: Int
+            var categoryId: Int
+            var bbox: [Int]
+            var area: Int
+            var iscrowd: Int
+            var segmentation: Segmentation
+        }
+        struct CategoryEntry: Encodable {
+            var id: Int
+            var name: String
+            var supercategory: String
+        }
+        var info: Info
+        var licenses: [String]
+        var images: [ImageEntry]
+        var annotations: [AnnotationEntry]
+        var categories: [CategoryEntry]
+    }
+
+    /// Image ids are `index + 1`, category ids `classIndex + 1`, annotation ids
+    /// count from 1 in image order.
+    static func write(
+        _ records: ArraySlice<SyntheticDatasetGenerator.Record>, options: SyntheticDatasetOptions, to path: String
+    ) throws {
+        let size = options.imageSize
+        var annotations = [File.AnnotationEntry]()
+        for record in records {
+            for annotation in record.annotations {
+                annotations.append(
+                    File.AnnotationEntry(
+                        id: annotations.count + 1, imageId: record.index + 1, categoryId: annotation.classIndex + 1,
+                        bbox: [annotation.x, annotation.y, annotation.width, annotation.height], area: annotation.area,
+                        iscrowd: annotation.isCrowd ? 1 : 0,
+                        segmentation: File.Segmentation(size: [size, size], counts: annotation.runLengths)))
+            }
+        }
+        let file = File(
+            info: File.Info(
+                description: "mixmae synthetic shapes (seed \(options.seed))",
+                version: String(SyntheticDatasetGenerator.version)),
+            licenses: [],
+            images: records.map {
+                File.ImageEntry(
+                    id: $0.index + 1, fileName: SyntheticDatasetGenerator.stem($0.index) + "." + options.imageExtension,
+                    width: size, height: size)
+            },
+            annotations: annotations,
+            categories: options.classNames.enumerated().map {
+                File.CategoryEntry(id: $0.offset + 1, name: $0.element, supercategory: "shape")
+            })
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        try FileBytes.writeAtomically(Array(encoder.encode(file)), to: path)
+    }
+}
+
+/// `synth.json`: the options a dataset was made with, its classes and counts.
+struct SyntheticManifest: Codable, Equatable {
+    struct Arguments: Codable, Equatable {
+        var images: Int
+        var size: Int
+        var classes: Int
+        var seed: UInt64
+        var valFraction: Double
+        var format: String
+        var ignoreBorders: Bool
+    }
+    struct Splits: Codable, Equatable {
+        var train: Int
+        var val: Int
+    }
+    var generator = "mixmae data synth"
+    var version = SyntheticDatasetGenerator.version
+    var arguments: Arguments
+    var classes: [String]
+    /// Classes of the label maps: background plus the shapes.
+    var segmentationClasses: [String]
+    var splits: Splits
+    var objects: Int
+    var crowd: Int
+
+    init(_ options: SyntheticDatasetOptions, _ summary: SyntheticDatasetSummary) {
+        arguments = Arguments(options)
+        classes = options.classNames
+        segmentationClasses = ["background"] + options.classNames
+        splits = Splits(train: summary.trainCount, val: summary.validationCount)
+        objects = summary.objectCount
+        crowd = summary.crowdCount
+    }
+
+    func matches(_ options: SyntheticDatasetOptions) -> Bool {
+        version == SyntheticDatasetGenerator.version && arguments == Arguments(options)
+    }
+
+    static func read(_ path: String) throws -> SyntheticManifest {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(SyntheticManifest.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return Array(try encoder.encode(self)) + [0x0A]
+    }
+}
+
+extension SyntheticManifest.Arguments {
+    init(_ options: SyntheticDatasetOptions) {
+        self.init(
+            images: options.imageCount, size: options.imageSize, classes: options.classCount, seed: options.seed,
+            valFraction: options.validationFraction, format: options.format.rawValue,
+            ignoreBorders: options.ignoreBorders)
+    }
+}
+
+/// `README.md`: the layout and the conventions of a synthetic dataset.
+enum SyntheticReadme {
+    static func text(_ options: SyntheticDatasetOptions, _ summary: SyntheticDatasetSummary) -> String {
+        let ext = options.imageExtension
+        let k = options.classCount
+        let classes = options.classNames.enumerated().map { "| \($0.offset + 1) | \($0.element) |" }
+            .joined(separator: "\n")
+        let command =
+            "mixmae data synth --out DIR --images \(options.imageCount) --size \(options.imageSize) "
+            + "--classes \(k) --seed \(options.seed) --val-fraction \(options.validationFraction) "
+            + "--format \(options.format.rawValue)\(options.ignoreBorders ? " --ignore-borders" : "")"
+        return """
+            # Synthetic shapes
+
+            Made by `\(command)` (generator version \(SyntheticDatasetGenerator.version)); the same command \
+            writes the same bytes. \(options.imageCount) images of \(options.imageSize)x\(options.imageSize) \
+            pixels: \(summary.trainCount) for training (image indices 0...\(summary.trainCount - 1)) and \
+            \(summary.validationCount) for validation (the rest), \(summary.objectCount) annotated objects of \
+            which \(summary.crowdCount) are crowd regions.
+
+            Each image shows a textured background (gradient, stripes, checkers or value noise) and 2 to 5 \
+            textured shapes (solid, gradient, stripes, checkers or noise fill), scaled, rotated where that \
+            changes the shape, overlapping and cut by the border. One shape is large and dominant: it covers \
+            more visible pixels than any other object, and its class at least \
+            \(SyntheticSample.dominanceMargin) times the pixels of any other class. Image `i` has dominant class \
+            `i mod \(k)`. Edges are anti-aliased (3x3 samples per pixel); a pixel belongs to the object that \
+            owns its centre.
+
+            ## Classes
+
+            | id | name |
+            |---:|------|
+            \(classes)
+
+            The id is the COCO category id and the label map value; ImageFolder numbers the class folders \
+            alphabetically from 0 instead.
+
+            ## Layout
+
+            - `classification/{train,val}/<class>/NNNNNN.\(ext)`: ImageFolder; the class is the dominant shape.
+            - `detection/{train,val}/images/NNNNNN.\(ext)` and `detection/{train,val}.json`: COCO instances. \
+            Image id = NNNNNN + 1. One annotation per visible object: `bbox` = [x, y, width, height], the tight \
+            box of its visible pixels; `area` = its visible pixel count; `segmentation` = its visible mask as \
+            uncompressed RLE (column-major). Objects hidden entirely are left out; objects with fewer than \
+            \(SyntheticSample.crowdArea) visible pixels have `iscrowd` 1 (ignored in training and evaluation).
+            - `segmentation/{images,annotations}/{training,validation}/NNNNNN`: ADE20K layout, images \
+            `.\(ext)`, label maps `.png` (8-bit grayscale): 0 = background, 1...\(k) = the classes above, \
+            255 = ignore: crowd objects\(options.ignoreBorders ? ", and every pixel on an object border (its 3x3 samples have different owners)" : "; borders are labelled (regenerate with --ignore-borders to mark them 255)"). \
+            Evaluate with `mixmae eval seg --num-classes \(k + 1)` (no zero-label reduction).
+            - `synth.json`: the arguments, the class names and the counts.
+
+            The same image file appears in all three layouts.
+
+            """
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import MixKit
+
+/// One `mixmae train`: validates the recipe against the plugins, registers
+/// the run, resolves and records the initial weights, builds the task, runs
+/// the loop with the registry observing, and marks the run FINISHED, FAILED
+/// or KILLED. `--resume` continues a run under its own id from its last
+/// checkpoint with the recipe stored at its start.
+///
+/// ```swift
+/// let session = TrainingSession(catalog: try PluginCatalog.shared(), registry: try RunRegistry())
+/// let result = try session.start(try RecipeLoader().load("recipes/quickstart/pretrain.yaml"))
+/// print(result.runID, result.summary.finalMetrics)
+/// ```
+public final class TrainingSession {
+    public let catalog: PluginCatalog
+    public let registry: RunRegistry
+    /// Stop as if interrupted once this many steps are done (for tests of resuming).
+    public var stopAfterSteps: Int?
+    /// Print lines (initial weights, where files go) here.
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    public init(catalog: PluginCatalog, registry: RunRegistry) {
+        self.catalog = catalog
+        self.registry = registry
+    }
+
+    /// What a finished run left.
+    public struct Result {
+        public var runID: RunID
+        public var task: TaskKind
+        public var directory: URL
+        public var summary: TrainingLoop.Summary
+    }
+
+    /// Trains a new run from a resolved recipe; `rerunOf` links it to an earlier run.
+    public func start(_ resolved: ResolvedRecipe, rerunOf: RunID? = nil) throws -> Result {
+        let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
+        let run = try registry.beginRun(
+            task: recipe.task.rawValue, recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
+            seed: recipe.seed, plugins: try pluginRecords(recipe), rerunOf: rerunOf)
+        log("run \(run.id): \(recipe.task.rawValue), outputs in \(run.outputDirectory.path)")
+        return try execute(recipe, run: run, resume: nil)
+    }
+
+    /// Continues run `id` from its last checkpoint, as a new attempt under the same id.
+    public func resume(_ id: RunID) throws -> Result {
+        let stored = try registry.recipe(ofRun: id)
+        let resolved = try RecipeLoader().load(text: stored.text, as: "run \(id) recipe")
+        let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
+        let checkpoint = try registry.checkpoint(ofRun: id, role: .checkpointLast)
+        let run = try registry.resumeRun(id)
+        log("run \(id): resuming (attempt \(run.attempt)) from \(checkpoint.url.path)")
+        return try execute(recipe, run: run, resume: checkpoint.url.path)
+    }
+
+    private func execute(_ recipe: TaskRecipe, run: ActiveRun, resume: String?) throws -> Result {
+        let observer = RegistryTrainingObserver(run: run)
+        do {
+            try ShutdownRequest.install()
+            Random.seed(recipe.seed)
+            try recipe.resolved.yaml(provenance: true).write(
+                to: run.outputDirectory.appendingPathComponent("recipe.yaml"), atomically: true, encoding: .utf8)
+            let initial = try initialWeights(recipe, run: run, resuming: resume != nil)
+            let (task, data) = try makeTask(recipe, directory: run.outputDirectory.path, initialWeights: initial)
+            let loop = TrainingLoop(
+                task: task, data: data, settings: recipe.optimization, checkpointDirectory: run.outputDirectory.path)
+            loop.observer = observer
+            let stopAfter = stopAfterSteps
+            loop.shouldStop = { step in ShutdownRequest.isRequested || stopAfter.map { step >= $0 } ?? false }
+            loop.label = "\(recipe.task.rawValue) run \(run.id)"
+            loop.checkpointMetadata = ["mixmae.task": recipe.task.rawValue, "mixmae.run": String(run.id)]
+            let summary = try loop.run(resume: resume)
+            try run.finish(.finished)
+            return Result(runID: run.id, task: recipe.task, directory: run.outputDirectory, summary: summary)
+        } catch let stop as TrainingStop {
+            if case .interrupted = stop {
+                try? run.finish(.killed(signal: ShutdownRequest.signal ?? SIGINT))
+            } else {
+                try? run.finish(.failed("\(stop)"))
+            }
+            throw stop
+        } catch {
+            try? run.finish(.failed("\(error)"))
+            throw error
+        }
+    }
+
+    /// The file of `init.weights`, verified and recorded as this run's `init.backbone`.
+    private func initialWeights(_ recipe: TaskRecipe, run: ActiveRun, resuming: Bool) throws -> String? {
+        guard recipe.task.sections.contains("init") else { return nil }
+        let text = recipe.section("init").string("weights")
+        guard !text.isEmpty, !resuming else { return nil }
+        let base = recipe.resolved.path.hasPrefix("run ")
+            ? nil : URL(fileURLWithPath: (recipe.resolved.path as NSString).deletingLastPathComponent)
+        let resolved = try run.use(try WeightsReference(parsing: text, relativeTo: base), role: .initBackbone)
+        log("run \(run.id): backbone initialised from \(text) (\(resolved.url.path), sha256 \(resolved.artifact.sha256.prefix(12)))")
+        return resolved.url.path
+    }
+
+    private func makeTask(_ recipe: TaskRecipe, directory: String, initialWeights: String?) throws
+        -> (TrainingTask, BatchSource)
+    {
+        let builder = ComponentBuilder(provider: catalog)
+        switch recipe.task {
+        case .pretrain:
+            let (task, data) = try PretrainSetup.make(recipe: recipe, builder: builder, runDirectory: directory)
+            return (task, data)
+        case .classify:
+            let (task, data, report) = try ClassifySetup.make(
+                recipe: recipe, builder: builder, initialWeights: initialWeights)
+            if let report { log(report.summary) }
+            return (task, data)
+        case .detect, .segment:
+            throw recipe.issue(
+                at: "task", "task '\(recipe.task.rawValue)' is not available in this build of mixmae")
+        }
+    }
+
+    /// The plugins the recipe uses, with their library hashes.
+    private func pluginRecords(_ recipe: TaskRecipe) throws -> [PluginRecord] {
+        try recipe.components.values.sorted { $0.id < $1.id }.compactMap { choice in
+            guard let component = catalog.component(choice.id) else { return nil }
+            return try PluginRecord(
+                id: component.id, version: component.version,
+                hashingLibraryAt: URL(fileURLWithPath: component.library))
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import Host
+import Testing
+
+@Suite struct SchemaTests {
+    @Test func emptyDatabaseMigratesToTheLatestVersion() throws {
+        let directory = try TemporaryDirectory("schema")
+        let registry = try RunRegistry(home: directory.url, options: quietOptions())
+        let latest = try SchemaMigrator(migrations: RegistrySchema.migrations).latestVersion
+        #expect(latest >= 1)
+        #expect(try registry.database.userVersion() == latest)
+        let tables = Set(
+            try registry.database.query("SELECT name FROM sqlite_master WHERE type = 'table'") { $0.text(0) })
+        for table in ["runs", "run_attempts", "run_plugins", "artifacts", "events", "metrics", "tags"] {
+            #expect(tables.contains(table), "missing table \(table)")
+        }
+        let indexes = Set(
+            try registry.database.query("SELECT name FROM sqlite_master WHERE type = 'index'") { $0.text(0) })
+        #expect(indexes.isSuperset(of: ["runs_status", "events_artifact", "metrics_run_name_step"]))
+        // Opening again is a no-op.
+        let again = try RunRegistry(home: directory.url, options: quietOptions())
+        #expect(try again.database.userVersion() == latest)
+        #expect(FileManager.default.fileExists(atPath: directory.file("registry.sqlite").path))
+    }
+
+    @Test func aNewerDatabaseIsRefusedWithAClearMessage() throws {
+        let directory = try TemporaryDirectory("schema")
+        do {
+            let db = try SQLiteDatabase(path: directory.file("registry.sqlite").path)
+            try db.setUserVersion(99)
+        }
+        let error = thrownError { _ = try RunRegistry(home: directory.url, options: quietOptions()) }
+        guard case SchemaError.tooNew(_, let found, let supported)? = error as? SchemaError else {
+            Issue.record("expected SchemaError.tooNew, got \(String(describing: error))")
+            return
+        }
+        #expect(found == 99)
+        #expect(supported == RegistrySchema.migrations.count)
+        #expect("\(error!)".contains("schema version 99"))
+        #expect("\(error!)".contains("written by a newer mixmae"))
+        // The database was not touched.
+        let db = try SQLiteDatabase(path: directory.file("registry.sqlite").path)
+        #expect(try db.userVersion() == 99)
+        #expect(try db.query("SELECT COUNT(*) FROM sqlite_master") { $0.int(0) } == [0])
+    }
+
+    @Test func onlyPendingStepsRunInOrder() throws {
+        let directory = try TemporaryDirectory("schema")
+        let db = try SQLiteDatabase(path: directory.file("m.sqlite").path)
+        let one = SchemaMigration(version: 1, summary: "t") { try $0.execute("CREATE TABLE t(a INTEGER)") }
+        let two = SchemaMigration(version: 2, summary: "add b") { try $0.execute("ALTER TABLE t ADD COLUMN b TEXT") }
+        let three = SchemaMigration(version: 3, summary: "index b") { try $0.execute("CREATE INDEX t_b ON t(b)") }
+        let first = try SchemaMigrator(migrations: [one]).migrate(db)
+        #expect(first.from == 0 && first.to == 1)
+        try db.run("INSERT INTO t(a) VALUES (7)")
+        let second = try SchemaMigrator(migrations: [one, two, three]).migrate(db)
+        #expect(second.from == 1 && second.to == 3)
+        #expect(try db.userVersion() == 3)
+        #expect(try db.query("SELECT a, b FROM t") { "\($0.int(0)) \($0.optionalText(1) ?? "nil")" } == ["7 nil"])
+        #expect(try db.query("SELECT name FROM sqlite_master WHERE name = 't_b'") { $0.text(0) } == ["t_b"])
+    }
+
+    @Test func aFailingStepLeavesTheDatabaseUnchanged() throws {
+        let directory = try TemporaryDirectory("schema")
+        let db = try SQLiteDatabase(path: directory.file("m.sqlite").path)
+        let one = SchemaMigration(version: 1, summary: "t") { try $0.execute("CREATE TABLE t(a INTEGER)") }
+        let broken = SchemaMigration(version: 2, summary: "broken step") { db in
+            try db.execute("CREATE TABLE u(a INTEGER)")
+            try db.execute("ALTER TABLE missing ADD COLUMN x")
+        }
+        try SchemaMigrator(migrations: [one]).migrate(db)
+        let error = thrownError { try SchemaMigrator(migrations: [one, broken]).migrate(db) }
+        #expect("\(error!)".contains("schema version 2 (broken step) failed"))
+        #expect("\(error!)".contains("no such table: missing"))
+        #expect(try db.userVersion() == 1)
+        #expect(try db.query("SELECT name FROM sqlite_master WHERE name = 'u'") { $0.text(0) }.isEmpty)
+    }
+
+    @Test func stepsMustBeNumberedWithoutGaps() {
+        let error = thrownError {
+            _ = try SchemaMigrator(migrations: [SchemaMigration(version: 2, summary: "x") { _ in }])
+        }
+        #expect("\(error!)".contains("numbered 1, 2, 3"))
+    }
+}

@@ -1,0 +1,201 @@
+import Foundation
+import Host
+import MixKit
+import Testing
+import TestSupport
+
+/// A workspace with a synthetic dataset, a registry home and recipes, driven
+/// through the real `mixmae` binary.
+final class TrainingWorkspace {
+    let folder: TemporaryFolder
+    let environment: [String: String]
+
+    init(images: Int = 256) throws {
+        folder = try TemporaryFolder("training")
+        environment = [
+            "MIXMAE_HOME": folder.file("home"),
+            "MIXMAE_REGISTRY": TestPaths.packageRoot.appendingPathComponent("registry.yaml").path,
+        ]
+        let synth = try mixmae(["data", "synth", "--out", folder.file("data"), "--images", "\(images)", "--size", "64"])
+        precondition(synth.status == 0, synth.stderr)
+    }
+
+    func mixmae(_ arguments: [String]) throws -> ProcessResult {
+        try runMixmae(arguments, in: folder.path, environment: environment)
+    }
+
+    var registry: RunRegistry {
+        get throws { try RunRegistry(home: URL(fileURLWithPath: folder.file("home"))) }
+    }
+
+    /// A small Swin shared by the recipes below.
+    static let backbone =
+        "{name: swin, img_size: 64, embed_dim: 16, depths: [1, 1, 2, 1], num_heads: [1, 2, 2, 4], window_size: [4, 4, 4, 2]}"
+
+    @discardableResult
+    func pretrainRecipe(epochs: Int = 2, batch: Int = 16, extra: String = "") throws -> String {
+        try folder.write(
+            "pretrain.yaml",
+            """
+            base: \(TestPaths.packageRoot.path)/recipes/base/pretrain.yaml
+            data: {root: data/classification/train, img_size: 64, batch_size: \(batch), num_workers: 2}
+            optim: {base_lr: 1.5e-3}
+            schedule: {epochs: \(epochs), warmup_epochs: 1}
+            log: {every: 2, pictures: 4}
+            model:
+              backbone: \(TrainingWorkspace.backbone)
+              decoder: {name: vit-decoder, decoder_dim: 32, decoder_depth: 1, decoder_num_heads: 2}
+            \(extra)
+            """)
+    }
+
+    @discardableResult
+    func classifyRecipe(name: String, initWeights: String, epochs: Int = 1) throws -> String {
+        try folder.write(
+            name,
+            """
+            task: classify
+            data: {root: data/classification/train, val_root: data/classification/val, img_size: 64, batch_size: 16, eval_crop: 1.0}
+            optim: {base_lr: 1e-3, betas: [0.9, 0.999], layer_decay: 0.7}
+            schedule: {epochs: \(epochs), warmup_epochs: 0.5}
+            init: {weights: "\(initWeights)"}
+            model:
+              backbone: \(TrainingWorkspace.backbone)
+              head: {name: linear-cls}
+            """)
+    }
+
+    /// Every tensor of a checkpoint, by name.
+    func weights(ofRun id: RunID) throws -> [String: [Float]] {
+        let file = try SafeTensorsFile(path: folder.file("home/runs/\(id)/last.safetensors"))
+        return try Dictionary(uniqueKeysWithValues: file.names.map { ($0, try file.tensor($0).scalars) })
+    }
+}
+
+@Suite(.serialized) struct TrainingTests {
+    @Test func pretrainingOnRealImagesLowersTheLoss() throws {
+        let ws = try TrainingWorkspace(images: 320)
+        try ws.pretrainRecipe(epochs: 6, batch: 32)
+        let result = try ws.mixmae(["train", "pretrain.yaml"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("run 1 (pretrain) finished"))
+        let losses = try ws.registry.metrics(ofRun: 1, named: "val_loss").map(\.value)
+        #expect(losses.count == 6)
+        // Per-patch normalised pixels start near a loss of 1; the model learns real structure.
+        #expect(losses.first! > 0.95)
+        #expect(losses.last! < losses.first! - 0.05, "val_loss \(losses)")
+        let picture = ws.folder.file("home/runs/1/pictures/reconstruction-epoch-0006.png")
+        let image = try Image(contentsOfFile: picture)
+        #expect(image.width == 3 * 64 + 8 && image.height == 4 * 64 + 10)
+        #expect(try ws.registry.run(1)?.status == .finished)
+    }
+
+    @Test func resumingGivesTheSameWeightsAsAnUninterruptedRun() throws {
+        let ws = try TrainingWorkspace(images: 192)
+        try ws.pretrainRecipe(epochs: 2, batch: 16)
+        // 192 training images (80% of 240... the generator's split) give whole epochs of 16.
+        let full = try ws.mixmae(["train", "pretrain.yaml"])
+        #expect(full.status == 0, "\(full.stderr)")
+        let steps = try ws.registry.metrics(ofRun: 1, named: "loss").map(\.step).max()!
+        let stopAt = Int(steps) / 2 + 1  // inside the second epoch
+        let stopped = try ws.mixmae(["train", "pretrain.yaml", "--stop-after-steps", "\(stopAt)"])
+        #expect(stopped.status == 1)
+        #expect(stopped.stderr.contains("continue with --resume"))
+        #expect(try ws.registry.run(2)?.status == .killed)
+        let resumed = try ws.mixmae(["train", "--resume", "2"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try ws.registry.run(2)?.status == .finished)
+        #expect(try ws.registry.run(2)?.attempt == 2)
+        let a = try ws.weights(ofRun: 1)
+        let b = try ws.weights(ofRun: 2)
+        #expect(a.keys.sorted() == b.keys.sorted())
+        for (name, values) in a { #expect(values == b[name], "\(name) differs after resume") }
+    }
+
+    @Test func finetuneLineageAcrossThreeGenerations() throws {
+        let ws = try TrainingWorkspace(images: 192)
+        try ws.pretrainRecipe(epochs: 1)
+        #expect(try ws.mixmae(["train", "pretrain.yaml"]).status == 0)
+        try ws.classifyRecipe(name: "cls1.yaml", initWeights: "run:1")
+        let first = try ws.mixmae(["train", "cls1.yaml"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stderr.contains("initialised"))
+        try ws.classifyRecipe(name: "cls2.yaml", initWeights: "run:2:best")
+        #expect(try ws.mixmae(["train", "cls2.yaml"]).status == 0)
+        let up = try ws.mixmae(["lineage", "run:3", "--up"])
+        #expect(up.status == 0)
+        for fragment in ["run 3  classify", "by run 2  classify", "by run 1  pretrain"] {
+            #expect(up.stdout.contains(fragment), "\(up.stdout)")
+        }
+        let down = try ws.mixmae(["lineage", "run:1", "--down", "--format", "json"])
+        #expect(down.stdout.contains("\"run\" : 3") || down.stdout.contains("\"id\" : 3"), "\(down.stdout)")
+        // Top-1 was recorded each epoch.
+        #expect(try ws.registry.metrics(ofRun: 2, named: "top1").count == 1)
+    }
+
+    @Test func interruptedRunIsKilledWithALoadableCheckpoint() throws {
+        let ws = try TrainingWorkspace(images: 192)
+        try ws.pretrainRecipe(epochs: 200)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.mixmae)
+        process.arguments = ["train", "pretrain.yaml"]
+        process.currentDirectoryURL = URL(fileURLWithPath: ws.folder.path)
+        process.environment = ProcessInfo.processInfo.environment.merging(ws.environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // Wait for a first checkpoint, then interrupt.
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: ws.folder.file("home/runs/1/last.safetensors")) && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let run = try #require(try ws.registry.run(1))
+        #expect(run.status == .killed)
+        let checkpoint = try ws.registry.checkpoint(ofRun: 1, role: .checkpointLast)
+        let file = try SafeTensorsFile(path: checkpoint.url.path)
+        #expect(file.entries["patch_embed.proj.weight"]?.shape == [16, 3, 4, 4])
+        #expect(FileManager.default.fileExists(atPath: Checkpoint.optimizerPath(for: checkpoint.url.path)))
+    }
+
+    @Test func killedProcessShowsCrashed() throws {
+        let ws = try TrainingWorkspace(images: 192)
+        try ws.pretrainRecipe(epochs: 200)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestPaths.mixmae)
+        process.arguments = ["train", "pretrain.yaml"]
+        process.currentDirectoryURL = URL(fileURLWithPath: ws.folder.path)
+        process.environment = ProcessInfo.processInfo.environment.merging(ws.environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while (try? ws.registry.run(1)) == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        Thread.sleep(forTimeInterval: 0.5)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let list = try ws.mixmae(["runs", "list"])
+        #expect(list.stdout.contains("CRASHED"), "\(list.stdout)")
+        #expect(try ws.registry.run(1)?.status == .crashed)
+    }
+
+    @Test func recipeMistakesAndBrokenImagesAreReported() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        try ws.pretrainRecipe(epochs: 1, batch: 15)
+        let odd = try ws.mixmae(["train", "pretrain.yaml"])
+        #expect(odd.status == 1)
+        #expect(odd.stderr.contains("data.batch_size: MixMAE mixes image i with image B-1-i"), "\(odd.stderr)")
+        // A file that is not an image is skipped with one warning, and counted.
+        let garbage = ws.folder.file("data/classification/train/circle/000000-broken.png")
+        try Data("not a png".utf8).write(to: URL(fileURLWithPath: garbage))
+        try ws.pretrainRecipe(epochs: 1, batch: 8)
+        let skipped = try ws.mixmae(["train", "pretrain.yaml"])
+        #expect(skipped.status == 0, "\(skipped.stderr)")
+        #expect(skipped.stderr.contains("skipping unreadable image: \(garbage)"), "\(skipped.stderr)")
+        let strict = try ws.mixmae(["train", "pretrain.yaml", "--set", "data.skip_broken=false"])
+        #expect(strict.status == 1)
+        #expect(strict.stderr.contains(garbage))
+        #expect(try ws.registry.run(3)?.status == .failed)
+    }
+}
