@@ -73,6 +73,9 @@ let package = Package(
             path: "Tests/RegistryTests"),
         .testTarget(name: "DataTests", dependencies: ["Host"], path: "Tests/DataTests"),
         .testTarget(
+            name: "DenseTaskTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
+            path: "Tests/DenseTaskTests"),
+        .testTarget(
             name: "TrainingTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
             path: "Tests/TrainingTests"),
     ] + testPluginTargets,
