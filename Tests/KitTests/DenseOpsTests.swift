@@ -177,3 +177,27 @@ import Testing
         #expect(scale(Tensor([1, 2])).scalars == [2, 4])
     }
 }
+
+/// The same ops on inputs large enough to be split over threads.
+@Suite struct DenseOpsThreadedTests {
+    let check = GradientCheck(samplesPerInput: 12)
+
+    @Test func largeConvolutionMatchesTheDefinitionAndHasGradients() {
+        let x = randn([3, 24, 20, 20], seed: 1)
+        let w = randn([32, 24, 3, 3], seed: 2, scale: 0.2)
+        let b = randn([32], seed: 3)
+        let y = conv2d(x, weight: w, bias: b, padding: 1)
+        let want = DenseOpsTests().naiveConv(x, w, b, stride: 1, padding: 1, dilation: 1)
+        #expect(zip(y.scalars, want).allSatisfy { abs($0 - $1) < 1e-3 })
+        check.check([x, w, b]) { conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1) }
+    }
+
+    @Test func largeGroupNormAndResamplingHaveGradients() {
+        let x = randn([4, 32, 16, 16], seed: 4)
+        check.check([x, randn([32], seed: 5), randn([32], seed: 6)]) {
+            groupNorm($0[0], groups: 8, weight: $0[1], bias: $0[2])
+        }
+        check.check([x.copy()]) { interpolate($0[0], height: 40, width: 40, mode: .bilinear) }
+        check.check([x.copy()]) { adaptiveAvgPool2d($0[0], height: 6, width: 6) }
+    }
+}
