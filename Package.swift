@@ -72,6 +72,7 @@ let package = Package(
             name: "RegistryTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
             path: "Tests/RegistryTests"),
         .testTarget(name: "DataTests", dependencies: ["Host"], path: "Tests/DataTests"),
+        .testTarget(name: "ReportTests", dependencies: ["Host", "TestSupport"], path: "Tests/ReportTests"),
         .testTarget(
             name: "DenseTaskTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
             path: "Tests/DenseTaskTests"),

@@ -31,6 +31,10 @@ func windowGroups(_ groups: [UInt8], window w: Int, height h: Int, width wd: Int
 
 /// A pre-norm Swin block without shifted windows: window attention, then MLP,
 /// each with a residual connection and stochastic depth.
+///
+/// The block works on tokens in window order (``windowPartition(_:window:)``):
+/// every other op of the block is per token, so the stage partitions once
+/// and reverses once, instead of every block permuting twice each way.
 final class SwinBlock: Module {
     let norm1: LayerNorm
     let attn: WindowAttention
@@ -53,16 +57,15 @@ final class SwinBlock: Module {
         super.init()
     }
 
-    /// `x` `[B, H*W, C]`; `groups` `[H*W]` source-image ids of the tokens, when mixing.
-    func callAsFunction(_ x: Tensor, groups: [UInt8]?) -> Tensor {
+    /// `x` `[B, H*W, C]` in window order; `groups` `[H*W]` the tokens' source-image ids
+    /// in the same order, when mixing.
+    func callAsFunction(_ x: Tensor, windowGroups groups: [UInt8]?) -> Tensor {
         let (b, l, c) = (x.shape[0], x.shape[1], x.shape[2])
         precondition(l == height * width, "SwinBlock: \(l) tokens for a \(height)x\(width) grid")
-        let windows = windowPartition(norm1(x).reshaped([b, height, width, c]), window: window)
         let windowsPerImage = (height / window) * (width / window)
-        let grouped = groups.map { windowGroups($0, window: window, height: height, width: width) }
-        let attended = attn.attend(windows, groups: grouped, windowsPerImage: windowsPerImage)
-        let merged = windowReverse(attended, window: window, height: height, width: width)
-        let h = x + dropPath(merged, p: dropPathRate, training: isTraining, using: &Random.generator)
+        let windows = norm1(x).reshaped([b * windowsPerImage, window * window, c])
+        let attended = attn.attend(windows, groups: groups, windowsPerImage: windowsPerImage).reshaped([b, l, c])
+        let h = x + dropPath(attended, p: dropPathRate, training: isTraining, using: &Random.generator)
         return h + dropPath(mlp(norm2(h)), p: dropPathRate, training: isTraining, using: &Random.generator)
     }
 }
@@ -104,10 +107,17 @@ final class SwinStage: Module {
         super.init()
     }
 
-    /// Returns the stage's output before and after the patch merging.
+    /// Returns the stage's output before and after the patch merging, both `[B, H*W, C]`
+    /// row-major over the grid; the blocks run in window order in between.
     func callAsFunction(_ x: Tensor, groups: [UInt8]?) -> (features: Tensor, next: Tensor) {
-        var h = x
-        for block in blocks { h = block(h, groups: groups) }
-        return (h, downsample.map { $0(h) } ?? h)
+        guard let first = blocks.first else { return (x, downsample.map { $0(x) } ?? x) }
+        let (b, c) = (x.shape[0], x.shape[2])
+        let (height, width, window) = (first.height, first.width, first.window)
+        var h = windowPartition(x.reshaped([b, height, width, c]), window: window).reshaped([b, height * width, c])
+        let grouped = groups.map { windowGroups($0, window: window, height: height, width: width) }
+        for block in blocks { h = block(h, windowGroups: grouped) }
+        let features = windowReverse(
+            h.reshaped([-1, window * window, c]), window: window, height: height, width: width)
+        return (features, downsample.map { $0(features) } ?? features)
     }
 }

@@ -14,7 +14,7 @@ do {
 }
 do {
     try command.run()
-} catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
+} catch  where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
     // Help requests, exit codes and validation errors: ArgumentParser prints them.
     MixmaeCommand.exit(withError: error)
 } catch {

@@ -45,6 +45,28 @@ import Testing
         check.check([randn([64, 8, 6], seed: 5), randn([64, 6, 7], seed: 6)]) { matmul($0[0], $0[1]) }
     }
 
+    @Test func threadedGEMMsMatchNaiveForEveryTransposeAndSplit() {
+        // Above the threading threshold: M >= N cuts rows, M < N cuts columns.
+        for (m, n, k) in [(300, 40, 50), (40, 300, 50), (257, 255, 33)] {
+            let a = randn([m, k], seed: 11)
+            let b = randn([k, n], seed: 12)
+            let want = naiveMatmul(a.scalars, b.scalars, m: m, n: n, k: k)
+            let got = [
+                matmul(a, b),
+                matmul(a.transposed().copy(), b, transposeA: true),
+                matmul(a, b.transposed().copy(), transposeB: true),
+                matmul(a.transposed().copy(), b.transposed().copy(), transposeA: true, transposeB: true),
+                linear(a, weight: b.transposed().copy(), bias: Tensor.zeros([n])),
+            ]
+            for g in got {
+                #expect(g.shape == [m, n])
+                var worst: Float = 0
+                for i in 0..<(m * n) { worst = max(worst, abs(g.data[i] - want[i])) }
+                #expect(worst < 1e-3, "\(m)x\(n)x\(k): max error \(worst)")
+            }
+        }
+    }
+
     @Test func linearMatchesMatmulAndHasGradients() {
         let x = randn([2, 3, 4], seed: 1)
         let w = randn([5, 4], seed: 2)

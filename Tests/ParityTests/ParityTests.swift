@@ -1,7 +1,7 @@
 import Foundation
 import MixKit
-import Testing
 import TestSupport
+import Testing
 
 /// `mixmae forward` against the reference PyTorch tensors in fixtures/parity.
 @Suite struct ParityTests {
@@ -25,7 +25,10 @@ import TestSupport
                 dir + "/batch.safetensors", "--out", out.file("out.safetensors"),
             ], in: TestPaths.packageRoot.path)
         #expect(result.status == 0, "\(result.stderr)")
-        return (try SafeTensorsFile(path: out.file("out.safetensors")), try SafeTensorsFile(path: dir + "/expected.safetensors"))
+        return (
+            try SafeTensorsFile(path: out.file("out.safetensors")),
+            try SafeTensorsFile(path: dir + "/expected.safetensors")
+        )
     }
 
     @Test(arguments: ["pretrain_small", "finetune_small"])
@@ -71,7 +74,10 @@ import TestSupport
                 fixture + "/batch.safetensors", "--out", dir.file("o.safetensors"),
             ], in: TestPaths.packageRoot.path)
         #expect(result.status == 1)
-        #expect(result.stderr.contains("\(config):2:29: error: window_sizes: unknown hyper-parameter; did you mean 'window_size'?"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "\(config):2:29: error: window_sizes: unknown hyper-parameter; did you mean 'window_size'?"),
+            "\(result.stderr)")
         // The right names but another width: every wrong-shape tensor is reported together.
         let wide = try dir.write(
             "wide.json",

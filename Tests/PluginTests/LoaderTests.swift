@@ -17,7 +17,10 @@ extension InProcess {
         static let refusals: [Case] = [
             Case(
                 fixture: "OtherMajor", summary: "built for SDK 2.\(sdkMinorForOtherMajor), host has \(hostSDK)",
-                words: ["built against MixKit SDK 2.\(sdkMinorForOtherMajor)", "this host has SDK \(hostSDK)", "rebuild the plugin against SDK \(hostSDK)"]),
+                words: [
+                    "built against MixKit SDK 2.\(sdkMinorForOtherMajor)", "this host has SDK \(hostSDK)",
+                    "rebuild the plugin against SDK \(hostSDK)",
+                ]),
             Case(
                 fixture: "NewerMinor", summary: "built for newer SDK \(nextMinorSDK), host has \(hostSDK)",
                 words: ["SDK \(nextMinorSDK), newer than this host's SDK \(hostSDK)", "update mixmae"]),

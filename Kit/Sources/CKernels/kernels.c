@@ -2,6 +2,11 @@
 #include <math.h>
 #include <string.h>
 
+// Lets the compiler reorder the additions of a sum so that it vectorises (the
+// result differs from a left-to-right sum only by rounding). Only in blocks
+// that reduce: mk_expf's range reduction must keep its order.
+#define MK_REASSOC _Pragma("clang fp reassociate(on)")
+
 // exp for float, Cephes-style range reduction and polynomial (about 1 ulp),
 // written with arithmetic only so that loops calling it vectorise. Inputs
 // below -88.37 give exactly 0.
@@ -108,11 +113,17 @@ void mk_gelu(const float *x, float *y, size_t n) {
 }
 
 void mk_gelu_backward(const float *x, const float *gy, float *gx, size_t n) {
+    // erf(v / sqrt 2) by A&S 7.1.26 as in mk_erff; its exp(-v^2 / 2) is also
+    // the normal density's, so one exponential serves both.
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
-        float cdf = 0.5f * (1.0f + mk_erff(v * 0.70710678118654752f));
-        float pdf = 0.39894228040143268f * mk_expf(-0.5f * v * v);
-        gx[i] = gy[i] * (cdf + v * pdf);
+        float a = fabsf(v) * 0.70710678118654752f;
+        float t = 1.0f / (0.3275911f * a + 1.0f);
+        float r = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+        float e = mk_expf(-0.5f * v * v);
+        float erf = copysignf(1.0f - r * e, v);
+        float cdf = 0.5f * (1.0f + erf);
+        gx[i] = gy[i] * (cdf + v * 0.39894228040143268f * e);
     }
 }
 
@@ -128,8 +139,14 @@ static inline float mk_sum_row(const float *x, size_t n) {
 }
 
 static inline float mk_max_row(const float *x, size_t n) {
+    float acc[16];
+    for (int k = 0; k < 16; k++) acc[k] = -INFINITY;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) acc[k] = x[i + k] > acc[k] ? x[i + k] : acc[k];
     float m = -INFINITY;
-    for (size_t i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (int k = 0; k < 16; k++) m = acc[k] > m ? acc[k] : m;
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
     return m;
 }
 
@@ -193,6 +210,7 @@ void mk_log_softmax_rows(const float *x, float *y, size_t rows, size_t cols) {
 
 void mk_softmax_backward_rows(const float *y, const float *gy, float *gx, size_t rows, size_t cols) {
     for (size_t r = 0; r < rows; r++) {
+        MK_REASSOC
         const float *yr = y + r * cols, *gr = gy + r * cols;
         float *xr = gx + r * cols;
         float dot = 0;
@@ -243,6 +261,7 @@ void mk_attention_softmax_backward(const float *p, const float *gp, float *gs, f
     for (size_t g = g0; g < g1; g++) {
         for (size_t h = 0; h < H; h++) {
             for (size_t i = 0; i < N; i++) {
+                MK_REASSOC
                 size_t row = ((g * H + h) * N + i) * N;
                 const float *pr = p + row, *gr = gp + row;
                 float *sr = gs + row;
@@ -284,32 +303,41 @@ void mk_layer_norm(const float *x, const float *w, const float *b, float *y, flo
 }
 
 void mk_layer_norm_backward(const float *x, const float *w, const float *mean, const float *rstd,
-                            const float *gy, float *gx, float *gw, float *gb, size_t r0, size_t r1, size_t cols) {
+                                      const float *gy, float *gx, float *gw, float *gb, size_t r0, size_t r1,
+                                      size_t cols) {
     for (size_t r = r0; r < r1; r++) {
-        const float *xr = x + r * cols, *gr = gy + r * cols;
+        const float *restrict xr = x + r * cols, *restrict gr = gy + r * cols;
         float mu = mean[r], rs = rstd[r];
-        if (gw || gb) {
-            for (size_t j = 0; j < cols; j++) {
-                float xhat = (xr[j] - mu) * rs;
-                if (gw) gw[j] += gr[j] * xhat;
-                if (gb) gb[j] += gr[j];
-            }
+        if (gw) {
+            float *restrict gwr = gw;
+            for (size_t j = 0; j < cols; j++) gwr[j] += gr[j] * ((xr[j] - mu) * rs);
+        }
+        if (gb) {
+            float *restrict gbr = gb;
+            for (size_t j = 0; j < cols; j++) gbr[j] += gr[j];
         }
         if (gx) {
-            float *xo = gx + r * cols;
+            MK_REASSOC
+            float *restrict xo = gx + r * cols;
             float s1 = 0, s2 = 0;
-            for (size_t j = 0; j < cols; j++) {
-                float g = w ? gr[j] * w[j] : gr[j];
-                float xhat = (xr[j] - mu) * rs;
-                s1 += g;
-                s2 += g * xhat;
+            if (w) {
+                for (size_t j = 0; j < cols; j++) {
+                    float g = gr[j] * w[j];
+                    s1 += g;
+                    s2 += g * ((xr[j] - mu) * rs);
+                }
+            } else {
+                for (size_t j = 0; j < cols; j++) {
+                    s1 += gr[j];
+                    s2 += gr[j] * ((xr[j] - mu) * rs);
+                }
             }
             s1 /= (float)cols;
             s2 /= (float)cols;
-            for (size_t j = 0; j < cols; j++) {
-                float g = w ? gr[j] * w[j] : gr[j];
-                float xhat = (xr[j] - mu) * rs;
-                xo[j] = rs * (g - s1 - xhat * s2);
+            if (w) {
+                for (size_t j = 0; j < cols; j++) xo[j] = rs * (gr[j] * w[j] - s1 - (xr[j] - mu) * rs * s2);
+            } else {
+                for (size_t j = 0; j < cols; j++) xo[j] = rs * (gr[j] - s1 - (xr[j] - mu) * rs * s2);
             }
         }
     }
@@ -387,4 +415,41 @@ void mk_strided_copy(const float *x, const int64_t *shape, const int64_t *stride
     if (rank == 0) { out[0] = x[0]; return; }
     for (int k = 0; k < rank; k++) if (shape[k] == 0) return;
     mk_strided_copy_rec(x, shape, stride, rank, &out);
+}
+
+void mk_attention_softmax_block(float *p, const float *bias, const uint8_t *groups, size_t N) {
+    for (size_t i = 0; i < N; i++) {
+        float *pr = p + i * N;
+        if (bias) {
+            const float *br = bias + i * N;
+            for (size_t j = 0; j < N; j++) pr[j] += br[j];
+        }
+        if (groups) {
+            uint8_t gi = groups[i];
+            for (size_t j = 0; j < N; j++) pr[j] = groups[j] == gi ? pr[j] : -INFINITY;
+        }
+        float m = mk_max_row(pr, N);
+        for (size_t j = 0; j < N; j++) pr[j] = mk_expf(pr[j] - m);
+        float inv = 1.0f / mk_sum_row(pr, N);
+        for (size_t j = 0; j < N; j++) pr[j] *= inv;
+    }
+}
+
+void mk_attention_softmax_block_backward(const float *p, float *g, float *gbias, size_t N) {
+    for (size_t i = 0; i < N; i++) {
+        const float *pr = p + i * N;
+        float *gr = g + i * N;
+        float acc[8] = {0};
+        size_t j = 0;
+        for (; j + 8 <= N; j += 8)
+            for (int k = 0; k < 8; k++) acc[k] += pr[j + k] * gr[j + k];
+        float dot = 0;
+        for (int k = 0; k < 8; k++) dot += acc[k];
+        for (; j < N; j++) dot += pr[j] * gr[j];
+        for (j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - dot);
+        if (gbias) {
+            float *br = gbias + i * N;
+            for (j = 0; j < N; j++) br[j] += gr[j];
+        }
+    }
 }

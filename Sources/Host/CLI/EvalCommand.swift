@@ -1,10 +1,15 @@
 import ArgumentParser
 
-/// `mixmae eval`: evaluation of predictions with the field's metrics.
+/// `mixmae eval`: evaluation of a trained checkpoint (the default subcommand), and of
+/// predictions with the field's metrics.
 struct EvalCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eval",
-        abstract: "Evaluate predictions: COCO box AP or semantic segmentation mIoU.",
-        subcommands: [EvalCOCOCommand.self, EvalSegCommand.self]
+        abstract: "Evaluate a checkpoint on its recipe's validation split, or score predictions (COCO AP, mIoU).",
+        discussion: """
+            `mixmae eval RECIPE --checkpoint REF` is `mixmae eval model RECIPE --checkpoint REF`.
+            """,
+        subcommands: [EvalModelCommand.self, EvalCOCOCommand.self, EvalSegCommand.self],
+        defaultSubcommand: EvalModelCommand.self
     )
 }

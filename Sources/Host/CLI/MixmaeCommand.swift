@@ -7,8 +7,8 @@ public struct MixmaeCommand: ParsableCommand {
         abstract: "MixMAE pretraining and finetuning of hierarchical vision transformers.",
         subcommands: [
             TrainCommand.self, RerunCommand.self, ForwardCommand.self, RecipeCommand.self, EvalCommand.self,
-            PluginsCommand.self, RunsCommand.self,
-            LineageCommand.self, DataCommand.self, DebugCommand.self,
+            DataCommand.self, PluginsCommand.self, RunsCommand.self, LineageCommand.self, ReportCommand.self,
+            BenchCommand.self, DebugCommand.self,
         ]
     )
 

@@ -37,6 +37,12 @@ struct RunsListCommand: ParsableCommand {
     @Option(help: "table or json.")
     var format: OutputFormat = .table
 
+    @Option(
+        help: ArgumentHelp(
+            "Add a column with the last value of each of these metrics (comma-separated, e.g. top1,AP,mIoU).",
+            valueName: "names"))
+    var metrics: String?
+
     func run() throws {
         try format.require([.table, .json], command: "runs list")
         var statusFilter: RunStatus?
@@ -59,18 +65,31 @@ struct RunsListCommand: ParsableCommand {
             print("no runs in \(registry.home.path)" + (task ?? status ?? since != nil ? " match the filters" : ""))
             return
         }
+        let metricNames = (metrics ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
         var table = TextTable(
-            ["ID", "TASK", "STATUS", "STARTED", "DURATION", "ATTEMPT", "SEED", "RECIPE", "HOST", "NOTE"],
-            rightAligned: [0, 5, 6])
+            ["ID", "TASK", "STATUS", "STARTED", "DURATION", "ATTEMPT", "SEED", "RECIPE", "HOST"] + metricNames + [
+                "NOTE"
+            ],
+            rightAligned: Set([0, 5, 6]).union(9..<(9 + metricNames.count)))
         let now = Date()
         for run in runs {
-            table.append([
-                String(run.id), run.task,
-                RegistryText.status(run, heartbeatInterval: registry.options.heartbeatInterval, now: now),
-                RegistryDates.display(run.startedAt), RegistryText.runDuration(run, now: now), String(run.attempt),
-                run.seed.map(String.init) ?? "-", String(run.recipeSHA256.prefix(12)), run.host,
-                RegistryText.oneLine(run.error ?? run.parentRunID.map { "rerun of run \($0)" } ?? "", limit: 60),
-            ])
+            var values: [String] = []
+            for name in metricNames {
+                let last = try registry.metrics(ofRun: run.id, named: name).max { $0.step < $1.step }
+                values.append(last.map { String(format: "%.4f", $0.value) } ?? "-")
+            }
+            let status = RegistryText.status(run, heartbeatInterval: registry.options.heartbeatInterval, now: now)
+            let note = RegistryText.oneLine(
+                run.error ?? run.parentRunID.map { "rerun of run \($0)" } ?? "", limit: 60)
+            var row: [String] = [
+                String(run.id), run.task, status, RegistryDates.display(run.startedAt),
+                RegistryText.runDuration(run, now: now), String(run.attempt), run.seed.map(String.init) ?? "-",
+                String(run.recipeSHA256.prefix(12)), run.host,
+            ]
+            row += values
+            row.append(note)
+            table.append(row)
         }
         print(table.rendered())
     }

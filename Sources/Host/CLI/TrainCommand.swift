@@ -44,7 +44,8 @@ public struct TrainCommand: ParsableCommand {
     }
 
     public func run() throws {
-        let session = TrainingSession(catalog: try PluginCatalog.shared(registry: registry), registry: try location.open())
+        let session = TrainingSession(
+            catalog: try PluginCatalog.shared(registry: registry), registry: try location.open())
         session.stopAfterSteps = stopAfterSteps
         let result: TrainingSession.Result
         if let resume {
@@ -59,7 +60,9 @@ public struct TrainCommand: ParsableCommand {
     static func printSummary(_ result: TrainingSession.Result) {
         let metrics = result.summary.finalMetrics.sorted { $0.key < $1.key }
             .map { "\($0.key) \(String(format: "%.4g", $0.value))" }.joined(separator: ", ")
-        print("run \(result.runID) (\(result.task.rawValue)) finished in \(formatDuration(result.summary.seconds)), \(result.summary.steps) steps")
+        print(
+            "run \(result.runID) (\(result.task.rawValue)) finished in \(formatDuration(result.summary.seconds)), \(result.summary.steps) steps"
+        )
         print("  metrics: \(metrics)")
         print("  last checkpoint: \(result.summary.lastCheckpoint)")
         if let best = result.summary.bestCheckpoint { print("  best checkpoint: \(best)") }

@@ -50,8 +50,10 @@ public struct ForwardRunner {
         model.train(false)
         let run = { () throws -> [String: Tensor] in
             switch config.kind {
-            case .pretrain: return try self.pretrain(model as! PretrainModel, images: images, batch: batch, path: batchPath)
-            case .finetune: return try self.finetune(model as! ClassifierModel, images: images, batch: batch, path: batchPath)
+            case .pretrain:
+                return try self.pretrain(model as! PretrainModel, images: images, batch: batch, path: batchPath)
+            case .finetune:
+                return try self.finetune(model as! ClassifierModel, images: images, batch: batch, path: batchPath)
             }
         }
         var outputs = computeGradients ? try run() : try withNoGrad(run)
@@ -70,7 +72,9 @@ public struct ForwardRunner {
         guard images.rank == 4, Array(images.shape.dropFirst()) == want else {
             throw BatchError(
                 path: path,
-                problem: "tensor 'images' has shape \(images.shape); the configuration expects [B, \(want.map(String.init).joined(separator: ", "))]")
+                problem:
+                    "tensor 'images' has shape \(images.shape); the configuration expects [B, \(want.map(String.init).joined(separator: ", "))]"
+            )
         }
     }
 
@@ -79,10 +83,13 @@ public struct ForwardRunner {
     {
         try checkImages(images, model.backbone.capabilities, path: path)
         guard images.shape[0] % 2 == 0 else {
-            throw BatchError(path: path, problem: "MixMAE mixes image i with image B-1-i: the batch size must be even, got \(images.shape[0])")
+            throw BatchError(
+                path: path,
+                problem: "MixMAE mixes image i with image B-1-i: the batch size must be even, got \(images.shape[0])")
         }
         guard batch.entries["mask"] != nil else {
-            throw BatchError(path: path, problem: "a pretraining batch needs a 'mask' tensor [L] of 0/1 over the final-stage grid")
+            throw BatchError(
+                path: path, problem: "a pretraining batch needs a 'mask' tensor [L] of 0/1 over the final-stage grid")
         }
         let mask = try batch.tensor("mask")
         let stride = model.backbone.capabilities.outputs.last?.stride ?? 32
@@ -90,7 +97,9 @@ public struct ForwardRunner {
         guard mask.count == side * side, mask.scalars.allSatisfy({ $0 == 0 || $0 == 1 }) else {
             throw BatchError(
                 path: path,
-                problem: "tensor 'mask' must hold \(side * side) values of 0 or 1 (the \(side)x\(side) final-stage grid), got shape \(mask.shape)")
+                problem:
+                    "tensor 'mask' must hold \(side * side) values of 0 or 1 (the \(side)x\(side) final-stage grid), got shape \(mask.shape)"
+            )
         }
         let mixing = MixingMask(height: side, width: side, values: mask.scalars.map { UInt8($0) })
         let out = model(images, mixing: mixing)
@@ -108,7 +117,8 @@ public struct ForwardRunner {
         let classes = config.numClasses ?? config.head.int("num_classes")
         guard labels.count == images.shape[0], labels.allSatisfy({ $0 >= 0 && $0 < classes }) else {
             throw BatchError(
-                path: path, problem: "tensor 'labels' must hold \(images.shape[0]) class indices in 0..<\(classes), got \(labels)")
+                path: path,
+                problem: "tensor 'labels' must hold \(images.shape[0]) class indices in 0..<\(classes), got \(labels)")
         }
         let out = model(images)
         return ["loss": crossEntropy(out.logits, labels: labels), "features": out.pooled, "logits": out.logits]

@@ -38,7 +38,9 @@ public struct ReferenceConfig {
         let root = try YAMLParser.parse(file: path)
         guard let mapping = root.mapping else {
             throw RecipeValidationError(issues: [
-                RecipeIssue(.wrongType, at: root.mark, path: RecipePath(), message: "expected a JSON object of hyper-parameters")
+                RecipeIssue(
+                    .wrongType, at: root.mark, path: RecipePath(), message: "expected a JSON object of hyper-parameters"
+                )
             ])
         }
         let backboneSchema = try provider.descriptor(Self.backboneID, kind: .backbone).parameters
@@ -47,7 +49,9 @@ public struct ReferenceConfig {
         let headSchema = try provider.descriptor(Self.headID, kind: .head).parameters
 
         // Route every key to the components whose schema has it (mlp_ratio and in_chans go to several).
-        var sections: [String: YAMLMapping] = ["backbone": YAMLMapping(), "decoder": YAMLMapping(), "loss": YAMLMapping(), "head": YAMLMapping()]
+        var sections: [String: YAMLMapping] = [
+            "backbone": YAMLMapping(), "decoder": YAMLMapping(), "loss": YAMLMapping(), "head": YAMLMapping(),
+        ]
         let schemas = ["backbone": backboneSchema, "decoder": decoderSchema, "loss": lossSchema, "head": headSchema]
         var issues: [RecipeIssue] = []
         let known = Set(schemas.values.flatMap { $0.map(\.name) }).union(Self.runKeys)
@@ -59,7 +63,9 @@ public struct ReferenceConfig {
                 issues.append(
                     RecipeIssue(
                         .unknownKey, at: entry.keyMark, path: RecipePath([.key(entry.key)]),
-                        message: "unknown hyper-parameter" + (close.isEmpty ? "" : "; did you mean \(close.map { "'\($0)'" }.joined(separator: " or "))?"),
+                        message: "unknown hyper-parameter"
+                            + (close.isEmpty
+                                ? "" : "; did you mean \(close.map { "'\($0)'" }.joined(separator: " or "))?"),
                         suggestions: close))
             }
             for owner in owners { sections[owner]!.set(entry) }

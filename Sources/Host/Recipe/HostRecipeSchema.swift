@@ -57,7 +57,9 @@ public enum HostSections {
     public static let data: [ParameterSpec] = [
         .string(
             "root", default: nil,
-            doc: "Training data: a folder of class subfolders of images (ImageFolder), or of images and annotations for dense tasks."),
+            doc:
+                "Training data: a folder of class subfolders of images (ImageFolder), or of images and annotations for dense tasks."
+        ),
         .string(
             "val_root", default: "",
             doc: "Validation data in the same layout as root; empty for none (classification needs one)."),

@@ -128,7 +128,7 @@ public struct LineageRenderer {
             let run = graph.runs[id]!
             let bold = graph.root == .run(id) ? ", penwidth=2.5" : ""
             lines.append(
-                "  \(quoted(nodeID(.run(id)))) [shape=box, style=\"rounded,filled\", fillcolor=\"\(color(run.status))\", "
+                "  \(quoted(nodeID(.run(id)))) [shape=box, style=\"rounded,filled\", fillcolor=\"\(run.status.fillColor)\", "
                     + "label=\(quoted("run \(id)\n\(run.task)\n\(run.status)"))\(bold)];")
         }
         for id in graph.artifacts.keys.sorted() {
@@ -155,16 +155,6 @@ public struct LineageRenderer {
         }
         lines.append("}")
         return lines.joined(separator: "\n") + "\n"
-    }
-
-    private func color(_ status: RunStatus) -> String {
-        switch status {
-        case .finished: return "#d9ead3"
-        case .running: return "#cfe2f3"
-        case .failed: return "#f4cccc"
-        case .killed: return "#fce5cd"
-        case .crashed: return "#e6b8af"
-        }
     }
 
     private func quoted(_ text: String) -> String {
@@ -247,5 +237,18 @@ public enum ByteCount {
             unit += 1
         }
         return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
+    }
+}
+
+extension RunStatus {
+    /// The background colour a run of this status gets in lineage pictures.
+    public var fillColor: String {
+        switch self {
+        case .finished: return "#d9ead3"
+        case .running: return "#cfe2f3"
+        case .failed: return "#f4cccc"
+        case .killed: return "#fce5cd"
+        case .crashed: return "#e6b8af"
+        }
     }
 }

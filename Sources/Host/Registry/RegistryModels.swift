@@ -208,6 +208,8 @@ public struct ArtifactRole: RawRepresentable, Codable, Hashable, CustomStringCon
     public static let optimizerState = ArtifactRole("optimizer.state")
     /// Training data.
     public static let trainData = ArtifactRole("data.train")
+    /// The checkpoint an evaluation run (`mixmae eval RECIPE --checkpoint REF`) measured.
+    public static let evalCheckpoint = ArtifactRole("eval.checkpoint")
 
     public init(from decoder: Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)

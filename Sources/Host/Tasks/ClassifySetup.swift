@@ -12,22 +12,12 @@ public enum ClassifySetup {
         let train = try ImageFolder(root: data.string("root"))
         guard train.classes.count >= 2 else {
             throw recipe.issue(
-                at: "data.root", "classification needs at least 2 class folders in \(train.root), found \(train.classes.count)")
+                at: "data.root",
+                "classification needs at least 2 class folders in \(train.root), found \(train.classes.count)")
         }
-        let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
-        let (headID, headParams) = try recipe.requiredComponent("head", for: "e.g. name: linear-cls")
-        let backbone = try builder.backbone(backboneID, backboneParams)
-        guard backbone.capabilities.imageSize == imageSize else {
-            throw recipe.issue(
-                at: "model.backbone.img_size",
-                "the backbone is built for \(backbone.capabilities.imageSize) px but data.img_size is \(imageSize): set both to the same size")
-        }
-        let head = try builder.classificationHead(
-            headID, headParams,
-            context: BuildContext(inputs: backbone.capabilities.outputs, imageSize: imageSize, numClasses: train.classes.count))
-        let model = ClassifierModel(backbone: backbone, head: head)
+        let model = try makeModel(recipe: recipe, builder: builder, classCount: train.classes.count)
         let report = try initialWeights.map {
-            try InitialWeights.load(into: backbone, from: $0, strict: recipe.section("init").bool("strict"))
+            try InitialWeights.load(into: model.backbone, from: $0, strict: recipe.section("init").bool("strict"))
         }
 
         let scale = data.floatList("crop_scale")
@@ -44,7 +34,8 @@ public enum ClassifySetup {
         guard loader.batchesPerEpoch > 0 else {
             throw recipe.issue(
                 at: "data.batch_size",
-                "\(train.samples.count) images in \(train.root) do not fill one batch of \(data.int("batch_size")): lower data.batch_size")
+                "\(train.samples.count) images in \(train.root) do not fill one batch of \(data.int("batch_size")): lower data.batch_size"
+            )
         }
         let validation = try validationLoader(recipe: recipe, classes: train.classes)
         let finetune = recipe.section("finetune")
@@ -56,6 +47,27 @@ public enum ClassifySetup {
             model: model, mixing: mixing, layerDecay: recipe.optim.float("layer_decay"),
             weightDecay: recipe.optim.float("weight_decay"), validation: validation, seed: derivedSeed(recipe.seed, 3))
         return (task, loader, report)
+    }
+
+    /// The recipe's backbone and head (freshly initialised) for `classCount` classes.
+    public static func makeModel(recipe: TaskRecipe, builder: ComponentBuilder, classCount: Int) throws
+        -> ClassifierModel
+    {
+        let imageSize = recipe.data.int("img_size")
+        let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
+        let (headID, headParams) = try recipe.requiredComponent("head", for: "e.g. name: linear-cls")
+        let backbone = try builder.backbone(backboneID, backboneParams)
+        guard backbone.capabilities.imageSize == imageSize else {
+            throw recipe.issue(
+                at: "model.backbone.img_size",
+                "the backbone is built for \(backbone.capabilities.imageSize) px but data.img_size is "
+                    + "\(imageSize): set both to the same size")
+        }
+        let head = try builder.classificationHead(
+            headID, headParams,
+            context: BuildContext(
+                inputs: backbone.capabilities.outputs, imageSize: imageSize, numClasses: classCount))
+        return ClassifierModel(backbone: backbone, head: head)
     }
 
     /// The validation split with evaluation preprocessing, or nil when `data.val_root` is empty.
@@ -75,7 +87,8 @@ public enum ClassifySetup {
             }
             samples.append(ImageFolder.Sample(path: sample.path, label: label))
         }
-        let prepare = ResizeCenterCrop(size: data.int("img_size"), cropFraction: data.float("eval_crop"), filter: recipe.resizeFilter)
+        let prepare = ResizeCenterCrop(
+            size: data.int("img_size"), cropFraction: data.float("eval_crop"), filter: recipe.resizeFilter)
         return ImageBatchLoader(
             samples: samples, batchSize: data.int("batch_size"), imageSize: data.int("img_size"),
             workers: data.int("num_workers"), seed: 0, shuffle: false, dropLast: false,

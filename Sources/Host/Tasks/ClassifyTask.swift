@@ -72,7 +72,8 @@ public struct ClassificationEvaluation {
         while let batch = try batches.next() {
             let logits = withNoGrad { model(batch.images).logits }
             let classes = logits.shape[1]
-            lossSum += Double(withNoGrad { crossEntropy(logits, labels: batch.labels) }.item()) * Double(batch.labels.count)
+            lossSum +=
+                Double(withNoGrad { crossEntropy(logits, labels: batch.labels) }.item()) * Double(batch.labels.count)
             for (i, label) in batch.labels.enumerated() {
                 let row = logits.data + i * classes
                 let target = row[label]

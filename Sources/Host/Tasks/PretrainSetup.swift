@@ -22,7 +22,8 @@ public enum PretrainSetup {
         guard caps.imageSize == imageSize else {
             throw recipe.issue(
                 at: "model.backbone.img_size",
-                "the backbone is built for \(caps.imageSize) px but data.img_size is \(imageSize): set both to the same size")
+                "the backbone is built for \(caps.imageSize) px but data.img_size is \(imageSize): set both to the same size"
+            )
         }
         guard caps.supportsMixing else {
             throw recipe.issue(
@@ -51,7 +52,8 @@ public enum PretrainSetup {
         guard loader.batchesPerEpoch > 0 else {
             throw recipe.issue(
                 at: "data.batch_size",
-                "\(folder.samples.count) images in \(folder.root) do not fill one batch of \(batch): lower data.batch_size")
+                "\(folder.samples.count) images in \(folder.root) do not fill one batch of \(batch): lower data.batch_size"
+            )
         }
         let side = imageSize / final.stride
         let mask = recipe.section("mask")
@@ -69,20 +71,27 @@ public enum PretrainSetup {
         return (task, loader)
     }
 
-    /// The first `count` images (an even number) of a folder, centre-cropped, for pictures.
-    static func probeImages(root: String, count: Int, imageSize: Int, normalization: Normalization, filter: ResizeFilter)
+    /// `count` images (an even number) spread over a folder, centre-cropped, for
+    /// pictures; unreadable files are passed over (the training loader reports them).
+    static func probeImages(
+        root: String, count: Int, imageSize: Int, normalization: Normalization, filter: ResizeFilter
+    )
         throws -> Tensor?
     {
         let n = count / 2 * 2
         guard n > 0 else { return nil }
         let samples = try ImageFolder(root: root).samples
         let step = max(1, samples.count / n)
-        let chosen = stride(from: 0, to: samples.count, by: step).prefix(n).map { samples[$0] }
+        let prepare = ResizeCenterCrop(size: imageSize, cropFraction: 1, filter: filter)
+        var chosen: [Image] = []
+        for index in stride(from: 0, to: samples.count, by: step) where chosen.count < n {
+            if let image = try? prepare(try Image(contentsOfFile: samples[index].path, mode: .rgb)) {
+                chosen.append(image)
+            }
+        }
         guard chosen.count == n else { return nil }
         let images = Tensor.zeros([n, 3, imageSize, imageSize])
-        let prepare = ResizeCenterCrop(size: imageSize, cropFraction: 1, filter: filter)
-        for (i, sample) in chosen.enumerated() {
-            let image = try prepare(try Image(contentsOfFile: sample.path, mode: .rgb))
+        for (i, image) in chosen.enumerated() {
             normalization.write(image, to: images.data + i * 3 * imageSize * imageSize)
         }
         return images

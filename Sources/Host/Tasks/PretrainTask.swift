@@ -58,7 +58,8 @@ public final class PretrainTask: TrainingTask {
                 images: images, output: out, mixing: mixing, patchSize: pretrain.decoder.patchSize,
                 normalizedTargets: pretrain.objective.normalizesTargets, normalization: normalization)
             try FileManager.default.createDirectory(atPath: picturesDirectory, withIntermediateDirectories: true)
-            try picture.image.write(toFile: picturesDirectory + String(format: "/reconstruction-epoch-%04d.png", epoch + 1))
+            try picture.image.write(
+                toFile: picturesDirectory + String(format: "/reconstruction-epoch-%04d.png", epoch + 1))
         }
         return ["val_loss": Double(out.loss.item())]
     }

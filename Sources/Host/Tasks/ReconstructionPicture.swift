@@ -73,7 +73,9 @@ public struct ReconstructionPicture {
             }
             let tiles = [
                 try normalization.image(fromCHW: original, width: side, height: side),
-                try mixed.withUnsafeBufferPointer { try normalization.image(fromCHW: $0.baseAddress!, width: side, height: side) },
+                try mixed.withUnsafeBufferPointer {
+                    try normalization.image(fromCHW: $0.baseAddress!, width: side, height: side)
+                },
                 try reconstructed.withUnsafeBufferPointer {
                     try normalization.image(fromCHW: $0.baseAddress!, width: side, height: side)
                 },

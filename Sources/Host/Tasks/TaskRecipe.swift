@@ -28,7 +28,9 @@ public struct TaskRecipe {
                 issues.append(
                     RecipeIssue(
                         .unknownSection, at: node.mark, path: RecipePath([.key(name)]),
-                        message: "section '\(name)' is not used by task '\(task.rawValue)'; remove it (or `--set \(name)=!delete`)"))
+                        message:
+                            "section '\(name)' is not used by task '\(task.rawValue)'; remove it (or `--set \(name)=!delete`)"
+                    ))
             }
         }
         if !issues.isEmpty { throw RecipeValidationError(issues: issues) }

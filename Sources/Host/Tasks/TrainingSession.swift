@@ -19,6 +19,9 @@ public final class TrainingSession {
     public var stopAfterSteps: Int?
     /// Print lines (initial weights, where files go) here.
     public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// What runs after the run's outcome is recorded (FINISHED, FAILED or KILLED): by
+    /// default its curves are written into `runs/<id>/curves/`.
+    public var endHooks = RunEndHooks.standard
 
     public init(catalog: PluginCatalog, registry: RunRegistry) {
         self.catalog = catalog
@@ -37,8 +40,9 @@ public final class TrainingSession {
     public func start(_ resolved: ResolvedRecipe, rerunOf: RunID? = nil) throws -> Result {
         let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
         let run = try registry.beginRun(
-            task: recipe.task.rawValue, recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
-            seed: recipe.seed, plugins: try pluginRecords(recipe), rerunOf: rerunOf)
+            task: recipe.task.rawValue,
+            recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
+            seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
         log("run \(run.id): \(recipe.task.rawValue), outputs in \(run.outputDirectory.path)")
         return try execute(recipe, run: run, resume: nil)
     }
@@ -71,19 +75,25 @@ public final class TrainingSession {
             loop.label = "\(recipe.task.rawValue) run \(run.id)"
             loop.checkpointMetadata = ["mixmae.task": recipe.task.rawValue, "mixmae.run": String(run.id)]
             let summary = try loop.run(resume: resume)
-            try run.finish(.finished)
+            try end(run, .finished)
             return Result(runID: run.id, task: recipe.task, directory: run.outputDirectory, summary: summary)
         } catch let stop as TrainingStop {
             if case .interrupted = stop {
-                try? run.finish(.killed(signal: ShutdownRequest.signal ?? SIGINT))
+                try? end(run, .killed(signal: ShutdownRequest.signal ?? SIGINT))
             } else {
-                try? run.finish(.failed("\(stop)"))
+                try? end(run, .failed("\(stop)"))
             }
             throw stop
         } catch {
-            try? run.finish(.failed("\(error)"))
+            try? end(run, .failed("\(error)"))
             throw error
         }
+    }
+
+    /// Records the outcome, then runs the end hooks (curves).
+    private func end(_ run: ActiveRun, _ outcome: RunOutcome) throws {
+        try run.finish(outcome)
+        endHooks.run(after: run.id, registry: registry, log: log)
     }
 
     /// The file of `init.weights`, verified and recorded as this run's `init.backbone`.
@@ -91,10 +101,13 @@ public final class TrainingSession {
         guard recipe.task.sections.contains("init") else { return nil }
         let text = recipe.section("init").string("weights")
         guard !text.isEmpty, !resuming else { return nil }
-        let base = recipe.resolved.path.hasPrefix("run ")
+        let base =
+            recipe.resolved.path.hasPrefix("run ")
             ? nil : URL(fileURLWithPath: (recipe.resolved.path as NSString).deletingLastPathComponent)
         let resolved = try run.use(try WeightsReference(parsing: text, relativeTo: base), role: .initBackbone)
-        log("run \(run.id): backbone initialised from \(text) (\(resolved.url.path), sha256 \(resolved.artifact.sha256.prefix(12)))")
+        log(
+            "run \(run.id): backbone initialised from \(text) (\(resolved.url.path), sha256 \(resolved.artifact.sha256.prefix(12)))"
+        )
         return resolved.url.path
     }
 
@@ -123,11 +136,13 @@ public final class TrainingSession {
             return (task, data)
         }
     }
+}
 
-    /// The plugins the recipe uses, with their library hashes.
-    private func pluginRecords(_ recipe: TaskRecipe) throws -> [PluginRecord] {
+extension PluginCatalog {
+    /// The plugins `recipe` uses, with their library hashes, for the run registry.
+    func pluginRecords(for recipe: TaskRecipe) throws -> [PluginRecord] {
         try recipe.components.values.sorted { $0.id < $1.id }.compactMap { choice in
-            guard let component = catalog.component(choice.id) else { return nil }
+            guard let component = component(choice.id) else { return nil }
             return try PluginRecord(
                 id: component.id, version: component.version,
                 hashingLibraryAt: URL(fileURLWithPath: component.library))

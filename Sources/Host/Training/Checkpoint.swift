@@ -81,7 +81,9 @@ public enum Checkpoint {
         guard FileManager.default.fileExists(atPath: optimPath) else {
             throw Error(
                 path: optimPath,
-                problem: "no optimizer state next to the checkpoint; a run can only resume from a checkpoint written by training")
+                problem:
+                    "no optimizer state next to the checkpoint; a run can only resume from a checkpoint written by training"
+            )
         }
         let file = try SafeTensorsFile(path: optimPath)
         guard let json = file.metadata["mixmae.trainer_state"],
@@ -93,7 +95,9 @@ public enum Checkpoint {
         if let step = weights.metadata["mixmae.step"], step != String(state.step) {
             throw Error(
                 path: path,
-                problem: "weights are from step \(step) but the optimizer state is from step \(state.step): the pair is not from one checkpoint")
+                problem:
+                    "weights are from step \(step) but the optimizer state is from step \(state.step): the pair is not from one checkpoint"
+            )
         }
         try optimizer.load(stateDict: try file.tensors())
         return state

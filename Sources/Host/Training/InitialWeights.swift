@@ -19,8 +19,13 @@ public enum InitialWeights {
 
         public var summary: String {
             var s = "initialised \(loaded) backbone tensors from \(path)"
-            if !missing.isEmpty { s += "; \(missing.count) not in the checkpoint (kept random): \(missing.prefix(5).joined(separator: ", "))" }
-            if !skippedBuffers.isEmpty { s += "; kept the model's own \(skippedBuffers.joined(separator: ", ")) (other shape)" }
+            if !missing.isEmpty {
+                s +=
+                    "; \(missing.count) not in the checkpoint (kept random): \(missing.prefix(5).joined(separator: ", "))"
+            }
+            if !skippedBuffers.isEmpty {
+                s += "; kept the model's own \(skippedBuffers.joined(separator: ", ")) (other shape)"
+            }
             if ignored > 0 { s += "; ignored \(ignored) tensors that are not the backbone's" }
             return s
         }
@@ -59,15 +64,20 @@ public enum InitialWeights {
         if !wrong.isEmpty {
             throw Error(
                 path: path,
-                problem: "tensors do not fit the backbone (was it pretrained with another configuration?):\n  " + wrong.joined(separator: "\n  "))
+                problem: "tensors do not fit the backbone (was it pretrained with another configuration?):\n  "
+                    + wrong.joined(separator: "\n  "))
         }
         if strict && !missing.isEmpty {
             throw Error(
                 path: path,
-                problem: "\(missing.count) backbone tensors are missing (init.strict is on): \(missing.prefix(10).joined(separator: ", "))")
+                problem:
+                    "\(missing.count) backbone tensors are missing (init.strict is on): \(missing.prefix(10).joined(separator: ", "))"
+            )
         }
         if used == 0 {
-            throw Error(path: path, problem: "no tensor of the checkpoint belongs to this backbone: is it a checkpoint of another model?")
+            throw Error(
+                path: path,
+                problem: "no tensor of the checkpoint belongs to this backbone: is it a checkpoint of another model?")
         }
         for (name, tensor) in own where file.entries[name]?.shape == tensor.shape {
             tensor.assign(try file.tensor(name))

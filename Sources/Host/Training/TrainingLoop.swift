@@ -103,10 +103,12 @@ public struct OptimizationSettings: Sendable, Equatable {
     public func makeSchedule() -> LearningRateSchedule {
         switch schedule {
         case "poly":
-            return PolySchedule(baseLR: peakLR, minLR: minLR, power: 1, warmupEpochs: warmupEpochs, epochs: Double(epochs))
+            return PolySchedule(
+                baseLR: peakLR, minLR: minLR, power: 1, warmupEpochs: warmupEpochs, epochs: Double(epochs))
         case "step":
             return StepSchedule(
-                baseLR: peakLR, milestones: [Double(epochs) * 2 / 3, Double(epochs) * 8 / 9], warmupEpochs: warmupEpochs)
+                baseLR: peakLR, milestones: [Double(epochs) * 2 / 3, Double(epochs) * 8 / 9], warmupEpochs: warmupEpochs
+            )
         default:
             return WarmupCosineSchedule(
                 baseLR: peakLR, minLR: minLR, warmupEpochs: warmupEpochs, epochs: Double(epochs))
@@ -199,7 +201,8 @@ public final class TrainingLoop {
         var imagesSeen = 0
         var windowStart = Date()
         var latestMetrics: [String: Double] = [:]
-        var bestPath: String? = FileManager.default.fileExists(atPath: checkpointDirectory + "/best.safetensors")
+        var bestPath: String? =
+            FileManager.default.fileExists(atPath: checkpointDirectory + "/best.safetensors")
             ? checkpointDirectory + "/best.safetensors" : nil
         task.model.train(true)
 
@@ -292,10 +295,13 @@ public final class TrainingLoop {
                 throw TrainingStop.interrupted(checkpoint: lastCheckpointPath)
             }
         }
-        progress.update(done: state.step, fields: ["loss": latestMetrics["loss"].map { String(format: "%.4f", $0) } ?? "-"], force: true)
+        progress.update(
+            done: state.step, fields: ["loss": latestMetrics["loss"].map { String(format: "%.4f", $0) } ?? "-"],
+            force: true)
         progress.finish()
         return Summary(
-            lastCheckpoint: lastCheckpointPath, bestCheckpoint: bestPath, finalMetrics: latestMetrics, steps: state.step,
+            lastCheckpoint: lastCheckpointPath, bestCheckpoint: bestPath, finalMetrics: latestMetrics,
+            steps: state.step,
             seconds: Date().timeIntervalSince(started))
     }
 

@@ -72,15 +72,16 @@ extension Tensor {
             precondition(count == 1, "backward() without a seed needs a one-element tensor, got shape \(shape)")
         }
         withNoGrad { propagate(seed ?? Tensor.ones(shape)) }
+        Profiler.backwardFinished()
     }
 
     private func propagate(_ seed: Tensor) {
-        let order = topologicalOrder()
+        let order = Profiler.measure("autograd.order", .backward) { topologicalOrder() }
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
         for tensor in order.reversed() {
             guard let g = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
             if let node = tensor.gradNode {
-                let inputGrads = node.backward(g)
+                let inputGrads = Profiler.measure(node.op, .backward) { node.backward(g) }
                 for (input, ig) in zip(node.inputs, inputGrads) {
                     guard let ig, input.needsGrad else { continue }
                     precondition(
@@ -88,16 +89,18 @@ extension Tensor {
                         "backward of \(node.op): gradient shape \(ig.shape) differs from input shape \(input.shape)")
                     let key = ObjectIdentifier(input)
                     if let existing = grads[key] {
-                        grads[key] = existing + ig
+                        grads[key] = Profiler.measure("autograd.accumulate", .backward) { existing + ig }
                     } else {
                         grads[key] = ig
                     }
                 }
             } else if tensor.requiresGrad {
-                if let existing = tensor.grad {
-                    existing.addInPlace(g)
-                } else {
-                    tensor.grad = g.copy()
+                Profiler.measure("autograd.parameter_grad", .backward) {
+                    if let existing = tensor.grad {
+                        existing.addInPlace(g)
+                    } else {
+                        tensor.grad = g.copy()
+                    }
                 }
             }
         }

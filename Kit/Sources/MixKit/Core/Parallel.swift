@@ -4,19 +4,23 @@ import Foundation
 
 /// How mixmae shares the machine's cores between OpenBLAS and its own loops.
 ///
-/// The rule:
-/// 1. Large GEMMs run in OpenBLAS on all ``threadCount`` threads, called from
-///    one thread at a time (the training thread).
-/// 2. Element-wise, normalisation and reduction kernels split their rows into
-///    ``threadCount`` chunks with `DispatchQueue.concurrentPerform`, only when
-///    the work is large enough to pay for the hand-off (``minimumParallelWork``
-///    elements); they never call BLAS from inside a chunk.
-/// 3. Batches of small GEMMs (window attention) are split over the threads,
-///    each chunk calling single-threaded GEMMs, with OpenBLAS switched to one
-///    thread for the duration (see ``withSingleThreadedBLAS(_:)``), so the
-///    two kinds of parallelism never run at once and never oversubscribe.
-/// Data loading runs on its own threads and only decodes images: it competes
-/// for the cores, which is what makes it keep up.
+/// The rule: OpenBLAS always runs on one thread; MixKit does all the
+/// threading itself, on GCD's pool (`DispatchQueue.concurrentPerform`), with
+/// ``threadCount`` chunks, and never nests one parallel region in another.
+/// 1. A large GEMM is cut along the larger of M and N into one block per
+///    thread, each a single-threaded sgemm (see `gemm` in Matmul.swift for the
+///    measurements: faster than OpenBLAS's threading on the tall-skinny
+///    linears of the first stages).
+/// 2. A batch of small GEMMs (window attention) is split over the threads by
+///    batch item; each item is one single-threaded sgemm.
+/// 3. Element-wise, normalisation and reduction kernels split their rows into
+///    ``threadCount`` chunks, only when the work is large enough to pay for the
+///    hand-off (``minimumParallelWork`` elements).
+/// OpenBLAS's own threads would busy-wait after each call and take a core from
+/// the next parallel kernel (measured: +25% CPU time per small128 step), so
+/// the two kinds of parallelism are never mixed. Data loading runs on its own
+/// threads and only decodes images: it competes for the cores, which is what
+/// makes it keep up.
 ///
 /// `MIXMAE_THREADS` sets ``threadCount`` (default: the number of online cores).
 public enum Parallel {
@@ -29,12 +33,32 @@ public enum Parallel {
     /// Below this many elements of work a kernel runs on the calling thread.
     public static let minimumParallelWork = 1 << 15
 
-    private static let configureBLAS: Void = {
-        openblas_set_num_threads(Int32(threadCount))
-    }()
+    /// Who threads a large GEMM (rule 1).
+    public enum GEMMThreading: String, Sendable {
+        /// MixKit cuts it into single-threaded sgemms (the default).
+        case mixkit
+        /// OpenBLAS runs it on ``threadCount`` threads (for comparison only: see the rule).
+        case openblas
+    }
 
-    /// Makes sure OpenBLAS uses ``threadCount`` threads; cheap after the first call.
-    public static func configure() { _ = configureBLAS }
+    /// Who threads large GEMMs; `MIXMAE_GEMM_THREADING=openblas` selects OpenBLAS,
+    /// to compare. Set it only between steps, from the training thread.
+    public static var gemmThreading: GEMMThreading =
+        ProcessInfo.processInfo.environment["MIXMAE_GEMM_THREADING"].flatMap(GEMMThreading.init(rawValue:))
+        ?? .mixkit
+
+    private static var blasThreads = 0
+
+    /// Sets OpenBLAS's thread count when it differs from the current one.
+    static func setBLASThreads(_ n: Int) {
+        if blasThreads != n {
+            openblas_set_num_threads(Int32(n))
+            blasThreads = n
+        }
+    }
+
+    /// Makes sure OpenBLAS runs single-threaded (see the rule above).
+    public static func configure() { setBLASThreads(1) }
 
     /// Runs `body(start, end)` over `0..<count` in at most ``threadCount`` contiguous
     /// chunks; `work` is the total number of elements touched, to decide whether
@@ -59,12 +83,10 @@ public enum Parallel {
         }
     }
 
-    /// Runs `body` with OpenBLAS limited to one thread, then restores it.
+    /// Runs `body` with OpenBLAS limited to one thread. Under the rule above
+    /// OpenBLAS always is: this only makes sure it has been configured.
     public static func withSingleThreadedBLAS<R>(_ body: () -> R) -> R {
         configure()
-        if threadCount == 1 { return body() }
-        openblas_set_num_threads(1)
-        defer { openblas_set_num_threads(Int32(threadCount)) }
         return body()
     }
 }

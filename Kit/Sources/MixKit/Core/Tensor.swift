@@ -130,7 +130,8 @@ public final class Tensor: CustomStringConvertible {
     /// A copy that shares nothing with this tensor and is not part of any graph.
     public func copy() -> Tensor {
         let t = Tensor(uninitializedShape: shape)
-        if count > 0 { t.data.update(from: data, count: count) }
+        let (src, dst) = (UnsafePointer(data), t.data)
+        Parallel.forRanges(count, work: count / 4) { lo, hi in (dst + lo).update(from: src + lo, count: hi - lo) }
         return t
     }
 
@@ -149,7 +150,8 @@ public final class Tensor: CustomStringConvertible {
 
     /// Sets every element to `value`, in place.
     public func fill(_ value: Float) {
-        if count > 0 { data.update(repeating: value, count: count) }
+        let p = data
+        Parallel.forRanges(count, work: count / 4) { lo, hi in (p + lo).update(repeating: value, count: hi - lo) }
     }
 
     public var description: String {

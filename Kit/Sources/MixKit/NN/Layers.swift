@@ -150,14 +150,8 @@ open class MultiHeadAttention: Module {
 
     public func callAsFunction(_ x: Tensor, bias: Tensor? = nil, groups: [UInt8]? = nil, period: Int = 1) -> Tensor {
         precondition(x.rank == 3, "MultiHeadAttention: input must be [B, N, C], got \(x.shape)")
-        let (b, n, c) = (x.shape[0], x.shape[1], x.shape[2])
-        let d = c / heads
-        let qkvOut = qkv(x).reshaped([b, n, 3, heads, d]).permuted([2, 0, 3, 1, 4])
-        let q = qkvOut.slice(axis: 0, 0..<1).reshaped([b, heads, n, d]) * scale
-        let k = qkvOut.slice(axis: 0, 1..<2).reshaped([b, heads, n, d])
-        let v = qkvOut.slice(axis: 0, 2..<3).reshaped([b, heads, n, d])
-        let attn = attentionSoftmax(matmul(q, k, transposeB: true), bias: bias, groups: groups, period: period)
-        let out = matmul(attn, v).permuted([0, 2, 1, 3]).reshaped([b, n, c])
+        let out = multiHeadAttention(
+            qkv: qkv(x), heads: heads, scale: scale, bias: bias, groups: groups, period: period)
         return proj(out)
     }
 }

@@ -62,19 +62,23 @@ func affineKernel(_ x: Tensor, scale: Float, shift: Float) -> Tensor {
 extension Tensor {
     /// Adds `other` (same element count) into this tensor, in place, without recording.
     public func addInPlace(_ other: Tensor) {
-        precondition(other.count == count, "addInPlace: shape \(other.shape) does not fit \(shape)")
-        let po = data
-        let pa = other.data
-        Parallel.forRanges(count, work: count) { lo, hi in
-            mk_accumulate(pa + lo, 1, po + lo, hi - lo)
+        Profiler.measure("add_inplace") {
+            precondition(other.count == count, "addInPlace: shape \(other.shape) does not fit \(shape)")
+            let po = data
+            let pa = other.data
+            Parallel.forRanges(count, work: count) { lo, hi in
+                mk_accumulate(pa + lo, 1, po + lo, hi - lo)
+            }
         }
     }
 
     /// Multiplies every element by `factor`, in place, without recording.
     public func scaleInPlace(_ factor: Float) {
-        let p = data
-        Parallel.forRanges(count, work: count) { lo, hi in
-            mk_affine(p + lo, factor, 0, p + lo, hi - lo)
+        Profiler.measure("scale_inplace") {
+            let p = data
+            Parallel.forRanges(count, work: count) { lo, hi in
+                mk_affine(p + lo, factor, 0, p + lo, hi - lo)
+            }
         }
     }
 
@@ -95,30 +99,40 @@ extension Tensor {
 
 /// Element-wise sum with broadcasting.
 public func + (a: Tensor, b: Tensor) -> Tensor {
-    binaryKernel(.add, a, b).recording("add", [a, b]) { g in
-        [a.needsGrad ? g.sumToShape(a.shape) : nil, b.needsGrad ? g.sumToShape(b.shape) : nil]
+    Profiler.measure("add") {
+        binaryKernel(.add, a, b).recording("add", [a, b]) { g in
+            [a.needsGrad ? g.sumToShape(a.shape) : nil, b.needsGrad ? g.sumToShape(b.shape) : nil]
+        }
     }
 }
 
 /// Element-wise difference with broadcasting.
 public func - (a: Tensor, b: Tensor) -> Tensor {
-    binaryKernel(.sub, a, b).recording("sub", [a, b]) { g in
-        [a.needsGrad ? g.sumToShape(a.shape) : nil, b.needsGrad ? (-g).sumToShape(b.shape) : nil]
+    Profiler.measure("sub") {
+        binaryKernel(.sub, a, b).recording("sub", [a, b]) { g in
+            [a.needsGrad ? g.sumToShape(a.shape) : nil, b.needsGrad ? (-g).sumToShape(b.shape) : nil]
+        }
     }
 }
 
 /// Element-wise product with broadcasting.
 public func * (a: Tensor, b: Tensor) -> Tensor {
-    binaryKernel(.mul, a, b).recording("mul", [a, b]) { g in
-        [
-            a.needsGrad ? binaryKernel(.mul, g, b).sumToShape(a.shape) : nil,
-            b.needsGrad ? binaryKernel(.mul, g, a).sumToShape(b.shape) : nil,
-        ]
+    Profiler.measure("mul") {
+        binaryKernel(.mul, a, b).recording("mul", [a, b]) { g in
+            [
+                a.needsGrad ? binaryKernel(.mul, g, b).sumToShape(a.shape) : nil,
+                b.needsGrad ? binaryKernel(.mul, g, a).sumToShape(b.shape) : nil,
+            ]
+        }
     }
 }
 
 /// Element-wise quotient with broadcasting.
 public func / (a: Tensor, b: Tensor) -> Tensor {
+    Profiler.measure("div") { divide(a, b) }
+}
+
+private func divide(_ a: Tensor, _ b: Tensor) -> Tensor {
     let out = binaryKernel(.div, a, b)
     let saved = out.detached()
     return out.recording("div", [a, b]) { g in
@@ -133,11 +147,11 @@ public func / (a: Tensor, b: Tensor) -> Tensor {
 }
 
 public prefix func - (x: Tensor) -> Tensor {
-    unaryKernel(.neg, x).recording("neg", [x]) { g in [unaryKernel(.neg, g)] }
+    Profiler.measure("neg") { unaryKernel(.neg, x).recording("neg", [x]) { g in [unaryKernel(.neg, g)] } }
 }
 
 public func + (a: Tensor, s: Float) -> Tensor {
-    affineKernel(a, scale: 1, shift: s).recording("add_scalar", [a]) { g in [g] }
+    Profiler.measure("add_scalar") { affineKernel(a, scale: 1, shift: s).recording("add_scalar", [a]) { g in [g] } }
 }
 
 public func + (s: Float, a: Tensor) -> Tensor { a + s }
@@ -145,12 +159,16 @@ public func + (s: Float, a: Tensor) -> Tensor { a + s }
 public func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
 
 public func - (s: Float, a: Tensor) -> Tensor {
-    affineKernel(a, scale: -1, shift: s).recording("rsub_scalar", [a]) { g in [unaryKernel(.neg, g)] }
+    Profiler.measure("rsub_scalar") {
+        affineKernel(a, scale: -1, shift: s).recording("rsub_scalar", [a]) { g in [unaryKernel(.neg, g)] }
+    }
 }
 
 public func * (a: Tensor, s: Float) -> Tensor {
-    affineKernel(a, scale: s, shift: 0).recording("mul_scalar", [a]) { g in
-        [affineKernel(g, scale: s, shift: 0)]
+    Profiler.measure("mul_scalar") {
+        affineKernel(a, scale: s, shift: 0).recording("mul_scalar", [a]) { g in
+            [affineKernel(g, scale: s, shift: 0)]
+        }
     }
 }
 
@@ -160,6 +178,10 @@ public func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
 
 /// Element-wise maximum with broadcasting; the gradient goes to `a` where `a >= b`.
 public func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
+    Profiler.measure("maximum") { maximumKernel(a, b) }
+}
+
+private func maximumKernel(_ a: Tensor, _ b: Tensor) -> Tensor {
     binaryKernel(.max, a, b).recording("maximum", [a, b]) { g in
         let shape = g.shape
         let takeA = Tensor(uninitializedShape: shape)
@@ -180,100 +202,123 @@ public func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
 extension Tensor {
     /// `e^x`, element-wise.
     public func exp() -> Tensor {
-        let y = unaryKernel(.exp, self)
-        let saved = y.detached()
-        return y.recording("exp", [self]) { g in [binaryKernel(.mul, g, saved)] }
+        Profiler.measure("exp") {
+            let y = unaryKernel(.exp, self)
+            let saved = y.detached()
+            return y.recording("exp", [self]) { g in [binaryKernel(.mul, g, saved)] }
+        }
     }
 
     /// Natural logarithm, element-wise.
     public func log() -> Tensor {
-        unaryKernel(.log, self).recording("log", [self]) { g in [binaryKernel(.div, g, self)] }
+        Profiler.measure("log") {
+            unaryKernel(.log, self).recording("log", [self]) { g in [binaryKernel(.div, g, self)] }
+        }
     }
 
     /// Square root, element-wise.
     public func sqrt() -> Tensor {
-        let y = unaryKernel(.sqrt, self)
-        let saved = y.detached()
-        return y.recording("sqrt", [self]) { g in [affineKernel(binaryKernel(.div, g, saved), scale: 0.5, shift: 0)] }
+        Profiler.measure("sqrt") {
+            let y = unaryKernel(.sqrt, self)
+            let saved = y.detached()
+            return y.recording("sqrt", [self]) { g in [affineKernel(binaryKernel(.div, g, saved), scale: 0.5, shift: 0)]
+            }
+        }
     }
 
     /// Hyperbolic tangent, element-wise.
     public func tanh() -> Tensor {
-        let y = unaryKernel(.tanh, self)
-        let saved = y.detached()
-        return y.recording("tanh", [self]) { g in
-            [binaryKernel(.mul, g, affineKernel(unaryKernel(.square, saved), scale: -1, shift: 1))]
+        Profiler.measure("tanh") {
+            let y = unaryKernel(.tanh, self)
+            let saved = y.detached()
+            return y.recording("tanh", [self]) { g in
+                [binaryKernel(.mul, g, affineKernel(unaryKernel(.square, saved), scale: -1, shift: 1))]
+            }
         }
     }
 
     /// The error function, element-wise.
     public func erf() -> Tensor {
-        unaryKernel(.erf, self).recording("erf", [self]) { g in
-            // d erf(x)/dx = 2/sqrt(pi) * exp(-x^2)
-            let d = affineKernel(
-                unaryKernel(.exp, affineKernel(unaryKernel(.square, self), scale: -1, shift: 0)),
-                scale: 1.1283791670955126, shift: 0)
-            return [binaryKernel(.mul, g, d)]
+        Profiler.measure("erf") {
+            unaryKernel(.erf, self).recording("erf", [self]) { g in
+                // d erf(x)/dx = 2/sqrt(pi) * exp(-x^2)
+                let d = affineKernel(
+                    unaryKernel(.exp, affineKernel(unaryKernel(.square, self), scale: -1, shift: 0)),
+                    scale: 1.1283791670955126, shift: 0)
+                return [binaryKernel(.mul, g, d)]
+            }
         }
     }
 
     /// `x^p` for a constant exponent, element-wise.
     public func pow(_ p: Float) -> Tensor {
-        let y = Tensor(uninitializedShape: shape)
-        mk_pow_scalar(data, p, y.data, count)
-        return y.recording("pow", [self]) { g in
-            let d = Tensor(uninitializedShape: self.shape)
-            mk_pow_scalar(self.data, p - 1, d.data, self.count)
-            return [binaryKernel(.mul, g, affineKernel(d, scale: p, shift: 0))]
+        Profiler.measure("pow") {
+            let y = Tensor(uninitializedShape: shape)
+            mk_pow_scalar(data, p, y.data, count)
+            return y.recording("pow", [self]) { g in
+                let d = Tensor(uninitializedShape: self.shape)
+                mk_pow_scalar(self.data, p - 1, d.data, self.count)
+                return [binaryKernel(.mul, g, affineKernel(d, scale: p, shift: 0))]
+            }
         }
     }
 
     /// `x * x`, element-wise.
     public func square() -> Tensor {
-        unaryKernel(.square, self).recording("square", [self]) { g in
-            [affineKernel(binaryKernel(.mul, g, self), scale: 2, shift: 0)]
+        Profiler.measure("square") {
+            unaryKernel(.square, self).recording("square", [self]) { g in
+                [affineKernel(binaryKernel(.mul, g, self), scale: 2, shift: 0)]
+            }
         }
     }
 
     /// `|x|`, element-wise (gradient 0 at 0).
     public func abs() -> Tensor {
-        unaryKernel(.abs, self).recording("abs", [self]) { g in
-            let sign = Tensor(uninitializedShape: self.shape)
-            for i in 0..<self.count { sign.data[i] = self.data[i] > 0 ? 1 : (self.data[i] < 0 ? -1 : 0) }
-            return [binaryKernel(.mul, g, sign)]
+        Profiler.measure("abs") {
+            unaryKernel(.abs, self).recording("abs", [self]) { g in
+                let sign = Tensor(uninitializedShape: self.shape)
+                for i in 0..<self.count { sign.data[i] = self.data[i] > 0 ? 1 : (self.data[i] < 0 ? -1 : 0) }
+                return [binaryKernel(.mul, g, sign)]
+            }
         }
     }
 
     /// `max(x, 0)`, element-wise.
     public func relu() -> Tensor {
-        unaryKernel(.relu, self).recording("relu", [self]) { g in
-            let gx = Tensor(uninitializedShape: self.shape)
-            for i in 0..<self.count { gx.data[i] = self.data[i] > 0 ? g.data[i] : 0 }
-            return [gx]
+        Profiler.measure("relu") {
+            unaryKernel(.relu, self).recording("relu", [self]) { g in
+                let gx = Tensor(uninitializedShape: self.shape)
+                for i in 0..<self.count { gx.data[i] = self.data[i] > 0 ? g.data[i] : 0 }
+                return [gx]
+            }
         }
     }
 
     /// `1 / (1 + e^-x)`, element-wise.
     public func sigmoid() -> Tensor {
-        let y = unaryKernel(.sigmoid, self)
-        let saved = y.detached()
-        return y.recording("sigmoid", [self]) { g in
-            let d = binaryKernel(.mul, saved, affineKernel(saved, scale: -1, shift: 1))
-            return [binaryKernel(.mul, g, d)]
+        Profiler.measure("sigmoid") {
+            let y = unaryKernel(.sigmoid, self)
+            let saved = y.detached()
+            return y.recording("sigmoid", [self]) { g in
+                let d = binaryKernel(.mul, saved, affineKernel(saved, scale: -1, shift: 1))
+                return [binaryKernel(.mul, g, d)]
+            }
         }
     }
 
     /// `x` clamped to `[low, high]`; the gradient passes where `x` is inside.
     public func clamped(min low: Float = -.infinity, max high: Float = .infinity) -> Tensor {
-        let y = Tensor(uninitializedShape: shape)
-        for i in 0..<count { y.data[i] = Swift.min(Swift.max(data[i], low), high) }
-        return y.recording("clamp", [self]) { g in
-            let gx = Tensor(uninitializedShape: self.shape)
-            for i in 0..<self.count {
-                let v = self.data[i]
-                gx.data[i] = v >= low && v <= high ? g.data[i] : 0
+        Profiler.measure("clamp") {
+            let y = Tensor(uninitializedShape: shape)
+            for i in 0..<count { y.data[i] = Swift.min(Swift.max(data[i], low), high) }
+            return y.recording("clamp", [self]) { g in
+                let gx = Tensor(uninitializedShape: self.shape)
+                for i in 0..<self.count {
+                    let v = self.data[i]
+                    gx.data[i] = v >= low && v <= high ? g.data[i] : 0
+                }
+                return [gx]
             }
-            return [gx]
         }
     }
 
@@ -285,8 +330,10 @@ extension Tensor {
 
     /// This tensor broadcast to `target`, materialised (the gradient sums back).
     public func expanded(to target: [Int]) -> Tensor {
-        if shape == target { return self }
-        _ = broadcastShape(shape, target)
-        return expandedKernel(target).recording("expand", [self]) { g in [g.sumToShape(self.shape)] }
+        Profiler.measure("expand") {
+            if shape == target { return self }
+            _ = broadcastShape(shape, target)
+            return expandedKernel(target).recording("expand", [self]) { g in [g.sumToShape(self.shape)] }
+        }
     }
 }

@@ -80,50 +80,58 @@ extension Tensor {
     /// x.sum(axes: [-1], keepDims: true)   // [B, N, 1]
     /// ```
     public func sum(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
-        let ax = normalizedAxes(axes, rank: rank, shape: shape)
-        let r = reduceSumKernel(self, axes: ax)
-        let out = r.reshapedView(reducedShape(shape, axes: ax, keepDims: keepDims))
-        return out.recording("sum", [self]) { g in
-            [g.reshapedView(r.shape).expandedKernel(self.shape)]
+        Profiler.measure("sum") {
+            let ax = normalizedAxes(axes, rank: rank, shape: shape)
+            let r = reduceSumKernel(self, axes: ax)
+            let out = r.reshapedView(reducedShape(shape, axes: ax, keepDims: keepDims))
+            return out.recording("sum", [self]) { g in
+                [g.reshapedView(r.shape).expandedKernel(self.shape)]
+            }
         }
     }
 
     /// The mean over `axes` (all axes when nil).
     public func mean(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
-        let ax = normalizedAxes(axes, rank: rank, shape: shape)
-        let n = ax.map { shape[$0] }.reduce(1, *)
-        return sum(axes: ax, keepDims: keepDims) * (1 / Float(Swift.max(n, 1)))
+        Profiler.measure("mean") {
+            let ax = normalizedAxes(axes, rank: rank, shape: shape)
+            let n = ax.map { shape[$0] }.reduce(1, *)
+            return sum(axes: ax, keepDims: keepDims) * (1 / Float(Swift.max(n, 1)))
+        }
     }
 
     /// The variance over `axes`: unbiased (divides by n - 1) unless `unbiased` is false.
     public func variance(axes: [Int]? = nil, unbiased: Bool = true, keepDims: Bool = false) -> Tensor {
-        let ax = normalizedAxes(axes, rank: rank, shape: shape)
-        let n = ax.map { shape[$0] }.reduce(1, *)
-        let centered = self - mean(axes: ax, keepDims: true)
-        let ss = centered.square().sum(axes: ax, keepDims: keepDims)
-        return ss * (1 / Float(Swift.max(unbiased ? n - 1 : n, 1)))
+        Profiler.measure("variance") {
+            let ax = normalizedAxes(axes, rank: rank, shape: shape)
+            let n = ax.map { shape[$0] }.reduce(1, *)
+            let centered = self - mean(axes: ax, keepDims: true)
+            let ss = centered.square().sum(axes: ax, keepDims: keepDims)
+            return ss * (1 / Float(Swift.max(unbiased ? n - 1 : n, 1)))
+        }
     }
 
     /// The maximum over one axis; the gradient goes to the first maximal element.
     public func max(axis: Int, keepDims: Bool = false) -> Tensor {
-        let a = normalizeAxis(axis)
-        let moved = a == rank - 1 ? self : permuteKernel(self, (0..<rank).filter { $0 != a } + [a])
-        let cols = shape[a]
-        let rows = count / Swift.max(cols, 1)
-        let values = Tensor(uninitializedShape: [rows])
-        var argmax = [Int32](repeating: 0, count: rows)
-        argmax.withUnsafeMutableBufferPointer { mk_row_max(moved.data, rows, cols, values.data, $0.baseAddress) }
-        let out = values.reshapedView(reducedShape(shape, axes: [a], keepDims: keepDims))
-        return out.recording("max", [self]) { g in
-            let gm = Tensor.zeros([rows, cols])
-            for r in 0..<rows { gm.data[r * cols + Int(argmax[r])] = g.data[r] }
-            if a == self.rank - 1 { return [gm.reshapedView(self.shape)] }
-            var movedShape = self.shape
-            movedShape.remove(at: a)
-            movedShape.append(cols)
-            var inverse = Array(0..<(self.rank - 1))
-            inverse.insert(self.rank - 1, at: a)
-            return [permuteKernel(gm.reshapedView(movedShape), inverse)]
+        Profiler.measure("max") {
+            let a = normalizeAxis(axis)
+            let moved = a == rank - 1 ? self : permuteKernel(self, (0..<rank).filter { $0 != a } + [a])
+            let cols = shape[a]
+            let rows = count / Swift.max(cols, 1)
+            let values = Tensor(uninitializedShape: [rows])
+            var argmax = [Int32](repeating: 0, count: rows)
+            argmax.withUnsafeMutableBufferPointer { mk_row_max(moved.data, rows, cols, values.data, $0.baseAddress) }
+            let out = values.reshapedView(reducedShape(shape, axes: [a], keepDims: keepDims))
+            return out.recording("max", [self]) { g in
+                let gm = Tensor.zeros([rows, cols])
+                for r in 0..<rows { gm.data[r * cols + Int(argmax[r])] = g.data[r] }
+                if a == self.rank - 1 { return [gm.reshapedView(self.shape)] }
+                var movedShape = self.shape
+                movedShape.remove(at: a)
+                movedShape.append(cols)
+                var inverse = Array(0..<(self.rank - 1))
+                inverse.insert(self.rank - 1, at: a)
+                return [permuteKernel(gm.reshapedView(movedShape), inverse)]
+            }
         }
     }
 

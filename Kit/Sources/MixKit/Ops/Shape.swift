@@ -56,25 +56,30 @@ extension Tensor {
     /// x.reshaped([2, -1])
     /// ```
     public func reshaped(_ newShape: [Int]) -> Tensor {
-        var resolved = newShape
-        if let hole = newShape.firstIndex(of: -1) {
-            let known = newShape.enumerated().filter { $0.offset != hole }.map(\.element).reduce(1, *)
+        Profiler.measure("reshape") {
+            var resolved = newShape
+            if let hole = newShape.firstIndex(of: -1) {
+                let known = newShape.enumerated().filter { $0.offset != hole }.map(\.element).reduce(1, *)
+                precondition(
+                    known > 0 && count % known == 0,
+                    "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+                resolved[hole] = count / known
+            }
             precondition(
-                known > 0 && count % known == 0, "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
-            resolved[hole] = count / known
+                resolved.reduce(1, *) == count, "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+            if resolved == shape { return self }
+            return reshapedView(resolved).recording("reshape", [self]) { g in [g.reshapedView(self.shape)] }
         }
-        precondition(
-            resolved.reduce(1, *) == count, "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
-        if resolved == shape { return self }
-        return reshapedView(resolved).recording("reshape", [self]) { g in [g.reshapedView(self.shape)] }
     }
 
     /// The axes reordered: output axis `i` is input axis `axes[i]` (a copy).
     public func permuted(_ axes: [Int]) -> Tensor {
-        let norm = axes.map { normalizeAxis($0) }
-        var inverse = [Int](repeating: 0, count: norm.count)
-        for (i, a) in norm.enumerated() { inverse[a] = i }
-        return permuteKernel(self, norm).recording("permute", [self]) { g in [permuteKernel(g, inverse)] }
+        Profiler.measure("permute") {
+            let norm = axes.map { normalizeAxis($0) }
+            var inverse = [Int](repeating: 0, count: norm.count)
+            for (i, a) in norm.enumerated() { inverse[a] = i }
+            return permuteKernel(self, norm).recording("permute", [self]) { g in [permuteKernel(g, inverse)] }
+        }
     }
 
     /// Two axes swapped (a copy).
@@ -91,42 +96,47 @@ extension Tensor {
     /// let q = qkv.slice(axis: 0, 0..<1)
     /// ```
     public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
-        let a = normalizeAxis(axis)
-        precondition(
-            range.lowerBound >= 0 && range.upperBound <= shape[a],
-            "slice: range \(range) is out of bounds for axis \(a) of size \(shape[a]) (shape \(shape))")
-        var outShape = shape
-        outShape[a] = range.count
-        let inner = shape[(a + 1)...].reduce(1, *)
-        let outer = shape[..<a].reduce(1, *)
-        let out: Tensor
-        if outer == 1 {
-            out = Tensor(shape: outShape, storage: storage, offset: offset + range.lowerBound * inner)
-        } else {
-            out = Tensor(uninitializedShape: outShape)
-            let run = range.count * inner
-            let px = data
-            let po = out.data
-            Parallel.forRanges(outer, work: out.count) { lo, hi in
-                for o in lo..<hi {
-                    (po + o * run).update(from: px + (o * self.shape[a] + range.lowerBound) * inner, count: run)
+        Profiler.measure("slice") {
+            let a = normalizeAxis(axis)
+            precondition(
+                range.lowerBound >= 0 && range.upperBound <= shape[a],
+                "slice: range \(range) is out of bounds for axis \(a) of size \(shape[a]) (shape \(shape))")
+            var outShape = shape
+            outShape[a] = range.count
+            let inner = shape[(a + 1)...].reduce(1, *)
+            let outer = shape[..<a].reduce(1, *)
+            let out: Tensor
+            if outer == 1 {
+                out = Tensor(shape: outShape, storage: storage, offset: offset + range.lowerBound * inner)
+            } else {
+                out = Tensor(uninitializedShape: outShape)
+                let run = range.count * inner
+                let px = data
+                let po = out.data
+                Parallel.forRanges(outer, work: out.count) { lo, hi in
+                    for o in lo..<hi {
+                        (po + o * run).update(from: px + (o * self.shape[a] + range.lowerBound) * inner, count: run)
+                    }
                 }
             }
-        }
-        return out.recording("slice", [self]) { g in
-            let gx = Tensor.zeros(self.shape)
-            let run = range.count * inner
-            for o in 0..<outer {
-                (gx.data + (o * self.shape[a] + range.lowerBound) * inner).update(from: g.data + o * run, count: run)
+            return out.recording("slice", [self]) { g in
+                let gx = Tensor.zeros(self.shape)
+                let run = range.count * inner
+                for o in 0..<outer {
+                    (gx.data + (o * self.shape[a] + range.lowerBound) * inner).update(
+                        from: g.data + o * run, count: run)
+                }
+                return [gx]
             }
-            return [gx]
         }
     }
 
     /// The tensor reversed along `axis` (a copy).
     public func flipped(axis: Int) -> Tensor {
-        let a = normalizeAxis(axis)
-        return flipKernel(self, a).recording("flip", [self]) { g in [flipKernel(g, a)] }
+        Profiler.measure("flip") {
+            let a = normalizeAxis(axis)
+            return flipKernel(self, a).recording("flip", [self]) { g in [flipKernel(g, a)] }
+        }
     }
 
     /// The slices `indices` along `axis`, in that order (PyTorch's `index_select`).
@@ -135,28 +145,33 @@ extension Tensor {
     /// let bias = table.indexSelect(axis: 0, indices: relativeIndex)  // [N*N, heads]
     /// ```
     public func indexSelect(axis: Int, indices: [Int]) -> Tensor {
-        let a = normalizeAxis(axis)
-        let size = shape[a]
-        for i in indices {
-            precondition(
-                i >= 0 && i < size, "indexSelect: index \(i) out of range 0..<\(size) on axis \(a) of \(shape)")
-        }
-        return indexSelectKernel(self, axis: a, indices: indices).recording("index_select", [self]) { g in
-            [indexAddKernel(g, axis: a, indices: indices, size: size)]
+        Profiler.measure("index_select") {
+            let a = normalizeAxis(axis)
+            let size = shape[a]
+            for i in indices {
+                precondition(
+                    i >= 0 && i < size, "indexSelect: index \(i) out of range 0..<\(size) on axis \(a) of \(shape)")
+            }
+            return indexSelectKernel(self, axis: a, indices: indices).recording("index_select", [self]) { g in
+                [indexAddKernel(g, axis: a, indices: indices, size: size)]
+            }
         }
     }
 
     /// The adjoint of ``indexSelect(axis:indices:)``: a tensor with `size` slices
     /// along `axis`, zeros except that slice `indices[k]` adds slice `k` of this one.
     public func indexScatterAdd(axis: Int, indices: [Int], size: Int) -> Tensor {
-        let a = normalizeAxis(axis)
-        precondition(
-            indices.count == shape[a], "indexScatterAdd: \(indices.count) indices for axis of size \(shape[a])")
-        for i in indices {
-            precondition(i >= 0 && i < size, "indexScatterAdd: index \(i) out of range 0..<\(size)")
-        }
-        return indexAddKernel(self, axis: a, indices: indices, size: size).recording("index_scatter_add", [self]) { g in
-            [indexSelectKernel(g, axis: a, indices: indices)]
+        Profiler.measure("index_scatter_add") {
+            let a = normalizeAxis(axis)
+            precondition(
+                indices.count == shape[a], "indexScatterAdd: \(indices.count) indices for axis of size \(shape[a])")
+            for i in indices {
+                precondition(i >= 0 && i < size, "indexScatterAdd: index \(i) out of range 0..<\(size)")
+            }
+            return indexAddKernel(self, axis: a, indices: indices, size: size).recording("index_scatter_add", [self]) {
+                g in
+                [indexSelectKernel(g, axis: a, indices: indices)]
+            }
         }
     }
 }
@@ -209,34 +224,36 @@ func indexAddKernel(_ g: Tensor, axis a: Int, indices: [Int], size: Int) -> Tens
 /// let both = concatenate([x1, x2], axis: 0)
 /// ```
 public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor {
-    precondition(!tensors.isEmpty, "concatenate: no tensors")
-    let first = tensors[0]
-    let a = first.normalizeAxis(axis)
-    for t in tensors {
-        precondition(
-            t.rank == first.rank
-                && (0..<t.rank).allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
-            "concatenate: shape \(t.shape) does not fit \(first.shape) along axis \(a)")
-    }
-    var outShape = first.shape
-    outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
-    let out = Tensor(uninitializedShape: outShape)
-    let inner = first.shape[(a + 1)...].reduce(1, *)
-    let outer = first.shape[..<a].reduce(1, *)
-    let total = outShape[a]
-    var start = 0
-    var starts: [Int] = []
-    for t in tensors {
-        starts.append(start)
-        let run = t.shape[a] * inner
-        for o in 0..<outer {
-            (out.data + (o * total + start) * inner).update(from: t.data + o * run, count: run)
+    Profiler.measure("concatenate") {
+        precondition(!tensors.isEmpty, "concatenate: no tensors")
+        let first = tensors[0]
+        let a = first.normalizeAxis(axis)
+        for t in tensors {
+            precondition(
+                t.rank == first.rank
+                    && (0..<t.rank).allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
+                "concatenate: shape \(t.shape) does not fit \(first.shape) along axis \(a)")
         }
-        start += t.shape[a]
-    }
-    return out.recording("concatenate", tensors) { g in
-        zip(tensors, starts).map { t, s in
-            t.needsGrad ? withNoGrad { g.slice(axis: a, s..<(s + t.shape[a])).copy() } : nil
+        var outShape = first.shape
+        outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
+        let out = Tensor(uninitializedShape: outShape)
+        let inner = first.shape[(a + 1)...].reduce(1, *)
+        let outer = first.shape[..<a].reduce(1, *)
+        let total = outShape[a]
+        var start = 0
+        var starts: [Int] = []
+        for t in tensors {
+            starts.append(start)
+            let run = t.shape[a] * inner
+            for o in 0..<outer {
+                (out.data + (o * total + start) * inner).update(from: t.data + o * run, count: run)
+            }
+            start += t.shape[a]
+        }
+        return out.recording("concatenate", tensors) { g in
+            zip(tensors, starts).map { t, s in
+                t.needsGrad ? withNoGrad { g.slice(axis: a, s..<(s + t.shape[a])).copy() } : nil
+            }
         }
     }
 }

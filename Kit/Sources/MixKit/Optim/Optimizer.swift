@@ -97,9 +97,18 @@ public final class AdamW: Optimizer {
     }
 
     public func step() {
+        Profiler.measure("adamw", .optimizer) { update() }
+        Profiler.optimizerStepFinished()
+    }
+
+    private func update() {
         stepCount += 1
         let bc1 = 1 - Foundation.pow(beta1, Float(stepCount))
         let bc2 = 1 - Foundation.pow(beta2, Float(stepCount))
+        // Every parameter's elements in one index space, split evenly over the
+        // threads in one parallel region (not one region per parameter).
+        var slices: [AdamWSlice] = []
+        var total = 0
         for group in groups {
             let lr = learningRate * group.lrScale
             for (_, p) in group.parameters {
@@ -109,10 +118,33 @@ public final class AdamW: Optimizer {
                 let v = secondMoments[id] ?? Tensor.zeros(p.shape)
                 firstMoments[id] = m
                 secondMoments[id] = v
-                let (pp, pg, pm, pv) = (p.data, g.data, m.data, v.data)
-                let (b1, b2, e, wd) = (beta1, beta2, eps, group.weightDecay)
-                Parallel.forRanges(p.count, work: p.count * 4) { lo, hi in
-                    mk_adamw(pp + lo, pg + lo, pm + lo, pv + lo, hi - lo, lr, b1, b2, e, wd, bc1, bc2)
+                slices.append(
+                    AdamWSlice(
+                        start: total, count: p.count, p: p.data, g: g.data, m: m.data, v: v.data, lr: lr,
+                        weightDecay: group.weightDecay))
+                total += p.count
+            }
+        }
+        let (b1, b2, e) = (beta1, beta2, eps)
+        slices.withUnsafeBufferPointer { list in
+            Parallel.forRanges(total, work: total * 4) { lo, hi in
+                // The first slice that ends after `lo`, then every slice overlapping [lo, hi).
+                var k = 0
+                var a = 0
+                var b = list.count
+                while a < b {
+                    let mid = (a + b) / 2
+                    if list[mid].start + list[mid].count <= lo { a = mid + 1 } else { b = mid }
+                }
+                k = a
+                while k < list.count && list[k].start < hi {
+                    let s = list[k]
+                    let from = Swift.max(lo, s.start) - s.start
+                    let to = Swift.min(hi, s.start + s.count) - s.start
+                    mk_adamw(
+                        s.p + from, s.g + from, s.m + from, s.v + from, to - from, s.lr, b1, b2, e, s.weightDecay,
+                        bc1, bc2)
+                    k += 1
                 }
             }
         }
@@ -173,6 +205,11 @@ public final class SGD: Optimizer {
     }
 
     public func step() {
+        Profiler.measure("sgd", .optimizer) { update() }
+        Profiler.optimizerStepFinished()
+    }
+
+    private func update() {
         stepCount += 1
         for group in groups {
             let lr = learningRate * group.lrScale
@@ -232,4 +269,17 @@ public func clipGradientNorm(_ parameters: [Tensor], maxNorm: Float) -> Float {
         for p in parameters { p.grad?.scaleInPlace(coef) }
     }
     return norm
+}
+
+/// One parameter's share of an AdamW update: its elements `start ..< start + count`
+/// in the optimizer's joint index space.
+private struct AdamWSlice {
+    var start: Int
+    var count: Int
+    var p: UnsafeMutablePointer<Float>
+    var g: UnsafeMutablePointer<Float>
+    var m: UnsafeMutablePointer<Float>
+    var v: UnsafeMutablePointer<Float>
+    var lr: Float
+    var weightDecay: Float
 }

@@ -1,0 +1,158 @@
+import CBLAS
+import Foundation
+
+/// Micro-benchmarks of the ops a training step spends its time in: `matmul`
+/// next to a raw `cblas_sgemm` at the same shape, and the memory-bound
+/// kernels (layer norm, softmax, GELU) forward and backward. `mixmae bench ops`
+/// prints them.
+///
+/// ```swift
+/// let r = OpsBenchmark.gemm(OpsBenchmark.standardShapes[0])
+/// print(r.matmulGFLOPS, r.sgemmGFLOPS)
+/// ```
+public enum OpsBenchmark {
+    /// A (possibly batched) GEMM `C[batch] = A[batch] op(B[batch])`, `m x n x k`.
+    public struct GEMMShape: Sendable {
+        public var name: String
+        public var batch: Int
+        public var m: Int
+        public var n: Int
+        public var k: Int
+        /// B is given as `[n, k]` (a linear layer's weight) rather than `[k, n]`.
+        public var transposeB: Bool
+        /// One B for the whole batch (a linear layer) rather than one per item.
+        public var sharedB: Bool
+
+        public init(name: String, batch: Int = 1, m: Int, n: Int, k: Int, transposeB: Bool, sharedB: Bool = true) {
+            self.name = name
+            self.batch = batch
+            self.m = m
+            self.n = n
+            self.k = k
+            self.transposeB = transposeB
+            self.sharedB = sharedB
+        }
+
+        /// Floating-point operations of one product (2 per multiply-add).
+        public var flops: Double { 2 * Double(batch) * Double(m) * Double(n) * Double(k) }
+    }
+
+    /// The shapes of the benchmark configurations' hot GEMMs.
+    public static let standardShapes: [GEMMShape] = [
+        GEMMShape(name: "square 1024", m: 1024, n: 1024, k: 1024, transposeB: false),
+        GEMMShape(name: "small128 s0 qkv (x Wᵀ)", m: 16384, n: 192, k: 64, transposeB: true),
+        GEMMShape(name: "small128 s0 fc2 (x Wᵀ)", m: 16384, n: 64, k: 256, transposeB: true),
+        GEMMShape(name: "small128 s2 fc1 (x Wᵀ)", m: 1024, n: 1024, k: 256, transposeB: true),
+        GEMMShape(name: "tiny224 s0 qkv (x Wᵀ)", m: 6272, n: 288, k: 96, transposeB: true),
+        GEMMShape(name: "tiny224 s0 fc1 (x Wᵀ)", m: 6272, n: 384, k: 96, transposeB: true),
+        GEMMShape(name: "tiny224 s2 fc1 (x Wᵀ)", m: 1568, n: 1536, k: 384, transposeB: true),
+        GEMMShape(name: "tiny224 s0 QKᵀ x384", batch: 384, m: 196, n: 196, k: 32, transposeB: true, sharedB: false),
+        GEMMShape(name: "tiny224 s0 PV x384", batch: 384, m: 196, n: 32, k: 196, transposeB: false, sharedB: false),
+        GEMMShape(name: "small128 s0 QKᵀ x512", batch: 512, m: 64, n: 64, k: 32, transposeB: true, sharedB: false),
+    ]
+
+    /// Rates of one shape: MixKit's `matmul`, and `cblas_sgemm` called directly
+    /// (OpenBLAS threaded over ``Parallel/threadCount``, one call per batch item).
+    public struct GEMMResult: Sendable {
+        public var shape: GEMMShape
+        public var matmulGFLOPS: Double
+        public var sgemmGFLOPS: Double
+    }
+
+    /// Times `matmul` and raw `cblas_sgemm` on `shape`, best of `repetitions` after a warm-up.
+    public static func gemm(_ shape: GEMMShape, repetitions: Int = 5) -> GEMMResult {
+        var rng = RandomGenerator(seed: 1)
+        let a = Tensor.randomNormal([shape.batch, shape.m, shape.k], using: &rng)
+        let bShape = shape.transposeB ? [shape.n, shape.k] : [shape.k, shape.n]
+        let b = Tensor.randomNormal(shape.sharedB ? bShape : [shape.batch] + bShape, using: &rng)
+        let inner = max(1, Int(2e8 / shape.flops))
+        let matmulSeconds = bestTime(repetitions: repetitions) {
+            for _ in 0..<inner { _ = withNoGrad { matmul(a, b, transposeB: shape.transposeB) } }
+        }
+        let c = Tensor(uninitializedShape: [shape.batch, shape.m, shape.n])
+        let strideB = shape.sharedB ? 0 : shape.k * shape.n
+        Parallel.setBLASThreads(Parallel.threadCount)
+        let sgemmSeconds = bestTime(repetitions: repetitions) {
+            for _ in 0..<inner {
+                for i in 0..<shape.batch {
+                    cblas_sgemm(
+                        CblasRowMajor, CblasNoTrans, shape.transposeB ? CblasTrans : CblasNoTrans, Int32(shape.m),
+                        Int32(shape.n), Int32(shape.k), 1, a.data + i * shape.m * shape.k, Int32(shape.k),
+                        b.data + i * strideB, Int32(shape.transposeB ? shape.k : shape.n), 0,
+                        c.data + i * shape.m * shape.n, Int32(shape.n))
+                }
+            }
+        }
+        Parallel.configure()
+        let work = shape.flops * Double(inner) * 1e-9
+        return GEMMResult(shape: shape, matmulGFLOPS: work / matmulSeconds, sgemmGFLOPS: work / sgemmSeconds)
+    }
+
+    /// Time and bandwidth of one memory-bound kernel, forward and backward.
+    public struct KernelResult: Sendable {
+        public var name: String
+        public var elements: Int
+        public var forwardSeconds: Double
+        /// Bytes the forward kernel must move (inputs read + outputs written) per second.
+        public var forwardGBps: Double
+        public var backwardSeconds: Double
+        public var backwardGBps: Double
+    }
+
+    /// Layer norm, softmax and GELU over `[rows, cols]`, plus a scale (`x * 2`)
+    /// as the machine's reference read-and-write bandwidth. The backward time
+    /// is the op's own backward kernel (from ``Profiler``), without the
+    /// autograd engine around it.
+    public static func kernels(rows: Int = 65536, cols: Int = 256, repetitions: Int = 5) -> [KernelResult] {
+        var rng = RandomGenerator(seed: 2)
+        let x = Tensor.randomNormal([rows, cols], using: &rng).asParameter()
+        let seed = Tensor.randomNormal([rows, cols], using: &rng)
+        let weight = Tensor.ones([cols]).asParameter()
+        let bias = Tensor.zeros([cols]).asParameter()
+        let n = Double(rows * cols)
+        // Bytes moved: forward reads x and writes y; backward reads the saved
+        // tensor and the output gradient and writes the input gradient.
+        let cases: [(String, String, Double, Double, () -> Tensor)] = [
+            ("scale (x*2)", "mul_scalar", 8, 8, { x * 2 }),
+            ("layer_norm", "layer_norm", 8, 12, { layerNorm(x, weight: weight, bias: bias) }),
+            ("softmax", "softmax", 8, 12, { x.softmax(axis: -1) }),
+            ("gelu", "gelu", 8, 12, { x.gelu() }),
+        ]
+        var results: [KernelResult] = []
+        for (name, op, forwardBytes, backwardBytes, f) in cases {
+            let forward = bestTime(repetitions: repetitions) { _ = withNoGrad { f() } }
+            var backward = Double.infinity
+            for _ in 0...repetitions {
+                let y = f()
+                let wasActive = Profiler.isActive
+                if !wasActive { Profiler.start() }
+                y.backward(seed)
+                if let row = Profiler.summary().entries.first(where: { $0.op == op && $0.phase == .backward }) {
+                    backward = min(backward, row.seconds / Double(row.calls))
+                }
+                if !wasActive { Profiler.stop() }
+                x.grad = nil
+                weight.grad = nil
+                bias.grad = nil
+            }
+            results.append(
+                KernelResult(
+                    name: name, elements: rows * cols, forwardSeconds: forward,
+                    forwardGBps: forwardBytes * n / forward * 1e-9, backwardSeconds: backward,
+                    backwardGBps: backwardBytes * n / backward * 1e-9))
+        }
+        return results
+    }
+
+    /// The best wall time of `body` over `repetitions` runs after one warm-up run.
+    static func bestTime(repetitions: Int, _ body: () -> Void) -> Double {
+        body()
+        var best = Double.infinity
+        for _ in 0..<max(1, repetitions) {
+            let t0 = Profiler.now()
+            body()
+            best = min(best, Double(Profiler.now() - t0) * 1e-9)
+        }
+        return best
+    }
+}

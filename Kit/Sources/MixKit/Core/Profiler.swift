@@ -1,0 +1,255 @@
+import Foundation
+
+/// Wall time, call counts and GEMM work per op, to see where a training step goes.
+///
+/// Every public op of MixKit (and the backward closure of every recorded op)
+/// runs inside ``measure(_:_:_:)``; while the profiler is active, the time of
+/// the outermost measured op is added to its row (op name, phase), so nested
+/// ops never count twice. GEMM-backed ops also count their floating-point
+/// work, which gives their GFLOP/s. Time outside any op (model glue, the
+/// autograd engine's bookkeeping) shows as its own row.
+///
+/// Two ways to use it:
+/// - `MIXMAE_PROFILE=1` in the environment: every step after the first is
+///   profiled (the first step, up to the end of its optimizer update, is a
+///   warm-up and is discarded) and the table is printed to standard error
+///   when the process exits.
+/// - The API, around the steps to profile:
+///
+/// ```swift
+/// Profiler.start()
+/// for _ in 0..<5 { trainStep() }
+/// print(Profiler.report())
+/// Profiler.stop()
+/// ```
+///
+/// The profiler records on one thread: the thread that started it (for the
+/// environment switch, the first thread that runs an op). Ops on other
+/// threads run unmeasured.
+public enum Profiler {
+    /// Which pass an op's time belongs to.
+    public enum Phase: String, Sendable {
+        case forward, backward, optimizer
+    }
+
+    /// One row of the profile: totals since the profiler was (re)started.
+    public struct Entry: Sendable {
+        public var op: String
+        public var phase: Phase
+        public var calls: Int
+        public var seconds: Double
+        /// Floating-point operations done by GEMMs inside the op (2 per multiply-add).
+        public var flops: Double
+    }
+
+    /// A snapshot of the profile.
+    public struct Summary: Sendable {
+        /// Rows, largest time first.
+        public var entries: [Entry]
+        /// Wall time from the (re)start of the profiler to the end of the last step.
+        public var wallSeconds: Double
+        /// Steps in that time: optimizer updates, or backward passes when there were none.
+        public var steps: Int
+        /// Wall time not inside any measured op.
+        public var unattributedSeconds: Double {
+            max(0, wallSeconds - entries.reduce(0) { $0 + $1.seconds })
+        }
+    }
+
+    private struct Key: Hashable {
+        var op: String
+        var phase: Phase
+    }
+
+    private static let environmentMode: Bool = {
+        let value = ProcessInfo.processInfo.environment["MIXMAE_PROFILE"] ?? ""
+        return !value.isEmpty && value != "0"
+    }()
+
+    /// True while recording. The environment switch turns it on at the first op.
+    public private(set) static var isActive: Bool = {
+        guard environmentMode else { return false }
+        startRecording()
+        atexit { FileHandle.standardError.write(Data((Profiler.report() + "\n").utf8)) }
+        return true
+    }()
+
+    private static var owner = pthread_self()
+    private static var depth = 0
+    private static var pendingFlops = 0.0
+    private static var rows: [Key: Entry] = [:]
+    private static var startNanos: UInt64 = 0
+    private static var stopNanos: UInt64?
+    private static var optimizerSteps = 0
+    private static var backwardPasses = 0
+    private static var lastOptimizerStepNanos: UInt64 = 0
+    private static var lastBackwardNanos: UInt64 = 0
+    private static var warmUpPending = false
+
+    /// Starts (or restarts) recording on the calling thread, clearing earlier rows.
+    public static func start() {
+        _ = isActive
+        startRecording()
+        warmUpPending = false
+        isActive = true
+    }
+
+    /// Stops recording; the rows stay until the next ``start()`` or ``reset()``.
+    public static func stop() {
+        guard isActive else { return }
+        stopNanos = now()
+        isActive = false
+    }
+
+    /// Clears the rows and restarts the clock, keeping the profiler's state.
+    public static func reset() {
+        startRecording()
+        if !isActive { stopNanos = startNanos }
+    }
+
+    private static func startRecording() {
+        owner = pthread_self()
+        rows = [:]
+        depth = 0
+        pendingFlops = 0
+        optimizerSteps = 0
+        backwardPasses = 0
+        startNanos = now()
+        stopNanos = nil
+        warmUpPending = environmentMode
+    }
+
+    @inline(__always) static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// Runs `body`, adding its wall time to the row `(op, phase)` when the profiler
+    /// is active and no other measured op encloses this one. Plugins can use it
+    /// for their own work.
+    ///
+    /// ```swift
+    /// let groups = Profiler.measure("swin.window_groups") { windowGroups(mask, window: 7) }
+    /// ```
+    @inline(__always)
+    public static func measure<R>(_ op: String, _ phase: Phase = .forward, _ body: () throws -> R) rethrows -> R {
+        if _fastPath(!isActive) { return try body() }
+        return try measureActive(op, phase, body)
+    }
+
+    private static func measureActive<R>(_ op: String, _ phase: Phase, _ body: () throws -> R) rethrows -> R {
+        guard pthread_equal(pthread_self(), owner) != 0, depth == 0 else {
+            return try body()
+        }
+        depth = 1
+        pendingFlops = 0
+        let t0 = now()
+        defer {
+            let seconds = Double(now() - t0) * 1e-9
+            depth = 0
+            let key = Key(op: op, phase: phase)
+            var row = rows[key] ?? Entry(op: op, phase: phase, calls: 0, seconds: 0, flops: 0)
+            row.calls += 1
+            row.seconds += seconds
+            row.flops += pendingFlops
+            rows[key] = row
+            pendingFlops = 0
+        }
+        return try body()
+    }
+
+    /// Counts `2 * m * n * k * batch` GEMM operations for the op being measured.
+    @inline(__always)
+    static func countGEMM(m: Int, n: Int, k: Int, batch: Int = 1) {
+        if _fastPath(!isActive) { return }
+        if pthread_equal(pthread_self(), owner) != 0 {
+            pendingFlops += 2 * Double(m) * Double(n) * Double(k) * Double(batch)
+        }
+    }
+
+    /// Called at the end of every backward pass.
+    static func backwardFinished() {
+        guard isActive else { return }
+        backwardPasses += 1
+        lastBackwardNanos = now()
+    }
+
+    /// Called at the end of every optimizer update; ends the warm-up step of the environment switch.
+    static func optimizerStepFinished() {
+        guard isActive else { return }
+        if warmUpPending {
+            startRecording()
+            warmUpPending = false
+            return
+        }
+        optimizerSteps += 1
+        lastOptimizerStepNanos = now()
+    }
+
+    /// The rows recorded so far, largest time first. The wall time ends at the
+    /// end of the last step (optimizer update, or backward pass when there were
+    /// none), so that work after the steps does not count; without steps, at
+    /// ``stop()`` or now.
+    public static func summary() -> Summary {
+        let steps = optimizerSteps > 0 ? optimizerSteps : backwardPasses
+        let end =
+            optimizerSteps > 0 ? lastOptimizerStepNanos : backwardPasses > 0 ? lastBackwardNanos : stopNanos ?? now()
+        return Summary(
+            entries: rows.values.sorted { $0.seconds > $1.seconds },
+            wallSeconds: Double(end - startNanos) * 1e-9, steps: steps)
+    }
+
+    /// The profile as a table: per step, each op's time, its share of the step,
+    /// its calls and, for GEMM-backed ops, GFLOP and GFLOP/s.
+    public static func report() -> String {
+        let s = summary()
+        let steps = Double(max(s.steps, 1))
+        let wall = max(s.wallSeconds, 1e-12)
+        var lines: [String] = []
+        lines.append(
+            String(
+                format: "MixKit profile: %d step(s), %.3f s wall, %.1f ms per step, %d threads", s.steps, s.wallSeconds,
+                s.wallSeconds / steps * 1e3, Parallel.threadCount))
+        let header = ["op", "phase", "calls/step", "ms/step", "% step", "GFLOP/step", "GFLOP/s"]
+        var table: [[String]] = []
+        var gemmFlops = 0.0
+        var gemmSeconds = 0.0
+        for e in s.entries {
+            let gflop = e.flops * 1e-9
+            if e.flops > 0 {
+                gemmFlops += e.flops
+                gemmSeconds += e.seconds
+            }
+            table.append([
+                e.op, e.phase.rawValue, String(format: "%.1f", Double(e.calls) / steps),
+                String(format: "%.2f", e.seconds / steps * 1e3), String(format: "%.1f", e.seconds / wall * 100),
+                e.flops > 0 ? String(format: "%.3f", gflop / steps) : "",
+                e.flops > 0 ? String(format: "%.1f", gflop / e.seconds) : "",
+            ])
+        }
+        table.append([
+            "(outside any op)", "", "", String(format: "%.2f", s.unattributedSeconds / steps * 1e3),
+            String(format: "%.1f", s.unattributedSeconds / wall * 100), "", "",
+        ])
+        let widths = (0..<header.count).map { c in ([header] + table).map { $0[c].count }.max() ?? 0 }
+        func row(_ cells: [String]) -> String {
+            cells.enumerated().map { c, cell in
+                c == 0 || c == 1
+                    ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[c] - cell.count) + cell
+            }.joined(separator: "  ")
+        }
+        lines.append(row(header))
+        for r in table { lines.append(row(r)) }
+        if gemmFlops > 0 {
+            lines.append(
+                String(
+                    format:
+                        "GEMM ops: %.2f GFLOP per step in %.1f ms (%.1f GFLOP/s, %.1f%% of the step); whole step %.1f GFLOP/s",
+                    gemmFlops * 1e-9 / steps, gemmSeconds / steps * 1e3, gemmFlops * 1e-9 / max(gemmSeconds, 1e-12),
+                    gemmSeconds / wall * 100, gemmFlops * 1e-9 / wall))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

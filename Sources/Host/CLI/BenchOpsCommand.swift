@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import MixKit
+
+/// `mixmae bench ops`: GFLOP/s of `matmul` at the models' GEMM shapes next to raw
+/// `cblas_sgemm`, and the time and bandwidth of layer norm, softmax and GELU.
+///
+/// ```
+/// mixmae bench ops
+/// mixmae bench ops --json > ops.json
+/// ```
+public struct BenchOpsCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "ops",
+        abstract: "Time matmul against raw cblas_sgemm, and the memory-bound kernels.",
+        discussion: """
+            matmul runs as MixKit runs it in training (OpenBLAS single-threaded, MixKit splitting \
+            large GEMMs and batches over MIXMAE_THREADS threads); cblas_sgemm is called directly \
+            with OpenBLAS on the same number of threads, one call per batch item. Kernel bandwidth \
+            counts the bytes each kernel must read and write (forward: x and y; backward: the \
+            saved tensor, dy and dx); 'scale' is a plain read-and-write pass for reference. \
+            Other processes on the machine lower every number: check the load first.
+            """
+    )
+
+    @Flag(name: .long, help: "Print JSON for scripts instead of tables.")
+    var json = false
+
+    @Option(name: .long, help: "Timed repetitions per measurement (the best one is kept).")
+    var repetitions = 5
+
+    @Option(name: .long, help: "Rows of the [rows, 256] tensor for the kernels.")
+    var rows = 65536
+
+    public init() {}
+
+    public func validate() throws {
+        guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
+        guard rows >= 1 else { throw ValidationError("--rows must be at least 1, got \(rows)") }
+    }
+
+    public func run() throws {
+        let load =
+            (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
+            .split(separator: " ").first.map(String.init) ?? "unknown"
+        if !json {
+            print("threads: \(Parallel.threadCount), 1-minute load average: \(load)")
+            print("")
+            print(
+                pad("GEMM", 26) + pad("batch", 6, right: true) + pad("M x N x K", 20, right: true)
+                    + pad("matmul GFLOP/s", 16, right: true) + pad("sgemm GFLOP/s", 15, right: true)
+                    + pad("ratio", 7, right: true))
+        }
+        var gemms: [OpsBenchmark.GEMMResult] = []
+        for shape in OpsBenchmark.standardShapes {
+            let r = OpsBenchmark.gemm(shape, repetitions: repetitions)
+            gemms.append(r)
+            if !json {
+                print(
+                    pad(shape.name, 26) + pad("\(shape.batch)", 6, right: true)
+                        + pad("\(shape.m) x \(shape.n) x \(shape.k)", 20, right: true)
+                        + pad(String(format: "%.1f", r.matmulGFLOPS), 16, right: true)
+                        + pad(String(format: "%.1f", r.sgemmGFLOPS), 15, right: true)
+                        + pad(String(format: "%.2f", r.matmulGFLOPS / r.sgemmGFLOPS), 7, right: true))
+            }
+        }
+        let kernels = OpsBenchmark.kernels(rows: rows, cols: 256, repetitions: repetitions)
+        if json {
+            let object: [String: Any] = [
+                "threads": Parallel.threadCount,
+                "load_average": Double(load) ?? -1,
+                "gemm": gemms.map { r in
+                    [
+                        "name": r.shape.name, "batch": r.shape.batch, "m": r.shape.m, "n": r.shape.n,
+                        "k": r.shape.k, "matmul_gflops": r.matmulGFLOPS, "sgemm_gflops": r.sgemmGFLOPS,
+                    ] as [String: Any]
+                },
+                "kernels": kernels.map { k in
+                    [
+                        "name": k.name, "elements": k.elements, "forward_ms": k.forwardSeconds * 1e3,
+                        "forward_gbps": k.forwardGBps, "backward_ms": k.backwardSeconds * 1e3,
+                        "backward_gbps": k.backwardGBps,
+                    ] as [String: Any]
+                },
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("")
+        print(
+            "kernels over a [\(rows), 256] float tensor (\(String(format: "%.0f", Double(rows * 256 * 4) / 1e6)) MB):")
+        print(
+            pad("kernel", 14) + pad("forward ms", 12, right: true) + pad("GB/s", 8, right: true)
+                + pad("backward ms", 13, right: true) + pad("GB/s", 8, right: true))
+        for k in kernels {
+            print(
+                pad(k.name, 14) + pad(String(format: "%.2f", k.forwardSeconds * 1e3), 12, right: true)
+                    + pad(String(format: "%.1f", k.forwardGBps), 8, right: true)
+                    + pad(String(format: "%.2f", k.backwardSeconds * 1e3), 13, right: true)
+                    + pad(String(format: "%.1f", k.backwardGBps), 8, right: true))
+        }
+    }
+
+    private func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+        let fill = String(repeating: " ", count: max(0, width - s.count))
+        return right ? fill + s : s + fill
+    }
+}

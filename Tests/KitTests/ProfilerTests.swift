@@ -1,0 +1,45 @@
+import MixKit
+import Testing
+
+@Suite struct ProfilerTests {
+    @Test func countsOpsPhasesAndGEMMWork() {
+        let x = randn([6, 5, 8], seed: 1)
+        let w = randn([4, 8], seed: 2).asParameter()
+        let b = randn([4], seed: 3).asParameter()
+        let opt = AdamW(
+            groups: [ParameterGroup(name: "all", parameters: [("w", w), ("b", b)], weightDecay: 0)],
+            learningRate: 1e-3)
+        Profiler.start()
+        for _ in 0..<2 {
+            let loss = linear(x, weight: w, bias: b).gelu().mean()
+            loss.backward()
+            opt.step()
+            opt.zeroGrad()
+        }
+        Profiler.stop()
+        let summary = Profiler.summary()
+        func row(_ op: String, _ phase: Profiler.Phase) -> Profiler.Entry? {
+            summary.entries.first { $0.op == op && $0.phase == phase }
+        }
+        #expect(summary.steps == 2)
+        #expect(row("linear", .forward)?.calls == 2)
+        // y = x Wᵀ: 2 * 30 * 4 * 8 operations per call.
+        #expect((row("linear", .forward)?.flops ?? 0) == Double(2 * 2 * 30 * 4 * 8))
+        // Backward: only d/dW (x is a constant), 2 * 4 * 8 * 30 per call.
+        #expect((row("linear", .backward)?.flops ?? 0) == Double(2 * 2 * 4 * 8 * 30))
+        #expect(row("gelu", .forward)?.calls == 2)
+        #expect(row("gelu", .backward)?.calls == 2)
+        // mean is one op: the sum and scale inside it are not rows of their own.
+        #expect(row("mean", .forward)?.calls == 2)
+        #expect(row("sum", .forward) == nil)
+        #expect(row("adamw", .optimizer)?.calls == 2)
+        let attributed = summary.entries.reduce(0) { $0 + $1.seconds }
+        #expect(attributed <= summary.wallSeconds)
+        let report = Profiler.report()
+        #expect(report.contains("linear"))
+        #expect(report.contains("GFLOP/s"))
+        // Stopped: nothing more is recorded.
+        _ = linear(x, weight: w, bias: b)
+        #expect(Profiler.summary().entries.first { $0.op == "linear" && $0.phase == .forward }?.calls == 2)
+    }
+}
