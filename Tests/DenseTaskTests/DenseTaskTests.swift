@@ -119,6 +119,15 @@ final class MetricLog: TrainingObserver {
         let again = try COCOBoxEvaluator.evaluate(truth: truth, detections: detections)
         #expect(abs(again.ap - after) < 1e-9)
 
+        // `mixmae eval RECIPE --checkpoint` on the last checkpoint gives the numbers the run recorded.
+        let evaluator = try CheckpointEvaluators.evaluator(for: .detect)
+        let prepared = try evaluator.prepare(
+            recipe: recipe, checkpoint: URL(fileURLWithPath: summary.lastCheckpoint), builder: ws.builder, log: { _ in }
+        )
+        let evaluated = try prepared.run()
+        #expect(evaluated.metrics.map(\.name) == COCOBoxMetrics.keys)
+        for metric in evaluated.metrics { #expect(abs(metric.value - trained[metric.name]!) < 1e-9, "\(metric.name)") }
+
         // Checkpoint names: backbone at the root, then neck. and bbox_head.
         let names = Set(try SafeTensorsFile(path: summary.lastCheckpoint).names)
         for name in [
@@ -149,6 +158,11 @@ final class MetricLog: TrainingObserver {
         let accuracy = try #require(summary.finalMetrics["aAcc"])
         #expect(accuracy > 0.5)
         #expect(summary.finalMetrics["aux_loss_ce"] != nil)
+        let evaluated = try CheckpointEvaluators.evaluator(for: .segment).prepare(
+            recipe: recipe, checkpoint: URL(fileURLWithPath: summary.lastCheckpoint), builder: ws.builder, log: { _ in }
+        ).run()
+        #expect(evaluated.metrics.map(\.name) == ["mIoU", "aAcc"] && evaluated.images == 64)
+        #expect(abs(evaluated.metrics[0].value - after) < 1e-9 && abs(evaluated.metrics[1].value - accuracy) < 1e-9)
         let names = Set(try SafeTensorsFile(path: summary.lastCheckpoint).names)
         #expect(names.contains("decode_head.fpn_bottleneck.conv.weight"))
         #expect(names.contains("decode_head.auxiliary_head.conv_seg.weight"))

@@ -47,15 +47,26 @@ public enum DetectSetup {
                 "\(train.items.count) images in \(train.annotationFile) do not fill one batch of \(data.int("batch_size")): lower data.batch_size"
             )
         }
-        let validation = try validationSet(recipe: recipe, train: train)
-        let settings = DetectionSettings(
-            preNMSTopK: detect.int("nms_pre"), scoreThreshold: Float(detect.float("score_thr")),
-            iouThreshold: Float(detect.float("iou_threshold")), maxPerImage: detect.int("max_per_img"))
+        let validation = try validationSet(recipe: recipe)
+        if let validation, validation.dataset.categories.map(\.id) != train.categories.map(\.id) {
+            throw recipe.issue(
+                at: "detect.val_ann",
+                "the validation categories \(validation.dataset.categories.map(\.id)) differ from the training categories \(train.categories.map(\.id)); both splits need the same category ids"
+            )
+        }
         let task = DetectTask(
             model: model, canvas: BackboneCanvas(size: imageSize), layerDecay: recipe.optim.float("layer_decay"),
-            weightDecay: recipe.optim.float("weight_decay"), validation: validation, settings: settings,
+            weightDecay: recipe.optim.float("weight_decay"), validation: validation, settings: settings(recipe),
             outputDirectory: runDirectory)
         return (task, loader, report)
+    }
+
+    /// Inference post-processing from the `detect` section.
+    public static func settings(_ recipe: TaskRecipe) -> DetectionSettings {
+        let detect = recipe.section("detect")
+        return DetectionSettings(
+            preNMSTopK: detect.int("nms_pre"), scoreThreshold: Float(detect.float("score_thr")),
+            iouThreshold: Float(detect.float("iou_threshold")), maxPerImage: detect.int("max_per_img"))
     }
 
     /// Backbone, neck and head from `model.*`, checked against each other.
@@ -85,7 +96,7 @@ public enum DetectSetup {
     }
 
     /// The validation split with its ground truth, or nil when `detect.val_ann` is empty.
-    static func validationSet(recipe: TaskRecipe, train: DetectionDataset) throws -> DetectionValidation? {
+    public static func validationSet(recipe: TaskRecipe) throws -> DetectionValidation? {
         let data = recipe.data
         let detect = recipe.section("detect")
         let annotations = detect.string("val_ann")
@@ -95,12 +106,6 @@ public enum DetectSetup {
         let truth = try COCOInstances(contentsOfFile: file)
         let dataset = try DetectionDataset(
             instances: truth, annotationFile: file, imageDirectory: path(root, detect.string("val_img")))
-        guard dataset.categories.map(\.id) == train.categories.map(\.id) else {
-            throw recipe.issue(
-                at: "detect.val_ann",
-                "the validation categories \(dataset.categories.map(\.id)) differ from the training categories \(train.categories.map(\.id)); both splits need the same category ids"
-            )
-        }
         let transform = DetectionTransform(
             shortSides: [detect.int("test_short_side")], maxSize: detect.int("max_size"), sizeDivisor: 32)
         let loader = DetectionBatchLoader(

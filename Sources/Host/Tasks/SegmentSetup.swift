@@ -48,15 +48,20 @@ public enum SegmentSetup {
                 "\(train.pairs.count) images in \(train.imageDirectory) do not fill one batch of \(data.int("batch_size")): lower data.batch_size"
             )
         }
-        let stride = segment.int("stride") > 0 ? segment.int("stride") : max(imageSize * 2 / 3, 1)
-        let inference: SegmentationInference =
-            segment.string("mode") == "slide" ? .slide(stride: stride) : .whole
         let validation = try validationSet(recipe: recipe)
         let task = SegmentTask(
             model: model, canvas: BackboneCanvas(size: imageSize), classes: classes, ignoreIndex: ignoreIndex,
             layerDecay: recipe.optim.float("layer_decay"), weightDecay: recipe.optim.float("weight_decay"),
-            validation: validation, inference: inference)
+            validation: validation, inference: inference(recipe))
         return (task, loader, report)
+    }
+
+    /// Whole-image or sliding-window inference from `segment.mode` and `segment.stride`.
+    public static func inference(_ recipe: TaskRecipe) -> SegmentationInference {
+        let segment = recipe.section("segment")
+        guard segment.string("mode") == "slide" else { return .whole }
+        let stride = segment.int("stride")
+        return .slide(stride: stride > 0 ? stride : max(recipe.data.int("img_size") * 2 / 3, 1))
     }
 
     /// Backbone, neck and head from `model.*`, checked against each other.
@@ -86,7 +91,7 @@ public enum SegmentSetup {
     }
 
     /// The validation split, or nil when `segment.val_img_dir` is empty.
-    static func validationSet(recipe: TaskRecipe) throws -> SegmentationValidation? {
+    public static func validationSet(recipe: TaskRecipe) throws -> SegmentationValidation? {
         let data = recipe.data
         let segment = recipe.section("segment")
         let images = segment.string("val_img_dir")
