@@ -9,6 +9,9 @@ let package = Package(
         .library(name: "MixViTDecoder", type: .dynamic, targets: ["MixViTDecoder"]),
         .library(name: "MixReconstruction", type: .dynamic, targets: ["MixReconstruction"]),
         .library(name: "MixLinearCls", type: .dynamic, targets: ["MixLinearCls"]),
+        .library(name: "MixFPN", type: .dynamic, targets: ["MixFPN"]),
+        .library(name: "MixFCOS", type: .dynamic, targets: ["MixFCOS"]),
+        .library(name: "MixUperNet", type: .dynamic, targets: ["MixUperNet"]),
     ] + testPluginProducts,
     dependencies: [
         .package(path: "Kit"),
@@ -45,6 +48,9 @@ let package = Package(
             path: "Plugins/MixReconstruction"),
         .target(
             name: "MixLinearCls", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/LinearCls"),
+        .target(name: "MixFPN", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/FPN"),
+        .target(name: "MixFCOS", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/FCOS"),
+        .target(name: "MixUperNet", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/UperNet"),
         .testTarget(
             name: "PluginTests",
             dependencies: ["Host", .product(name: "MixKit", package: "Kit")],
@@ -67,6 +73,9 @@ let package = Package(
             path: "Tests/RegistryTests"),
         .testTarget(name: "DataTests", dependencies: ["Host"], path: "Tests/DataTests"),
         .testTarget(name: "ReportTests", dependencies: ["Host", "TestSupport"], path: "Tests/ReportTests"),
+        .testTarget(
+            name: "DenseTaskTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
+            path: "Tests/DenseTaskTests"),
         .testTarget(
             name: "TrainingTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
             path: "Tests/TrainingTests"),

@@ -156,12 +156,14 @@ import Testing
             registry.entries.map(\.text) == [
                 "${MIXMAE_PLUGIN_DIR}/libMixSwin.so", "${MIXMAE_PLUGIN_DIR}/libMixViTDecoder.so",
                 "${MIXMAE_PLUGIN_DIR}/libMixReconstruction.so", "${MIXMAE_PLUGIN_DIR}/libMixLinearCls.so",
+                "${MIXMAE_PLUGIN_DIR}/libMixFPN.so", "${MIXMAE_PLUGIN_DIR}/libMixFCOS.so",
+                "${MIXMAE_PLUGIN_DIR}/libMixUperNet.so",
             ])
         let catalog = PluginCatalog(registry: registry)
         #expect(catalog.refusals.isEmpty, "\(catalog.refusals)")
         for (id, kind) in [
             ("swin", ComponentKind.backbone), ("vit-decoder", .decoder), ("mix-reconstruction", .loss),
-            ("linear-cls", .head),
+            ("linear-cls", .head), ("fpn", .neck), ("fcos", .head), ("upernet", .head),
         ] {
             #expect(throws: Never.self) { try catalog.component(id, kind: kind) }
         }

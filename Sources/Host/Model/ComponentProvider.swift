@@ -43,6 +43,18 @@ public struct ComponentBuilder {
         return try cast(d.build(parameters, context), d, as: Neck.self, "Neck")
     }
 
+    public func detectionHead(_ id: String, _ parameters: Parameters, context: BuildContext) throws -> DetectionHead {
+        let d = try provider.descriptor(id, kind: .head)
+        return try cast(d.build(parameters, context), d, as: DetectionHead.self, "DetectionHead")
+    }
+
+    public func segmentationHead(_ id: String, _ parameters: Parameters, context: BuildContext) throws
+        -> SegmentationHead
+    {
+        let d = try provider.descriptor(id, kind: .head)
+        return try cast(d.build(parameters, context), d, as: SegmentationHead.self, "SegmentationHead")
+    }
+
     private func cast<T>(_ module: Module, _ d: ComponentDescriptor, as: T.Type, _ name: String) throws -> T {
         guard let typed = module as? T else {
             throw ComponentMismatchError(

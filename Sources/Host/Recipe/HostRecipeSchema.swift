@@ -16,6 +16,9 @@ extension RecipeSchema {
         .section("schedule", HostSections.schedule, doc: "Epochs and learning-rate schedule."),
         .section("mask", HostSections.mask, doc: "MixMAE mixing mask (task pretrain)."),
         .section("finetune", HostSections.finetune, doc: "Label smoothing, mixup and cutmix (task classify)."),
+        .section("detect", HostSections.detect, doc: "Detection data layout, resizing and inference (task detect)."),
+        .section(
+            "segment", HostSections.segment, doc: "Segmentation data layout, resizing and inference (task segment)."),
         .section("init", HostSections.initialization, doc: "Where the initial weights come from."),
         .section("checkpoint", HostSections.checkpoint, doc: "When checkpoints are written."),
         .section("log", HostSections.log, doc: "Metrics and pictures."),
@@ -40,12 +43,13 @@ public enum TaskKind: String, CaseIterable, Sendable {
         switch self {
         case .pretrain: return ["mask"]
         case .classify: return ["finetune", "init"]
-        case .detect, .segment: return ["init"]
+        case .detect: return ["init", "detect"]
+        case .segment: return ["init", "segment"]
         }
     }
 
     /// Sections only some tasks read.
-    public static let optionalSections: Set<String> = ["mask", "finetune", "init"]
+    public static let optionalSections: Set<String> = ["mask", "finetune", "init", "detect", "segment"]
 }
 
 /// The parameter schemas of the host's own recipe sections.
@@ -131,6 +135,63 @@ public enum HostSections {
         .float(
             "switch_prob", default: 0.5, range: 0...1,
             doc: "Probability of cutmix instead of mixup when both are on."),
+    ]
+
+    /// Task `detect`: a COCO instances file and an image folder per split, relative
+    /// to `data.root` (mmdetection's `ann_file` and `data_prefix`), resizing as
+    /// mmdet's `Resize(keep_ratio=True)` and the inference settings of its `test_cfg`.
+    /// Images are resized, padded to a multiple of 32 and placed on the backbone's
+    /// square `data.img_size` canvas, so `max_size` may not exceed `data.img_size`.
+    public static let detect: [ParameterSpec] = [
+        .string("train_ann", default: "train.json", doc: "COCO instances JSON of the training split, under data.root."),
+        .string("train_img", default: "train/images", doc: "Folder of the training images, under data.root."),
+        .string(
+            "val_ann", default: "val.json",
+            doc: "COCO instances JSON of the validation split, under data.root; empty for no evaluation."),
+        .string("val_img", default: "val/images", doc: "Folder of the validation images, under data.root."),
+        .intList(
+            "short_sides", default: [800], range: 1...8192,
+            doc: "Training resize: the shorter side, drawn per image when several (multi-scale)."),
+        .int(
+            "max_size", default: 1333, range: 1...8192, doc: "Resize limit of the longer side (at most data.img_size)."),
+        .int("test_short_side", default: 800, range: 1...8192, doc: "Evaluation resize of the shorter side."),
+        .int("nms_pre", default: 1000, range: 1...1_000_000, doc: "Candidates kept per level before NMS."),
+        .float("score_thr", default: 0.05, range: 0...1, doc: "Detections scoring at or below this are dropped."),
+        .float("iou_threshold", default: 0.5, range: 0...1, doc: "Per-class NMS IoU threshold."),
+        .int("max_per_img", default: 100, range: 1...100_000, doc: "Detections kept per image."),
+    ]
+
+    /// Task `segment`: image and label-map folders per split, relative to `data.root`
+    /// (mmsegmentation's `img_path` / `seg_map_path`), its ADE20K pipeline (random
+    /// resize around `scale`, `data.img_size` crops, flip) and whole-image or
+    /// sliding-window inference on the backbone's square `data.img_size` input.
+    public static let segment: [ParameterSpec] = [
+        .string("train_img_dir", default: "images/training", doc: "Training images, under data.root."),
+        .string("train_ann_dir", default: "annotations/training", doc: "Training label maps (PNG), under data.root."),
+        .string(
+            "val_img_dir", default: "images/validation",
+            doc: "Validation images, under data.root; empty for no evaluation."),
+        .string("val_ann_dir", default: "annotations/validation", doc: "Validation label maps, under data.root."),
+        .int("num_classes", default: 150, range: 1...255, doc: "Classes of the label maps (ADE20K: 150)."),
+        .int("ignore_index", default: 255, range: 0...255, doc: "Label of pixels that count nowhere."),
+        .bool(
+            "reduce_zero_label", default: false,
+            doc: "ADE20K's files: label 0 becomes ignored and every other label v becomes v - 1."),
+        .intList(
+            "scale", default: [2048, 512], range: 1...16384, count: 2,
+            doc: "[long, short] resize limits (aspect kept), for training (times ratio_range) and evaluation."),
+        .floatList(
+            "ratio_range", default: [0.5, 2.0], range: 0.01...100, count: 2, doc: "Training: random scale factor range."
+        ),
+        .float(
+            "cat_max_ratio", default: 0.75, range: 0...1,
+            doc: "Training crops: redraw (up to 10 times) while one class covers more than this; 1 = off."),
+        .string(
+            "mode", default: "whole", allowed: ["whole", "slide"],
+            doc: "Evaluation: the whole resized image at once (it must fit data.img_size), or sliding windows."),
+        .int(
+            "stride", default: 0, range: 0...16384,
+            doc: "Sliding-window stride in pixels; 0 = two thirds of data.img_size."),
     ]
 
     public static let initialization: [ParameterSpec] = [

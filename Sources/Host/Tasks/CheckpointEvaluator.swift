@@ -36,8 +36,7 @@ public struct CheckpointEvaluation {
 /// validation split (everything bad input can break, before a run is recorded); the returned
 /// ``PreparedEvaluation`` then measures it.
 ///
-/// One conformance per task kind; ``CheckpointEvaluators/evaluator(for:)`` picks it. A
-/// detection or segmentation evaluator plugs in there.
+/// One conformance per task kind; ``CheckpointEvaluators/evaluator(for:)`` picks it.
 ///
 /// ```swift
 /// let evaluator = try CheckpointEvaluators.evaluator(for: recipe.task)
@@ -71,8 +70,10 @@ public enum CheckpointEvaluators {
         switch task {
         case .classify:
             return ClassificationCheckpointEvaluator()
-        case .detect, .segment:
-            throw CheckpointEvaluationError.unsupportedTask(task)
+        case .detect:
+            return DetectionCheckpointEvaluator()
+        case .segment:
+            return SegmentationCheckpointEvaluator()
         case .pretrain:
             throw CheckpointEvaluationError.pretrainRecipe
         }
@@ -139,21 +140,16 @@ public struct ClassificationCheckpointEvaluator: CheckpointEvaluator {
 
 /// Why a checkpoint could not be evaluated.
 public enum CheckpointEvaluationError: Error, CustomStringConvertible {
-    case unsupportedTask(TaskKind)
     case pretrainRecipe
     case doesNotFit(path: String, detail: String)
     case wrongTask(path: String, checkpointTask: String, run: String?, recipeTask: TaskKind)
 
     public var description: String {
         switch self {
-        case .unsupportedTask(let task):
-            return
-                "evaluating '\(task.rawValue)' checkpoints is not available in this build of mixmae yet; "
-                + "score predictions made elsewhere with `mixmae eval coco` or `mixmae eval seg`"
         case .pretrainRecipe:
             return
                 "the recipe is a pretraining recipe (task: pretrain), which has no validation metric to "
-                + "evaluate; give the recipe of a finetune (task: classify) and one of its checkpoints"
+                + "evaluate; give the recipe of a finetune (task: classify, detect or segment) and one of its checkpoints"
         case .doesNotFit(let path, let detail):
             return
                 "\(path): \(detail)\nthe checkpoint was not written by a finetune of this recipe's model; "

@@ -124,9 +124,16 @@ public final class TrainingSession {
                 recipe: recipe, builder: builder, initialWeights: initialWeights)
             if let report { log(report.summary) }
             return (task, data)
-        case .detect, .segment:
-            throw recipe.issue(
-                at: "task", "task '\(recipe.task.rawValue)' is not available in this build of mixmae")
+        case .detect:
+            let (task, data, report) = try DetectSetup.make(
+                recipe: recipe, builder: builder, initialWeights: initialWeights, runDirectory: directory)
+            if let report { log(report.summary) }
+            return (task, data)
+        case .segment:
+            let (task, data, report) = try SegmentSetup.make(
+                recipe: recipe, builder: builder, initialWeights: initialWeights)
+            if let report { log(report.summary) }
+            return (task, data)
         }
     }
 }

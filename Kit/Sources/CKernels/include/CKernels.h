@@ -78,4 +78,7 @@ void mk_sgd(float *p, const float *g, float *buf, size_t n, float lr, float mome
 // shape/stride have rank entries; the innermost stride may be anything.
 void mk_strided_copy(const float *x, const int64_t *shape, const int64_t *stride, int rank, float *out);
 
+// Dense-prediction kernels (convolution, group norm, resampling, detection losses).
+#include "dense_kernels.h"
+
 #endif

@@ -1,0 +1,121 @@
+import Foundation
+import MixKit
+
+/// Builds the detection finetune task, its data and its model from a recipe
+/// (`task: detect`): a backbone (initialised from `init.weights`), an optional
+/// neck (`fpn`) and a detection head (`fcos`), COCO-format data under `data.root`.
+public enum DetectSetup {
+    /// - Parameters:
+    ///   - initialWeights: the resolved file of `init.weights`, if any.
+    ///   - runDirectory: where evaluation writes its detections (COCO results JSON).
+    public static func make(
+        recipe: TaskRecipe, builder: ComponentBuilder, initialWeights: String?, runDirectory: String
+    ) throws -> (task: DetectTask, data: DetectionBatchLoader, initReport: InitialWeights.Report?) {
+        let data = recipe.data
+        let detect = recipe.section("detect")
+        let imageSize = data.int("img_size")
+        guard imageSize % 32 == 0 else {
+            throw recipe.issue(
+                at: "data.img_size", "detection pads images to multiples of 32; use an img_size divisible by 32")
+        }
+        let maxSize = detect.int("max_size")
+        guard maxSize <= imageSize else {
+            throw recipe.issue(
+                at: "detect.max_size",
+                "images are resized to at most \(maxSize) px on their longer side but the backbone takes \(imageSize) px (data.img_size): set detect.max_size <= \(imageSize)"
+            )
+        }
+        let root = data.string("root")
+        let train = try DetectionDataset(
+            annotationFile: path(root, detect.string("train_ann")),
+            imageDirectory: path(root, detect.string("train_img")))
+
+        let model = try buildModel(recipe: recipe, builder: builder, classes: train.classCount)
+        let report = try initialWeights.map {
+            try InitialWeights.load(into: model.backbone, from: $0, strict: recipe.section("init").bool("strict"))
+        }
+        let transform = DetectionTransform(
+            shortSides: detect.intList("short_sides"), maxSize: maxSize, flipProbability: data.float("hflip"),
+            sizeDivisor: 32)
+        let loader = DetectionBatchLoader(
+            dataset: train, batchSize: data.int("batch_size"), workers: data.int("num_workers"),
+            seed: derivedSeed(recipe.seed, 1), skipBroken: data.bool("skip_broken"),
+            normalization: recipe.normalization, transform: transform)
+        guard loader.batchesPerEpoch > 0 else {
+            throw recipe.issue(
+                at: "data.batch_size",
+                "\(train.items.count) images in \(train.annotationFile) do not fill one batch of \(data.int("batch_size")): lower data.batch_size"
+            )
+        }
+        let validation = try validationSet(recipe: recipe)
+        if let validation, validation.dataset.categories.map(\.id) != train.categories.map(\.id) {
+            throw recipe.issue(
+                at: "detect.val_ann",
+                "the validation categories \(validation.dataset.categories.map(\.id)) differ from the training categories \(train.categories.map(\.id)); both splits need the same category ids"
+            )
+        }
+        let task = DetectTask(
+            model: model, canvas: BackboneCanvas(size: imageSize), layerDecay: recipe.optim.float("layer_decay"),
+            weightDecay: recipe.optim.float("weight_decay"), validation: validation, settings: settings(recipe),
+            outputDirectory: runDirectory)
+        return (task, loader, report)
+    }
+
+    /// Inference post-processing from the `detect` section.
+    public static func settings(_ recipe: TaskRecipe) -> DetectionSettings {
+        let detect = recipe.section("detect")
+        return DetectionSettings(
+            preNMSTopK: detect.int("nms_pre"), scoreThreshold: Float(detect.float("score_thr")),
+            iouThreshold: Float(detect.float("iou_threshold")), maxPerImage: detect.int("max_per_img"))
+    }
+
+    /// Backbone, neck and head from `model.*`, checked against each other.
+    public static func buildModel(recipe: TaskRecipe, builder: ComponentBuilder, classes: Int) throws
+        -> DetectorModel
+    {
+        let imageSize = recipe.data.int("img_size")
+        let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
+        let (headID, headParams) = try recipe.requiredComponent("head", for: "e.g. name: fcos")
+        let backbone = try builder.backbone(backboneID, backboneParams)
+        guard backbone.capabilities.imageSize == imageSize else {
+            throw recipe.issue(
+                at: "model.backbone.img_size",
+                "the backbone is built for \(backbone.capabilities.imageSize) px but data.img_size is \(imageSize): set both to the same size"
+            )
+        }
+        var maps = backbone.capabilities.outputs
+        var neck: Neck? = nil
+        if let choice = recipe.component("neck"), let params = choice.parameters {
+            let built = try builder.neck(choice.id, params, context: BuildContext(inputs: maps, imageSize: imageSize))
+            maps = built.outputs
+            neck = built
+        }
+        let head = try builder.detectionHead(
+            headID, headParams, context: BuildContext(inputs: maps, imageSize: imageSize, numClasses: classes))
+        return DetectorModel(backbone: backbone, neck: neck, head: head)
+    }
+
+    /// The validation split with its ground truth, or nil when `detect.val_ann` is empty.
+    public static func validationSet(recipe: TaskRecipe) throws -> DetectionValidation? {
+        let data = recipe.data
+        let detect = recipe.section("detect")
+        let annotations = detect.string("val_ann")
+        guard !annotations.isEmpty else { return nil }
+        let root = data.string("root")
+        let file = path(root, annotations)
+        let truth = try COCOInstances(contentsOfFile: file)
+        let dataset = try DetectionDataset(
+            instances: truth, annotationFile: file, imageDirectory: path(root, detect.string("val_img")))
+        let transform = DetectionTransform(
+            shortSides: [detect.int("test_short_side")], maxSize: detect.int("max_size"), sizeDivisor: 32)
+        let loader = DetectionBatchLoader(
+            dataset: dataset, batchSize: data.int("batch_size"), workers: data.int("num_workers"), seed: 0,
+            shuffle: false, dropLast: false, skipBroken: data.bool("skip_broken"), normalization: recipe.normalization,
+            transform: transform)
+        return DetectionValidation(truth: truth, dataset: dataset, loader: loader)
+    }
+
+    static func path(_ root: String, _ relative: String) -> String {
+        relative.hasPrefix("/") ? relative : (root as NSString).appendingPathComponent(relative)
+    }
+}
