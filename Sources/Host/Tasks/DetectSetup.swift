@@ -76,7 +76,7 @@ public enum DetectSetup {
         let imageSize = recipe.data.int("img_size")
         let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
         let (headID, headParams) = try recipe.requiredComponent("head", for: "e.g. name: fcos")
-        let backbone = try builder.backbone(backboneID, backboneParams)
+        let backbone = try recipe.building("backbone") { try builder.backbone(backboneID, backboneParams) }
         guard backbone.capabilities.imageSize == imageSize else {
             throw recipe.issue(
                 at: "model.backbone.img_size",
@@ -86,12 +86,16 @@ public enum DetectSetup {
         var maps = backbone.capabilities.outputs
         var neck: Neck? = nil
         if let choice = recipe.component("neck"), let params = choice.parameters {
-            let built = try builder.neck(choice.id, params, context: BuildContext(inputs: maps, imageSize: imageSize))
+            let built = try recipe.building("neck") {
+                try builder.neck(choice.id, params, context: BuildContext(inputs: maps, imageSize: imageSize))
+            }
             maps = built.outputs
             neck = built
         }
-        let head = try builder.detectionHead(
-            headID, headParams, context: BuildContext(inputs: maps, imageSize: imageSize, numClasses: classes))
+        let head = try recipe.building("head") {
+            try builder.detectionHead(
+                headID, headParams, context: BuildContext(inputs: maps, imageSize: imageSize, numClasses: classes))
+        }
         return DetectorModel(backbone: backbone, neck: neck, head: head)
     }
 

@@ -26,7 +26,7 @@ public final class DetectTask: TrainingTask {
     public let weightDecay: Double
     public let validation: DetectionValidation?
     public let settings: DetectionSettings
-    public let outputDirectory: String
+    public private(set) var outputDirectory: String
 
     public var model: Module { detector }
     public var selectionMetric: (name: String, higherIsBetter: Bool)? { validation == nil ? nil : ("AP", true) }
@@ -37,6 +37,8 @@ public final class DetectTask: TrainingTask {
     }
 
     /// The file evaluation writes the latest validation detections to.
+    public func attach(runDirectory: String) { outputDirectory = runDirectory }
+
     public var detectionsPath: String { (outputDirectory as NSString).appendingPathComponent("val_detections.json") }
 
     public init(

@@ -33,7 +33,8 @@ public enum PretrainSetup {
             throw recipe.issue(at: "model.backbone", "the backbone declares no final feature map dividing the image")
         }
         let decoder = try recipe.building("decoder") {
-            try builder.decoder(decoderID, decoderParams, context: BuildContext(inputs: caps.outputs, imageSize: imageSize))
+            try builder.decoder(
+                decoderID, decoderParams, context: BuildContext(inputs: caps.outputs, imageSize: imageSize))
         }
         let loss = try recipe.building("loss") { try builder.reconstructionLoss(lossID, lossParams) }
         let model = PretrainModel(backbone: backbone, decoder: decoder, loss: loss)

@@ -11,7 +11,7 @@ public final class PretrainTask: TrainingTask {
     public let probeImages: Tensor?
     public let normalization: Normalization
     /// Where pictures go, and how often (epochs; 0 = never).
-    public let picturesDirectory: String
+    public private(set) var picturesDirectory: String
     public let picturesEvery: Int
 
     public var model: Module { pretrain }
@@ -28,6 +28,8 @@ public final class PretrainTask: TrainingTask {
         self.picturesDirectory = picturesDirectory
         self.picturesEvery = picturesEvery
     }
+
+    public func attach(runDirectory: String) { picturesDirectory = runDirectory + "/pictures" }
 
     public func parameterGroups() -> [ParameterGroup] {
         ParameterGroup.decayAndNoDecay(pretrain.namedParameters(), weightDecay: weightDecay)

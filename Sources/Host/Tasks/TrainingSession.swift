@@ -37,14 +37,27 @@ public final class TrainingSession {
     }
 
     /// Trains a new run from a resolved recipe; `rerunOf` links it to an earlier run.
+    ///
+    /// The recipe is validated, the initial weights resolved and the model and
+    /// data built before the run is registered, so a mistake in the recipe
+    /// leaves no FAILED run behind.
     public func start(_ resolved: ResolvedRecipe, rerunOf: RunID? = nil) throws -> Result {
         let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
+        Random.seed(recipe.seed)
+        let initial = try initialWeights(recipe)
+        let (task, data) = try makeTask(recipe, initialWeights: initial?.url.path)
         let run = try registry.beginRun(
             task: recipe.task.rawValue,
             recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
             seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
         log("run \(run.id): \(recipe.task.rawValue), outputs in \(run.outputDirectory.path)")
-        return try execute(recipe, run: run, resume: nil)
+        if let initial {
+            try run.recordUsed(initial.artifact, role: .initBackbone, path: initial.url.path)
+            log(
+                "run \(run.id): backbone initialised from \(initial.reference) (sha256 \(initial.artifact.sha256.prefix(12)))"
+            )
+        }
+        return try execute(recipe, task: task, data: data, run: run, resume: nil)
     }
 
     /// Continues run `id` from its last checkpoint, as a new attempt under the same id.
@@ -53,20 +66,22 @@ public final class TrainingSession {
         let resolved = try RecipeLoader().load(text: stored.text, as: "run \(id) recipe")
         let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
         let checkpoint = try registry.checkpoint(ofRun: id, role: .checkpointLast)
+        Random.seed(recipe.seed)
+        let (task, data) = try makeTask(recipe, initialWeights: nil)
         let run = try registry.resumeRun(id)
         log("run \(id): resuming (attempt \(run.attempt)) from \(checkpoint.url.path)")
-        return try execute(recipe, run: run, resume: checkpoint.url.path)
+        return try execute(recipe, task: task, data: data, run: run, resume: checkpoint.url.path)
     }
 
-    private func execute(_ recipe: TaskRecipe, run: ActiveRun, resume: String?) throws -> Result {
+    private func execute(
+        _ recipe: TaskRecipe, task: TrainingTask, data: BatchSource, run: ActiveRun, resume: String?
+    ) throws -> Result {
         let observer = RegistryTrainingObserver(run: run)
         do {
             try ShutdownRequest.install()
-            Random.seed(recipe.seed)
             try recipe.resolved.yaml(provenance: true).write(
                 to: run.outputDirectory.appendingPathComponent("recipe.yaml"), atomically: true, encoding: .utf8)
-            let initial = try initialWeights(recipe, run: run, resuming: resume != nil)
-            let (task, data) = try makeTask(recipe, directory: run.outputDirectory.path, initialWeights: initial)
+            task.attach(runDirectory: run.outputDirectory.path)
             let loop = TrainingLoop(
                 task: task, data: data, settings: recipe.optimization, checkpointDirectory: run.outputDirectory.path)
             loop.observer = observer
@@ -96,28 +111,25 @@ public final class TrainingSession {
         endHooks.run(after: run.id, registry: registry, log: log)
     }
 
-    /// The file of `init.weights`, verified and recorded as this run's `init.backbone`.
-    private func initialWeights(_ recipe: TaskRecipe, run: ActiveRun, resuming: Bool) throws -> String? {
+    /// The verified file of `init.weights`, if the recipe names one.
+    private func initialWeights(_ recipe: TaskRecipe) throws -> ResolvedWeights? {
         guard recipe.task.sections.contains("init") else { return nil }
         let text = recipe.section("init").string("weights")
-        guard !text.isEmpty, !resuming else { return nil }
+        guard !text.isEmpty else { return nil }
         let base =
             recipe.resolved.path.hasPrefix("run ")
             ? nil : URL(fileURLWithPath: (recipe.resolved.path as NSString).deletingLastPathComponent)
-        let resolved = try run.use(try WeightsReference(parsing: text, relativeTo: base), role: .initBackbone)
-        log(
-            "run \(run.id): backbone initialised from \(text) (\(resolved.url.path), sha256 \(resolved.artifact.sha256.prefix(12)))"
-        )
-        return resolved.url.path
+        return try registry.resolveWeights(try WeightsReference(parsing: text, relativeTo: base))
     }
 
-    private func makeTask(_ recipe: TaskRecipe, directory: String, initialWeights: String?) throws
+    /// Builds the task; its run folder is attached once the run exists.
+    private func makeTask(_ recipe: TaskRecipe, initialWeights: String?) throws
         -> (TrainingTask, BatchSource)
     {
         let builder = ComponentBuilder(provider: catalog)
         switch recipe.task {
         case .pretrain:
-            let (task, data) = try PretrainSetup.make(recipe: recipe, builder: builder, runDirectory: directory)
+            let (task, data) = try PretrainSetup.make(recipe: recipe, builder: builder, runDirectory: "")
             return (task, data)
         case .classify:
             let (task, data, report) = try ClassifySetup.make(
@@ -126,7 +138,7 @@ public final class TrainingSession {
             return (task, data)
         case .detect:
             let (task, data, report) = try DetectSetup.make(
-                recipe: recipe, builder: builder, initialWeights: initialWeights, runDirectory: directory)
+                recipe: recipe, builder: builder, initialWeights: initialWeights, runDirectory: "")
             if let report { log(report.summary) }
             return (task, data)
         case .segment:

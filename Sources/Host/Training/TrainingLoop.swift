@@ -39,9 +39,13 @@ public protocol TrainingTask: AnyObject {
     var selectionMetric: (name: String, higherIsBetter: Bool)? { get }
     /// State of the task's own generator, saved in checkpoints.
     var generatorState: [UInt64]? { get set }
+    /// Tells the task the folder of its run, once the run is registered (for
+    /// pictures and prediction files).
+    func attach(runDirectory: String)
 }
 
 extension TrainingTask {
+    public func attach(runDirectory: String) {}
     public func evaluate(epoch: Int) throws -> [String: Double]? { nil }
     public var selectionMetric: (name: String, higherIsBetter: Bool)? { nil }
 }
