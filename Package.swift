@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "MixUperNet", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/UperNet"),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["Host", .product(name: "MixKit", package: "Kit")],
+            dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
             path: "Tests/PluginTests"
         ),
         .target(name: "TestSupport", path: "Tests/Support"),
@@ -62,16 +62,16 @@ let package = Package(
             path: "Tests/ParityTests"),
         .testTarget(
             name: "KitTests",
-            dependencies: [.product(name: "MixKit", package: "Kit")],
+            dependencies: [.product(name: "MixKit", package: "Kit"), "TestSupport"],
             path: "Tests/KitTests"
         ),
-        .testTarget(name: "RecipeTests", dependencies: ["Host"], path: "Tests/RecipeTests"),
-        .testTarget(name: "ImagingTests", dependencies: ["Host"], path: "Tests/ImagingTests"),
-        .testTarget(name: "EvaluationTests", dependencies: ["Host"], path: "Tests/EvaluationTests"),
+        .testTarget(name: "RecipeTests", dependencies: ["Host", "TestSupport"], path: "Tests/RecipeTests"),
+        .testTarget(name: "ImagingTests", dependencies: ["Host", "TestSupport"], path: "Tests/ImagingTests"),
+        .testTarget(name: "EvaluationTests", dependencies: ["Host", "TestSupport"], path: "Tests/EvaluationTests"),
         .testTarget(
             name: "RegistryTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
             path: "Tests/RegistryTests"),
-        .testTarget(name: "DataTests", dependencies: ["Host"], path: "Tests/DataTests"),
+        .testTarget(name: "DataTests", dependencies: ["Host", "TestSupport"], path: "Tests/DataTests"),
         .testTarget(name: "ReportTests", dependencies: ["Host", "TestSupport"], path: "Tests/ReportTests"),
         .testTarget(
             name: "DenseTaskTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],

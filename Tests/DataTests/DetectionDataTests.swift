@@ -1,6 +1,7 @@
 import Foundation
 import Host
 import MixKit
+import TestSupport
 import Testing
 
 /// Writes `json` as `name` in `directory`.
@@ -64,7 +65,7 @@ func writeSmallCOCO(in directory: URL) throws -> (json: String, images: String) 
 
     @Test func readsTheEvaluationFixturesGroundTruth() throws {
         // Image ids 7, 14, ..., 210; category ids 1, 2, 5; crowd boxes; images without boxes.
-        let path = sharedFixtures().appendingPathComponent("fixtures/eval/coco/gt.json").path
+        let path = TestPaths.shared.appendingPathComponent("fixtures/eval/coco/gt.json").path
         let instances = try COCOInstances(contentsOfFile: path)
         let dataset = try DetectionDataset(annotationFile: path, imageDirectory: "images")
         #expect(dataset.classNames == ["circle", "square", "triangle"])

@@ -1,6 +1,7 @@
 import Foundation
 import Host
 import MixKit
+import TestSupport
 import Testing
 
 /// Writes `count` coordinate images of `width` x `height` and their label maps into

@@ -1,5 +1,6 @@
 import Foundation
 import Host
+import TestSupport
 import Testing
 
 /// A small dataset: 40 images of 48 px, 6 classes, 10 for validation.
@@ -229,8 +230,8 @@ func labelMaps(_ layout: SyntheticDatasetLayout, _ split: SyntheticDatasetLayout
             "data", "synth", "--out", root.path, "--images", "24", "--size", "32", "--val-fraction", "0.25",
             "--format", "jpeg",
         ])
-        #expect(result.status == 0, "\(result.error)")
-        #expect(result.error.contains("synth 24/24"))
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stderr.contains("synth 24/24"))
         let manifest =
             try JSONSerialization.jsonObject(
                 with: Data(contentsOf: root.appendingPathComponent("synth.json"))) as! [String: Any]
@@ -240,10 +241,10 @@ func labelMaps(_ layout: SyntheticDatasetLayout, _ split: SyntheticDatasetLayout
 
         let again = try runMixmae(["data", "synth", "--out", root.path, "--images", "24", "--size", "32"])
         #expect(again.status != 0)
-        #expect(again.error.contains("--overwrite"))
+        #expect(again.stderr.contains("--overwrite"))
         let bad = try runMixmae(["data", "synth", "--out", root.path, "--classes", "11"])
         #expect(bad.status != 0)
-        #expect(bad.error.contains("--classes") && bad.error.contains("1...10"))
+        #expect(bad.stderr.contains("--classes") && bad.stderr.contains("1...10"))
     }
 }
 

@@ -1,12 +1,6 @@
 import Foundation
 import Host
-
-/// A fresh temporary directory.
-func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("mixmae-data-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+import TestSupport
 
 /// Every regular file under `root`, by path relative to it, with its bytes.
 func fileContents(under root: URL) throws -> [String: Data] {
@@ -19,32 +13,6 @@ func fileContents(under root: URL) throws -> [String: Data] {
         if !isDirectory.boolValue { files[relative] = try Data(contentsOf: url) }
     }
     return files
-}
-
-/// The built `mixmae` executable: $MIXMAE_BIN, else next to the test bundle.
-func mixmaeBinary() -> String {
-    if let path = ProcessInfo.processInfo.environment["MIXMAE_BIN"] { return path }
-    let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    return executable.deletingLastPathComponent().appendingPathComponent("mixmae").path
-}
-
-/// Runs `mixmae` with `arguments`; returns exit status, stdout and stderr.
-func runMixmae(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: mixmaeBinary())
-    process.arguments = arguments
-    let output = Pipe()
-    let error = Pipe()
-    process.standardOutput = output
-    process.standardError = error
-    try process.run()
-    let outputData = output.fileHandleForReading.readDataToEndOfFile()
-    let errorData = error.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (
-        process.terminationStatus, String(decoding: outputData, as: UTF8.self),
-        String(decoding: errorData, as: UTF8.self)
-    )
 }
 
 /// An RGB image whose pixel (x, y) is (x, y, 77): its values say where it came from.
@@ -73,15 +41,3 @@ let unitNormalization = Normalization(mean: [0, 0, 0], std: [1, 1, 1])
 
 /// The pixel value a unit-normalised float came from.
 func byte(_ value: Float) -> Int { Int((value * 255).rounded()) }
-
-/// The shared fixtures folder: $MIXMAE_SHARED, else <package root>/../shared, else /work/shared.
-func sharedFixtures() -> URL {
-    if let path = ProcessInfo.processInfo.environment["MIXMAE_SHARED"] {
-        return URL(fileURLWithPath: path)
-    }
-    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-    let sibling = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
-    if FileManager.default.fileExists(atPath: sibling.path) { return sibling }
-    return URL(fileURLWithPath: "/work/shared")
-}

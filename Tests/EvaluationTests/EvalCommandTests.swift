@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The same fixtures through the built `mixmae` binary.
@@ -9,9 +10,9 @@ import Testing
             "eval", "coco", "--gt", coco.appendingPathComponent("gt.json").path,
             "--pred", coco.appendingPathComponent("dets.json").path, "--json",
         ])
-        #expect(run.status == 0, "stderr: \(run.error)")
+        #expect(run.status == 0, "stderr: \(run.stderr)")
         let output = try #require(
-            JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Double])
+            JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Double])
         let expected = try expectedNumbers("coco/expected.json")
         #expect(Set(output.keys) == Set(expected.keys))
         for (key, reference) in expected {
@@ -25,7 +26,7 @@ import Testing
             "eval", "coco", "--gt", coco.appendingPathComponent("gt.json").path,
             "--pred", coco.appendingPathComponent("dets.json").path,
         ])
-        let lines = run.output.split(separator: "\n")
+        let lines = run.stdout.split(separator: "\n")
         #expect(lines.count == 12)
         #expect(
             lines.first
@@ -43,9 +44,9 @@ import Testing
             "--pred", seg.appendingPathComponent("pred").path,
             "--num-classes", "\(expected["num_classes"] as! Int)", "--ignore-index", "255", "--json",
         ])
-        #expect(run.status == 0, "stderr: \(run.error)")
+        #expect(run.status == 0, "stderr: \(run.stderr)")
         let output = try #require(
-            JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any])
+            JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let perClass = try #require(output["per_class_iou"] as? [Double])
         for (value, reference) in zip(perClass, expected["per_class_iou"] as! [Double]) {
             #expect(abs(value - reference) <= 1e-6)
@@ -66,13 +67,13 @@ import Testing
             named: "dets.json", in: directory)
         let run = try runMixmae(["eval", "coco", "--gt", truth, "--pred", detections])
         #expect(run.status != 0)
-        #expect(run.error.contains("\(detections): [0].image_id: image 2 is not in the ground truth"))
+        #expect(run.stderr.contains("\(detections): [0].image_id: image 2 is not in the ground truth"))
 
         let seg = try runMixmae([
             "eval", "seg", "--gt", directory.path, "--pred", directory.appendingPathComponent("none").path,
             "--num-classes", "3",
         ])
         #expect(seg.status != 0)
-        #expect(seg.error.contains("none: not a directory"))
+        #expect(seg.stderr.contains("none: not a directory"))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Host
+import TestSupport
 import Testing
 
 @Suite struct PNGCodecTests {
@@ -101,7 +102,7 @@ import Testing
     }
 
     @Test func readsTheSegmentationFixtures() throws {
-        let seg = sharedFixtures().appendingPathComponent("fixtures/eval/seg")
+        let seg = TestPaths.shared.appendingPathComponent("fixtures/eval/seg")
         // Sizes, sums and ignore counts computed with Pillow from the same files.
         let expected: [(file: String, width: Int, height: Int, sum: Int, ignored: Int)] = [
             ("gt/000.png", 55, 84, 125_308, 459), ("gt/001.png", 88, 107, 246_517, 901),

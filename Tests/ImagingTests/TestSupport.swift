@@ -1,25 +1,6 @@
 import Foundation
 import Host
-
-/// The shared fixtures folder: $MIXMAE_SHARED, else <package root>/../shared, else /work/shared.
-func sharedFixtures() -> URL {
-    if let path = ProcessInfo.processInfo.environment["MIXMAE_SHARED"] {
-        return URL(fileURLWithPath: path)
-    }
-    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent()
-    let sibling = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
-    if FileManager.default.fileExists(atPath: sibling.path) { return sibling }
-    return URL(fileURLWithPath: "/work/shared")
-}
-
-/// A fresh temporary directory, removed by the returned cleanup closure.
-func temporaryDirectory() throws -> URL {
-    let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("mixmae-imaging-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+import TestSupport
 
 /// FNV-1a, 64-bit: a compact exact fingerprint of pixel bytes.
 func fnv1a(_ bytes: [UInt8]) -> UInt64 {

@@ -1,26 +1,11 @@
 import Foundation
 import MixKit
+import TestSupport
 import Testing
-
-func temporaryDirectory() -> String {
-    let dir = NSTemporaryDirectory() + "mixkit-tests-" + UUID().uuidString
-    try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
-
-/// The shared fixtures folder: MIXMAE_SHARED, else ../shared next to the package, else /work/shared.
-func sharedFixtures() -> String {
-    if let env = ProcessInfo.processInfo.environment["MIXMAE_SHARED"] { return env }
-    let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    let sibling = packageRoot.deletingLastPathComponent().appendingPathComponent("shared").path
-    if FileManager.default.fileExists(atPath: sibling) { return sibling }
-    return "/work/shared"
-}
 
 @Suite struct SafeTensorsTests {
     @Test func roundTripAllWrittenTypes() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory().path
         let path = dir + "/t.safetensors"
         let w = randn([3, 4], seed: 1)
         try SafeTensors.write(
@@ -42,7 +27,7 @@ func sharedFixtures() -> String {
     }
 
     @Test func readsHalfPrecisionIntoFloat() throws {
-        let path = temporaryDirectory() + "/half.safetensors"
+        let path = try temporaryDirectory().path + "/half.safetensors"
         // Hand-built file: F16 [1.0, -2.5] and BF16 [3.0].
         let header =
             #"{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[1],"data_offsets":[4,6]}}"#
@@ -63,7 +48,7 @@ func sharedFixtures() -> String {
     }
 
     @Test func corruptFilesGiveErrorsThatNameTheFile() throws {
-        let dir = temporaryDirectory()
+        let dir = try temporaryDirectory().path
         let good = dir + "/good.safetensors"
         try SafeTensors.write(["w": randn([16, 16], seed: 2)], to: good)
         let data = try Data(contentsOf: URL(fileURLWithPath: good))
@@ -105,7 +90,7 @@ func sharedFixtures() -> String {
     }
 
     @Test func readsReferenceWeightsByNameAndShape() throws {
-        let path = sharedFixtures() + "/fixtures/parity/pretrain_small/weights.safetensors"
+        let path = TestPaths.shared.path + "/fixtures/parity/pretrain_small/weights.safetensors"
         let file = try SafeTensorsFile(path: path)
         #expect(file.entries.count == 101)
         #expect(file.entries["patch_embed.proj.weight"]?.shape == [16, 3, 4, 4])
@@ -114,7 +99,8 @@ func sharedFixtures() -> String {
         #expect(pe.shape == [1, 256, 16])
         // It is the fixed sin-cos table.
         #expect(maxAbsDiff(pe, sinCosPositionEmbedding(dim: 16, gridSize: 16)) < 1e-6)
-        let batch = try SafeTensorsFile(path: sharedFixtures() + "/fixtures/parity/finetune_small/batch.safetensors")
+        let batch = try SafeTensorsFile(
+            path: TestPaths.shared.path + "/fixtures/parity/finetune_small/batch.safetensors")
         #expect(try batch.integers("labels").count == 4)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Host
 import MixKit
+import TestSupport
 import Testing
 
 extension InProcess {
@@ -139,12 +140,12 @@ extension InProcess {
                 OutOfTreePluginTests.library,
             ])
             let environment = ["MIXMAE_HOME": dir.path + "/home", "MIXMAE_REGISTRY": registry]
-            let synth = try mixmae(
+            let synth = try runMixmae(
                 ["data", "synth", "--out", "data", "--images", "320", "--size", "64"], in: dir.path,
                 environment: environment)
             #expect(synth.status == 0, "\(synth.stderr)")
             let recipe = OutOfTreeMixingTests.package + "/recipes/pretrain-pvt-small64.yaml"
-            let train = try mixmae(["train", recipe], in: dir.path, environment: environment)
+            let train = try runMixmae(["train", recipe], in: dir.path, environment: environment)
             #expect(train.status == 0, "\(train.stdout)\(train.stderr)")
             #expect(train.stdout.contains("run 1 (pretrain) finished"), "\(train.stdout)")
             let runs = try RunRegistry(home: URL(fileURLWithPath: dir.path + "/home"))

@@ -1,6 +1,7 @@
 import Foundation
 import Host
 import MixKit
+import TestSupport
 import Testing
 
 extension InProcess {
@@ -100,15 +101,15 @@ extension InProcess {
             #expect(throws: ComponentConfigurationError.self) { try pvt.descriptor.build(params, BuildContext()) }
 
             // Through the executable.
-            let list = try mixmae(["plugins", "list", "--registry", file])
+            let list = try runMixmae(["plugins", "list", "--registry", file])
             #expect(list.stdout.contains("pvt "))
             #expect(list.stdout.contains("1 component from 1 library; 0 refused"))
-            let inspect = try mixmae(["plugins", "inspect", "pvt", "--registry", file])
+            let inspect = try runMixmae(["plugins", "inspect", "pvt", "--registry", file])
             let rows = inspect.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
             for row in ["4 32 56x56", "8 64 28x28", "16 160 14x14", "32 256 7x7", "Supports mixing yes"] {
                 #expect(rows.contains(row), "\(inspect.stdout)")
             }
-            let check = try mixmae(["plugins", "check", "pvt", "--registry", file])
+            let check = try runMixmae(["plugins", "check", "pvt", "--registry", file])
             #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
             #expect(check.stdout.contains("176 of 176 tensors received a gradient"))
             #expect(check.stdout.hasSuffix("\nPASS\n"))

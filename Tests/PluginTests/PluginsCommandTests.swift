@@ -1,5 +1,6 @@
 import Foundation
 import Host
+import TestSupport
 import Testing
 
 /// `mixmae plugins ...` run as the built executable, in a temporary directory with its own registry.yaml.
@@ -10,7 +11,7 @@ import Testing
             "${MIXMAE_PLUGIN_DIR}/libTestPluginGood.so", fixture("OtherMajor"), fixture("OwnSDK"),
             fixture("NotAPlugin"), "missing.so",
         ])
-        let result = try mixmae(["plugins", "list"], in: dir.path)
+        let result = try runMixmae(["plugins", "list"], in: dir.path)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[0] == "registry: \(dir.path)/registry.yaml (host SDK \(hostSDK), Swift 6.3.1)")
@@ -57,7 +58,7 @@ import Testing
     @Test func listAsJSON() throws {
         let dir = try TemporaryDirectory()
         let file = try dir.registry([fixture("DuplicateA"), fixture("DuplicateB"), fixture("RegisterFails")])
-        let result = try mixmae(["plugins", "list", "--format", "json", "--registry", file])
+        let result = try runMixmae(["plugins", "list", "--format", "json", "--registry", file])
         #expect(result.status == 0)
         let listing = try JSONDecoder().decode(Listing.self, from: Data(result.stdout.utf8))
         #expect(listing.registry == file)
@@ -72,7 +73,7 @@ import Testing
     @Test func inspectPrintsTheParameterTableAndCapabilities() throws {
         let dir = try TemporaryDirectory()
         let file = try dir.registry([fixture("Good")])
-        let result = try mixmae(["plugins", "inspect", "toy-backbone"], environment: ["MIXMAE_REGISTRY": file])
+        let result = try runMixmae(["plugins", "inspect", "toy-backbone"], environment: ["MIXMAE_REGISTRY": file])
         #expect(result.status == 0, "\(result.stderr)")
         let rows = result.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
         for expected in [
@@ -91,7 +92,7 @@ import Testing
         ] {
             #expect(rows.contains(expected), "missing row: \(expected)\n\(result.stdout)")
         }
-        let neck = try mixmae(["plugins", "inspect", "toy-neck", "--registry", file])
+        let neck = try runMixmae(["plugins", "inspect", "toy-neck", "--registry", file])
         #expect(neck.stdout.contains("out_channels  int   -        1 ... 1024       yes"))
         #expect(!neck.stdout.contains("Capabilities"))
     }
@@ -99,7 +100,7 @@ import Testing
     @Test func inspectExplainsUnknownAndRefusedIds() throws {
         let dir = try TemporaryDirectory()
         let file = try dir.registry([fixture("Good"), fixture("DuplicateA"), fixture("DuplicateB")])
-        let typo = try mixmae(["plugins", "inspect", "toy-bakbone", "--registry", file])
+        let typo = try runMixmae(["plugins", "inspect", "toy-bakbone", "--registry", file])
         #expect(typo.status == 1)
         #expect(typo.stdout.isEmpty)
         #expect(
@@ -107,13 +108,13 @@ import Testing
                 == "error: no loaded plugin provides 'toy-bakbone'; loaded: toy-backbone, toy-broken-gradient, "
                 + "toy-neck, toy-duplicate; did you mean 'toy-backbone'? (registry: \(file); 1 library refused, "
                 + "see `mixmae plugins list`)\n")
-        let refused = try mixmae(["plugins", "inspect", "toy-unique-b", "--registry", file])
+        let refused = try runMixmae(["plugins", "inspect", "toy-unique-b", "--registry", file])
         #expect(refused.status == 1)
         #expect(
             refused.stderr.hasPrefix(
                 "error: 'toy-unique-b' is registered by a library that was refused: \(fixture("DuplicateB"))"))
         let broken = try dir.write("broken.yaml", "plugins:\n  - a.so\n  - [b.so]\n")
-        let syntax = try mixmae(["plugins", "list", "--registry", broken])
+        let syntax = try runMixmae(["plugins", "list", "--registry", broken])
         #expect(syntax.status == 1)
         #expect(syntax.stderr == "\(broken):3:5: error: expected a library path (a string), found a list\n")
     }
@@ -126,25 +127,25 @@ import Testing
         let original = "# my plugins\nplugins:\n  - ${MIXMAE_PLUGIN_DIR}/libTestPluginGood.so  # the toys\n"
         let file = try dir.write("registry.yaml", original)
 
-        let added = try mixmae(["plugins", "add", "lib/libA.so"], in: dir.path)
+        let added = try runMixmae(["plugins", "add", "lib/libA.so"], in: dir.path)
         #expect(added.status == 0, "\(added.stderr)")
         #expect(added.stdout == "added lib/libA.so to \(file): toy-duplicate 1.0.0 (loss)\n")
         let afterAdd = original + "  - lib/libA.so\n"
         #expect(try dir.read("registry.yaml") == afterAdd)
-        let list = try mixmae(["plugins", "list"], in: dir.path)
+        let list = try runMixmae(["plugins", "list"], in: dir.path)
         #expect(list.stdout.contains("4 components from 2 libraries; 0 refused"))
 
-        let again = try mixmae(["plugins", "add", dir.path + "/lib/../lib/libA.so"], in: dir.path)
+        let again = try runMixmae(["plugins", "add", dir.path + "/lib/../lib/libA.so"], in: dir.path)
         #expect(again.status == 1)
         #expect(
             again.stderr
                 == "error: \(dir.path)/lib/libA.so is already in the registry, at \(file):4:5 ('lib/libA.so')\n")
 
-        let old = try mixmae(["plugins", "add", "lib/libOld.so"], in: dir.path)
+        let old = try runMixmae(["plugins", "add", "lib/libOld.so"], in: dir.path)
         #expect(old.status == 1)
         #expect(old.stderr.hasPrefix("error: not added: \(dir.path)/lib/libOld.so was built by Swift 5.9.0"))
 
-        let duplicate = try mixmae(["plugins", "add", fixture("DuplicateB")], in: dir.path)
+        let duplicate = try runMixmae(["plugins", "add", fixture("DuplicateB")], in: dir.path)
         #expect(duplicate.status == 1)
         #expect(
             duplicate.stderr.contains(
@@ -156,7 +157,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let file = dir.path + "/conf/registry.yaml"
         try FileManager.default.createDirectory(atPath: dir.path + "/conf", withIntermediateDirectories: true)
-        let result = try mixmae(["plugins", "add", fixture("Good"), "--registry", file], in: dir.path)
+        let result = try runMixmae(["plugins", "add", fixture("Good"), "--registry", file], in: dir.path)
         #expect(result.status == 0, "\(result.stderr)")
         let text = try String(contentsOfFile: file, encoding: .utf8)
         #expect(text.hasPrefix("# registry.yaml: the plugin libraries mixmae may load."))
@@ -168,7 +169,7 @@ import Testing
     @Test func checkReportsPassAndFailWithTheExitStatus() throws {
         let dir = try TemporaryDirectory()
         let file = try dir.registry([fixture("Good")])
-        let good = try mixmae(["plugins", "check", "toy-backbone", "--registry", file])
+        let good = try runMixmae(["plugins", "check", "toy-backbone", "--registry", file])
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
         #expect(good.stdout.hasPrefix("checking toy-backbone 1.2.0 (backbone) from \(fixture("Good"))\n"))
         #expect(good.stdout.contains("feature maps"))
@@ -176,7 +177,7 @@ import Testing
         #expect(good.stdout.hasSuffix("\nPASS\n"))
         #expect(good.stderr.contains("... finite differences on 4 parameters"))
 
-        let broken = try mixmae(["plugins", "check", "toy-broken-gradient", "--registry", file, "--elements", "2"])
+        let broken = try runMixmae(["plugins", "check", "toy-broken-gradient", "--registry", file, "--elements", "2"])
         #expect(broken.status == 1)
         #expect(broken.stdout.contains("MISMATCH"))
         #expect(broken.stdout.contains("\nFAIL\n  - gradient of fc.weight["))
@@ -196,7 +197,7 @@ import Testing
                 activation: tanh
 
             """)
-        let result = try mixmae(["recipe", "check", recipe], in: dir.path)
+        let result = try runMixmae(["recipe", "check", recipe], in: dir.path)
         #expect(result.status == 1)
         #expect(result.stdout.contains("\(recipe):5:5: error: model.backbone.embed_dims:"))
         #expect(result.stdout.contains("did you mean 'embed_dim'?"))

@@ -1,32 +1,7 @@
 import Foundation
 import Host
+import TestSupport
 import Testing
-
-/// Runs the built `mixmae` executable (next to the test binary) in a real process.
-func runMixmae(_ arguments: [String], environment: [String: String] = [:]) throws
-    -> (status: Int32, stdout: String, stderr: String)
-{
-    let folder = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        .deletingLastPathComponent()
-    let nextToTests: String = folder.appendingPathComponent("mixmae").path
-    let oneUp: String = folder.deletingLastPathComponent().appendingPathComponent("mixmae").path
-    let candidates = [ProcessInfo.processInfo.environment["MIXMAE_EXECUTABLE"], nextToTests, oneUp]
-        .compactMap { $0 }
-    let executable = try #require(candidates.first { FileManager.default.isExecutableFile(atPath: $0) })
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    process.waitUntilExit()
-    return (process.terminationStatus, stdout, stderr)
-}
 
 @Suite struct RecipeCommandTests {
     @Test func showPrintsTheResolvedRecipeWithProvenance() throws {

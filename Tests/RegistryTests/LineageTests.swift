@@ -1,5 +1,6 @@
 import Foundation
 import Host
+import TestSupport
 import Testing
 
 /// pretrain (run A) -> classification finetune from A's checkpoint (run B) -> a second

@@ -1,6 +1,7 @@
 import CSQLite
 import Foundation
 import Host
+import TestSupport
 import Testing
 
 @Suite struct SQLiteDatabaseTests {

@@ -35,49 +35,6 @@ func writeCheckpoint(_ url: URL, _ text: String) throws -> URL {
     return url
 }
 
-/// The error `body` throws, or nil.
-func thrownError(_ body: () throws -> Void) -> Error? {
-    do {
-        try body()
-        return nil
-    } catch {
-        return error
-    }
-}
-
-/// Runs a program to completion and returns its exit status and output.
-func runProgram(_ path: String, _ arguments: [String], environment: [String: String]? = nil) throws
-    -> (status: Int32, stdout: String, stderr: String)
-{
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    // Drain stderr on another thread while reading stdout, so a chatty child never blocks.
-    let errorBox = DataBox()
-    let drained = DispatchSemaphore(value: 0)
-    Thread.detachNewThread {
-        errorBox.data = err.fileHandleForReading.readDataToEndOfFile()
-        drained.signal()
-    }
-    let output = out.fileHandleForReading.readDataToEndOfFile()
-    drained.wait()
-    process.waitUntilExit()
-    return (
-        process.terminationStatus, String(decoding: output, as: UTF8.self),
-        String(decoding: errorBox.data, as: UTF8.self)
-    )
-}
-
-final class DataBox: @unchecked Sendable {
-    var data = Data()
-}
-
 /// An environment for a child process that points it at `home`.
 func childEnvironment(home: URL) -> [String: String] {
     var environment = ProcessInfo.processInfo.environment
@@ -110,9 +67,4 @@ func waitForExit(_ process: Process, timeout: TimeInterval) -> Bool {
     }
     process.waitUntilExit()
     return exited
-}
-
-struct TestSetupError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -50,6 +50,41 @@ public final class TemporaryFolder {
     }
 }
 
+/// A fresh directory for one test, under a scratch folder of this test process
+/// that is removed when the process exits.
+public func temporaryDirectory(_ label: String = "test") throws -> URL {
+    let url = TestScratch.root.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))", isDirectory: true)
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// The per-process scratch folder behind ``temporaryDirectory(_:)``.
+enum TestScratch {
+    static let root: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mixmae-tests-\(getpid())", isDirectory: true)
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: TestScratch.root) }
+        return url
+    }()
+}
+
+/// A test's own set-up went wrong (a missing executable, an unexpected file layout).
+public struct TestSetupError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The error `body` throws, or nil.
+public func thrownError(_ body: () throws -> Void) -> Error? {
+    do {
+        try body()
+        return nil
+    } catch {
+        return error
+    }
+}
+
 /// What a finished child process printed.
 public struct ProcessResult: Sendable {
     public var status: Int32
@@ -57,13 +92,25 @@ public struct ProcessResult: Sendable {
     public var stderr: String
 }
 
-/// Runs the built `mixmae` in a real process and waits for it; both pipes are
-/// drained concurrently so a chatty child never blocks.
+/// Runs the built `mixmae` in a real process and waits for it.
 public func runMixmae(
     _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]
 ) throws -> ProcessResult {
+    guard FileManager.default.isExecutableFile(atPath: TestPaths.mixmae) else {
+        throw TestSetupError(
+            "no mixmae executable at \(TestPaths.mixmae); build it with `swift build -c release` or set MIXMAE_BIN")
+    }
+    return try runProgram(TestPaths.mixmae, arguments, in: directory, environment: environment)
+}
+
+/// Runs a program in a real process and waits for it; both pipes are drained
+/// concurrently so a chatty child never blocks. `environment` is added to this
+/// process's environment.
+public func runProgram(
+    _ path: String, _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]
+) throws -> ProcessResult {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: TestPaths.mixmae)
+    process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }

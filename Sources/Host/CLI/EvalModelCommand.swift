@@ -61,7 +61,7 @@ struct EvalModelCommand: ParsableCommand {
         print(
             "run \(result.runID) (eval): \(result.task.rawValue) checkpoint \(reference) "
                 + "(sha256:\(result.checkpoint.artifact.shortHash)) on \(RegistryText.path(evaluation.split)), "
-                + "\(evaluation.images) images, \(RegistryText.duration(result.seconds))")
+                + "\(evaluation.images) images, \(formatDuration(result.seconds))")
         let width = evaluation.metrics.map(\.label.count).max() ?? 0
         for metric in evaluation.metrics {
             let padding = String(repeating: " ", count: width - metric.label.count)

@@ -36,22 +36,9 @@ struct RegistryLocation: ParsableArguments {
 
 /// Formatting shared by the registry commands.
 enum RegistryText {
-    /// `45s`, `12m37s`, `3h02m`, `2d04h`.
-    static func duration(_ seconds: TimeInterval) -> String {
-        let total = max(0, Int(seconds.rounded()))
-        let days = total / 86_400
-        let hours = total % 86_400 / 3600
-        let minutes = total % 3600 / 60
-        let secs = total % 60
-        if days > 0 { return "\(days)d" + String(format: "%02dh", hours) }
-        if hours > 0 { return "\(hours)h" + String(format: "%02dm", minutes) }
-        if minutes > 0 { return "\(minutes)m" + String(format: "%02ds", secs) }
-        return "\(secs)s"
-    }
-
     /// How long a run ran (or has been running).
     static func runDuration(_ run: RunRecord, now: Date = Date()) -> String {
-        duration((run.endedAt ?? now).timeIntervalSince(run.startedAt))
+        formatDuration((run.endedAt ?? now).timeIntervalSince(run.startedAt))
     }
 
     /// A metric value with 6 significant digits.
@@ -84,7 +71,7 @@ enum RegistryText {
     static func status(_ run: RunRecord, heartbeatInterval: TimeInterval, now: Date = Date()) -> String {
         let quiet = now.timeIntervalSince(run.heartbeatAt)
         if run.status == .running && quiet > max(120, 3 * heartbeatInterval) {
-            return "RUNNING (quiet \(duration(quiet)))"
+            return "RUNNING (quiet \(formatDuration(quiet)))"
         }
         return run.status.rawValue
     }

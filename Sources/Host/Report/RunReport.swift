@@ -118,7 +118,7 @@ public struct RunReport {
                 [
                     String(attempt.attempt), e(attempt.status.rawValue), e(RegistryDates.display(attempt.startedAt)),
                     attempt.endedAt.map { e(RegistryDates.display($0)) } ?? "-",
-                    attempt.endedAt.map { e(RegistryText.duration($0.timeIntervalSince(attempt.startedAt))) } ?? "-",
+                    attempt.endedAt.map { e(formatDuration($0.timeIntervalSince(attempt.startedAt))) } ?? "-",
                     e(attempt.host), String(attempt.pid), e(attempt.error ?? ""),
                 ]
             })

@@ -71,10 +71,15 @@ public final class ProgressReporter {
     }
 }
 
-/// `75` -> `1m15s`, `3700` -> `1h01m`.
+/// A duration for people: `45s`, `12m37s` (75 s -> `1m15s`), `3h02m`, `2d04h`.
 public func formatDuration(_ seconds: Double) -> String {
-    let s = Int(seconds.rounded())
-    if s < 60 { return "\(s)s" }
-    if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
-    return "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m"
+    let total = max(0, Int(seconds.rounded()))
+    let days = total / 86_400
+    let hours = total % 86_400 / 3600
+    let minutes = total % 3600 / 60
+    let secs = total % 60
+    if days > 0 { return "\(days)d" + String(format: "%02dh", hours) }
+    if hours > 0 { return "\(hours)h" + String(format: "%02dm", minutes) }
+    if minutes > 0 { return "\(minutes)m" + String(format: "%02ds", secs) }
+    return "\(secs)s"
 }

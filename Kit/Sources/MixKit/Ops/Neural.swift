@@ -3,43 +3,30 @@ import CKernels
 extension Tensor {
     /// Softmax over `axis` (the last by default).
     public func softmax(axis: Int = -1) -> Tensor {
-        Profiler.measure("softmax") {
-            let a = normalizeAxis(axis)
-            if a != rank - 1 {
-                var axes = Array(0..<rank)
-                axes.swapAt(a, rank - 1)
-                return permuted(axes).softmax(axis: -1).permuted(axes)
-            }
-            let cols = shape[a]
-            let rows = count / Swift.max(cols, 1)
-            let y = Tensor(uninitializedShape: shape)
-            let px = data
-            let py = y.data
-            Parallel.forRanges(rows, work: count * 4) { lo, hi in
-                mk_softmax_rows(px + lo * cols, py + lo * cols, hi - lo, cols)
-            }
-            let saved = y.detached()
-            return y.recording("softmax", [self]) { g in
-                let py = saved.data
-                let gx = Tensor(uninitializedShape: self.shape)
-                let pg = g.data
-                let pgx = gx.data
-                Parallel.forRanges(rows, work: self.count * 2) { lo, hi in
-                    mk_softmax_backward_rows(py + lo * cols, pg + lo * cols, pgx + lo * cols, hi - lo, cols)
-                }
-                return [gx]
-            }
-        }
+        rowwise("softmax", axis: axis, forward: mk_softmax_rows, backward: mk_softmax_backward_rows)
     }
 
     /// Log-softmax over `axis` (the last by default).
     public func logSoftmax(axis: Int = -1) -> Tensor {
-        Profiler.measure("log_softmax") {
+        rowwise("log_softmax", axis: axis, forward: mk_log_softmax_rows, backward: mk_log_softmax_backward_rows)
+    }
+
+    /// A row kernel `forward(x, y, rows, cols)` applied along `axis`, whose
+    /// backward `backward(y, gy, gx, rows, cols)` needs only the output.
+    private func rowwise(
+        _ name: String, axis: Int,
+        forward: @escaping @convention(c) (UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int, Int) -> Void,
+        backward:
+            @escaping @convention(c) (
+                UnsafePointer<Float>?, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?, Int, Int
+            ) -> Void
+    ) -> Tensor {
+        Profiler.measure(name) {
             let a = normalizeAxis(axis)
             if a != rank - 1 {
                 var axes = Array(0..<rank)
                 axes.swapAt(a, rank - 1)
-                return permuted(axes).logSoftmax(axis: -1).permuted(axes)
+                return permuted(axes).rowwise(name, axis: -1, forward: forward, backward: backward).permuted(axes)
             }
             let cols = shape[a]
             let rows = count / Swift.max(cols, 1)
@@ -47,16 +34,16 @@ extension Tensor {
             let px = data
             let py = y.data
             Parallel.forRanges(rows, work: count * 4) { lo, hi in
-                mk_log_softmax_rows(px + lo * cols, py + lo * cols, hi - lo, cols)
+                forward(px + lo * cols, py + lo * cols, hi - lo, cols)
             }
             let saved = y.detached()
-            return y.recording("log_softmax", [self]) { g in
+            return y.recording(name, [self]) { g in
                 let py = saved.data
                 let gx = Tensor(uninitializedShape: self.shape)
                 let pg = g.data
                 let pgx = gx.data
                 Parallel.forRanges(rows, work: self.count * 2) { lo, hi in
-                    mk_log_softmax_backward_rows(py + lo * cols, pg + lo * cols, pgx + lo * cols, hi - lo, cols)
+                    backward(py + lo * cols, pg + lo * cols, pgx + lo * cols, hi - lo, cols)
                 }
                 return [gx]
             }
