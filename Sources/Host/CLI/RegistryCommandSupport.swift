@@ -8,6 +8,9 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case tree
     case dot
 
+    /// Each command's help names the formats it prints, so the shared list stays out of it.
+    static var allValueStrings: [String] { [] }
+
     /// Fails with a usage error unless the format is one of `allowed`.
     func require(_ allowed: [OutputFormat], command: String) throws {
         guard allowed.contains(self) else {

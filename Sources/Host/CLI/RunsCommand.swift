@@ -25,7 +25,7 @@ struct RunsListCommand: ParsableCommand {
 
     @OptionGroup var location: RegistryLocation
 
-    @Option(help: "Only runs of this task (pretrain, finetune-cls, ...).")
+    @Option(help: "Only runs of this task: pretrain, classify, detect, segment, eval.")
     var task: String?
 
     @Option(help: "Only runs with this status: running, finished, failed, killed, crashed.")

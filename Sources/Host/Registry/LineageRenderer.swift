@@ -33,7 +33,7 @@ public struct LineageRenderer {
     /// ```
     /// run 1  pretrain  FINISHED  2026-11-27 22:19:03
     /// └── produced checkpoint.last: sha256:9ab1c0ffee12  checkpoint  2.0 KiB  .mixmae/runs/1/last.safetensors
-    ///     └── used as init.backbone by run 2  finetune-cls  FINISHED  2026-11-27 22:25:40
+    ///     └── used as init.backbone by run 2  classify  FINISHED  2026-11-27 22:25:40
     /// ```
     public func tree() -> String {
         var lines = [label(of: graph.root)]

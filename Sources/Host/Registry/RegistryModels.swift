@@ -121,7 +121,7 @@ public struct PluginRecord: Codable, Equatable {
 /// ``RunRegistry/recipe(ofRun:)``).
 public struct RunRecord: Codable, Equatable {
     public let id: RunID
-    /// The task: `pretrain`, `finetune-cls`, `eval`, ...
+    /// The task: `pretrain`, `classify`, `eval`, ...
     public let task: String
     public let status: RunStatus
     /// SHA-256 of the resolved recipe.

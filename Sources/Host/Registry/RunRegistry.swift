@@ -15,7 +15,7 @@ import Foundation
 /// ```swift
 /// let registry = try RunRegistry()                      // MIXMAE_HOME or ./.mixmae
 /// let run = try registry.beginRun(
-///     task: "finetune-cls", recipe: RecipeSnapshot(text: resolvedYAML), seed: 0,
+///     task: "classify", recipe: RecipeSnapshot(text: resolvedYAML), seed: 0,
 ///     plugins: [swinRecord, headRecord])
 /// let initial = try run.use(try WeightsReference(parsing: "run:12:best"), role: .initBackbone)
 /// try model.load(from: initial.url)                      // the file's hash was verified
@@ -104,7 +104,7 @@ public final class RunRegistry {
     /// Registers a new RUNNING run owned by this process and creates its output folder.
     ///
     /// - Parameters:
-    ///   - task: what the run does (`pretrain`, `finetune-cls`, `eval`, ...).
+    ///   - task: what the run does (`pretrain`, `classify`, `eval`, ...).
     ///   - recipe: the fully resolved recipe; it is stored so the run can be re-run exactly.
     ///   - seed: the run's random seed, if it has one.
     ///   - plugins: the plugin libraries the run loaded, with their hashes.
