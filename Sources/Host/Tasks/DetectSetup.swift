@@ -73,30 +73,12 @@ public enum DetectSetup {
     public static func buildModel(recipe: TaskRecipe, builder: ComponentBuilder, classes: Int) throws
         -> DetectorModel
     {
-        let imageSize = recipe.data.int("img_size")
-        let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
         let (headID, headParams) = try recipe.requiredComponent("head", for: "e.g. name: fcos")
-        let backbone = try recipe.building("backbone") { try builder.backbone(backboneID, backboneParams) }
-        guard backbone.capabilities.imageSize == imageSize else {
-            throw recipe.issue(
-                at: "model.backbone.img_size",
-                "the backbone is built for \(backbone.capabilities.imageSize) px but data.img_size is \(imageSize): set both to the same size"
-            )
-        }
-        var maps = backbone.capabilities.outputs
-        var neck: Neck? = nil
-        if let choice = recipe.component("neck"), let params = choice.parameters {
-            let built = try recipe.building("neck") {
-                try builder.neck(choice.id, params, context: BuildContext(inputs: maps, imageSize: imageSize))
-            }
-            maps = built.outputs
-            neck = built
-        }
+        let trunk = try DenseTrunk(recipe: recipe, builder: builder)
         let head = try recipe.building("head") {
-            try builder.detectionHead(
-                headID, headParams, context: BuildContext(inputs: maps, imageSize: imageSize, numClasses: classes))
+            try builder.detectionHead(headID, headParams, context: trunk.headContext(classes: classes))
         }
-        return DetectorModel(backbone: backbone, neck: neck, head: head)
+        return DetectorModel(backbone: trunk.backbone, neck: trunk.neck, head: head)
     }
 
     /// The validation split with its ground truth, or nil when `detect.val_ann` is empty.

@@ -68,30 +68,12 @@ public enum SegmentSetup {
     public static func buildModel(recipe: TaskRecipe, builder: ComponentBuilder, classes: Int) throws
         -> SegmentorModel
     {
-        let imageSize = recipe.data.int("img_size")
-        let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
         let (headID, headParams) = try recipe.requiredComponent("head", for: "e.g. name: upernet")
-        let backbone = try recipe.building("backbone") { try builder.backbone(backboneID, backboneParams) }
-        guard backbone.capabilities.imageSize == imageSize else {
-            throw recipe.issue(
-                at: "model.backbone.img_size",
-                "the backbone is built for \(backbone.capabilities.imageSize) px but data.img_size is \(imageSize): set both to the same size"
-            )
-        }
-        var maps = backbone.capabilities.outputs
-        var neck: Neck? = nil
-        if let choice = recipe.component("neck"), let params = choice.parameters {
-            let built = try recipe.building("neck") {
-                try builder.neck(choice.id, params, context: BuildContext(inputs: maps, imageSize: imageSize))
-            }
-            maps = built.outputs
-            neck = built
-        }
+        let trunk = try DenseTrunk(recipe: recipe, builder: builder)
         let head = try recipe.building("head") {
-            try builder.segmentationHead(
-                headID, headParams, context: BuildContext(inputs: maps, imageSize: imageSize, numClasses: classes))
+            try builder.segmentationHead(headID, headParams, context: trunk.headContext(classes: classes))
         }
-        return SegmentorModel(backbone: backbone, neck: neck, head: head)
+        return SegmentorModel(backbone: trunk.backbone, neck: trunk.neck, head: head)
     }
 
     /// The validation split, or nil when `segment.val_img_dir` is empty.
