@@ -175,8 +175,10 @@ func writeSmallCOCO(in directory: URL) throws -> (json: String, images: String) 
         let dataset = try DetectionDataset(annotationFile: json, imageDirectory: images)
         let transform = DetectionTransform(shortSides: [40, 48], maxSize: 100, flipProbability: 0.5)
         let loader = DetectionBatchLoader(
-            dataset: dataset, batchSize: 2, workers: 0, seed: 5, shuffle: false, dropLast: false,
-            normalization: unitNormalization, transform: DetectionTransform(shortSides: [40], maxSize: 100))
+            dataset: dataset,
+            options: LoaderOptions(
+                batchSize: 2, seed: 5, workers: 0, shuffle: false, dropLast: false, normalization: unitNormalization),
+            transform: DetectionTransform(shortSides: [40], maxSize: 100))
         #expect(loader.batchesPerEpoch == 2)
         let batches = loader.detectionBatches(epoch: 0, skip: 0)
         let first = try #require(try batches.next())
@@ -201,7 +203,7 @@ func writeSmallCOCO(in directory: URL) throws -> (json: String, images: String) 
 
         func epoch(workers: Int) throws -> [([Float], [DetectionBatch.Target])] {
             let loader = DetectionBatchLoader(
-                dataset: dataset, batchSize: 2, workers: workers, seed: 9, transform: transform)
+                dataset: dataset, options: LoaderOptions(batchSize: 2, seed: 9, workers: workers), transform: transform)
             let iterator = loader.batches(epoch: 3, skip: 0)
             var out = [([Float], [DetectionBatch.Target])]()
             while let batch = try iterator.next() {
@@ -225,13 +227,15 @@ func writeSmallCOCO(in directory: URL) throws -> (json: String, images: String) 
         let transform = DetectionTransform(shortSides: [32], maxSize: 64)
         let broken = BrokenImageLog(report: { _ in })
         let skipping = DetectionBatchLoader(
-            dataset: dataset, batchSize: 3, workers: 0, seed: 0, shuffle: false, broken: broken, transform: transform)
+            dataset: dataset, options: LoaderOptions(batchSize: 3, seed: 0, workers: 0, shuffle: false, broken: broken),
+            transform: transform)
         let batch = try #require(try skipping.detectionBatches(epoch: 0, skip: 0).next())
         #expect(batch.targets.map(\.imageID) == [10, 12, 12])
         #expect(broken.count == 1)
 
         let strict = DetectionBatchLoader(
-            dataset: dataset, batchSize: 3, workers: 0, seed: 0, shuffle: false, skipBroken: false,
+            dataset: dataset,
+            options: LoaderOptions(batchSize: 3, seed: 0, workers: 0, shuffle: false, skipBroken: false),
             transform: transform)
         let error = #expect(throws: DatasetError.self) { try strict.detectionBatches(epoch: 0, skip: 0).next() }
         #expect(error?.description.contains("is 30x30 but") == true)

@@ -151,7 +151,8 @@ func writeSegmentationPairs(root: URL, split: String?, count: Int, width: Int, h
         let augment = SegmentationAugmentation(
             longSide: 40, shortSide: 30, ratioRange: 1...1, cropWidth: 48, cropHeight: 16)
         let loader = SegmentationBatchLoader(
-            dataset: dataset, batchSize: 2, workers: 2, seed: 1, normalization: unitNormalization, transform: augment)
+            dataset: dataset, options: LoaderOptions(batchSize: 2, seed: 1, normalization: unitNormalization),
+            transform: augment)
         #expect(loader.batchesPerEpoch == 2)
         let batches = loader.segmentationBatches(epoch: 0, skip: 0)
         var seen = 0
@@ -185,8 +186,8 @@ func writeSegmentationPairs(root: URL, split: String?, count: Int, width: Int, h
         try writeSegmentationPairs(root: root, split: nil, count: 3, width: 40, height: 30)
         let dataset = try SegmentationDataset(root: root.path)
         let loader = SegmentationBatchLoader(
-            dataset: dataset, batchSize: 2, workers: 0, seed: 0, shuffle: false, dropLast: false,
-            normalization: unitNormalization, transform: SegmentationResize(longSide: 80, shortSide: 60))
+            dataset: dataset, options: .evaluation(batchSize: 2, workers: 0, normalization: unitNormalization),
+            transform: SegmentationResize(longSide: 80, shortSide: 60))
         #expect(loader.batchesPerEpoch == 2)
         let batches = loader.segmentationBatches(epoch: 0, skip: 0)
         let first = try #require(try batches.next())

@@ -254,8 +254,9 @@ func labelMaps(_ layout: SyntheticDatasetLayout, _ split: SyntheticDatasetLayout
         let folder = try ImageFolder(root: layout.classificationRoot(.train))
         func epoch(workers: Int) throws -> [Batch] {
             let loader = ImageBatchLoader(
-                samples: folder.samples, batchSize: 8, imageSize: 48, workers: workers, seed: 4,
-                normalization: unitNormalization
+                samples: folder.samples,
+                options: LoaderOptions(batchSize: 8, seed: 4, workers: workers, normalization: unitNormalization),
+                imageSize: 48
             ) { image, _ in image }
             #expect(loader.batchesPerEpoch == 3)
             let order = loader.order(epoch: 1)

@@ -59,11 +59,13 @@ public final class BrokenImageLog: @unchecked Sendable {
 /// depend on thread timing, and a run resumed mid-epoch sees exactly the
 /// batches it would have seen. An unreadable image is replaced by the next
 /// readable one in the epoch's order (counted and reported once), unless
-/// `skipBroken` is false, in which case the epoch fails with the file's error.
+/// ``LoaderOptions/skipBroken`` is false, in which case the epoch fails with
+/// the file's error.
 ///
 /// ```swift
-/// let loader = ImageBatchLoader(samples: folder.samples, batchSize: 64, imageSize: 224, seed: 0,
-///                               augment: { image, rng in try crop(image, using: &rng) })
+/// let loader = ImageBatchLoader(
+///     samples: folder.samples, options: LoaderOptions(batchSize: 64, seed: 0), imageSize: 224
+/// ) { image, rng in try crop(image, using: &rng) }
 /// let it = loader.batches(epoch: 0, skip: 0)
 /// while let batch = try it.next() { ... }
 /// ```
@@ -71,81 +73,53 @@ public final class ImageBatchLoader: BatchSource, @unchecked Sendable {
     public typealias Augmentation = @Sendable (Image, inout RandomGenerator) throws -> Image
 
     public let samples: [ImageFolder.Sample]
-    public let batchSize: Int
+    public let options: LoaderOptions
     public let imageSize: Int
-    public let workers: Int
-    public let seed: UInt64
-    public let shuffle: Bool
-    /// Drop a last partial batch (training) or keep it (evaluation).
-    public let dropLast: Bool
-    public let skipBroken: Bool
-    public let normalization: Normalization
     public let augment: Augmentation
-    public let broken: BrokenImageLog
-    /// Batches prepared ahead of the consumer, per worker.
-    public let prefetch: Int
 
     public init(
-        samples: [ImageFolder.Sample], batchSize: Int, imageSize: Int, workers: Int = 2, seed: UInt64,
-        shuffle: Bool = true, dropLast: Bool = true, skipBroken: Bool = true, normalization: Normalization = .imagenet,
-        broken: BrokenImageLog = BrokenImageLog(), prefetch: Int = 2, augment: @escaping Augmentation
+        samples: [ImageFolder.Sample], options: LoaderOptions, imageSize: Int, augment: @escaping Augmentation
     ) {
         self.samples = samples
-        self.batchSize = batchSize
+        self.options = options
         self.imageSize = imageSize
-        self.workers = workers
-        self.seed = seed
-        self.shuffle = shuffle
-        self.dropLast = dropLast
-        self.skipBroken = skipBroken
-        self.normalization = normalization
-        self.broken = broken
-        self.prefetch = prefetch
         self.augment = augment
     }
 
-    /// Which sample goes where in each epoch (a last partial batch is dropped with ``dropLast``).
-    public var schedule: EpochSchedule {
-        EpochSchedule(
-            sampleCount: samples.count, batchSize: batchSize, seed: seed, shuffle: shuffle, dropLast: dropLast)
-    }
+    /// Which sample goes where in each epoch.
+    public var schedule: EpochSchedule { options.schedule(sampleCount: samples.count) }
 
-    /// Batches per epoch: full ones only with ``dropLast``, else the last may be smaller.
+    /// Batches per epoch: full ones only with ``LoaderOptions/dropLast``, else the last may be smaller.
     public var batchesPerEpoch: Int { schedule.batchesPerEpoch }
 
     /// The sample order of `epoch`.
     public func order(epoch: Int) -> [Int] { schedule.order(epoch: epoch) }
 
     public func batches(epoch: Int, skip: Int) -> BatchIterator {
-        schedule.batches(epoch: epoch, skip: skip, workers: workers, prefetch: prefetch) { [self] order, k in
+        options.batches(schedule, epoch: epoch, skip: skip) { [self] order, k in
             try self.makeBatch(epoch: epoch, order: order, batchIndex: k)
         }
     }
 
     /// Decodes, augments and normalises one batch.
     func makeBatch(epoch: Int, order: [Int], batchIndex: Int) throws -> Batch {
-        let schedule = self.schedule
-        let positions = schedule.positions(ofBatch: batchIndex)
-        let images = Tensor.zeros([positions.count, 3, imageSize, imageSize])
-        var labels: [Int] = []
+        let loaded = try options.samples(
+            ofBatch: batchIndex, schedule, epoch: epoch, order: order, path: { samples[$0].path }
+        ) { index, rng in
+            let sample = samples[index]
+            let image = try Image(contentsOfFile: sample.path, mode: .rgb)
+            return (image: try augment(image, &rng), label: sample.label)
+        }
+        let images = Tensor.zeros([loaded.count, 3, imageSize, imageSize])
         let plane = 3 * imageSize * imageSize
-        for (slot, position) in positions.enumerated() {
-            var rng = schedule.generator(epoch: epoch, position: position)
-            let (image, label) = try broken.read(
-                order: order, position: position, skipBroken: skipBroken, rng: &rng,
-                path: { samples[$0].path }
-            ) { index, rng in
-                let sample = samples[index]
-                let image = try Image(contentsOfFile: sample.path, mode: .rgb)
-                return (try augment(image, &rng), sample.label)
-            }
+        for (slot, (image, _)) in loaded.enumerated() {
             precondition(
                 image.width == imageSize && image.height == imageSize && image.channels == 3,
                 "augmentation must produce \(imageSize)x\(imageSize) RGB, got \(image.width)x\(image.height)x\(image.channels)"
             )
-            normalization.write(image, to: images.data + slot * plane)
-            labels.append(label)
+            options.normalization.write(image, to: images.data + slot * plane)
         }
+        let labels = loaded.map(\.label)
         return Batch(images: images, labels: labels)
     }
 }

@@ -32,60 +32,37 @@ extension Batch {
 /// ``ImageBatchLoader`` does for classification (it shares its ``EpochSchedule``).
 ///
 /// An unreadable image, or one whose size differs from the JSON's, is replaced
-/// by the next image in the epoch's order (reported once) unless `skipBroken`
-/// is false. For evaluation, pass `shuffle: false, dropLast: false` so every
-/// image is seen once, in the file's order.
+/// by the next image in the epoch's order (reported once) unless
+/// ``LoaderOptions/skipBroken`` is false. For evaluation, pass
+/// ``LoaderOptions/evaluation(batchSize:workers:skipBroken:normalization:)``
+/// so every image is seen once, in the file's order.
 ///
 /// ```swift
 /// let loader = DetectionBatchLoader(
-///     dataset: train, batchSize: 8, seed: 0,
+///     dataset: train, options: LoaderOptions(batchSize: 8, seed: 0),
 ///     transform: DetectionTransform(shortSides: [800], maxSize: 1333, flipProbability: 0.5))
 /// let batches = loader.detectionBatches(epoch: 0, skip: 0)
 /// while let batch = try batches.next() { batch.images; batch.targets[0].boxes }
 /// ```
 public final class DetectionBatchLoader: BatchSource, @unchecked Sendable {
     public let dataset: DetectionDataset
-    public let batchSize: Int
+    public let options: LoaderOptions
     public let transform: DetectionTransform
-    public let workers: Int
-    public let seed: UInt64
-    public let shuffle: Bool
-    public let dropLast: Bool
-    public let skipBroken: Bool
-    public let normalization: Normalization
-    public let broken: BrokenImageLog
-    /// Batches prepared ahead of the consumer, per worker.
-    public let prefetch: Int
 
-    public init(
-        dataset: DetectionDataset, batchSize: Int, workers: Int = 2, seed: UInt64, shuffle: Bool = true,
-        dropLast: Bool = true, skipBroken: Bool = true, normalization: Normalization = .imagenet,
-        broken: BrokenImageLog = BrokenImageLog(), prefetch: Int = 2, transform: DetectionTransform
-    ) {
+    public init(dataset: DetectionDataset, options: LoaderOptions, transform: DetectionTransform) {
         self.dataset = dataset
-        self.batchSize = batchSize
+        self.options = options
         self.transform = transform
-        self.workers = workers
-        self.seed = seed
-        self.shuffle = shuffle
-        self.dropLast = dropLast
-        self.skipBroken = skipBroken
-        self.normalization = normalization
-        self.broken = broken
-        self.prefetch = prefetch
     }
 
     /// Which image goes where in each epoch.
-    public var schedule: EpochSchedule {
-        EpochSchedule(
-            sampleCount: dataset.items.count, batchSize: batchSize, seed: seed, shuffle: shuffle, dropLast: dropLast)
-    }
+    public var schedule: EpochSchedule { options.schedule(sampleCount: dataset.items.count) }
 
     public var batchesPerEpoch: Int { schedule.batchesPerEpoch }
 
     /// The batches of `epoch` from batch `skip` on.
     public func detectionBatches(epoch: Int, skip: Int) -> PrefetchingIterator<DetectionBatch> {
-        schedule.batches(epoch: epoch, skip: skip, workers: workers, prefetch: prefetch) { [self] order, k in
+        options.batches(schedule, epoch: epoch, skip: skip) { [self] order, k in
             try self.makeBatch(epoch: epoch, order: order, batchIndex: k)
         }
     }
@@ -97,20 +74,13 @@ public final class DetectionBatchLoader: BatchSource, @unchecked Sendable {
 
     /// Reads, transforms, normalises and pads batch `batchIndex` of an epoch in `order`.
     public func makeBatch(epoch: Int, order: [Int], batchIndex: Int) throws -> DetectionBatch {
-        let schedule = self.schedule
-        var samples = [DetectionSample]()
-        for position in schedule.positions(ofBatch: batchIndex) {
-            var rng = schedule.generator(epoch: epoch, position: position)
-            samples.append(
-                try broken.read(
-                    order: order, position: position, skipBroken: skipBroken, rng: &rng,
-                    path: { dataset.items[$0].path }, read: load))
-        }
+        let samples = try options.samples(
+            ofBatch: batchIndex, schedule, epoch: epoch, order: order, path: { dataset.items[$0].path }, read: load)
         let height = samples.map(\.geometry.paddedHeight).max() ?? 0
         let width = samples.map(\.geometry.paddedWidth).max() ?? 0
         let images = Tensor.zeros([samples.count, 3, height, width])
         for (slot, sample) in samples.enumerated() {
-            normalization.write(
+            options.normalization.write(
                 sample.image, to: images.data + slot * 3 * height * width, canvasWidth: width, canvasHeight: height)
         }
         let targets = samples.map {

@@ -38,60 +38,38 @@ extension Batch {
 ///
 /// ```swift
 /// let loader = SegmentationBatchLoader(
-///     dataset: train, batchSize: 16, seed: 0,
+///     dataset: train, options: LoaderOptions(batchSize: 16, seed: 0),
 ///     transform: SegmentationAugmentation(longSide: 256, shortSide: 64, cropWidth: 64, cropHeight: 64))
 /// let batches = loader.segmentationBatches(epoch: 0, skip: 0)
 /// while let batch = try batches.next() { batch.images; batch.labels }
 /// ```
 public final class SegmentationBatchLoader: BatchSource, @unchecked Sendable {
     public let dataset: SegmentationDataset
-    public let batchSize: Int
+    public let options: LoaderOptions
     public let transform: any SegmentationTransform
-    public let workers: Int
-    public let seed: UInt64
-    public let shuffle: Bool
-    public let dropLast: Bool
-    public let skipBroken: Bool
     public let sizeDivisor: Int
     public let ignoreIndex: UInt8
-    public let normalization: Normalization
-    public let broken: BrokenImageLog
-    /// Batches prepared ahead of the consumer, per worker.
-    public let prefetch: Int
 
     public init(
-        dataset: SegmentationDataset, batchSize: Int, workers: Int = 2, seed: UInt64, shuffle: Bool = true,
-        dropLast: Bool = true, skipBroken: Bool = true, sizeDivisor: Int = 32, ignoreIndex: UInt8 = 255,
-        normalization: Normalization = .imagenet, broken: BrokenImageLog = BrokenImageLog(), prefetch: Int = 2,
+        dataset: SegmentationDataset, options: LoaderOptions, sizeDivisor: Int = 32, ignoreIndex: UInt8 = 255,
         transform: any SegmentationTransform
     ) {
         precondition(sizeDivisor > 0, "sizeDivisor must be positive")
         self.dataset = dataset
-        self.batchSize = batchSize
+        self.options = options
         self.transform = transform
-        self.workers = workers
-        self.seed = seed
-        self.shuffle = shuffle
-        self.dropLast = dropLast
-        self.skipBroken = skipBroken
         self.sizeDivisor = sizeDivisor
         self.ignoreIndex = ignoreIndex
-        self.normalization = normalization
-        self.broken = broken
-        self.prefetch = prefetch
     }
 
     /// Which pair goes where in each epoch.
-    public var schedule: EpochSchedule {
-        EpochSchedule(
-            sampleCount: dataset.pairs.count, batchSize: batchSize, seed: seed, shuffle: shuffle, dropLast: dropLast)
-    }
+    public var schedule: EpochSchedule { options.schedule(sampleCount: dataset.pairs.count) }
 
     public var batchesPerEpoch: Int { schedule.batchesPerEpoch }
 
     /// The batches of `epoch` from batch `skip` on.
     public func segmentationBatches(epoch: Int, skip: Int) -> PrefetchingIterator<SegmentationBatch> {
-        schedule.batches(epoch: epoch, skip: skip, workers: workers, prefetch: prefetch) { [self] order, k in
+        options.batches(schedule, epoch: epoch, skip: skip) { [self] order, k in
             try self.makeBatch(epoch: epoch, order: order, batchIndex: k)
         }
     }
@@ -103,25 +81,20 @@ public final class SegmentationBatchLoader: BatchSource, @unchecked Sendable {
 
     /// Reads, transforms, normalises and pads batch `batchIndex` of an epoch in `order`.
     public func makeBatch(epoch: Int, order: [Int], batchIndex: Int) throws -> SegmentationBatch {
-        let schedule = self.schedule
-        var samples = [(stem: String, sample: SegmentationSample)]()
-        for position in schedule.positions(ofBatch: batchIndex) {
-            var rng = schedule.generator(epoch: epoch, position: position)
-            samples.append(
-                try broken.read(
-                    order: order, position: position, skipBroken: skipBroken, rng: &rng,
-                    path: { dataset.pairs[$0].imagePath }
-                ) { index, rng in
-                    let (image, labels) = try dataset.load(at: index)
-                    return (dataset.pairs[index].stem, try transform.apply(image: image, labels: labels, using: &rng))
-                })
+        let samples = try options.samples(
+            ofBatch: batchIndex, schedule, epoch: epoch, order: order, path: { dataset.pairs[$0].imagePath }
+        ) { index, rng in
+            let (image, labels) = try dataset.load(at: index)
+            return (
+                stem: dataset.pairs[index].stem, sample: try transform.apply(image: image, labels: labels, using: &rng)
+            )
         }
         let (width, height) = canvasSize(samples.map(\.sample))
         let images = Tensor.zeros([samples.count, 3, height, width])
         var labels = [UInt8](repeating: ignoreIndex, count: samples.count * height * width)
         for (slot, entry) in samples.enumerated() {
             let sample = entry.sample
-            normalization.write(
+            options.normalization.write(
                 sample.image, to: images.data + slot * 3 * height * width, canvasWidth: width, canvasHeight: height)
             let rowLength = sample.labels.width
             for y in 0..<sample.labels.height {

@@ -24,9 +24,7 @@ public enum ClassifySetup {
         let crop = RandomResizedCrop(size: imageSize, scale: scale[0]...scale[1], filter: recipe.resizeFilter)
         let flip = data.float("hflip")
         let loader = ImageBatchLoader(
-            samples: train.samples, batchSize: data.int("batch_size"), imageSize: imageSize,
-            workers: data.int("num_workers"), seed: derivedSeed(recipe.seed, 1), skipBroken: data.bool("skip_broken"),
-            normalization: recipe.normalization
+            samples: train.samples, options: recipe.trainingLoaderOptions, imageSize: imageSize
         ) { image, rng in
             let cropped = try crop(image, using: &rng)
             return rng.nextDouble() < flip ? cropped.flippedHorizontally() : cropped
@@ -92,9 +90,7 @@ public enum ClassifySetup {
         let prepare = ResizeCenterCrop(
             size: data.int("img_size"), cropFraction: data.float("eval_crop"), filter: recipe.resizeFilter)
         return ImageBatchLoader(
-            samples: samples, batchSize: data.int("batch_size"), imageSize: data.int("img_size"),
-            workers: data.int("num_workers"), seed: 0, shuffle: false, dropLast: false,
-            skipBroken: data.bool("skip_broken"), normalization: recipe.normalization
+            samples: samples, options: recipe.evaluationLoaderOptions, imageSize: data.int("img_size")
         ) { image, _ in try prepare(image) }
     }
 }

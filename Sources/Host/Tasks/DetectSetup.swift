@@ -37,10 +37,7 @@ public enum DetectSetup {
         let transform = DetectionTransform(
             shortSides: detect.intList("short_sides"), maxSize: maxSize, flipProbability: data.float("hflip"),
             sizeDivisor: 32)
-        let loader = DetectionBatchLoader(
-            dataset: train, batchSize: data.int("batch_size"), workers: data.int("num_workers"),
-            seed: derivedSeed(recipe.seed, 1), skipBroken: data.bool("skip_broken"),
-            normalization: recipe.normalization, transform: transform)
+        let loader = DetectionBatchLoader(dataset: train, options: recipe.trainingLoaderOptions, transform: transform)
         guard loader.batchesPerEpoch > 0 else {
             throw recipe.issue(
                 at: "data.batch_size",
@@ -95,9 +92,7 @@ public enum DetectSetup {
         let transform = DetectionTransform(
             shortSides: [detect.int("test_short_side")], maxSize: detect.int("max_size"), sizeDivisor: 32)
         let loader = DetectionBatchLoader(
-            dataset: dataset, batchSize: data.int("batch_size"), workers: data.int("num_workers"), seed: 0,
-            shuffle: false, dropLast: false, skipBroken: data.bool("skip_broken"), normalization: recipe.normalization,
-            transform: transform)
+            dataset: dataset, options: recipe.evaluationLoaderOptions, transform: transform)
         return DetectionValidation(truth: truth, dataset: dataset, loader: loader)
     }
 

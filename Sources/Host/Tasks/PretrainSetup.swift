@@ -43,11 +43,9 @@ public enum PretrainSetup {
         let scale = data.floatList("crop_scale")
         let crop = RandomResizedCrop(size: imageSize, scale: scale[0]...scale[1], filter: recipe.resizeFilter)
         let flip = data.float("hflip")
-        let loader = ImageBatchLoader(
-            samples: folder.samples, batchSize: batch, imageSize: imageSize, workers: data.int("num_workers"),
-            seed: derivedSeed(recipe.seed, 1), skipBroken: data.bool("skip_broken"),
-            normalization: recipe.normalization
-        ) { image, rng in
+        var options = recipe.trainingLoaderOptions
+        options.batchSize = batch
+        let loader = ImageBatchLoader(samples: folder.samples, options: options, imageSize: imageSize) { image, rng in
             let cropped = try crop(image, using: &rng)
             return rng.nextDouble() < flip ? cropped.flippedHorizontally() : cropped
         }

@@ -39,9 +39,8 @@ public enum SegmentSetup {
             cropHeight: imageSize, catMaxRatio: segment.float("cat_max_ratio"), flipProbability: data.float("hflip"),
             ignoreIndex: UInt8(ignoreIndex))
         let loader = SegmentationBatchLoader(
-            dataset: train, batchSize: data.int("batch_size"), workers: data.int("num_workers"),
-            seed: derivedSeed(recipe.seed, 1), skipBroken: data.bool("skip_broken"), sizeDivisor: 32,
-            ignoreIndex: UInt8(ignoreIndex), normalization: recipe.normalization, transform: augmentation)
+            dataset: train, options: recipe.trainingLoaderOptions, ignoreIndex: UInt8(ignoreIndex),
+            transform: augmentation)
         guard loader.batchesPerEpoch > 0 else {
             throw recipe.issue(
                 at: "data.batch_size",
@@ -89,9 +88,7 @@ public enum SegmentSetup {
             reduceZeroLabel: segment.bool("reduce_zero_label"))
         let scale = segment.intList("scale")
         let loader = SegmentationBatchLoader(
-            dataset: dataset, batchSize: data.int("batch_size"), workers: data.int("num_workers"), seed: 0,
-            shuffle: false, dropLast: false, skipBroken: data.bool("skip_broken"), sizeDivisor: 32,
-            ignoreIndex: UInt8(segment.int("ignore_index")), normalization: recipe.normalization,
+            dataset: dataset, options: recipe.evaluationLoaderOptions, ignoreIndex: UInt8(segment.int("ignore_index")),
             transform: SegmentationResize(longSide: scale[0], shortSide: scale[1]))
         return SegmentationValidation(dataset: dataset, loader: loader)
     }

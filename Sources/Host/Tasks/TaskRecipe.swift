@@ -110,5 +110,20 @@ public struct TaskRecipe {
         Normalization(mean: data.floatList("mean").map { Float($0) }, std: data.floatList("std").map { Float($0) })
     }
 
+    /// The training loader's options from `data.*`: shuffled, last partial batch
+    /// dropped, seeded from the run's seed.
+    public var trainingLoaderOptions: LoaderOptions {
+        LoaderOptions(
+            batchSize: data.int("batch_size"), seed: derivedSeed(seed, 1), workers: data.int("num_workers"),
+            skipBroken: data.bool("skip_broken"), normalization: normalization)
+    }
+
+    /// The validation loader's options from `data.*`: every image once, in order.
+    public var evaluationLoaderOptions: LoaderOptions {
+        .evaluation(
+            batchSize: data.int("batch_size"), workers: data.int("num_workers"), skipBroken: data.bool("skip_broken"),
+            normalization: normalization)
+    }
+
     public var resizeFilter: ResizeFilter { data.string("interpolation") == "bilinear" ? .bilinear : .bicubic }
 }
