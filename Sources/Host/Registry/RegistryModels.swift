@@ -155,15 +155,23 @@ public struct RunAttempt: Codable, Equatable {
     public let error: String?
 }
 
+/// A name from an open set (artifact kinds, roles): written as a string
+/// literal or `Name("x")`, stored and encoded as the bare string.
+public protocol OpenName: RawRepresentable, Codable, Hashable, CustomStringConvertible, ExpressibleByStringLiteral
+where RawValue == String {
+    init(rawValue: String)
+}
+
+extension OpenName {
+    public init(_ rawValue: String) { self.init(rawValue: rawValue) }
+    public init(stringLiteral value: String) { self.init(rawValue: value) }
+    public var description: String { rawValue }
+}
+
 /// What kind of file an artifact is. Open set: make your own with `ArtifactKind("export")`.
-public struct ArtifactKind: RawRepresentable, Codable, Hashable, CustomStringConvertible,
-    ExpressibleByStringLiteral
-{
+public struct ArtifactKind: OpenName {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(_ rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public var description: String { rawValue }
 
     /// Model weights written by a run.
     public static let checkpoint = ArtifactKind("checkpoint")
@@ -173,26 +181,12 @@ public struct ArtifactKind: RawRepresentable, Codable, Hashable, CustomStringCon
     public static let dataset = ArtifactKind("dataset")
     /// A file from outside the registry (e.g. downloaded weights), first seen when used.
     public static let external = ArtifactKind("external")
-
-    public init(from decoder: Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// Why a run used or produced an artifact. Open set: `ArtifactRole("init.neck")`.
-public struct ArtifactRole: RawRepresentable, Codable, Hashable, CustomStringConvertible,
-    ExpressibleByStringLiteral
-{
+public struct ArtifactRole: OpenName {
     public let rawValue: String
     public init(rawValue: String) { self.rawValue = rawValue }
-    public init(_ rawValue: String) { self.rawValue = rawValue }
-    public init(stringLiteral value: String) { self.rawValue = value }
-    public var description: String { rawValue }
 
     /// Initial backbone weights of a finetune.
     public static let initBackbone = ArtifactRole("init.backbone")
@@ -210,15 +204,6 @@ public struct ArtifactRole: RawRepresentable, Codable, Hashable, CustomStringCon
     public static let trainData = ArtifactRole("data.train")
     /// The checkpoint an evaluation run (`mixmae eval RECIPE --checkpoint REF`) measured.
     public static let evalCheckpoint = ArtifactRole("eval.checkpoint")
-
-    public init(from decoder: Decoder) throws {
-        rawValue = try decoder.singleValueContainer().decode(String.self)
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
 }
 
 /// A file known by its content: the same bytes are one artifact wherever they live.
