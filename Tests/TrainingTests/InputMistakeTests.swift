@@ -1,0 +1,44 @@
+import Foundation
+import Host
+import TestSupport
+import Testing
+
+/// Inputs a user can plausibly get wrong: each one ends in an error that names
+/// the key or file and what to do, never in a crash (exit status 132 and a backtrace).
+@Suite(.serialized) struct InputMistakeTests {
+    @Test func reversedCropScaleIsARecipeError() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        try ws.pretrainRecipe(epochs: 1, batch: 8)
+        try ws.classifyRecipe(name: "cls.yaml", initWeights: "")
+        for recipe in ["pretrain.yaml", "cls.yaml"] {
+            let result = try ws.mixmae(["train", recipe, "--set", "data.crop_scale=[1.0, 0.2]"])
+            #expect(result.status == 1, "\(recipe): \(result.stderr)")
+            #expect(
+                result.stderr.contains("data.crop_scale: [1.0, 0.2] must be [low, high] with low <= high"),
+                "\(result.stderr)")
+        }
+        #expect(try ws.registry.runs().isEmpty)
+    }
+
+    @Test func missingFoldersAndWeightsAreReportedAtTheirKeys() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        try ws.pretrainRecipe(epochs: 1, batch: 8)
+        let validation = try ws.mixmae(["train", "pretrain.yaml", "--set", "data.val_root=data/nowhere"])
+        #expect(validation.status == 1)
+        #expect(
+            validation.stderr.contains("error: data.val_root: data/nowhere: no such folder"), "\(validation.stderr)")
+        // A relative weights path is taken from the recipe's folder, which the message says.
+        try ws.classifyRecipe(name: "recipes/cls.yaml", initWeights: "pretrained.safetensors")
+        try Data().write(to: URL(fileURLWithPath: ws.folder.file("pretrained.safetensors")))
+        let weights = try ws.mixmae(["train", "recipes/cls.yaml"])
+        #expect(weights.status == 1)
+        #expect(
+            weights.stderr.contains(
+                "init.weights: \(ws.folder.path)/recipes/pretrained.safetensors does not exist "
+                    + "('pretrained.safetensors' is taken relative to the recipe's folder"),
+            "\(weights.stderr)")
+        let folder = try ws.mixmae(["train", "recipes/cls.yaml", "--set", "init.weights=\(ws.folder.path)"])
+        #expect(folder.stderr.contains("init.weights: \(ws.folder.path) is a folder"), "\(folder.stderr)")
+        #expect(try ws.registry.runs().isEmpty)
+    }
+}
