@@ -20,6 +20,19 @@ import Testing
         #expect(try ws.registry.runs().isEmpty)
     }
 
+    @Test func emptyDetectionShortSidesIsARecipeError() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        let recipe = TestPaths.packageRoot.appendingPathComponent("recipes/quickstart/detect.yaml").path
+        let result = try ws.mixmae([
+            "train", recipe, "--set", "data.root=data/detection", "--set", "detect.short_sides=[]",
+        ])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(
+            result.stderr.contains("detect.short_sides: the list is empty: give at least one training size"),
+            "\(result.stderr)")
+        #expect(try ws.registry.runs().isEmpty)
+    }
+
     @Test func missingFoldersAndWeightsAreReportedAtTheirKeys() throws {
         let ws = try TrainingWorkspace(images: 64)
         try ws.pretrainRecipe(epochs: 1, batch: 8)
