@@ -54,4 +54,15 @@ import Testing
         #expect(folder.stderr.contains("init.weights: \(ws.folder.path) is a folder"), "\(folder.stderr)")
         #expect(try ws.registry.runs().isEmpty)
     }
+
+    @Test func aDatasetWithoutOneReadableImageSaysWhatToCheck() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        for i in 0..<8 { try ws.folder.write("broken/\(i).png", "") }
+        try ws.pretrainRecipe(epochs: 1, batch: 4)
+        let result = try ws.mixmae(["train", "pretrain.yaml", "--set", "data.root=broken", "--set", "log.pictures=0"])
+        #expect(result.status == 1)
+        #expect(
+            result.stderr.contains("neither can any other of the dataset's 8 images (each is in a warning above)"),
+            "\(result.stderr)")
+    }
 }
