@@ -65,4 +65,38 @@ import Testing
             result.stderr.contains("neither can any other of the dataset's 8 images (each is in a warning above)"),
             "\(result.stderr)")
     }
+
+    @Test func benchTrainRejectsStepCountsAndMaskRatiosItCannotRun() throws {
+        let folder = try TemporaryFolder("bench")
+        let environment = [
+            "MIXMAE_REGISTRY": TestPaths.packageRoot.appendingPathComponent("registry.yaml").path,
+            "MIXMAE_HOME": folder.file("home"),
+        ]
+        func config(_ extra: String) throws -> String {
+            try folder.write(
+                "config.json",
+                """
+                {"img_size": 64, "embed_dim": 16, "depths": [1, 1, 2, 1], "num_heads": [1, 2, 2, 4],
+                 "window_size": [4, 4, 4, 2], "decoder_dim": 32, "decoder_depth": 1, "decoder_num_heads": 2,
+                 \(extra)}
+                """)
+        }
+        let path = try config("\"batch\": 4")
+        for (option, message) in [
+            ("--steps=0", "--steps must be at least 1"), ("--warmup=-1", "--warmup must be 0 or more"),
+        ] {
+            let result = try runMixmae(["bench", "train", "--config", path, option], environment: environment)
+            #expect(result.status == 64, "\(option): \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(result.stderr)")
+        }
+        _ = try config("\"batch\": 4, \"mask_ratio\": -0.5")
+        let ratio = try runMixmae(["bench", "train", "--config", path, "--steps", "1"], environment: environment)
+        #expect(ratio.status == 1, "\(ratio.stderr)")
+        #expect(ratio.stderr.contains("config.json:3:"), "\(ratio.stderr)")
+        #expect(ratio.stderr.contains("error: mask_ratio: -0.5 is out of range"), "\(ratio.stderr)")
+        _ = try config("\"batch\": 3")
+        let odd = try runMixmae(["bench", "train", "--config", path, "--steps", "1"], environment: environment)
+        #expect(odd.status == 1, "\(odd.stderr)")
+        #expect(odd.stderr.contains("batch: 3 is odd"), "\(odd.stderr)")
+    }
 }
