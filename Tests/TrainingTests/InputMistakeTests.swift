@@ -99,4 +99,21 @@ import Testing
         #expect(odd.status == 1, "\(odd.stderr)")
         #expect(odd.stderr.contains("batch: 3 is odd"), "\(odd.stderr)")
     }
+
+    @Test func referenceConfigSizesThatDoNotFitPointAtTheirKey() throws {
+        let folder = try TemporaryFolder("forward")
+        let path = try folder.write(
+            "config.json",
+            """
+            {"img_size": 64, "embed_dim": 16,
+             "depths": [1, 1, 2], "num_heads": [1, 2, 2, 4], "window_size": [4, 4, 4, 2]}
+            """)
+        let result = try runMixmae(
+            ["bench", "train", "--config", path, "--steps", "1"],
+            environment: ["MIXMAE_REGISTRY": TestPaths.packageRoot.appendingPathComponent("registry.yaml").path])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(
+            result.stderr.contains("config.json:2:23: error: num_heads/window_size: depths has 3 stages"),
+            "\(result.stderr)")
+    }
 }
