@@ -24,17 +24,41 @@ public struct BenchTrainCommand: ParsableCommand {
 
     public init() {}
 
+    public func validate() throws {
+        guard steps >= 1 else {
+            throw ValidationError("--steps must be at least 1 (the median needs a timed step), got \(steps)")
+        }
+        guard warmup >= 0 else { throw ValidationError("--warmup must be 0 or more, got \(warmup)") }
+        if let batch, batch <= 0 || batch % 2 != 0 {
+            throw ValidationError(
+                "--batch must be even and positive (MixMAE mixes image i with image B-1-i), got \(batch)")
+        }
+    }
+
+    /// The configuration's `batch` and `mask_ratio` (run settings, not model hyper-parameters).
+    static let runSettings: [ParameterSpec] = [
+        .int("batch", default: 16, range: 2...1_048_576, doc: "Images per step (even)."),
+        .float("mask_ratio", default: 0.5, range: 0...1, doc: "Fraction of final-stage tokens mixed."),
+    ]
+
     public func run() throws {
         let catalog = try PluginCatalog.shared(registry: registry)
         let reference = try ReferenceConfig(path: config, provider: catalog)
-        let raw =
-            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as? [String: Any]
-        let batchSize = batch ?? (raw?["batch"] as? Int) ?? 16
-        guard batchSize % 2 == 0, batchSize > 0 else {
-            throw ValidationError(
-                "--batch must be even and positive (MixMAE mixes image i with image B-1-i), got \(batchSize)")
+        let root = try YAMLParser.parse(file: config)
+        let settings = try ParameterValidator.validate(
+            root, against: Self.runSettings, at: RecipePath(),
+            ignoring: Set((root.mapping?.entries ?? []).map(\.key)).subtracting(Self.runSettings.map(\.name)),
+            label: "the configuration"
+        ).get()
+        let batchSize = batch ?? settings.int("batch")
+        if batchSize % 2 != 0, let node = root["batch"] {
+            throw RecipeValidationError(issues: [
+                RecipeIssue(
+                    .outOfRange, at: node.mark, path: RecipePath([.key("batch")]),
+                    message: "\(batchSize) is odd: MixMAE mixes image i with image B-1-i; use an even batch or --batch")
+            ])
         }
-        let maskRatio = (raw?["mask_ratio"] as? Double) ?? 0.5
+        let maskRatio = settings.float("mask_ratio")
         Random.seed(0)
         let model = try reference.buildPretrainModel(with: ComponentBuilder(provider: catalog))
         let caps = model.backbone.capabilities

@@ -93,7 +93,11 @@ extension BrokenImageLog {
                 record(path(index), error)
                 attempt += 1
                 if attempt >= order.count {
-                    throw DatasetError(path: path(index), problem: "no readable image in the dataset")
+                    throw DatasetError(
+                        path: path(index),
+                        problem:
+                            "cannot be read, and neither can any other of the dataset's \(order.count) images "
+                            + "(each is in a warning above): check that the recipe's data paths point at the images")
                 }
             }
         }

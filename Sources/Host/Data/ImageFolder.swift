@@ -38,7 +38,7 @@ public struct ImageFolder: Sendable {
             throw Error(
                 root: root,
                 problem:
-                    "no such folder; point data.root at a folder of class subfolders of images (ImageFolder layout), or generate one with `mixmae data synth --out DIR`"
+                    "no such folder; give a folder of class subfolders of images (ImageFolder layout), or generate one with `mixmae data synth --out DIR`"
             )
         }
         let entries = try fm.contentsOfDirectory(atPath: root).filter { !$0.hasPrefix(".") }.sorted()

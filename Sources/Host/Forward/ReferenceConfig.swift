@@ -23,6 +23,8 @@ public struct ReferenceConfig {
     public var loss: Parameters
     public var head: Parameters
     public var numClasses: Int?
+    /// The configuration itself, so that a component's complaint points at its key.
+    let root: YAMLNode
 
     /// Component ids the reference configuration maps to.
     public static let backboneID = "swin"
@@ -36,6 +38,7 @@ public struct ReferenceConfig {
     public init(path: String, provider: ComponentProvider) throws {
         self.path = path
         let root = try YAMLParser.parse(file: path)
+        self.root = root
         guard let mapping = root.mapping else {
             throw RecipeValidationError(issues: [
                 RecipeIssue(
@@ -99,20 +102,41 @@ public struct ReferenceConfig {
 
     /// The encoder, decoder and loss the reference builds for pretraining.
     public func buildPretrainModel(with builder: ComponentBuilder) throws -> PretrainModel {
-        let backbone = try builder.backbone(Self.backboneID, self.backbone)
-        let context = BuildContext(inputs: backbone.capabilities.outputs, imageSize: backbone.capabilities.imageSize)
-        let decoder = try builder.decoder(Self.decoderID, self.decoder, context: context)
-        let loss = try builder.reconstructionLoss(Self.lossID, self.loss)
-        return PretrainModel(backbone: backbone, decoder: decoder, loss: loss)
+        try building {
+            let backbone = try builder.backbone(Self.backboneID, self.backbone)
+            let context = BuildContext(
+                inputs: backbone.capabilities.outputs, imageSize: backbone.capabilities.imageSize)
+            let decoder = try builder.decoder(Self.decoderID, self.decoder, context: context)
+            let loss = try builder.reconstructionLoss(Self.lossID, self.loss)
+            return PretrainModel(backbone: backbone, decoder: decoder, loss: loss)
+        }
     }
 
     /// The encoder and classification head the reference builds for finetuning.
     public func buildClassifier(with builder: ComponentBuilder) throws -> ClassifierModel {
-        let backbone = try builder.backbone(Self.backboneID, self.backbone)
-        let context = BuildContext(
-            inputs: backbone.capabilities.outputs, imageSize: backbone.capabilities.imageSize,
-            numClasses: numClasses ?? head.int("num_classes"))
-        let head = try builder.classificationHead(Self.headID, self.head, context: context)
-        return ClassifierModel(backbone: backbone, head: head)
+        try building {
+            let backbone = try builder.backbone(Self.backboneID, self.backbone)
+            let context = BuildContext(
+                inputs: backbone.capabilities.outputs, imageSize: backbone.capabilities.imageSize,
+                numClasses: numClasses ?? head.int("num_classes"))
+            let head = try builder.classificationHead(Self.headID, self.head, context: context)
+            return ClassifierModel(backbone: backbone, head: head)
+        }
+    }
+
+    /// Runs `body`; a ``ComponentConfigurationError`` (sizes that do not fit together)
+    /// becomes an error at the file:line:column of the hyper-parameter it names.
+    private func building<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ComponentConfigurationError {
+            let name = error.parameter.split(whereSeparator: { "[/".contains($0) }).first.map(String.init)
+            let entry = root.mapping?.entries.first { $0.key == name }
+            throw RecipeValidationError(issues: [
+                RecipeIssue(
+                    .outOfRange, at: entry?.keyMark ?? root.mark, path: RecipePath([.key(error.parameter)]),
+                    message: error.problem)
+            ])
+        }
     }
 }

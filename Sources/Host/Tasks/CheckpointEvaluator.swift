@@ -130,7 +130,7 @@ public struct ClassificationCheckpointEvaluator: CheckpointEvaluator {
         if FileManager.default.fileExists(atPath: trainRoot, isDirectory: &isDirectory), isDirectory.boolValue {
             return try ImageFolder(root: trainRoot).classes
         }
-        let classes = try ImageFolder(root: recipe.data.string("val_root")).classes
+        let classes = try recipe.imageFolder("val_root").classes
         log(
             "note: the training split \(trainRoot) is not here; class order taken from the validation "
                 + "split's \(classes.count) folders")

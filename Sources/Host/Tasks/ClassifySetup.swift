@@ -9,7 +9,7 @@ public enum ClassifySetup {
     {
         let data = recipe.data
         let imageSize = data.int("img_size")
-        let train = try ImageFolder(root: data.string("root"))
+        let train = try recipe.imageFolder("root")
         guard train.classes.count >= 2 else {
             throw recipe.issue(
                 at: "data.root",
@@ -20,8 +20,7 @@ public enum ClassifySetup {
             try InitialWeights.load(into: model.backbone, from: $0, strict: recipe.section("init").bool("strict"))
         }
 
-        let scale = data.floatList("crop_scale")
-        let crop = RandomResizedCrop(size: imageSize, scale: scale[0]...scale[1], filter: recipe.resizeFilter)
+        let crop = RandomResizedCrop(size: imageSize, scale: try recipe.cropScale(), filter: recipe.resizeFilter)
         let flip = data.float("hflip")
         let loader = ImageBatchLoader(
             samples: train.samples, options: recipe.trainingLoaderOptions, imageSize: imageSize
@@ -76,7 +75,7 @@ public enum ClassifySetup {
         let data = recipe.data
         let root = data.string("val_root")
         guard !root.isEmpty else { return nil }
-        let folder = try ImageFolder(root: root)
+        let folder = try recipe.imageFolder("val_root")
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         var samples: [ImageFolder.Sample] = []
         for sample in folder.samples {

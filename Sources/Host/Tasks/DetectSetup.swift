@@ -25,6 +25,12 @@ public enum DetectSetup {
                 "images are resized to at most \(maxSize) px on their longer side but the backbone takes \(imageSize) px (data.img_size): set detect.max_size <= \(imageSize)"
             )
         }
+        let shortSides = detect.intList("short_sides")
+        guard !shortSides.isEmpty else {
+            throw recipe.issue(
+                at: "detect.short_sides",
+                "the list is empty: give at least one training size for the shorter image side, such as [\(maxSize)]")
+        }
         let root = data.string("root")
         let train = try DetectionDataset(
             annotationFile: path(root, detect.string("train_ann")),
@@ -35,7 +41,7 @@ public enum DetectSetup {
             try InitialWeights.load(into: model.backbone, from: $0, strict: recipe.section("init").bool("strict"))
         }
         let transform = DetectionTransform(
-            shortSides: detect.intList("short_sides"), maxSize: maxSize, flipProbability: data.float("hflip"),
+            shortSides: shortSides, maxSize: maxSize, flipProbability: data.float("hflip"),
             sizeDivisor: 32)
         let loader = DetectionBatchLoader(dataset: train, options: recipe.trainingLoaderOptions, transform: transform)
         guard loader.batchesPerEpoch > 0 else {

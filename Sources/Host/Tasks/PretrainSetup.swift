@@ -39,9 +39,8 @@ public enum PretrainSetup {
         let loss = try recipe.building("loss") { try builder.reconstructionLoss(lossID, lossParams) }
         let model = PretrainModel(backbone: backbone, decoder: decoder, loss: loss)
 
-        let folder = try ImageFolder(root: data.string("root"))
-        let scale = data.floatList("crop_scale")
-        let crop = RandomResizedCrop(size: imageSize, scale: scale[0]...scale[1], filter: recipe.resizeFilter)
+        let folder = try recipe.imageFolder("root")
+        let crop = RandomResizedCrop(size: imageSize, scale: try recipe.cropScale(), filter: recipe.resizeFilter)
         let flip = data.float("hflip")
         var options = recipe.trainingLoaderOptions
         options.batchSize = batch
@@ -61,9 +60,10 @@ public enum PretrainSetup {
             height: side, width: side, ratio: mask.float("ratio"), extraRatio: mask.float("extra_ratio"),
             seed: derivedSeed(recipe.seed, 2))
         let log = recipe.section("log")
-        let probe = try probeImages(
-            root: data.string("val_root").isEmpty ? folder.root : data.string("val_root"), count: log.int("pictures"),
-            imageSize: imageSize, normalization: recipe.normalization, filter: recipe.resizeFilter)
+        let probeFolder = data.string("val_root").isEmpty ? folder : try recipe.imageFolder("val_root")
+        let probe = probeImages(
+            of: probeFolder, count: log.int("pictures"), imageSize: imageSize, normalization: recipe.normalization,
+            filter: recipe.resizeFilter)
         let task = PretrainTask(
             model: model, sampler: sampler, weightDecay: recipe.optim.float("weight_decay"), probeImages: probe,
             normalization: recipe.normalization, picturesDirectory: runDirectory + "/pictures",
@@ -74,13 +74,11 @@ public enum PretrainSetup {
     /// `count` images (an even number) spread over a folder, centre-cropped, for
     /// pictures; unreadable files are passed over (the training loader reports them).
     static func probeImages(
-        root: String, count: Int, imageSize: Int, normalization: Normalization, filter: ResizeFilter
-    )
-        throws -> Tensor?
-    {
+        of folder: ImageFolder, count: Int, imageSize: Int, normalization: Normalization, filter: ResizeFilter
+    ) -> Tensor? {
         let n = count / 2 * 2
         guard n > 0 else { return nil }
-        let samples = try ImageFolder(root: root).samples
+        let samples = folder.samples
         let step = max(1, samples.count / n)
         let prepare = ResizeCenterCrop(size: imageSize, cropFraction: 1, filter: filter)
         var chosen: [Image] = []

@@ -110,6 +110,35 @@ public struct TaskRecipe {
         Normalization(mean: data.floatList("mean").map { Float($0) }, std: data.floatList("std").map { Float($0) })
     }
 
+    /// The images of the folder in `data.<key>` (`root` or `val_root`); a missing or
+    /// empty folder is reported at that key.
+    ///
+    /// ```swift
+    /// let train = try recipe.imageFolder("root")
+    /// ```
+    public func imageFolder(_ key: String) throws -> ImageFolder {
+        do {
+            return try ImageFolder(root: data.string(key))
+        } catch let error as ImageFolder.Error {
+            throw issue(at: RecipePath([.key("data"), .key(key)]), "\(error)")
+        }
+    }
+
+    /// `data.crop_scale` as a range, or an error at the key when it is not `[low, high]`.
+    ///
+    /// ```swift
+    /// let crop = RandomResizedCrop(size: 224, scale: try recipe.cropScale())
+    /// ```
+    public func cropScale() throws -> ClosedRange<Double> {
+        let scale = data.floatList("crop_scale")
+        guard scale[0] <= scale[1] else {
+            throw issue(
+                at: "data.crop_scale",
+                "\(scale) must be [low, high] with low <= high (fractions of the image area): swap the two values")
+        }
+        return scale[0]...scale[1]
+    }
+
     /// The training loader's options from `data.*`: shuffled, last partial batch
     /// dropped, seeded from the run's seed.
     public var trainingLoaderOptions: LoaderOptions {

@@ -111,7 +111,8 @@ public final class TrainingSession {
         endHooks.run(after: run.id, registry: registry, log: log)
     }
 
-    /// The verified file of `init.weights`, if the recipe names one.
+    /// The verified file of `init.weights`, if the recipe names one. A relative path
+    /// is taken from the recipe's folder; mistakes are reported at the key.
     private func initialWeights(_ recipe: TaskRecipe) throws -> ResolvedWeights? {
         guard recipe.task.sections.contains("init") else { return nil }
         let text = recipe.section("init").string("weights")
@@ -119,7 +120,25 @@ public final class TrainingSession {
         let base =
             recipe.resolved.path.hasPrefix("run ")
             ? nil : URL(fileURLWithPath: (recipe.resolved.path as NSString).deletingLastPathComponent)
-        return try registry.resolveWeights(try WeightsReference(parsing: text, relativeTo: base))
+        do {
+            let reference = try WeightsReference(parsing: text, relativeTo: base)
+            if case .file(let url) = reference {
+                var isFolder: ObjCBool = false
+                let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
+                if !exists || isFolder.boolValue {
+                    let relative =
+                        (text as NSString).expandingTildeInPath.hasPrefix("/")
+                        ? "" : " ('\(text)' is taken relative to the recipe's folder \(base?.path ?? "."))"
+                    throw recipe.issue(
+                        at: "init.weights",
+                        "\(url.path) \(exists ? "is a folder" : "does not exist")\(relative); give the path of a "
+                            + "checkpoint file (.safetensors), run:ID, run:ID:best or sha256:PREFIX")
+                }
+            }
+            return try registry.resolveWeights(reference)
+        } catch let error as RegistryError {
+            throw recipe.issue(at: "init.weights", "\(error)")
+        }
     }
 
     /// Builds the task; its run folder is attached once the run exists.
