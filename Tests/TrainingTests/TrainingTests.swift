@@ -89,6 +89,24 @@ final class TrainingWorkspace {
         #expect(try ws.registry.run(1)?.status == .finished)
     }
 
+    @Test func valLossAndPicturesAreIndependent() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        try ws.pretrainRecipe(epochs: 1, batch: 16)
+        let lossOnly = try ws.mixmae([
+            "train", "pretrain.yaml", "--set", "log.pictures=0", "--set", "log.val_images=10",
+        ])
+        #expect(lossOnly.status == 0, "\(lossOnly.stderr)")
+        #expect(try ws.registry.metrics(ofRun: 1, named: "val_loss").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: ws.folder.file("home/runs/1/pictures")))
+
+        let picturesOnly = try ws.mixmae(["train", "pretrain.yaml", "--set", "log.val_images=0"])
+        #expect(picturesOnly.status == 0, "\(picturesOnly.stderr)")
+        #expect(try ws.registry.metrics(ofRun: 2, named: "val_loss").isEmpty)
+        #expect(
+            FileManager.default.fileExists(atPath: ws.folder.file("home/runs/2/pictures/reconstruction-epoch-0001.png"))
+        )
+    }
+
     @Test func resumingGivesTheSameWeightsAsAnUninterruptedRun() throws {
         let ws = try TrainingWorkspace(images: 192)
         try ws.pretrainRecipe(epochs: 2, batch: 16)

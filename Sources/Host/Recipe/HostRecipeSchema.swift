@@ -216,7 +216,11 @@ public enum HostSections {
         .int(
             "pictures_every", default: 1, range: 0...100_000,
             doc: "Epochs between pictures (reconstruction grids); 0 = none."),
-        .int("pictures", default: 8, range: 0...64, doc: "Images in each picture grid."),
+        .int("pictures", default: 8, range: 0...64, doc: "Images in each picture grid (the first validation images)."),
+        .int(
+            "val_images", default: 64, range: 0...100_000,
+            doc: "Pretraining: images (of data.val_root, else spread over data.root; an even number) whose "
+                + "reconstruction loss under one fixed mask is val_loss after every epoch; 0 = no val_loss."),
     ]
 }
 

@@ -62,17 +62,19 @@ public enum PretrainSetup {
         let log = recipe.section("log")
         let probeFolder = data.string("val_root").isEmpty ? folder : try recipe.imageFolder("val_root")
         let probe = probeImages(
-            of: probeFolder, count: log.int("pictures"), imageSize: imageSize, normalization: recipe.normalization,
-            filter: recipe.resizeFilter)
+            of: probeFolder, count: max(log.int("val_images"), log.int("pictures")), imageSize: imageSize,
+            normalization: recipe.normalization, filter: recipe.resizeFilter)
         let task = PretrainTask(
             model: model, sampler: sampler, weightDecay: recipe.optim.float("weight_decay"), probeImages: probe,
+            validationCount: log.int("val_images"), pictureCount: log.int("pictures"), evaluationBatch: batch,
             normalization: recipe.normalization, picturesDirectory: runDirectory + "/pictures",
             picturesEvery: log.int("pictures_every"))
         return (task, loader)
     }
 
-    /// `count` images (an even number) spread over a folder, centre-cropped, for
-    /// pictures; unreadable files are passed over (the training loader reports them).
+    /// Up to `count` images (an even number; fewer when the folder is smaller)
+    /// spread over a folder, centre-cropped, for val_loss and pictures; unreadable
+    /// files are passed over (the training loader reports them).
     static func probeImages(
         of folder: ImageFolder, count: Int, imageSize: Int, normalization: Normalization, filter: ResizeFilter
     ) -> Tensor? {
@@ -87,8 +89,9 @@ public enum PretrainSetup {
                 chosen.append(image)
             }
         }
-        guard chosen.count == n else { return nil }
-        let images = Tensor.zeros([n, 3, imageSize, imageSize])
+        if chosen.count % 2 == 1 { chosen.removeLast() }
+        guard !chosen.isEmpty else { return nil }
+        let images = Tensor.zeros([chosen.count, 3, imageSize, imageSize])
         for (i, image) in chosen.enumerated() {
             normalization.write(image, to: images.data + i * 3 * imageSize * imageSize)
         }
