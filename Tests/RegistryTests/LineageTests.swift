@@ -132,6 +132,11 @@ struct ThreeGenerations {
         let registry = chain.registry
         #expect(try registry.lineageNode(for: "\(chain.finetune)") == .run(chain.finetune))
         #expect(try registry.lineageNode(for: "run:\(chain.second)") == .run(chain.second))
+        #expect(try registry.lineageNode(for: "run:\(chain.finetune):best") == .artifact(chain.finetuneBest.id))
+        #expect(try registry.lineageNode(for: "run:\(chain.second):last") == .artifact(chain.secondLast.id))
+        #expect(
+            "\(thrownError { _ = try registry.lineageNode(for: "run:\(chain.second):worst") }!)".contains(
+                "use last or best"))
         #expect(
             try registry.lineageNode(for: "sha256:" + chain.finetuneBest.sha256.prefix(16))
                 == .artifact(chain.finetuneBest.id))

@@ -7,7 +7,8 @@ struct LineageCommand: ParsableCommand {
         commandName: "lineage",
         abstract: "Show where a run or checkpoint came from (--up) or what came from it (--down).",
         discussion: """
-            REF is a run id (12 or run:12), an artifact hash prefix (sha256:3fa9c1, or 3fa9c1), \
+            REF is a run id (12 or run:12), a run's checkpoint (run:12:best, run:12:last), \
+            an artifact hash prefix (sha256:3fa9c1, or 3fa9c1), \
             or a checkpoint file (matched by content, so a moved file is found). Checkpoints \
             are linked to runs by content hash. --format dot writes Graphviz: \
             `mixmae lineage 12 --down --format dot | dot -Tsvg > lineage.svg`.
@@ -16,7 +17,7 @@ struct LineageCommand: ParsableCommand {
 
     @OptionGroup var location: RegistryLocation
 
-    @Argument(help: "A run id, an artifact hash prefix, or a checkpoint path.")
+    @Argument(help: "A run id, run:ID:best or run:ID:last, an artifact hash prefix, or a checkpoint path.")
     var ref: String
 
     @Flag(help: "Ancestors (the default).")

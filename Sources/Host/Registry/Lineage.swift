@@ -191,6 +191,9 @@ extension RunRegistry {
             _ = try requireRun(id)
             return .run(id)
         }
+        if text.hasPrefix("run:"), case .run(let id, let choice) = try WeightsReference(parsing: text) {
+            return .artifact(try recordedCheckpoint(ofRun: id, role: choice.role).artifact.id)
+        }
         if text.hasPrefix("sha256:") {
             let prefix = try WeightsReference.hexPrefix(String(text.dropFirst(7)), in: reference)
             return .artifact(try uniqueArtifact(prefix: prefix).id)
@@ -211,7 +214,7 @@ extension RunRegistry {
         }
         throw RegistryError.badReference(
             reference,
-            reason: "it is not a run id (12, run:12), a hash prefix (sha256:3fa9c1) or an "
-                + "existing file")
+            reason: "it is not a run id (12, run:12), a run's checkpoint (run:12:last, run:12:best), "
+                + "a hash prefix (sha256:3fa9c1) or an existing file")
     }
 }

@@ -125,6 +125,15 @@ extension RunRegistry {
     /// `checkpoint.last`, a run that recorded none falls back to its latest produced
     /// checkpoint of any role. This is also what `--resume` loads.
     public func checkpoint(ofRun id: RunID, role: ArtifactRole) throws -> ResolvedWeights {
+        let chosen = try recordedCheckpoint(ofRun: id, role: role)
+        let url = try verify(chosen.artifact, preferredPath: chosen.event.path)
+        let reference = WeightsReference.run(id, role == .checkpointBest ? .best : .last)
+        return ResolvedWeights(reference: reference, artifact: try refreshed(chosen.artifact), url: url)
+    }
+
+    /// Run `id`'s latest checkpoint produced in `role` as recorded, without
+    /// looking at the file (``checkpoint(ofRun:role:)`` verifies it).
+    public func recordedCheckpoint(ofRun id: RunID, role: ArtifactRole) throws -> RecordedArtifact {
         let run = try requireRun(id)
         let events = try recordedArtifacts(ofRun: id).filter { $0.event.direction == .produced }
         let newestFirst = events.sorted {
@@ -138,9 +147,7 @@ extension RunRegistry {
             let produced = newestFirst.map { "\($0.event.role) \($0.artifact.shortHash)" }
             throw RegistryError.noCheckpoint(run: id, status: run.status, role: role, produced: produced)
         }
-        let url = try verify(chosen.artifact, preferredPath: chosen.event.path)
-        let reference = WeightsReference.run(id, role == .checkpointBest ? .best : .last)
-        return ResolvedWeights(reference: reference, artifact: try refreshed(chosen.artifact), url: url)
+        return chosen
     }
 
     /// Checks that the artifact's bytes are on disk and returns where: first at
