@@ -91,6 +91,17 @@ let swinSchema: [ParameterSpec] = [
         #expect(element.message == "expected float, found string 'x'")
     }
 
+    @Test func emptyValuesSayHowToWriteOne() throws {
+        let (result, _) = try validate("backbone:\n  num_heads: [3, 6, 12, 24]\n  embed_dim:\n  norm:\n")
+        let byPath = Dictionary(uniqueKeysWithValues: result.issues.map { ($0.path.description, $0) })
+        #expect(
+            byPath["model.backbone.embed_dim"]?.message == "expected int, found null (the value is empty: write one)")
+        #expect(
+            byPath["model.backbone.norm"]?.message
+                == "expected string, found null (the value is empty; an empty string is written \"\", "
+                + "on the command line --set 'model.backbone.norm=\"\"')")
+    }
+
     @Test func outOfRangeSaysTheRange() throws {
         let (result, file) = try validate(
             "backbone:\n  num_heads: [3, 6, 12, 24]\n  embed_dim: 0\n  depths: [2, 2, 100, 2]\n  drop_path_rate: 1.5\n")

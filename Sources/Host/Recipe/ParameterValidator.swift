@@ -148,7 +148,13 @@ public enum ParameterValidator {
                     .wrongType, at: node.mark, path: path,
                     message: "expected \(type), found \(node.kindDescription)\(hint)"))
         }
-        guard let scalar = node.scalar else { return wrongType() }
+        guard let scalar = node.scalar else {
+            guard case .null = node.content else { return wrongType() }
+            return wrongType(
+                type == .string
+                    ? " (the value is empty; an empty string is written \"\", on the command line --set '\(path)=\"\"')"
+                    : " (the value is empty: write one)")
+        }
         let value = scalar.value
         let quotedNumber =
             !scalar.isPlain
