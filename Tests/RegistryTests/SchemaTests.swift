@@ -45,6 +45,18 @@ import Testing
         #expect(try db.query("SELECT COUNT(*) FROM sqlite_master") { $0.int(0) } == [0])
     }
 
+    @Test func aDamagedDatabaseIsReportedAndLeftAlone() throws {
+        let directory = try TemporaryDirectory("damaged")
+        let file = directory.file("registry.sqlite")
+        let garbage = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 37) })
+        try garbage.write(to: file)
+        let error = thrownError { _ = try RunRegistry(home: directory.url, options: quietOptions()) }
+        let damaged = try #require(error as? DamagedRegistryError, "\(String(describing: error))")
+        #expect(damaged.description.contains("\(file.path) is not a readable run registry"))
+        #expect(damaged.description.contains("mv \(file.path) \(file.path).damaged"))
+        #expect(try Data(contentsOf: file) == garbage)
+    }
+
     @Test func onlyPendingStepsRunInOrder() throws {
         let directory = try TemporaryDirectory("schema")
         let db = try SQLiteDatabase(path: directory.file("m.sqlite").path)

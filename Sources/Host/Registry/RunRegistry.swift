@@ -1,3 +1,4 @@
+import CSQLite
 import Foundation
 
 /// The run registry: every run, the files it used and produced, its metrics and tags, in
@@ -87,10 +88,13 @@ public final class RunRegistry {
         } catch {
             throw RegistrySetupError(path: self.home.path, reason: error.localizedDescription)
         }
-        database = try SQLiteDatabase(
-            path: self.home.appendingPathComponent("registry.sqlite").path,
-            options: options.database)
-        try SchemaMigrator(migrations: RegistrySchema.migrations).migrate(database)
+        let path = self.home.appendingPathComponent("registry.sqlite").path
+        do {
+            database = try SQLiteDatabase(path: path, options: options.database)
+            try SchemaMigrator(migrations: RegistrySchema.migrations).migrate(database)
+        } catch let error as SQLiteError where error.code == SQLITE_NOTADB || error.code == SQLITE_CORRUPT {
+            throw DamagedRegistryError(path: path, sqlite: error)
+        }
         try markVanishedRuns()
     }
 
@@ -481,5 +485,16 @@ public struct RegistrySetupError: Error, CustomStringConvertible {
     public let reason: String
     public var description: String {
         "cannot create \(path): \(reason); set MIXMAE_HOME to a writable folder"
+    }
+}
+
+/// The registry database exists but SQLite cannot read it (not a database, or corrupt).
+public struct DamagedRegistryError: Error, CustomStringConvertible {
+    public let path: String
+    public let sqlite: SQLiteError
+    public var description: String {
+        "\(path) is not a readable run registry (\(sqlite.message)); nothing was changed. "
+            + "Move it aside (mv \(path) \(path).damaged) to start a new registry in this folder, or set "
+            + "MIXMAE_HOME to another folder; when copying a registry, copy registry.sqlite with its -wal file"
     }
 }
