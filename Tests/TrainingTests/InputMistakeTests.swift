@@ -33,6 +33,18 @@ import Testing
         #expect(try ws.registry.runs().isEmpty)
     }
 
+    @Test func aDetectionImageFolderWithoutItsImagesIsARecipeError() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        let recipe = TestPaths.packageRoot.appendingPathComponent("recipes/quickstart/detect.yaml").path
+        let result = try ws.mixmae([
+            "train", recipe, "--set", "data.root=data/detection", "--set", "detect.train_img=val/images",
+        ])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("detect.train_img: none of the"), "\(result.stderr)")
+        #expect(result.stderr.contains("set detect.train_img to the folder holding them"), "\(result.stderr)")
+        #expect(try ws.registry.runs().isEmpty)
+    }
+
     @Test func missingFoldersAndWeightsAreReportedAtTheirKeys() throws {
         let ws = try TrainingWorkspace(images: 64)
         try ws.pretrainRecipe(epochs: 1, batch: 8)

@@ -165,6 +165,14 @@ public struct DetectionDataset: Sendable {
         self.indexOfCategory = indexOfCategory
     }
 
+    /// The path of the first image when none of the images is on disk (a wrong
+    /// image folder), else nil. Single missing files are the loader's business
+    /// (skipped with a warning, or an error, as the recipe says).
+    public func firstImageIfNoneExists() -> String? {
+        guard let first = items.first else { return nil }
+        return items.contains { FileManager.default.fileExists(atPath: $0.path) } ? nil : first.path
+    }
+
     /// The class index of a category id, or nil for an id not in the file.
     public func classIndex(forCategoryID id: Int) -> Int? { indexOfCategory[id] }
 

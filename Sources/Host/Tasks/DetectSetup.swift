@@ -35,6 +35,7 @@ public enum DetectSetup {
         let train = try DetectionDataset(
             annotationFile: path(root, detect.string("train_ann")),
             imageDirectory: path(root, detect.string("train_img")))
+        try requireImages(of: train, key: "detect.train_img", in: recipe)
 
         let model = try buildModel(recipe: recipe, builder: builder, classes: train.classCount)
         let report = try initialWeights.map {
@@ -95,11 +96,21 @@ public enum DetectSetup {
         let truth = try COCOInstances(contentsOfFile: file)
         let dataset = try DetectionDataset(
             instances: truth, annotationFile: file, imageDirectory: path(root, detect.string("val_img")))
+        try requireImages(of: dataset, key: "detect.val_img", in: recipe)
         let transform = DetectionTransform(
             shortSides: [detect.int("test_short_side")], maxSize: detect.int("max_size"), sizeDivisor: 32)
         let loader = DetectionBatchLoader(
             dataset: dataset, options: recipe.evaluationLoaderOptions, transform: transform)
         return DetectionValidation(truth: truth, dataset: dataset, loader: loader)
+    }
+
+    /// Fails at `key` when not one of the dataset's images is in its image folder.
+    static func requireImages(of dataset: DetectionDataset, key: RecipePath, in recipe: TaskRecipe) throws {
+        guard let first = dataset.firstImageIfNoneExists() else { return }
+        throw recipe.issue(
+            at: key,
+            "none of the \(dataset.items.count) images of \(dataset.annotationFile) is in \(dataset.imageDirectory) "
+                + "(the first would be \(first)): set \(key) to the folder holding them (relative to data.root)")
     }
 
     static func path(_ root: String, _ relative: String) -> String {
