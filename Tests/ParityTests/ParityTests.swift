@@ -94,5 +94,15 @@ import Testing
         #expect(result.status == 1)
         #expect(result.stderr.contains("patch_embed.proj.weight: model has [32, 3, 4, 4], file has [16, 3, 4, 4]"))
         #expect(!FileManager.default.fileExists(atPath: dir.file("o.safetensors")))
+        // A batch without images.
+        let empty = dir.file("empty.safetensors")
+        try SafeTensors.write(["images": Tensor.zeros([0, 3, 64, 64])], to: empty)
+        result = try runMixmae(
+            [
+                "forward", "--config", fixture + "/config.json", "--weights", fixture + "/weights.safetensors",
+                "--batch", empty, "--out", dir.file("o.safetensors"),
+            ], in: TestPaths.packageRoot.path)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("tensor 'images' holds no image (shape [0, 3, 64, 64])"), "\(result.stderr)")
     }
 }

@@ -45,6 +45,21 @@ import Testing
         #expect(try ws.registry.runs().isEmpty)
     }
 
+    @Test func resumingWithoutTheOptimizerStateLeavesTheRunAsItWas() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        try ws.pretrainRecipe(epochs: 2, batch: 16)
+        let stopped = try ws.mixmae(["train", "pretrain.yaml", "--stop-after-steps", "2"])
+        #expect(stopped.status != 0)
+        let before = try #require(try ws.registry.run(1))
+        #expect(before.status == .killed)
+        try FileManager.default.removeItem(atPath: ws.folder.file("home/runs/1/last.optim.safetensors"))
+        let resumed = try ws.mixmae(["train", "--resume", "1"])
+        #expect(resumed.status == 1)
+        #expect(resumed.stderr.contains("last.optim.safetensors: run 1 cannot continue exactly"), "\(resumed.stderr)")
+        let after = try #require(try ws.registry.run(1))
+        #expect(after.status == .killed && after.attempt == before.attempt)
+    }
+
     @Test func missingFoldersAndWeightsAreReportedAtTheirKeys() throws {
         let ws = try TrainingWorkspace(images: 64)
         try ws.pretrainRecipe(epochs: 1, batch: 8)

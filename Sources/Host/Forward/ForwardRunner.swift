@@ -76,6 +76,10 @@ public struct ForwardRunner {
                     "tensor 'images' has shape \(images.shape); the configuration expects [B, \(want.map(String.init).joined(separator: ", "))]"
             )
         }
+        guard images.shape[0] > 0 else {
+            throw BatchError(
+                path: path, problem: "tensor 'images' holds no image (shape \(images.shape)); B must be at least 1")
+        }
     }
 
     private func pretrain(_ model: PretrainModel, images: Tensor, batch: SafeTensorsFile, path: String) throws

@@ -66,6 +66,15 @@ public final class TrainingSession {
         let resolved = try RecipeLoader().load(text: stored.text, as: "run \(id) recipe")
         let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
         let checkpoint = try registry.checkpoint(ofRun: id, role: .checkpointLast)
+        let optimizerState = Checkpoint.optimizerPath(for: checkpoint.url.path)
+        do {
+            _ = try SafeTensorsFile(path: optimizerState)
+        } catch {
+            throw Checkpoint.Error(
+                path: optimizerState,
+                problem: "run \(id) cannot continue exactly without its optimizer state (\(error)); "
+                    + "restore this file and resume again (the run was not changed)")
+        }
         Random.seed(recipe.seed)
         let (task, data) = try makeTask(recipe, initialWeights: nil)
         let run = try registry.resumeRun(id)
