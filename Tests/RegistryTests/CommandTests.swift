@@ -39,6 +39,11 @@ import Testing
         #expect(show.stdout.contains("used      init.backbone"))
         #expect(show.stdout.contains("init: run:1"))
         #expect(show.stdout.contains("parents\n  RUN  TASK"))
+        let notARun = try mixmae(["runs", "show", "0"], home: home)
+        #expect(notARun.status == 1)
+        #expect(
+            notARun.stderr.hasPrefix("error: cannot use '0' as a reference: it is not a run id"), "\(notARun.stderr)")
+        #expect(!notARun.stderr.contains("Usage:"))
         let showJSON =
             try JSONSerialization.jsonObject(
                 with: Data(try mixmae(["runs", "show", "run:2", "--format", "json"], home: home).stdout.utf8))

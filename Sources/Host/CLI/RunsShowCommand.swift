@@ -36,7 +36,8 @@ struct RunsShowCommand: ParsableCommand {
 func parseRunID(_ text: String) throws -> RunID {
     let digits = text.hasPrefix("run:") ? String(text.dropFirst(4)) : text
     guard let id = RunID(digits), id > 0 else {
-        throw ValidationError("'\(text)' is not a run id; write 12 or run:12")
+        throw RegistryError.badReference(
+            text, reason: "it is not a run id; write 12 or run:12 (`mixmae runs list` shows them)")
     }
     return id
 }
