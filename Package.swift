@@ -60,11 +60,9 @@ let package = Package(
         .testTarget(
             name: "ParityTests", dependencies: [.product(name: "MixKit", package: "Kit"), "TestSupport"],
             path: "Tests/ParityTests"),
+        // Kit's own tests (Kit/Tests), run by the root package's `swift test` too.
         .testTarget(
-            name: "KitTests",
-            dependencies: [.product(name: "MixKit", package: "Kit"), "TestSupport"],
-            path: "Tests/KitTests"
-        ),
+            name: "KitTests", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Kit/Tests/MixKitTests"),
         .testTarget(name: "RecipeTests", dependencies: ["Host", "TestSupport"], path: "Tests/RecipeTests"),
         .testTarget(name: "ImagingTests", dependencies: ["Host", "TestSupport"], path: "Tests/ImagingTests"),
         .testTarget(name: "EvaluationTests", dependencies: ["Host", "TestSupport"], path: "Tests/EvaluationTests"),

@@ -25,6 +25,9 @@ let package = Package(
             path: "Sources/MixKit",
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // The SDK's own tests. The root package builds the same folder as its
+        // `KitTests` target, so `swift test` at the root runs them too.
+        .testTarget(name: "MixKitTests", dependencies: ["MixKit"], path: "Tests/MixKitTests"),
     ],
     swiftLanguageModes: [.v5]
 )

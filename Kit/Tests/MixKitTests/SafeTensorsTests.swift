@@ -1,6 +1,5 @@
 import Foundation
 import MixKit
-import TestSupport
 import Testing
 
 @Suite struct SafeTensorsTests {
@@ -90,7 +89,7 @@ import Testing
     }
 
     @Test func readsReferenceWeightsByNameAndShape() throws {
-        let path = TestPaths.shared.path + "/fixtures/parity/pretrain_small/weights.safetensors"
+        let path = SharedInputs.path + "/fixtures/parity/pretrain_small/weights.safetensors"
         let file = try SafeTensorsFile(path: path)
         #expect(file.entries.count == 101)
         #expect(file.entries["patch_embed.proj.weight"]?.shape == [16, 3, 4, 4])
@@ -100,7 +99,7 @@ import Testing
         // It is the fixed sin-cos table.
         #expect(maxAbsDiff(pe, sinCosPositionEmbedding(dim: 16, gridSize: 16)) < 1e-6)
         let batch = try SafeTensorsFile(
-            path: TestPaths.shared.path + "/fixtures/parity/finetune_small/batch.safetensors")
+            path: SharedInputs.path + "/fixtures/parity/finetune_small/batch.safetensors")
         #expect(try batch.integers("labels").count == 4)
     }
 }
