@@ -1,6 +1,8 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+let kit: Target.Dependency = .product(name: "MixKit", package: "Kit")
+
 let package = Package(
     name: "mixmae",
     products: [
@@ -27,18 +29,35 @@ let package = Package(
             path: "Sources/CHostSupport",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
         ),
+        // The host, in layers; a target imports only the ones below it (ARCHITECTURE.md).
+        .target(name: "MixmaeSupport", dependencies: [], path: "Sources/MixmaeSupport"),
         .target(
-            name: "Host",
+            name: "MixmaeRecipes", dependencies: ["MixmaeSupport", kit, "CYAML"], path: "Sources/MixmaeRecipes"),
+        .target(
+            name: "MixmaeRuns", dependencies: ["MixmaeSupport", "CSQLite"], path: "Sources/MixmaeRuns"),
+        .target(
+            name: "MixmaePluginHost", dependencies: ["MixmaeSupport", "MixmaeRecipes", kit, "CHostSupport"],
+            path: "Sources/MixmaePluginHost"),
+        .target(
+            name: "MixmaeData", dependencies: ["MixmaeSupport", kit, "CPNG", "CJPEG", "CHostSupport"],
+            path: "Sources/MixmaeData"),
+        .target(
+            name: "MixmaeEvaluation", dependencies: ["MixmaeSupport", "MixmaeData"], path: "Sources/MixmaeEvaluation"),
+        .target(
+            name: "MixmaeReports", dependencies: ["MixmaeSupport", "MixmaeRuns"], path: "Sources/MixmaeReports"),
+        .target(
+            name: "MixmaeTasks",
             dependencies: [
-                .product(name: "MixKit", package: "Kit"),
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                "CYAML", "CSQLite", "CPNG", "CJPEG", "CHostSupport",
+                "MixmaeSupport", "MixmaeRecipes", "MixmaeRuns", "MixmaePluginHost", "MixmaeData", "MixmaeEvaluation",
+                kit, "CHostSupport",
             ],
-            path: "Sources/Host"
-        ),
+            path: "Sources/MixmaeTasks"),
         .executableTarget(
             name: "mixmae",
-            dependencies: ["Host", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "MixmaeSupport", "MixmaeRecipes", "MixmaeRuns", "MixmaePluginHost", "MixmaeData", "MixmaeEvaluation",
+                "MixmaeTasks", "MixmaeReports", kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "Sources/mixmae"),
         .target(name: "MixSwin", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/Swin"),
         .target(
@@ -51,32 +70,40 @@ let package = Package(
         .target(name: "MixFPN", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/FPN"),
         .target(name: "MixFCOS", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/FCOS"),
         .target(name: "MixUperNet", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/UperNet"),
+        .target(name: "TestSupport", path: "Tests/Support"),
+        // One test target per host target (and Kit's own tests).
+        .testTarget(
+            name: "RecipeTests", dependencies: ["MixmaeRecipes", "MixmaeSupport", "TestSupport"],
+            path: "Tests/RecipeTests"),
+        .testTarget(
+            name: "RegistryTests",
+            dependencies: ["MixmaeRuns", "MixmaeSupport", "MixmaeTasks", "MixmaeData", "TestSupport", kit],
+            path: "Tests/RegistryTests"),
         .testTarget(
             name: "PluginTests",
-            dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
-            path: "Tests/PluginTests"
-        ),
-        .target(name: "TestSupport", path: "Tests/Support"),
+            dependencies: ["MixmaePluginHost", "MixmaeRecipes", "MixmaeRuns", "TestSupport", kit],
+            path: "Tests/PluginTests"),
+        .testTarget(name: "ImagingTests", dependencies: ["MixmaeData", "TestSupport"], path: "Tests/ImagingTests"),
+        .testTarget(name: "DataTests", dependencies: ["MixmaeData", "TestSupport"], path: "Tests/DataTests"),
         .testTarget(
-            name: "ParityTests", dependencies: [.product(name: "MixKit", package: "Kit"), "TestSupport"],
-            path: "Tests/ParityTests"),
-        // Kit's own tests (Kit/Tests), run by the root package's `swift test` too.
+            name: "EvaluationTests", dependencies: ["MixmaeEvaluation", "MixmaeData", "TestSupport"],
+            path: "Tests/EvaluationTests"),
         .testTarget(
-            name: "KitTests", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Kit/Tests/MixKitTests"),
-        .testTarget(name: "RecipeTests", dependencies: ["Host", "TestSupport"], path: "Tests/RecipeTests"),
-        .testTarget(name: "ImagingTests", dependencies: ["Host", "TestSupport"], path: "Tests/ImagingTests"),
-        .testTarget(name: "EvaluationTests", dependencies: ["Host", "TestSupport"], path: "Tests/EvaluationTests"),
+            name: "ReportTests", dependencies: ["MixmaeReports", "MixmaeRuns", "MixmaeData", "TestSupport"],
+            path: "Tests/ReportTests"),
         .testTarget(
-            name: "RegistryTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
-            path: "Tests/RegistryTests"),
-        .testTarget(name: "DataTests", dependencies: ["Host", "TestSupport"], path: "Tests/DataTests"),
-        .testTarget(name: "ReportTests", dependencies: ["Host", "TestSupport"], path: "Tests/ReportTests"),
-        .testTarget(
-            name: "DenseTaskTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
+            name: "DenseTaskTests",
+            dependencies: [
+                "MixmaeTasks", "MixmaeRecipes", "MixmaePluginHost", "MixmaeData", "MixmaeEvaluation", "TestSupport",
+                kit,
+            ],
             path: "Tests/DenseTaskTests"),
         .testTarget(
-            name: "TrainingTests", dependencies: ["Host", "TestSupport", .product(name: "MixKit", package: "Kit")],
+            name: "TrainingTests", dependencies: ["MixmaeTasks", "MixmaeRuns", "MixmaeData", "TestSupport", kit],
             path: "Tests/TrainingTests"),
+        .testTarget(name: "ParityTests", dependencies: [kit, "TestSupport"], path: "Tests/ParityTests"),
+        // Kit's own tests (Kit/Tests), run by the root package's `swift test` too.
+        .testTarget(name: "KitTests", dependencies: [kit], path: "Kit/Tests/MixKitTests"),
     ] + testPluginTargets,
     swiftLanguageModes: [.v5]
 )

@@ -1,5 +1,5 @@
 import Foundation
-import Host
+import MixmaeData
 import TestSupport
 import Testing
 

@@ -1,5 +1,5 @@
 import Foundation
-import Host
+import MixmaeData
 import TestSupport
 
 /// Every regular file under `root`, by path relative to it, with its bytes.

@@ -1,6 +1,10 @@
 import Foundation
-import Host
 import MixKit
+import MixmaeData
+import MixmaeEvaluation
+import MixmaePluginHost
+import MixmaeRecipes
+import MixmaeTasks
 import TestSupport
 import Testing
 

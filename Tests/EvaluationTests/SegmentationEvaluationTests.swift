@@ -1,5 +1,6 @@
 import Foundation
-import Host
+import MixmaeData
+import MixmaeEvaluation
 import TestSupport
 import Testing
 

@@ -1,4 +1,4 @@
-import Host
+import MixmaeData
 import Testing
 
 @Suite struct ImageResizeTests {

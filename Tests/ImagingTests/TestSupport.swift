@@ -1,5 +1,5 @@
 import Foundation
-import Host
+import MixmaeData
 import TestSupport
 
 /// FNV-1a, 64-bit: a compact exact fingerprint of pixel bytes.

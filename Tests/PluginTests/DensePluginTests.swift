@@ -1,6 +1,6 @@
 import Foundation
-import Host
 import MixKit
+import MixmaePluginHost
 import Testing
 
 /// The in-tree dense-prediction plugins (fpn, fcos, upernet), loaded from their

@@ -1,6 +1,6 @@
 import Foundation
-import Host
 import MixKit
+import MixmaeRuns
 import TestSupport
 import Testing
 

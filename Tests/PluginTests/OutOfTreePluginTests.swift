@@ -1,6 +1,6 @@
 import Foundation
-import Host
 import MixKit
+import MixmaePluginHost
 import TestSupport
 import Testing
 

@@ -1,5 +1,5 @@
 import Foundation
-import Host
+import MixmaePluginHost
 import TestSupport
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
-import Host
 import MixKit
+import MixmaePluginHost
+import MixmaeRecipes
 import Testing
 
 @Suite struct RegistryTests {

@@ -1,5 +1,5 @@
 import Foundation
-import Host
+import MixmaeRecipes
 import TestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
-import Host
+import MixmaeRecipes
+import MixmaeSupport
 import Testing
 
 @Suite struct RecipeMergeTests {

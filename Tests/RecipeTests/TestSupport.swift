@@ -1,5 +1,5 @@
 import Foundation
-import Host
+import MixmaeRecipes
 
 /// A temporary folder of recipe files, removed when the value is released.
 final class RecipeFolder {

@@ -1,6 +1,7 @@
 import Foundation
-import Host
 import MixKit
+import MixmaeRecipes
+import MixmaeSupport
 import Testing
 
 /// A backbone-like schema that exercises every parameter type.

@@ -1,5 +1,5 @@
 import Foundation
-import Host
+import MixmaeSupport
 import TestSupport
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
-import Host
+import MixmaeRuns
+import MixmaeSupport
 import TestSupport
 import Testing
 

@@ -1,6 +1,6 @@
 import CSQLite
 import Foundation
-import Host
+import MixmaeRuns
 import TestSupport
 import Testing
 

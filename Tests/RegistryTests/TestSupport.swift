@@ -1,5 +1,5 @@
 import Foundation
-import Host
+import MixmaeRuns
 import TestSupport
 import Testing
 

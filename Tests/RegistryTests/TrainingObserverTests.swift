@@ -1,6 +1,9 @@
 import Foundation
-import Host
 import MixKit
+import MixmaeData
+import MixmaeRuns
+import MixmaeSupport
+import MixmaeTasks
 import Testing
 
 /// A linear regression small enough to train in milliseconds through the real TrainingLoop.

@@ -1,5 +1,5 @@
 import Foundation
-import Host
+import MixmaeReports
 import TestSupport
 import Testing
 

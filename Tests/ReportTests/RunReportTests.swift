@@ -1,5 +1,7 @@
 import Foundation
-import Host
+import MixmaeData
+import MixmaeReports
+import MixmaeRuns
 import TestSupport
 import Testing
 

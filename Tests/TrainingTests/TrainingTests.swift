@@ -1,6 +1,8 @@
 import Foundation
-import Host
 import MixKit
+import MixmaeData
+import MixmaeRuns
+import MixmaeTasks
 import TestSupport
 import Testing
 

@@ -1,0 +1,163 @@
+import Foundation
+import MixKit
+import MixmaeRecipes
+import MixmaeSupport
+
+/// Every plugin library in a registry, loaded once, with what was refused and why.
+///
+/// Libraries load in registry order. A library whose component id another
+/// library loaded earlier already provides is refused as a whole (the first
+/// one wins), so adding a library to the registry can never break components
+/// that already worked. A file listed twice is loaded once.
+///
+/// ```swift
+/// let catalog = try PluginCatalog.shared()
+/// let backbone = try catalog.component("swin", kind: .backbone)
+/// let schema = catalog.schema(of: "swin")       // for recipe validation
+/// for refusal in catalog.refusals { print(refusal) }
+/// ```
+public final class PluginCatalog {
+    /// The registry the catalog was loaded from.
+    public let registry: PluginRegistry
+    /// The accepted libraries, in registry order.
+    public private(set) var libraries: [PluginLibrary] = []
+    /// The refused libraries, in registry order.
+    public private(set) var refusals: [PluginRefusal] = []
+    /// What happened to each library, accepted or refused, in registry order.
+    public private(set) var outcomes: [Result<PluginLibrary, PluginRefusal>] = []
+
+    private var byID: [String: PluginComponent] = [:]
+    /// Canonical path of each loaded file -> where the registry first lists it.
+    private var seenFiles: [String: String] = [:]
+    private let loader: PluginLoader
+
+    /// Loads every library the registry lists.
+    public init(registry: PluginRegistry, loader: PluginLoader = PluginLoader()) {
+        self.registry = registry
+        self.loader = loader
+        for entry in registry.entries { _ = add(path: entry.path, entry: entry.mark.description) }
+    }
+
+    /// Loads one more library into the catalog (what `plugins add` checks):
+    /// the loader's checks, then the catalog's (listed twice, duplicate ids).
+    @discardableResult
+    public func add(path: String, entry: String? = nil) -> Result<PluginLibrary, PluginRefusal> {
+        let canonical = PluginCatalog.canonicalPath(path)
+        if let first = seenFiles[canonical] {
+            return refuse(PluginRefusal(library: path, entry: entry, reason: .listedTwice(first: first)))
+        }
+        seenFiles[canonical] = entry ?? path
+        switch loader.load(path, entry: entry) {
+        case .failure(let refusal):
+            return refuse(refusal)
+        case .success(let library):
+            let ids = library.components.map(\.id)
+            for component in library.components {
+                if let existing = byID[component.id] {
+                    return refuse(
+                        PluginRefusal(
+                            library: path, entry: entry,
+                            reason: .duplicateComponent(id: component.id, firstLibrary: existing.library),
+                            componentIDs: ids))
+                }
+            }
+            for component in library.components { byID[component.id] = component }
+            libraries.append(library)
+            outcomes.append(.success(library))
+            return .success(library)
+        }
+    }
+
+    private func refuse(_ refusal: PluginRefusal) -> Result<PluginLibrary, PluginRefusal> {
+        refusals.append(refusal)
+        outcomes.append(.failure(refusal))
+        return .failure(refusal)
+    }
+
+    /// Every loaded component, in registry and registration order.
+    public var components: [PluginComponent] { libraries.flatMap(\.components) }
+
+    /// The component with this id, or nil.
+    public func component(_ id: String) -> PluginComponent? { byID[id] }
+
+    /// The component with this id and kind, or an error that says which ids exist,
+    /// suggests a close one, and mentions refused libraries.
+    public func component(_ id: String, kind: ComponentKind) throws -> PluginComponent {
+        if let found = byID[id], found.kind == kind { return found }
+        throw UnknownComponentError(
+            id: id, kind: kind, foundKind: byID[id]?.kind,
+            available: components.filter { $0.kind == kind }.map(\.id),
+            registry: registry.path, refusedCount: refusals.count, refusal: refusal(ofComponent: id))
+    }
+
+    /// The refusal of a library that registered `id` and was refused after registering.
+    public func refusal(ofComponent id: String) -> PluginRefusal? {
+        refusals.first { $0.componentIDs.contains(id) }
+    }
+
+    /// The parameter schema of component `id`, or nil when no loaded plugin provides it.
+    public func schema(of id: String) -> [ParameterSpec]? { byID[id]?.descriptor.parameters }
+
+    /// The catalog as the recipe checker reads it (ids and schemas by kind).
+    public var componentCatalog: ComponentCatalog {
+        var table: [ComponentKind: [String: [ParameterSpec]]] = [:]
+        for c in components { table[c.kind, default: [:]][c.id] = c.descriptor.parameters }
+        return ComponentCatalog(table)
+    }
+
+    /// The path with symbolic links resolved, so one file listed twice is seen once.
+    package static func canonicalPath(_ path: String) -> String {
+        URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
+    }
+
+    // MARK: - Once per process
+
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var loaded: [String: PluginCatalog] = [:]
+
+    /// The catalog of the registry at `path` (default: ``PluginRegistry/locate``),
+    /// loaded on first use and kept for the life of the process.
+    public static func shared(registry path: String? = nil) throws -> PluginCatalog {
+        let file = path ?? PluginRegistry.locate()
+        lock.lock()
+        defer { lock.unlock() }
+        if let catalog = loaded[file] { return catalog }
+        let catalog = PluginCatalog(registry: try PluginRegistry.load(from: file))
+        loaded[file] = catalog
+        return catalog
+    }
+}
+
+/// A recipe or command named a component no loaded plugin provides.
+public struct UnknownComponentError: Error, CustomStringConvertible {
+    public var id: String
+    public var kind: ComponentKind
+    /// The kind of the component with this id, when it exists but is not a `kind`.
+    public var foundKind: ComponentKind?
+    public var available: [String]
+    public var registry: String
+    public var refusedCount: Int
+    /// The refusal of a library that registered `id` but was not accepted.
+    public var refusal: PluginRefusal?
+
+    public var description: String {
+        if let refusal { return "the \(kind) '\(id)' is registered by a library that was refused: \(refusal)" }
+        if let foundKind {
+            return "'\(id)' is a \(foundKind), not a \(kind)"
+                + (available.isEmpty ? "" : "; \(kind)s: " + available.joined(separator: ", "))
+        }
+        var text = "no loaded plugin provides the \(kind) '\(id)'"
+        text += available.isEmpty ? "; no \(kind)s are loaded" : "; \(kind)s: " + available.joined(separator: ", ")
+        text += Suggestions.didYouMean(Suggestions.closest(to: id, among: available))
+        text += " (registry: \(registry)"
+        if refusedCount > 0 { text += "; \(refusedCount) refused, see `mixmae plugins list`" }
+        return text + ")"
+    }
+}
+
+extension PluginCatalog: ComponentProvider {
+    /// The descriptor of component `id` of `kind`, for ``ComponentBuilder``.
+    public func descriptor(_ id: String, kind: ComponentKind) throws -> ComponentDescriptor {
+        try component(id, kind: kind).descriptor
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import MixKit
+import MixmaeData
+import MixmaePluginHost
+import MixmaeRecipes
+import MixmaeRuns
+
+/// One `mixmae train`: validates the recipe against the plugins, registers
+/// the run, resolves and records the initial weights, builds the task, runs
+/// the loop with the registry observing, and marks the run FINISHED, FAILED
+/// or KILLED. `--resume` continues a run under its own id from its last
+/// checkpoint with the recipe stored at its start.
+///
+/// ```swift
+/// let session = TrainingSession(catalog: try PluginCatalog.shared(), registry: try RunRegistry())
+/// let result = try session.start(try RecipeLoader().load("recipes/quickstart/pretrain.yaml"))
+/// print(result.runID, result.summary.finalMetrics)
+/// ```
+public final class TrainingSession {
+    public let catalog: PluginCatalog
+    public let registry: RunRegistry
+    /// Stop as if interrupted once this many steps are done (for tests of resuming).
+    public var stopAfterSteps: Int?
+    /// Print lines (initial weights, where files go) here.
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// What runs after the run's outcome is recorded (FINISHED, FAILED or KILLED): nothing
+    /// by default; the command line adds `RunEndHooks.standard` (curves into `runs/<id>/curves/`).
+    public var endHooks = RunEndHooks(hooks: [])
+
+    public init(catalog: PluginCatalog, registry: RunRegistry) {
+        self.catalog = catalog
+        self.registry = registry
+    }
+
+    /// What a finished run left.
+    public struct Result {
+        public var runID: RunID
+        public var task: TaskKind
+        public var directory: URL
+        public var summary: TrainingLoop.Summary
+    }
+
+    /// Trains a new run from a resolved recipe; `rerunOf` links it to an earlier run.
+    ///
+    /// The recipe is validated, the initial weights resolved and the model and
+    /// data built before the run is registered, so a mistake in the recipe
+    /// leaves no FAILED run behind.
+    public func start(_ resolved: ResolvedRecipe, rerunOf: RunID? = nil) throws -> Result {
+        let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
+        Random.seed(recipe.seed)
+        let initial = try initialWeights(recipe)
+        let (task, data) = try makeTask(recipe, initialWeights: initial?.url.path)
+        let run = try registry.beginRun(
+            task: recipe.task.rawValue,
+            recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
+            seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
+        log("run \(run.id): \(recipe.task.rawValue), outputs in \(run.outputDirectory.path)")
+        if let initial {
+            try run.recordUsed(initial.artifact, role: .initBackbone, path: initial.url.path)
+            log(
+                "run \(run.id): backbone initialised from \(initial.reference) (sha256 \(initial.artifact.sha256.prefix(12)))"
+            )
+        }
+        return try execute(recipe, task: task, data: data, run: run, resume: nil)
+    }
+
+    /// Continues run `id` from its last checkpoint, as a new attempt under the same id.
+    public func resume(_ id: RunID) throws -> Result {
+        let stored = try registry.recipe(ofRun: id)
+        let resolved = try RecipeLoader().load(text: stored.text, as: "run \(id) recipe")
+        let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
+        let checkpoint = try registry.checkpoint(ofRun: id, role: .checkpointLast)
+        let optimizerState = Checkpoint.optimizerPath(for: checkpoint.url.path)
+        do {
+            _ = try SafeTensorsFile(path: optimizerState)
+        } catch {
+            throw Checkpoint.Error(
+                path: optimizerState,
+                problem: "run \(id) cannot continue exactly without its optimizer state (\(error)); "
+                    + "restore this file and resume again (the run was not changed)")
+        }
+        Random.seed(recipe.seed)
+        let (task, data) = try makeTask(recipe, initialWeights: nil)
+        let run = try registry.resumeRun(id)
+        log("run \(id): resuming (attempt \(run.attempt)) from \(checkpoint.url.path)")
+        return try execute(recipe, task: task, data: data, run: run, resume: checkpoint.url.path)
+    }
+
+    private func execute(
+        _ recipe: TaskRecipe, task: TrainingTask, data: BatchSource, run: ActiveRun, resume: String?
+    ) throws -> Result {
+        let observer = RegistryTrainingObserver(run: run)
+        do {
+            try ShutdownRequest.install()
+            try recipe.resolved.yaml(provenance: true).write(
+                to: run.outputDirectory.appendingPathComponent("recipe.yaml"), atomically: true, encoding: .utf8)
+            task.attach(runDirectory: run.outputDirectory.path)
+            let loop = TrainingLoop(
+                task: task, data: data, settings: recipe.optimization, checkpointDirectory: run.outputDirectory.path)
+            loop.observer = observer
+            let stopAfter = stopAfterSteps
+            loop.shouldStop = { step in ShutdownRequest.isRequested || stopAfter.map { step >= $0 } ?? false }
+            loop.label = "\(recipe.task.rawValue) run \(run.id)"
+            loop.checkpointMetadata = ["mixmae.task": recipe.task.rawValue, "mixmae.run": String(run.id)]
+            let summary = try loop.run(resume: resume)
+            try end(run, .finished)
+            return Result(runID: run.id, task: recipe.task, directory: run.outputDirectory, summary: summary)
+        } catch let stop as TrainingStop {
+            if case .interrupted = stop {
+                try? end(run, .killed(signal: ShutdownRequest.signal ?? SIGINT))
+            } else {
+                try? end(run, .failed("\(stop)"))
+            }
+            throw stop
+        } catch {
+            try? end(run, .failed("\(error)"))
+            throw error
+        }
+    }
+
+    /// Records the outcome, then runs the end hooks (curves).
+    private func end(_ run: ActiveRun, _ outcome: RunOutcome) throws {
+        try run.finish(outcome)
+        endHooks.run(after: run.id, registry: registry, log: log)
+    }
+
+    /// The verified file of `init.weights`, if the recipe names one. A relative path
+    /// is taken from the recipe's folder; mistakes are reported at the key.
+    private func initialWeights(_ recipe: TaskRecipe) throws -> ResolvedWeights? {
+        guard recipe.task.sections.contains("init") else { return nil }
+        let text = recipe.section("init").string("weights")
+        guard !text.isEmpty else { return nil }
+        let base =
+            recipe.resolved.path.hasPrefix("run ")
+            ? nil : URL(fileURLWithPath: (recipe.resolved.path as NSString).deletingLastPathComponent)
+        do {
+            let reference = try WeightsReference(parsing: text, relativeTo: base)
+            if case .file(let url) = reference {
+                var isFolder: ObjCBool = false
+                let exists = FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder)
+                if !exists || isFolder.boolValue {
+                    let relative =
+                        (text as NSString).expandingTildeInPath.hasPrefix("/")
+                        ? "" : " ('\(text)' is taken relative to the recipe's folder \(base?.path ?? "."))"
+                    throw recipe.issue(
+                        at: "init.weights",
+                        "\(url.path) \(exists ? "is a folder" : "does not exist")\(relative); give the path of a "
+                            + "checkpoint file (.safetensors), run:ID, run:ID:best or sha256:PREFIX")
+                }
+            }
+            return try registry.resolveWeights(reference)
+        } catch let error as RegistryError {
+            throw recipe.issue(at: "init.weights", "\(error)")
+        }
+    }
+
+    /// Builds the task; its run folder is attached once the run exists.
+    private func makeTask(_ recipe: TaskRecipe, initialWeights: String?) throws
+        -> (TrainingTask, BatchSource)
+    {
+        let builder = ComponentBuilder(provider: catalog)
+        switch recipe.task {
+        case .pretrain:
+            let (task, data) = try PretrainSetup.make(recipe: recipe, builder: builder, runDirectory: "")
+            return (task, data)
+        case .classify:
+            let (task, data, report) = try ClassifySetup.make(
+                recipe: recipe, builder: builder, initialWeights: initialWeights)
+            if let report { log(report.summary) }
+            return (task, data)
+        case .detect:
+            let (task, data, report) = try DetectSetup.make(
+                recipe: recipe, builder: builder, initialWeights: initialWeights, runDirectory: "")
+            if let report { log(report.summary) }
+            return (task, data)
+        case .segment:
+            let (task, data, report) = try SegmentSetup.make(
+                recipe: recipe, builder: builder, initialWeights: initialWeights)
+            if let report { log(report.summary) }
+            return (task, data)
+        }
+    }
+}
+
+extension PluginCatalog {
+    /// The plugins `recipe` uses, with their library hashes, for the run registry.
+    func pluginRecords(for recipe: TaskRecipe) throws -> [PluginRecord] {
+        try recipe.components.values.sorted { $0.id < $1.id }.compactMap { choice in
+            guard let component = component(choice.id) else { return nil }
+            return try PluginRecord(
+                id: component.id, version: component.version,
+                hashingLibraryAt: URL(fileURLWithPath: component.library))
+        }
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import MixKit
+import MixmaeData
+import MixmaeRecipes
+
+/// A recipe that passed validation: its sections as typed parameters and the
+/// components chosen for each model slot.
+///
+/// ```swift
+/// let recipe = try TaskRecipe(resolved, catalog: catalog.componentCatalog)
+/// let batch = recipe.data.int("batch_size")
+/// ```
+public struct TaskRecipe {
+    public let resolved: ResolvedRecipe
+    public let task: TaskKind
+    public let seed: UInt64
+    public let sections: [RecipePath: Parameters]
+    public let components: [RecipePath: ComponentChoice]
+
+    /// Validates `resolved` completely (host sections and component schemas) and
+    /// throws every issue at once.
+    public init(_ resolved: ResolvedRecipe, components catalog: ComponentCatalog) throws {
+        let checked = RecipeChecker(schema: .host, components: catalog).check(resolved)
+        var issues = checked.issues
+        let root = checked.sections[.root] ?? Parameters()
+        let task = TaskKind(rawValue: root.string("task")) ?? .pretrain
+        // Sections that the task does not read are mistakes, not silently ignored options.
+        for name in TaskKind.optionalSections.subtracting(task.sections) {
+            if let node = resolved.root[name] {
+                issues.append(
+                    RecipeIssue(
+                        .unknownSection, at: node.mark, path: RecipePath([.key(name)]),
+                        message:
+                            "section '\(name)' is not used by task '\(task.rawValue)'; remove it (or `--set \(name)=!delete`)"
+                    ))
+            }
+        }
+        if !issues.isEmpty { throw RecipeValidationError(issues: issues) }
+        self.resolved = resolved
+        self.task = task
+        self.seed = UInt64(root.int("seed"))
+        self.sections = checked.sections
+        self.components = checked.components
+    }
+
+    public func section(_ name: String) -> Parameters {
+        sections[RecipePath([.key(name)])] ?? Parameters(defaultsOf: [])
+    }
+
+    public var data: Parameters { section("data") }
+    public var optim: Parameters { section("optim") }
+    public var schedule: Parameters { section("schedule") }
+
+    /// The component in `model.<slot>`, if the recipe fills it.
+    public func component(_ slot: String) -> ComponentChoice? {
+        components[RecipePath([.key("model"), .key(slot)])]
+    }
+
+    /// The component in `model.<slot>`, or an error naming the slot and what to put there.
+    public func requiredComponent(_ slot: String, for purpose: String) throws -> (id: String, parameters: Parameters) {
+        guard let choice = component(slot), let parameters = choice.parameters else {
+            throw RecipeValidationError(issues: [
+                RecipeIssue(
+                    .missingKey, at: resolved.root.mark, path: RecipePath([.key("model"), .key(slot)]),
+                    message: "task '\(task.rawValue)' needs a model.\(slot) (\(purpose))")
+            ])
+        }
+        return (choice.id, parameters)
+    }
+
+    /// Runs `body` (which builds the component in `model.<slot>`); a
+    /// ``ComponentConfigurationError`` becomes a recipe error at that parameter's
+    /// file:line:column (`model.backbone.window_size: ...`).
+    ///
+    /// ```swift
+    /// let backbone = try recipe.building("backbone") { try builder.backbone(id, parameters) }
+    /// ```
+    public func building<T>(_ slot: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ComponentConfigurationError {
+            let name = error.parameter.split(separator: "[").first.map(String.init) ?? error.parameter
+            let path = RecipePath([.key("model"), .key(slot), .key(name)])
+            let node = resolved.node(at: path) ?? resolved.node(at: RecipePath([.key("model"), .key(slot)]))
+            throw RecipeValidationError(issues: [
+                RecipeIssue(
+                    .outOfRange, at: node?.mark ?? resolved.root.mark,
+                    path: RecipePath([.key("model"), .key(slot), .key(error.parameter)]), message: error.problem)
+            ])
+        }
+    }
+
+    /// A recipe error at a key, for cross-section checks.
+    public func issue(at path: RecipePath, _ message: String) -> RecipeValidationError {
+        let mark = resolved.node(at: path)?.mark ?? resolved.root.mark
+        return RecipeValidationError(issues: [RecipeIssue(.outOfRange, at: mark, path: path, message: message)])
+    }
+
+    /// Optimisation settings from `optim`, `schedule`, `data` and `checkpoint`.
+    public var optimization: OptimizationSettings {
+        let betas = optim.floatList("betas")
+        return OptimizationSettings(
+            epochs: schedule.int("epochs"), warmupEpochs: schedule.float("warmup_epochs"),
+            batchSize: data.int("batch_size"), baseLR: optim.float("base_lr"), minLR: schedule.float("min_lr"),
+            weightDecay: optim.float("weight_decay"), beta1: betas[0], beta2: betas[1], eps: optim.float("eps"),
+            clipGrad: optim.float("clip_grad"), schedule: schedule.string("kind"),
+            checkpointEvery: section("checkpoint").int("every"), logEvery: section("log").int("every"))
+    }
+
+    /// Pixel normalisation from `data.mean` and `data.std`.
+    public var normalization: Normalization {
+        Normalization(mean: data.floatList("mean").map { Float($0) }, std: data.floatList("std").map { Float($0) })
+    }
+
+    /// The images of the folder in `data.<key>` (`root` or `val_root`); a missing or
+    /// empty folder is reported at that key.
+    ///
+    /// ```swift
+    /// let train = try recipe.imageFolder("root")
+    /// ```
+    public func imageFolder(_ key: String) throws -> ImageFolder {
+        do {
+            return try ImageFolder(root: data.string(key))
+        } catch let error as ImageFolder.Error {
+            throw issue(at: RecipePath([.key("data"), .key(key)]), "\(error)")
+        }
+    }
+
+    /// `data.crop_scale` as a range, or an error at the key when it is not `[low, high]`.
+    ///
+    /// ```swift
+    /// let crop = RandomResizedCrop(size: 224, scale: try recipe.cropScale())
+    /// ```
+    public func cropScale() throws -> ClosedRange<Double> {
+        let scale = data.floatList("crop_scale")
+        guard scale[0] <= scale[1] else {
+            throw issue(
+                at: "data.crop_scale",
+                "\(scale) must be [low, high] with low <= high (fractions of the image area): swap the two values")
+        }
+        return scale[0]...scale[1]
+    }
+
+    /// The training loader's options from `data.*`: shuffled, last partial batch
+    /// dropped, seeded from the run's seed.
+    public var trainingLoaderOptions: LoaderOptions {
+        LoaderOptions(
+            batchSize: data.int("batch_size"), seed: derivedSeed(seed, 1), workers: data.int("num_workers"),
+            skipBroken: data.bool("skip_broken"), normalization: normalization)
+    }
+
+    /// The validation loader's options from `data.*`: every image once, in order.
+    public var evaluationLoaderOptions: LoaderOptions {
+        .evaluation(
+            batchSize: data.int("batch_size"), workers: data.int("num_workers"), skipBroken: data.bool("skip_broken"),
+            normalization: normalization)
+    }
+
+    public var resizeFilter: ResizeFilter { data.string("interpolation") == "bilinear" ? .bilinear : .bicubic }
+}

@@ -1,0 +1,299 @@
+import Foundation
+import MixKit
+import MixmaeData
+import MixmaeSupport
+
+/// What a task plugs into the ``TrainingLoop``.
+public protocol TrainingTask: AnyObject {
+    /// The model whose state dict is checkpointed.
+    var model: Module { get }
+    /// The optimizer's groups (weight decay only on 2+-D tensors, layer-wise scales, ...).
+    func parameterGroups() -> [ParameterGroup]
+    /// The loss of one batch (recording the graph) and values to log with it.
+    func loss(for batch: Batch) throws -> (loss: Tensor, logs: [String: Double])
+    /// Validation after an epoch; nil when the task has none.
+    func evaluate(epoch: Int) throws -> [String: Double]?
+    /// The metric that picks the best checkpoint, and whether higher is better.
+    var selectionMetric: (name: String, higherIsBetter: Bool)? { get }
+    /// State of the task's own generator, saved in checkpoints.
+    var generatorState: [UInt64]? { get set }
+    /// Tells the task the folder of its run, once the run is registered (for
+    /// pictures and prediction files).
+    func attach(runDirectory: String)
+}
+
+extension TrainingTask {
+    public func attach(runDirectory: String) {}
+    public func evaluate(epoch: Int) throws -> [String: Double]? { nil }
+    public var selectionMetric: (name: String, higherIsBetter: Bool)? { nil }
+}
+
+/// Receives what a run produces (the run registry implements it).
+public protocol TrainingObserver: AnyObject {
+    /// Metric values at an optimizer step.
+    func record(metrics: [String: Double], step: Int)
+    /// A checkpoint file was written with a role (`checkpoint.last`, `checkpoint.best`, `checkpoint.epoch`).
+    func checkpointWritten(path: String, role: String, epoch: Int, step: Int)
+    /// Called about every few seconds while the run is alive.
+    func heartbeat()
+}
+
+/// Hyper-parameters of the optimisation, shared by every task.
+public struct OptimizationSettings: Sendable, Equatable {
+    public var epochs: Int
+    public var warmupEpochs: Double
+    public var batchSize: Int
+    /// lr = baseLR * batchSize / 256, the reference's linear scaling rule.
+    public var baseLR: Double
+    public var minLR: Double
+    public var weightDecay: Double
+    public var beta1: Double
+    public var beta2: Double
+    public var eps: Double
+    /// Global-norm gradient clipping; 0 = off.
+    public var clipGrad: Double
+    /// Schedule after warmup: "cosine", "poly" or "step".
+    public var schedule: String
+    /// Epochs between periodic checkpoints (0 = only the last).
+    public var checkpointEvery: Int
+    /// Steps between metric records.
+    public var logEvery: Int
+
+    public init(
+        epochs: Int, warmupEpochs: Double, batchSize: Int, baseLR: Double, minLR: Double = 0, weightDecay: Double,
+        beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, clipGrad: Double = 0,
+        schedule: String = "cosine", checkpointEvery: Int = 1, logEvery: Int = 10
+    ) {
+        self.epochs = epochs
+        self.warmupEpochs = warmupEpochs
+        self.batchSize = batchSize
+        self.baseLR = baseLR
+        self.minLR = minLR
+        self.weightDecay = weightDecay
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.eps = eps
+        self.clipGrad = clipGrad
+        self.schedule = schedule
+        self.checkpointEvery = checkpointEvery
+        self.logEvery = logEvery
+    }
+
+    /// The peak learning rate after linear scaling.
+    public var peakLR: Double { baseLR * Double(batchSize) / 256 }
+
+    public func makeSchedule() -> LearningRateSchedule {
+        switch schedule {
+        case "poly":
+            return PolySchedule(
+                baseLR: peakLR, minLR: minLR, power: 1, warmupEpochs: warmupEpochs, epochs: Double(epochs))
+        case "step":
+            return StepSchedule(
+                baseLR: peakLR, milestones: [Double(epochs) * 2 / 3, Double(epochs) * 8 / 9], warmupEpochs: warmupEpochs
+            )
+        default:
+            return WarmupCosineSchedule(
+                baseLR: peakLR, minLR: minLR, warmupEpochs: warmupEpochs, epochs: Double(epochs))
+        }
+    }
+}
+
+/// Why a run stopped early.
+public enum TrainingStop: Error, CustomStringConvertible {
+    /// SIGINT or SIGTERM: the step finished and a checkpoint was written.
+    case interrupted(checkpoint: String)
+    /// The loss became NaN or infinite.
+    case diverged(step: Int, loss: Float)
+
+    public var description: String {
+        switch self {
+        case .interrupted(let path):
+            return "interrupted: the current step finished and the run was saved to \(path); continue with --resume"
+        case .diverged(let step, let loss):
+            return
+                "the loss became \(loss) at step \(step): lower the learning rate, enable gradient clipping (optim.clip_grad), or check the data; the last good checkpoint is kept"
+        }
+    }
+}
+
+/// The optimisation loop every task shares: AdamW with a per-iteration
+/// schedule, optional clipping, progress, metrics, periodic and best
+/// checkpoints, exact resume, and a clean stop on SIGINT/SIGTERM.
+public final class TrainingLoop {
+    public let task: TrainingTask
+    public let data: BatchSource
+    public let settings: OptimizationSettings
+    /// Folder of the run's checkpoints.
+    public let checkpointDirectory: String
+    public weak var observer: TrainingObserver?
+    /// Polled after every step with the number of steps taken; true stops the
+    /// loop after writing the last checkpoint.
+    public var shouldStop: (Int) -> Bool = { _ in false }
+    /// Extra metadata written into every checkpoint (task, recipe hash, ...).
+    public var checkpointMetadata: [String: String] = [:]
+    /// A label for the progress line.
+    public var label = "train"
+
+    public private(set) var optimizer: AdamW
+    private let schedule: LearningRateSchedule
+
+    public init(
+        task: TrainingTask, data: BatchSource, settings: OptimizationSettings, checkpointDirectory: String
+    ) {
+        self.task = task
+        self.data = data
+        self.settings = settings
+        self.checkpointDirectory = checkpointDirectory
+        self.optimizer = AdamW(
+            groups: task.parameterGroups(), learningRate: 0, betas: (Float(settings.beta1), Float(settings.beta2)),
+            eps: Float(settings.eps))
+        self.schedule = settings.makeSchedule()
+    }
+
+    /// What a finished run leaves behind.
+    public struct Summary {
+        public var lastCheckpoint: String
+        public var bestCheckpoint: String?
+        public var finalMetrics: [String: Double]
+        public var steps: Int
+        public var seconds: Double
+    }
+
+    /// The path of the last checkpoint of this run.
+    public var lastCheckpointPath: String { checkpointDirectory + "/last.safetensors" }
+
+    /// Runs to the end, or from `resume` (a checkpoint written by a run of the same recipe).
+    public func run(resume: String? = nil) throws -> Summary {
+        try FileManager.default.createDirectory(atPath: checkpointDirectory, withIntermediateDirectories: true)
+        var state = TrainerState(epoch: 0, step: 0, stepInEpoch: 0, globalGenerator: Random.generator.state)
+        if let resume {
+            let (weights, _) = try Checkpoint.loadWeights(resume)
+            try task.model.load(stateDict: weights, strict: true)
+            state = try Checkpoint.loadTrainingState(resume, into: optimizer)
+            if let g = RandomGenerator(state: state.globalGenerator) { Random.generator = g }
+            task.generatorState = state.taskGenerator
+        }
+        let perEpoch = data.batchesPerEpoch
+        precondition(perEpoch > 0, "TrainingLoop: the data source has no full batch")
+        let totalSteps = perEpoch * settings.epochs
+        let progress = ProgressReporter(total: totalSteps, label: label)
+        let started = Date()
+        var lastHeartbeat = Date()
+        var window: [String: (sum: Double, count: Int)] = [:]
+        var imagesSeen = 0
+        var windowStart = Date()
+        var latestMetrics: [String: Double] = [:]
+        var bestPath: String? =
+            FileManager.default.fileExists(atPath: checkpointDirectory + "/best.safetensors")
+            ? checkpointDirectory + "/best.safetensors" : nil
+        task.model.train(true)
+
+        while state.epoch < settings.epochs {
+            let epoch = state.epoch
+            let batches = data.batches(epoch: epoch, skip: state.stepInEpoch)
+            while let batch = try batches.next() {
+                let epochProgress = Double(epoch) + Double(state.stepInEpoch) / Double(perEpoch)
+                let lr = schedule.learningRate(atEpoch: epochProgress)
+                optimizer.learningRate = Float(lr)
+                let (loss, logs) = try task.loss(for: batch)
+                let value = loss.item()
+                guard value.isFinite else { throw TrainingStop.diverged(step: state.step, loss: value) }
+                optimizer.zeroGrad()
+                loss.backward()
+                if settings.clipGrad > 0 {
+                    let norm = clipGradientNorm(
+                        optimizer.groups.flatMap { $0.parameters.map(\.1) }, maxNorm: Float(settings.clipGrad))
+                    window["grad_norm", default: (0, 0)].sum += Double(norm)
+                    window["grad_norm", default: (0, 0)].count += 1
+                }
+                optimizer.step()
+                state.step += 1
+                state.stepInEpoch += 1
+                imagesSeen += batch.images.shape[0]
+                for (k, v) in logs.merging(["loss": Double(value)], uniquingKeysWith: { a, _ in a }) {
+                    window[k, default: (0, 0)].sum += v
+                    window[k, default: (0, 0)].count += 1
+                }
+                let rate = Double(imagesSeen) / max(Date().timeIntervalSince(windowStart), 1e-9)
+                progress.update(
+                    done: state.step,
+                    fields: [
+                        "epoch": "\(epoch + 1)/\(settings.epochs)", "loss": String(format: "%.4f", value),
+                        "lr": String(format: "%.2e", lr), "img/s": String(format: "%.1f", rate),
+                    ])
+                if state.step % settings.logEvery == 0 || state.stepInEpoch == perEpoch {
+                    var metrics = window.mapValues { $0.sum / Double(max($0.count, 1)) }
+                    metrics["lr"] = lr
+                    metrics["images_per_second"] = rate
+                    observer?.record(metrics: metrics, step: state.step)
+                    latestMetrics.merge(metrics) { _, b in b }
+                    window = [:]
+                    imagesSeen = 0
+                    windowStart = Date()
+                }
+                if Date().timeIntervalSince(lastHeartbeat) > 5 {
+                    observer?.heartbeat()
+                    lastHeartbeat = Date()
+                }
+                if shouldStop(state.step) {
+                    progress.finish()
+                    try save(state, role: "checkpoint.last", to: lastCheckpointPath)
+                    throw TrainingStop.interrupted(checkpoint: lastCheckpointPath)
+                }
+            }
+            state.epoch += 1
+            state.stepInEpoch = 0
+            task.model.train(false)
+            let evaluation = try task.evaluate(epoch: epoch)
+            task.model.train(true)
+            if let evaluation {
+                observer?.record(metrics: evaluation, step: state.step)
+                latestMetrics.merge(evaluation) { _, b in b }
+                progress.message(
+                    "epoch \(epoch + 1): "
+                        + evaluation.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }
+                        .joined(separator: "  "))
+                if let selection = task.selectionMetric, let value = evaluation[selection.name] {
+                    let better =
+                        state.bestMetric.map { selection.higherIsBetter ? value > $0 : value < $0 } ?? true
+                    if better {
+                        state.bestMetric = value
+                        let path = checkpointDirectory + "/best.safetensors"
+                        try save(state, role: "checkpoint.best", to: path, withOptimizer: false)
+                        bestPath = path
+                    }
+                }
+            }
+            let periodic = settings.checkpointEvery > 0 && state.epoch % settings.checkpointEvery == 0
+            if periodic && state.epoch < settings.epochs {
+                try save(
+                    state, role: "checkpoint.epoch",
+                    to: checkpointDirectory + String(format: "/epoch-%04d.safetensors", state.epoch),
+                    withOptimizer: false)
+            }
+            try save(state, role: "checkpoint.last", to: lastCheckpointPath)
+            if shouldStop(state.step) && state.epoch < settings.epochs {
+                progress.finish()
+                throw TrainingStop.interrupted(checkpoint: lastCheckpointPath)
+            }
+        }
+        progress.update(
+            done: state.step, fields: ["loss": latestMetrics["loss"].map { String(format: "%.4f", $0) } ?? "-"],
+            force: true)
+        progress.finish()
+        return Summary(
+            lastCheckpoint: lastCheckpointPath, bestCheckpoint: bestPath, finalMetrics: latestMetrics,
+            steps: state.step,
+            seconds: Date().timeIntervalSince(started))
+    }
+
+    private func save(_ state: TrainerState, role: String, to path: String, withOptimizer: Bool = true) throws {
+        var s = state
+        s.globalGenerator = Random.generator.state
+        s.taskGenerator = task.generatorState
+        try Checkpoint.save(
+            model: task.model, optimizer: withOptimizer ? optimizer : nil, state: s, metadata: checkpointMetadata,
+            to: path)
+        observer?.checkpointWritten(path: path, role: role, epoch: s.epoch, step: s.step)
+    }
+}

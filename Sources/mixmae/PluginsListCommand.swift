@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import MixKit
+import MixmaePluginHost
+
+/// `mixmae plugins list [--format text|json]`: every registered component and every refused library.
+public struct PluginsListCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List the components of the registered plugins, and the libraries refused with the reason."
+    )
+
+    public enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    @OptionGroup public var registry: RegistryOptions
+
+    @Option(help: "Output format: text or json.")
+    public var format: Format = .text
+
+    public init() {}
+
+    public func run() throws {
+        let catalog = try reportingPluginErrors { try registry.catalog() }
+        switch format {
+        case .text: print(PluginsListCommand.text(catalog))
+        case .json: print(try PluginsListCommand.json(catalog))
+        }
+    }
+
+    /// The table, then the full message of every refusal.
+    static func text(_ catalog: PluginCatalog) -> String {
+        var table = TextTable(["ID", "KIND", "VERSION", "LIBRARY", "STATUS"])
+        for outcome in catalog.outcomes {
+            switch outcome {
+            case .success(let library):
+                for c in library.components {
+                    table.append([c.id, c.kind.rawValue, c.version, displayPath(library.path), "loaded"])
+                }
+            case .failure(let refusal):
+                let ids = refusal.componentIDs.isEmpty ? ["-"] : refusal.componentIDs
+                for id in ids {
+                    table.append([id, "-", "-", displayPath(refusal.library), "refused: \(refusal.summary)"])
+                }
+            }
+        }
+        let host = PluginABI.hostStamp()
+        var lines = [
+            "registry: \(catalog.registry.path) (host SDK \(host.sdkVersion), Swift \(host.compilerDescription))"
+        ]
+        if catalog.outcomes.isEmpty {
+            lines.append("no plugin libraries are registered; add one with `mixmae plugins add PATH`")
+        } else {
+            let loaded = catalog.components.count
+            lines.append(table.rendered())
+            lines.append("")
+            lines.append(
+                "\(loaded) component\(loaded == 1 ? "" : "s") from \(catalog.libraries.count) "
+                    + "librar\(catalog.libraries.count == 1 ? "y" : "ies"); \(catalog.refusals.count) refused")
+        }
+        if !catalog.refusals.isEmpty {
+            lines.append("")
+            lines.append("refused:")
+            for refusal in catalog.refusals { lines.append("  - \(refusal)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    struct Listing: Codable {
+        struct Host: Codable {
+            var sdk: String
+            var compiler: String
+        }
+
+        struct Component: Codable {
+            var id: String
+            var kind: String
+            var version: String
+            var license: String
+            var summary: String
+            var library: String
+        }
+
+        struct Refusal: Codable {
+            var library: String
+            var entry: String?
+            var reason: String
+            var message: String
+            var components: [String]
+        }
+
+        var registry: String
+        var host: Host
+        var components: [Component]
+        var refused: [Refusal]
+    }
+
+    static func json(_ catalog: PluginCatalog) throws -> String {
+        let host = PluginABI.hostStamp()
+        let listing = Listing(
+            registry: catalog.registry.path, host: .init(sdk: host.sdkVersion, compiler: host.compilerDescription),
+            components: catalog.components.map {
+                .init(
+                    id: $0.id, kind: $0.kind.rawValue, version: $0.version, license: $0.descriptor.license,
+                    summary: $0.descriptor.summary, library: $0.library)
+            },
+            refused: catalog.refusals.map {
+                .init(
+                    library: $0.library, entry: $0.entry, reason: $0.summary, message: $0.description,
+                    components: $0.componentIDs)
+            })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(listing), as: UTF8.self)
+    }
+}

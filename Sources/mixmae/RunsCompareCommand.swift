@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import MixmaeRuns
+
+/// `mixmae runs compare A B`.
+struct RunsCompareCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "compare",
+        abstract: "Compare two runs: their facts, a unified diff of their recipes, final metrics.",
+        discussion: "Final metrics are each metric's value at its last logged step; change is B - A."
+    )
+
+    @OptionGroup var location: RegistryLocation
+
+    @Argument(help: "The first run id (A).")
+    var a: String
+
+    @Argument(help: "The second run id (B).")
+    var b: String
+
+    @Option(help: "table or json.")
+    var format: OutputFormat = .table
+
+    func run() throws {
+        try format.require([.table, .json], command: "runs compare")
+        let registry = try location.open()
+        let comparison = try registry.compare(try parseRunID(a), try parseRunID(b))
+        if format == .json {
+            print(try RegistryJSON.encode(comparison), terminator: "")
+        } else {
+            print(render(comparison), terminator: "")
+        }
+    }
+
+    private func render(_ comparison: RunComparison) -> String {
+        let left = comparison.a
+        let right = comparison.b
+        var facts = TextTable(["", "run \(left.run.id)", "run \(right.run.id)"])
+        func row(_ name: String, _ value: (RunDetails) -> String) {
+            let (l, r) = (value(left), value(right))
+            facts.append([l == r ? name : name + " *", l, r])
+        }
+        row("task") { $0.run.task }
+        row("status") { $0.run.status.rawValue }
+        row("started") { RegistryDates.display($0.run.startedAt) }
+        row("duration") { RegistryText.runDuration($0.run) }
+        row("attempts") { String($0.run.attempt) }
+        row("seed") { $0.run.seed.map(String.init) ?? "-" }
+        row("recipe") { "sha256 " + $0.recipe.sha256.prefix(12) }
+        let pluginIDs = Set(left.plugins.map(\.id) + right.plugins.map(\.id)).sorted()
+        for id in pluginIDs {
+            row("plugin " + id) { details in
+                details.plugins.first { $0.id == id }.map { "\($0.version) (\($0.librarySHA256.prefix(8)))" } ?? "-"
+            }
+        }
+        row("initial weights") { details in
+            let used = details.artifacts.filter { $0.event.direction == .used }
+            return used.isEmpty
+                ? "-"
+                : used.map { "\($0.event.role) \($0.artifact.shortHash)" }.joined(separator: ", ")
+        }
+        var out = facts.rendered() + "\n(* differs)\n\n"
+        if comparison.recipeDiff.isEmpty {
+            out += "recipes are identical\n"
+        } else {
+            out += "recipe diff\n" + comparison.recipeDiff
+        }
+        out += "\nfinal metrics\n"
+        if comparison.metrics.isEmpty {
+            out += "  (neither run logged metrics)\n"
+        } else {
+            var metrics = TextTable(
+                ["NAME", "run \(left.run.id)", "run \(right.run.id)", "CHANGE"], rightAligned: [1, 2, 3])
+            for metric in comparison.metrics {
+                metrics.append([
+                    metric.name, RegistryText.value(metric.a), RegistryText.value(metric.b),
+                    RegistryText.delta(metric.delta),
+                ])
+            }
+            out += metrics.rendered() + "\n"
+        }
+        return out
+    }
+}

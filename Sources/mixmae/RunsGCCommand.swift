@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import MixmaeRuns
+
+/// `mixmae runs gc [--delete]`.
+struct RunsGCCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gc",
+        abstract: "List (or with --delete remove) checkpoints of failed runs that nothing descends from.",
+        discussion: """
+            A checkpoint is garbage when every run that produced it ended FAILED, KILLED or \
+            CRASHED and no other run used it. An artifact with descendants is never deleted. \
+            A file is deleted only if it still holds the recorded bytes; deleted artifacts stay \
+            in the registry (marked deleted), so lineage keeps showing them.
+            """
+    )
+
+    @OptionGroup var location: RegistryLocation
+
+    @Flag(help: "Delete the files instead of listing them.")
+    var delete = false
+
+    @Option(help: "table or json.")
+    var format: OutputFormat = .table
+
+    func run() throws {
+        try format.require([.table, .json], command: "runs gc")
+        let registry = try location.open()
+        if delete {
+            let results = try registry.collectGarbage()
+            if format == .json {
+                print(try RegistryJSON.encode(results), terminator: "")
+                return
+            }
+            guard !results.isEmpty else {
+                print("nothing to delete")
+                return
+            }
+            var table = TextTable(["RESULT", "SHA256", "SIZE", "PATH"], rightAligned: [2])
+            var freed: Int64 = 0
+            for result in results {
+                if result.outcome == .deleted { freed += result.artifact.size }
+                table.append([
+                    result.outcome.rawValue, result.artifact.shortHash, ByteCount.format(result.artifact.size),
+                    RegistryText.path(result.path),
+                ])
+            }
+            print(table.rendered() + "\nfreed \(ByteCount.format(freed))")
+            return
+        }
+        let candidates = try registry.garbageCandidates()
+        if format == .json {
+            print(try RegistryJSON.encode(candidates), terminator: "")
+            return
+        }
+        guard !candidates.isEmpty else {
+            print("no garbage: every checkpoint belongs to a successful or running run, or has descendants")
+            return
+        }
+        var table = TextTable(["SHA256", "KIND", "SIZE", "RUNS", "ROLES", "PATH"], rightAligned: [2])
+        var reclaimable: Int64 = 0
+        for candidate in candidates {
+            reclaimable += candidate.artifact.size * Int64(candidate.files.count)
+            let runs = try candidate.producers.map { id in
+                "\(id) \(try registry.run(id)?.status.rawValue ?? "?")"
+            }
+            let paths = candidate.files.map { RegistryText.path($0.path) }
+            table.append([
+                candidate.artifact.shortHash, candidate.artifact.kind.rawValue,
+                ByteCount.format(candidate.artifact.size),
+                runs.joined(separator: ", "), candidate.roles.map(\.rawValue).joined(separator: ", "),
+                paths.joined(separator: ", "),
+            ])
+        }
+        print(
+            table.rendered() + "\n"
+                + "\(candidates.count) \(candidates.count == 1 ? "artifact" : "artifacts"), \(ByteCount.format(reclaimable)) on disk; "
+                + "`mixmae runs gc --delete` removes them")
+    }
+}
