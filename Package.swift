@@ -72,13 +72,13 @@ let package = Package(
         .target(name: "MixUperNet", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/UperNet"),
         .target(name: "TestSupport", path: "Tests/Support"),
         // One test target per host target (and Kit's own tests).
+        .testTarget(name: "SupportTests", dependencies: ["MixmaeSupport", "TestSupport"], path: "Tests/SupportTests"),
         .testTarget(
             name: "RecipeTests", dependencies: ["MixmaeRecipes", "MixmaeSupport", "TestSupport"],
             path: "Tests/RecipeTests"),
         .testTarget(
             name: "RegistryTests",
-            dependencies: ["MixmaeRuns", "MixmaeSupport", "MixmaeTasks", "MixmaeData", "TestSupport", kit],
-            path: "Tests/RegistryTests"),
+            dependencies: ["MixmaeRuns", "MixmaeSupport", "TestSupport"], path: "Tests/RegistryTests"),
         .testTarget(
             name: "PluginTests",
             dependencies: ["MixmaePluginHost", "MixmaeRecipes", "MixmaeRuns", "TestSupport", kit],

@@ -45,7 +45,7 @@ func writeSmallCOCO(in directory: URL) throws -> (json: String, images: String) 
 
 @Suite struct DetectionDataTests {
     @Test func readsCOCOWithAnyCategoryIdsCrowdsAndEmptyImages() throws {
-        let (json, images) = try writeSmallCOCO(in: try temporaryDirectory())
+        let (json, images) = try writeSmallCOCO(in: try TemporaryFolder().url)
         let dataset = try DetectionDataset(annotationFile: json, imageDirectory: images)
         #expect(dataset.classNames == ["car", "dog", "kite"])
         #expect(dataset.classIndex(forCategoryID: 3) == 0)
@@ -86,7 +86,7 @@ func writeSmallCOCO(in directory: URL) throws -> (json: String, images: String) 
     }
 
     @Test func badAnnotationsAreErrorsThatSayWhere() throws {
-        let directory = try temporaryDirectory()
+        let directory = try TemporaryFolder().url
         let unknownCategory: [String: Any] = [
             "images": [["id": 1, "file_name": "a.png"]], "categories": [["id": 1, "name": "a"]],
             "annotations": [annotation(1, image: 1, category: 9, [0, 0, 5, 5])],
@@ -171,7 +171,7 @@ func writeSmallCOCO(in directory: URL) throws -> (json: String, images: String) 
     }
 
     @Test func batchesArePaddedNormalisedAndDeterministic() throws {
-        let (json, images) = try writeSmallCOCO(in: try temporaryDirectory())
+        let (json, images) = try writeSmallCOCO(in: try TemporaryFolder().url)
         let dataset = try DetectionDataset(annotationFile: json, imageDirectory: images)
         let transform = DetectionTransform(shortSides: [40, 48], maxSize: 100, flipProbability: 0.5)
         let loader = DetectionBatchLoader(
@@ -220,7 +220,7 @@ func writeSmallCOCO(in directory: URL) throws -> (json: String, images: String) 
     }
 
     @Test func anImageOfTheWrongSizeIsSkippedOrReported() throws {
-        let directory = try temporaryDirectory()
+        let directory = try TemporaryFolder().url
         let (json, images) = try writeSmallCOCO(in: directory)
         try Image(width: 30, height: 30, channels: 3).write(toFile: images + "/b.png")
         let dataset = try DetectionDataset(annotationFile: json, imageDirectory: images)

@@ -25,7 +25,7 @@ func writeSegmentationPairs(root: URL, split: String?, count: Int, width: Int, h
 
 @Suite struct SegmentationDataTests {
     @Test func pairsImagesAndLabelMapsByStemInBothLayouts() throws {
-        let root = try temporaryDirectory()
+        let root = try TemporaryFolder().url
         try writeSegmentationPairs(root: root, split: "training", count: 3, width: 8, height: 6)
         let ade = try SegmentationDataset(root: root.path, split: "training")
         #expect(ade.pairs.map(\.stem) == ["s0", "s1", "s2"])
@@ -35,7 +35,7 @@ func writeSegmentationPairs(root: URL, split: String?, count: Int, width: Int, h
         #expect(image.channels == 3 && labels.channels == 1)
         #expect(labels == (try coordinateLabels(width: 8, height: 6)))
 
-        let plain = try temporaryDirectory()
+        let plain = try TemporaryFolder().url
         try writeSegmentationPairs(root: plain, split: nil, count: 2, width: 8, height: 6)
         #expect(try SegmentationDataset(root: plain.path).pairs.count == 2)
 
@@ -47,14 +47,14 @@ func writeSegmentationPairs(root: URL, split: String?, count: Int, width: Int, h
     }
 
     @Test func reduceZeroLabelIgnoresZeroAndShiftsTheRest() throws {
-        let root = try temporaryDirectory()
+        let root = try TemporaryFolder().url
         try writeSegmentationPairs(root: root, split: nil, count: 1, width: 11, height: 1)
         let labels = try SegmentationDataset(root: root.path, reduceZeroLabel: true).loadLabels(at: 0)
         #expect(labels.pixels == [255] + Array(0...9))
     }
 
     @Test func aLabelMapOfAnotherSizeIsAnError() throws {
-        let root = try temporaryDirectory()
+        let root = try TemporaryFolder().url
         try writeSegmentationPairs(root: root, split: nil, count: 1, width: 8, height: 6)
         try coordinateLabels(width: 6, height: 6).write(toFile: root.path + "/annotations/s0.png")
         let error = #expect(throws: DatasetError.self) { try SegmentationDataset(root: root.path).load(at: 0) }
@@ -145,7 +145,7 @@ func writeSegmentationPairs(root: URL, split: String?, count: Int, width: Int, h
     }
 
     @Test func batchesPadLabelsWithIgnoreAndStayAligned() throws {
-        let root = try temporaryDirectory()
+        let root = try TemporaryFolder().url
         try writeSegmentationPairs(root: root, split: "training", count: 5, width: 40, height: 30)
         let dataset = try SegmentationDataset(root: root.path, split: "training")
         let augment = SegmentationAugmentation(
@@ -182,7 +182,7 @@ func writeSegmentationPairs(root: URL, split: String?, count: Int, width: Int, h
     }
 
     @Test func evaluationResizesTheWholeImageAndPadsToTheDivisor() throws {
-        let root = try temporaryDirectory()
+        let root = try TemporaryFolder().url
         try writeSegmentationPairs(root: root, split: nil, count: 3, width: 40, height: 30)
         let dataset = try SegmentationDataset(root: root.path)
         let loader = SegmentationBatchLoader(

@@ -17,7 +17,7 @@ func smallOptions(seed: UInt64 = 3, classes: Int = 6, ignoreBorders: Bool = fals
 
 /// Generates `options` into a fresh folder.
 func generate(_ options: SyntheticDatasetOptions, workers: Int = 2) throws -> SyntheticDatasetLayout {
-    let root = try temporaryDirectory()
+    let root = try TemporaryFolder().url
     try SyntheticDatasetGenerator(options: options, workers: workers).generate(into: root.path)
     return SyntheticDatasetLayout(root: root.path)
 }
@@ -225,7 +225,7 @@ func labelMaps(_ layout: SyntheticDatasetLayout, _ split: SyntheticDatasetLayout
     }
 
     @Test func commandWritesTheDatasetAndExplainsBadArguments() throws {
-        let root = try temporaryDirectory().appendingPathComponent("synth")
+        let root = try TemporaryFolder().url.appendingPathComponent("synth")
         let result = try runMixmae([
             "data", "synth", "--out", root.path, "--images", "24", "--size", "32", "--val-fraction", "0.25",
             "--format", "jpeg",

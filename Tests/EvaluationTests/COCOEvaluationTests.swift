@@ -94,8 +94,7 @@ import Testing
     }
 
     @Test func jsonErrorsNameTheFileAndPath() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try TemporaryFolder().url
         let badBox = try writeJSON(
             [
                 "images": [["id": 1]], "categories": [["id": 1, "name": "a"]],

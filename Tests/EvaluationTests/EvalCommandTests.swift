@@ -57,8 +57,7 @@ import Testing
     }
 
     @Test func badInputExitsNonZeroWithTheReason() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try TemporaryFolder().url
         let truth = try writeJSON(
             ["images": [["id": 1]], "categories": [["id": 1, "name": "a"]], "annotations": []],
             named: "gt.json", in: directory)

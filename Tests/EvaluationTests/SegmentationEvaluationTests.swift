@@ -73,8 +73,7 @@ import Testing
     }
 
     @Test func directoriesMustPairUpAndAgreeInSize() throws {
-        let root = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: root) }
+        let root = try TemporaryFolder().url
         let truth = root.appendingPathComponent("gt")
         let prediction = root.appendingPathComponent("pred")
         for directory in [truth, prediction] {

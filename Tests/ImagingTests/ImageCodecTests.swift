@@ -172,8 +172,7 @@ import Testing
 
 @Suite struct BrokenImageTests {
     @Test func truncatedFilesAreErrorsNamingTheFile() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try TemporaryFolder().url
         let image = try smoothImage(width: 64, height: 48, channels: 3)
         for format in ImageFormat.allCases {
             let bytes = try image.encoded(as: format)
@@ -201,8 +200,7 @@ import Testing
     }
 
     @Test func missingFilesAndDirectoriesAreUnreadable() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try TemporaryFolder().url
         let missing = directory.appendingPathComponent("nope.png").path
         let error = #expect(throws: ImageError.self) { try Image(contentsOfFile: missing) }
         #expect(error?.kind == .unreadable)
@@ -239,8 +237,7 @@ import Testing
     }
 
     @Test func formatComesFromTheBytesNotTheName() throws {
-        let directory = try temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
+        let directory = try TemporaryFolder().url
         let image = try patternImage(width: 5, height: 3, channels: 3)
         let path = directory.appendingPathComponent("really-a-png.jpg").path
         try image.write(toFile: path, format: .png)

@@ -1,13 +1,14 @@
 import Foundation
 import MixKit
 import MixmaePluginHost
+import TestSupport
 import Testing
 
 extension InProcess {
     /// `ComponentCheck` in this process. Serialized: building seeds the global generator.
     @Suite struct ComponentCheckTests {
         @Test func aCorrectComponentPassesWithInformativeGradients() throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let catalog = try catalog([fixture("Good")], in: dir)
             var steps: [String] = []
             let report = ComponentCheck().run(try #require(catalog.component("toy-backbone"))) { steps.append($0) }
@@ -21,7 +22,7 @@ extension InProcess {
         }
 
         @Test func aWrongGradientFails() throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let catalog = try catalog([fixture("Good")], in: dir)
             let report = ComponentCheck().run(try #require(catalog.component("toy-broken-gradient")))
             #expect(!report.passed)
@@ -34,7 +35,7 @@ extension InProcess {
         }
 
         @Test func requiredParametersAreReportedNotGuessed() throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let catalog = try catalog([fixture("Good")], in: dir)
             let report = ComponentCheck().run(try #require(catalog.component("toy-neck")))
             #expect(
@@ -46,7 +47,7 @@ extension InProcess {
         }
 
         @Test func declaredFeatureMapsMustMatchTheEmittedOnes() throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let catalog = try catalog([fixture("Good")], in: dir)
             var component = try #require(catalog.component("toy-backbone"))
             let honest = component.descriptor.capabilities!
@@ -64,7 +65,7 @@ extension InProcess {
         }
 
         @Test func aProbeThatBarelyMovesVerifiesNothingAndFails() throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let catalog = try catalog([fixture("Good")], in: dir)
             var component = try #require(catalog.component("toy-backbone"))
             let probe = component.descriptor.probe

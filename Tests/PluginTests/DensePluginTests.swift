@@ -1,6 +1,7 @@
 import Foundation
 import MixKit
 import MixmaePluginHost
+import TestSupport
 import Testing
 
 /// The in-tree dense-prediction plugins (fpn, fcos, upernet), loaded from their
@@ -8,11 +9,11 @@ import Testing
 /// post-processing, losses, configuration errors, and `plugins check`.
 extension InProcess {
     @Suite struct DensePluginTests {
-        let directory: TemporaryDirectory
+        let directory: TemporaryFolder
         let catalog: PluginCatalog
 
         init() throws {
-            directory = try TemporaryDirectory()
+            directory = try TemporaryFolder()
             catalog = try PluginTests.catalog(
                 ["MixFPN", "MixFCOS", "MixUperNet"].map { buildDirectory + "/lib\($0).so" }, in: directory)
         }

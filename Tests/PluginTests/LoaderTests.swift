@@ -1,6 +1,7 @@
 import Foundation
 import MixKit
 import MixmaePluginHost
+import TestSupport
 import Testing
 
 extension InProcess {
@@ -46,7 +47,7 @@ extension InProcess {
 
         @Test(arguments: refusals)
         func everyRefusalNamesTheFileTheEntryAndTheReason(_ c: Case) throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             // The fixture after the good plugin, so the entry is on line 3.
             let catalog = try catalog([fixture("Good"), fixture(c.fixture)], in: dir)
             #expect(catalog.components.map(\.id) == ["toy-backbone", "toy-broken-gradient", "toy-neck"])
@@ -61,7 +62,7 @@ extension InProcess {
         }
 
         @Test func aMissingFileAndAFileThatIsNotALibraryAreRefused() throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             try dir.write("libText.so", "not an ELF file\n")
             let catalog = try catalog(["nowhere/libNothing.so", "libText.so"], in: dir)
             #expect(catalog.libraries.isEmpty)
@@ -82,7 +83,7 @@ extension InProcess {
         }
 
         @Test func theGoodPluginRegistersItsComponentsWithTheirSchemas() throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let catalog = try catalog(["${MIXMAE_PLUGIN_DIR}/libTestPluginGood.so"], in: dir)
             #expect(catalog.refusals.isEmpty)
             let library = try #require(catalog.libraries.first)
@@ -108,7 +109,7 @@ extension InProcess {
         }
 
         @Test func theCatalogProvidesComponentsToTheModelBuilder() throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let catalog = try catalog([fixture("Good"), fixture("DuplicateA"), fixture("DuplicateB")], in: dir)
             let builder = ComponentBuilder(provider: catalog)
             let toy = try #require(catalog.component("toy-backbone"))
@@ -124,7 +125,7 @@ extension InProcess {
         }
 
         @Test func theFirstLibraryWithAnIdWinsAndTheSecondIsRefusedWhole() throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let ab = try catalog([fixture("DuplicateA"), fixture("DuplicateB")], in: dir)
             #expect(ab.components.map(\.id) == ["toy-duplicate"])
             #expect(ab.component("toy-duplicate")?.library == fixture("DuplicateA"))
@@ -147,7 +148,7 @@ extension InProcess {
         }
 
         @Test func aFileListedTwiceIsLoadedOnce() throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             try FileManager.default.createSymbolicLink(
                 atPath: dir.path + "/libLink.so", withDestinationPath: fixture("Good"))
             let catalog = try catalog([fixture("Good"), "libLink.so"], in: dir)
@@ -184,7 +185,7 @@ extension InProcess {
         }
 
         @Test func refusedLibrariesLeaveTheHostWorking() throws {
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let all = ["OtherMajor", "NewerMinor", "OtherCompiler", "OwnSDK", "RegisterFails", "NotAPlugin", "Good"]
             let catalog = try catalog(all.map(fixture), in: dir)
             #expect(catalog.refusals.count == 6)
@@ -196,14 +197,7 @@ extension InProcess {
 
         @Test func fixturesAreLinkedAsTheirNamesSay() throws {
             func needed(_ library: String) throws -> [String] {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/usr/bin/readelf")
-                process.arguments = ["-d", library]
-                let out = Pipe()
-                process.standardOutput = out
-                try process.run()
-                let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                process.waitUntilExit()
+                let text = try runProgram("/usr/bin/readelf", ["-d", library]).stdout
                 return text.split(separator: "\n").filter { $0.contains("(NEEDED)") }.map(String.init)
             }
             #expect(try needed(fixture("Good")).contains { $0.contains("[libMixKit.so]") })

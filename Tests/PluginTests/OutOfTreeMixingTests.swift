@@ -15,7 +15,7 @@ extension InProcess {
         /// `pvt` from a registry that lists only the example, built with `values` over its defaults.
         func buildPVT(_ values: [String: ParameterValue]) throws -> Module {
             try OutOfTreePluginTests.buildIfNeeded()
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let pvt = try catalog([OutOfTreePluginTests.library], in: dir).component("pvt", kind: .backbone)
             var params = Parameters(defaultsOf: pvt.descriptor.parameters)
             for (key, value) in values { params[key] = value }
@@ -115,16 +115,10 @@ extension InProcess {
         /// definition and finite differences, attention masking, configuration
         /// checks), run with the package's own `swift test`.
         @Test(.timeLimit(.minutes(20))) func thePluginsOwnTestsPass() throws {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["swift", "test", "--package-path", OutOfTreeMixingTests.package]
-            let log = Pipe()
-            process.standardOutput = log
-            process.standardError = log
-            try process.run()
-            let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(output)")
+            let result = try runProgram(
+                "/usr/bin/env", ["swift", "test", "--package-path", OutOfTreeMixingTests.package])
+            let output = result.stdout + result.stderr
+            #expect(result.status == 0, "\(output)")
             for suite in ["GroupAwareConvolutionTests", "MixingAttentionTests", "PVTConfigTests"] {
                 #expect(output.contains("Suite \(suite) passed"), "\(output)")
             }
@@ -134,7 +128,7 @@ extension InProcess {
         /// recipe on a synthetic dataset: the validation loss falls.
         @Test(.timeLimit(.minutes(30))) func mixmaeTrainPretrainsPVTAndTheLossFalls() throws {
             try OutOfTreePluginTests.buildIfNeeded()
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let registry = try dir.registry([
                 buildDirectory + "/libMixViTDecoder.so", buildDirectory + "/libMixReconstruction.so",
                 OutOfTreePluginTests.library,

@@ -19,17 +19,9 @@ extension InProcess {
             if let built = modified(library), sources.allSatisfy({ (modified($0) ?? .distantFuture) < built }) {
                 return
             }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["swift", "build", "-c", "release", "--package-path", package]
-            let log = Pipe()
-            process.standardOutput = log
-            process.standardError = log
-            try process.run()
-            let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else {
-                throw TestSetupError("swift build of \(package) failed:\n\(output)")
+            let build = try runProgram("/usr/bin/env", ["swift", "build", "-c", "release", "--package-path", package])
+            guard build.status == 0 else {
+                throw TestSetupError("swift build of \(package) failed:\n\(build.stdout)\(build.stderr)")
             }
             // SwiftPM does not relink when a touched source compiles to the same object;
             // the build just said the library is up to date, so mark it so.
@@ -47,20 +39,13 @@ extension InProcess {
 
         @Test(.timeLimit(.minutes(20))) func theExampleBuildsOnItsOwnAndLinksTheSharedSDK() throws {
             try OutOfTreePluginTests.buildIfNeeded()
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/readelf")
-            process.arguments = ["-d", OutOfTreePluginTests.library]
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
+            let text = try runProgram("/usr/bin/readelf", ["-d", OutOfTreePluginTests.library]).stdout
             #expect(text.contains("Shared library: [libMixKit.so]"))
         }
 
         @Test(.timeLimit(.minutes(20))) func theHostLoadsItAndItPassesCheck() throws {
             try OutOfTreePluginTests.buildIfNeeded()
-            let dir = try TemporaryDirectory()
+            let dir = try TemporaryFolder()
             let file = try dir.registry([OutOfTreePluginTests.library])
 
             // In this process: the stamp matches, and the component is the host's Backbone.
@@ -120,7 +105,7 @@ extension InProcess {
         @Test(.timeLimit(.minutes(20))) func aMixingMaskIsRefusedClearlyWithoutMixing() async throws {
             try OutOfTreePluginTests.buildIfNeeded()
             let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
-                let dir = try TemporaryDirectory()
+                let dir = try TemporaryFolder()
                 let catalog = PluginCatalog(
                     registry: try PluginRegistry.load(from: try dir.registry([OutOfTreePluginTests.library])))
                 let pvt = try catalog.component("pvt", kind: .backbone)

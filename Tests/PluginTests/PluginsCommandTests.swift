@@ -6,7 +6,7 @@ import Testing
 /// `mixmae plugins ...` run as the built executable, in a temporary directory with its own registry.yaml.
 @Suite struct PluginsCommandTests {
     @Test func listShowsLoadedComponentsAndEveryRefusalWithItsReason() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         try dir.registry([
             "${MIXMAE_PLUGIN_DIR}/libTestPluginGood.so", fixture("OtherMajor"), fixture("OwnSDK"),
             fixture("NotAPlugin"), "missing.so",
@@ -56,7 +56,7 @@ import Testing
     }
 
     @Test func listAsJSON() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         let file = try dir.registry([fixture("DuplicateA"), fixture("DuplicateB"), fixture("RegisterFails")])
         let result = try runMixmae(["plugins", "list", "--format", "json", "--registry", file])
         #expect(result.status == 0)
@@ -71,7 +71,7 @@ import Testing
     }
 
     @Test func inspectPrintsTheParameterTableAndCapabilities() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         let file = try dir.registry([fixture("Good")])
         let result = try runMixmae(["plugins", "inspect", "toy-backbone"], environment: ["MIXMAE_REGISTRY": file])
         #expect(result.status == 0, "\(result.stderr)")
@@ -98,7 +98,7 @@ import Testing
     }
 
     @Test func inspectExplainsUnknownAndRefusedIds() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         let file = try dir.registry([fixture("Good"), fixture("DuplicateA"), fixture("DuplicateB")])
         let typo = try runMixmae(["plugins", "inspect", "toy-bakbone", "--registry", file])
         #expect(typo.status == 1)
@@ -120,7 +120,7 @@ import Testing
     }
 
     @Test func addChecksTheLibraryThenAppendsItRelativeToTheRegistry() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         try FileManager.default.createDirectory(atPath: dir.path + "/lib", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: fixture("DuplicateA"), toPath: dir.path + "/lib/libA.so")
         try FileManager.default.copyItem(atPath: fixture("OtherCompiler"), toPath: dir.path + "/lib/libOld.so")
@@ -154,7 +154,7 @@ import Testing
     }
 
     @Test func addCreatesARegistryThatDocumentsItsFormat() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         let file = dir.path + "/conf/registry.yaml"
         try FileManager.default.createDirectory(atPath: dir.path + "/conf", withIntermediateDirectories: true)
         let result = try runMixmae(["plugins", "add", fixture("Good"), "--registry", file], in: dir.path)
@@ -167,7 +167,7 @@ import Testing
     }
 
     @Test func checkReportsPassAndFailWithTheExitStatus() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         let file = try dir.registry([fixture("Good")])
         let good = try runMixmae(["plugins", "check", "toy-backbone", "--registry", file])
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
@@ -184,7 +184,7 @@ import Testing
     }
 
     @Test func recipeCheckValidatesComponentsAgainstThePluginSchemas() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         try dir.registry([fixture("Good")])
         let recipe = try dir.write(
             "r.yaml",

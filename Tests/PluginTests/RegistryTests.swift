@@ -2,11 +2,12 @@ import Foundation
 import MixKit
 import MixmaePluginHost
 import MixmaeRecipes
+import TestSupport
 import Testing
 
 @Suite struct RegistryTests {
     @Test func pathsAreRelativeToTheFileAndVariablesExpand() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         let file = try dir.write(
             "conf/registry.yaml",
             """
@@ -34,7 +35,7 @@ import Testing
     }
 
     @Test func emptyFilesAndListsRegisterNothing() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         for text in ["", "# nothing yet\n", "plugins:\n", "plugins: []\n", "plugins: ~  # none\n"] {
             let registry = try PluginRegistry.load(from: try dir.write("r.yaml", text))
             #expect(registry.entries.isEmpty, "\(text)")
@@ -42,7 +43,7 @@ import Testing
     }
 
     @Test func mistakesAreReportedAtFileLineAndColumn() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         func failure(_ text: String, environment: [String: String] = [:]) throws -> String {
             let file = try dir.write("registry.yaml", text)
             do {
@@ -84,7 +85,7 @@ import Testing
     }
 
     @Test func theRegistryIsFoundFromTheOptionTheVariableOrTheDirectories() throws {
-        let dir = try TemporaryDirectory()
+        let dir = try TemporaryFolder()
         try dir.write("registry.yaml", "plugins: []\n")
         try FileManager.default.createDirectory(atPath: dir.path + "/a/b", withIntermediateDirectories: true)
         let nested = dir.path + "/a/b"
@@ -96,7 +97,7 @@ import Testing
             PluginRegistry.locate(
                 explicit: "/x/r.yaml", environment: ["MIXMAE_REGISTRY": "other.yaml"], currentDirectory: nested)
                 == "/x/r.yaml")
-        let empty = try TemporaryDirectory()
+        let empty = try TemporaryFolder()
         #expect(PluginRegistry.locate(environment: [:], currentDirectory: empty.path) == empty.path + "/registry.yaml")
     }
 

@@ -20,14 +20,7 @@ func fixture(_ name: String) -> String {
     buildDirectory + "/libTestPlugin\(name).so"
 }
 
-/// A temporary directory for plugin tests, removed when released.
-typealias TemporaryDirectory = TemporaryFolder
-
 extension TemporaryFolder {
-    func read(_ name: String) throws -> String {
-        try String(contentsOfFile: file(name), encoding: .utf8)
-    }
-
     /// A registry.yaml listing `libraries` (written as given) and its path.
     @discardableResult
     func registry(_ libraries: [String], name: String = "registry.yaml") throws -> String {
@@ -36,7 +29,7 @@ extension TemporaryFolder {
 }
 
 /// The catalog of a fresh registry.yaml in a temporary directory listing `libraries`.
-func catalog(_ libraries: [String], in dir: TemporaryDirectory) throws -> PluginCatalog {
+func catalog(_ libraries: [String], in dir: TemporaryFolder) throws -> PluginCatalog {
     PluginCatalog(registry: try PluginRegistry.load(from: try dir.registry(libraries)))
 }
 

@@ -1,30 +1,31 @@
 import Foundation
 import MixmaeRecipes
 import MixmaeSupport
+import TestSupport
 import Testing
 
 @Suite struct ProvenanceTests {
     @Test func eachLeafNamesTheFileOrOverrideThatSetIt() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("base/optim.yaml", "optim:\n  lr: 0.1\n  betas: [0.9, 0.95]\n  wd: 0.05\n")
         try dir.write("exp.yaml", "base: base/optim.yaml\noptim:\n  wd: 0.1\n")
         let recipe = try dir.load("exp.yaml", set: ["optim.lr=1e-3"])
         let provenance = recipe.provenance.map { ($0.path.description, $0.mark) }
-        let optimFile = dir.path("base/optim.yaml")
+        let optimFile = dir.file("base/optim.yaml")
         #expect(provenance.map(\.0) == ["optim.lr", "optim.betas", "optim.wd"])
         #expect(
             provenance[0].1 == SourceMark(origin: .override(index: 1, argument: "optim.lr=1e-3"), line: 1, column: 10))
         #expect(provenance[1].1 == SourceMark(file: optimFile, line: 3, column: 10))
-        #expect(provenance[2].1 == SourceMark(file: dir.path("exp.yaml"), line: 3, column: 7))
+        #expect(provenance[2].1 == SourceMark(file: dir.file("exp.yaml"), line: 3, column: 7))
     }
 
     @Test func printedWithAlignedComments() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("b.yaml", "optim:\n  lr: 0.1\n  weight_decay: 0.05\nname: x\n")
         try dir.write("t.yaml", "base: b.yaml\noptim:\n  betas: [0.9, 0.95]\n")
         let recipe = try dir.load("t.yaml", set: ["optim.lr=1e-3"])
-        let b = dir.path("b.yaml")
-        let t = dir.path("t.yaml")
+        let b = dir.file("b.yaml")
+        let t = dir.file("t.yaml")
         let expected = """
             optim:
               lr: 1e-3              # --set[1] optim.lr=1e-3
@@ -81,7 +82,7 @@ import Testing
 
     @Test(arguments: [false, true])
     func printedRecipeParsesBackToTheSameTree(provenance: Bool) throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("r.yaml", Self.tricky)
         let recipe = try dir.load("r.yaml", set: ["added.list=[1, 'two', {three: 3}]"])
         let text = recipe.yaml(provenance: provenance)
@@ -91,7 +92,7 @@ import Testing
     }
 
     @Test func printingIsStable() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("r.yaml", Self.tricky)
         let once = try dir.load("r.yaml").yaml()
         let again = YAMLWriter.string(try YAMLParser.parse(once, file: "p.yaml"))
@@ -131,7 +132,7 @@ import Testing
 
 @Suite struct RecipeHashTests {
     @Test func hashIgnoresNotationOrderAndOrigin() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("a.yaml", "optim: {lr: 1e-3, betas: [0.9, 0.95]}\nname: swin\n")
         try dir.write("b0.yaml", "name: 'swin'\noptim:\n  betas: [0.90, 9.5e-1]\n")
         try dir.write("b.yaml", "base: b0.yaml\noptim:\n  lr: 0.001\n")
@@ -144,7 +145,7 @@ import Testing
     }
 
     @Test func hashSeesTypesAndValues() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("a.yaml", "n: 1\n")
         let int = try dir.load("a.yaml")
         let float = try dir.load("a.yaml", set: ["n=1.0"])
@@ -158,7 +159,7 @@ import Testing
     /// A resolved recipe stored as text (as the run registry keeps it) loads
     /// back to the same values and hash, and its bases are relative to its name.
     @Test func printedRecipeReloadsWithTheSameHash() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("base.yaml", "optim: {base_lr: 1.5e-4, betas: [0.9, 0.95]}\nmodel: {decoder: {name: d}}\n")
         try dir.write("r.yaml", "base: base.yaml\nmodel:\n  decoder: !delete\n  backbone: {name: swin}\n")
         let original = try dir.load("r.yaml", set: ["optim.base_lr=1e-3"])
@@ -168,8 +169,8 @@ import Testing
         #expect(reloaded.root.isEquivalent(to: original.root))
         #expect(reloaded.origin(of: "optim.base_lr") == SourceMark(file: "runs/12/recipe.yaml", line: 2, column: 12))
 
-        let derived = try RecipeLoader().load(text: "base: base.yaml\nseed: 3\n", as: dir.path("x.yaml"))
+        let derived = try RecipeLoader().load(text: "base: base.yaml\nseed: 3\n", as: dir.file("x.yaml"))
         #expect(derived.root.mapping?.keys == ["optim", "model", "seed"])
-        #expect(derived.files == [dir.path("base.yaml"), dir.path("x.yaml")])
+        #expect(derived.files == [dir.file("base.yaml"), dir.file("x.yaml")])
     }
 }

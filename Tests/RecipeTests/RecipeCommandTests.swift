@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct RecipeCommandTests {
     @Test func showPrintsTheResolvedRecipeWithProvenance() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         let base = try dir.write("base.yaml", "optim:\n  base_lr: 1.5e-4\n  weight_decay: 0.05\n")
         let top = try dir.write("top.yaml", "base: base.yaml\noptim:\n  weight_decay: 0.1\n")
         let plain = try runMixmae(["recipe", "show", top, "--set", "optim.base_lr=1e-3"])
@@ -19,7 +19,7 @@ import Testing
     }
 
     @Test func checkPrintsEveryIssueAndFails() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         let file = try dir.write(
             "r.yaml",
             """
@@ -32,7 +32,7 @@ import Testing
         // No plugin registry: component parameters cannot be checked.
         let result = try runMixmae(
             ["recipe", "check", file, "--set", "mask.ratio=1.5"],
-            environment: ["MIXMAE_REGISTRY": dir.path("no-registry.yaml")])
+            environment: ["MIXMAE_REGISTRY": dir.file("no-registry.yaml")])
         #expect(result.status == 1)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(
@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func loadErrorsPrintWithTheirPlace() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         let a = try dir.write("a.yaml", "base: b.yaml\n")
         let b = try dir.write("b.yaml", "base: a.yaml\n")
         let result = try runMixmae(["recipe", "check", a])

@@ -1,11 +1,12 @@
 import Foundation
 import MixmaeRecipes
 import MixmaeSupport
+import TestSupport
 import Testing
 
 @Suite struct RecipeMergeTests {
     @Test func mappingsMergeKeyByKeyAndListsReplace() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write(
             "base.yaml",
             """
@@ -41,11 +42,11 @@ import Testing
         #expect(root.value("model.backbone.embed_dim") == .int(128))
         #expect(root.values("model.backbone.depths") == [.int(2), .int(2), .int(18), .int(2)])
         #expect(root["base"] == nil)
-        #expect(recipe.files == [dir.path("base.yaml"), dir.path("top.yaml")])
+        #expect(recipe.files == [dir.file("base.yaml"), dir.file("top.yaml")])
     }
 
     @Test func scalarsReplaceMappingsAndMappingsReplaceScalars() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("b.yaml", "a: {x: 1}\nb: 5\n")
         try dir.write("t.yaml", "base: b.yaml\na: 3\nb: {y: 2}\n")
         let root = try dir.load("t.yaml").root
@@ -54,7 +55,7 @@ import Testing
     }
 
     @Test func multipleBasesMergeInListOrderThenTheRecipe() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("one.yaml", "x: 1\ny: 1\nz: 1\nonly_one: a\n")
         try dir.write("two.yaml", "y: 2\nz: 2\nonly_two: b\n")
         try dir.write("sub/top.yaml", "base: [../one.yaml, ../two.yaml]\nz: 3\n")
@@ -63,57 +64,57 @@ import Testing
         #expect(recipe.root.value("y") == .int(2))
         #expect(recipe.root.value("z") == .int(3))
         #expect(recipe.root.mapping?.keys == ["x", "y", "z", "only_one", "only_two"])
-        #expect(recipe.files == [dir.path("one.yaml"), dir.path("two.yaml"), dir.path("sub/top.yaml")])
+        #expect(recipe.files == [dir.file("one.yaml"), dir.file("two.yaml"), dir.file("sub/top.yaml")])
     }
 
     @Test func basesResolveRecursivelyRelativeToTheirOwnFile() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("base/model.yaml", "m: 1\nk: model\n")
         try dir.write("base/pretrain.yaml", "base: model.yaml\np: 1\nk: pretrain\n")
         try dir.write("exp/run.yaml", "base: ../base/pretrain.yaml\nr: 1\n")
         let recipe = try dir.load("exp/run.yaml")
         #expect(recipe.root.mapping?.keys == ["m", "k", "p", "r"])
         #expect(recipe.root.value("k") == .string("pretrain"))
-        #expect(recipe.origin(of: "m") == SourceMark(file: dir.path("base/model.yaml"), line: 1, column: 4))
+        #expect(recipe.origin(of: "m") == SourceMark(file: dir.file("base/model.yaml"), line: 1, column: 4))
     }
 
     @Test func emptyRecipeFileIsAnEmptyMapping() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("empty.yaml", "# nothing yet\n")
         try dir.write("t.yaml", "base: empty.yaml\na: 1\n")
         #expect(try dir.load("t.yaml").root.mapping?.keys == ["a"])
     }
 
     @Test func aRecipeMustBeAMapping() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("list.yaml", "- a\n- b\n")
         let e = error(as: RecipeError.self) { _ = try dir.load("list.yaml") }
-        #expect(e?.mark == SourceMark(file: dir.path("list.yaml"), line: 1, column: 1))
+        #expect(e?.mark == SourceMark(file: dir.file("list.yaml"), line: 1, column: 1))
         #expect(e?.message.contains("found a list") == true)
     }
 
     @Test func baseMustBePathsOnly() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("t.yaml", "base: [a.yaml, 3]\n")
         let e = error(as: RecipeError.self) { _ = try dir.load("t.yaml") }
-        #expect(e?.mark == SourceMark(file: dir.path("t.yaml"), line: 1, column: 16))
+        #expect(e?.mark == SourceMark(file: dir.file("t.yaml"), line: 1, column: 16))
         #expect(e?.message.contains("found int 3") == true)
     }
 
     @Test func yamlErrorsInABaseCarryTheChain() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("broken.yaml", "a: [1,\n")
         try dir.write("t.yaml", "x: 1\nbase: broken.yaml\n")
         let e = error(as: RecipeError.self) { _ = try dir.load("t.yaml") }
         let err = try #require(e)
-        #expect(err.mark?.file == dir.path("broken.yaml"))
-        #expect(err.chain.map(\.mark) == [SourceMark(file: dir.path("t.yaml"), line: 2, column: 7)])
+        #expect(err.mark?.file == dir.file("broken.yaml"))
+        #expect(err.chain.map(\.mark) == [SourceMark(file: dir.file("t.yaml"), line: 2, column: 7)])
     }
 }
 
 @Suite struct RecipeDeletionTests {
     @Test func deleteRemovesAnInheritedSubtree() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write(
             "b.yaml", "model:\n  backbone: {name: swin}\n  decoder: {name: mixmae, decoder_dim: 512}\n")
         try dir.write("t.yaml", "base: b.yaml\nmodel:\n  decoder: !delete\n")
@@ -122,7 +123,7 @@ import Testing
     }
 
     @Test func deleteFromALaterBaseAppliesToAnEarlierOne() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("one.yaml", "a: 1\nb: 2\n")
         try dir.write("two.yaml", "b: !delete\n")
         try dir.write("t.yaml", "base: [one.yaml, two.yaml]\n")
@@ -130,7 +131,7 @@ import Testing
     }
 
     @Test func aKeyDeletedBelowCanBeSetAgainWithoutMergingTheOldValue() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("one.yaml", "m: {a: 1, b: 2}\n")
         try dir.write("two.yaml", "m: !delete\n")
         try dir.write("three.yaml", "base: two.yaml\nm: {c: 3}\n")
@@ -139,7 +140,7 @@ import Testing
     }
 
     @Test func replaceSwapsAMappingInsteadOfMerging() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("b.yaml", "backbone: {name: swin, window_size: [7, 7, 7, 7], embed_dim: 96}\n")
         try dir.write("t.yaml", "base: b.yaml\nbackbone: !replace\n  name: pvt\n  embed_dim: 64\n")
         let root = try dir.load("t.yaml").root
@@ -149,31 +150,31 @@ import Testing
     }
 
     @Test func deletingSomethingNotInheritedIsAnError() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("b.yaml", "model:\n  decoder: {name: mixmae}\n")
         try dir.write("t.yaml", "base: b.yaml\nmodel:\n  decodr: !delete\n")
         let e = error(as: RecipeError.self) { _ = try dir.load("t.yaml") }
-        #expect(e?.mark == SourceMark(file: dir.path("t.yaml"), line: 3, column: 11))
+        #expect(e?.mark == SourceMark(file: dir.file("t.yaml"), line: 3, column: 11))
         #expect(e?.message.contains("'model.decodr: !delete' removes nothing") == true)
     }
 
     @Test func deleteTakesNoValueAndOnlyStandsAsAMappingValue() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("v.yaml", "a: !delete 3\n")
         let withValue = error(as: RecipeError.self) { _ = try dir.load("v.yaml") }
-        #expect(withValue?.mark == SourceMark(file: dir.path("v.yaml"), line: 1, column: 4))
+        #expect(withValue?.mark == SourceMark(file: dir.file("v.yaml"), line: 1, column: 4))
         #expect(withValue?.message.contains("!delete takes no value") == true)
         try dir.write("s.yaml", "a:\n  - 1\n  - !delete\n")
         let inList = error(as: RecipeError.self) { _ = try dir.load("s.yaml") }
-        #expect(inList?.mark == SourceMark(file: dir.path("s.yaml"), line: 3, column: 5))
+        #expect(inList?.mark == SourceMark(file: dir.file("s.yaml"), line: 3, column: 5))
         #expect(inList?.message.contains("must be a mapping value") == true)
     }
 
     @Test func unknownTagsAreErrors() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("t.yaml", "a: !!str 3\nb: !remove\n")
         let e = error(as: RecipeError.self) { _ = try dir.load("t.yaml") }
-        #expect(e?.mark == SourceMark(file: dir.path("t.yaml"), line: 1, column: 4))
+        #expect(e?.mark == SourceMark(file: dir.file("t.yaml"), line: 1, column: 4))
         #expect(e?.message.contains("unknown tag '!!str'") == true)
         #expect(e?.message.contains("quote the value") == true)
     }
@@ -181,13 +182,13 @@ import Testing
 
 @Suite struct RecipeBaseErrorTests {
     @Test func cycleShowsTheWholeChain() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("a.yaml", "base: b.yaml\nx: 1\n")
         try dir.write("b.yaml", "y: 1\nbase: [c.yaml]\n")
         try dir.write("c.yaml", "base: a.yaml\n")
         let e = error(as: RecipeError.self) { _ = try dir.load("a.yaml") }
         let err = try #require(e)
-        let (a, b, c) = (dir.path("a.yaml"), dir.path("b.yaml"), dir.path("c.yaml"))
+        let (a, b, c) = (dir.file("a.yaml"), dir.file("b.yaml"), dir.file("c.yaml"))
         #expect(err.message == "base cycle: \(a) -> \(b) -> \(c) -> \(a)")
         #expect(err.mark == SourceMark(file: c, line: 1, column: 7))
         #expect(
@@ -200,14 +201,14 @@ import Testing
     }
 
     @Test func selfBaseIsACycle() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("a.yaml", "base: ./a.yaml\n")
         let e = error(as: RecipeError.self) { _ = try dir.load("a.yaml") }
-        #expect(e?.message == "base cycle: \(dir.path("a.yaml")) -> \(dir.path("a.yaml"))")
+        #expect(e?.message == "base cycle: \(dir.file("a.yaml")) -> \(dir.file("a.yaml"))")
     }
 
     @Test func diamondIsNotACycle() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("d.yaml", "d: 1\n")
         try dir.write("b.yaml", "base: d.yaml\nb: 1\n")
         try dir.write("c.yaml", "base: d.yaml\nc: 1\n")
@@ -218,17 +219,17 @@ import Testing
     }
 
     @Test func missingBaseShowsTheChain() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("a.yaml", "base: sub/b.yaml\n")
         try dir.write("sub/b.yaml", "x: 1\nbase:\n  - ../c.yaml\n  - gone.yaml\n")
         try dir.write("c.yaml", "c: 1\n")
         let e = error(as: RecipeError.self) { _ = try dir.load("a.yaml") }
         let err = try #require(e)
-        #expect(err.mark == SourceMark(file: dir.path("sub/b.yaml"), line: 4, column: 5))
-        #expect(err.message.contains("base 'gone.yaml' not found: no file at '\(dir.path("sub/gone.yaml"))'"))
+        #expect(err.mark == SourceMark(file: dir.file("sub/b.yaml"), line: 4, column: 5))
+        #expect(err.message.contains("base 'gone.yaml' not found: no file at '\(dir.file("sub/gone.yaml"))'"))
         #expect(
             err.message.contains(
-                "reached through \(dir.path("a.yaml")) -> \(dir.path("sub/b.yaml")) -> \(dir.path("sub/gone.yaml"))"
+                "reached through \(dir.file("a.yaml")) -> \(dir.file("sub/b.yaml")) -> \(dir.file("sub/gone.yaml"))"
             ))
         #expect(err.chain.map(\.mark.line) == [1, 4])
         #expect(err.chain.map(\.target) == ["sub/b.yaml", "gone.yaml"])

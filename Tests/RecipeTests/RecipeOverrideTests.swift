@@ -1,11 +1,12 @@
 import Foundation
 import MixmaeRecipes
 import MixmaeSupport
+import TestSupport
 import Testing
 
 @Suite struct RecipeOverrideTests {
-    func folder() throws -> RecipeFolder {
-        let dir = try RecipeFolder()
+    func folder() throws -> TemporaryFolder {
+        let dir = try TemporaryFolder("recipes")
         try dir.write(
             "r.yaml",
             """
@@ -72,7 +73,7 @@ import Testing
         let err = try #require(e)
         #expect(err.mark == SourceMark(origin: .override(index: 2, argument: "optim.base_lr.x=1"), line: 1, column: 1))
         #expect(err.message.contains("cannot set 'optim.base_lr.x': 'optim.base_lr' is float 1.5e-4"))
-        #expect(err.message.contains("(set at \(dir.path("r.yaml")):2:12)"))
+        #expect(err.message.contains("(set at \(dir.file("r.yaml")):2:12)"))
         let throughList = error(as: RecipeError.self) {
             _ = try dir.load("r.yaml", set: ["optim.betas.first=1"])
         }

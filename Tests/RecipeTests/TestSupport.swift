@@ -1,36 +1,11 @@
 import Foundation
 import MixmaeRecipes
+import TestSupport
 
-/// A temporary folder of recipe files, removed when the value is released.
-final class RecipeFolder {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("recipe-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(at: url)
-    }
-
-    /// Writes `text` to `name` (subfolders are created) and returns its path.
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> String {
-        let file = url.appendingPathComponent(name)
-        try FileManager.default.createDirectory(
-            at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try text.write(to: file, atomically: true, encoding: .utf8)
-        return file.path
-    }
-
-    func path(_ name: String) -> String {
-        url.appendingPathComponent(name).path
-    }
-
+extension TemporaryFolder {
+    /// Loads the recipe `name` of this folder with `--set` overrides.
     func load(_ name: String, set overrides: [String] = []) throws -> ResolvedRecipe {
-        try RecipeLoader().load(path(name), overrides: RecipeOverride.parse(overrides))
+        try RecipeLoader().load(file(name), overrides: RecipeOverride.parse(overrides))
     }
 }
 

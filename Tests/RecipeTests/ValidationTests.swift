@@ -2,6 +2,7 @@ import Foundation
 import MixKit
 import MixmaeRecipes
 import MixmaeSupport
+import TestSupport
 import Testing
 
 /// A backbone-like schema that exercises every parameter type.
@@ -19,7 +20,7 @@ let swinSchema: [ParameterSpec] = [
 
 @Suite struct ParameterValidatorTests {
     func validate(_ yaml: String) throws -> (ParameterValidator.Result, String) {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         let file = try dir.write("r.yaml", yaml)
         let root = try YAMLParser.parse(file: file)
         return (ParameterValidator.validate(root["backbone"], against: swinSchema, at: "model.backbone"), file)
@@ -177,7 +178,7 @@ let swinSchema: [ParameterSpec] = [
     ])
 
     @Test func wholeRecipeIssuesInFileOrder() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write(
             "base.yaml",
             """
@@ -201,7 +202,7 @@ let swinSchema: [ParameterSpec] = [
         let recipe = try dir.load("r.yaml", set: ["mask.ratio=2"])
         let checked = RecipeChecker(schema: .host, components: catalog).check(recipe)
         let summary = checked.issues.map { "\($0.mark) \($0.kind) \($0.path)" }
-        let (b, r) = (dir.path("base.yaml"), dir.path("r.yaml"))
+        let (b, r) = (dir.file("base.yaml"), dir.file("r.yaml"))
         #expect(
             summary == [
                 "\(b):3:3 unknownKey optim.wieght_decay",
@@ -224,7 +225,7 @@ let swinSchema: [ParameterSpec] = [
     }
 
     @Test func validRecipeYieldsSectionsAndComponents() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write(
             "r.yaml",
             """
@@ -247,10 +248,10 @@ let swinSchema: [ParameterSpec] = [
     }
 
     @Test func missingBackboneAndMissingNameAndRequiredSectionKey() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("r.yaml", "model:\n  decoder: {decoder_dim: 3}\n")
         let checked = RecipeChecker(schema: .host, components: catalog).check(try dir.load("r.yaml"))
-        let r = dir.path("r.yaml")
+        let r = dir.file("r.yaml")
         #expect(
             checked.issues.map { "\($0.mark) \($0.kind) \($0.path)" } == [
                 "\(r):1:1 missingKey data.root",
@@ -266,7 +267,7 @@ let swinSchema: [ParameterSpec] = [
     }
 
     @Test func withoutACatalogComponentsAreCheckedForNameOnly() throws {
-        let dir = try RecipeFolder()
+        let dir = try TemporaryFolder("recipes")
         try dir.write("r.yaml", "data: {root: x}\nmodel:\n  backbone: {name: anything, whatever: 1}\n")
         let checked = RecipeChecker(schema: .host, components: nil).check(try dir.load("r.yaml"))
         #expect(checked.issues.isEmpty)

@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct ArtifactTests {
     /// A finished run with one checkpoint.last; returns the registry, run and artifact.
-    func producer(_ directory: TemporaryDirectory, content: String = "weights v1")
+    func producer(_ directory: TemporaryFolder, content: String = "weights v1")
         throws -> (RunRegistry, ActiveRun, Artifact, URL)
     {
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
@@ -18,7 +18,7 @@ import Testing
     }
 
     @Test func producedArtifactIsHashedAndLinked() throws {
-        let directory = try TemporaryDirectory("artifacts")
+        let directory = try TemporaryFolder("artifacts")
         let (registry, run, artifact, url) = try producer(directory)
         let (digest, size) = try FileDigest.of(url)
         #expect(artifact.sha256 == digest)
@@ -36,9 +36,9 @@ import Testing
     }
 
     @Test func aMovedCheckpointStillResolvesByHash() throws {
-        let directory = try TemporaryDirectory("artifacts")
+        let directory = try TemporaryFolder("artifacts")
         let (registry, run, artifact, url) = try producer(directory)
-        let moved = directory.file("elsewhere/renamed.safetensors")
+        let moved = directory.fileURL("elsewhere/renamed.safetensors")
         try FileManager.default.createDirectory(
             at: moved.deletingLastPathComponent(), withIntermediateDirectories: true)
         try FileManager.default.moveItem(at: url, to: moved)
@@ -68,7 +68,7 @@ import Testing
     }
 
     @Test func aTamperedCheckpointIsReported() throws {
-        let directory = try TemporaryDirectory("artifacts")
+        let directory = try TemporaryFolder("artifacts")
         let (registry, run, artifact, url) = try producer(directory)
         var bytes = try Data(contentsOf: url)
         bytes[3] ^= 0x01
@@ -99,7 +99,7 @@ import Testing
     }
 
     @Test func anOverwrittenCheckpointNamesTheNewerArtifact() throws {
-        let directory = try TemporaryDirectory("artifacts")
+        let directory = try TemporaryFolder("artifacts")
         let (registry, _, first, url) = try producer(directory)
         let run = try registry.beginRun(task: "pretrain", recipe: RecipeSnapshot(text: "a: 1\n"), seed: 0)
         let second = try run.recordProduced(fileAt: try writeCheckpoint(url, "weights v2"), role: .checkpointLast)
@@ -116,7 +116,7 @@ import Testing
     }
 
     @Test func aMissingCheckpointIsReported() throws {
-        let directory = try TemporaryDirectory("artifacts")
+        let directory = try TemporaryFolder("artifacts")
         let (registry, run, artifact, url) = try producer(directory)
         try FileManager.default.removeItem(at: url)
         let error = thrownError { _ = try registry.checkpoint(ofRun: run.id, role: .checkpointLast) }
@@ -130,7 +130,7 @@ import Testing
     }
 
     @Test func ambiguousShaPrefixListsTheMatches() throws {
-        let directory = try TemporaryDirectory("artifacts")
+        let directory = try TemporaryFolder("artifacts")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let run = try registry.beginRun(task: "pretrain", recipe: RecipeSnapshot(text: "a\n"), seed: 0)
         // 17 artifacts: two must share their first hex digit.
@@ -161,9 +161,9 @@ import Testing
     }
 
     @Test func anUnknownFileBecomesAnExternalArtifact() throws {
-        let directory = try TemporaryDirectory("artifacts")
+        let directory = try TemporaryFolder("artifacts")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
-        let downloaded = try writeCheckpoint(directory.file("imagenet-pretrained.safetensors"), "from the internet")
+        let downloaded = try writeCheckpoint(directory.fileURL("imagenet-pretrained.safetensors"), "from the internet")
         let run = try registry.beginRun(task: "finetune", recipe: RecipeSnapshot(text: "x\n"), seed: nil)
         let resolved = try run.use(try WeightsReference(parsing: downloaded.path), role: .initBackbone)
         #expect(resolved.artifact.kind == .external)
@@ -175,7 +175,7 @@ import Testing
     }
 
     @Test func runCheckpointChoicesAndErrors() throws {
-        let directory = try TemporaryDirectory("artifacts")
+        let directory = try TemporaryFolder("artifacts")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let run = try registry.beginRun(task: "pretrain", recipe: RecipeSnapshot(text: "x\n"), seed: nil)
         let noCheckpoint = thrownError { _ = try registry.resolveWeights(.run(run.id, .last)) }
@@ -196,7 +196,7 @@ import Testing
     }
 
     @Test func metricsKeepNaNAndSummariesPickLastAndBest() throws {
-        let directory = try TemporaryDirectory("artifacts")
+        let directory = try TemporaryFolder("artifacts")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let run = try registry.beginRun(task: "pretrain", recipe: RecipeSnapshot(text: "x\n"), seed: nil)
         try run.log(step: 1, ["loss": 2.0, "top1": 0.1, "lr": 1e-4])

@@ -5,7 +5,7 @@ import Testing
 /// The registry commands, run as a user runs them.
 @Suite struct CommandTests {
     @Test func listShowCompareLineageAndGcOnASimulatedChain() throws {
-        let directory = try TemporaryDirectory("commands")
+        let directory = try TemporaryFolder("commands")
         let home = directory.url
         #expect(try mixmae(["debug", "simulate-run", "--task", "pretrain", "--steps", "20"], home: home).status == 0)
         #expect(

@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct GarbageCollectionTests {
     @Test func deletesOnlyUnusedCheckpointsOfUnsuccessfulRuns() throws {
-        let directory = try TemporaryDirectory("gc")
+        let directory = try TemporaryFolder("gc")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         func run(_ task: String) throws -> ActiveRun {
             try registry.beginRun(task: task, recipe: RecipeSnapshot(text: task), seed: nil)
@@ -64,7 +64,7 @@ import Testing
     }
 
     @Test func aFileOverwrittenByOtherBytesIsKept() throws {
-        let directory = try TemporaryDirectory("gc")
+        let directory = try TemporaryFolder("gc")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let failed = try registry.beginRun(task: "pretrain", recipe: RecipeSnapshot(text: "x"), seed: nil)
         let url = try writeCheckpoint(failed.outputDirectory.appendingPathComponent("last.bin"), "recorded")

@@ -6,7 +6,7 @@ import Testing
 /// pretrain (run A) -> classification finetune from A's checkpoint (run B) -> a second
 /// finetune from B's best checkpoint (run C), with real files as checkpoints.
 struct ThreeGenerations {
-    let directory: TemporaryDirectory
+    let directory: TemporaryFolder
     let registry: RunRegistry
     let pretrain: RunID
     let finetune: RunID
@@ -18,7 +18,7 @@ struct ThreeGenerations {
     let secondLast: Artifact
 
     init() throws {
-        directory = try TemporaryDirectory("lineage")
+        directory = try TemporaryFolder("lineage")
         registry = try RunRegistry(home: directory.url, options: quietOptions())
 
         let a = try registry.beginRun(
@@ -141,7 +141,7 @@ struct ThreeGenerations {
             try registry.lineageNode(for: "sha256:" + chain.finetuneBest.sha256.prefix(16))
                 == .artifact(chain.finetuneBest.id))
         #expect(try registry.lineageNode(for: chain.secondLast.path) == .artifact(chain.secondLast.id))
-        let unknown = try writeCheckpoint(chain.directory.file("stranger.bin"), "never recorded")
+        let unknown = try writeCheckpoint(chain.directory.fileURL("stranger.bin"), "never recorded")
         #expect("\(thrownError { _ = try registry.lineageNode(for: unknown.path) }!)".contains("never seen"))
         #expect("\(thrownError { _ = try registry.lineageNode(for: "999") }!)".contains("no run 999"))
         #expect("\(thrownError { _ = try registry.lineageNode(for: "zz-top") }!)".contains("not a run id"))

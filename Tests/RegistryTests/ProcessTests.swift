@@ -8,38 +8,33 @@ import Testing
 @Suite struct ProcessTests {
     /// Starts `mixmae debug simulate-run` training until a signal, and waits until it has
     /// logged a few steps (its signal handlers are installed before the run is registered).
-    func startEndlessRun(home: URL, checkpointEvery: Int = 1000) throws -> (Process, RunRecord) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestPaths.mixmae)
-        process.arguments = [
-            "debug", "simulate-run", "--steps", "0", "--step-milliseconds", "5", "--checkpoint-every",
-            "\(checkpointEvery)",
-        ]
-        process.environment = childEnvironment(home: home)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+    func startEndlessRun(home: URL, checkpointEvery: Int = 1000) throws -> (ChildProcess, RunRecord) {
+        let process = try startMixmae(
+            [
+                "debug", "simulate-run", "--steps", "0", "--step-milliseconds", "5", "--checkpoint-every",
+                "\(checkpointEvery)",
+            ], environment: ["MIXMAE_HOME": home.path])
         let registry = try RunRegistry(home: home, options: quietOptions())
         var run: RunRecord?
         let started = try waitUntil(timeout: 30) {
-            run = try registry.runs().first { $0.pid == process.processIdentifier }
+            run = try registry.runs().first { $0.pid == process.pid }
             guard let run else { return false }
             return try registry.metrics(ofRun: run.id, named: "loss").count >= 3
         }
         guard started, let run else {
-            process.terminate()
+            process.send(SIGKILL)
             throw TestSetupError("simulate-run did not start logging within 30 s")
         }
         return (process, run)
     }
 
     @Test func sigintFinishesTheStepWritesACheckpointAndMarksKilled() throws {
-        let directory = try TemporaryDirectory("signal")
+        let directory = try TemporaryFolder("signal")
         let (process, run) = try startEndlessRun(home: directory.url)
-        kill(process.processIdentifier, SIGINT)
-        #expect(waitForExit(process, timeout: 30))
-        #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 128 + SIGINT)
+        process.send(SIGINT)
+        let result = try process.wait(timeout: 30)
+        #expect(!result.signalled)
+        #expect(result.status == 128 + SIGINT)
 
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let record = try #require(try registry.run(run.id))
@@ -54,22 +49,20 @@ import Testing
     }
 
     @Test func sigtermIsHandledLikeSigint() throws {
-        let directory = try TemporaryDirectory("signal")
+        let directory = try TemporaryFolder("signal")
         let (process, run) = try startEndlessRun(home: directory.url)
-        kill(process.processIdentifier, SIGTERM)
-        #expect(waitForExit(process, timeout: 30))
-        #expect(process.terminationStatus == 128 + SIGTERM)
+        process.send(SIGTERM)
+        #expect(try process.wait(timeout: 30).status == 128 + SIGTERM)
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         #expect(try registry.run(run.id)?.status == .killed)
         #expect(try registry.run(run.id)?.error == "stopped by SIGTERM")
     }
 
     @Test func sigkillShowsCrashedAndTheRunCanBeResumed() throws {
-        let directory = try TemporaryDirectory("signal")
+        let directory = try TemporaryFolder("signal")
         let (process, run) = try startEndlessRun(home: directory.url, checkpointEvery: 2)
-        kill(process.processIdentifier, SIGKILL)
-        #expect(waitForExit(process, timeout: 30))
-        #expect(process.terminationReason == .uncaughtSignal)
+        process.send(SIGKILL)
+        #expect(try process.wait(timeout: 30).signalled)
 
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let record = try #require(try registry.run(run.id))
@@ -109,28 +102,16 @@ import Testing
     /// 8 processes register runs, log metrics in many small transactions, record artifacts
     /// and read each other's checkpoints, all on one fresh database file.
     @Test func eightConcurrentWritersLoseNothing() throws {
-        let directory = try TemporaryDirectory("load")
+        let directory = try TemporaryFolder("load")
         let (workers, runs, metrics, artifacts) = (8, 6, 60, 3)
-        let group = DispatchGroup()
-        let collected = ResultBox()
-        for _ in 0..<workers {
-            group.enter()
-            Thread.detachNewThread {
-                let arguments = [
-                    "debug", "registry-load", "--runs", "\(runs)", "--metrics", "\(metrics)", "--metric-batch", "5",
-                    "--artifacts", "\(artifacts)", "--artifact-bytes", "2048",
-                ]
-                do {
-                    collected.append(try mixmae(arguments, home: directory.url))
-                } catch {
-                    collected.fail("could not start mixmae: \(error)")
-                }
-                group.leave()
-            }
+        let arguments = [
+            "debug", "registry-load", "--runs", "\(runs)", "--metrics", "\(metrics)", "--metric-batch", "5",
+            "--artifacts", "\(artifacts)", "--artifact-bytes", "2048",
+        ]
+        let children = try (0..<workers).map { _ in
+            try startMixmae(arguments, environment: ["MIXMAE_HOME": directory.path])
         }
-        group.wait()
-        let results = collected.results
-        #expect(collected.failures.isEmpty)
+        let results = try children.map { try $0.wait(timeout: 300) }
         #expect(results.count == workers)
         var runIDs: [Int64] = []
         for result in results {
@@ -159,36 +140,5 @@ import Testing
         #expect(try count("SELECT COUNT(DISTINCT run_id) FROM metrics") == totalRuns)
         #expect(try db.query("PRAGMA integrity_check") { $0.text(0) } == ["ok"])
         #expect(try db.query("PRAGMA foreign_key_check") { $0.text(0) }.isEmpty)
-    }
-}
-
-/// Results gathered from worker threads.
-final class ResultBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: [ProcessResult] = []
-    private var errors: [String] = []
-
-    func append(_ result: ProcessResult) {
-        lock.lock()
-        stored.append(result)
-        lock.unlock()
-    }
-
-    func fail(_ message: String) {
-        lock.lock()
-        errors.append(message)
-        lock.unlock()
-    }
-
-    var failures: [String] {
-        lock.lock()
-        defer { lock.unlock() }
-        return errors
-    }
-
-    var results: [ProcessResult] {
-        lock.lock()
-        defer { lock.unlock() }
-        return stored
     }
 }

@@ -7,11 +7,9 @@ import Testing
 @Suite struct RunStatusTests {
     /// Starts /bin/true, waits for it, and returns its (now dead) pid.
     func deadPID() throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/true")
-        try process.run()
-        process.waitUntilExit()
-        return process.processIdentifier
+        let process = try ChildProcess("/bin/true", [])
+        try process.wait(timeout: 30)
+        return process.pid
     }
 
     func beginRun(_ registry: RunRegistry, task: String = "pretrain") throws -> ActiveRun {
@@ -22,7 +20,7 @@ import Testing
     }
 
     @Test func beginRecordsEverything() throws {
-        let directory = try TemporaryDirectory("status")
+        let directory = try TemporaryFolder("status")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let run = try beginRun(registry)
         let record = try #require(try registry.run(run.id))
@@ -44,7 +42,7 @@ import Testing
     }
 
     @Test func aRunWhosePidIsDeadIsCrashedOnTheNextAccess() throws {
-        let directory = try TemporaryDirectory("status")
+        let directory = try TemporaryFolder("status")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let alive = try beginRun(registry, task: "alive")
         let dead = try beginRun(registry, task: "dead")
@@ -62,7 +60,7 @@ import Testing
     }
 
     @Test func aReusedPidIsNotMistakenForTheRun() throws {
-        let directory = try TemporaryDirectory("status")
+        let directory = try TemporaryFolder("status")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let run = try beginRun(registry)
         // Our own pid, but a different process start time: another process now owns the pid.
@@ -72,7 +70,7 @@ import Testing
     }
 
     @Test func runsOnOtherHostsAreJudgedByTheirHeartbeat() throws {
-        let directory = try TemporaryDirectory("status")
+        let directory = try TemporaryFolder("status")
         var options = quietOptions()
         options.staleHeartbeatAfter = 60
         let registry = try RunRegistry(home: directory.url, options: options)
@@ -95,7 +93,7 @@ import Testing
     }
 
     @Test func resumeIsANewAttemptUnderTheSameID() throws {
-        let directory = try TemporaryDirectory("status")
+        let directory = try TemporaryFolder("status")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let first = try beginRun(registry)
         #expect("\(thrownError { _ = try registry.resumeRun(first.id) }!)".contains("is still running"))
@@ -124,7 +122,7 @@ import Testing
     }
 
     @Test func rerunLinksToItsParentAndKeepsTheRecipe() throws {
-        let directory = try TemporaryDirectory("status")
+        let directory = try TemporaryFolder("status")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let original = try beginRun(registry)
         try original.finish(.finished)
@@ -138,7 +136,7 @@ import Testing
     }
 
     @Test func backgroundHeartbeatKeepsTheRunFresh() throws {
-        let directory = try TemporaryDirectory("status")
+        let directory = try TemporaryFolder("status")
         var options = RunRegistry.Options()
         options.heartbeatInterval = 0.05
         let registry = try RunRegistry(home: directory.url, options: options)
@@ -152,7 +150,7 @@ import Testing
     }
 
     @Test func listFiltersByTaskStatusAndDate() throws {
-        let directory = try TemporaryDirectory("status")
+        let directory = try TemporaryFolder("status")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let a = try beginRun(registry, task: "pretrain")
         let b = try beginRun(registry, task: "finetune-cls")

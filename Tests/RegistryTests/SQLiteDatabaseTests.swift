@@ -6,8 +6,8 @@ import Testing
 
 @Suite struct SQLiteDatabaseTests {
     @Test func opensWithWALForeignKeysAndBusyTimeout() throws {
-        let directory = try TemporaryDirectory("sqlite")
-        let db = try SQLiteDatabase(path: directory.file("a.sqlite").path)
+        let directory = try TemporaryFolder("sqlite")
+        let db = try SQLiteDatabase(path: directory.file("a.sqlite"))
         #expect(try db.query("PRAGMA journal_mode") { $0.text(0) } == ["wal"])
         #expect(try db.query("PRAGMA foreign_keys") { $0.int(0) } == [1])
         #expect(try db.query("PRAGMA busy_timeout") { $0.int(0) } == [5000])
@@ -15,8 +15,8 @@ import Testing
     }
 
     @Test func typedBindsAndColumnsRoundTrip() throws {
-        let directory = try TemporaryDirectory("sqlite")
-        let db = try SQLiteDatabase(path: directory.file("a.sqlite").path)
+        let directory = try TemporaryFolder("sqlite")
+        let db = try SQLiteDatabase(path: directory.file("a.sqlite"))
         try db.execute("CREATE TABLE t(i INTEGER, r REAL, s TEXT, b BLOB, n TEXT)")
         let text = "héllo, 世界 \u{1F600}"
         try db.writeTransaction {
@@ -36,8 +36,8 @@ import Testing
     }
 
     @Test func errorsCarryTheSQLAndSqlitesMessage() throws {
-        let directory = try TemporaryDirectory("sqlite")
-        let db = try SQLiteDatabase(path: directory.file("a.sqlite").path)
+        let directory = try TemporaryFolder("sqlite")
+        let db = try SQLiteDatabase(path: directory.file("a.sqlite"))
         try db.execute("CREATE TABLE t(k TEXT PRIMARY KEY)")
         try db.run("INSERT INTO t VALUES ('x')")
         let error = thrownError { try db.run("INSERT INTO t VALUES (?)", ["x"]) }
@@ -54,8 +54,8 @@ import Testing
     }
 
     @Test func aFailingTransactionRollsBack() throws {
-        let directory = try TemporaryDirectory("sqlite")
-        let db = try SQLiteDatabase(path: directory.file("a.sqlite").path)
+        let directory = try TemporaryFolder("sqlite")
+        let db = try SQLiteDatabase(path: directory.file("a.sqlite"))
         try db.execute("CREATE TABLE t(v INTEGER)")
         struct Boom: Error {}
         #expect(throws: Boom.self) {
@@ -72,8 +72,8 @@ import Testing
     /// Another connection holds the write lock for longer than the busy timeout: the
     /// writer retries with backoff and succeeds once the lock is released.
     @Test func writeTransactionOutlastsALockLongerThanTheBusyTimeout() throws {
-        let directory = try TemporaryDirectory("sqlite")
-        let path = directory.file("a.sqlite").path
+        let directory = try TemporaryFolder("sqlite")
+        let path = directory.file("a.sqlite")
         var options = SQLiteDatabase.Options()
         options.busyTimeoutMilliseconds = 20
         options.retryBudgetSeconds = 10
@@ -97,8 +97,8 @@ import Testing
     }
 
     @Test func retryBudgetExhaustedIsAClearError() throws {
-        let directory = try TemporaryDirectory("sqlite")
-        let path = directory.file("a.sqlite").path
+        let directory = try TemporaryFolder("sqlite")
+        let path = directory.file("a.sqlite")
         var options = SQLiteDatabase.Options()
         options.busyTimeoutMilliseconds = 10
         options.retryBudgetSeconds = 0.2

@@ -5,7 +5,7 @@ import Testing
 
 @Suite struct SchemaTests {
     @Test func emptyDatabaseMigratesToTheLatestVersion() throws {
-        let directory = try TemporaryDirectory("schema")
+        let directory = try TemporaryFolder("schema")
         let registry = try RunRegistry(home: directory.url, options: quietOptions())
         let latest = try SchemaMigrator(migrations: RegistrySchema.migrations).latestVersion
         #expect(latest >= 1)
@@ -21,13 +21,13 @@ import Testing
         // Opening again is a no-op.
         let again = try RunRegistry(home: directory.url, options: quietOptions())
         #expect(try again.database.userVersion() == latest)
-        #expect(FileManager.default.fileExists(atPath: directory.file("registry.sqlite").path))
+        #expect(FileManager.default.fileExists(atPath: directory.file("registry.sqlite")))
     }
 
     @Test func aNewerDatabaseIsRefusedWithAClearMessage() throws {
-        let directory = try TemporaryDirectory("schema")
+        let directory = try TemporaryFolder("schema")
         do {
-            let db = try SQLiteDatabase(path: directory.file("registry.sqlite").path)
+            let db = try SQLiteDatabase(path: directory.file("registry.sqlite"))
             try db.setUserVersion(99)
         }
         let error = thrownError { _ = try RunRegistry(home: directory.url, options: quietOptions()) }
@@ -40,14 +40,14 @@ import Testing
         #expect("\(error!)".contains("schema version 99"))
         #expect("\(error!)".contains("written by a newer mixmae"))
         // The database was not touched.
-        let db = try SQLiteDatabase(path: directory.file("registry.sqlite").path)
+        let db = try SQLiteDatabase(path: directory.file("registry.sqlite"))
         #expect(try db.userVersion() == 99)
         #expect(try db.query("SELECT COUNT(*) FROM sqlite_master") { $0.int(0) } == [0])
     }
 
     @Test func aDamagedDatabaseIsReportedAndLeftAlone() throws {
-        let directory = try TemporaryDirectory("damaged")
-        let file = directory.file("registry.sqlite")
+        let directory = try TemporaryFolder("damaged")
+        let file = directory.fileURL("registry.sqlite")
         let garbage = Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 37) })
         try garbage.write(to: file)
         let error = thrownError { _ = try RunRegistry(home: directory.url, options: quietOptions()) }
@@ -58,8 +58,8 @@ import Testing
     }
 
     @Test func onlyPendingStepsRunInOrder() throws {
-        let directory = try TemporaryDirectory("schema")
-        let db = try SQLiteDatabase(path: directory.file("m.sqlite").path)
+        let directory = try TemporaryFolder("schema")
+        let db = try SQLiteDatabase(path: directory.file("m.sqlite"))
         let one = SchemaMigration(version: 1, summary: "t") { try $0.execute("CREATE TABLE t(a INTEGER)") }
         let two = SchemaMigration(version: 2, summary: "add b") { try $0.execute("ALTER TABLE t ADD COLUMN b TEXT") }
         let three = SchemaMigration(version: 3, summary: "index b") { try $0.execute("CREATE INDEX t_b ON t(b)") }
@@ -74,8 +74,8 @@ import Testing
     }
 
     @Test func aFailingStepLeavesTheDatabaseUnchanged() throws {
-        let directory = try TemporaryDirectory("schema")
-        let db = try SQLiteDatabase(path: directory.file("m.sqlite").path)
+        let directory = try TemporaryFolder("schema")
+        let db = try SQLiteDatabase(path: directory.file("m.sqlite"))
         let one = SchemaMigration(version: 1, summary: "t") { try $0.execute("CREATE TABLE t(a INTEGER)") }
         let broken = SchemaMigration(version: 2, summary: "broken step") { db in
             try db.execute("CREATE TABLE u(a INTEGER)")

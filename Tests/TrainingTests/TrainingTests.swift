@@ -26,6 +26,11 @@ final class TrainingWorkspace {
         try runMixmae(arguments, in: folder.path, environment: environment)
     }
 
+    /// Starts `mixmae` in the workspace without waiting for it.
+    func start(_ arguments: [String]) throws -> ChildProcess {
+        try startMixmae(arguments, in: folder.path, environment: environment)
+    }
+
     var registry: RunRegistry {
         get throws { try RunRegistry(home: URL(fileURLWithPath: folder.file("home"))) }
     }
@@ -155,23 +160,13 @@ final class TrainingWorkspace {
     @Test func interruptedRunIsKilledWithALoadableCheckpoint() throws {
         let ws = try TrainingWorkspace(images: 192)
         try ws.pretrainRecipe(epochs: 200)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestPaths.mixmae)
-        process.arguments = ["train", "pretrain.yaml"]
-        process.currentDirectoryURL = URL(fileURLWithPath: ws.folder.path)
-        process.environment = ProcessInfo.processInfo.environment.merging(ws.environment) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ws.start(["train", "pretrain.yaml"])
         // Wait for a first checkpoint, then interrupt.
-        let deadline = Date().addingTimeInterval(120)
-        while !FileManager.default.fileExists(atPath: ws.folder.file("home/runs/1/last.safetensors"))
-            && Date() < deadline
-        {
-            Thread.sleep(forTimeInterval: 0.1)
+        _ = waitUntil(timeout: 120) {
+            FileManager.default.fileExists(atPath: ws.folder.file("home/runs/1/last.safetensors"))
         }
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
+        process.send(SIGINT)
+        try process.wait(timeout: 120)
         let run = try #require(try ws.registry.run(1))
         #expect(run.status == .killed)
         let checkpoint = try ws.registry.checkpoint(ofRun: 1, role: .checkpointLast)
@@ -183,19 +178,11 @@ final class TrainingWorkspace {
     @Test func killedProcessShowsCrashed() throws {
         let ws = try TrainingWorkspace(images: 192)
         try ws.pretrainRecipe(epochs: 200)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestPaths.mixmae)
-        process.arguments = ["train", "pretrain.yaml"]
-        process.currentDirectoryURL = URL(fileURLWithPath: ws.folder.path)
-        process.environment = ProcessInfo.processInfo.environment.merging(ws.environment) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(120)
-        while (try? ws.registry.run(1)) == nil && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        let process = try ws.start(["train", "pretrain.yaml"])
+        _ = waitUntil(timeout: 120) { (try? ws.registry.run(1)) != nil }
         Thread.sleep(forTimeInterval: 0.5)
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        process.send(SIGKILL)
+        try process.wait(timeout: 120)
         let list = try ws.mixmae(["runs", "list"])
         #expect(list.stdout.contains("CRASHED"), "\(list.stdout)")
         #expect(try ws.registry.run(1)?.status == .crashed)

@@ -1,5 +1,6 @@
 import Foundation
 import MixmaeSupport
+import TestSupport
 import Testing
 
 @Suite struct SHA256Tests {
@@ -32,8 +33,8 @@ import Testing
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return UInt8(truncatingIfNeeded: state >> 33)
         }
-        let dir = try RecipeFolder()
-        let file = dir.path("data.bin")
+        let dir = try TemporaryFolder("sha")
+        let file = dir.file("data.bin")
         try Data(bytes).write(to: URL(fileURLWithPath: file))
 
         var sha = SHA256()
@@ -47,16 +48,9 @@ import Testing
         }
         let streamed = sha.finalize()
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sha256sum", file]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let expected = String(output.prefix(64))
+        let result = try runProgram("/usr/bin/env", ["sha256sum", file])
+        #expect(result.status == 0)
+        let expected = String(result.stdout.prefix(64))
         #expect(expected.count == 64)
         #expect(streamed == expected)
         #expect(SHA256.hex(of: bytes) == expected)

@@ -4,6 +4,7 @@ import MixmaeData
 import MixmaeRuns
 import MixmaeSupport
 import MixmaeTasks
+import TestSupport
 import Testing
 
 /// A linear regression small enough to train in milliseconds through the real TrainingLoop.
@@ -40,6 +41,13 @@ private final class TinyData: BatchSource {
 }
 
 @Suite struct TrainingObserverTests {
+    /// No background heartbeat: the observer's own heartbeats are what the tests see.
+    static var quietOptions: RunRegistry.Options {
+        var options = RunRegistry.Options()
+        options.heartbeatInterval = 0
+        return options
+    }
+
     func loop(for run: ActiveRun) -> TrainingLoop {
         let settings = OptimizationSettings(
             epochs: 2, warmupEpochs: 0, batchSize: 4, baseLR: 25.6, weightDecay: 0, checkpointEvery: 1, logEvery: 1)
@@ -48,8 +56,8 @@ private final class TinyData: BatchSource {
     }
 
     @Test func aTrainingLoopRecordsMetricsAndCheckpoints() throws {
-        let directory = try TemporaryDirectory("observer")
-        let registry = try RunRegistry(home: directory.url, options: quietOptions())
+        let directory = try TemporaryFolder("observer")
+        let registry = try RunRegistry(home: directory.url, options: TrainingObserverTests.quietOptions)
         let run = try registry.beginRun(task: "regression", recipe: RecipeSnapshot(text: "tiny\n"), seed: 0)
         let observer = RegistryTrainingObserver(run: run)
         let training = loop(for: run)
@@ -71,8 +79,8 @@ private final class TinyData: BatchSource {
     }
 
     @Test func aStopRequestEndsTheRunKilledWithAWholeCheckpoint() throws {
-        let directory = try TemporaryDirectory("observer")
-        let registry = try RunRegistry(home: directory.url, options: quietOptions())
+        let directory = try TemporaryFolder("observer")
+        let registry = try RunRegistry(home: directory.url, options: TrainingObserverTests.quietOptions)
         let run = try registry.beginRun(task: "regression", recipe: RecipeSnapshot(text: "tiny\n"), seed: 0)
         let observer = RegistryTrainingObserver(run: run)
         let training = loop(for: run)
@@ -93,12 +101,12 @@ private final class TinyData: BatchSource {
     }
 
     @Test func registryFailuresAreKeptNotThrown() throws {
-        let directory = try TemporaryDirectory("observer")
-        let registry = try RunRegistry(home: directory.url, options: quietOptions())
+        let directory = try TemporaryFolder("observer")
+        let registry = try RunRegistry(home: directory.url, options: TrainingObserverTests.quietOptions)
         let run = try registry.beginRun(task: "regression", recipe: RecipeSnapshot(text: "tiny\n"), seed: 0)
         let observer = RegistryTrainingObserver(run: run)
         observer.checkpointWritten(
-            path: directory.file("never-written.safetensors").path, role: "checkpoint.last", epoch: 1, step: 1)
+            path: directory.file("never-written.safetensors"), role: "checkpoint.last", epoch: 1, step: 1)
         #expect(observer.failures.count == 1)
         #expect(observer.failures[0].contains("never-written.safetensors"))
     }

@@ -31,7 +31,7 @@ import Testing
     /// Random edits, checked by applying the diff with `patch` (no fuzz): the result must be the
     /// new text.
     @Test func patchTurnsOldIntoNew() throws {
-        let directory = try TemporaryDirectory("diff")
+        let directory = try TemporaryFolder("diff")
         var generator = SystemRandomNumberGenerator()
         let words = ["lr: 1e-3", "lr: 3e-4", "epochs: 10", "model:", "  depth: 2", "  depth: 6", "seed: 0", ""]
         for trial in 0..<40 {
@@ -53,9 +53,9 @@ import Testing
                 #expect(diff.isEmpty)
                 continue
             }
-            let oldFile = directory.file("old-\(trial).txt")
-            let patchFile = directory.file("diff-\(trial).patch")
-            let outFile = directory.file("out-\(trial).txt")
+            let oldFile = directory.fileURL("old-\(trial).txt")
+            let patchFile = directory.fileURL("diff-\(trial).patch")
+            let outFile = directory.fileURL("out-\(trial).txt")
             try Data(oldText.utf8).write(to: oldFile)
             try Data(diff.utf8).write(to: patchFile)
             let result = try runProgram(
