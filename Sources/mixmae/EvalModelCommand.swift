@@ -57,7 +57,7 @@ struct EvalModelCommand: ParsableCommand {
             print(
                 try RegistryJSON.encode(
                     Document(
-                        run: result.runID, task: result.task.rawValue, checkpoint: reference.description,
+                        run: result.runID, task: result.task.name, checkpoint: reference.description,
                         sha256: result.checkpoint.artifact.sha256, split: evaluation.split, images: evaluation.images,
                         metrics: Dictionary(uniqueKeysWithValues: evaluation.metrics.map { ($0.name, $0.value) }))),
                 terminator: "")
@@ -65,7 +65,7 @@ struct EvalModelCommand: ParsableCommand {
         }
         let evaluation = result.evaluation
         print(
-            "run \(result.runID) (eval): \(result.task.rawValue) checkpoint \(reference) "
+            "run \(result.runID) (eval): \(result.task.name) checkpoint \(reference) "
                 + "(sha256:\(result.checkpoint.artifact.shortHash)) on \(RegistryText.path(evaluation.split)), "
                 + "\(evaluation.images) images, \(formatDuration(result.seconds))")
         let width = evaluation.metrics.map(\.label.count).max() ?? 0

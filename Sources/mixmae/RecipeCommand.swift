@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import MixmaePluginHost
 import MixmaeRecipes
+import MixmaeTasks
 
 /// `mixmae recipe`: resolve, print and validate recipes.
 public struct RecipeCommand: ParsableCommand {
@@ -57,10 +59,7 @@ public struct RecipeCheckCommand: ParsableCommand {
 
     public func run() throws {
         let recipe = try reportingRecipeErrors { try options.load() }
-        let provider = RecipeSchemaProviders.makeCurrent()
-        let checker = RecipeChecker(
-            schema: provider.recipeSchema, components: provider.componentCatalog)
-        let checked = checker.check(recipe)
+        let checked = TaskCatalog.standard.check(recipe, components: pluginComponents())
         for issue in checked.issues { print(issue) }
         if !checked.checkedComponentParameters && !checked.components.isEmpty {
             let chosen = checked.components.sorted { $0.key.description < $1.key.description }
@@ -76,5 +75,16 @@ public struct RecipeCheckCommand: ParsableCommand {
             throw ExitCode.failure
         }
         print("\(recipe.path): ok (sha256 \(recipe.hash))")
+    }
+
+    /// The components of the plugins in the registry; nil (with a warning) when the
+    /// registry cannot be read, and then component parameters go unchecked.
+    private func pluginComponents() -> ComponentCatalog? {
+        do {
+            return try PluginCatalog.shared().componentCatalog
+        } catch {
+            FileHandle.standardError.write(Data("warning: plugins not loaded: \(error)\n".utf8))
+            return nil
+        }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MixmaeRuns
+import MixmaeTasks
 
 /// `mixmae runs`: query the run registry.
 struct RunsCommand: ParsableCommand {
@@ -26,7 +27,7 @@ struct RunsListCommand: ParsableCommand {
 
     @OptionGroup var location: RegistryLocation
 
-    @Option(help: "Only runs of this task: pretrain, classify, detect, segment, eval.")
+    @Option(help: "Only runs of this task: \((TaskCatalog.standard.names + ["eval"]).joined(separator: ", ")).")
     var task: String?
 
     @Option(help: "Only runs with this status: running, finished, failed, killed, crashed.")

@@ -67,7 +67,7 @@ public struct TrainCommand: ParsableCommand {
         let metrics = result.summary.finalMetrics.sorted { $0.key < $1.key }
             .map { "\($0.key) \(String(format: "%.4g", $0.value))" }.joined(separator: ", ")
         print(
-            "run \(result.runID) (\(result.task.rawValue)) finished in \(formatDuration(result.summary.seconds)), \(result.summary.steps) steps"
+            "run \(result.runID) (\(result.task.name)) finished in \(formatDuration(result.summary.seconds)), \(result.summary.steps) steps"
         )
         print("  metrics: \(metrics)")
         print("  last checkpoint: \(result.summary.lastCheckpoint)")

@@ -1,8 +1,5 @@
 import ArgumentParser
 import Foundation
-import MixmaePluginHost
-
-PluginRecipeSchemaProvider.install()
 
 // Command-line mistakes get ArgumentParser's usage text; errors while running
 // print as `error: <what, where, what to do>` and exit with status 1.

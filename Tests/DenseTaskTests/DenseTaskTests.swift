@@ -124,7 +124,7 @@ final class MetricLog: TrainingObserver {
         #expect(abs(again.ap - after) < 1e-9)
 
         // `mixmae eval RECIPE --checkpoint` on the last checkpoint gives the numbers the run recorded.
-        let evaluator = try CheckpointEvaluators.evaluator(for: .detect)
+        let evaluator = try #require(recipe.task.checkpointEvaluator)
         let prepared = try evaluator.prepare(
             recipe: recipe, checkpoint: URL(fileURLWithPath: summary.lastCheckpoint), builder: ws.builder, log: { _ in }
         )
@@ -162,7 +162,7 @@ final class MetricLog: TrainingObserver {
         let accuracy = try #require(summary.finalMetrics["aAcc"])
         #expect(accuracy > 0.5)
         #expect(summary.finalMetrics["aux_loss_ce"] != nil)
-        let evaluated = try CheckpointEvaluators.evaluator(for: .segment).prepare(
+        let evaluated = try #require(recipe.task.checkpointEvaluator).prepare(
             recipe: recipe, checkpoint: URL(fileURLWithPath: summary.lastCheckpoint), builder: ws.builder, log: { _ in }
         ).run()
         #expect(evaluated.metrics.map(\.name) == ["mIoU", "aAcc"] && evaluated.images == 64)

@@ -35,7 +35,7 @@ public final class EvaluationSession {
         /// The evaluation run.
         public var runID: RunID
         /// The task kind of the evaluated model.
-        public var task: TaskKind
+        public var task: any TaskKind
         /// The verified checkpoint.
         public var checkpoint: ResolvedWeights
         public var evaluation: CheckpointEvaluation
@@ -53,12 +53,15 @@ public final class EvaluationSession {
     public func evaluate(_ resolved: ResolvedRecipe, checkpoint reference: WeightsReference) throws -> Result {
         let started = Date()
         let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
-        let evaluator = try CheckpointEvaluators.evaluator(for: recipe.task)
+        guard let evaluator = recipe.task.checkpointEvaluator else {
+            throw CheckpointEvaluationError.nothingToEvaluate(task: recipe.task.name)
+        }
         let weights = try registry.resolveWeights(reference)
         let metadata = try SafeTensorsFile(path: weights.url.path).metadata
-        if let written = metadata["mixmae.task"], written != recipe.task.rawValue {
+        if let written = metadata["mixmae.task"], written != recipe.task.name {
             throw CheckpointEvaluationError.wrongTask(
-                path: weights.url.path, checkpointTask: written, run: metadata["mixmae.run"], recipeTask: recipe.task)
+                path: weights.url.path, checkpointTask: written, run: metadata["mixmae.run"],
+                recipeTask: recipe.task.name)
         }
         let step = metadata["mixmae.step"].flatMap { Int64($0) } ?? 0
         // Everything bad input can break happens before the run is recorded.
@@ -68,9 +71,9 @@ public final class EvaluationSession {
         let run = try registry.beginRun(
             task: "eval", recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
             seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe),
-            tags: ["eval.task": recipe.task.rawValue, "eval.checkpoint": reference.description])
+            tags: ["eval.task": recipe.task.name, "eval.checkpoint": reference.description])
         log(
-            "run \(run.id): evaluating \(recipe.task.rawValue) checkpoint \(reference) "
+            "run \(run.id): evaluating \(recipe.task.name) checkpoint \(reference) "
                 + "(\(weights.url.path), sha256 \(weights.artifact.shortHash))")
         do {
             try run.recordUsed(weights.artifact, role: .evalCheckpoint, path: weights.url.path)

@@ -35,7 +35,7 @@ public final class TrainingSession {
     /// What a finished run left.
     public struct Result {
         public var runID: RunID
-        public var task: TaskKind
+        public var task: any TaskKind
         public var directory: URL
         public var summary: TrainingLoop.Summary
     }
@@ -51,10 +51,10 @@ public final class TrainingSession {
         let initial = try initialWeights(recipe)
         let (task, data) = try makeTask(recipe, initialWeights: initial?.url.path)
         let run = try registry.beginRun(
-            task: recipe.task.rawValue,
+            task: recipe.task.name,
             recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
             seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
-        log("run \(run.id): \(recipe.task.rawValue), outputs in \(run.outputDirectory.path)")
+        log("run \(run.id): \(recipe.task.name), outputs in \(run.outputDirectory.path)")
         if let initial {
             try run.recordUsed(initial.artifact, role: .initBackbone, path: initial.url.path)
             log(
@@ -100,8 +100,8 @@ public final class TrainingSession {
             loop.observer = observer
             let stopAfter = stopAfterSteps
             loop.shouldStop = { step in ShutdownRequest.isRequested || stopAfter.map { step >= $0 } ?? false }
-            loop.label = "\(recipe.task.rawValue) run \(run.id)"
-            loop.checkpointMetadata = ["mixmae.task": recipe.task.rawValue, "mixmae.run": String(run.id)]
+            loop.label = "\(recipe.task.name) run \(run.id)"
+            loop.checkpointMetadata = ["mixmae.task": recipe.task.name, "mixmae.run": String(run.id)]
             let summary = try loop.run(resume: resume)
             try end(run, .finished)
             return Result(runID: run.id, task: recipe.task, directory: run.outputDirectory, summary: summary)
@@ -127,7 +127,7 @@ public final class TrainingSession {
     /// The verified file of `init.weights`, if the recipe names one. A relative path
     /// is taken from the recipe's folder; mistakes are reported at the key.
     private func initialWeights(_ recipe: TaskRecipe) throws -> ResolvedWeights? {
-        guard recipe.task.sections.contains("init") else { return nil }
+        guard recipe.task.readsInitialWeights else { return nil }
         let text = recipe.section("init").string("weights")
         guard !text.isEmpty else { return nil }
         let base =
@@ -155,30 +155,11 @@ public final class TrainingSession {
     }
 
     /// Builds the task; its run folder is attached once the run exists.
-    private func makeTask(_ recipe: TaskRecipe, initialWeights: String?) throws
-        -> (TrainingTask, BatchSource)
-    {
-        let builder = ComponentBuilder(provider: catalog)
-        switch recipe.task {
-        case .pretrain:
-            let (task, data) = try PretrainSetup.make(recipe: recipe, builder: builder, runDirectory: "")
-            return (task, data)
-        case .classify:
-            let (task, data, report) = try ClassifySetup.make(
-                recipe: recipe, builder: builder, initialWeights: initialWeights)
-            if let report { log(report.summary) }
-            return (task, data)
-        case .detect:
-            let (task, data, report) = try DetectSetup.make(
-                recipe: recipe, builder: builder, initialWeights: initialWeights, runDirectory: "")
-            if let report { log(report.summary) }
-            return (task, data)
-        case .segment:
-            let (task, data, report) = try SegmentSetup.make(
-                recipe: recipe, builder: builder, initialWeights: initialWeights)
-            if let report { log(report.summary) }
-            return (task, data)
-        }
+    private func makeTask(_ recipe: TaskRecipe, initialWeights: String?) throws -> (TrainingTask, BatchSource) {
+        let prepared = try recipe.task.makeTraining(
+            recipe, builder: ComponentBuilder(provider: catalog), initialWeights: initialWeights)
+        prepared.notes.forEach(log)
+        return (prepared.task, prepared.data)
     }
 }
 

@@ -18,6 +18,11 @@ public struct CheckpointEvaluation {
             self.label = label
             self.value = value
         }
+
+        /// The value of a task's metric.
+        public init(_ metric: TaskMetric, value: Double) {
+            self.init(name: metric.name, label: metric.label, value: value)
+        }
     }
 
     /// The metrics, in the order to print them.
@@ -39,10 +44,10 @@ public struct CheckpointEvaluation {
 /// validation split (everything bad input can break, before a run is recorded); the returned
 /// ``PreparedEvaluation`` then measures it.
 ///
-/// One conformance per task kind; ``CheckpointEvaluators/evaluator(for:)`` picks it.
+/// A task kind names its evaluator (``TaskKind/checkpointEvaluator``).
 ///
 /// ```swift
-/// let evaluator = try CheckpointEvaluators.evaluator(for: recipe.task)
+/// guard let evaluator = recipe.task.checkpointEvaluator else { return }
 /// let prepared = try evaluator.prepare(
 ///     recipe: recipe, checkpoint: url, builder: ComponentBuilder(provider: catalog), log: { print($0) })
 /// let result = try prepared.run()
@@ -63,23 +68,6 @@ public struct PreparedEvaluation {
     public init(summary: String, run: @escaping () throws -> CheckpointEvaluation) {
         self.summary = summary
         self.run = run
-    }
-}
-
-/// The evaluator of each task kind.
-public enum CheckpointEvaluators {
-    /// The evaluator for checkpoints of `task`; an error that says so for kinds without one.
-    public static func evaluator(for task: TaskKind) throws -> CheckpointEvaluator {
-        switch task {
-        case .classify:
-            return ClassificationCheckpointEvaluator()
-        case .detect:
-            return DetectionCheckpointEvaluator()
-        case .segment:
-            return SegmentationCheckpointEvaluator()
-        case .pretrain:
-            throw CheckpointEvaluationError.pretrainRecipe
-        }
     }
 }
 
@@ -117,9 +105,8 @@ public struct ClassificationCheckpointEvaluator: CheckpointEvaluator {
             let result = try ClassificationEvaluation.run(model, on: validation)
             return CheckpointEvaluation(
                 metrics: [
-                    .init(name: "top1", label: "top-1", value: result.top1),
-                    .init(name: "top5", label: "top-5", value: result.top5),
-                    .init(name: "val_loss", label: "loss", value: result.loss),
+                    .init(Classification.top1, value: result.top1), .init(Classification.top5, value: result.top5),
+                    .init(Classification.loss, value: result.loss),
                 ], images: result.images, split: validationRoot)
         }
     }
@@ -143,16 +130,18 @@ public struct ClassificationCheckpointEvaluator: CheckpointEvaluator {
 
 /// Why a checkpoint could not be evaluated.
 public enum CheckpointEvaluationError: Error, CustomStringConvertible {
-    case pretrainRecipe
+    /// The recipe's task has no checkpoint evaluator (pretraining).
+    case nothingToEvaluate(task: String)
     case doesNotFit(path: String, detail: String)
-    case wrongTask(path: String, checkpointTask: String, run: String?, recipeTask: TaskKind)
+    case wrongTask(path: String, checkpointTask: String, run: String?, recipeTask: String)
 
     public var description: String {
         switch self {
-        case .pretrainRecipe:
+        case .nothingToEvaluate(let task):
+            let evaluable = TaskCatalog.standard.tasks.filter { $0.checkpointEvaluator != nil }.map(\.name)
             return
-                "the recipe is a pretraining recipe (task: pretrain), which has no validation metric to "
-                + "evaluate; give the recipe of a finetune (task: classify, detect or segment) and one of its checkpoints"
+                "the recipe's task is '\(task)', which has no validation metric to evaluate; give the recipe of a "
+                + "finetune (task: \(evaluable.joined(separator: ", "))) and one of its checkpoints"
         case .doesNotFit(let path, let detail):
             return
                 "\(path): \(detail)\nthe checkpoint was not written by a finetune of this recipe's model; "
@@ -161,7 +150,7 @@ public enum CheckpointEvaluationError: Error, CustomStringConvertible {
             let origin = run.map { "run \($0), task \(checkpointTask)" } ?? "task \(checkpointTask)"
             return
                 "\(path) was written by a '\(checkpointTask)' run (\(origin)) but the recipe's task is "
-                + "'\(recipeTask.rawValue)': evaluate a checkpoint of a \(recipeTask.rawValue) finetune "
+                + "'\(recipeTask)': evaluate a checkpoint of a \(recipeTask) finetune "
                 + "(run:ID or run:ID:best of one)"
         }
     }

@@ -62,8 +62,8 @@ public struct SegmentationCheckpointEvaluator: CheckpointEvaluator {
                 inference: inference)
             return CheckpointEvaluation(
                 metrics: [
-                    .init(name: "mIoU", label: "mIoU", value: metrics.meanIoU),
-                    .init(name: "aAcc", label: "aAcc", value: metrics.pixelAccuracy),
+                    .init(SemanticSegmentation.meanIoU, value: metrics.meanIoU),
+                    .init(SemanticSegmentation.pixelAccuracy, value: metrics.pixelAccuracy),
                 ], images: count, split: validation.dataset.imageDirectory)
         }
     }

@@ -3,39 +3,31 @@ import MixKit
 import MixmaeData
 import MixmaeRecipes
 
-/// A recipe that passed validation: its sections as typed parameters and the
+/// A recipe that passed validation: its task, its sections as typed parameters and the
 /// components chosen for each model slot.
 ///
 /// ```swift
-/// let recipe = try TaskRecipe(resolved, catalog: catalog.componentCatalog)
+/// let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
 /// let batch = recipe.data.int("batch_size")
 /// ```
 public struct TaskRecipe {
     public let resolved: ResolvedRecipe
-    public let task: TaskKind
+    public let task: any TaskKind
     public let seed: UInt64
     public let sections: [RecipePath: Parameters]
     public let components: [RecipePath: ComponentChoice]
 
-    /// Validates `resolved` completely (host sections and component schemas) and
-    /// throws every issue at once.
-    public init(_ resolved: ResolvedRecipe, components catalog: ComponentCatalog) throws {
-        let checked = RecipeChecker(schema: .host, components: catalog).check(resolved)
-        var issues = checked.issues
+    /// Validates `resolved` completely (the schema of `tasks`, the component schemas, the
+    /// sections its task reads) and throws every issue at once.
+    public init(_ resolved: ResolvedRecipe, components catalog: ComponentCatalog, tasks: TaskCatalog = .standard)
+        throws
+    {
+        let checked = tasks.check(resolved, components: catalog)
+        if !checked.issues.isEmpty { throw RecipeValidationError(issues: checked.issues) }
         let root = checked.sections[.root] ?? Parameters()
-        let task = TaskKind(rawValue: root.string("task")) ?? .pretrain
-        // Sections that the task does not read are mistakes, not silently ignored options.
-        for name in TaskKind.optionalSections.subtracting(task.sections) {
-            if let node = resolved.root[name] {
-                issues.append(
-                    RecipeIssue(
-                        .unknownSection, at: node.mark, path: RecipePath([.key(name)]),
-                        message:
-                            "section '\(name)' is not used by task '\(task.rawValue)'; remove it (or `--set \(name)=!delete`)"
-                    ))
-            }
+        guard let task = tasks.task(named: root.string("task")) else {
+            preconditionFailure("the recipe schema accepted task '\(root.string("task"))', which the catalog lacks")
         }
-        if !issues.isEmpty { throw RecipeValidationError(issues: issues) }
         self.resolved = resolved
         self.task = task
         self.seed = UInt64(root.int("seed"))
@@ -62,7 +54,7 @@ public struct TaskRecipe {
             throw RecipeValidationError(issues: [
                 RecipeIssue(
                     .missingKey, at: resolved.root.mark, path: RecipePath([.key("model"), .key(slot)]),
-                    message: "task '\(task.rawValue)' needs a model.\(slot) (\(purpose))")
+                    message: "task '\(task.name)' needs a model.\(slot) (\(purpose))")
             ])
         }
         return (choice.id, parameters)

@@ -14,7 +14,7 @@ public protocol TrainingTask: AnyObject {
     /// Validation after an epoch; nil when the task has none.
     func evaluate(epoch: Int) throws -> [String: Double]?
     /// The metric that picks the best checkpoint, and whether higher is better.
-    var selectionMetric: (name: String, higherIsBetter: Bool)? { get }
+    var selectionMetric: TaskMetric? { get }
     /// State of the task's own generator, saved in checkpoints.
     var generatorState: [UInt64]? { get set }
     /// Tells the task the folder of its run, once the run is registered (for
@@ -25,7 +25,7 @@ public protocol TrainingTask: AnyObject {
 extension TrainingTask {
     public func attach(runDirectory: String) {}
     public func evaluate(epoch: Int) throws -> [String: Double]? { nil }
-    public var selectionMetric: (name: String, higherIsBetter: Bool)? { nil }
+    public var selectionMetric: TaskMetric? { nil }
 }
 
 /// Receives what a run produces (the run registry implements it).

@@ -14,7 +14,7 @@ public final class ClassifyTask: TrainingTask {
     public var generator: RandomGenerator
 
     public var model: Module { classifier }
-    public var selectionMetric: (name: String, higherIsBetter: Bool)? { validation == nil ? nil : ("top1", true) }
+    public var selectionMetric: TaskMetric? { validation == nil ? nil : Classification().selectionMetric }
 
     public init(
         model: ClassifierModel, mixing: MixupCutmix, layerDecay: Double, weightDecay: Double,

@@ -31,7 +31,7 @@ public final class DetectTask: TrainingTask {
     public private(set) var outputDirectory: String
 
     public var model: Module { detector }
-    public var selectionMetric: (name: String, higherIsBetter: Bool)? { validation == nil ? nil : ("AP", true) }
+    public var selectionMetric: TaskMetric? { validation == nil ? nil : ObjectDetection().selectionMetric }
     /// The data loader draws the augmentation; the task has no generator of its own.
     public var generatorState: [UInt64]? {
         get { nil }

@@ -37,7 +37,7 @@ public final class SegmentTask: TrainingTask {
     public let inference: SegmentationInference
 
     public var model: Module { segmentor }
-    public var selectionMetric: (name: String, higherIsBetter: Bool)? { validation == nil ? nil : ("mIoU", true) }
+    public var selectionMetric: TaskMetric? { validation == nil ? nil : SemanticSegmentation().selectionMetric }
     /// The data loader draws the augmentation; the task has no generator of its own.
     public var generatorState: [UInt64]? {
         get { nil }
