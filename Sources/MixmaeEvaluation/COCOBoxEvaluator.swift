@@ -1,4 +1,5 @@
 import MixmaeData
+import MixmaeSupport
 
 /// COCO box detection metrics computed exactly as pycocotools'
 /// `COCOeval(truth, results, "bbox")` with `evaluate()`, `accumulate()` and
@@ -46,9 +47,9 @@ public enum COCOBoxEvaluator {
         let categoryIDs = Array(Set(truth.categories.map(\.id))).sorted()
         let knownImages = Set(imageIDs)
         for (index, detection) in detections.enumerated() where !knownImages.contains(detection.imageID) {
-            throw EvaluationError(
-                file: source, path: "[\(index)].image_id",
-                message: "image \(detection.imageID) is not in the ground truth "
+            throw InputError(
+                file: source, keyPath: "[\(index)].image_id",
+                problem: "image \(detection.imageID) is not in the ground truth "
                     + "(\(imageIDs.count) images); results must use the ground truth's image ids")
         }
         let cells = Cells(

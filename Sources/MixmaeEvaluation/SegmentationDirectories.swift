@@ -1,5 +1,6 @@
 import Foundation
 import MixmaeData
+import MixmaeSupport
 
 extension SegmentationEvaluator {
     /// Evaluates every label map in `predictionDirectory` against the one with
@@ -33,8 +34,8 @@ extension SegmentationEvaluator {
                 missingIn: truthDirectory)
         }
         if truth.isEmpty {
-            throw EvaluationError(
-                file: truthDirectory, message: "no label maps (.png, .jpg, .jpeg) in this directory")
+            throw InputError(
+                file: truthDirectory, problem: "no label maps (.png, .jpg, .jpeg) in this directory")
         }
         let names = truth.keys.sorted()
         for (done, name) in names.enumerated() {
@@ -45,9 +46,9 @@ extension SegmentationEvaluator {
             let predictionMap = try Image(contentsOfFile: predictionPath, mode: .labelMap)
             guard truthMap.width == predictionMap.width, truthMap.height == predictionMap.height
             else {
-                throw EvaluationError(
+                throw InputError(
                     file: predictionPath,
-                    message: "is \(predictionMap.width)x\(predictionMap.height) but its truth "
+                    problem: "is \(predictionMap.width)x\(predictionMap.height) but its truth "
                         + "\(truthPath) is \(truthMap.width)x\(truthMap.height); "
                         + "predictions must have the label map's size")
             }
@@ -63,7 +64,7 @@ extension SegmentationEvaluator {
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory),
             isDirectory.boolValue
         else {
-            throw EvaluationError(file: directory, message: "not a directory")
+            throw InputError(file: directory, problem: "not a directory")
         }
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
         var maps = [String: String]()
@@ -72,22 +73,22 @@ extension SegmentationEvaluator {
             guard ["png", "jpg", "jpeg"].contains(pathExtension) else { continue }
             let stem = (name as NSString).deletingPathExtension
             if let other = maps.updateValue(name, forKey: stem) {
-                throw EvaluationError(
+                throw InputError(
                     file: directory,
-                    message: "both \(other) and \(name) are named \(stem); keep one label map per name")
+                    problem: "both \(other) and \(name) are named \(stem); keep one label map per name")
             }
         }
         return maps
     }
 
     private static func unpaired(_ files: [String], in directory: String, missingIn other: String)
-        -> EvaluationError
+        -> InputError
     {
         let shown = files.prefix(5).joined(separator: ", ")
         let more = files.count > 5 ? " and \(files.count - 5) more" : ""
-        return EvaluationError(
+        return InputError(
             file: directory,
-            message: "\(files.count) file(s) have no counterpart in \(other): \(shown)\(more); "
+            problem: "\(files.count) file(s) have no counterpart in \(other): \(shown)\(more); "
                 + "truth and prediction files are paired by name")
     }
 }

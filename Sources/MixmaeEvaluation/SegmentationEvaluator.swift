@@ -1,5 +1,6 @@
 import Foundation
 import MixmaeData
+import MixmaeSupport
 
 /// Semantic segmentation metrics accumulated over a whole set, exactly as
 /// mmsegmentation's IoUMetric: per class, intersection and union are summed
@@ -37,8 +38,8 @@ public struct SegmentationEvaluator: Sendable {
 
     public init(classCount: Int, ignoreIndex: Int = 255, reduceZeroLabel: Bool = false) throws {
         guard classCount > 0 else {
-            throw EvaluationError(
-                file: "segmentation", message: "the class count must be positive, got \(classCount)")
+            throw InputError(
+                file: "segmentation", problem: "the class count must be positive, got \(classCount)")
         }
         self.classCount = classCount
         self.ignoreIndex = ignoreIndex
@@ -51,15 +52,15 @@ public struct SegmentationEvaluator: Sendable {
     /// Adds one image given as two single-channel label maps of equal size.
     public mutating func add(prediction: Image, truth: Image, name: String = "<image>") throws {
         guard prediction.channels == 1, truth.channels == 1 else {
-            throw EvaluationError(
+            throw InputError(
                 file: name,
-                message: "label maps must have 1 channel; prediction has \(prediction.channels), "
+                problem: "label maps must have 1 channel; prediction has \(prediction.channels), "
                     + "truth has \(truth.channels)")
         }
         guard prediction.width == truth.width, prediction.height == truth.height else {
-            throw EvaluationError(
+            throw InputError(
                 file: name,
-                message: "prediction is \(prediction.width)x\(prediction.height) but truth is "
+                problem: "prediction is \(prediction.width)x\(prediction.height) but truth is "
                     + "\(truth.width)x\(truth.height); predict at the label map's size")
         }
         try add(prediction: prediction.pixels, truth: truth.pixels, name: name)
@@ -84,9 +85,9 @@ public struct SegmentationEvaluator: Sendable {
         throws
     {
         guard prediction.count == truth.count else {
-            throw EvaluationError(
+            throw InputError(
                 file: name,
-                message: "prediction has \(prediction.count) pixels but truth has \(truth.count)")
+                problem: "prediction has \(prediction.count) pixels but truth has \(truth.count)")
         }
         let classes = classCount
         var lookup = [Int](repeating: -1, count: 256)  // truth value -> class, -1 ignored, -2 out of range

@@ -1,4 +1,5 @@
 import MixKit
+import MixmaeSupport
 
 /// Where the host finds plugin components by id: the plugin catalog loaded
 /// from `registry.yaml`.
@@ -66,10 +67,10 @@ public struct ComponentBuilder {
 }
 
 /// A component was found but cannot serve where the recipe put it.
-public struct ComponentMismatchError: Error, CustomStringConvertible {
+public struct ComponentMismatchError: UserFacingError {
     public var id: String
     public var kind: ComponentKind
     public var problem: String
 
-    public var description: String { "\(kind) '\(id)': \(problem)" }
+    public var what: String { "\(kind) '\(id)': \(problem)" }
 }

@@ -129,7 +129,7 @@ public final class PluginCatalog {
 }
 
 /// A recipe or command named a component no loaded plugin provides.
-public struct UnknownComponentError: Error, CustomStringConvertible {
+public struct UnknownComponentError: UserFacingError {
     public var id: String
     public var kind: ComponentKind
     /// The kind of the component with this id, when it exists but is not a `kind`.
@@ -140,7 +140,7 @@ public struct UnknownComponentError: Error, CustomStringConvertible {
     /// The refusal of a library that registered `id` but was not accepted.
     public var refusal: PluginRefusal?
 
-    public var description: String {
+    public var what: String {
         if let refusal { return "the \(kind) '\(id)' is registered by a library that was refused: \(refusal)" }
         if let foundKind {
             return "'\(id)' is a \(foundKind), not a \(kind)"

@@ -1,4 +1,5 @@
 import MixKit
+import MixmaeSupport
 
 /// Why the host did not take a plugin library, with the file and what to do.
 ///
@@ -13,7 +14,7 @@ import MixKit
 /// case .failure(let refusal): print("refused: \(refusal)")
 /// }
 /// ```
-public struct PluginRefusal: Error, CustomStringConvertible, Sendable {
+public struct PluginRefusal: UserFacingError, Sendable {
     /// What is wrong with the library.
     public enum Reason: Sendable, Equatable {
         /// No file at the path.
@@ -80,7 +81,8 @@ public struct PluginRefusal: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    public var description: String {
+    /// The whole message: the file, where the registry lists it, what is wrong and the fix.
+    public var what: String {
         let file = library
         let listed = entry.map { " (listed at \($0))" } ?? ""
         switch reason {

@@ -2,20 +2,6 @@ import Foundation
 import MixmaeRecipes
 import MixmaeSupport
 
-/// A registry.yaml problem, at the place it was written: prints as
-/// `file:line:column: error: message`.
-public struct PluginRegistryError: Error, CustomStringConvertible, Equatable {
-    public var mark: SourceMark
-    public var message: String
-
-    public init(mark: SourceMark, message: String) {
-        self.mark = mark
-        self.message = message
-    }
-
-    public var description: String { "\(mark): error: \(message)" }
-}
-
 /// `registry.yaml`: the plugin libraries the host may load.
 ///
 /// ```yaml
@@ -30,7 +16,7 @@ public struct PluginRegistryError: Error, CustomStringConvertible, Equatable {
 /// the environment variable `NAME`; `${MIXMAE_PLUGIN_DIR}` defaults to the
 /// directory of the running executable, where SwiftPM puts the built
 /// libraries next to `mixmae`. Parsed with libyaml (``YAMLParser``): every
-/// error names file, line and column.
+/// error is a ``YAMLError`` naming file, line and column.
 ///
 /// ```swift
 /// let registry = try PluginRegistry.load(from: PluginRegistry.locate())
@@ -105,7 +91,7 @@ public struct PluginRegistry {
         from path: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> PluginRegistry {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw PluginRegistryError(
+            throw YAMLError(
                 mark: SourceMark(file: path, line: 1, column: 1),
                 message: FileManager.default.fileExists(atPath: path)
                     ? "cannot read the plugin registry"
@@ -127,7 +113,7 @@ public struct PluginRegistry {
             guard case .scalar(let scalar) = item.content, case .string(let written) = scalar.value,
                 !written.isEmpty
             else {
-                throw PluginRegistryError(
+                throw YAMLError(
                     mark: item.mark, message: "expected a library path (a string), found \(item.kindDescription)")
             }
             let expanded = try expandVariables(
@@ -145,7 +131,7 @@ public struct PluginRegistry {
             return []
         case .mapping(let mapping):
             for entry in mapping.entries where entry.key != "plugins" {
-                throw PluginRegistryError(
+                throw YAMLError(
                     mark: entry.keyMark,
                     message: "unknown key '\(entry.key)'; the registry has one key, 'plugins' (a list of "
                         + "library paths)"
@@ -156,12 +142,12 @@ public struct PluginRegistry {
             case .null: return []
             case .sequence(let items): return items
             default:
-                throw PluginRegistryError(
+                throw YAMLError(
                     mark: list.mark, message: "'plugins' must be a list of library paths, found \(list.kindDescription)"
                 )
             }
         default:
-            throw PluginRegistryError(
+            throw YAMLError(
                 mark: root.mark,
                 message: "expected a mapping with the key 'plugins' (a list of library paths), found "
                     + root.kindDescription)
@@ -177,7 +163,7 @@ public struct PluginRegistry {
         while let dollar = rest.range(of: "${") {
             result += rest[..<dollar.lowerBound]
             guard let close = rest[dollar.upperBound...].firstIndex(of: "}") else {
-                throw PluginRegistryError(mark: mark, message: "unterminated '${' in '\(text)'; write ${NAME}")
+                throw YAMLError(mark: mark, message: "unterminated '${' in '\(text)'; write ${NAME}")
             }
             let name = String(rest[dollar.upperBound..<close])
             if name == pluginDirectoryVariable {
@@ -185,7 +171,7 @@ public struct PluginRegistry {
             } else if let value = environment[name] {
                 result += value
             } else {
-                throw PluginRegistryError(
+                throw YAMLError(
                     mark: mark,
                     message: "the environment variable \(name) in '\(text)' is not set; set it, or write the path "
                         + "without it")

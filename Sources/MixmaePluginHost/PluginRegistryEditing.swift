@@ -46,7 +46,7 @@ extension PluginRegistry {
         let edited = try insert(scalar)
         let check = try PluginRegistry.parse(edited, path: path)
         guard check.entries.map(\.text) == entries.map(\.text) + [entry] else {
-            throw PluginRegistryError(
+            throw YAMLError(
                 mark: SourceMark(file: path, line: 1, column: 1),
                 message: "could not add '\(entry)' automatically; add `  - \(scalar)` under `plugins:` by hand")
         }
@@ -106,8 +106,8 @@ extension PluginRegistry {
         return (String(rest[..<hash]), String(rest[hash...]))
     }
 
-    private func cannotEdit(_ why: String) -> PluginRegistryError {
-        PluginRegistryError(
+    private func cannotEdit(_ why: String) -> YAMLError {
+        YAMLError(
             mark: SourceMark(file: path, line: 1, column: 1),
             message: "cannot add an entry automatically: \(why); edit the file by hand")
     }

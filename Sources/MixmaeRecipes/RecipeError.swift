@@ -30,7 +30,7 @@ public struct BaseReference: Sendable, Equatable {
 ///   a.yaml:1:7: base: b.yaml
 ///   b.yaml:2:7: base: a.yaml
 /// ```
-public struct RecipeError: Error, CustomStringConvertible, Equatable {
+public struct RecipeError: UserFacingError, Equatable {
     public var mark: SourceMark?
     public var message: String
     public var chain: [BaseReference]
@@ -45,11 +45,8 @@ public struct RecipeError: Error, CustomStringConvertible, Equatable {
         self.init(mark: error.mark, message: error.message, chain: chain)
     }
 
-    public var description: String {
-        var text = (mark.map { "\($0): " } ?? "") + "error: " + message
-        for link in chain {
-            text += "\n  \(link.mark): base: \(link.target)"
-        }
-        return text
-    }
+    public var what: String { message }
+    public var location: ErrorLocation? { mark.map { .source($0) } }
+    /// The `base:` entries that led here, one line each.
+    public var details: [String] { chain.map { "  \($0.mark): base: \($0.target)" } }
 }

@@ -7,7 +7,7 @@ import MixmaeSupport
 /// ```text
 /// recipes/my.yaml:7:5: error: model.backbone.embed_dims: unknown key; did you mean 'embed_dim'?
 /// ```
-public struct RecipeIssue: Error, Sendable, Equatable, CustomStringConvertible {
+public struct RecipeIssue: UserFacingError, Sendable, Equatable {
     public enum Kind: String, Sendable {
         /// A key the schema does not declare (``suggestions`` holds close names).
         case unknownKey
@@ -46,19 +46,22 @@ public struct RecipeIssue: Error, Sendable, Equatable, CustomStringConvertible {
         self.suggestions = suggestions
     }
 
-    public var description: String { "\(mark): error: \(path): \(message)" }
+    public var what: String { message }
+    public var location: ErrorLocation? { .source(mark, keyPath: path.description) }
 }
 
 /// Every issue found in a recipe; thrown when there is at least one.
-public struct RecipeValidationError: Error, Sendable, CustomStringConvertible {
+public struct RecipeValidationError: UserFacingError, Sendable {
     public var issues: [RecipeIssue]
 
     public init(issues: [RecipeIssue]) {
         self.issues = issues
     }
 
-    public var description: String {
-        issues.map(\.description).joined(separator: "\n")
-            + "\n\(issues.count) error\(issues.count == 1 ? "" : "s") in the recipe"
+    /// The first issue; ``details`` holds the others and the count.
+    public var what: String { issues.first?.what ?? "the recipe is not valid" }
+    public var location: ErrorLocation? { issues.first?.location }
+    public var details: [String] {
+        issues.dropFirst().map(\.description) + ["\(issues.count) error\(issues.count == 1 ? "" : "s") in the recipe"]
     }
 }

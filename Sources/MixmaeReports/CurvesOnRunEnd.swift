@@ -1,5 +1,6 @@
 import Foundation
 import MixmaeRuns
+import MixmaeSupport
 
 /// Writes the run's metric curves into `runs/<id>/curves/` (see ``RunCurves``).
 public struct CurvesOnRunEnd: RunEndHook {
@@ -19,13 +20,14 @@ extension RunEndHooks {
 }
 
 /// A report or chart could not be written or made.
-public enum ReportError: Error, CustomStringConvertible {
+public enum ReportError: UserFacingError {
     case cannotWrite(path: String, reason: String)
 
-    public var description: String {
+    public var what: String {
         switch self {
-        case .cannotWrite(let path, let reason):
-            return "cannot write \(path): \(reason); check that the folder exists and is writable, or pass --out"
+        case .cannotWrite(let path, let reason): return "cannot write \(path): \(reason)"
         }
     }
+
+    public var hint: String? { "check that the folder exists and is writable, or pass --out" }
 }

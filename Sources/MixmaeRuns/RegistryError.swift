@@ -1,7 +1,8 @@
 import Foundation
+import MixmaeSupport
 
 /// What went wrong in the run registry, with what to do about it.
-public enum RegistryError: Error, CustomStringConvertible {
+public enum RegistryError: UserFacingError {
     /// No run has this id.
     case runNotFound(RunID)
     /// A run has no checkpoint in the role asked for.
@@ -28,25 +29,18 @@ public enum RegistryError: Error, CustomStringConvertible {
     /// A date given on the command line could not be read.
     case badDate(String)
 
-    public var description: String {
+    public var what: String {
         switch self {
         case .runNotFound(let id):
-            return "no run \(id) in the registry; `mixmae runs list` shows the runs "
-                + "(is MIXMAE_HOME pointing at the right registry?)"
+            return "no run \(id) in the registry"
         case .noCheckpoint(let run, let status, let role, let produced):
             let what =
                 produced.isEmpty ? "it produced no artifacts" : "it produced: " + produced.joined(separator: ", ")
             return "run \(run) (\(status)) recorded no \(role) checkpoint; \(what)"
         case .noArtifactWithPrefix(let prefix):
-            return "no artifact's sha256 starts with '\(prefix)'; "
-                + "`mixmae runs show ID` lists a run's artifacts"
+            return "no artifact's sha256 starts with '\(prefix)'"
         case .ambiguousPrefix(let prefix, let matches):
-            let lines = matches.map { artifact in
-                let producer = artifact.producingRunID.map { "run \($0)" } ?? "external"
-                return "  \(artifact.sha256)  \(artifact.kind)  \(producer)  \(artifact.path)"
-            }
-            return "sha256 prefix '\(prefix)' is ambiguous: \(matches.count) artifacts match; "
-                + "give more digits:\n" + lines.joined(separator: "\n")
+            return "sha256 prefix '\(prefix)' is ambiguous: \(matches.count) artifacts match"
         case .badReference(let text, let reason):
             return "cannot use '\(text)' as a reference: \(reason)"
         case .fileNotFound(let path, let reference):
@@ -54,15 +48,7 @@ public enum RegistryError: Error, CustomStringConvertible {
         case .artifactMissing(let artifact, let path):
             var text = "checkpoint \(artifact.shortHash) (\(artifact.kind)"
             if let run = artifact.producingRunID { text += ", produced by run \(run)" }
-            text += ") is missing: no file at \(path)"
-            if let removed = artifact.removedAt {
-                text += "; `mixmae runs gc --delete` removed it on \(RegistryDates.display(removed))"
-            } else {
-                text +=
-                    "; if you moved it, name the file by its new path: it is matched by "
-                    + "content, so its lineage is kept"
-            }
-            return text
+            return text + ") is missing: no file at \(path)"
         case .artifactModified(let path, let expected, let actual, let actualArtifact):
             var text =
                 "\(path) changed since it was recorded: the registry has it as "
@@ -83,17 +69,47 @@ public enum RegistryError: Error, CustomStringConvertible {
             }
             return text
         case .runStillRunning(let run, let host, let pid):
-            return "run \(run) is still running (pid \(pid) on \(host)); "
-                + "stop it before resuming it"
+            return "run \(run) is still running (pid \(pid) on \(host))"
         case .cannotResumeFinished(let run):
-            return "run \(run) is FINISHED and cannot be resumed; start a new run from its "
-                + "weights with `run:\(run)` instead"
+            return "run \(run) is FINISHED and cannot be resumed"
         case .runNotOwned(let run, let attempt, let status, let current):
             return "run \(run) attempt \(attempt) is no longer this process's: the run is "
                 + "\(status) at attempt \(current) (resumed or ended elsewhere)"
         case .badDate(let text):
-            return "cannot read '\(text)' as a date; use 2026-11-27, 2026-11-27T14:00:00Z, "
-                + "or an age such as 90m, 12h, 7d"
+            return "cannot read '\(text)' as a date"
+        }
+    }
+
+    public var hint: String? {
+        switch self {
+        case .runNotFound:
+            return "`mixmae runs list` shows the runs (is MIXMAE_HOME pointing at the right registry?)"
+        case .noArtifactWithPrefix:
+            return "`mixmae runs show ID` lists a run's artifacts"
+        case .ambiguousPrefix:
+            return "give more digits:"
+        case .artifactMissing(let artifact, _):
+            if let removed = artifact.removedAt {
+                return "`mixmae runs gc --delete` removed it on \(RegistryDates.display(removed))"
+            }
+            return "if you moved it, name the file by its new path: it is matched by content, so its lineage is kept"
+        case .runStillRunning:
+            return "stop it before resuming it"
+        case .cannotResumeFinished(let run):
+            return "start a new run from its weights with `run:\(run)` instead"
+        case .badDate:
+            return "use 2026-11-27, 2026-11-27T14:00:00Z, or an age such as 90m, 12h, 7d"
+        default:
+            return nil
+        }
+    }
+
+    /// The artifacts an ambiguous prefix matches, one line each.
+    public var details: [String] {
+        guard case .ambiguousPrefix(_, let matches) = self else { return [] }
+        return matches.map { artifact in
+            let producer = artifact.producingRunID.map { "run \($0)" } ?? "external"
+            return "  \(artifact.sha256)  \(artifact.kind)  \(producer)  \(artifact.path)"
         }
     }
 }

@@ -134,10 +134,9 @@ extension RunRegistry {
 }
 
 /// A garbage file could not be deleted.
-public struct GarbageCollectionError: Error, CustomStringConvertible {
+public struct GarbageCollectionError: UserFacingError {
     public let path: String
     public let reason: String
-    public var description: String {
-        "cannot delete \(path): \(reason); the registry marks it removed, so delete it by hand"
-    }
+    public var what: String { "cannot delete \(path): \(reason)" }
+    public var hint: String? { "the registry marks it removed, so delete it by hand" }
 }

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import MixmaeSupport
 
 /// The run registry: every run, the files it used and produced, its metrics and tags, in
 /// one SQLite database under `MIXMAE_HOME` (default `./.mixmae`):
@@ -488,19 +489,18 @@ public final class RunRegistry {
 }
 
 /// The registry folder or a run folder could not be created.
-public struct RegistrySetupError: Error, CustomStringConvertible {
+public struct RegistrySetupError: UserFacingError {
     public let path: String
     public let reason: String
-    public var description: String {
-        "cannot create \(path): \(reason); set MIXMAE_HOME to a writable folder"
-    }
+    public var what: String { "cannot create \(path): \(reason)" }
+    public var hint: String? { "set MIXMAE_HOME to a writable folder" }
 }
 
 /// The registry database exists but SQLite cannot read it (not a database, or corrupt).
-public struct DamagedRegistryError: Error, CustomStringConvertible {
+public struct DamagedRegistryError: UserFacingError {
     public let path: String
     public let sqlite: SQLiteError
-    public var description: String {
+    public var what: String {
         "\(path) is not a readable run registry (\(sqlite.message)); nothing was changed. "
             + "Move it aside (mv \(path) \(path).damaged) to start a new registry in this folder, or set "
             + "MIXMAE_HOME to another folder; when copying a registry, copy registry.sqlite with its -wal file"

@@ -1,4 +1,5 @@
 import Foundation
+import MixmaeSupport
 
 /// One forward step of a database schema: from `version - 1` to `version`.
 ///
@@ -85,7 +86,7 @@ public struct SchemaMigrator {
 }
 
 /// A schema could not be brought up to date.
-public enum SchemaError: Error, CustomStringConvertible {
+public enum SchemaError: UserFacingError {
     /// The database was written by a newer mixmae.
     case tooNew(path: String, found: Int, supported: Int)
     /// A migration step failed; the database is unchanged.
@@ -93,7 +94,7 @@ public enum SchemaError: Error, CustomStringConvertible {
     /// The list of steps is not numbered 1, 2, 3, ...
     case badMigrationList(String)
 
-    public var description: String {
+    public var what: String {
         switch self {
         case .tooNew(let path, let found, let supported):
             return "the registry database \(path) has schema version \(found), but this mixmae "

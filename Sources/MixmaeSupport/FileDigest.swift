@@ -34,13 +34,11 @@ public enum FileDigest {
 }
 
 /// A file could not be read for hashing.
-public struct FileDigestError: Error, CustomStringConvertible {
+public struct FileDigestError: UserFacingError {
     /// The file that failed.
     public let path: String
     /// What the operating system said.
     public let reason: String
 
-    public var description: String {
-        "cannot read \(path) to hash it: \(reason)"
-    }
+    public var what: String { "cannot read \(path) to hash it: \(reason)" }
 }

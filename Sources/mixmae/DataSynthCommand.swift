@@ -71,7 +71,7 @@ struct DataSynthCommand: ParsableCommand {
         guard workers > 0 else { throw ValidationError("--workers must be positive, got \(workers)") }
         do {
             try options.validate()
-        } catch let error as DatasetError {
+        } catch let error as InputError {
             throw ValidationError(error.description)
         }
     }

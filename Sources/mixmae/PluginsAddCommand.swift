@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MixmaePluginHost
+import MixmaeSupport
 
 /// `mixmae plugins add PATH`: checks a library in this process, then lists it in the registry.
 public struct PluginsAddCommand: ParsableCommand {
@@ -24,8 +25,7 @@ public struct PluginsAddCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let message = try reportingPluginErrors { try add() }
-        print(message)
+        print(try add())
     }
 
     private func add() throws -> String {
@@ -36,12 +36,12 @@ public struct PluginsAddCommand: ParsableCommand {
             ? try PluginRegistry.load(from: file) : PluginRegistry(path: file, entries: [], text: "")
         let canonical = PluginCatalog.canonicalPath(path)
         if let entry = existing.entries.first(where: { PluginCatalog.canonicalPath($0.path) == canonical }) {
-            throw PluginCommandError("\(path) is already in the registry, at \(entry.mark) ('\(entry.text)')")
+            throw InputError("\(path) is already in the registry, at \(entry.mark) ('\(entry.text)')")
         }
         let catalog = PluginCatalog(registry: existing)
         let loaded: PluginLibrary
         switch catalog.add(path: path) {
-        case .failure(let refusal): throw PluginCommandError("not added: \(refusal)")
+        case .failure(let refusal): throw InputError("not added: \(refusal)")
         case .success(let library): loaded = library
         }
         let entry = existing.entryText(for: path)

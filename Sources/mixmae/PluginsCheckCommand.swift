@@ -31,7 +31,7 @@ public struct PluginsCheckCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let component = try reportingPluginErrors { try requireComponent(id, in: try registry.catalog()) }
+        let component = try requireComponent(id, in: try registry.catalog())
         var check = ComponentCheck()
         check.parameterCount = max(1, tensors)
         check.elementsPerParameter = max(1, elements)

@@ -40,23 +40,6 @@ public struct RegistryOptions: ParsableArguments {
     public func catalog() throws -> PluginCatalog { try PluginCatalog.shared(registry: path) }
 }
 
-/// Runs `body`; an error is printed on standard error (`error: ...`, or
-/// `file:line:column: error: ...` for registry errors) and the command exits with status 1.
-func reportingPluginErrors<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as ExitCode {
-        throw error
-    } catch let error as PluginRegistryError {
-        FileHandle.standardError.write(Data((error.description + "\n").utf8))
-    } catch let error as YAMLError {
-        FileHandle.standardError.write(Data((error.description + "\n").utf8))
-    } catch {
-        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
-    }
-    throw ExitCode.failure
-}
-
 /// A library path as the user reads it: relative to the current directory when inside it.
 func displayPath(_ path: String) -> String {
     let cwd = FileManager.default.currentDirectoryPath
@@ -69,7 +52,7 @@ func displayPath(_ path: String) -> String {
 func requireComponent(_ id: String, in catalog: PluginCatalog) throws -> PluginComponent {
     if let component = catalog.component(id) { return component }
     if let refusal = catalog.refusal(ofComponent: id) {
-        throw PluginCommandError("'\(id)' is registered by a library that was refused: \(refusal)")
+        throw InputError("'\(id)' is registered by a library that was refused: \(refusal)")
     }
     let ids = catalog.components.map(\.id)
     var message = "no loaded plugin provides '\(id)'"
@@ -81,14 +64,5 @@ func requireComponent(_ id: String, in catalog: PluginCatalog) throws -> PluginC
             "; \(catalog.refusals.count) librar\(catalog.refusals.count == 1 ? "y" : "ies") refused, "
             + "see `mixmae plugins list`"
     }
-    throw PluginCommandError(message + ")")
-}
-
-/// An error of a `plugins` command, printed as `error: <message>`.
-struct PluginCommandError: Error, CustomStringConvertible {
-    var description: String
-
-    init(_ message: String) {
-        description = message
-    }
+    throw InputError(message + ")")
 }

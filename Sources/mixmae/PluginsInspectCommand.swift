@@ -18,13 +18,10 @@ public struct PluginsInspectCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let text = try reportingPluginErrors {
-            let catalog = try registry.catalog()
-            let component = try requireComponent(id, in: catalog)
-            let stamp = catalog.libraries.first { $0.path == component.library }?.stamp
-            return PluginsInspectCommand.text(component, stamp: stamp)
-        }
-        print(text)
+        let catalog = try registry.catalog()
+        let component = try requireComponent(id, in: catalog)
+        let stamp = catalog.libraries.first { $0.path == component.library }?.stamp
+        print(PluginsInspectCommand.text(component, stamp: stamp))
     }
 
     static func text(_ component: PluginComponent, stamp: PluginStamp?) -> String {

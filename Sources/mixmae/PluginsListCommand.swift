@@ -22,7 +22,7 @@ public struct PluginsListCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let catalog = try reportingPluginErrors { try registry.catalog() }
+        let catalog = try registry.catalog()
         switch format {
         case .text: print(PluginsListCommand.text(catalog))
         case .json: print(try PluginsListCommand.json(catalog))

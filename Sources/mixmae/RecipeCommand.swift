@@ -37,7 +37,7 @@ public struct RecipeShowCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let recipe = try reportingRecipeErrors { try options.load() }
+        let recipe = try options.load()
         print(hash ? recipe.hash : recipe.yaml(provenance: provenance), terminator: hash ? "\n" : "")
     }
 }
@@ -58,7 +58,7 @@ public struct RecipeCheckCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let recipe = try reportingRecipeErrors { try options.load() }
+        let recipe = try options.load()
         let checked = TaskCatalog.standard.check(recipe, components: pluginComponents())
         for issue in checked.issues { print(issue) }
         if !checked.checkedComponentParameters && !checked.components.isEmpty {

@@ -28,16 +28,3 @@ public struct RecipeOptions: ParsableArguments {
         try RecipeLoader().load(recipe, overrides: RecipeOverride.parse(overrides))
     }
 }
-
-/// Runs `body`; a recipe or YAML error is printed as `file:line:col: error: ...`
-/// on standard error and the command exits with status 1.
-func reportingRecipeErrors<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as RecipeError {
-        FileHandle.standardError.write(Data((error.description + "\n").utf8))
-    } catch let error as YAMLError {
-        FileHandle.standardError.write(Data((error.description + "\n").utf8))
-    }
-    throw ExitCode.failure
-}

@@ -1,23 +1,32 @@
 import ArgumentParser
 import Foundation
+import MixmaeSupport
 
-// Command-line mistakes get ArgumentParser's usage text; errors while running
-// print as `error: <what, where, what to do>` and exit with status 1.
-var command: ParsableCommand
+// Every error a user can hit is a UserFacingError: its report goes to standard error and
+// its exit code ends the process (1 for an error, 130 or 143 for an interrupted training).
+// Help and --version exit 0, command-line mistakes print ArgumentParser's usage text and
+// exit 2 (README: "Exit status").
 do {
-    command = try MixmaeCommand.parseAsRoot()
-} catch {
-    MixmaeCommand.exit(withError: error)
-}
-do {
+    var command = try MixmaeCommand.parseAsRoot()
     try command.run()
-} catch  where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
-    // Help requests, exit codes and validation errors: ArgumentParser prints them.
-    MixmaeCommand.exit(withError: error)
+} catch let error as UserFacingError {
+    FileHandle.standardError.write(Data((error.report + "\n").utf8))
+    exit(error.exitCode)
+} catch let error as ExitCode {
+    // A command that printed its own report (recipe check, plugins check) and failed.
+    exit(error.rawValue)
 } catch {
-    // Recipe and YAML errors already read `file:line:column: error: ...`.
-    let text = "\(error)"
-    let located = text.split(separator: "\n").first?.contains(": error: ") ?? false
-    FileHandle.standardError.write(Data(((located ? "" : "error: ") + text + "\n").utf8))
-    exit(1)
+    let code = MixmaeCommand.exitCode(for: error)
+    guard code != .failure else {
+        // Not a help request or usage mistake: an error nothing foresaw.
+        FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        exit(ExitStatus.failure)
+    }
+    let message = MixmaeCommand.fullMessage(for: error)
+    if code.isSuccess {
+        if !message.isEmpty { print(message) }
+        exit(ExitStatus.success)
+    }
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    exit(code == .validationFailure ? ExitStatus.usage : code.rawValue)
 }

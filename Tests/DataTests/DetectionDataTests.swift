@@ -1,6 +1,7 @@
 import Foundation
 import MixKit
 import MixmaeData
+import MixmaeSupport
 import TestSupport
 import Testing
 
@@ -92,14 +93,14 @@ func writeSmallCOCO(in directory: URL) throws -> (json: String, images: String) 
             "annotations": [annotation(1, image: 1, category: 9, [0, 0, 5, 5])],
         ]
         let path = try writeJSON(unknownCategory, named: "bad.json", in: directory)
-        let error = #expect(throws: DatasetError.self) {
+        let error = #expect(throws: InputError.self) {
             try DetectionDataset(annotationFile: path, imageDirectory: directory.path)
         }
         #expect(error?.description.contains("annotations[0]: category_id 9 is not in categories") == true)
 
         let noName: [String: Any] = ["images": [["id": 1]], "categories": [["id": 1, "name": "a"]]]
         let other = try writeJSON(noName, named: "noname.json", in: directory)
-        let nameError = #expect(throws: DatasetError.self) {
+        let nameError = #expect(throws: InputError.self) {
             try DetectionDataset(annotationFile: other, imageDirectory: directory.path)
         }
         #expect(nameError?.description.contains("images[0] (id 1) has no file_name") == true)
@@ -237,7 +238,7 @@ func writeSmallCOCO(in directory: URL) throws -> (json: String, images: String) 
             dataset: dataset,
             options: LoaderOptions(batchSize: 3, seed: 0, workers: 0, shuffle: false, skipBroken: false),
             transform: transform)
-        let error = #expect(throws: DatasetError.self) { try strict.detectionBatches(epoch: 0, skip: 0).next() }
+        let error = #expect(throws: InputError.self) { try strict.detectionBatches(epoch: 0, skip: 0).next() }
         #expect(error?.description.contains("is 30x30 but") == true)
     }
 }

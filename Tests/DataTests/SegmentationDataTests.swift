@@ -1,6 +1,7 @@
 import Foundation
 import MixKit
 import MixmaeData
+import MixmaeSupport
 import TestSupport
 import Testing
 
@@ -40,10 +41,10 @@ func writeSegmentationPairs(root: URL, split: String?, count: Int, width: Int, h
         #expect(try SegmentationDataset(root: plain.path).pairs.count == 2)
 
         try FileManager.default.removeItem(at: plain.appendingPathComponent("annotations/s1.png"))
-        let error = #expect(throws: DatasetError.self) { try SegmentationDataset(root: plain.path) }
+        let error = #expect(throws: InputError.self) { try SegmentationDataset(root: plain.path) }
         #expect(error?.description.contains("1 file(s) have no partner of the same stem") == true)
         #expect(error?.description.contains("s1.png") == true)
-        #expect(throws: DatasetError.self) { try SegmentationDataset(root: plain.path, split: "validation") }
+        #expect(throws: InputError.self) { try SegmentationDataset(root: plain.path, split: "validation") }
     }
 
     @Test func reduceZeroLabelIgnoresZeroAndShiftsTheRest() throws {
@@ -57,7 +58,7 @@ func writeSegmentationPairs(root: URL, split: String?, count: Int, width: Int, h
         let root = try TemporaryFolder().url
         try writeSegmentationPairs(root: root, split: nil, count: 1, width: 8, height: 6)
         try coordinateLabels(width: 6, height: 6).write(toFile: root.path + "/annotations/s0.png")
-        let error = #expect(throws: DatasetError.self) { try SegmentationDataset(root: root.path).load(at: 0) }
+        let error = #expect(throws: InputError.self) { try SegmentationDataset(root: root.path).load(at: 0) }
         #expect(error?.description.contains("is 6x6 but its image") == true)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import MixmaeData
+import MixmaeSupport
 import TestSupport
 import Testing
 
@@ -201,7 +202,7 @@ func labelMaps(_ layout: SyntheticDatasetLayout, _ split: SyntheticDatasetLayout
 
         var changed = smallOptions()
         changed.imageCount = 48
-        #expect(throws: DatasetError.self) {
+        #expect(throws: InputError.self) {
             try SyntheticDatasetGenerator(options: changed).generate(into: layout.root)
         }
         let keep = URL(fileURLWithPath: layout.root).appendingPathComponent("notes.txt")
@@ -215,13 +216,13 @@ func labelMaps(_ layout: SyntheticDatasetLayout, _ split: SyntheticDatasetLayout
     @Test func optionsOutOfRangeAreRejectedWithTheOptionNamed() {
         var options = smallOptions()
         options.classCount = 11
-        let classError = #expect(throws: DatasetError.self) { try options.validate() }
-        #expect(classError?.path == "--classes")
+        let classError = #expect(throws: InputError.self) { try options.validate() }
+        #expect(classError?.keyPath == "--classes")
         options = smallOptions()
         options.imageCount = 12
-        let error = #expect(throws: DatasetError.self) { try options.validate() }
-        #expect(error?.path == "--images")
-        #expect(error?.problem.contains("at least one image per class") == true)
+        let error = #expect(throws: InputError.self) { try options.validate() }
+        #expect(error?.keyPath == "--images")
+        #expect(error?.what.contains("at least one image per class") == true)
     }
 
     @Test func commandWritesTheDatasetAndExplainsBadArguments() throws {

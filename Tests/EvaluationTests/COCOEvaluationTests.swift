@@ -1,6 +1,7 @@
 import Foundation
 import MixmaeData
 import MixmaeEvaluation
+import MixmaeSupport
 import TestSupport
 import Testing
 
@@ -82,7 +83,7 @@ import Testing
     }
 
     @Test func detectionsOnUnknownImagesAreAnError() throws {
-        let error = #expect(throws: EvaluationError.self) {
+        let error = #expect(throws: InputError.self) {
             try evaluate(
                 truth: [box(id: 1, image: 1, category: 1, [0, 0, 10, 10], area: 100)],
                 detections: [
@@ -103,7 +104,7 @@ import Testing
                     ["id": 2, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1], "area": 1],
                 ],
             ], named: "gt.json", in: directory)
-        let boxError = #expect(throws: EvaluationError.self) {
+        let boxError = #expect(throws: InputError.self) {
             try COCOInstances(contentsOfFile: badBox)
         }
         #expect(
@@ -115,27 +116,27 @@ import Testing
                 "images": [["id": 1]], "categories": [["id": 1, "name": "a"]],
                 "annotations": [["id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1]]],
             ], named: "noarea.json", in: directory)
-        let areaError = #expect(throws: EvaluationError.self) {
+        let areaError = #expect(throws: InputError.self) {
             try COCOInstances(contentsOfFile: noArea)
         }
-        #expect(areaError?.path == "annotations[0].area")
+        #expect(areaError?.keyPath == "annotations[0].area")
 
         let badScore = try writeJSON(
             [["image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": "high"]],
             named: "dets.json", in: directory)
-        let scoreError = #expect(throws: EvaluationError.self) {
+        let scoreError = #expect(throws: InputError.self) {
             try COCODetection.load(contentsOfFile: badScore)
         }
         #expect(scoreError?.file == badScore)
-        #expect(scoreError?.path == "[0].score")
-        #expect(scoreError?.message.hasPrefix("expected a number") == true)
+        #expect(scoreError?.keyPath == "[0].score")
+        #expect(scoreError?.what.hasPrefix("expected a number") == true)
 
         let notJSON = directory.appendingPathComponent("broken.json")
         try Data("[{\"image_id\": 1,".utf8).write(to: notJSON)
-        let parseError = #expect(throws: EvaluationError.self) {
+        let parseError = #expect(throws: InputError.self) {
             try COCODetection.load(contentsOfFile: notJSON.path)
         }
-        #expect(parseError?.message.hasPrefix("not valid JSON") == true)
+        #expect(parseError?.what.hasPrefix("not valid JSON") == true)
     }
 
     // MARK: Helpers

@@ -1,6 +1,7 @@
 import Foundation
 import MixmaeData
 import MixmaeEvaluation
+import MixmaeSupport
 import TestSupport
 import Testing
 
@@ -83,19 +84,19 @@ import Testing
         try map.write(toFile: truth.appendingPathComponent("a.png").path)
         try map.write(toFile: truth.appendingPathComponent("b.png").path)
         try map.write(toFile: prediction.appendingPathComponent("a.png").path)
-        let missing = #expect(throws: EvaluationError.self) {
+        let missing = #expect(throws: InputError.self) {
             try SegmentationEvaluator.evaluate(
                 truthDirectory: truth.path, predictionDirectory: prediction.path, classCount: 2)
         }
-        #expect(missing?.message.contains("1 file(s) have no counterpart") == true)
-        #expect(missing?.message.contains("b.png") == true)
+        #expect(missing?.what.contains("1 file(s) have no counterpart") == true)
+        #expect(missing?.what.contains("b.png") == true)
 
         let small = try Image(width: 2, height: 3, channels: 1)
         try small.write(toFile: prediction.appendingPathComponent("b.png").path)
-        let size = #expect(throws: EvaluationError.self) {
+        let size = #expect(throws: InputError.self) {
             try SegmentationEvaluator.evaluate(
                 truthDirectory: truth.path, predictionDirectory: prediction.path, classCount: 2)
         }
-        #expect(size?.message.contains("is 2x3 but its truth") == true)
+        #expect(size?.what.contains("is 2x3 but its truth") == true)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MixmaePluginHost
+import MixmaeSupport
 import TestSupport
 import Testing
 

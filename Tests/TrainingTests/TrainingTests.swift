@@ -123,7 +123,7 @@ final class TrainingWorkspace {
         let steps = try ws.registry.metrics(ofRun: 1, named: "loss").map(\.step).max()!
         let stopAt = Int(steps) / 2 + 1  // inside the second epoch
         let stopped = try ws.mixmae(["train", "pretrain.yaml", "--stop-after-steps", "\(stopAt)"])
-        #expect(stopped.status == 1)
+        #expect(stopped.status == 130)
         #expect(stopped.stderr.contains("continue with --resume"))
         #expect(try ws.registry.run(2)?.status == .killed)
         let resumed = try ws.mixmae(["train", "--resume", "2"])

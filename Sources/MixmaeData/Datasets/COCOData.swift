@@ -1,4 +1,5 @@
 import Foundation
+import MixmaeSupport
 
 /// An axis-aligned box in COCO's convention: top-left corner and size, in pixels.
 public struct COCOBox: Equatable, Sendable {
@@ -107,14 +108,14 @@ public struct COCOInstances: Equatable, Sendable {
         annotations = try (file.annotations ?? []).enumerated().map { index, entry in
             let path = "annotations[\(index)]"
             if let first = firstIndex.updateValue(index, forKey: entry.id) {
-                throw EvaluationError(
-                    file: source, path: path + ".id",
-                    message: "\(entry.id) is also the id of annotations[\(first)]; ids must be unique")
+                throw InputError(
+                    file: source, keyPath: path + ".id",
+                    problem: "\(entry.id) is also the id of annotations[\(first)]; ids must be unique")
             }
             guard let area = entry.area else {
-                throw EvaluationError(
-                    file: source, path: path + ".area",
-                    message: "missing; COCO evaluation sorts boxes into small/medium/large "
+                throw InputError(
+                    file: source, keyPath: path + ".area",
+                    problem: "missing; COCO evaluation sorts boxes into small/medium/large "
                         + "by this field (for plain boxes, width * height)")
             }
             return Annotation(
@@ -235,9 +236,9 @@ extension COCOBox {
     /// A box from COCO's `[x, y, width, height]` array.
     init(_ values: [Double], file: String, path: @autoclosure () -> String) throws {
         guard values.count == 4 else {
-            throw EvaluationError(
-                file: file, path: path(),
-                message: "expected 4 numbers [x, y, width, height], found \(values.count)")
+            throw InputError(
+                file: file, keyPath: path(),
+                problem: "expected 4 numbers [x, y, width, height], found \(values.count)")
         }
         self.init(x: values[0], y: values[1], width: values[2], height: values[3])
     }

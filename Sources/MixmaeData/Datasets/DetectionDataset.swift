@@ -1,4 +1,5 @@
 import Foundation
+import MixmaeSupport
 
 /// An axis-aligned box by its corners in continuous pixel coordinates: a box
 /// covering pixel columns 0 through 9 has `x1 = 0`, `x2 = 10`.
@@ -105,26 +106,26 @@ public struct DetectionDataset: Sendable {
         var indexOfCategory = [Int: Int]()
         for (index, category) in categories.enumerated() {
             if indexOfCategory.updateValue(index, forKey: category.id) != nil {
-                throw DatasetError(
-                    path: annotationFile,
+                throw InputError(
+                    file: annotationFile,
                     problem: "categories: id \(category.id) appears twice; category ids must be unique")
             }
         }
         guard !categories.isEmpty else {
-            throw DatasetError(
-                path: annotationFile, problem: "categories: empty; a detection dataset needs at least one category")
+            throw InputError(
+                file: annotationFile, problem: "categories: empty; a detection dataset needs at least one category")
         }
         var items = [Item]()
         var indexOfImage = [Int: Int]()
         for (position, record) in instances.images.enumerated() {
             guard let fileName = record.fileName, !fileName.isEmpty else {
-                throw DatasetError(
-                    path: annotationFile,
+                throw InputError(
+                    file: annotationFile,
                     problem: "images[\(position)] (id \(record.id)) has no file_name; every image needs one")
             }
             if indexOfImage.updateValue(items.count, forKey: record.id) != nil {
-                throw DatasetError(
-                    path: annotationFile,
+                throw InputError(
+                    file: annotationFile,
                     problem: "images[\(position)]: id \(record.id) appears twice; ids must be unique")
             }
             items.append(
@@ -135,13 +136,13 @@ public struct DetectionDataset: Sendable {
         var skipped = 0
         for (position, annotation) in instances.annotations.enumerated() {
             guard let itemIndex = indexOfImage[annotation.imageID] else {
-                throw DatasetError(
-                    path: annotationFile,
+                throw InputError(
+                    file: annotationFile,
                     problem: "annotations[\(position)]: image_id \(annotation.imageID) is not in images")
             }
             guard let label = indexOfCategory[annotation.categoryID] else {
-                throw DatasetError(
-                    path: annotationFile,
+                throw InputError(
+                    file: annotationFile,
                     problem: "annotations[\(position)]: category_id \(annotation.categoryID) is not in categories "
                         + "(ids: \(categories.prefix(10).map { String($0.id) }.joined(separator: ", "))"
                         + "\(categories.count > 10 ? ", ..." : ""))")

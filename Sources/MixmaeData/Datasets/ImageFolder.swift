@@ -1,4 +1,5 @@
 import Foundation
+import MixmaeSupport
 
 /// A classification dataset in the ImageFolder layout: `root/<class>/<image>`,
 /// classes sorted by name and numbered from 0, images sorted by path. A root
@@ -29,19 +30,13 @@ public struct ImageFolder: Sendable {
     /// detected from the file's bytes.
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "png"]
 
-    public struct Error: Swift.Error, CustomStringConvertible {
-        public var root: String
-        public var problem: String
-        public var description: String { "\(root): \(problem)" }
-    }
-
     public init(root: String) throws {
         self.root = root
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw Error(
-                root: root,
+            throw InputError(
+                file: root,
                 problem:
                     "no such folder; give a folder of class subfolders of images (ImageFolder layout), or generate one with `mixmae data synth --out DIR`"
             )
@@ -67,8 +62,8 @@ public struct ImageFolder: Sendable {
             }
         }
         guard !samples.isEmpty else {
-            throw Error(
-                root: root,
+            throw InputError(
+                file: root,
                 problem: "no .jpg, .jpeg or .png images found (looked in the folder and its class subfolders)")
         }
         self.classes = classes

@@ -1,7 +1,8 @@
 import Foundation
+import MixmaeSupport
 
 /// Decodes JSON with `JSONDecoder` and turns its errors into
-/// `EvaluationError`s that name the file and the JSON path of the bad value.
+/// `InputError`s that name the file and the JSON path of the bad value.
 enum JSONInput {
     /// Reads and decodes the JSON file at `path`.
     static func decodeFile<T: Decodable>(_ type: T.Type, path: String) throws -> T {
@@ -12,7 +13,7 @@ enum JSONInput {
             let reason =
                 FileManager.default.fileExists(atPath: path)
                 ? "cannot read: \(error.localizedDescription)" : "no such file"
-            throw EvaluationError(file: path, message: reason)
+            throw InputError(file: path, problem: reason)
         }
         return try decode(type, from: data, file: path)
     }
@@ -22,7 +23,7 @@ enum JSONInput {
         do {
             return try JSONDecoder().decode(type, from: data)
         } catch let error as DecodingError {
-            throw evaluationError(error, file: file, data: data)
+            throw inputError(error, file: file, data: data)
         }
     }
 
@@ -59,29 +60,29 @@ enum JSONInput {
         return text
     }
 
-    private static func evaluationError(_ error: DecodingError, file: String, data: Data)
-        -> EvaluationError
+    private static func inputError(_ error: DecodingError, file: String, data: Data)
+        -> InputError
     {
         switch error {
         case .typeMismatch(let type, let context):
-            return EvaluationError(
-                file: file, path: path(context.codingPath),
-                message: "expected \(describe(type)) (\(context.debugDescription))")
+            return InputError(
+                file: file, keyPath: path(context.codingPath),
+                problem: "expected \(describe(type)) (\(context.debugDescription))")
         case .valueNotFound(let type, let context):
-            return EvaluationError(
-                file: file, path: path(context.codingPath),
-                message: "expected \(describe(type)), found null")
+            return InputError(
+                file: file, keyPath: path(context.codingPath),
+                problem: "expected \(describe(type)), found null")
         case .keyNotFound(let key, let context):
-            return EvaluationError(
-                file: file, path: path(context.codingPath + [key]), message: "missing")
+            return InputError(
+                file: file, keyPath: path(context.codingPath + [key]), problem: "missing")
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty {
-                return EvaluationError(file: file, message: syntaxProblem(in: data))
+                return InputError(file: file, problem: syntaxProblem(in: data))
             }
-            return EvaluationError(
-                file: file, path: path(context.codingPath), message: context.debugDescription)
+            return InputError(
+                file: file, keyPath: path(context.codingPath), problem: context.debugDescription)
         @unknown default:
-            return EvaluationError(file: file, message: "\(error)")
+            return InputError(file: file, problem: "\(error)")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import MixmaeSupport
 
 /// A semantic segmentation dataset: images and single-channel PNG label maps
 /// in two folders, paired by file stem (`0001.jpg` with `0001.png`).
@@ -49,7 +50,7 @@ public struct SegmentationDataset: Sendable {
             throw Self.unpaired(lonelyLabels.map { labels[$0]! }, in: annotationDirectory, missing: imageDirectory)
         }
         guard !images.isEmpty else {
-            throw DatasetError(path: imageDirectory, problem: "no .jpg, .jpeg or .png images in this folder")
+            throw InputError(file: imageDirectory, problem: "no .jpg, .jpeg or .png images in this folder")
         }
         pairs = images.keys.sorted().map { stem in
             Pair(
@@ -100,8 +101,8 @@ public struct SegmentationDataset: Sendable {
         let image = try loadImage(at: index)
         let labels = try loadLabels(at: index)
         guard image.width == labels.width, image.height == labels.height else {
-            throw DatasetError(
-                path: pairs[index].labelPath,
+            throw InputError(
+                file: pairs[index].labelPath,
                 problem: "is \(labels.width)x\(labels.height) but its image \(pairs[index].imagePath) is "
                     + "\(image.width)x\(image.height); a label map must have its image's size")
         }
@@ -113,8 +114,8 @@ public struct SegmentationDataset: Sendable {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue
         else {
-            throw DatasetError(
-                path: directory,
+            throw InputError(
+                file: directory,
                 problem: "no such folder; a segmentation dataset is images/ + annotations/ (optionally with "
                     + "split subfolders such as training/ and validation/, as ADE20K), e.g. from "
                     + "`mixmae data synth --out DIR` (DIR/segmentation)")
@@ -124,18 +125,18 @@ public struct SegmentationDataset: Sendable {
             guard extensions.contains((name as NSString).pathExtension.lowercased()) else { continue }
             let stem = (name as NSString).deletingPathExtension
             if let other = byStem.updateValue(name, forKey: stem) {
-                throw DatasetError(
-                    path: directory, problem: "both \(other) and \(name) have the stem \(stem); keep one file per stem")
+                throw InputError(
+                    file: directory, problem: "both \(other) and \(name) have the stem \(stem); keep one file per stem")
             }
         }
         return byStem
     }
 
-    private static func unpaired(_ names: [String], in directory: String, missing other: String) -> DatasetError {
+    private static func unpaired(_ names: [String], in directory: String, missing other: String) -> InputError {
         let shown = names.prefix(5).joined(separator: ", ")
         let more = names.count > 5 ? " and \(names.count - 5) more" : ""
-        return DatasetError(
-            path: directory,
+        return InputError(
+            file: directory,
             problem: "\(names.count) file(s) have no partner of the same stem in \(other): \(shown)\(more)")
     }
 }

@@ -1,9 +1,10 @@
+import MixmaeSupport
 /// Why an image could not be read, written or transformed, and which one.
 ///
 ///     do { _ = try Image(contentsOfFile: "cat.png") } catch let error as ImageError {
 ///         print(error)  // cat.png: truncated PNG: the data ends before ... (re-export or re-download it)
 ///     }
-public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct ImageError: UserFacingError, Equatable, Sendable {
     /// The kind of failure, for callers that treat some differently.
     public enum Kind: String, Sendable {
         /// The file could not be opened or read (missing, a directory, no permission).
@@ -38,5 +39,6 @@ public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
         self.message = message
     }
 
-    public var description: String { "\(source): \(message)" }
+    public var what: String { message }
+    public var location: ErrorLocation? { .file(source) }
 }

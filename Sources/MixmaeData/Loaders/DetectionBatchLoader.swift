@@ -1,5 +1,6 @@
 import Foundation
 import MixKit
+import MixmaeSupport
 
 /// A detection batch: images padded to one size, and each image's targets
 /// in the coordinates of its (unpadded) input.
@@ -95,8 +96,8 @@ public final class DetectionBatchLoader: BatchSource, @unchecked Sendable {
         let item = dataset.items[index]
         let image = try Image(contentsOfFile: item.path, mode: .rgb)
         if let width = item.width, let height = item.height, width != image.width || height != image.height {
-            throw DatasetError(
-                path: item.path,
+            throw InputError(
+                file: item.path,
                 problem: "is \(image.width)x\(image.height) but \(dataset.annotationFile) says \(width)x\(height) "
                     + "(image id \(item.imageID)); its boxes would be misplaced, so fix the JSON or the image")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import MixKit
+import MixmaeSupport
 
 /// The part of batch loading every loader shares: which sample sits at which
 /// position of an epoch, which positions make up a batch, and the generator
@@ -93,8 +94,8 @@ extension BrokenImageLog {
                 record(path(index), error)
                 attempt += 1
                 if attempt >= order.count {
-                    throw DatasetError(
-                        path: path(index),
+                    throw InputError(
+                        file: path(index),
                         problem:
                             "cannot be read, and neither can any other of the dataset's \(order.count) images "
                             + "(each is in a warning above): check that the recipe's data paths point at the images")
@@ -102,22 +103,4 @@ extension BrokenImageLog {
             }
         }
     }
-}
-
-/// A dataset that cannot be read as asked: which file or folder, and what is wrong.
-///
-/// ```swift
-/// DatasetError(path: "data/ann/train.json", problem: "images[3] has no file_name")
-/// // prints: data/ann/train.json: images[3] has no file_name
-/// ```
-public struct DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
-    public var path: String
-    public var problem: String
-
-    public init(path: String, problem: String) {
-        self.path = path
-        self.problem = problem
-    }
-
-    public var description: String { "\(path): \(problem)" }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MixmaeSupport
 
 /// What a generation did.
 public struct SyntheticDatasetSummary: Equatable, Sendable {
@@ -89,14 +90,14 @@ public struct SyntheticDatasetGenerator: Sendable {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         if fm.fileExists(atPath: layout.root, isDirectory: &isDirectory) && !isDirectory.boolValue {
-            throw DatasetError(path: layout.root, problem: "is a file; --out must name a folder (new or empty)")
+            throw InputError(file: layout.root, problem: "is a file; --out must name a folder (new or empty)")
         }
         let entries = (try? fm.contentsOfDirectory(atPath: layout.root)) ?? []
         if !entries.isEmpty {
             guard overwrite else {
                 let what = fm.fileExists(atPath: layout.manifest) ? "a synthetic dataset with other options" : "files"
-                throw DatasetError(
-                    path: layout.root,
+                throw InputError(
+                    file: layout.root,
                     problem: "already holds \(what) (\(entries.sorted().prefix(3).joined(separator: ", "))...); "
                         + "pass --overwrite to replace what `mixmae data synth` wrote there, or choose an empty folder")
             }
@@ -119,8 +120,8 @@ public struct SyntheticDatasetGenerator: Sendable {
         do {
             for folder in folders { try fm.createDirectory(atPath: folder, withIntermediateDirectories: true) }
         } catch {
-            throw DatasetError(
-                path: layout.root,
+            throw InputError(
+                file: layout.root,
                 problem: "cannot create the dataset folders (\(error.localizedDescription)); check that the "
                     + "parent folder exists and is writable")
         }

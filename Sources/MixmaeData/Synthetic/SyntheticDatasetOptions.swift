@@ -1,4 +1,5 @@
 import Foundation
+import MixmaeSupport
 
 /// What `mixmae data synth` generates: how many images, how large, how many
 /// shape classes, the seed, the validation share, the image format, and
@@ -42,24 +43,24 @@ public struct SyntheticDatasetOptions: Equatable, Sendable {
     public func validate() throws {
         let maximum = ShapeKind.maximumClassCount
         guard (1...maximum).contains(classCount) else {
-            throw DatasetError(
-                path: "--classes",
+            throw InputError(
+                keyPath: "--classes",
                 problem: "must be in 1...\(maximum) (the shape kinds: "
                     + "\(ShapeKind.allCases.map(\.rawValue).joined(separator: ", "))), got \(classCount)")
         }
         guard (16...1024).contains(imageSize) else {
-            throw DatasetError(path: "--size", problem: "must be in 16...1024 pixels, got \(imageSize)")
+            throw InputError(keyPath: "--size", problem: "must be in 16...1024 pixels, got \(imageSize)")
         }
         guard validationFraction > 0 && validationFraction < 1 else {
-            throw DatasetError(
-                path: "--val-fraction", problem: "must be between 0 and 1 (exclusive), got \(validationFraction)")
+            throw InputError(
+                keyPath: "--val-fraction", problem: "must be between 0 and 1 (exclusive), got \(validationFraction)")
         }
         guard imageCount <= 1_000_000 else {
-            throw DatasetError(path: "--images", problem: "at most 1000000 images, got \(imageCount)")
+            throw InputError(keyPath: "--images", problem: "at most 1000000 images, got \(imageCount)")
         }
         guard trainCount >= classCount && validationCount >= classCount else {
-            throw DatasetError(
-                path: "--images",
+            throw InputError(
+                keyPath: "--images",
                 problem:
                     "\(imageCount) images with --val-fraction \(validationFraction) give \(trainCount) training and "
                     + "\(validationCount) validation images; each split needs at least one image per class "

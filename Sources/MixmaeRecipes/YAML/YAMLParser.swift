@@ -2,21 +2,6 @@ import CYAML
 import Foundation
 import MixmaeSupport
 
-/// A YAML syntax error (from libyaml or from this parser), with its place.
-///
-/// Prints as `file:line:column: error: message`.
-public struct YAMLError: Error, CustomStringConvertible, Equatable {
-    public var mark: SourceMark
-    public var message: String
-
-    public init(mark: SourceMark, message: String) {
-        self.mark = mark
-        self.message = message
-    }
-
-    public var description: String { "\(mark): error: \(message)" }
-}
-
 /// Parses YAML text into a ``YAMLNode`` tree with libyaml's event API.
 ///
 /// One document per text (an empty text is a null node). Anchors and aliases

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import MixmaeSupport
 
 /// A connection to one SQLite database file, set up for several processes writing at once.
 ///
@@ -262,7 +263,7 @@ public final class SQLiteDatabase {
 }
 
 /// A database opened but could not be configured as the registry needs.
-public struct SQLiteSetupError: Error, CustomStringConvertible {
+public struct SQLiteSetupError: UserFacingError {
     /// The database file.
     public let path: String
     /// What went wrong.
@@ -270,5 +271,7 @@ public struct SQLiteSetupError: Error, CustomStringConvertible {
     /// What to do about it.
     public let advice: String
 
-    public var description: String { "\(path): \(problem); \(advice)" }
+    public var what: String { problem }
+    public var location: ErrorLocation? { .file(path) }
+    public var hint: String? { advice }
 }

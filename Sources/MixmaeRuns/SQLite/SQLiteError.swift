@@ -1,12 +1,13 @@
 import CSQLite
 import Foundation
+import MixmaeSupport
 
 /// An error reported by libsqlite3, with the statement that caused it.
 ///
 /// Its description names the database file, sqlite's message and result code, and the SQL:
 /// `sqlite error 19 (constraint failed) in /tmp/x/registry.sqlite: UNIQUE constraint failed:
 /// tags.run_id, tags.key; while running: INSERT INTO tags ...`
-public struct SQLiteError: Error, CustomStringConvertible {
+public struct SQLiteError: UserFacingError {
     /// The primary result code (`SQLITE_BUSY`, `SQLITE_CONSTRAINT`, ...).
     public let code: Int32
     /// The extended result code (`SQLITE_BUSY_SNAPSHOT`, `SQLITE_CONSTRAINT_UNIQUE`, ...).
@@ -21,7 +22,7 @@ public struct SQLiteError: Error, CustomStringConvertible {
     /// True for the transient lock errors that a retry can cure.
     public var isBusy: Bool { code == SQLITE_BUSY || code == SQLITE_LOCKED }
 
-    public var description: String {
+    public var what: String {
         let name = String(cString: sqlite3_errstr(code))
         var text = "sqlite error \(extendedCode) (\(name)) in \(path): \(message)"
         if let sql {
@@ -48,7 +49,7 @@ public struct SQLiteError: Error, CustomStringConvertible {
 }
 
 /// The database could not take a write lock within the retry budget.
-public struct SQLiteBusyTimeout: Error, CustomStringConvertible {
+public struct SQLiteBusyTimeout: UserFacingError {
     /// The database file.
     public let path: String
     /// How many times the transaction was tried.
@@ -58,9 +59,10 @@ public struct SQLiteBusyTimeout: Error, CustomStringConvertible {
     /// The last busy error.
     public let lastError: SQLiteError
 
-    public var description: String {
+    public var what: String {
         "the database \(path) stayed locked by other processes for "
-            + "\(String(format: "%.1f", seconds)) s (\(attempts) attempts); "
-            + "is a process holding a long transaction? last error: \(lastError)"
+            + "\(String(format: "%.1f", seconds)) s (\(attempts) attempts)"
     }
+
+    public var hint: String? { "is a process holding a long transaction? last error: \(lastError)" }
 }

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import MixmaeSupport
 
 /// A prepared statement: bind parameters, step through rows, reset, reuse.
 ///
@@ -92,7 +93,7 @@ public final class SQLiteStatement {
 }
 
 /// A statement was given the wrong number of parameter values.
-public struct SQLiteBindingCountError: Error, CustomStringConvertible {
+public struct SQLiteBindingCountError: UserFacingError {
     /// The statement's SQL.
     public let sql: String
     /// How many parameters the SQL has.
@@ -100,7 +101,7 @@ public struct SQLiteBindingCountError: Error, CustomStringConvertible {
     /// How many values were given.
     public let given: Int
 
-    public var description: String {
+    public var what: String {
         "SQL statement takes \(expected) parameters but \(given) values were bound: \(sql)"
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MixKit
 import MixmaePluginHost
+import MixmaeSupport
 
 /// One forward (and backward) pass of the reference model on a saved batch,
 /// with every output written under the fixtures' names and layouts: how users
@@ -26,12 +27,6 @@ public struct ForwardRunner {
     }
 
     /// What was wrong with the batch file.
-    public struct BatchError: Error, CustomStringConvertible {
-        public var path: String
-        public var problem: String
-        public var description: String { "\(path): \(problem)" }
-    }
-
     public func run(weights weightsPath: String, batch batchPath: String, computeGradients: Bool = true) throws
         -> [String: Tensor]
     {
@@ -46,7 +41,7 @@ public struct ForwardRunner {
         do {
             try model.load(stateDict: try weights.tensors(), strict: true)
         } catch let error as StateDictError {
-            throw BatchError(path: weightsPath, problem: error.description)
+            throw InputError(file: weightsPath, problem: error.description)
         }
         model.train(false)
         let run = { () throws -> [String: Tensor] in
@@ -71,15 +66,15 @@ public struct ForwardRunner {
     private func checkImages(_ images: Tensor, _ capabilities: BackboneCapabilities, path: String) throws {
         let want = [capabilities.inputChannels, capabilities.imageSize, capabilities.imageSize]
         guard images.rank == 4, Array(images.shape.dropFirst()) == want else {
-            throw BatchError(
-                path: path,
+            throw InputError(
+                file: path,
                 problem:
                     "tensor 'images' has shape \(images.shape); the configuration expects [B, \(want.map(String.init).joined(separator: ", "))]"
             )
         }
         guard images.shape[0] > 0 else {
-            throw BatchError(
-                path: path, problem: "tensor 'images' holds no image (shape \(images.shape)); B must be at least 1")
+            throw InputError(
+                file: path, problem: "tensor 'images' holds no image (shape \(images.shape)); B must be at least 1")
         }
     }
 
@@ -88,20 +83,20 @@ public struct ForwardRunner {
     {
         try checkImages(images, model.backbone.capabilities, path: path)
         guard images.shape[0] % 2 == 0 else {
-            throw BatchError(
-                path: path,
+            throw InputError(
+                file: path,
                 problem: "MixMAE mixes image i with image B-1-i: the batch size must be even, got \(images.shape[0])")
         }
         guard batch.entries["mask"] != nil else {
-            throw BatchError(
-                path: path, problem: "a pretraining batch needs a 'mask' tensor [L] of 0/1 over the final-stage grid")
+            throw InputError(
+                file: path, problem: "a pretraining batch needs a 'mask' tensor [L] of 0/1 over the final-stage grid")
         }
         let mask = try batch.tensor("mask")
         let stride = model.backbone.capabilities.outputs.last?.stride ?? 32
         let side = model.backbone.capabilities.imageSize / stride
         guard mask.count == side * side, mask.scalars.allSatisfy({ $0 == 0 || $0 == 1 }) else {
-            throw BatchError(
-                path: path,
+            throw InputError(
+                file: path,
                 problem:
                     "tensor 'mask' must hold \(side * side) values of 0 or 1 (the \(side)x\(side) final-stage grid), got shape \(mask.shape)"
             )
@@ -116,13 +111,13 @@ public struct ForwardRunner {
     {
         try checkImages(images, model.backbone.capabilities, path: path)
         guard batch.entries["labels"] != nil else {
-            throw BatchError(path: path, problem: "a finetuning batch needs a 'labels' tensor [B] of class indices")
+            throw InputError(file: path, problem: "a finetuning batch needs a 'labels' tensor [B] of class indices")
         }
         let labels = try batch.integers("labels")
         let classes = config.numClasses ?? config.head.int("num_classes")
         guard labels.count == images.shape[0], labels.allSatisfy({ $0 >= 0 && $0 < classes }) else {
-            throw BatchError(
-                path: path,
+            throw InputError(
+                file: path,
                 problem: "tensor 'labels' must hold \(images.shape[0]) class indices in 0..<\(classes), got \(labels)")
         }
         let out = model(images)

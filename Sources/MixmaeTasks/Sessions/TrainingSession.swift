@@ -4,6 +4,7 @@ import MixmaeData
 import MixmaePluginHost
 import MixmaeRecipes
 import MixmaeRuns
+import MixmaeSupport
 
 /// One `mixmae train`: validates the recipe against the plugins, registers
 /// the run, resolves and records the initial weights, builds the task, runs
@@ -74,8 +75,8 @@ public final class TrainingSession {
         do {
             _ = try SafeTensorsFile(path: optimizerState)
         } catch {
-            throw Checkpoint.Error(
-                path: optimizerState,
+            throw InputError(
+                file: optimizerState,
                 problem: "run \(id) cannot continue exactly without its optimizer state (\(error)); "
                     + "restore this file and resume again (the run was not changed)")
         }
@@ -105,13 +106,10 @@ public final class TrainingSession {
             let summary = try loop.run(resume: resume)
             try end(run, .finished)
             return Result(runID: run.id, task: recipe.task, directory: run.outputDirectory, summary: summary)
-        } catch let stop as TrainingStop {
-            if case .interrupted = stop {
-                try? end(run, .killed(signal: ShutdownRequest.signal ?? SIGINT))
-            } else {
-                try? end(run, .failed("\(stop)"))
-            }
-            throw stop
+        } catch TrainingStop.interrupted(let checkpoint) {
+            let signal = ShutdownRequest.signal ?? SIGINT
+            try? end(run, .killed(signal: signal))
+            throw TrainingInterrupted(runID: run.id, checkpoint: checkpoint, signal: signal)
         } catch {
             try? end(run, .failed("\(error)"))
             throw error
@@ -173,4 +171,21 @@ extension PluginCatalog {
                 hashingLibraryAt: URL(fileURLWithPath: component.library))
         }
     }
+}
+
+/// A run stopped by SIGINT or SIGTERM (or `--stop-after-steps`) after finishing its step
+/// and saving: it is KILLED in the registry and continues with `train --resume`. The
+/// process exits with 128 + the signal (130, 143), as shells report an interrupted program.
+public struct TrainingInterrupted: UserFacingError {
+    public var runID: RunID
+    /// The checkpoint written on the way out.
+    public var checkpoint: String
+    public var signal: Int32
+
+    public var what: String {
+        "run \(runID) stopped by \(signalName(signal)): the current step finished and the run was saved to \(checkpoint)"
+    }
+
+    public var hint: String? { "continue with --resume (`mixmae train --resume run:\(runID)`)" }
+    public var exitCode: Int32 { ExitStatus.interrupted(by: signal) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MixKit
+import MixmaeSupport
 
 /// The backbone's fixed square input: padded dense-task batches are placed at
 /// its top left, the rest stays 0 (the normalised mean), as mmdet/mmseg pad.
@@ -14,13 +15,13 @@ public struct BackboneCanvas: Sendable {
     public init(size: Int) { self.size = size }
 
     /// A batch too large for the backbone's input.
-    public struct TooLarge: Error, CustomStringConvertible {
+    public struct TooLarge: UserFacingError {
         public var height: Int
         public var width: Int
         public var size: Int
         public var advice: String
 
-        public var description: String {
+        public var what: String {
             "a \(width)x\(height) input does not fit the backbone's \(size)x\(size) input (data.img_size): \(advice)"
         }
     }

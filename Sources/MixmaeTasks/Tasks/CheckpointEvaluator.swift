@@ -3,6 +3,7 @@ import MixKit
 import MixmaeData
 import MixmaePluginHost
 import MixmaeRecipes
+import MixmaeSupport
 
 /// What evaluating a checkpoint on a validation split measured.
 public struct CheckpointEvaluation {
@@ -129,13 +130,13 @@ public struct ClassificationCheckpointEvaluator: CheckpointEvaluator {
 }
 
 /// Why a checkpoint could not be evaluated.
-public enum CheckpointEvaluationError: Error, CustomStringConvertible {
+public enum CheckpointEvaluationError: UserFacingError {
     /// The recipe's task has no checkpoint evaluator (pretraining).
     case nothingToEvaluate(task: String)
     case doesNotFit(path: String, detail: String)
     case wrongTask(path: String, checkpointTask: String, run: String?, recipeTask: String)
 
-    public var description: String {
+    public var what: String {
         switch self {
         case .nothingToEvaluate(let task):
             let evaluable = TaskCatalog.standard.tasks.filter { $0.checkpointEvaluator != nil }.map(\.name)

@@ -2,6 +2,7 @@ import Foundation
 import MixKit
 import MixmaeData
 import MixmaeRecipes
+import MixmaeSupport
 
 /// A recipe that passed validation: its task, its sections as typed parameters and the
 /// components chosen for each model slot.
@@ -113,7 +114,7 @@ public struct TaskRecipe {
     public func imageFolder(_ key: String) throws -> ImageFolder {
         do {
             return try ImageFolder(root: data.string(key))
-        } catch let error as ImageFolder.Error {
+        } catch let error as InputError {
             throw issue(at: RecipePath([.key("data"), .key(key)]), "\(error)")
         }
     }

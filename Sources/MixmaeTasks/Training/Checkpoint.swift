@@ -1,5 +1,6 @@
 import Foundation
 import MixKit
+import MixmaeSupport
 
 /// Where a training run stands, saved with every checkpoint so that `--resume`
 /// continues exactly: the same weights after N + N steps as after 2N.
@@ -41,12 +42,6 @@ public struct TrainerState: Codable, Equatable, Sendable {
 /// let (weights, _) = try Checkpoint.loadWeights(dir + "/last.safetensors")
 /// ```
 public enum Checkpoint {
-    public struct Error: Swift.Error, CustomStringConvertible {
-        public var path: String
-        public var problem: String
-        public var description: String { "\(path): \(problem)" }
-    }
-
     /// The optimizer-state file that goes with a weights file.
     public static func optimizerPath(for weightsPath: String) -> String {
         let base = weightsPath.hasSuffix(".safetensors") ? String(weightsPath.dropLast(12)) : weightsPath
@@ -79,8 +74,8 @@ public enum Checkpoint {
     public static func loadTrainingState(_ path: String, into optimizer: Optimizer) throws -> TrainerState {
         let optimPath = optimizerPath(for: path)
         guard FileManager.default.fileExists(atPath: optimPath) else {
-            throw Error(
-                path: optimPath,
+            throw InputError(
+                file: optimPath,
                 problem:
                     "no optimizer state next to the checkpoint; a run can only resume from a checkpoint written by training"
             )
@@ -89,12 +84,12 @@ public enum Checkpoint {
         guard let json = file.metadata["mixmae.trainer_state"],
             let state = try? JSONDecoder().decode(TrainerState.self, from: Data(json.utf8))
         else {
-            throw Error(path: optimPath, problem: "its metadata has no readable 'mixmae.trainer_state'")
+            throw InputError(file: optimPath, problem: "its metadata has no readable 'mixmae.trainer_state'")
         }
         let weights = try SafeTensorsFile(path: path)
         if let step = weights.metadata["mixmae.step"], step != String(state.step) {
-            throw Error(
-                path: path,
+            throw InputError(
+                file: path,
                 problem:
                     "weights are from step \(step) but the optimizer state is from step \(state.step): the pair is not from one checkpoint"
             )

@@ -1,5 +1,6 @@
 import Foundation
 import MixKit
+import MixmaeSupport
 
 /// Loads a backbone's initial weights from a checkpoint written by another
 /// run (or imported from PyTorch), taking only the tensors the backbone has.
@@ -31,12 +32,6 @@ public enum InitialWeights {
         }
     }
 
-    public struct Error: Swift.Error, CustomStringConvertible {
-        public var path: String
-        public var problem: String
-        public var description: String { "\(path): \(problem)" }
-    }
-
     /// Copies the matching tensors of `path` into `backbone`; with `strict`,
     /// every backbone tensor must be present.
     public static func load(into backbone: Module, from path: String, strict: Bool) throws -> Report {
@@ -62,21 +57,21 @@ public enum InitialWeights {
             used += 1
         }
         if !wrong.isEmpty {
-            throw Error(
-                path: path,
+            throw InputError(
+                file: path,
                 problem: "tensors do not fit the backbone (was it pretrained with another configuration?):\n  "
                     + wrong.joined(separator: "\n  "))
         }
         if strict && !missing.isEmpty {
-            throw Error(
-                path: path,
+            throw InputError(
+                file: path,
                 problem:
                     "\(missing.count) backbone tensors are missing (init.strict is on): \(missing.prefix(10).joined(separator: ", "))"
             )
         }
         if used == 0 {
-            throw Error(
-                path: path,
+            throw InputError(
+                file: path,
                 problem: "no tensor of the checkpoint belongs to this backbone: is it a checkpoint of another model?")
         }
         for (name, tensor) in own where file.entries[name]?.shape == tensor.shape {

@@ -1,5 +1,6 @@
 import CHostSupport
 import Foundation
+import MixmaeSupport
 
 /// Turns SIGINT (Ctrl-C) and SIGTERM into a flag that a training loop polls, so the loop
 /// can finish its step, write a checkpoint and mark its run KILLED instead of dying
@@ -52,9 +53,7 @@ public enum ShutdownRequest {
 }
 
 /// The signal handlers could not be installed.
-public struct ShutdownHandlerError: Error, CustomStringConvertible {
+public struct ShutdownHandlerError: UserFacingError {
     public let reason: String
-    public var description: String {
-        "cannot install the SIGINT/SIGTERM handlers: \(reason)"
-    }
+    public var what: String { "cannot install the SIGINT/SIGTERM handlers: \(reason)" }
 }

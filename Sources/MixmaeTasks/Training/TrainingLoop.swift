@@ -99,20 +99,34 @@ public struct OptimizationSettings: Sendable, Equatable {
 }
 
 /// Why a run stopped early.
-public enum TrainingStop: Error, CustomStringConvertible {
-    /// SIGINT or SIGTERM: the step finished and a checkpoint was written.
+public enum TrainingStop: UserFacingError {
+    /// Asked to stop (SIGINT, SIGTERM): the step finished and a checkpoint was written.
     case interrupted(checkpoint: String)
     /// The loss became NaN or infinite.
     case diverged(step: Int, loss: Float)
 
-    public var description: String {
+    public var what: String {
         switch self {
         case .interrupted(let path):
-            return "interrupted: the current step finished and the run was saved to \(path); continue with --resume"
+            return "interrupted: the current step finished and the run was saved to \(path)"
         case .diverged(let step, let loss):
-            return
-                "the loss became \(loss) at step \(step): lower the learning rate, enable gradient clipping (optim.clip_grad), or check the data; the last good checkpoint is kept"
+            return "the loss became \(loss) at step \(step)"
         }
+    }
+
+    public var hint: String? {
+        switch self {
+        case .interrupted: return "continue with --resume"
+        case .diverged:
+            return
+                "lower the learning rate, enable gradient clipping (optim.clip_grad), or check the data; the last good checkpoint is kept"
+        }
+    }
+
+    /// 130 for an interruption (as SIGINT), 1 for a divergence.
+    public var exitCode: Int32 {
+        if case .interrupted = self { return ExitStatus.interrupted(by: SIGINT) }
+        return ExitStatus.failure
     }
 }
 

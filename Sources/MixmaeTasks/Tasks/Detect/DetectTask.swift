@@ -2,6 +2,7 @@ import Foundation
 import MixKit
 import MixmaeData
 import MixmaeEvaluation
+import MixmaeSupport
 
 /// The validation split of a detection task: its ground truth and its loader.
 public struct DetectionValidation {
@@ -65,7 +66,7 @@ public final class DetectTask: TrainingTask {
 
     public func loss(for batch: Batch) throws -> (loss: Tensor, logs: [String: Double]) {
         guard let detection = batch.detection else {
-            throw DenseTaskError(
+            throw InputError(
                 "the detection task got a batch without boxes; its data source must be a DetectionBatchLoader")
         }
         let images = try canvas.place(detection.images, advice: "set detect.max_size <= data.img_size")
@@ -153,11 +154,4 @@ public enum COCOResults {
         }
         try FileBytes.writeAtomically(Array(try encoder.encode(entries)), to: path)
     }
-}
-
-/// A dense task was handed something it cannot train on.
-public struct DenseTaskError: Error, CustomStringConvertible {
-    public var description: String
-
-    public init(_ description: String) { self.description = description }
 }

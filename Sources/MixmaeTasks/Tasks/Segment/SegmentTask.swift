@@ -2,6 +2,7 @@ import Foundation
 import MixKit
 import MixmaeData
 import MixmaeEvaluation
+import MixmaeSupport
 
 /// The validation split of a segmentation task.
 public struct SegmentationValidation {
@@ -67,7 +68,7 @@ public final class SegmentTask: TrainingTask {
 
     public func loss(for batch: Batch) throws -> (loss: Tensor, logs: [String: Double]) {
         guard let segmentation = batch.segmentation else {
-            throw DenseTaskError(
+            throw InputError(
                 "the segmentation task got a batch without label maps; its data source must be a SegmentationBatchLoader"
             )
         }
@@ -94,7 +95,7 @@ public final class SegmentTask: TrainingTask {
             }
         }
         if let bad {
-            throw DenseTaskError(
+            throw InputError(
                 "a training label map (one of \(batch.items.map(\.stem).joined(separator: ", "))) holds label \(bad), "
                     + "outside 0..<\(classes) and not the ignore index \(ignoreIndex): set segment.num_classes to the "
                     + "dataset's class count (and segment.reduce_zero_label for ADE20K-style maps)")
