@@ -101,6 +101,7 @@ let package = Package(
         .testTarget(
             name: "TrainingTests", dependencies: ["MixmaeTasks", "MixmaeRuns", "MixmaeData", "TestSupport", kit],
             path: "Tests/TrainingTests"),
+        .testTarget(name: "CommandLineTests", dependencies: ["TestSupport"], path: "Tests/CommandLineTests"),
         .testTarget(name: "ParityTests", dependencies: [kit, "TestSupport"], path: "Tests/ParityTests"),
         // Kit's own tests (Kit/Tests), run by the root package's `swift test` too.
         .testTarget(name: "KitTests", dependencies: [kit], path: "Kit/Tests/MixKitTests"),

@@ -23,12 +23,6 @@ package enum RegistryText {
         return String(format: "%+.4g", value)
     }
 
-    /// `path` relative to the current directory when it is inside it.
-    package static func path(_ path: String) -> String {
-        let base = FileManager.default.currentDirectoryPath + "/"
-        return path.hasPrefix(base) ? String(path.dropFirst(base.count)) : path
-    }
-
     /// The first line of `text`, cut to `limit` characters.
     package static func oneLine(_ text: String, limit: Int) -> String {
         let line = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""

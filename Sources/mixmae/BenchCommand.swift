@@ -1,12 +1,10 @@
 import ArgumentParser
 
 /// `mixmae bench`: measurements of this machine and of the SDK's speed.
-public struct BenchCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the speed of the SDK on this machine: single ops, or full training steps.",
         subcommands: [BenchOpsCommand.self, BenchTrainCommand.self]
     )
-
-    public init() {}
 }

@@ -7,10 +7,10 @@ import MixKit
 ///
 /// ```
 /// mixmae bench ops
-/// mixmae bench ops --json > ops.json
+/// mixmae bench ops --format json > ops.json
 /// ```
-public struct BenchOpsCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+struct BenchOpsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "ops",
         abstract: "Time matmul against raw cblas_sgemm, and the memory-bound kernels.",
         discussion: """
@@ -23,8 +23,7 @@ public struct BenchOpsCommand: ParsableCommand {
             """
     )
 
-    @Flag(name: .long, help: "Print JSON for scripts instead of tables.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     @Option(name: .long, help: "Timed repetitions per measurement (the best one is kept).")
     var repetitions = 5
@@ -32,18 +31,16 @@ public struct BenchOpsCommand: ParsableCommand {
     @Option(name: .long, help: "Rows of the [rows, 256] tensor for the kernels.")
     var rows = 65536
 
-    public init() {}
-
-    public func validate() throws {
+    func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
         guard rows >= 1 else { throw ValidationError("--rows must be at least 1, got \(rows)") }
     }
 
-    public func run() throws {
+    func run() throws {
         let load =
             (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
             .split(separator: " ").first.map(String.init) ?? "unknown"
-        if !json {
+        if !output.json {
             print("threads: \(Parallel.threadCount), 1-minute load average: \(load)")
             print("")
             print(
@@ -55,7 +52,7 @@ public struct BenchOpsCommand: ParsableCommand {
         for shape in OpsBenchmark.standardShapes {
             let r = OpsBenchmark.gemm(shape, repetitions: repetitions)
             gemms.append(r)
-            if !json {
+            if !output.json {
                 print(
                     pad(shape.name, 26) + pad("\(shape.batch)", 6, right: true)
                         + pad("\(shape.m) x \(shape.n) x \(shape.k)", 20, right: true)
@@ -65,7 +62,7 @@ public struct BenchOpsCommand: ParsableCommand {
             }
         }
         let kernels = OpsBenchmark.kernels(rows: rows, cols: 256, repetitions: repetitions)
-        if json {
+        if output.json {
             let object: [String: Any] = [
                 "threads": Parallel.threadCount,
                 "load_average": Double(load) ?? -1,

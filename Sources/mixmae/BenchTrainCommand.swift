@@ -5,9 +5,9 @@ import MixmaePluginHost
 import MixmaeRecipes
 import MixmaeTasks
 
-/// `mixmae bench train --config NAME.json [--steps K] [--warmup W] [--json]`
-public struct BenchTrainCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+/// `mixmae bench train --config NAME.json [--steps K] [--warmup W] [--format table|json]`
+struct BenchTrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Time full MixMAE training steps (forward, backward, AdamW) on random images.",
         discussion: """
@@ -18,16 +18,14 @@ public struct BenchTrainCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "Model and batch configuration (JSON, reference names).") public var config: String
-    @Option(help: "Timed steps.") public var steps = 5
-    @Option(help: "Untimed steps first.") public var warmup = 2
-    @Option(help: "Batch size (default: the config's `batch`, else 16).") public var batch: Int?
-    @Flag(help: "Print one JSON object.") public var json = false
-    @Option(help: "The plugin registry (default: $MIXMAE_REGISTRY or ./registry.yaml).") public var registry: String?
+    @Option(help: "Model and batch configuration (JSON, reference names).") var config: String
+    @Option(help: "Timed steps.") var steps = 5
+    @Option(help: "Untimed steps first.") var warmup = 2
+    @Option(help: "Batch size (default: the config's `batch`, else 16).") var batch: Int?
+    @OptionGroup var plugins: PluginRegistryOptions
+    @OptionGroup var output: OutputOptions
 
-    public init() {}
-
-    public func validate() throws {
+    func validate() throws {
         guard steps >= 1 else {
             throw ValidationError("--steps must be at least 1 (the median needs a timed step), got \(steps)")
         }
@@ -44,8 +42,8 @@ public struct BenchTrainCommand: ParsableCommand {
         .float("mask_ratio", default: 0.5, range: 0...1, doc: "Fraction of final-stage tokens mixed."),
     ]
 
-    public func run() throws {
-        let catalog = try PluginCatalog.shared(registry: registry)
+    func run() throws {
+        let catalog = try plugins.catalog()
         let reference = try ReferenceConfig(path: config, provider: catalog)
         let root = try YAMLParser.parse(file: config)
         let settings = try ParameterValidator.validate(
@@ -82,7 +80,7 @@ public struct BenchTrainCommand: ParsableCommand {
             optimizer.step()
             let seconds = Date().timeIntervalSince(start)
             if step >= warmup { times.append(seconds) }
-            if !json {
+            if !output.json {
                 FileHandle.standardError.write(
                     Data(
                         "step \(step + 1)/\(warmup + steps)\(step < warmup ? " (warm-up)" : ""): \(String(format: "%.1f", seconds * 1000)) ms, loss \(String(format: "%.4f", loss.item()))\n"
@@ -95,7 +93,7 @@ public struct BenchTrainCommand: ParsableCommand {
         let median = times.sorted()[times.count / 2]
         let parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
         let name = (config as NSString).lastPathComponent
-        if json {
+        if output.json {
             let object: [String: Any] = [
                 "config": name, "batch": batchSize, "steps": steps, "median_step_seconds": median,
                 "images_per_second": Double(batchSize) / median, "parameters": parameters,

@@ -29,7 +29,7 @@ struct DebugRegistryLoadCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var location: RegistryLocation
+    @OptionGroup var home: HomeOptions
 
     @Option(help: "Runs to write.")
     var runs = 10
@@ -61,7 +61,7 @@ struct DebugRegistryLoadCommand: ParsableCommand {
         let start = Date()
         var options = RunRegistry.Options()
         options.heartbeatInterval = 0
-        let registry = try location.open(options: options)
+        let registry = try home.open(options: options)
         var summary = Summary(pid: getpid())
         var generator = SystemRandomNumberGenerator()
         var previous: RunID?
@@ -110,7 +110,7 @@ struct DebugRegistryLoadCommand: ParsableCommand {
             previous = run.id
         }
         summary.seconds = Date().timeIntervalSince(start)
-        print(try RegistryJSON.encode(summary), terminator: "")
+        print(try JSONOutput.encode(summary), terminator: "")
     }
 }
 
@@ -129,7 +129,7 @@ struct DebugSimulateRunCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var location: RegistryLocation
+    @OptionGroup var home: HomeOptions
 
     @Option(help: "The run's task.")
     var task = "pretrain"
@@ -162,12 +162,12 @@ struct DebugSimulateRunCommand: ParsableCommand {
         try ShutdownRequest.install()
         var options = RunRegistry.Options()
         options.heartbeatInterval = heartbeatSeconds
-        let registry = try location.open(options: options)
+        let registry = try home.open(options: options)
         let run: ActiveRun
         var firstStep = 1
         var lineageSeed = ""
         if let resume {
-            let id = try parseRunID(resume)
+            let id = try RunReference(parsing: resume).runID
             run = try registry.resumeRun(id)
             let last = try registry.checkpoint(ofRun: id, role: .checkpointLast)
             firstStep = Int(try SimulatedCheckpoint.step(in: last.url)) + 1

@@ -3,13 +3,13 @@ import Foundation
 import MixmaeData
 import MixmaeEvaluation
 
-/// `mixmae eval coco --gt GT.json --pred DETS.json [--json]`
+/// `mixmae eval coco --gt GT.json --pred DETS.json [--format table|json]`
 struct EvalCOCOCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "coco",
         abstract: "COCO box AP/AR, exactly as pycocotools' COCOeval(gt, dt, \"bbox\").summarize().",
         discussion: """
-            Prints the twelve numbers of summarize() in its format, or with --json an \
+            Prints the twelve numbers of summarize() in its format, or with --format json an \
             object with keys AP, AP50, AP75, APs, APm, APl, AR1, AR10, AR100, ARs, ARm, \
             ARl (values in 0...1, -1 where no ground truth box falls in the area range).
             """
@@ -23,8 +23,7 @@ struct EvalCOCOCommand: ParsableCommand {
         help: "Detections: a COCO results JSON file [{image_id, category_id, bbox, score}].")
     var predictionPath: String
 
-    @Flag(help: "Print the twelve numbers as a JSON object.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let truth = try COCOInstances(contentsOfFile: truthPath)
@@ -36,6 +35,6 @@ struct EvalCOCOCommand: ParsableCommand {
                     .utf8))
         let metrics = try COCOBoxEvaluator.evaluate(
             truth: truth, detections: detections, source: predictionPath)
-        print(json ? metrics.json : metrics.summary)
+        print(output.json ? metrics.json : metrics.summary)
     }
 }

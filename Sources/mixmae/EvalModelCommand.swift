@@ -6,7 +6,7 @@ import MixmaeRuns
 import MixmaeSupport
 import MixmaeTasks
 
-/// `mixmae eval [model] RECIPE --checkpoint REF [--set K=V ...] [--json]`: the default
+/// `mixmae eval [model] RECIPE --checkpoint REF [--set K=V ...] [--format table|json]`: the default
 /// subcommand of `mixmae eval`.
 struct EvalModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,22 +28,17 @@ struct EvalModelCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The checkpoint: run:ID, run:ID:best, sha256:PREFIX or a path.", valueName: "ref"))
     var checkpoint: String
 
-    @Flag(help: "Print the run id and metrics as a JSON object.")
-    var json = false
-
-    @OptionGroup var location: RegistryLocation
-
-    @Option(help: "The plugin registry (default: $MIXMAE_REGISTRY or ./registry.yaml).")
-    var registry: String?
+    @OptionGroup var home: HomeOptions
+    @OptionGroup var plugins: PluginRegistryOptions
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let reference = try WeightsReference(parsing: checkpoint)
         let resolved = try recipe.load()
-        let session = EvaluationSession(
-            catalog: try PluginCatalog.shared(registry: registry), registry: try location.open())
+        let session = EvaluationSession(catalog: try plugins.catalog(), registry: try home.open())
         session.endHooks = .standard
         let result = try session.evaluate(resolved, checkpoint: reference)
-        if json {
+        if output.json {
             struct Document: Encodable {
                 let run: RunID
                 let task: String
@@ -51,22 +46,21 @@ struct EvalModelCommand: ParsableCommand {
                 let sha256: String
                 let split: String
                 let images: Int
+                let seconds: Double
                 let metrics: [String: Double]
             }
             let evaluation = result.evaluation
-            print(
-                try RegistryJSON.encode(
-                    Document(
-                        run: result.runID, task: result.task.name, checkpoint: reference.description,
-                        sha256: result.checkpoint.artifact.sha256, split: evaluation.split, images: evaluation.images,
-                        metrics: Dictionary(uniqueKeysWithValues: evaluation.metrics.map { ($0.name, $0.value) }))),
-                terminator: "")
-            return
+            return try output.print(
+                Document(
+                    run: result.runID, task: result.task.name, checkpoint: reference.description,
+                    sha256: result.checkpoint.artifact.sha256, split: evaluation.split, images: evaluation.images,
+                    seconds: result.seconds,
+                    metrics: Dictionary(uniqueKeysWithValues: evaluation.metrics.map { ($0.name, $0.value) })))
         }
         let evaluation = result.evaluation
         print(
             "run \(result.runID) (eval): \(result.task.name) checkpoint \(reference) "
-                + "(sha256:\(result.checkpoint.artifact.shortHash)) on \(RegistryText.path(evaluation.split)), "
+                + "(sha256:\(result.checkpoint.artifact.shortHash)) on \(displayPath(evaluation.split)), "
                 + "\(evaluation.images) images, \(formatDuration(result.seconds))")
         let width = evaluation.metrics.map(\.label.count).max() ?? 0
         for metric in evaluation.metrics {

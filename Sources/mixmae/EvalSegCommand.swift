@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import MixmaeEvaluation
 
-/// `mixmae eval seg --gt DIR --pred DIR --num-classes N [--ignore-index 255] [--json]`
+/// `mixmae eval seg --gt DIR --pred DIR --num-classes N [--ignore-index 255] [--format table|json]`
 struct EvalSegCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "seg",
@@ -10,7 +10,7 @@ struct EvalSegCommand: ParsableCommand {
         discussion: """
             Label maps (single-channel PNG) are paired by file name. Intersection and \
             union are summed over the whole set before dividing; mIoU averages the \
-            classes present in the truth or the predictions. With --json prints an object \
+            classes present in the truth or the predictions. With --format json prints an object \
             with keys per_class_iou (null for a class in neither), mIoU and aAcc, in 0...1.
             """
     )
@@ -30,8 +30,7 @@ struct EvalSegCommand: ParsableCommand {
     @Flag(help: "Map truth 0 to ignored and v to v-1 first (mmseg's reduce_zero_label, ADE20K).")
     var reduceZeroLabel = false
 
-    @Flag(help: "Print the metrics as a JSON object.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         guard numClasses > 0 else { throw ValidationError("--num-classes must be positive") }
@@ -53,7 +52,7 @@ struct EvalSegCommand: ParsableCommand {
                     + "for no class (is --num-classes right?)")
         }
         let metrics = evaluator.metrics
-        print(json ? metrics.json : metrics.report())
+        print(output.json ? metrics.json : metrics.report())
     }
 
     private static func note(_ line: String) {

@@ -5,8 +5,8 @@ import MixmaePluginHost
 import MixmaeTasks
 
 /// `mixmae forward --config C.json --weights W.safetensors --batch B.safetensors --out O.safetensors`
-public struct ForwardCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+struct ForwardCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "forward",
         abstract: "Run the reference model once on a saved batch and write every output and gradient.",
         discussion: """
@@ -21,17 +21,15 @@ public struct ForwardCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The model's hyper-parameters (JSON, reference names).") public var config: String
-    @Option(help: "Weights by reference name (safetensors).") public var weights: String
-    @Option(help: "The batch: images, and mask or labels (safetensors).") public var batch: String
-    @Option(help: "Where to write the outputs (safetensors).") public var out: String
-    @Flag(help: "Forward only: no backward pass, no grad.* outputs.") public var noGrad = false
-    @Option(help: "The plugin registry (default: MIXMAE_REGISTRY or ./registry.yaml).") public var registry: String?
+    @Option(help: "The model's hyper-parameters (JSON, reference names).") var config: String
+    @Option(help: "Weights by reference name (safetensors).") var weights: String
+    @Option(help: "The batch: images, and mask or labels (safetensors).") var batch: String
+    @Option(help: "Where to write the outputs (safetensors).") var out: String
+    @Flag(help: "Forward only: no backward pass, no grad.* outputs.") var noGrad = false
+    @OptionGroup var plugins: PluginRegistryOptions
 
-    public init() {}
-
-    public func run() throws {
-        let catalog = try PluginCatalog.shared(registry: registry)
+    func run() throws {
+        let catalog = try plugins.catalog()
         let reference = try ReferenceConfig(path: config, provider: catalog)
         let started = Date()
         let outputs = try ForwardRunner(config: reference, builder: ComponentBuilder(provider: catalog))

@@ -16,7 +16,7 @@ struct LineageCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var location: RegistryLocation
+    @OptionGroup var home: HomeOptions
 
     @Argument(help: "A run id, run:ID:best or run:ID:last, an artifact hash prefix, or a checkpoint path.")
     var ref: String
@@ -30,23 +30,26 @@ struct LineageCommand: ParsableCommand {
     @Flag(help: "In a --down tree, also list produced artifacts that nothing used.")
     var all = false
 
-    @Option(help: "tree, dot or json.")
-    var format: OutputFormat = .tree
+    @Option(help: "tree (for people), dot (Graphviz) or json (for scripts).")
+    var format: Format = .tree
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case tree, dot, json
+    }
 
     func validate() throws {
         if up && down { throw ValidationError("choose one of --up and --down") }
     }
 
     func run() throws {
-        try format.require([.tree, .dot, .json], command: "lineage")
-        let registry = try location.open()
+        let registry = try home.open()
         let node = try registry.lineageNode(for: ref)
         let graph = try registry.lineage(of: node, direction: down ? .down : .up)
         let renderer = LineageRenderer(graph: graph, foldUnusedArtifacts: !all)
         switch format {
+        case .tree: print(renderer.tree(), terminator: "")
         case .dot: print(renderer.dot(), terminator: "")
         case .json: print(try renderer.json(), terminator: "")
-        default: print(renderer.tree(), terminator: "")
         }
     }
 }

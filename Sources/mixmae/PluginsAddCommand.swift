@@ -4,8 +4,8 @@ import MixmaePluginHost
 import MixmaeSupport
 
 /// `mixmae plugins add PATH`: checks a library in this process, then lists it in the registry.
-public struct PluginsAddCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+struct PluginsAddCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "add",
         abstract: "Load and check a plugin library, then append it to the registry.",
         discussion: """
@@ -17,19 +17,17 @@ public struct PluginsAddCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup public var registry: RegistryOptions
+    @OptionGroup var plugins: PluginRegistryOptions
 
     @Argument(help: "The plugin library (.so) to add.")
-    public var library: String
+    var library: String
 
-    public init() {}
-
-    public func run() throws {
+    func run() throws {
         print(try add())
     }
 
     private func add() throws -> String {
-        let file = registry.path
+        let file = plugins.path
         let path = URL(fileURLWithPath: library).standardizedFileURL.path
         let existing =
             FileManager.default.fileExists(atPath: file)

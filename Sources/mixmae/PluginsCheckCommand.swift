@@ -4,8 +4,8 @@ import MixKit
 import MixmaePluginHost
 
 /// `mixmae plugins check ID`: build with defaults, forward, backward, finite differences, report.
-public struct PluginsCheckCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+struct PluginsCheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Build a component with its defaults, run forward and backward, and spot-check gradients.",
         discussion: """
@@ -17,21 +17,19 @@ public struct PluginsCheckCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup public var registry: RegistryOptions
+    @OptionGroup var plugins: PluginRegistryOptions
 
     @Argument(help: "The component id (see `mixmae plugins list`).")
-    public var id: String
+    var id: String
 
     @Option(help: "How many parameter tensors to spot-check.")
-    public var tensors = 4
+    var tensors = 4
 
     @Option(help: "How many elements of each tensor to spot-check.")
-    public var elements = 3
+    var elements = 3
 
-    public init() {}
-
-    public func run() throws {
-        let component = try requireComponent(id, in: try registry.catalog())
+    func run() throws {
+        let component = try requireComponent(id, in: try plugins.catalog())
         var check = ComponentCheck()
         check.parameterCount = max(1, tensors)
         check.elementsPerParameter = max(1, elements)

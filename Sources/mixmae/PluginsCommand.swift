@@ -6,8 +6,8 @@ import MixmaeRecipes
 import MixmaeSupport
 
 /// `mixmae plugins`: list, inspect, add and check plugin libraries.
-public struct PluginsCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+struct PluginsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "plugins",
         abstract: "List, inspect, register and check plugin libraries.",
         discussion: """
@@ -18,33 +18,6 @@ public struct PluginsCommand: ParsableCommand {
             PluginsListCommand.self, PluginsInspectCommand.self, PluginsAddCommand.self, PluginsCheckCommand.self,
         ]
     )
-
-    public init() {}
-}
-
-/// The `--registry` option every `plugins` subcommand takes.
-public struct RegistryOptions: ParsableArguments {
-    @Option(
-        name: .customLong("registry"),
-        help: ArgumentHelp(
-            "The registry file (default: $MIXMAE_REGISTRY, else registry.yaml in the current directory or a parent).",
-            valueName: "path"))
-    public var registry: String?
-
-    public init() {}
-
-    /// The registry file these options select.
-    public var path: String { PluginRegistry.locate(explicit: registry) }
-
-    /// The catalog of that registry, loaded once per process.
-    public func catalog() throws -> PluginCatalog { try PluginCatalog.shared(registry: path) }
-}
-
-/// A library path as the user reads it: relative to the current directory when inside it.
-func displayPath(_ path: String) -> String {
-    let cwd = FileManager.default.currentDirectoryPath
-    let prefix = cwd.hasSuffix("/") ? cwd : cwd + "/"
-    return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
 }
 
 /// The component `id` of the catalog, or an error that says where it went:

@@ -3,25 +3,91 @@ import Foundation
 import MixKit
 import MixmaePluginHost
 
-/// `mixmae plugins inspect ID`: a component's identity, parameter table and capabilities.
-public struct PluginsInspectCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+/// `mixmae plugins inspect ID [--format table|json]`: a component's identity, parameter table and capabilities.
+struct PluginsInspectCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "inspect",
         abstract: "Show a component's summary, version, license, library, parameters and capabilities."
     )
 
-    @OptionGroup public var registry: RegistryOptions
+    @OptionGroup var plugins: PluginRegistryOptions
 
     @Argument(help: "The component id (see `mixmae plugins list`).")
-    public var id: String
+    var id: String
 
-    public init() {}
+    @OptionGroup var output: OutputOptions
 
-    public func run() throws {
-        let catalog = try registry.catalog()
+    func run() throws {
+        let catalog = try plugins.catalog()
         let component = try requireComponent(id, in: catalog)
         let stamp = catalog.libraries.first { $0.path == component.library }?.stamp
-        print(PluginsInspectCommand.text(component, stamp: stamp))
+        if output.json {
+            try output.print(Inspection(component, stamp: stamp))
+        } else {
+            print(PluginsInspectCommand.text(component, stamp: stamp))
+        }
+    }
+
+    /// The JSON form: everything the text shows.
+    struct Inspection: Encodable {
+        struct Parameter: Encodable {
+            var name: String
+            var type: String
+            var `default`: String?
+            var constraint: String?
+            var required: Bool
+            var doc: String
+        }
+
+        struct FeatureMap: Encodable {
+            var stride: Int
+            var channels: Int
+            var grid: Int
+        }
+
+        struct Capabilities: Encodable {
+            var inputChannels: Int
+            var imageSize: Int
+            var supportsMixing: Bool
+            var featureMaps: [FeatureMap]
+        }
+
+        var id: String
+        var version: String
+        var kind: String
+        var summary: String
+        var license: String
+        var library: String
+        var builtWith: PluginsListCommand.Listing.Host?
+        var parameters: [Parameter]
+        /// With the default parameters.
+        var capabilities: Capabilities?
+
+        init(_ component: PluginComponent, stamp: PluginStamp?) {
+            let d = component.descriptor
+            id = d.id
+            version = d.version
+            kind = d.kind.rawValue
+            summary = d.summary
+            license = d.license
+            library = component.library
+            builtWith = stamp.map { .init(sdk: $0.sdkVersion, compiler: $0.compilerDescription) }
+            parameters = d.parameters.map { spec in
+                let constraint = PluginsInspectCommand.constraintText(spec)
+                return Parameter(
+                    name: spec.name, type: PluginsInspectCommand.typeText(spec),
+                    default: spec.defaultValue?.description,
+                    constraint: constraint == "-" ? nil : constraint, required: spec.isRequired, doc: spec.doc)
+            }
+            capabilities = d.capabilities.map { declare in
+                let caps = declare(Parameters(defaultsOf: d.parameters))
+                return Capabilities(
+                    inputChannels: caps.inputChannels, imageSize: caps.imageSize, supportsMixing: caps.supportsMixing,
+                    featureMaps: caps.outputs.map {
+                        FeatureMap(stride: $0.stride, channels: $0.channels, grid: caps.imageSize / max($0.stride, 1))
+                    })
+            }
+        }
     }
 
     static func text(_ component: PluginComponent, stamp: PluginStamp?) -> String {

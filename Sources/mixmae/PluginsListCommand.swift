@@ -2,30 +2,24 @@ import ArgumentParser
 import Foundation
 import MixKit
 import MixmaePluginHost
+import MixmaeSupport
 
-/// `mixmae plugins list [--format text|json]`: every registered component and every refused library.
-public struct PluginsListCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+/// `mixmae plugins list [--format table|json]`: every registered component and every refused library.
+struct PluginsListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List the components of the registered plugins, and the libraries refused with the reason."
     )
 
-    public enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json
-    }
+    @OptionGroup var plugins: PluginRegistryOptions
+    @OptionGroup var output: OutputOptions
 
-    @OptionGroup public var registry: RegistryOptions
-
-    @Option(help: "Output format: text or json.")
-    public var format: Format = .text
-
-    public init() {}
-
-    public func run() throws {
-        let catalog = try registry.catalog()
-        switch format {
-        case .text: print(PluginsListCommand.text(catalog))
-        case .json: print(try PluginsListCommand.json(catalog))
+    func run() throws {
+        let catalog = try plugins.catalog()
+        if output.json {
+            try output.print(PluginsListCommand.listing(catalog))
+        } else {
+            print(PluginsListCommand.text(catalog))
         }
     }
 
@@ -96,9 +90,9 @@ public struct PluginsListCommand: ParsableCommand {
         var refused: [Refusal]
     }
 
-    static func json(_ catalog: PluginCatalog) throws -> String {
+    static func listing(_ catalog: PluginCatalog) -> Listing {
         let host = PluginABI.hostStamp()
-        let listing = Listing(
+        return Listing(
             registry: catalog.registry.path, host: .init(sdk: host.sdkVersion, compiler: host.compilerDescription),
             components: catalog.components.map {
                 .init(
@@ -110,8 +104,5 @@ public struct PluginsListCommand: ParsableCommand {
                     library: $0.library, entry: $0.entry, reason: $0.summary, message: $0.description,
                     components: $0.componentIDs)
             })
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(listing), as: UTF8.self)
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MixmaeReports
+import MixmaeRuns
 
 /// `mixmae report RUN [--out FILE]`.
 struct ReportCommand: ParsableCommand {
@@ -15,17 +16,17 @@ struct ReportCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var location: RegistryLocation
+    @OptionGroup var home: HomeOptions
 
-    @Argument(help: "The run id (12 or run:12).")
-    var id: String
+    @Argument(help: ArgumentHelp("The run: 12, run:12 or run:12:best.", valueName: "run"))
+    var reference: String
 
     @Option(help: ArgumentHelp("Where to write the page (default: the run's folder).", valueName: "file"))
     var out: String?
 
     func run() throws {
-        let registry = try location.open()
-        let runID = try parseRunID(id)
+        let registry = try home.open()
+        let runID = try RunReference(parsing: reference).runID
         let target = out.map {
             URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, relativeTo: nil).standardizedFileURL
         }

@@ -25,7 +25,7 @@ struct RunsListCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var location: RegistryLocation
+    @OptionGroup var home: HomeOptions
 
     @Option(help: "Only runs of this task: \((TaskCatalog.standard.names + ["eval"]).joined(separator: ", ")).")
     var task: String?
@@ -36,8 +36,7 @@ struct RunsListCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Only runs started at or after this date or age.", valueName: "date"))
     var since: String?
 
-    @Option(help: "table or json.")
-    var format: OutputFormat = .table
+    @OptionGroup var output: OutputOptions
 
     @Option(
         help: ArgumentHelp(
@@ -46,7 +45,6 @@ struct RunsListCommand: ParsableCommand {
     var metrics: String?
 
     func run() throws {
-        try format.require([.table, .json], command: "runs list")
         var statusFilter: RunStatus?
         if let status {
             guard let parsed = RunStatus(parsing: status) else {
@@ -57,30 +55,33 @@ struct RunsListCommand: ParsableCommand {
             statusFilter = parsed
         }
         let sinceDate = try since.map { try RegistryDates.parse($0) }
-        let registry = try location.open()
+        let registry = try home.open()
         let runs = try registry.runs(task: task, status: statusFilter, since: sinceDate)
-        if format == .json {
-            print(try RegistryJSON.encode(runs), terminator: "")
-            return
+        let metricNames = (metrics ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        let listed = try runs.map { run in
+            ListedRun(
+                run: run,
+                metrics: try metrics.map { _ in
+                    try Dictionary(
+                        uniqueKeysWithValues: metricNames.map { name in
+                            (name, try registry.metrics(ofRun: run.id, named: name).max { $0.step < $1.step }?.value)
+                        })
+                })
         }
+        if output.json { return try output.print(listed) }
         guard !runs.isEmpty else {
             print("no runs in \(registry.home.path)" + (task ?? status ?? since != nil ? " match the filters" : ""))
             return
         }
-        let metricNames = (metrics ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }
         var table = TextTable(
             ["ID", "TASK", "STATUS", "STARTED", "DURATION", "ATTEMPT", "SEED", "RECIPE", "HOST"] + metricNames + [
                 "NOTE"
             ],
             rightAligned: Set([0, 5, 6]).union(9..<(9 + metricNames.count)))
         let now = Date()
-        for run in runs {
-            var values: [String] = []
-            for name in metricNames {
-                let last = try registry.metrics(ofRun: run.id, named: name).max { $0.step < $1.step }
-                values.append(last.map { String(format: "%.4f", $0.value) } ?? "-")
-            }
+        for item in listed {
+            let run = item.run
             let status = RegistryText.status(run, heartbeatInterval: registry.options.heartbeatInterval, now: now)
             let note = RegistryText.oneLine(
                 run.error ?? run.parentRunID.map { "rerun of run \($0)" } ?? "", limit: 60)
@@ -89,10 +90,27 @@ struct RunsListCommand: ParsableCommand {
                 RegistryText.runDuration(run, now: now), String(run.attempt), run.seed.map(String.init) ?? "-",
                 String(run.recipeSHA256.prefix(12)), run.host,
             ]
-            row += values
+            row += metricNames.map { name in (item.metrics?[name] ?? nil).map { String(format: "%.4f", $0) } ?? "-" }
             row.append(note)
             table.append(row)
         }
         print(table.rendered())
+    }
+}
+
+/// A run as `runs list` shows it: its record and, with --metrics, the last value of each
+/// metric asked for (null when the run logged none). JSON: the record's keys plus `metrics`.
+struct ListedRun: Encodable {
+    var run: RunRecord
+    var metrics: [String: Double?]?
+
+    enum CodingKeys: String, CodingKey { case metrics }
+
+    func encode(to encoder: Encoder) throws {
+        try run.encode(to: encoder)
+        if let metrics {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(metrics, forKey: .metrics)
+        }
     }
 }

@@ -10,23 +10,21 @@ struct RunsCompareCommand: ParsableCommand {
         discussion: "Final metrics are each metric's value at its last logged step; change is B - A."
     )
 
-    @OptionGroup var location: RegistryLocation
+    @OptionGroup var home: HomeOptions
 
-    @Argument(help: "The first run id (A).")
+    @Argument(help: "The first run (A): 12, run:12 or run:12:best.")
     var a: String
 
-    @Argument(help: "The second run id (B).")
+    @Argument(help: "The second run (B).")
     var b: String
 
-    @Option(help: "table or json.")
-    var format: OutputFormat = .table
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try format.require([.table, .json], command: "runs compare")
-        let registry = try location.open()
-        let comparison = try registry.compare(try parseRunID(a), try parseRunID(b))
-        if format == .json {
-            print(try RegistryJSON.encode(comparison), terminator: "")
+        let registry = try home.open()
+        let comparison = try registry.compare(try RunReference(parsing: a).runID, try RunReference(parsing: b).runID)
+        if output.json {
+            try output.print(comparison)
         } else {
             print(render(comparison), terminator: "")
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MixmaeRuns
+import MixmaeSupport
 
 /// `mixmae runs gc [--delete]`.
 struct RunsGCCommand: ParsableCommand {
@@ -15,21 +16,19 @@ struct RunsGCCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var location: RegistryLocation
+    @OptionGroup var home: HomeOptions
 
     @Flag(help: "Delete the files instead of listing them.")
     var delete = false
 
-    @Option(help: "table or json.")
-    var format: OutputFormat = .table
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try format.require([.table, .json], command: "runs gc")
-        let registry = try location.open()
+        let registry = try home.open()
         if delete {
             let results = try registry.collectGarbage()
-            if format == .json {
-                print(try RegistryJSON.encode(results), terminator: "")
+            if output.json {
+                try output.print(results)
                 return
             }
             guard !results.isEmpty else {
@@ -42,15 +41,15 @@ struct RunsGCCommand: ParsableCommand {
                 if result.outcome == .deleted { freed += result.artifact.size }
                 table.append([
                     result.outcome.rawValue, result.artifact.shortHash, ByteCount.format(result.artifact.size),
-                    RegistryText.path(result.path),
+                    displayPath(result.path),
                 ])
             }
             print(table.rendered() + "\nfreed \(ByteCount.format(freed))")
             return
         }
         let candidates = try registry.garbageCandidates()
-        if format == .json {
-            print(try RegistryJSON.encode(candidates), terminator: "")
+        if output.json {
+            try output.print(candidates)
             return
         }
         guard !candidates.isEmpty else {
@@ -64,7 +63,7 @@ struct RunsGCCommand: ParsableCommand {
             let runs = try candidate.producers.map { id in
                 "\(id) \(try registry.run(id)?.status.rawValue ?? "?")"
             }
-            let paths = candidate.files.map { RegistryText.path($0.path) }
+            let paths = candidate.files.map { displayPath($0.path) }
             table.append([
                 candidate.artifact.shortHash, candidate.artifact.kind.rawValue,
                 ByteCount.format(candidate.artifact.size),

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 import MixmaeRuns
+import MixmaeSupport
 
-/// `mixmae runs show ID`.
+/// `mixmae runs show RUN [--format table|json]`.
 struct RunsShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
@@ -13,34 +14,22 @@ struct RunsShowCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var location: RegistryLocation
+    @OptionGroup var home: HomeOptions
 
-    @Argument(help: "The run id (12 or run:12).")
-    var id: String
+    @Argument(help: ArgumentHelp("The run: 12, run:12 or run:12:best.", valueName: "run"))
+    var reference: String
 
-    @Option(help: "table or json.")
-    var format: OutputFormat = .table
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
-        try format.require([.table, .json], command: "runs show")
-        let registry = try location.open()
-        let details = try registry.details(ofRun: try parseRunID(id))
-        if format == .json {
-            print(try RegistryJSON.encode(details), terminator: "")
+        let registry = try home.open()
+        let details = try registry.details(ofRun: try RunReference(parsing: reference).runID)
+        if output.json {
+            try output.print(details)
         } else {
             print(RunDetailsText(details: details, registry: registry).render(), terminator: "")
         }
     }
-}
-
-/// Reads `12` or `run:12`.
-func parseRunID(_ text: String) throws -> RunID {
-    let digits = text.hasPrefix("run:") ? String(text.dropFirst(4)) : text
-    guard let id = RunID(digits), id > 0 else {
-        throw RegistryError.badReference(
-            text, reason: "it is not a run id; write 12 or run:12 (`mixmae runs list` shows them)")
-    }
-    return id
 }
 
 /// The text form of `runs show`.
@@ -68,7 +57,7 @@ struct RunDetailsText {
         facts.append(["attempts", String(run.attempt)])
         facts.append(["seed", run.seed.map(String.init) ?? "-"])
         facts.append(["recipe", "sha256 \(details.recipe.sha256)"])
-        facts.append(["output", RegistryText.path(details.outputDirectory)])
+        facts.append(["output", displayPath(details.outputDirectory)])
         if let error = run.error { facts.append(["error", error]) }
         for (key, value) in details.tags.sorted(by: { $0.key < $1.key }) {
             facts.append(["tag " + key, value])
@@ -95,7 +84,7 @@ struct RunDetailsText {
             var table = TextTable(["ID", "VERSION", "LIBRARY", "SHA256"])
             for plugin in details.plugins {
                 table.append([
-                    plugin.id, plugin.version, RegistryText.path(plugin.libraryPath),
+                    plugin.id, plugin.version, displayPath(plugin.libraryPath),
                     String(plugin.librarySHA256.prefix(12)),
                 ])
             }
@@ -130,7 +119,7 @@ struct RunDetailsText {
                 table.append([
                     item.event.direction.rawValue, item.event.role.rawValue, item.event.step.map(String.init) ?? "-",
                     item.artifact.shortHash, item.artifact.kind.rawValue, ByteCount.format(item.artifact.size),
-                    RegistryText.path(item.event.path), fileText(item),
+                    displayPath(item.event.path), fileText(item),
                 ])
             }
             out.append(indent(table.rendered()))
@@ -149,7 +138,7 @@ struct RunDetailsText {
     /// The artifact's file state; a file moved since the event names its new place.
     private func fileText(_ item: RecordedArtifact) -> String {
         if item.fileState == .moved {
-            return "moved to " + RegistryText.path(item.artifact.path)
+            return "moved to " + displayPath(item.artifact.path)
         }
         return item.fileState.rawValue
     }

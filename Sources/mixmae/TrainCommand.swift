@@ -3,101 +3,121 @@ import Foundation
 import MixmaePluginHost
 import MixmaeRecipes
 import MixmaeReports
+import MixmaeRuns
 import MixmaeSupport
 import MixmaeTasks
 
-/// `mixmae train RECIPE [--set K=V ...]` and `mixmae train --resume ID`.
-public struct TrainCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+/// `mixmae train RECIPE [--set K=V ...]` and `mixmae train --resume RUN`.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train what a recipe describes (MixMAE pretraining or a finetune) and record it in the run registry.",
         discussion: """
             Validates the recipe against the plugins' schemas first and reports every mistake. \
             The run gets an id and a folder under $MIXMAE_HOME/runs/<id>/ (checkpoints with the \
             reference parameter names, optimizer state, pictures, the resolved recipe). Ctrl-C \
-            finishes the current step, saves, and marks the run KILLED; continue it with \
-            `mixmae train --resume ID`, which gives the same weights as an uninterrupted run.
+            (SIGINT) or SIGTERM finishes the current step, saves, marks the run KILLED and exits \
+            with 130 or 143; continue it with `mixmae train --resume RUN`, which gives the same \
+            weights as an uninterrupted run.
             """
     )
 
     @Argument(help: "The recipe file (YAML); not used with --resume.")
-    public var recipe: String?
+    var recipe: String?
+
+    @OptionGroup var overrides: OverrideOptions
 
     @Option(
-        name: .customLong("set"),
-        help: ArgumentHelp("Override a recipe key: KEY=VALUE (YAML value). Repeatable.", valueName: "key=value"))
-    public var overrides: [String] = []
+        help: ArgumentHelp(
+            "Continue this run (12, run:12) from its last checkpoint, with the recipe stored at its start.",
+            valueName: "run"))
+    var resume: String?
 
-    @Option(help: "Continue this run from its last checkpoint, with the recipe stored at its start.")
-    public var resume: Int64?
-
-    @OptionGroup var location: RegistryLocation
-
-    @Option(help: "The plugin registry (default: $MIXMAE_REGISTRY or ./registry.yaml).")
-    public var registry: String?
+    @OptionGroup var home: HomeOptions
+    @OptionGroup var plugins: PluginRegistryOptions
+    @OptionGroup var output: OutputOptions
 
     @Option(help: .hidden)
-    public var stopAfterSteps: Int?
+    var stopAfterSteps: Int?
 
-    public init() {}
-
-    public func validate() throws {
-        if resume == nil && recipe == nil { throw ValidationError("give a recipe, or --resume RUN_ID") }
-        if resume != nil && (recipe != nil || !overrides.isEmpty) {
+    func validate() throws {
+        if resume == nil && recipe == nil { throw ValidationError("give a recipe, or --resume RUN") }
+        if resume != nil && (recipe != nil || !overrides.overrides.isEmpty) {
             throw ValidationError("--resume continues with the run's stored recipe: drop the recipe and --set")
         }
     }
 
-    public func run() throws {
-        let session = TrainingSession(
-            catalog: try PluginCatalog.shared(registry: registry), registry: try location.open())
+    func run() throws {
+        let session = TrainingSession(catalog: try plugins.catalog(), registry: try home.open())
         session.stopAfterSteps = stopAfterSteps
         session.endHooks = .standard
         let result: TrainingSession.Result
         if let resume {
-            result = try session.resume(resume)
+            let run = try RunReference(parsing: resume)
+            if run.checkpoint == .best {
+                throw RegistryError.badReference(
+                    resume, reason: "a run continues from its last checkpoint; write \(run.runID) or run:\(run.runID)")
+            }
+            result = try session.resume(run.runID)
         } else {
-            let resolved = try RecipeLoader().load(recipe!, overrides: RecipeOverride.parse(overrides))
-            result = try session.start(resolved)
+            result = try session.start(try RecipeLoader().load(recipe!, overrides: overrides.parsed()))
         }
-        TrainCommand.printSummary(result)
-    }
-
-    static func printSummary(_ result: TrainingSession.Result) {
-        let metrics = result.summary.finalMetrics.sorted { $0.key < $1.key }
-            .map { "\($0.key) \(String(format: "%.4g", $0.value))" }.joined(separator: ", ")
-        print(
-            "run \(result.runID) (\(result.task.name)) finished in \(formatDuration(result.summary.seconds)), \(result.summary.steps) steps"
-        )
-        print("  metrics: \(metrics)")
-        print("  last checkpoint: \(result.summary.lastCheckpoint)")
-        if let best = result.summary.bestCheckpoint { print("  best checkpoint: \(best)") }
+        try TrainingSummary(result).print(output)
     }
 }
 
-/// `mixmae rerun ID`: the stored resolved recipe of a run, trained again as a new run linked to it.
-public struct RerunCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+/// `mixmae rerun RUN`: the stored resolved recipe of a run, trained again as a new run linked to it.
+struct RerunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "rerun",
         abstract: "Train a recorded run's exact resolved recipe again, as a new run linked to the old one."
     )
 
-    @Argument(help: "The run to re-execute.")
-    public var runID: Int64
+    @Argument(help: ArgumentHelp("The run to train again (12, run:12).", valueName: "run"))
+    var reference: String
 
-    @OptionGroup var location: RegistryLocation
+    @OptionGroup var home: HomeOptions
+    @OptionGroup var plugins: PluginRegistryOptions
+    @OptionGroup var output: OutputOptions
 
-    @Option(help: "The plugin registry (default: $MIXMAE_REGISTRY or ./registry.yaml).")
-    public var registry: String?
-
-    public init() {}
-
-    public func run() throws {
-        let runs = try location.open()
-        let stored = try runs.recipe(ofRun: runID)
-        let resolved = try RecipeLoader().load(text: stored.text, as: "run \(runID) recipe")
-        let session = TrainingSession(catalog: try PluginCatalog.shared(registry: registry), registry: runs)
+    func run() throws {
+        let id = try RunReference(parsing: reference).runID
+        let runs = try home.open()
+        let stored = try runs.recipe(ofRun: id)
+        let resolved = try RecipeLoader().load(text: stored.text, as: "run \(id) recipe")
+        let session = TrainingSession(catalog: try plugins.catalog(), registry: runs)
         session.endHooks = .standard
-        TrainCommand.printSummary(try session.start(resolved, rerunOf: runID))
+        try TrainingSummary(try session.start(resolved, rerunOf: id)).print(output)
+    }
+}
+
+/// What `train` and `rerun` print when a run finished.
+struct TrainingSummary: Encodable {
+    var run: RunID
+    var task: String
+    var seconds: Double
+    var steps: Int
+    var metrics: [String: Double]
+    var lastCheckpoint: String
+    var bestCheckpoint: String?
+
+    init(_ result: TrainingSession.Result) {
+        run = result.runID
+        task = result.task.name
+        seconds = result.summary.seconds
+        steps = result.summary.steps
+        metrics = result.summary.finalMetrics
+        lastCheckpoint = result.summary.lastCheckpoint
+        bestCheckpoint = result.summary.bestCheckpoint
+    }
+
+    func print(_ output: OutputOptions) throws {
+        if output.json { return try output.print(self) }
+        let values = metrics.sorted { $0.key < $1.key }
+            .map { "\($0.key) \(String(format: "%.4g", $0.value))" }.joined(separator: ", ")
+        Swift.print("run \(run) (\(task)) finished in \(formatDuration(seconds)), \(steps) steps")
+        Swift.print("  metrics: \(values)")
+        Swift.print("  last checkpoint: \(lastCheckpoint)")
+        if let bestCheckpoint { Swift.print("  best checkpoint: \(bestCheckpoint)") }
     }
 }

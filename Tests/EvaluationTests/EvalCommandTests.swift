@@ -8,7 +8,7 @@ import Testing
         let coco = evalFixtures.appendingPathComponent("coco")
         let run = try runMixmae([
             "eval", "coco", "--gt", coco.appendingPathComponent("gt.json").path,
-            "--pred", coco.appendingPathComponent("dets.json").path, "--json",
+            "--pred", coco.appendingPathComponent("dets.json").path, "--format", "json",
         ])
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let output = try #require(
@@ -42,7 +42,7 @@ import Testing
         let run = try runMixmae([
             "eval", "seg", "--gt", seg.appendingPathComponent("gt").path,
             "--pred", seg.appendingPathComponent("pred").path,
-            "--num-classes", "\(expected["num_classes"] as! Int)", "--ignore-index", "255", "--json",
+            "--num-classes", "\(expected["num_classes"] as! Int)", "--ignore-index", "255", "--format", "json",
         ])
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let output = try #require(

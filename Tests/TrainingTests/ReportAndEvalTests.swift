@@ -128,7 +128,7 @@ import Testing
         #expect(down.stdout.contains("used as eval.checkpoint by run 3  eval  FINISHED"), "\(down.stdout)")
 
         // The best checkpoint, by the subcommand's own name and as JSON.
-        let best = try ws.mixmae(["eval", "model", "cls.yaml", "--checkpoint", "run:2:best", "--json"])
+        let best = try ws.mixmae(["eval", "model", "cls.yaml", "--checkpoint", "run:2:best", "--format", "json"])
         #expect(best.status == 0, "\(best.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(best.stdout.utf8)) as? [String: Any])
         #expect(json["run"] as? Int == 4)

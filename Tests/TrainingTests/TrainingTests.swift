@@ -175,6 +175,34 @@ final class TrainingWorkspace {
         #expect(FileManager.default.fileExists(atPath: Checkpoint.optimizerPath(for: checkpoint.url.path)))
     }
 
+    /// A real SIGINT or SIGTERM to a training process: the step finishes, the run is saved and
+    /// KILLED, the process exits with 128 + the signal, and `train --resume run:ID` finishes it.
+    @Test func aSignalledTrainingExits130Or143AndResumes() throws {
+        let ws = try TrainingWorkspace(images: 192)
+        try ws.pretrainRecipe(epochs: 12, batch: 16)
+        for (run, signal) in [(1, SIGINT), (2, SIGTERM)] {
+            let process = try ws.start(["train", "pretrain.yaml"])
+            let saved = waitUntil(timeout: 120) {
+                FileManager.default.fileExists(atPath: ws.folder.file("home/runs/\(run)/last.safetensors"))
+            }
+            #expect(saved, "no checkpoint: \(process.standardErrorSoFar)")
+            process.send(signal)
+            let stopped = try process.wait(timeout: 120)
+            #expect(!stopped.signalled && stopped.status == 128 + signal, "\(stopped.stderr)")
+            #expect(stopped.stderr.contains("run \(run) stopped by SIG"), "\(stopped.stderr)")
+            #expect(stopped.stderr.contains("mixmae train --resume run:\(run)"), "\(stopped.stderr)")
+            let record = try #require(try ws.registry.run(RunID(run)))
+            #expect(record.status == .killed)
+            #expect(record.error == "stopped by \(signal == SIGINT ? "SIGINT" : "SIGTERM")")
+        }
+        let resumed = try ws.mixmae(["train", "--resume", "run:1"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try ws.registry.run(1)?.status == .finished && ws.registry.run(1)?.attempt == 2)
+        let best = try ws.mixmae(["train", "--resume", "run:2:best"])
+        #expect(best.status == 1 && best.stderr.contains("a run continues from its last checkpoint"), "\(best.stderr)")
+        #expect(try ws.registry.run(2)?.status == .killed)
+    }
+
     @Test func killedProcessShowsCrashed() throws {
         let ws = try TrainingWorkspace(images: 192)
         try ws.pretrainRecipe(epochs: 200)

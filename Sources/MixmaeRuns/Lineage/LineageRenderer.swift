@@ -1,4 +1,5 @@
 import Foundation
+import MixmaeSupport
 
 /// Prints a ``LineageGraph`` as an indented tree, as Graphviz DOT, or as JSON.
 ///
@@ -98,7 +99,7 @@ public struct LineageRenderer {
             guard let artifact = graph.artifacts[id] else { return "artifact #\(id)" }
             var text =
                 "sha256:\(artifact.shortHash)  \(artifact.kind)  \(ByteCount.format(artifact.size))  "
-                + displayPath(artifact.path)
+                + displayPath(artifact.path, relativeTo: relativeTo)
             switch graph.fileStates[id] ?? .present {
             case .present: break
             case .missing: text += "  (missing)"
@@ -108,11 +109,6 @@ public struct LineageRenderer {
             }
             return text
         }
-    }
-
-    private func displayPath(_ path: String) -> String {
-        let base = relativeTo.hasSuffix("/") ? relativeTo : relativeTo + "/"
-        return path.hasPrefix(base) ? String(path.dropFirst(base.count)) : path
     }
 
     // MARK: DOT
@@ -205,23 +201,7 @@ public struct LineageRenderer {
                     ? Edge(from: artifact, to: run, event: .used, role: edge.role)
                     : Edge(from: run, to: artifact, event: .produced, role: edge.role)
             })
-        return try RegistryJSON.encode(document)
-    }
-}
-
-/// JSON output settings shared by the registry's commands.
-public enum RegistryJSON {
-    /// Pretty, key-sorted JSON with ISO 8601 dates and NaN/inf written as strings.
-    public static func encode<T: Encodable>(_ value: T) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(RegistryDates.iso(date))
-        }
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(
-            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-        return String(decoding: try encoder.encode(value), as: UTF8.self) + "\n"
+        return try JSONOutput.encode(document)
     }
 }
 

@@ -1,0 +1,121 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The conventions every command follows, on the built `mixmae`: exit statuses, --version,
+/// --format json, run references.
+@Suite struct CommandLineTests {
+    /// A registry home with two simulated runs (run 2 started from run 1's last checkpoint).
+    private func homeWithTwoRuns() throws -> TemporaryFolder {
+        let home = try TemporaryFolder("cli")
+        for arguments in [["--steps", "20"], ["--steps", "10", "--initial-weights", "run:1"]] {
+            let run = try runMixmae(["debug", "simulate-run"] + arguments, environment: ["MIXMAE_HOME": home.path])
+            #expect(run.status == 0, "\(run.stderr)")
+        }
+        return home
+    }
+
+    private func json(_ result: ProcessResult) throws -> Any {
+        try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+    }
+
+    @Test func exitStatusIs0ForSuccess1ForAnError2ForAUsageMistake() throws {
+        let home = try TemporaryFolder("cli")
+        let environment = ["MIXMAE_HOME": home.path]
+        #expect(try runMixmae(["runs", "list"], environment: environment).status == 0)
+        #expect(try runMixmae(["--help"]).status == 0)
+
+        let missing = try runMixmae(["runs", "show", "99"], environment: environment)
+        #expect(missing.status == 1)
+        #expect(missing.stderr.hasPrefix("error: no run 99 in the registry; `mixmae runs list` shows the runs"))
+
+        let unknownOption = try runMixmae(["runs", "list", "--bogus"], environment: environment)
+        #expect(unknownOption.status == 2)
+        #expect(unknownOption.stderr.contains("Unknown option '--bogus'"), "\(unknownOption.stderr)")
+        #expect(unknownOption.stderr.contains("Usage: mixmae runs list"))
+        let missingArgument = try runMixmae(["report"], environment: environment)
+        #expect(missingArgument.status == 2, "\(missingArgument.stderr)")
+        let badValue = try runMixmae(["runs", "list", "--format", "xml"], environment: environment)
+        #expect(badValue.status == 2 && badValue.stderr.contains("'table' and 'json'"), "\(badValue.stderr)")
+        let validation = try runMixmae(["train"], environment: environment)
+        #expect(validation.status == 2 && validation.stderr.contains("give a recipe, or --resume RUN"))
+    }
+
+    @Test func versionNamesMixmaeTheSDKThePluginStampAndTheCompiler() throws {
+        let result = try runMixmae(["--version"])
+        #expect(result.status == 0)
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 4, "\(result.stdout)")
+        #expect(lines[0].range(of: #"^mixmae \d+\.\d+\.\d+$"#, options: .regularExpression) != nil, "\(lines)")
+        #expect(lines[1].range(of: #"^MixKit SDK \d+\.\d+$"#, options: .regularExpression) != nil, "\(lines)")
+        #expect(lines[2].hasPrefix("plugin ABI stamp: SDK "), "\(lines)")
+        #expect(lines[3].range(of: #"^Swift compiler \d+\.\d+\.\d+$"#, options: .regularExpression) != nil)
+    }
+
+    @Test func runReferencesWorkWhereverARunIsTaken() throws {
+        let home = try homeWithTwoRuns()
+        let environment = ["MIXMAE_HOME": home.path]
+        for reference in ["2", "run:2", "run:2:best", "run:2:last"] {
+            let show = try runMixmae(["runs", "show", reference, "--format", "json"], environment: environment)
+            #expect(show.status == 0, "\(reference): \(show.stderr)")
+            let run = try #require(try json(show) as? [String: Any])["run"] as? [String: Any]
+            #expect(run?["id"] as? Int == 2, "\(reference)")
+        }
+        let compare = try runMixmae(
+            ["runs", "compare", "run:1:best", "2", "--format", "json"], environment: environment)
+        #expect(compare.status == 0, "\(compare.stderr)")
+        let report = try runMixmae(["report", "run:1:last", "--out", home.file("one.html")], environment: environment)
+        #expect(report.status == 0 && report.stdout.hasSuffix("one.html\n"), "\(report.stderr)")
+        let bad = try runMixmae(["runs", "show", "run:two"], environment: environment)
+        #expect(bad.status == 1 && bad.stderr.hasPrefix("error: cannot use 'run:two' as a reference"), "\(bad.stderr)")
+    }
+
+    @Test func jsonHoldsWhatTheTableShows() throws {
+        let home = try homeWithTwoRuns()
+        let environment = ["MIXMAE_HOME": home.path]
+        // runs list --metrics: the metric columns are in the JSON too, null where a run logged none.
+        let table = try runMixmae(["runs", "list", "--metrics", "top1,AP"], environment: environment)
+        #expect(table.stdout.contains("top1") && table.stdout.contains("AP"), "\(table.stdout)")
+        let listed = try runMixmae(
+            ["runs", "list", "--metrics", "top1,AP", "--format", "json"], environment: environment)
+        let runs = try #require(try json(listed) as? [[String: Any]], "\(listed.stdout)")
+        #expect(runs.map { $0["id"] as? Int } == [2, 1])
+        for run in runs {
+            let metrics = try #require(run["metrics"] as? [String: Any], "\(run)")
+            #expect(metrics["top1"] is Double, "\(metrics)")
+            #expect(metrics["AP"] is NSNull, "\(metrics)")
+        }
+        // Without --metrics there is no metrics key.
+        let plain = try #require(
+            try json(try runMixmae(["runs", "list", "--format", "json"], environment: environment)) as? [[String: Any]])
+        #expect(plain.allSatisfy { $0["metrics"] == nil })
+
+        // plugins inspect: identity, parameters with their constraints, capabilities.
+        let registry = TestPaths.packageRoot.appendingPathComponent("registry.yaml").path
+        let inspect = try runMixmae(["plugins", "inspect", "swin", "--format", "json", "--registry", registry])
+        #expect(inspect.status == 0, "\(inspect.stderr)")
+        let swin = try #require(try json(inspect) as? [String: Any])
+        #expect(swin["id"] as? String == "swin" && swin["kind"] as? String == "backbone")
+        let parameters = try #require(swin["parameters"] as? [[String: Any]])
+        let imageSize = try #require(parameters.first { $0["name"] as? String == "img_size" })
+        #expect(imageSize["constraint"] as? String == "16 ... 4096" && imageSize["default"] as? String == "224")
+        let capabilities = try #require(swin["capabilities"] as? [String: Any])
+        #expect(capabilities["supportsMixing"] as? Bool == true)
+
+        // recipe check: the verdict and every issue, with its place.
+        let recipes = TestPaths.packageRoot.appendingPathComponent("recipes").path
+        let good = try runMixmae([
+            "recipe", "check", recipes + "/pretrain/swin-tiny.yaml", "--format", "json", "--registry", registry,
+        ])
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect((try json(good) as? [String: Any])?["ok"] as? Bool == true)
+        let bad = try runMixmae([
+            "recipe", "check", recipes + "/pretrain/swin-tiny.yaml", "--set", "mask.ratio=2", "--format", "json",
+            "--registry", registry,
+        ])
+        #expect(bad.status == 1)
+        let issues = try #require((try json(bad) as? [String: Any])?["issues"] as? [[String: Any]])
+        #expect(issues.map { $0["path"] as? String } == ["mask.ratio"], "\(issues)")
+        #expect(issues.first?["at"] as? String == "--set[1] mask.ratio=2")
+    }
+}
