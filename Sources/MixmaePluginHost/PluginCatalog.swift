@@ -90,6 +90,25 @@ public final class PluginCatalog {
             registry: registry.path, refusedCount: refusals.count, refusal: refusal(ofComponent: id))
     }
 
+    /// The component `id` of any kind, or an error that says where it went: a refused
+    /// library, a close id, or the ids that exist.
+    public func requireComponent(_ id: String) throws -> PluginComponent {
+        if let component = component(id) { return component }
+        if let refusal = refusal(ofComponent: id) {
+            throw InputError("'\(id)' is registered by a library that was refused: \(refusal)")
+        }
+        let ids = components.map(\.id)
+        var message = "no loaded plugin provides '\(id)'"
+        message += ids.isEmpty ? "; no components are loaded" : "; loaded: " + ids.joined(separator: ", ")
+        message += Suggestions.didYouMean(Suggestions.closest(to: id, among: ids))
+        message += " (registry: \(registry.path)"
+        if !refusals.isEmpty {
+            message +=
+                "; \(refusals.count) librar\(refusals.count == 1 ? "y" : "ies") refused, see `mixmae plugins list`"
+        }
+        throw InputError(message + ")")
+    }
+
     /// The refusal of a library that registered `id` and was refused after registering.
     public func refusal(ofComponent id: String) -> PluginRefusal? {
         refusals.first { $0.componentIDs.contains(id) }

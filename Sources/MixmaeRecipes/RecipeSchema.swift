@@ -166,13 +166,7 @@ public struct RecipeChecker: Sendable {
         var result = CheckedRecipe()
         result.checkedComponentParameters = components != nil
         checkGroup(recipe.root, schema.entries, at: .root, absentMark: recipe.root.mark, into: &result)
-        result.issues = result.issues.enumerated()
-            .sorted { a, b in
-                if recipe.precedes(a.element.mark, b.element.mark) { return true }
-                if recipe.precedes(b.element.mark, a.element.mark) { return false }
-                return a.offset < b.offset
-            }
-            .map(\.element)
+        result.issues = recipe.inFileOrder(result.issues)
         return result
     }
 

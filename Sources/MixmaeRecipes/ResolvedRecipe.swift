@@ -86,4 +86,15 @@ public struct ResolvedRecipe: Sendable {
         if ra != rb { return ra < rb }
         return (a.line, a.column) < (b.line, b.column)
     }
+
+    /// `issues` in file order (``precedes(_:_:)``); issues at one place keep their order.
+    public func inFileOrder(_ issues: [RecipeIssue]) -> [RecipeIssue] {
+        issues.enumerated()
+            .sorted { a, b in
+                if precedes(a.element.mark, b.element.mark) { return true }
+                if precedes(b.element.mark, a.element.mark) { return false }
+                return a.offset < b.offset
+            }
+            .map(\.element)
+    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MixKit
 import MixmaePluginHost
+import MixmaeSupport
 
 /// `mixmae plugins check ID`: build with defaults, forward, backward, finite differences, report.
 struct PluginsCheckCommand: ParsableCommand {
@@ -29,7 +30,7 @@ struct PluginsCheckCommand: ParsableCommand {
     var elements = 3
 
     func run() throws {
-        let component = try requireComponent(id, in: try plugins.catalog())
+        let component = try plugins.catalog().requireComponent(id)
         var check = ComponentCheck()
         check.parameterCount = max(1, tensors)
         check.elementsPerParameter = max(1, elements)

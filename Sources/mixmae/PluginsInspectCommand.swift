@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MixKit
 import MixmaePluginHost
+import MixmaeSupport
 
 /// `mixmae plugins inspect ID [--format table|json]`: a component's identity, parameter table and capabilities.
 struct PluginsInspectCommand: ParsableCommand {
@@ -19,7 +20,7 @@ struct PluginsInspectCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try plugins.catalog()
-        let component = try requireComponent(id, in: catalog)
+        let component = try catalog.requireComponent(id)
         let stamp = catalog.libraries.first { $0.path == component.library }?.stamp
         if output.json {
             try output.print(Inspection(component, stamp: stamp))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MixmaeRuns
+import MixmaeSupport
 import MixmaeTasks
 
 /// `mixmae runs`: query the run registry.

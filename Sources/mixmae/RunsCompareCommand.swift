@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MixmaeRuns
+import MixmaeSupport
 
 /// `mixmae runs compare A B`.
 struct RunsCompareCommand: ParsableCommand {

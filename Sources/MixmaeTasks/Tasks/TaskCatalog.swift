@@ -69,13 +69,7 @@ public struct TaskCatalog: Sendable {
                         "section '\(section)' is not used by task '\(task.name)'; remove it (or `--set \(section)=!delete`)"
                 ))
         }
-        checked.issues = checked.issues.enumerated()
-            .sorted { a, b in
-                if resolved.precedes(a.element.mark, b.element.mark) { return true }
-                if resolved.precedes(b.element.mark, a.element.mark) { return false }
-                return a.offset < b.offset
-            }
-            .map(\.element)
+        checked.issues = resolved.inFileOrder(checked.issues)
         return checked
     }
 

@@ -87,6 +87,11 @@ public struct PreparedTraining {
         self.data = data
         self.notes = notes
     }
+
+    /// A finetune's training, noting how its backbone was initialised.
+    public init(task: TrainingTask, data: BatchSource, initialWeights: InitialWeights.Report?) {
+        self.init(task: task, data: data, notes: initialWeights.map { [$0.summary] } ?? [])
+    }
 }
 
 /// Sections several tasks read.

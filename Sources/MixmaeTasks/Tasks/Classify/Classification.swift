@@ -29,7 +29,7 @@ public struct Classification: TaskKind {
     {
         let (task, data, report) = try ClassifySetup.make(
             recipe: recipe, builder: builder, initialWeights: initialWeights)
-        return PreparedTraining(task: task, data: data, notes: report.map { [$0.summary] } ?? [])
+        return PreparedTraining(task: task, data: data, initialWeights: report)
     }
 
     public static let finetuneSection: [ParameterSpec] = [

@@ -27,7 +27,7 @@ public struct ObjectDetection: TaskKind {
     {
         let (task, data, report) = try DetectSetup.make(
             recipe: recipe, builder: builder, initialWeights: initialWeights, runDirectory: "")
-        return PreparedTraining(task: task, data: data, notes: report.map { [$0.summary] } ?? [])
+        return PreparedTraining(task: task, data: data, initialWeights: report)
     }
 
     /// Task `detect`: a COCO instances file and an image folder per split, relative

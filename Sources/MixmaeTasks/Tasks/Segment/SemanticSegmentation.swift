@@ -31,7 +31,7 @@ public struct SemanticSegmentation: TaskKind {
     {
         let (task, data, report) = try SegmentSetup.make(
             recipe: recipe, builder: builder, initialWeights: initialWeights)
-        return PreparedTraining(task: task, data: data, notes: report.map { [$0.summary] } ?? [])
+        return PreparedTraining(task: task, data: data, initialWeights: report)
     }
 
     /// Task `segment`: image and label-map folders per split, relative to `data.root`

@@ -8,24 +8,24 @@ import Foundation
 /// table.append(["swin", "backbone"])
 /// print(table.rendered(indent: 2))
 /// ```
-struct TextTable {
+package struct TextTable {
     /// The first line, or nil for a table without one.
-    var header: [String]?
-    var rows: [[String]] = []
+    package var header: [String]?
+    package var rows: [[String]] = []
     /// Indices of the columns padded on the left.
-    var rightAligned: Set<Int>
+    package var rightAligned: Set<Int>
 
-    init(_ header: [String]? = nil, rightAligned: Set<Int> = []) {
+    package init(_ header: [String]? = nil, rightAligned: Set<Int> = []) {
         self.header = header
         self.rightAligned = rightAligned
     }
 
-    mutating func append(_ row: [String]) {
+    package mutating func append(_ row: [String]) {
         rows.append(row)
     }
 
     /// The table as lines; the last column is never padded.
-    func rendered(indent: Int = 0) -> String {
+    package func rendered(indent: Int = 0) -> String {
         let all = (header.map { [$0] } ?? []) + rows
         let columns = all.map(\.count).max() ?? 0
         let widths = (0..<columns).map { i in all.map { i < $0.count ? $0[i].count : 0 }.max() ?? 0 }
