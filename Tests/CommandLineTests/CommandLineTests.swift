@@ -118,4 +118,17 @@ import Testing
         #expect(issues.map { $0["path"] as? String } == ["mask.ratio"], "\(issues)")
         #expect(issues.first?["at"] as? String == "--set[1] mask.ratio=2")
     }
+
+    @Test func evalSaysWhichTasksItCanEvaluate() throws {
+        let home = try TemporaryFolder("cli")
+        let recipe = TestPaths.packageRoot.appendingPathComponent("recipes/pretrain/swin-tiny.yaml").path
+        let registry = TestPaths.packageRoot.appendingPathComponent("registry.yaml").path
+        let result = try runMixmae(
+            ["eval", recipe, "--checkpoint", "run:1", "--registry", registry], environment: ["MIXMAE_HOME": home.path])
+        #expect(result.status == 1)
+        #expect(
+            result.stderr.hasPrefix("error: the recipe's task is 'pretrain', which has no checkpoint evaluation"),
+            "\(result.stderr)")
+        #expect(result.stderr.contains("(task: classify, detect, segment)"), "\(result.stderr)")
+    }
 }

@@ -141,8 +141,9 @@ public enum CheckpointEvaluationError: UserFacingError {
         case .nothingToEvaluate(let task):
             let evaluable = TaskCatalog.standard.tasks.filter { $0.checkpointEvaluator != nil }.map(\.name)
             return
-                "the recipe's task is '\(task)', which has no validation metric to evaluate; give the recipe of a "
-                + "finetune (task: \(evaluable.joined(separator: ", "))) and one of its checkpoints"
+                "the recipe's task is '\(task)', which has no checkpoint evaluation (eval --checkpoint measures "
+                + "finetunes); give the recipe of a finetune (task: \(evaluable.joined(separator: ", "))) and one of "
+                + "its checkpoints"
         case .doesNotFit(let path, let detail):
             return
                 "\(path): \(detail)\nthe checkpoint was not written by a finetune of this recipe's model; "
