@@ -41,7 +41,8 @@ public struct CheckpointEvaluation {
 /// ```swift
 /// let evaluator = try CheckpointEvaluators.evaluator(for: recipe.task)
 /// let prepared = try evaluator.prepare(
-///     recipe: recipe, checkpoint: url, builder: ComponentBuilder(provider: catalog), log: { print($0) })
+///     recipe: recipe, checkpoint: url, builder: ComponentBuilder(provider: catalog, rng: RandomSource(seed: 0)),
+///     log: { print($0) })
 /// let result = try prepared.run()
 /// ```
 public protocol CheckpointEvaluator {
