@@ -5,7 +5,7 @@
 /// The name is given once and serves as the profiler row (``Profiler``,
 /// forward and backward), the node of the recorded graph and the prefix of
 /// every error the definition raises through its ``OpContext``. `body`
-/// receives that context: check the shapes first (``OpContext/require(_:_:)``
+/// receives that context: check the shapes first (``OpContext/require(_:_:file:line:)``
 /// stops with the op's name and its input shapes, in every build), compute the
 /// value, and return it with its backward closure.
 ///

@@ -80,7 +80,8 @@ public final class ConvModule: Module, UnaryLayer {
     public let gn: GroupNorm?
     public let activation: Bool
 
-    /// - Parameter groupNormGroups: GroupNorm groups after the convolution; nil for none.
+    /// `groupNormGroups` is the number of GroupNorm groups after the convolution (nil for
+    /// none); `rng` is the model's generator, which the convolution's initial weights come from.
     public init(
         _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
         groupNormGroups: Int? = nil, activation: Bool = true, rng: RandomSource
