@@ -91,6 +91,8 @@ let package = Package(
         .testTarget(
             name: "ReportTests", dependencies: ["MixmaeReports", "MixmaeRuns", "MixmaeData", "TestSupport"],
             path: "Tests/ReportTests"),
+        // The FCOS plugin's own logic (target assignment), linked into the tests directly.
+        .testTarget(name: "FCOSTests", dependencies: ["MixFCOS", kit], path: "Tests/FCOSTests"),
         .testTarget(
             name: "DenseTaskTests",
             dependencies: [
@@ -110,12 +112,13 @@ let package = Package(
 )
 
 // Test-only plugin libraries (Tests/FixturePlugins/<Name>, product TestPlugin<Name>):
-// one good plugin and one for each way the host refuses a library. They are
+// one good plugin, one for each way the host refuses a library, and one whose
+// custom op has a wrong backward (which `plugins check` must catch). They are
 // built with every `swift build` / `swift test` and found next to the binaries.
 var testPluginProducts: [Product] {
     [
         "Good", "OtherMajor", "NewerMinor", "OtherCompiler", "OwnSDK", "RegisterFails", "DuplicateA", "DuplicateB",
-        "NotAPlugin", "BadStamp",
+        "NotAPlugin", "BadStamp", "WrongBackward",
     ].map { .library(name: "TestPlugin\($0)", type: .dynamic, targets: ["TestPlugin\($0)"]) }
 }
 
@@ -124,7 +127,7 @@ var testPluginTargets: [Target] {
     let ownCopyOfSDK: Target.Dependency = .product(name: "MixKitStatic", package: "Kit")
     let swiftPlugins: [(String, Target.Dependency)] = [
         ("Good", sdk), ("OtherMajor", sdk), ("NewerMinor", sdk), ("OtherCompiler", sdk), ("OwnSDK", ownCopyOfSDK),
-        ("RegisterFails", sdk), ("DuplicateA", sdk), ("DuplicateB", sdk),
+        ("RegisterFails", sdk), ("DuplicateA", sdk), ("DuplicateB", sdk), ("WrongBackward", sdk),
     ]
     return swiftPlugins.map { name, dependency in
         .target(name: "TestPlugin\(name)", dependencies: [dependency], path: "Tests/FixturePlugins/\(name)")

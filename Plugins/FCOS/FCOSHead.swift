@@ -27,22 +27,22 @@ final class FCOSHead: Module, DetectionHead {
 
     var classCount: Int { config.numClasses }
 
-    init(_ config: FCOSConfig) {
+    init(_ config: FCOSConfig, rng: RandomSource) {
         self.config = config
         let groups = config.numGroups > 0 ? config.numGroups : nil
         func tower() -> [ConvModule] {
             (0..<config.stackedConvs).map { i in
                 ConvModule(
                     i == 0 ? config.inChannels : config.featChannels, config.featChannels, kernelSize: 3, padding: 1,
-                    groupNormGroups: groups)
+                    groupNormGroups: groups, rng: rng)
             }
         }
         clsConvs = tower()
         regConvs = tower()
         let towerOut = config.stackedConvs > 0 ? config.featChannels : config.inChannels
-        convCls = Conv2d(towerOut, config.numClasses, kernelSize: 3, padding: 1)
-        convReg = Conv2d(towerOut, 4, kernelSize: 3, padding: 1)
-        convCenterness = Conv2d(towerOut, 1, kernelSize: 3, padding: 1)
+        convCls = Conv2d(towerOut, config.numClasses, kernelSize: 3, padding: 1, rng: rng)
+        convReg = Conv2d(towerOut, 4, kernelSize: 3, padding: 1, rng: rng)
+        convCenterness = Conv2d(towerOut, 1, kernelSize: 3, padding: 1, rng: rng)
         scales = config.strides.map { _ in Scale(1) }
         super.init()
         // mmdetection's init: convolutions N(0, 0.01) with zero bias; the classifier's
@@ -52,10 +52,10 @@ final class FCOSHead: Module, DetectionHead {
         // step keeps gradient checks linear.
         for (_, module) in namedModules() {
             guard let conv = module as? Conv2d else { continue }
-            Init.normal(conv.weight, std: 0.01)
+            Init.normal(conv.weight, std: 0.01, using: rng)
             if let bias = conv.bias { Init.constant(bias, 0) }
         }
-        for layer in clsConvs + regConvs where layer.gn != nil { Init.kaimingNormal(layer.conv.weight) }
+        for layer in clsConvs + regConvs where layer.gn != nil { Init.kaimingNormal(layer.conv.weight, using: rng) }
         Init.constant(convCls.bias!, -Foundation.log((1 - config.priorProb) / config.priorProb))
     }
 

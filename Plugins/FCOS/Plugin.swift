@@ -10,7 +10,7 @@ extension FCOSHead {
                 inputs: [8, 16, 32, 64, 128].map { FeatureSpec(stride: $0, channels: 32) }, imageSize: 128,
                 numClasses: 3)
         },
-        build: { params, context in FCOSHead(try FCOSConfig(params, context: context)) },
+        build: { params, context in FCOSHead(try FCOSConfig(params, context: context), rng: context.rng) },
         probe: { module, _, context in
             let head = module as! FCOSHead
             var rng = RandomGenerator(seed: 0)

@@ -83,13 +83,15 @@ final class FeaturePyramid: Module, Neck {
     let inputSpecs: [FeatureSpec]
     let outputs: [FeatureSpec]
 
-    init(_ config: FPNConfig, inputs: [FeatureSpec]) {
+    init(_ config: FPNConfig, inputs: [FeatureSpec], rng: RandomSource) {
         self.config = config
         inputSpecs = inputs
         let used = Array(inputs[config.startLevel...])
-        lateralConvs = used.map { ConvModule($0.channels, config.outChannels, kernelSize: 1, activation: false) }
+        lateralConvs = used.map {
+            ConvModule($0.channels, config.outChannels, kernelSize: 1, activation: false, rng: rng)
+        }
         var convs = used.map { _ in
-            ConvModule(config.outChannels, config.outChannels, kernelSize: 3, padding: 1, activation: false)
+            ConvModule(config.outChannels, config.outChannels, kernelSize: 3, padding: 1, activation: false, rng: rng)
         }
         var specs = used.map { FeatureSpec(stride: $0.stride, channels: config.outChannels) }
         for extra in 0..<(config.numOuts - used.count) {
@@ -97,7 +99,8 @@ final class FeaturePyramid: Module, Neck {
                 let channels = extra == 0 && config.extraSource == .onInput ? used.last!.channels : config.outChannels
                 convs.append(
                     ConvModule(
-                        channels, config.outChannels, kernelSize: 3, stride: 2, padding: 1, activation: false))
+                        channels, config.outChannels, kernelSize: 3, stride: 2, padding: 1, activation: false,
+                        rng: rng))
             }
             specs.append(FeatureSpec(stride: specs.last!.stride * 2, channels: config.outChannels))
         }
@@ -106,7 +109,7 @@ final class FeaturePyramid: Module, Neck {
         super.init()
         // mmdetection's FPN init: Xavier-uniform convolutions, zero biases.
         for conv in lateralConvs + fpnConvs {
-            Init.xavierUniform(conv.conv.weight)
+            Init.xavierUniform(conv.conv.weight, using: rng)
             if let bias = conv.conv.bias { Init.constant(bias, 0) }
         }
     }

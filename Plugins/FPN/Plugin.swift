@@ -13,7 +13,7 @@ extension FeaturePyramid {
                 ], imageSize: 128)
         },
         build: { params, context in
-            FeaturePyramid(try FPNConfig(params, inputs: context.inputs), inputs: context.inputs)
+            FeaturePyramid(try FPNConfig(params, inputs: context.inputs), inputs: context.inputs, rng: context.rng)
         },
         probe: { module, _, context in
             let fpn = module as! FeaturePyramid

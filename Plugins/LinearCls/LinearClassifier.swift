@@ -16,8 +16,8 @@ final class LinearClassifier: Module, ClassificationHead {
             throw ComponentConfigurationError(parameter: "head", problem: "needs the backbone's final feature map")
         }
         let classes = context.numClasses ?? p.int("num_classes")
-        head = Linear(last.channels, classes)
-        Init.truncatedNormal(head.weight, std: Float(p.float("init_std")))
+        head = Linear(last.channels, classes, rng: context.rng)
+        Init.truncatedNormal(head.weight, std: Float(p.float("init_std")), using: context.rng)
         Init.constant(head.bias!, 0)
         super.init()
     }

@@ -9,7 +9,7 @@ extension SwinBackbone {
             (try? SwinConfig(params).capabilities)
                 ?? BackboneCapabilities(outputs: [], supportsMixing: true, inputChannels: 3, imageSize: 224)
         },
-        build: { params, _ in SwinBackbone(try SwinConfig(params)) },
+        build: { params, context in SwinBackbone(try SwinConfig(params), rng: context.rng) },
         probe: { module, params, _ in
             let swin = module as! SwinBackbone
             let c = swin.config

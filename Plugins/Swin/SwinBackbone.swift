@@ -17,10 +17,12 @@ final class SwinBackbone: Module, Backbone {
     let config: SwinConfig
     let capabilities: BackboneCapabilities
 
-    init(_ config: SwinConfig) {
+    /// Draws the initial weights from `rng`, and drop path from it in training.
+    init(_ config: SwinConfig, rng: RandomSource) {
         self.config = config
-        patchEmbed = PatchEmbed(patchSize: config.patchSize, inChannels: config.inChannels, dim: config.embedDim)
-        Init.xavierUniform(patchEmbed.proj.weight)
+        patchEmbed = PatchEmbed(
+            patchSize: config.patchSize, inChannels: config.inChannels, dim: config.embedDim, rng: rng)
+        Init.xavierUniform(patchEmbed.proj.weight, using: rng)
         Init.constant(patchEmbed.proj.bias, 0)
         let grid = config.imageSize / config.patchSize
         absolutePosEmbed = sinCosPositionEmbedding(dim: config.embedDim, gridSize: grid).reshaped([
@@ -41,10 +43,11 @@ final class SwinBackbone: Module, Backbone {
                 blocks.append(
                     SwinBlock(
                         dim: dim, heads: config.numHeads[s], window: window, height: side, width: side,
-                        mlpRatio: config.mlpRatio, qkvBias: config.qkvBias, dropPath: rates[blockIndex]))
+                        mlpRatio: config.mlpRatio, qkvBias: config.qkvBias, dropPath: rates[blockIndex], rng: rng))
                 blockIndex += 1
             }
-            let merge = s < config.stageCount - 1 ? PatchMerging(dim: dim, height: side, width: side) : nil
+            let merge =
+                s < config.stageCount - 1 ? PatchMerging(dim: dim, height: side, width: side, rng: rng) : nil
             stages.append(SwinStage(blocks: blocks, downsample: merge))
         }
         layers = stages
@@ -56,7 +59,7 @@ final class SwinBackbone: Module, Backbone {
         super.init()
         for (_, m) in namedModules() {
             if let linear = m as? Linear {
-                Init.truncatedNormal(linear.weight, std: 0.02)
+                Init.truncatedNormal(linear.weight, std: 0.02, using: rng)
                 if let b = linear.bias { Init.constant(b, 0) }
             }
         }

@@ -44,13 +44,19 @@ final class SwinBlock: Module {
     let height: Int
     let width: Int
     let window: Int
+    /// The model's generator, for drop path.
+    let rng: RandomSource
 
-    init(dim: Int, heads: Int, window: Int, height: Int, width: Int, mlpRatio: Double, qkvBias: Bool, dropPath: Float) {
+    init(
+        dim: Int, heads: Int, window: Int, height: Int, width: Int, mlpRatio: Double, qkvBias: Bool, dropPath: Float,
+        rng: RandomSource
+    ) {
         norm1 = LayerNorm(dim)
-        attn = WindowAttention(dim: dim, heads: heads, window: window, qkvBias: qkvBias)
+        attn = WindowAttention(dim: dim, heads: heads, window: window, qkvBias: qkvBias, rng: rng)
         norm2 = LayerNorm(dim)
-        mlp = MLP(dim, hidden: Int(Double(dim) * mlpRatio))
+        mlp = MLP(dim, hidden: Int(Double(dim) * mlpRatio), rng: rng)
         dropPathRate = dropPath
+        self.rng = rng
         self.height = height
         self.width = width
         self.window = window
@@ -65,8 +71,8 @@ final class SwinBlock: Module {
         let windowsPerImage = (height / window) * (width / window)
         let windows = norm1(x).reshaped([b * windowsPerImage, window * window, c])
         let attended = attn.attend(windows, groups: groups, windowsPerImage: windowsPerImage).reshaped([b, l, c])
-        let h = x + dropPath(attended, p: dropPathRate, training: isTraining, using: &Random.generator)
-        return h + dropPath(mlp(norm2(h)), p: dropPathRate, training: isTraining, using: &Random.generator)
+        let h = x + dropPath(attended, p: dropPathRate, training: isTraining, using: rng)
+        return h + dropPath(mlp(norm2(h)), p: dropPathRate, training: isTraining, using: rng)
     }
 }
 
@@ -79,9 +85,9 @@ final class PatchMerging: Module {
     let height: Int
     let width: Int
 
-    init(dim: Int, height: Int, width: Int) {
+    init(dim: Int, height: Int, width: Int, rng: RandomSource) {
         norm = LayerNorm(4 * dim)
-        reduction = Linear(4 * dim, 2 * dim, bias: false)
+        reduction = Linear(4 * dim, 2 * dim, bias: false, rng: rng)
         self.height = height
         self.width = width
         super.init()

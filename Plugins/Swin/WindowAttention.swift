@@ -9,11 +9,11 @@ final class WindowAttention: MultiHeadAttention {
     let relativePositionIndex: [Int]
     let window: Int
 
-    init(dim: Int, heads: Int, window: Int, qkvBias: Bool) {
+    init(dim: Int, heads: Int, window: Int, qkvBias: Bool, rng: RandomSource) {
         self.window = window
         let side = 2 * window - 1
         relativePositionBiasTable = Tensor.zeros([side * side, heads]).asParameter()
-        Init.truncatedNormal(relativePositionBiasTable, std: 0.02)
+        Init.truncatedNormal(relativePositionBiasTable, std: 0.02, using: rng)
         var index: [Int] = []
         index.reserveCapacity(window * window * window * window)
         for q in 0..<(window * window) {
@@ -24,7 +24,7 @@ final class WindowAttention: MultiHeadAttention {
             }
         }
         relativePositionIndex = index
-        super.init(dim: dim, heads: heads, qkvBias: qkvBias)
+        super.init(dim: dim, heads: heads, qkvBias: qkvBias, rng: rng)
     }
 
     /// Attention over windows `[Bw, w*w, C]`; `groups` (one id per token of the

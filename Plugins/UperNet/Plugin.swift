@@ -12,7 +12,7 @@ extension UperNetHead {
                     FeatureSpec(stride: 16, channels: 64), FeatureSpec(stride: 32, channels: 128),
                 ], imageSize: 64, numClasses: 5)
         },
-        build: { params, context in UperNetHead(try UperNetConfig(params, context: context)) },
+        build: { params, context in UperNetHead(try UperNetConfig(params, context: context), rng: context.rng) },
         probe: { module, _, context in
             let head = module as! UperNetHead
             var rng = RandomGenerator(seed: 0)

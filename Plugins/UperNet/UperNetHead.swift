@@ -76,16 +76,20 @@ final class AuxiliaryFCNHead: Module {
     let convSeg: Conv2d
     let dropoutRatio: Float
 
-    init(inChannels: Int, channels: Int, classes: Int, groups: Int?, dropoutRatio: Float) {
-        convs = [ConvModule(inChannels, channels, kernelSize: 3, padding: 1, groupNormGroups: groups)]
-        convSeg = Conv2d(channels, classes, kernelSize: 1)
+    /// The model's generator, for the channel dropout.
+    let rng: RandomSource
+
+    init(inChannels: Int, channels: Int, classes: Int, groups: Int?, dropoutRatio: Float, rng: RandomSource) {
+        convs = [ConvModule(inChannels, channels, kernelSize: 3, padding: 1, groupNormGroups: groups, rng: rng)]
+        convSeg = Conv2d(channels, classes, kernelSize: 1, rng: rng)
         self.dropoutRatio = dropoutRatio
+        self.rng = rng
         super.init()
     }
 
     func callAsFunction(_ x: Tensor) -> Tensor {
         let h = convs.reduce(x) { h, conv in conv(h) }
-        return convSeg(channelDropout(h, p: dropoutRatio, training: isTraining))
+        return convSeg(channelDropout(h, p: dropoutRatio, training: isTraining, using: rng))
     }
 }
 
@@ -108,37 +112,42 @@ final class UperNetHead: Module, SegmentationHead {
     let convSeg: Conv2d
     let auxiliaryHead: AuxiliaryFCNHead?
     let config: UperNetConfig
+    /// The model's generator, for the channel dropout.
+    let rng: RandomSource
 
     var classCount: Int { config.numClasses }
 
-    init(_ config: UperNetConfig) {
+    init(_ config: UperNetConfig, rng: RandomSource) {
         self.config = config
+        self.rng = rng
         let (c, g) = (config.channels, config.groups)
         let last = config.inChannels.last!
-        pspModules = config.poolScales.map { _ in ConvModule(last, c, kernelSize: 1, groupNormGroups: g) }
+        pspModules = config.poolScales.map { _ in ConvModule(last, c, kernelSize: 1, groupNormGroups: g, rng: rng) }
         bottleneck = ConvModule(
-            last + config.poolScales.count * c, c, kernelSize: 3, padding: 1, groupNormGroups: g)
-        lateralConvs = config.inChannels.dropLast().map { ConvModule($0, c, kernelSize: 1, groupNormGroups: g) }
+            last + config.poolScales.count * c, c, kernelSize: 3, padding: 1, groupNormGroups: g, rng: rng)
+        lateralConvs = config.inChannels.dropLast().map {
+            ConvModule($0, c, kernelSize: 1, groupNormGroups: g, rng: rng)
+        }
         fpnConvs = config.inChannels.dropLast().map { _ in
-            ConvModule(c, c, kernelSize: 3, padding: 1, groupNormGroups: g)
+            ConvModule(c, c, kernelSize: 3, padding: 1, groupNormGroups: g, rng: rng)
         }
         fpnBottleneck = ConvModule(
-            config.inChannels.count * c, c, kernelSize: 3, padding: 1, groupNormGroups: g)
-        convSeg = Conv2d(c, config.numClasses, kernelSize: 1)
+            config.inChannels.count * c, c, kernelSize: 3, padding: 1, groupNormGroups: g, rng: rng)
+        convSeg = Conv2d(c, config.numClasses, kernelSize: 1, rng: rng)
         auxiliaryHead =
             config.auxiliary
             ? AuxiliaryFCNHead(
                 inChannels: config.inChannels[config.auxInIndex], channels: config.auxChannels,
-                classes: config.numClasses, groups: g, dropoutRatio: config.dropoutRatio) : nil
+                classes: config.numClasses, groups: g, dropoutRatio: config.dropoutRatio, rng: rng) : nil
         super.init()
         // mmcv's ConvModule init (Kaiming normal, fan-out) and mmseg's classifier init N(0, 0.01).
         for (_, module) in namedModules() {
             guard let conv = module as? Conv2d else { continue }
-            Init.kaimingNormal(conv.weight)
+            Init.kaimingNormal(conv.weight, using: rng)
             if let bias = conv.bias { Init.constant(bias, 0) }
         }
         for classifier in [convSeg] + (auxiliaryHead.map { [$0.convSeg] } ?? []) {
-            Init.normal(classifier.weight, std: 0.01)
+            Init.normal(classifier.weight, std: 0.01, using: rng)
             Init.constant(classifier.bias!, 0)
         }
     }
@@ -168,7 +177,7 @@ final class UperNetHead: Module, SegmentationHead {
         var outs = zip(fpnConvs, laterals).map { conv, x in conv(x) } + [psp]
         for i in 1..<outs.count { outs[i] = resize(outs[i], like: outs[0]) }
         let fused = fpnBottleneck(concatenate(outs, axis: 1))
-        return convSeg(channelDropout(fused, p: config.dropoutRatio, training: isTraining))
+        return convSeg(channelDropout(fused, p: config.dropoutRatio, training: isTraining, using: rng))
     }
 
     func loss(_ features: [FeatureMap], labels: SegmentationLabels) -> HeadLoss {
@@ -187,9 +196,9 @@ final class UperNetHead: Module, SegmentationHead {
     }
 }
 
-/// `nn.Dropout2d`: zeroes whole channels of `[B, C, H, W]` with probability `p`.
-func channelDropout(_ x: Tensor, p: Float, training: Bool) -> Tensor {
+/// `nn.Dropout2d`: zeroes whole channels of `[B, C, H, W]` with probability `p`, drawing from `rng`.
+func channelDropout(_ x: Tensor, p: Float, training: Bool, using rng: RandomSource) -> Tensor {
     guard training && p > 0 else { return x }
-    let mask = dropout(Tensor.ones([x.shape[0], x.shape[1], 1, 1]), p: p, training: true, using: &Random.generator)
+    let mask = dropout(Tensor.ones([x.shape[0], x.shape[1], 1, 1]), p: p, training: true, using: rng)
     return x * mask
 }

@@ -7,11 +7,11 @@ final class ViTBlock: Module {
     let norm2: LayerNorm
     let mlp: MLP
 
-    init(dim: Int, heads: Int, mlpRatio: Double) {
+    init(dim: Int, heads: Int, mlpRatio: Double, rng: RandomSource) {
         norm1 = LayerNorm(dim)
-        attn = MultiHeadAttention(dim: dim, heads: heads)
+        attn = MultiHeadAttention(dim: dim, heads: heads, rng: rng)
         norm2 = LayerNorm(dim)
-        mlp = MLP(dim, hidden: Int(Double(dim) * mlpRatio))
+        mlp = MLP(dim, hidden: Int(Double(dim) * mlpRatio), rng: rng)
         super.init()
     }
 
@@ -62,19 +62,20 @@ final class ViTDecoder: Module, ReconstructionDecoder {
         }
         patchSize = encoder.stride
         grid = context.imageSize / encoder.stride
-        decoderEmbed = Linear(encoder.channels, dim)
+        let rng = context.rng
+        decoderEmbed = Linear(encoder.channels, dim, rng: rng)
         maskToken = Tensor.zeros([1, 1, dim]).asParameter()
-        Init.normal(maskToken, std: 0.02)
+        Init.normal(maskToken, std: 0.02, using: rng)
         decoderPosEmbed = sinCosPositionEmbedding(dim: dim, gridSize: grid).reshaped([1, grid * grid, dim])
         decoderBlocks = (0..<p.int("decoder_depth")).map { _ in
-            ViTBlock(dim: dim, heads: heads, mlpRatio: p.float("mlp_ratio"))
+            ViTBlock(dim: dim, heads: heads, mlpRatio: p.float("mlp_ratio"), rng: rng)
         }
         decoderNorm = LayerNorm(dim)
-        decoderPred = Linear(dim, patchSize * patchSize * p.int("in_chans"))
+        decoderPred = Linear(dim, patchSize * patchSize * p.int("in_chans"), rng: rng)
         super.init()
         for (_, m) in namedModules() {
             if let linear = m as? Linear {
-                Init.xavierUniform(linear.weight)
+                Init.xavierUniform(linear.weight, using: rng)
                 if let b = linear.bias { Init.constant(b, 0) }
             }
         }

@@ -60,8 +60,8 @@ struct BenchTrainCommand: ParsableCommand {
             ])
         }
         let maskRatio = settings.float("mask_ratio")
-        Random.seed(0)
-        let model = try reference.buildPretrainModel(with: ComponentBuilder(provider: catalog))
+        let model = try reference.buildPretrainModel(
+            with: ComponentBuilder(provider: catalog, rng: RandomSource(seed: 0)))
         let caps = model.backbone.capabilities
         let side = caps.imageSize / (caps.outputs.last?.stride ?? 32)
         var sampler = MaskSampler(height: side, width: side, ratio: maskRatio, extraRatio: 0, seed: 1)

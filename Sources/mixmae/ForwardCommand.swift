@@ -32,8 +32,10 @@ struct ForwardCommand: ParsableCommand {
         let catalog = try plugins.catalog()
         let reference = try ReferenceConfig(path: config, provider: catalog)
         let started = Date()
-        let outputs = try ForwardRunner(config: reference, builder: ComponentBuilder(provider: catalog))
-            .run(weights: weights, batch: batch, computeGradients: !noGrad)
+        let outputs = try ForwardRunner(
+            config: reference, builder: ComponentBuilder(provider: catalog, rng: RandomSource(seed: 0))
+        )
+        .run(weights: weights, batch: batch, computeGradients: !noGrad)
         try SafeTensors.write(outputs, metadata: ["config": config, "kind": reference.kind.rawValue], to: out)
         let grads = outputs.keys.filter { $0.hasPrefix("grad.") }.count
         print(

@@ -24,7 +24,10 @@ final class DenseWorkspace {
         catalog = try PluginCatalog.shared(registry: TestPaths.packageRoot.appendingPathComponent("registry.yaml").path)
     }
 
-    var builder: ComponentBuilder { ComponentBuilder(provider: catalog) }
+    /// A builder for one model, whose generator starts at `seed`.
+    func builder(seed: UInt64 = 0) -> ComponentBuilder {
+        ComponentBuilder(provider: catalog, rng: RandomSource(seed: seed))
+    }
 
     func recipe(_ text: String, overrides: [String]) throws -> TaskRecipe {
         let resolved = try RecipeLoader().load(
@@ -89,17 +92,18 @@ final class MetricLog: TrainingObserver {
         let ws = try DenseWorkspace()
         // Evaluated on the training split: the test is that the task fits what it sees.
         let recipe = try ws.detectRecipe(epochs: 10, val: "train")
-        Random.seed(recipe.seed)
+        let builder = ws.builder(seed: recipe.seed)
         let run = ws.folder.file("run")
         let (task, data, report) = try DetectSetup.make(
-            recipe: recipe, builder: ws.builder, initialWeights: nil, runDirectory: run)
+            recipe: recipe, builder: builder, initialWeights: nil, runDirectory: run)
         #expect(report == nil)
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
         task.model.train(false)
         let untrained = try #require(try task.evaluate(epoch: 0))
         #expect(Set(untrained.keys) == Set(COCOBoxMetrics.keys))
 
-        let loop = TrainingLoop(task: task, data: data, settings: recipe.optimization, checkpointDirectory: run)
+        let loop = TrainingLoop(
+            task: task, data: data, settings: recipe.optimization, checkpointDirectory: run, modelRandom: builder.rng)
         let summary = try loop.run()
         let trained = summary.finalMetrics
         let before = try #require(untrained["AP"])
@@ -126,7 +130,8 @@ final class MetricLog: TrainingObserver {
         // `mixmae eval RECIPE --checkpoint` on the last checkpoint gives the numbers the run recorded.
         let evaluator = try #require(recipe.task.checkpointEvaluator)
         let prepared = try evaluator.prepare(
-            recipe: recipe, checkpoint: URL(fileURLWithPath: summary.lastCheckpoint), builder: ws.builder, log: { _ in }
+            recipe: recipe, checkpoint: URL(fileURLWithPath: summary.lastCheckpoint), builder: ws.builder(),
+            log: { _ in }
         )
         let evaluated = try prepared.run()
         #expect(evaluated.metrics.map(\.name) == COCOBoxMetrics.keys)
@@ -145,12 +150,13 @@ final class MetricLog: TrainingObserver {
     @Test func segmentationFinetuneLearns() throws {
         let ws = try DenseWorkspace()
         let recipe = try ws.segmentRecipe(epochs: 10, val: "training")
-        Random.seed(recipe.seed)
+        let builder = ws.builder(seed: recipe.seed)
         let run = ws.folder.file("run")
-        let (task, data, _) = try SegmentSetup.make(recipe: recipe, builder: ws.builder, initialWeights: nil)
+        let (task, data, _) = try SegmentSetup.make(recipe: recipe, builder: builder, initialWeights: nil)
         task.model.train(false)
         let untrained = try #require(try task.evaluate(epoch: 0))
-        let loop = TrainingLoop(task: task, data: data, settings: recipe.optimization, checkpointDirectory: run)
+        let loop = TrainingLoop(
+            task: task, data: data, settings: recipe.optimization, checkpointDirectory: run, modelRandom: builder.rng)
         let log = MetricLog()
         loop.observer = log
         let summary = try loop.run()
@@ -163,7 +169,8 @@ final class MetricLog: TrainingObserver {
         #expect(accuracy > 0.5)
         #expect(summary.finalMetrics["aux_loss_ce"] != nil)
         let evaluated = try #require(recipe.task.checkpointEvaluator).prepare(
-            recipe: recipe, checkpoint: URL(fileURLWithPath: summary.lastCheckpoint), builder: ws.builder, log: { _ in }
+            recipe: recipe, checkpoint: URL(fileURLWithPath: summary.lastCheckpoint), builder: ws.builder(),
+            log: { _ in }
         ).run()
         #expect(evaluated.metrics.map(\.name) == ["mIoU", "aAcc"] && evaluated.images == 64)
         #expect(abs(evaluated.metrics[0].value - after) < 1e-9 && abs(evaluated.metrics[1].value - accuracy) < 1e-9)
@@ -177,26 +184,24 @@ final class MetricLog: TrainingObserver {
         let ws = try DenseWorkspace(images: 40)
         // Validation images resized to 96x96 on a 64x64 input: windows at 0 and 32 per axis.
         let slide = try ws.segmentRecipe("segment.scale=[96, 96]", "segment.mode=slide", "segment.stride=32")
-        Random.seed(0)
-        let (task, _, _) = try SegmentSetup.make(recipe: slide, builder: ws.builder, initialWeights: nil)
+        let (task, _, _) = try SegmentSetup.make(recipe: slide, builder: ws.builder(), initialWeights: nil)
         task.model.train(false)
         let metrics = try #require(try task.evaluate(epoch: 0))
         let (miou, accuracy) = (try #require(metrics["mIoU"]), try #require(metrics["aAcc"]))
         #expect((0...1).contains(miou) && (0...1).contains(accuracy))
 
         let whole = try ws.segmentRecipe("segment.scale=[96, 96]")
-        let (wholeTask, _, _) = try SegmentSetup.make(recipe: whole, builder: ws.builder, initialWeights: nil)
+        let (wholeTask, _, _) = try SegmentSetup.make(recipe: whole, builder: ws.builder(), initialWeights: nil)
         #expect {
             _ = try wholeTask.evaluate(epoch: 0)
         } throws: { "\($0)".contains("96x96") && "\($0)".contains("segment.mode: slide") }
 
-        // When the image is the input's size, one window is the whole image.
-        Random.seed(0)
+        // When the image is the input's size, one window is the whole image (two models from one seed).
         let (a, _, _) = try SegmentSetup.make(
-            recipe: try ws.segmentRecipe("segment.mode=slide", "segment.stride=16"), builder: ws.builder,
+            recipe: try ws.segmentRecipe("segment.mode=slide", "segment.stride=16"), builder: ws.builder(),
             initialWeights: nil)
-        Random.seed(0)
-        let (b, _, _) = try SegmentSetup.make(recipe: try ws.segmentRecipe(), builder: ws.builder, initialWeights: nil)
+        let (b, _, _) = try SegmentSetup.make(
+            recipe: try ws.segmentRecipe(), builder: ws.builder(), initialWeights: nil)
         a.model.train(false)
         b.model.train(false)
         #expect(try a.evaluate(epoch: 0) == b.evaluate(epoch: 0))
@@ -205,16 +210,14 @@ final class MetricLog: TrainingObserver {
     @Test func backboneStartsFromTheCheckpointAndTheRestDoesNot() throws {
         let ws = try DenseWorkspace(images: 40)
         let recipe = try ws.detectRecipe()
-        Random.seed(11)
-        let source = try DetectSetup.buildModel(recipe: recipe, builder: ws.builder, classes: 3)
+        let source = try DetectSetup.buildModel(recipe: recipe, builder: ws.builder(seed: 11), classes: 3)
         var saved = source.backbone.stateDict()
         saved["decoder_embed.weight"] = Tensor.ones([4, 4])  // a pretraining checkpoint's decoder: ignored
         let file = ws.folder.file("pretrained.safetensors")
         try SafeTensors.write(saved, to: file)
 
-        Random.seed(0)
         let (task, _, report) = try DetectSetup.make(
-            recipe: recipe, builder: ws.builder, initialWeights: file, runDirectory: ws.folder.file("run"))
+            recipe: recipe, builder: ws.builder(), initialWeights: file, runDirectory: ws.folder.file("run"))
         let loaded = try #require(report)
         #expect(loaded.loaded == source.backbone.namedTensors().count && loaded.ignored == 1)
         let own = task.detector.stateDict()
@@ -229,17 +232,17 @@ final class MetricLog: TrainingObserver {
         let ws = try DenseWorkspace(images: 40)
         #expect {
             _ = try DetectSetup.make(
-                recipe: try ws.detectRecipe("detect.max_size=96"), builder: ws.builder,
+                recipe: try ws.detectRecipe("detect.max_size=96"), builder: ws.builder(),
                 initialWeights: nil, runDirectory: ws.folder.file("run"))
         } throws: { "\($0)".contains("detect.max_size") && "\($0)".contains("<= 64") }
         #expect {
             _ = try SegmentSetup.make(
-                recipe: try ws.segmentRecipe("segment.ignore_index=2"), builder: ws.builder,
+                recipe: try ws.segmentRecipe("segment.ignore_index=2"), builder: ws.builder(),
                 initialWeights: nil)
         } throws: { "\($0)".contains("segment.ignore_index") }
         // Label maps hold background + 3 shapes (0...3): two classes are too few.
         let (task, data, _) = try SegmentSetup.make(
-            recipe: try ws.segmentRecipe("segment.num_classes=2"), builder: ws.builder,
+            recipe: try ws.segmentRecipe("segment.num_classes=2"), builder: ws.builder(),
             initialWeights: nil)
         let batch = try #require(try data.batches(epoch: 0, skip: 0).next())
         #expect {
@@ -247,7 +250,7 @@ final class MetricLog: TrainingObserver {
         } throws: { "\($0)".contains("segment.num_classes") && "\($0)".contains("outside 0..<2") }
         // A classification batch is not a detection batch.
         let (detect, _, _) = try DetectSetup.make(
-            recipe: try ws.detectRecipe(), builder: ws.builder, initialWeights: nil,
+            recipe: try ws.detectRecipe(), builder: ws.builder(), initialWeights: nil,
             runDirectory: ws.folder.file("run"))
         #expect {
             _ = try detect.loss(for: Batch(images: Tensor.zeros([1, 3, 64, 64]), labels: [0]))

@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 extension InProcess {
-    /// `ComponentCheck` in this process. Serialized: building seeds the global generator.
+    /// `ComponentCheck` (MixKitTesting's, as `plugins check` runs it) in this process.
     @Suite struct ComponentCheckTests {
         @Test func aCorrectComponentPassesWithInformativeGradients() throws {
             let dir = try TemporaryFolder()
@@ -64,12 +64,17 @@ extension InProcess {
                 ])
         }
 
+        /// A probe whose dependence on the parameters is lost in the float32 rounding of
+        /// its value (1e-6 of it on top of 1). Scaling a probe alone changes nothing:
+        /// float32 precision is relative, and so is the measured noise.
         @Test func aProbeThatBarelyMovesVerifiesNothingAndFails() throws {
             let dir = try TemporaryFolder()
             let catalog = try catalog([fixture("Good")], in: dir)
             var component = try #require(catalog.component("toy-backbone"))
             let probe = component.descriptor.probe
             component.descriptor.probe = { probe($0, $1, $2) * 1e-6 }
+            #expect(ComponentCheck().run(component).passed)
+            component.descriptor.probe = { probe($0, $1, $2) * 1e-6 + 1 }
             let report = ComponentCheck().run(component)
             #expect(!report.passed)
             #expect(report.samples.allSatisfy { $0.passed && !$0.isConclusive })

@@ -22,7 +22,8 @@ extension InProcess {
             let descriptor = try #require(catalog.component(id)).descriptor
             var params = Parameters(defaultsOf: descriptor.parameters)
             for (key, value) in values { params[key] = value }
-            Random.seed(0)
+            var context = context
+            context.rng = RandomSource(seed: 0)
             return try descriptor.build(params, context)
         }
 

@@ -20,7 +20,7 @@ import Testing
         #expect(table[0] == ["ID", "KIND", "VERSION", "LIBRARY", "STATUS"])
         #expect(table[1] == ["toy-backbone", "backbone", "1.2.0", fixture("Good"), "loaded"])
         #expect(table[3] == ["toy-neck", "neck", "0.3.0", fixture("Good"), "loaded"])
-        #expect(lines[5].hasSuffix("refused: built for SDK 2.\(sdkMinorForOtherMajor), host has \(hostSDK)"))
+        #expect(lines[5].hasSuffix("refused: built for SDK \(otherMajorSDK), host has \(hostSDK)"))
         #expect(lines[6].hasSuffix("refused: linked its own copy of the SDK"))
         #expect(lines[7].hasSuffix("refused: not a mixmae plugin (no mixmae_plugin_abi)"))
         #expect(
@@ -182,6 +182,25 @@ import Testing
         #expect(broken.status == 1)
         #expect(broken.stdout.contains("MISMATCH"))
         #expect(broken.stdout.contains("\nFAIL\n  - gradient of fc.weight["))
+    }
+
+    /// A plugin's own op (`defineOp`) with a right backward passes; the same op whose
+    /// backward misses a term of the product rule fails, on the layer before it.
+    @Test func checkTellsARightCustomBackwardFromAWrongOne() throws {
+        let dir = try TemporaryFolder()
+        let file = try dir.registry([fixture("WrongBackward")])
+        let right = try runMixmae(["plugins", "check", "toy-swish-head", "--registry", file])
+        #expect(right.status == 0, "\(right.stdout)\(right.stderr)")
+        #expect(right.stdout.hasSuffix("\nPASS\n"))
+        #expect(!right.stdout.contains("MISMATCH"))
+
+        let wrong = try runMixmae(["plugins", "check", "toy-swish-head-wrong-backward", "--registry", file])
+        #expect(wrong.status == 1, "\(wrong.stdout)\(wrong.stderr)")
+        #expect(wrong.stdout.contains("\nFAIL\n  - gradient of fc1."), "\(wrong.stdout)")
+        let rows = wrong.stdout.split(separator: "\n")
+        #expect(rows.contains { $0.contains("fc1.weight") && $0.hasSuffix("MISMATCH") })
+        // fc2's gradients do not pass through the wrong backward.
+        #expect(rows.filter { $0.contains("fc2.") }.allSatisfy { !$0.contains("MISMATCH") })
     }
 
     @Test func recipeCheckValidatesComponentsAgainstThePluginSchemas() throws {

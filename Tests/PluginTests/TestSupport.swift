@@ -4,10 +4,10 @@ import MixmaePluginHost
 import TestSupport
 import Testing
 
-/// The suites that load plugins and build their modules in this process run one
-/// test at a time: building draws from MixKit's global generator, which
-/// `ComponentCheck` seeds, and concurrent draws would interleave.
-@Suite(.serialized) enum InProcess {}
+/// The suites that load plugins and build their modules in this process. They
+/// run in parallel with each other and with every other suite: each model draws
+/// from a generator of its own (there is no global one), so none disturbs another.
+@Suite enum InProcess {}
 
 /// Where SwiftPM put the test binary, `mixmae` and the test plugin libraries.
 let buildDirectory = TestPaths.buildDirectory.path
@@ -37,5 +37,5 @@ func catalog(_ libraries: [String], in dir: TemporaryFolder) throws -> PluginCat
 let hostSDK = "\(PluginABI.hostStamp().sdkMajor).\(PluginABI.hostStamp().sdkMinor)"
 /// The version one minor above the host's.
 let nextMinorSDK = "\(PluginABI.hostStamp().sdkMajor).\(PluginABI.hostStamp().sdkMinor + 1)"
-/// The minor the OtherMajor fixture writes next to major + 1.
-let sdkMinorForOtherMajor = 0
+/// The version the OtherMajor fixture writes: major + 1, minor 0.
+let otherMajorSDK = "\(PluginABI.hostStamp().sdkMajor + 1).0"

@@ -107,7 +107,8 @@ private struct NoComponents: ComponentProvider {
         #expect(recipe.task.name == "count")
         let error = thrownError {
             _ = try recipe.task.makeTraining(
-                recipe, builder: ComponentBuilder(provider: NoComponents()), initialWeights: nil)
+                recipe, builder: ComponentBuilder(provider: NoComponents(), rng: RandomSource(seed: 0)),
+                initialWeights: nil)
         }
         #expect("\(String(describing: error))".contains("counting is not trained in these tests"))
     }

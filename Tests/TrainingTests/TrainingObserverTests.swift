@@ -9,7 +9,12 @@ import Testing
 
 /// A linear regression small enough to train in milliseconds through the real TrainingLoop.
 private final class TinyTask: TrainingTask {
-    let linear = Linear(2, 1)
+    /// The model's generator.
+    let rng = RandomSource(seed: 0)
+    let linear: Linear
+
+    init() { linear = Linear(2, 1, rng: rng) }
+
     var model: Module { linear }
     var generatorState: [UInt64]?
 
@@ -51,8 +56,10 @@ private final class TinyData: BatchSource {
     func loop(for run: ActiveRun) -> TrainingLoop {
         let settings = OptimizationSettings(
             epochs: 2, warmupEpochs: 0, batchSize: 4, baseLR: 25.6, weightDecay: 0, checkpointEvery: 1, logEvery: 1)
+        let task = TinyTask()
         return TrainingLoop(
-            task: TinyTask(), data: TinyData(), settings: settings, checkpointDirectory: run.outputDirectory.path)
+            task: task, data: TinyData(), settings: settings, checkpointDirectory: run.outputDirectory.path,
+            modelRandom: task.rng)
     }
 
     @Test func aTrainingLoopRecordsMetricsAndCheckpoints() throws {

@@ -1,4 +1,5 @@
 import MixKit
+import MixKitTesting
 import Testing
 
 @Suite struct AttentionTests {
@@ -34,12 +35,12 @@ import Testing
 
     @Test func fusedAttentionGradients() {
         let groups: [UInt8] = [0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1, 0]
-        check.check([randn([4, 6, 3 * 8], seed: 3), randn([2, 6, 6], seed: 4)]) {
+        check.expect([randn([4, 6, 3 * 8], seed: 3), randn([2, 6, 6], seed: 4)]) {
             multiHeadAttention(qkv: $0[0], heads: 2, scale: 0.7, bias: $0[1], groups: groups, period: 2)
         }
-        check.check([randn([3, 5, 3 * 6], seed: 5)]) { multiHeadAttention(qkv: $0[0], heads: 3, scale: 0.4) }
+        check.expect([randn([3, 5, 3 * 6], seed: 5)]) { multiHeadAttention(qkv: $0[0], heads: 3, scale: 0.4) }
         // Enough (sequence, head) pairs to run on several threads, each with its bias partial sums.
-        GradientCheck(samplesPerInput: 8).check([randn([32, 16, 3 * 16], seed: 6), randn([4, 16, 16], seed: 7)]) {
+        GradientCheck(samplesPerInput: 8).expect([randn([32, 16, 3 * 16], seed: 6), randn([4, 16, 16], seed: 7)]) {
             multiHeadAttention(qkv: $0[0], heads: 4, scale: 0.5, bias: $0[1])
         }
     }

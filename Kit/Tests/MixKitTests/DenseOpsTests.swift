@@ -1,5 +1,6 @@
 import Foundation
 import MixKit
+import MixKitTesting
 import Testing
 
 /// Convolution, group norm, resampling and pooling: values against naive loops
@@ -67,12 +68,12 @@ import Testing
         let x = randn([2, 3, 6, 5], seed: 1)
         let w = randn([4, 3, 3, 3], seed: 2, scale: 0.5)
         let b = randn([4], seed: 3)
-        check.check([x, w, b]) { conv2d($0[0], weight: $0[1], bias: $0[2], stride: 1, padding: 1) }
-        check.check([x.copy(), w.copy()]) { conv2d($0[0], weight: $0[1], bias: nil, stride: 2, padding: 1) }
-        check.check([randn([1, 3, 4, 4], seed: 4), randn([2, 3, 1, 1], seed: 5), randn([2], seed: 6)]) {
+        check.expect([x, w, b]) { conv2d($0[0], weight: $0[1], bias: $0[2], stride: 1, padding: 1) }
+        check.expect([x.copy(), w.copy()]) { conv2d($0[0], weight: $0[1], bias: nil, stride: 2, padding: 1) }
+        check.expect([randn([1, 3, 4, 4], seed: 4), randn([2, 3, 1, 1], seed: 5), randn([2], seed: 6)]) {
             conv2d($0[0], weight: $0[1], bias: $0[2])
         }
-        check.check([randn([2, 2, 7, 7], seed: 7), randn([3, 2, 3, 3], seed: 8)]) {
+        check.expect([randn([2, 2, 7, 7], seed: 7), randn([3, 2, 3, 3], seed: 8)]) {
             conv2d($0[0], weight: $0[1], bias: nil, padding: 2, dilation: 2)
         }
     }
@@ -103,12 +104,12 @@ import Testing
     }
 
     @Test func groupNormGradients() {
-        check.check([randn([2, 6, 3, 3], seed: 1), randn([6], seed: 2), randn([6], seed: 3)]) {
+        check.expect([randn([2, 6, 3, 3], seed: 1), randn([6], seed: 2), randn([6], seed: 3)]) {
             groupNorm($0[0], groups: 3, weight: $0[1], bias: $0[2])
         }
-        check.check([randn([3, 4, 2, 5], seed: 4)]) { groupNorm($0[0], groups: 2, weight: nil, bias: nil) }
+        check.expect([randn([3, 4, 2, 5], seed: 4)]) { groupNorm($0[0], groups: 2, weight: nil, bias: nil) }
         // One group (LayerNorm over C, H, W) and one channel per group (InstanceNorm).
-        check.check([randn([2, 4, 3, 3], seed: 5), randn([4], seed: 6), randn([4], seed: 7)]) {
+        check.expect([randn([2, 4, 3, 3], seed: 5), randn([4], seed: 6), randn([4], seed: 7)]) {
             groupNorm($0[0], groups: 1, weight: $0[1], bias: $0[2])
                 + groupNorm($0[0], groups: 4, weight: $0[1], bias: $0[2])
         }
@@ -144,12 +145,12 @@ import Testing
 
     @Test func resamplingGradients() {
         let x = randn([2, 3, 4, 5], seed: 9)
-        check.check([x]) { interpolate($0[0], height: 7, width: 9, mode: .bilinear) }
-        check.check([x.copy()]) { interpolate($0[0], height: 3, width: 2, mode: .bilinear) }
-        check.check([x.copy()]) { interpolate($0[0], height: 8, width: 10, mode: .bilinear, alignCorners: true) }
-        check.check([x.copy()]) { interpolate($0[0], height: 8, width: 7, mode: .nearest) }
-        check.check([x.copy()]) { adaptiveAvgPool2d($0[0], height: 3, width: 6) }
-        check.check([x.copy()]) { adaptiveAvgPool2d($0[0], height: 1, width: 1) }
+        check.expect([x]) { interpolate($0[0], height: 7, width: 9, mode: .bilinear) }
+        check.expect([x.copy()]) { interpolate($0[0], height: 3, width: 2, mode: .bilinear) }
+        check.expect([x.copy()]) { interpolate($0[0], height: 8, width: 10, mode: .bilinear, alignCorners: true) }
+        check.expect([x.copy()]) { interpolate($0[0], height: 8, width: 7, mode: .nearest) }
+        check.expect([x.copy()]) { adaptiveAvgPool2d($0[0], height: 3, width: 6) }
+        check.expect([x.copy()]) { adaptiveAvgPool2d($0[0], height: 1, width: 1) }
     }
 
     @Test func adaptivePoolingUsesPyTorchBins() {
@@ -165,9 +166,10 @@ import Testing
     }
 
     @Test func convolutionLayersHaveMMCVNames() {
-        let module = ConvModule(4, 8, kernelSize: 3, padding: 1, groupNormGroups: 2)
+        let rng = RandomSource(seed: 6)
+        let module = ConvModule(4, 8, kernelSize: 3, padding: 1, groupNormGroups: 2, rng: rng)
         #expect(module.namedParameters().map(\.0) == ["conv.weight", "gn.weight", "gn.bias"])
-        let plain = ConvModule(4, 8, kernelSize: 1, activation: false)
+        let plain = ConvModule(4, 8, kernelSize: 1, activation: false, rng: rng)
         #expect(plain.namedParameters().map(\.0) == ["conv.weight", "conv.bias"])
         let y = module(randn([2, 4, 5, 5]))
         #expect(y.shape == [2, 8, 5, 5])
@@ -189,15 +191,15 @@ import Testing
         let y = conv2d(x, weight: w, bias: b, padding: 1)
         let want = DenseOpsTests().naiveConv(x, w, b, stride: 1, padding: 1, dilation: 1)
         #expect(zip(y.scalars, want).allSatisfy { abs($0 - $1) < 1e-3 })
-        check.check([x, w, b]) { conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1) }
+        check.expect([x, w, b]) { conv2d($0[0], weight: $0[1], bias: $0[2], padding: 1) }
     }
 
     @Test func largeGroupNormAndResamplingHaveGradients() {
         let x = randn([4, 32, 16, 16], seed: 4)
-        check.check([x, randn([32], seed: 5), randn([32], seed: 6)]) {
+        check.expect([x, randn([32], seed: 5), randn([32], seed: 6)]) {
             groupNorm($0[0], groups: 8, weight: $0[1], bias: $0[2])
         }
-        check.check([x.copy()]) { interpolate($0[0], height: 40, width: 40, mode: .bilinear) }
-        check.check([x.copy()]) { adaptiveAvgPool2d($0[0], height: 6, width: 6) }
+        check.expect([x.copy()]) { interpolate($0[0], height: 40, width: 40, mode: .bilinear) }
+        check.expect([x.copy()]) { adaptiveAvgPool2d($0[0], height: 6, width: 6) }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import MixKit
+import MixKitTesting
 import Testing
 
 @Suite struct ElementwiseTests {
@@ -22,13 +23,13 @@ import Testing
     }
 
     @Test func broadcastGradients() {
-        check.check([randn([3, 4], seed: 1), randn([4], seed: 2)]) { $0[0] + $0[1] }
-        check.check([randn([3, 4], seed: 1), randn([3, 1], seed: 2)]) { $0[0] - $0[1] }
-        check.check([randn([2, 3, 4], seed: 1), randn([1, 3, 1], seed: 2)]) { $0[0] * $0[1] }
-        check.check([randn([2, 3], seed: 1), randn([3], seed: 2) + 3]) { $0[0] / $0[1] }
-        check.check([randn([2, 1, 4], seed: 3), randn([3, 1], seed: 4)]) { $0[0] * $0[1] + $0[0] }
-        check.check([randn([5], seed: 5)]) { (2 - $0[0] * 3) / 4 + 1 }
-        check.check([randn([4, 3], seed: 6), randn([4, 3], seed: 7)]) { maximum($0[0], $0[1]) }
+        check.expect([randn([3, 4], seed: 1), randn([4], seed: 2)]) { $0[0] + $0[1] }
+        check.expect([randn([3, 4], seed: 1), randn([3, 1], seed: 2)]) { $0[0] - $0[1] }
+        check.expect([randn([2, 3, 4], seed: 1), randn([1, 3, 1], seed: 2)]) { $0[0] * $0[1] }
+        check.expect([randn([2, 3], seed: 1), randn([3], seed: 2) + 3]) { $0[0] / $0[1] }
+        check.expect([randn([2, 1, 4], seed: 3), randn([3, 1], seed: 4)]) { $0[0] * $0[1] + $0[0] }
+        check.expect([randn([5], seed: 5)]) { (2 - $0[0] * 3) / 4 + 1 }
+        check.expect([randn([4, 3], seed: 6), randn([4, 3], seed: 7)]) { maximum($0[0], $0[1]) }
     }
 
     @Test func unaryValuesMatchFoundation() {
@@ -50,20 +51,20 @@ import Testing
     @Test func unaryGradients() {
         let x = randn([3, 5], seed: 11)
         let positive = x.abs() + 0.5
-        check.check([x.copy()]) { $0[0].exp() }
-        check.check([positive.copy()]) { $0[0].log() }
-        check.check([positive.copy()]) { $0[0].sqrt() }
-        check.check([x.copy()]) { $0[0].tanh() }
-        check.check([x.copy()]) { $0[0].erf() }
-        check.check([positive.copy()]) { $0[0].pow(1.5) }
-        check.check([x.copy()]) { $0[0].square() }
-        check.check([x.copy()]) { $0[0].sigmoid() }
-        check.check([x.copy()]) { $0[0].gelu() }
-        check.check([x.copy()]) { -$0[0] }
+        check.expect([x.copy()]) { $0[0].exp() }
+        check.expect([positive.copy()]) { $0[0].log() }
+        check.expect([positive.copy()]) { $0[0].sqrt() }
+        check.expect([x.copy()]) { $0[0].tanh() }
+        check.expect([x.copy()]) { $0[0].erf() }
+        check.expect([positive.copy()]) { $0[0].pow(1.5) }
+        check.expect([x.copy()]) { $0[0].square() }
+        check.expect([x.copy()]) { $0[0].sigmoid() }
+        check.expect([x.copy()]) { $0[0].gelu() }
+        check.expect([x.copy()]) { -$0[0] }
         // Away from the kinks, so finite differences are defined.
         let away = Tensor(shape: [6], scalars: [-2, -0.7, -0.3, 0.4, 0.9, 2.2])
-        check.check([away.copy()]) { $0[0].relu() }
-        check.check([away.copy()]) { $0[0].abs() }
-        check.check([away.copy()]) { $0[0].clamped(min: -1, max: 1) }
+        check.expect([away.copy()]) { $0[0].relu() }
+        check.expect([away.copy()]) { $0[0].abs() }
+        check.expect([away.copy()]) { $0[0].clamped(min: -1, max: 1) }
     }
 }

@@ -1,31 +1,42 @@
+import Dispatch
 import Foundation
 import MixKit
+import MixKitTesting
 import Testing
 
 final class TinyBlock: Module {
     let norm1 = LayerNorm(8)
-    let attn = MultiHeadAttention(dim: 8, heads: 2)
-    let mlp = MLP(8, hidden: 16)
+    let attn: MultiHeadAttention
+    let mlp: MLP
     let relativePositionBiasTable = Tensor.zeros([3, 2]).asParameter()
     let fixedTable = Tensor.zeros([4])
     let downsample: Linear?
 
-    init(downsample: Bool) {
-        self.downsample = downsample ? Linear(8, 4, bias: false) : nil
+    init(downsample: Bool, rng: RandomSource) {
+        attn = MultiHeadAttention(dim: 8, heads: 2, rng: rng)
+        mlp = MLP(8, hidden: 16, dropRate: 0.25, rng: rng)
+        self.downsample = downsample ? Linear(8, 4, bias: false, rng: rng) : nil
         super.init()
     }
 }
 
 final class TinyModel: Module {
-    let blocks = [TinyBlock(downsample: false), TinyBlock(downsample: true)]
-    let head = Linear(8, 3)
+    let blocks: [TinyBlock]
+    let head: Linear
+
+    init(rng: RandomSource) {
+        blocks = [TinyBlock(downsample: false, rng: rng), TinyBlock(downsample: true, rng: rng)]
+        head = Linear(8, 3, rng: rng)
+        super.init()
+    }
 }
 
 @Suite struct ModuleTests {
     let check = GradientCheck(samplesPerInput: 10)
 
     @Test func namesFollowPyTorchConventions() {
-        let names = TinyModel().namedTensors().map(\.0)
+        let model = TinyModel(rng: RandomSource(seed: 0))
+        let names = model.namedTensors().map(\.0)
         #expect(names.contains("blocks.0.norm1.weight"))
         #expect(names.contains("blocks.1.attn.qkv.weight"))
         #expect(names.contains("blocks.1.mlp.fc2.bias"))
@@ -33,15 +44,16 @@ final class TinyModel: Module {
         #expect(names.contains("blocks.1.downsample.weight"))
         #expect(!names.contains("blocks.0.downsample.weight"))
         #expect(names.contains("blocks.0.fixed_table"))
-        let params = TinyModel().namedParameters().map(\.0)
+        let params = model.namedParameters().map(\.0)
         #expect(!params.contains("blocks.0.fixed_table"))
         #expect(params.contains("head.bias"))
-        #expect(TinyModel().namedModules().map(\.0).contains("blocks.1.attn.proj"))
+        #expect(model.namedModules().map(\.0).contains("blocks.1.attn.proj"))
     }
 
     @Test func stateDictRoundTripAndErrorsReportEverything() throws {
-        let a = TinyModel()
-        let b = TinyModel()
+        let a = TinyModel(rng: RandomSource(seed: 1))
+        let b = TinyModel(rng: RandomSource(seed: 2))
+        #expect(a.stateDict()["head.weight"]!.scalars != b.stateDict()["head.weight"]!.scalars)
         try b.load(stateDict: a.stateDict())
         for ((n1, t1), (n2, t2)) in zip(a.namedTensors(), b.namedTensors()) {
             #expect(n1 == n2)
@@ -67,19 +79,18 @@ final class TinyModel: Module {
     }
 
     @Test func layerGradients() {
-        Random.seed(1)
-        let lin = Linear(6, 4)
-        check.check([randn([2, 3, 6], seed: 1), lin.weight, lin.bias!]) { linear($0[0], weight: $0[1], bias: $0[2]) }
-        let mlp = MLP(6, hidden: 12)
-        check.check([randn([5, 6], seed: 2), mlp.fc1.weight, mlp.fc2.bias!]) { mlp($0[0]) }
-        let embed = PatchEmbed(patchSize: 2, inChannels: 3, dim: 8)
+        let rng = RandomSource(seed: 1)
+        let lin = Linear(6, 4, rng: rng)
+        check.expect([randn([2, 3, 6], seed: 1), lin.weight, lin.bias!]) { linear($0[0], weight: $0[1], bias: $0[2]) }
+        let mlp = MLP(6, hidden: 12, rng: rng)
+        check.expect([randn([5, 6], seed: 2), mlp.fc1.weight, mlp.fc2.bias!]) { mlp($0[0]) }
+        let embed = PatchEmbed(patchSize: 2, inChannels: 3, dim: 8, rng: rng)
         let image = randn([2, 3, 4, 6], seed: 3)
-        check.check([image, embed.proj.weight, embed.proj.bias, embed.norm!.weight]) { inputs in embed(inputs[0]) }
+        check.expect([image, embed.proj.weight, embed.proj.bias, embed.norm!.weight]) { inputs in embed(inputs[0]) }
     }
 
     @Test func patchEmbedEqualsConvolution() {
-        Random.seed(2)
-        let embed = PatchEmbed(patchSize: 2, inChannels: 2, dim: 3, normalize: false)
+        let embed = PatchEmbed(patchSize: 2, inChannels: 2, dim: 3, normalize: false, rng: RandomSource(seed: 2))
         let x = randn([1, 2, 4, 4], seed: 4)
         let y = embed(x)
         #expect(y.shape == [1, 4, 3])
@@ -105,11 +116,10 @@ final class TinyModel: Module {
     }
 
     @Test func attentionWithBiasAndGroupsHasGradients() {
-        Random.seed(3)
-        let attn = MultiHeadAttention(dim: 8, heads: 2)
+        let attn = MultiHeadAttention(dim: 8, heads: 2, rng: RandomSource(seed: 3))
         let bias = randn([2, 4, 4], seed: 5)
         let groups: [UInt8] = [0, 1, 1, 0]
-        check.check([randn([3, 4, 8], seed: 6), bias, attn.qkv.weight, attn.proj.weight]) { inputs in
+        check.expect([randn([3, 4, 8], seed: 6), bias, attn.qkv.weight, attn.proj.weight]) { inputs in
             attn(inputs[0], bias: inputs[1], groups: groups)
         }
         // A token of group 0 is unaffected by the values of group-1 tokens.
@@ -124,6 +134,45 @@ final class TinyModel: Module {
         }
     }
 
+    /// A model is a function of its generator alone: what else draws in the process,
+    /// on this thread or another, changes nothing.
+    @Test func aModelDrawsOnlyFromItsOwnGenerator() {
+        let reference = TinyModel(rng: RandomSource(seed: 4)).stateDict()
+        let other = RandomSource(seed: 4)
+        _ = TinyModel(rng: other)
+        let again = TinyModel(rng: RandomSource(seed: 4)).stateDict()
+        for (name, t) in reference { #expect(t.scalars == again[name]!.scalars, "\(name)") }
+        // Built on four threads at once, from sources of the same seed.
+        let built = UnsafeSendableBox<[[String: Tensor]]>(Array(repeating: [:], count: 4))
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            let state = TinyModel(rng: RandomSource(seed: 4)).stateDict()
+            built.withLock { $0[i] = state }
+        }
+        for state in built.value {
+            for (name, t) in reference { #expect(t.scalars == state[name]!.scalars, "\(name)") }
+        }
+    }
+
+    /// Dropout masks come from the model's generator: the same seed and state give
+    /// the same masks, and a restored state continues the sequence exactly.
+    @Test func dropoutDrawsFromTheModelsGeneratorAndResumes() {
+        let x = randn([4, 8], seed: 8)
+        func run(_ rng: RandomSource) -> (MLP, [Float]) {
+            let mlp = MLP(8, hidden: 16, dropRate: 0.5, rng: rng)
+            return (mlp, withNoGrad { mlp(x) }.scalars)
+        }
+        let (mlp, first) = run(RandomSource(seed: 5))
+        #expect(run(RandomSource(seed: 5)).1 == first)
+        let saved = mlp.rng.state
+        let next = withNoGrad { mlp(x) }.scalars
+        #expect(next != first)
+        #expect(mlp.rng.restore(saved))
+        #expect(withNoGrad { mlp(x) }.scalars == next)
+        mlp.train(false)
+        #expect(withNoGrad { mlp(x) }.scalars != next)
+        #expect(!mlp.rng.restore([1, 2]))
+    }
+
     @Test func sinCosEmbeddingMatchesMAE() {
         let pe = sinCosPositionEmbedding(dim: 8, gridSize: 3)
         #expect(pe.shape == [9, 8])
@@ -132,5 +181,19 @@ final class TinyModel: Module {
         #expect(abs(pe.data[8 + 2] - cos(1)) < 1e-6)
         #expect(pe.data[8 + 4] == 0)
         #expect(pe.data[8 + 6] == 1)
+    }
+}
+
+/// A value shared by the threads of one test, behind a lock.
+final class UnsafeSendableBox<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private(set) var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    func withLock(_ body: (inout Value) -> Void) {
+        lock.lock()
+        defer { lock.unlock() }
+        body(&value)
     }
 }

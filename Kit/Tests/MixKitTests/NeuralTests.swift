@@ -1,5 +1,6 @@
 import Foundation
 import MixKit
+import MixKitTesting
 import Testing
 
 @Suite struct NeuralTests {
@@ -33,16 +34,16 @@ import Testing
             for tb in [false, true] {
                 let a = randn(ta ? [4, 3] : [3, 4], seed: 1)
                 let b = randn(tb ? [5, 4] : [4, 5], seed: 2)
-                check.check([a, b]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
+                check.expect([a, b]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
                 // Batched, and with one matrix shared by the batch.
                 let ba = randn([2, 3] + (ta ? [4, 3] : [3, 4]), seed: 3)
                 let bb = randn([2, 3] + (tb ? [5, 4] : [4, 5]), seed: 4)
-                check.check([ba, bb]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
-                check.check([ba.copy(), b.copy()]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
+                check.expect([ba, bb]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
+                check.expect([ba.copy(), b.copy()]) { matmul($0[0], $0[1], transposeA: ta, transposeB: tb) }
             }
         }
         // Many small problems take the threaded path.
-        check.check([randn([64, 8, 6], seed: 5), randn([64, 6, 7], seed: 6)]) { matmul($0[0], $0[1]) }
+        check.expect([randn([64, 8, 6], seed: 5), randn([64, 6, 7], seed: 6)]) { matmul($0[0], $0[1]) }
     }
 
     @Test func threadedGEMMsMatchNaiveForEveryTransposeAndSplit() {
@@ -74,8 +75,8 @@ import Testing
         let y = linear(x, weight: w, bias: b)
         let ref = matmul(x, w, transposeB: true) + b
         #expect(maxAbsDiff(y, ref) < 1e-5)
-        check.check([x, w, b]) { linear($0[0], weight: $0[1], bias: $0[2]) }
-        check.check([x.copy(), w.copy()]) { linear($0[0], weight: $0[1], bias: nil) }
+        check.expect([x, w, b]) { linear($0[0], weight: $0[1], bias: $0[2]) }
+        check.expect([x.copy(), w.copy()]) { linear($0[0], weight: $0[1], bias: nil) }
     }
 
     @Test func softmaxValuesAndGradients() {
@@ -87,10 +88,10 @@ import Testing
         #expect(abs(s[3] - 1.0 / 3) < 1e-6)
         let ls = x.logSoftmax().scalars
         for i in 0..<6 { #expect(abs(Foundation.exp(Double(ls[i])) - Double(s[i])) < 1e-6) }
-        check.check([randn([3, 5], seed: 1)]) { $0[0].softmax() }
-        check.check([randn([3, 5, 2], seed: 2)]) { $0[0].softmax(axis: 1) }
-        check.check([randn([3, 5], seed: 3)]) { $0[0].logSoftmax() }
-        check.check([randn([4, 3, 2], seed: 4)]) { $0[0].logSoftmax(axis: 0) }
+        check.expect([randn([3, 5], seed: 1)]) { $0[0].softmax() }
+        check.expect([randn([3, 5, 2], seed: 2)]) { $0[0].softmax(axis: 1) }
+        check.expect([randn([3, 5], seed: 3)]) { $0[0].logSoftmax() }
+        check.expect([randn([4, 3, 2], seed: 4)]) { $0[0].logSoftmax(axis: 0) }
     }
 
     @Test func layerNormValuesAndGradients() {
@@ -108,10 +109,10 @@ import Testing
                 #expect(abs(Double(y.data[r * 6 + j]) - want) < 1e-5)
             }
         }
-        check.check([x, w, b]) { layerNorm($0[0], weight: $0[1], bias: $0[2]) }
-        check.check([randn([2, 3, 8], seed: 5)]) { layerNorm($0[0], weight: nil, bias: nil) }
+        check.expect([x, w, b]) { layerNorm($0[0], weight: $0[1], bias: $0[2]) }
+        check.expect([randn([2, 3, 8], seed: 5)]) { layerNorm($0[0], weight: nil, bias: nil) }
         // Large enough for the threaded path with partial sums.
-        GradientCheck(samplesPerInput: 8).check([
+        GradientCheck(samplesPerInput: 8).expect([
             randn([600, 64], seed: 6), randn([64], seed: 7), randn([64], seed: 8),
         ]) {
             layerNorm($0[0], weight: $0[1], bias: $0[2])
@@ -137,11 +138,11 @@ import Testing
 
     @Test func attentionSoftmaxGradients() {
         let groups: [UInt8] = [0, 1, 1, 0, 0, 1, 0, 0, 1, 1, 1, 0]
-        check.check([randn([4, 2, 6, 6], seed: 1), randn([2, 6, 6], seed: 2)]) {
+        check.expect([randn([4, 2, 6, 6], seed: 1), randn([2, 6, 6], seed: 2)]) {
             attentionSoftmax($0[0], bias: $0[1], groups: groups, period: 2)
         }
-        check.check([randn([3, 2, 5, 5], seed: 3)]) { attentionSoftmax($0[0], bias: nil, groups: nil) }
-        GradientCheck(samplesPerInput: 8).check([randn([40, 3, 16, 16], seed: 4), randn([3, 16, 16], seed: 5)]) {
+        check.expect([randn([3, 2, 5, 5], seed: 3)]) { attentionSoftmax($0[0], bias: nil, groups: nil) }
+        GradientCheck(samplesPerInput: 8).expect([randn([40, 3, 16, 16], seed: 4), randn([3, 16, 16], seed: 5)]) {
             attentionSoftmax($0[0], bias: $0[1], groups: nil)
         }
     }
@@ -154,11 +155,11 @@ import Testing
         #expect(abs(Double(ce.item()) - (l0 + l1) / 2) < 1e-5)
         let ignored = crossEntropy(logits, labels: [0, 255], ignoreIndex: 255)
         #expect(abs(Double(ignored.item()) - l0) < 1e-5)
-        check.check([randn([4, 5], seed: 1)]) { crossEntropy($0[0], labels: [1, 0, 4, 2]) }
-        check.check([randn([4, 5], seed: 1)]) { crossEntropy($0[0], labels: [1, -1, 4, -1], ignoreIndex: -1) }
+        check.expect([randn([4, 5], seed: 1)]) { crossEntropy($0[0], labels: [1, 0, 4, 2]) }
+        check.expect([randn([4, 5], seed: 1)]) { crossEntropy($0[0], labels: [1, -1, 4, -1], ignoreIndex: -1) }
         let targets = randn([3, 4], seed: 2).softmax()
-        check.check([randn([3, 4], seed: 3)]) { softCrossEntropy($0[0], targets: targets) }
-        check.check([randn([3, 4], seed: 3), randn([3, 4], seed: 4)]) { mseLoss($0[0], $0[1]) }
+        check.expect([randn([3, 4], seed: 3)]) { softCrossEntropy($0[0], targets: targets) }
+        check.expect([randn([3, 4], seed: 3), randn([3, 4], seed: 4)]) { mseLoss($0[0], $0[1]) }
         // Soft targets equal to one-hot give the hard loss.
         let oneHot = Tensor([[1, 0, 0], [0, 1, 0]])
         #expect(abs(softCrossEntropy(logits, targets: oneHot).item() - ce.item()) < 1e-5)

@@ -88,13 +88,14 @@ import Testing
         #expect(abs(norm - 5) < 1e-6)
         #expect(abs(p.grad!.data[0] - 0.6) < 1e-5)
         #expect(
-            ParameterGroup.decayAndNoDecay(TinyModel().namedParameters(), weightDecay: 0.05)[0].parameters
+            ParameterGroup.decayAndNoDecay(TinyModel(rng: RandomSource(seed: 0)).namedParameters(), weightDecay: 0.05)[
+                0
+            ].parameters
                 .allSatisfy { $0.1.rank >= 2 })
     }
 
     /// A two-layer MLP learns two concentric rings (not linearly separable).
     @Test func smallModelLearnsWithAdamW() {
-        Random.seed(5)
         var rng = RandomGenerator(seed: 9)
         var xs: [Float] = []
         var labels: [Int] = []
@@ -107,8 +108,9 @@ import Testing
             labels.append(label)
         }
         let x = Tensor(shape: [256, 2], scalars: xs)
-        let fc1 = Linear(2, 32)
-        let fc2 = Linear(32, 2)
+        let model = RandomSource(seed: 5)
+        let fc1 = Linear(2, 32, rng: model)
+        let fc2 = Linear(32, 2, rng: model)
         let named = [
             ("fc1.weight", fc1.weight), ("fc1.bias", fc1.bias!), ("fc2.weight", fc2.weight), ("fc2.bias", fc2.bias!),
         ]

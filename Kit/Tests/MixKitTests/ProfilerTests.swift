@@ -1,3 +1,4 @@
+import Foundation
 import MixKit
 import Testing
 
@@ -41,5 +42,40 @@ import Testing
         // Stopped: nothing more is recorded.
         _ = linear(x, weight: w, bias: b)
         #expect(Profiler.summary().entries.first { $0.op == "linear" && $0.phase == .forward }?.calls == 2)
+    }
+
+    /// A profile is the calling thread's: steps and ops that other threads run at the
+    /// same time (parallel tests, another model in the process) are not counted.
+    @Test func countsOnlyTheCallingThread() {
+        @Sendable func step(_ w: Tensor, _ opt: AdamW) {
+            let loss = linear(randn([4, 8], seed: 5), weight: w, bias: nil).mean()
+            loss.backward()
+            opt.step()
+            opt.zeroGrad()
+        }
+        @Sendable func makeOptimizer(_ w: Tensor) -> AdamW {
+            AdamW(groups: [ParameterGroup(name: "w", parameters: [("w", w)], weightDecay: 0)], learningRate: 1e-3)
+        }
+        let started = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        let other = Thread {
+            let w = randn([3, 8], seed: 6).asParameter()
+            let opt = makeOptimizer(w)
+            started.signal()
+            for _ in 0..<50 { step(w, opt) }
+            finished.signal()
+        }
+        other.start()
+        started.wait()
+        let w = randn([3, 8], seed: 7).asParameter()
+        let opt = makeOptimizer(w)
+        Profiler.start()
+        for _ in 0..<3 { step(w, opt) }
+        Profiler.stop()
+        finished.wait()
+        let summary = Profiler.summary()
+        #expect(summary.steps == 3)
+        #expect(summary.entries.first { $0.op == "linear" && $0.phase == .forward }?.calls == 3)
+        #expect(summary.entries.first { $0.op == "adamw" && $0.phase == .optimizer }?.calls == 3)
     }
 }

@@ -1,4 +1,5 @@
 import MixKit
+import MixKitTesting
 import Testing
 
 @Suite struct ShapeTests {
@@ -22,14 +23,14 @@ import Testing
     }
 
     @Test func reductionGradients() {
-        check.check([randn([3, 4, 5], seed: 1)]) { $0[0].sum(axes: [1]) }
-        check.check([randn([3, 4, 5], seed: 1)]) { $0[0].sum(axes: [0, 2], keepDims: true) }
-        check.check([randn([3, 4, 5], seed: 1)]) { $0[0].mean(axes: [-1]) }
-        check.check([randn([3, 4, 5], seed: 1)]) { $0[0].mean() }
-        check.check([randn([3, 6], seed: 2)]) { $0[0].variance(axes: [1]) }
-        check.check([randn([3, 6], seed: 2)]) { $0[0].variance(axes: [0], unbiased: false) }
-        check.check([randn([3, 4, 5], seed: 4)]) { $0[0].max(axis: 1) }
-        check.check([randn([3, 4, 5], seed: 4)]) { $0[0].max(axis: -1, keepDims: true) }
+        check.expect([randn([3, 4, 5], seed: 1)]) { $0[0].sum(axes: [1]) }
+        check.expect([randn([3, 4, 5], seed: 1)]) { $0[0].sum(axes: [0, 2], keepDims: true) }
+        check.expect([randn([3, 4, 5], seed: 1)]) { $0[0].mean(axes: [-1]) }
+        check.expect([randn([3, 4, 5], seed: 1)]) { $0[0].mean() }
+        check.expect([randn([3, 6], seed: 2)]) { $0[0].variance(axes: [1]) }
+        check.expect([randn([3, 6], seed: 2)]) { $0[0].variance(axes: [0], unbiased: false) }
+        check.expect([randn([3, 4, 5], seed: 4)]) { $0[0].max(axis: 1) }
+        check.expect([randn([3, 4, 5], seed: 4)]) { $0[0].max(axis: -1, keepDims: true) }
     }
 
     @Test func permuteSliceConcatFlipForward() {
@@ -55,17 +56,17 @@ import Testing
     }
 
     @Test func shapeGradients() {
-        check.check([randn([2, 3, 4], seed: 1)]) { $0[0].permuted([2, 0, 1]) }
-        check.check([randn([2, 3, 4], seed: 1)]) { $0[0].transposed(0, 2).reshaped([4, 6]) }
-        check.check([randn([4, 3], seed: 1)]) { $0[0].slice(axis: 0, 1..<3) }
-        check.check([randn([2, 5, 3], seed: 1)]) { $0[0].slice(axis: 1, 2..<5) }
-        check.check([randn([2, 3], seed: 1), randn([2, 2], seed: 2)]) { concatenate([$0[0], $0[1]], axis: 1) }
-        check.check([randn([2, 3], seed: 1), randn([1, 3], seed: 2)]) { concatenate([$0[0], $0[1]], axis: 0) }
-        check.check([randn([3, 4], seed: 3)]) { $0[0].flipped(axis: 0) * $0[0] }
-        check.check([randn([5, 2], seed: 3)]) { $0[0].indexSelect(axis: 0, indices: [4, 0, 0, 2]) }
-        check.check([randn([3, 2], seed: 3)]) { $0[0].indexScatterAdd(axis: 0, indices: [1, 1, 0], size: 2) }
-        check.check([randn([3, 1], seed: 3)]) { $0[0].expanded(to: [2, 3, 4]) }
-        check.check([randn([2, 2], seed: 3)]) { stack([$0[0], $0[0] * 2]) }
+        check.expect([randn([2, 3, 4], seed: 1)]) { $0[0].permuted([2, 0, 1]) }
+        check.expect([randn([2, 3, 4], seed: 1)]) { $0[0].transposed(0, 2).reshaped([4, 6]) }
+        check.expect([randn([4, 3], seed: 1)]) { $0[0].slice(axis: 0, 1..<3) }
+        check.expect([randn([2, 5, 3], seed: 1)]) { $0[0].slice(axis: 1, 2..<5) }
+        check.expect([randn([2, 3], seed: 1), randn([2, 2], seed: 2)]) { concatenate([$0[0], $0[1]], axis: 1) }
+        check.expect([randn([2, 3], seed: 1), randn([1, 3], seed: 2)]) { concatenate([$0[0], $0[1]], axis: 0) }
+        check.expect([randn([3, 4], seed: 3)]) { $0[0].flipped(axis: 0) * $0[0] }
+        check.expect([randn([5, 2], seed: 3)]) { $0[0].indexSelect(axis: 0, indices: [4, 0, 0, 2]) }
+        check.expect([randn([3, 2], seed: 3)]) { $0[0].indexScatterAdd(axis: 0, indices: [1, 1, 0], size: 2) }
+        check.expect([randn([3, 1], seed: 3)]) { $0[0].expanded(to: [2, 3, 4]) }
+        check.expect([randn([2, 2], seed: 3)]) { stack([$0[0], $0[0] * 2]) }
     }
 
     @Test func graphIsReusableAndAccumulates() {

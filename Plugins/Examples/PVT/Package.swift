@@ -21,9 +21,13 @@ let package = Package(
             dependencies: [.product(name: "MixKit", package: "Kit")],
             path: "Sources/MixPVT"
         ),
-        // Unit tests of the plugin's own pieces (`swift test --package-path Plugins/Examples/PVT`).
+        // Unit tests of the plugin's own pieces and the host's `plugins check`, through
+        // the SDK's testing kit (`swift test --package-path Plugins/Examples/PVT`). They
+        // import MixPVT plainly (release builds have no `@testable`), so the pieces
+        // they exercise are public; the host itself only sees the registered descriptor.
         .testTarget(
             name: "MixPVTTests",
+            // The MixKit product holds both the SDK and its testing kit (import MixKitTesting).
             dependencies: ["MixPVT", .product(name: "MixKit", package: "Kit")],
             path: "Tests/MixPVTTests"
         ),

@@ -13,7 +13,7 @@ import MixmaeSupport
 ///
 /// ```swift
 /// let config = try ReferenceConfig(path: "config.json", provider: catalog)
-/// let model = try config.buildPretrainModel(with: ComponentBuilder(provider: catalog))
+/// let model = try config.buildPretrainModel(with: ComponentBuilder(provider: catalog, rng: RandomSource(seed: 0)))
 /// ```
 public struct ReferenceConfig {
     /// Pretraining (`decoder_*` keys, a `mask` in the batch) or finetuning (`num_classes`, `labels`).

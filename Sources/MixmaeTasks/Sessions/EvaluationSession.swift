@@ -65,9 +65,9 @@ public final class EvaluationSession {
         }
         let step = metadata["mixmae.step"].flatMap { Int64($0) } ?? 0
         // Everything bad input can break happens before the run is recorded.
-        Random.seed(recipe.seed)
         let prepared = try evaluator.prepare(
-            recipe: recipe, checkpoint: weights.url, builder: ComponentBuilder(provider: catalog), log: log)
+            recipe: recipe, checkpoint: weights.url,
+            builder: ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed)), log: log)
         let run = try registry.beginRun(
             task: "eval", recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
             seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe),

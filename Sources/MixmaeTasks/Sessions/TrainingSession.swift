@@ -48,9 +48,9 @@ public final class TrainingSession {
     /// leaves no FAILED run behind.
     public func start(_ resolved: ResolvedRecipe, rerunOf: RunID? = nil) throws -> Result {
         let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
-        Random.seed(recipe.seed)
         let initial = try initialWeights(recipe)
-        let (task, data) = try makeTask(recipe, initialWeights: initial?.url.path)
+        let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
+        let (task, data) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
         let run = try registry.beginRun(
             task: recipe.task.name,
             recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
@@ -62,7 +62,7 @@ public final class TrainingSession {
                 "run \(run.id): backbone initialised from \(initial.reference) (sha256 \(initial.artifact.sha256.prefix(12)))"
             )
         }
-        return try execute(recipe, task: task, data: data, run: run, resume: nil)
+        return try execute(recipe, task: task, data: data, modelRandom: builder.rng, run: run, resume: nil)
     }
 
     /// Continues run `id` from its last checkpoint, as a new attempt under the same id.
@@ -80,15 +80,18 @@ public final class TrainingSession {
                 problem: "run \(id) cannot continue exactly without its optimizer state (\(error)); "
                     + "restore this file and resume again (the run was not changed)")
         }
-        Random.seed(recipe.seed)
-        let (task, data) = try makeTask(recipe, initialWeights: nil)
+        // The model is built as at the start; the loop then restores its generator from the checkpoint.
+        let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
+        let (task, data) = try makeTask(recipe, builder: builder, initialWeights: nil)
         let run = try registry.resumeRun(id)
         log("run \(id): resuming (attempt \(run.attempt)) from \(checkpoint.url.path)")
-        return try execute(recipe, task: task, data: data, run: run, resume: checkpoint.url.path)
+        return try execute(
+            recipe, task: task, data: data, modelRandom: builder.rng, run: run, resume: checkpoint.url.path)
     }
 
     private func execute(
-        _ recipe: TaskRecipe, task: TrainingTask, data: BatchSource, run: ActiveRun, resume: String?
+        _ recipe: TaskRecipe, task: TrainingTask, data: BatchSource, modelRandom: RandomSource, run: ActiveRun,
+        resume: String?
     ) throws -> Result {
         let observer = RegistryTrainingObserver(run: run)
         do {
@@ -97,7 +100,8 @@ public final class TrainingSession {
                 to: run.outputDirectory.appendingPathComponent("recipe.yaml"), atomically: true, encoding: .utf8)
             task.attach(runDirectory: run.outputDirectory.path)
             let loop = TrainingLoop(
-                task: task, data: data, settings: recipe.optimization, checkpointDirectory: run.outputDirectory.path)
+                task: task, data: data, settings: recipe.optimization, checkpointDirectory: run.outputDirectory.path,
+                modelRandom: modelRandom)
             loop.observer = observer
             let stopAfter = stopAfterSteps
             loop.shouldStop = { step in ShutdownRequest.isRequested || stopAfter.map { step >= $0 } ?? false }
@@ -152,10 +156,11 @@ public final class TrainingSession {
         }
     }
 
-    /// Builds the task; its run folder is attached once the run exists.
-    private func makeTask(_ recipe: TaskRecipe, initialWeights: String?) throws -> (TrainingTask, BatchSource) {
-        let prepared = try recipe.task.makeTraining(
-            recipe, builder: ComponentBuilder(provider: catalog), initialWeights: initialWeights)
+    /// Builds the task with `builder` (the model's generator); its run folder is attached once the run exists.
+    private func makeTask(_ recipe: TaskRecipe, builder: ComponentBuilder, initialWeights: String?) throws
+        -> (TrainingTask, BatchSource)
+    {
+        let prepared = try recipe.task.makeTraining(recipe, builder: builder, initialWeights: initialWeights)
         prepared.notes.forEach(log)
         return (prepared.task, prepared.data)
     }

@@ -50,7 +50,8 @@ public struct CheckpointEvaluation {
 /// ```swift
 /// guard let evaluator = recipe.task.checkpointEvaluator else { return }
 /// let prepared = try evaluator.prepare(
-///     recipe: recipe, checkpoint: url, builder: ComponentBuilder(provider: catalog), log: { print($0) })
+///     recipe: recipe, checkpoint: url, builder: ComponentBuilder(provider: catalog, rng: RandomSource(seed: 0)),
+///     log: { print($0) })
 /// let result = try prepared.run()
 /// ```
 public protocol CheckpointEvaluator {

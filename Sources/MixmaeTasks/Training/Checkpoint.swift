@@ -11,23 +11,51 @@ public struct TrainerState: Codable, Equatable, Sendable {
     public var step: Int
     /// Steps taken inside the current (unfinished) epoch.
     public var stepInEpoch: Int
-    /// State of ``Random/generator`` (dropout, drop path).
-    public var globalGenerator: [UInt64]
+    /// State of the model's generator (dropout, drop path).
+    public var modelGenerator: [UInt64]
     /// State of the task's own generator (MixMAE masks), if it has one.
     public var taskGenerator: [UInt64]?
     /// The best value of the task's selection metric so far, if any.
     public var bestMetric: Double?
 
     public init(
-        epoch: Int, step: Int, stepInEpoch: Int, globalGenerator: [UInt64], taskGenerator: [UInt64]? = nil,
+        epoch: Int, step: Int, stepInEpoch: Int, modelGenerator: [UInt64], taskGenerator: [UInt64]? = nil,
         bestMetric: Double? = nil
     ) {
         self.epoch = epoch
         self.step = step
         self.stepInEpoch = stepInEpoch
-        self.globalGenerator = globalGenerator
+        self.modelGenerator = modelGenerator
         self.taskGenerator = taskGenerator
         self.bestMetric = bestMetric
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case epoch, step, stepInEpoch, modelGenerator, taskGenerator, bestMetric
+        /// What checkpoints written before the model owned its generator call it.
+        case globalGenerator
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        epoch = try c.decode(Int.self, forKey: .epoch)
+        step = try c.decode(Int.self, forKey: .step)
+        stepInEpoch = try c.decode(Int.self, forKey: .stepInEpoch)
+        modelGenerator =
+            try c.decodeIfPresent([UInt64].self, forKey: .modelGenerator)
+            ?? c.decode([UInt64].self, forKey: .globalGenerator)
+        taskGenerator = try c.decodeIfPresent([UInt64].self, forKey: .taskGenerator)
+        bestMetric = try c.decodeIfPresent(Double.self, forKey: .bestMetric)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(epoch, forKey: .epoch)
+        try c.encode(step, forKey: .step)
+        try c.encode(stepInEpoch, forKey: .stepInEpoch)
+        try c.encode(modelGenerator, forKey: .modelGenerator)
+        try c.encodeIfPresent(taskGenerator, forKey: .taskGenerator)
+        try c.encodeIfPresent(bestMetric, forKey: .bestMetric)
     }
 }
 

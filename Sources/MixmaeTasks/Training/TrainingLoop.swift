@@ -147,14 +147,19 @@ public final class TrainingLoop {
     public var checkpointMetadata: [String: String] = [:]
     /// A label for the progress line.
     public var label = "train"
+    /// The generator the model draws from in forward (dropout, drop path): its
+    /// state is saved with every checkpoint and restored on resume.
+    public let modelRandom: RandomSource
 
     public private(set) var optimizer: AdamW
     private let schedule: LearningRateSchedule
 
     public init(
-        task: TrainingTask, data: BatchSource, settings: OptimizationSettings, checkpointDirectory: String
+        task: TrainingTask, data: BatchSource, settings: OptimizationSettings, checkpointDirectory: String,
+        modelRandom: RandomSource
     ) {
         self.task = task
+        self.modelRandom = modelRandom
         self.data = data
         self.settings = settings
         self.checkpointDirectory = checkpointDirectory
@@ -179,12 +184,17 @@ public final class TrainingLoop {
     /// Runs to the end, or from `resume` (a checkpoint written by a run of the same recipe).
     public func run(resume: String? = nil) throws -> Summary {
         try FileManager.default.createDirectory(atPath: checkpointDirectory, withIntermediateDirectories: true)
-        var state = TrainerState(epoch: 0, step: 0, stepInEpoch: 0, globalGenerator: Random.generator.state)
+        var state = TrainerState(epoch: 0, step: 0, stepInEpoch: 0, modelGenerator: modelRandom.state)
         if let resume {
             let (weights, _) = try Checkpoint.loadWeights(resume)
             try task.model.load(stateDict: weights, strict: true)
             state = try Checkpoint.loadTrainingState(resume, into: optimizer)
-            if let g = RandomGenerator(state: state.globalGenerator) { Random.generator = g }
+            guard modelRandom.restore(state.modelGenerator) else {
+                throw InputError(
+                    file: Checkpoint.optimizerPath(for: resume),
+                    problem:
+                        "its trainer state holds no readable model generator state; the run cannot continue exactly")
+            }
             task.generatorState = state.taskGenerator
         }
         let perEpoch = data.batchesPerEpoch
@@ -303,7 +313,7 @@ public final class TrainingLoop {
 
     private func save(_ state: TrainerState, role: String, to path: String, withOptimizer: Bool = true) throws {
         var s = state
-        s.globalGenerator = Random.generator.state
+        s.modelGenerator = modelRandom.state
         s.taskGenerator = task.generatorState
         try Checkpoint.save(
             model: task.model, optimizer: withOptimizer ? optimizer : nil, state: s, metadata: checkpointMetadata,

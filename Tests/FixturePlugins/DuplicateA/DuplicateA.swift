@@ -3,7 +3,12 @@ import MixKit
 // One of two test plugins that both register the id "toy-duplicate".
 
 final class DuplicateA: Module {
-    let fc = Linear(2, 2)
+    let fc: Linear
+
+    init(rng: RandomSource) {
+        fc = Linear(2, 2, rng: rng)
+        super.init()
+    }
 }
 
 @_cdecl("mixmae_plugin_abi")
@@ -18,7 +23,7 @@ public func mixmaePluginRegister(_ registrar: UnsafeMutableRawPointer) -> Int32 
             ComponentDescriptor(
                 id: "toy-duplicate", kind: .loss, version: "1.0.0", license: "MIT",
                 summary: "Registered by TestPluginDuplicateA", parameters: [],
-                build: { _, _ in DuplicateA() },
+                build: { _, context in DuplicateA(rng: context.rng) },
                 probe: { module, _, _ in (module as! DuplicateA).fc(Tensor.ones([1, 2])).mean() }))
     }
 }

@@ -4,7 +4,12 @@ import MixKit
 // also registers "toy-unique-b", which the host drops with the whole library.
 
 final class DuplicateB: Module {
-    let fc = Linear(2, 2)
+    let fc: Linear
+
+    init(rng: RandomSource) {
+        fc = Linear(2, 2, rng: rng)
+        super.init()
+    }
 }
 
 @_cdecl("mixmae_plugin_abi")
@@ -19,13 +24,13 @@ public func mixmaePluginRegister(_ registrar: UnsafeMutableRawPointer) -> Int32 
             ComponentDescriptor(
                 id: "toy-duplicate", kind: .loss, version: "1.0.0", license: "MIT",
                 summary: "Registered by TestPluginDuplicateB", parameters: [],
-                build: { _, _ in DuplicateB() },
+                build: { _, context in DuplicateB(rng: context.rng) },
                 probe: { module, _, _ in (module as! DuplicateB).fc(Tensor.ones([1, 2])).mean() }))
         r.add(
             ComponentDescriptor(
                 id: "toy-unique-b", kind: .loss, version: "1.0.0", license: "MIT",
                 summary: "Registered by TestPluginDuplicateB next to a duplicate", parameters: [],
-                build: { _, _ in DuplicateB() },
+                build: { _, context in DuplicateB(rng: context.rng) },
                 probe: { module, _, _ in (module as! DuplicateB).fc(Tensor.ones([1, 2])).mean() }))
     }
 }

@@ -51,12 +51,12 @@ final class ToyBackbone: Module, Backbone {
         id: "toy-backbone", kind: .backbone, version: "1.2.0", license: "MIT",
         summary: "A two-stage toy backbone for the host's tests", parameters: schema,
         capabilities: capabilities,
-        build: { p, _ in
+        build: { p, context in
             guard p.int("img_size") % (2 * p.int("patch_size")) == 0 else {
                 throw ComponentConfigurationError(
                     parameter: "img_size", problem: "must be a multiple of 2 * patch_size = \(2 * p.int("patch_size"))")
             }
-            return ToyBackbone(p)
+            return ToyBackbone(p, rng: context.rng)
         },
         probe: { module, p, _ in
             let backbone = module as! ToyBackbone
@@ -68,15 +68,15 @@ final class ToyBackbone: Module, Backbone {
             return backbone.features(images, mixing: nil).map { $0.tensor.square().mean() }.reduce(Tensor(scalar: 0), +)
         })
 
-    init(_ p: Parameters) {
+    init(_ p: Parameters, rng: RandomSource) {
         let dim = p.int("embed_dim")
         patchSize = p.int("patch_size")
-        patchEmbed = PatchEmbed(patchSize: patchSize, inChannels: p.int("in_chans"), dim: dim)
+        patchEmbed = PatchEmbed(patchSize: patchSize, inChannels: p.int("in_chans"), dim: dim, rng: rng)
         let hidden = Int(Double(dim) * p.float("mlp_ratio"))
-        fc1 = p.bool("use_mlp") ? Linear(dim, hidden) : nil
-        fc2 = p.bool("use_mlp") ? Linear(hidden, dim) : nil
+        fc1 = p.bool("use_mlp") ? Linear(dim, hidden, rng: rng) : nil
+        fc2 = p.bool("use_mlp") ? Linear(hidden, dim, rng: rng) : nil
         relu = p.string("activation") == "relu"
-        reduce = Linear(4 * dim, 2 * dim)
+        reduce = Linear(4 * dim, 2 * dim, rng: rng)
         capabilities = ToyBackbone.capabilities(p)
         super.init()
     }
@@ -111,7 +111,7 @@ final class ToyBrokenHead: Module {
         id: "toy-broken-gradient", kind: .head, version: "0.0.1", license: "MIT",
         summary: "A head whose gradient is wrong on purpose (a detached factor)",
         parameters: [.int("in_features", default: 6, range: 1...64, doc: "Input width.")],
-        build: { p, _ in ToyBrokenHead(p.int("in_features")) },
+        build: { p, context in ToyBrokenHead(p.int("in_features"), rng: context.rng) },
         probe: { module, p, _ in
             let head = module as! ToyBrokenHead
             let n = p.int("in_features")
@@ -120,8 +120,8 @@ final class ToyBrokenHead: Module {
             return (y * y.detached()).mean()
         })
 
-    init(_ n: Int) {
-        fc = Linear(n, 4)
+    init(_ n: Int, rng: RandomSource) {
+        fc = Linear(n, 4, rng: rng)
         super.init()
     }
 }
@@ -135,15 +135,15 @@ final class ToyNeck: Module {
         summary: "A neck with a required parameter",
         parameters: [.int("out_channels", default: nil, range: 1...1024, doc: "Channels of every output.")],
         exampleContext: { _ in BuildContext(inputs: [FeatureSpec(stride: 8, channels: 8)], imageSize: 32) },
-        build: { p, context in ToyNeck(context.inputs[0].channels, p.int("out_channels")) },
+        build: { p, context in ToyNeck(context.inputs[0].channels, p.int("out_channels"), rng: context.rng) },
         probe: { module, _, context in
             let neck = module as! ToyNeck
             let c = context.inputs[0].channels
             return neck.fc(Tensor.ones([1, 4, c])).mean()
         })
 
-    init(_ inChannels: Int, _ outChannels: Int) {
-        fc = Linear(inChannels, outChannels)
+    init(_ inChannels: Int, _ outChannels: Int, rng: RandomSource) {
+        fc = Linear(inChannels, outChannels, rng: rng)
         super.init()
     }
 }

@@ -47,11 +47,25 @@ public func withNoGrad<R>(_ body: () throws -> R) rethrows -> R {
 
 extension Tensor {
     /// Attaches a graph node to `self` when recording and any input needs a gradient.
-    /// Returns `self` for chaining.
+    /// `backward` returns one gradient per entry of `inputs` (nil entries included).
+    /// Returns `self` for chaining. Ops call it through ``defineOp(_:_:body:)``.
     @discardableResult
-    func recording(_ op: String, _ inputs: [Tensor], _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
-        guard GradMode.isEnabled, inputs.contains(where: { $0.needsGrad }) else { return self }
-        gradNode = GradNode(op: op, inputs: inputs, backward: backward)
+    func recording(_ op: String, _ inputs: [Tensor?], _ backward: @escaping (Tensor) -> [Tensor?]) -> Tensor {
+        guard GradMode.isEnabled, inputs.contains(where: { $0?.needsGrad ?? false }) else { return self }
+        let present = inputs.compactMap { $0 }
+        if present.count == inputs.count {
+            gradNode = GradNode(op: op, inputs: present, backward: backward)
+        } else {
+            let slots = inputs.indices.filter { inputs[$0] != nil }
+            let count = inputs.count
+            gradNode = GradNode(op: op, inputs: present) { g in
+                let all = backward(g)
+                if _slowPath(all.count != count) {
+                    fatalError("backward of \(op) returned \(all.count) gradients for \(count) inputs")
+                }
+                return slots.map { all[$0] }
+            }
+        }
         return self
     }
 
@@ -82,11 +96,17 @@ extension Tensor {
             guard let g = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
             if let node = tensor.gradNode {
                 let inputGrads = Profiler.measure(node.op, .backward) { node.backward(g) }
+                if _slowPath(inputGrads.count != node.inputs.count) {
+                    fatalError(
+                        "backward of \(node.op) returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
+                }
                 for (input, ig) in zip(node.inputs, inputGrads) {
                     guard let ig, input.needsGrad else { continue }
-                    precondition(
-                        ig.shape == input.shape,
-                        "backward of \(node.op): gradient shape \(ig.shape) differs from input shape \(input.shape)")
+                    if _slowPath(ig.shape != input.shape) {
+                        fatalError(
+                            "backward of \(node.op): gradient shape \(ig.shape) differs from input shape \(input.shape)"
+                        )
+                    }
                     let key = ObjectIdentifier(input)
                     if let existing = grads[key] {
                         grads[key] = Profiler.measure("autograd.accumulate", .backward) { existing + ig }

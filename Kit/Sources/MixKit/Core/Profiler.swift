@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Wall time, call counts and GEMM work per op, to see where a training step goes.
 ///
@@ -12,8 +13,8 @@ import Foundation
 /// Two ways to use it:
 /// - `MIXMAE_PROFILE=1` in the environment: every step after the first is
 ///   profiled (the first step, up to the end of its optimizer update, is a
-///   warm-up and is discarded) and the table is printed to standard error
-///   when the process exits.
+///   warm-up and is discarded) on the first thread that runs an op, and the
+///   table is printed to standard error when the process exits.
 /// - The API, around the steps to profile:
 ///
 /// ```swift
@@ -23,9 +24,11 @@ import Foundation
 /// Profiler.stop()
 /// ```
 ///
-/// The profiler records on one thread: the thread that started it (for the
-/// environment switch, the first thread that runs an op). Ops on other
-/// threads run unmeasured.
+/// A profile belongs to one thread: ``start()`` begins (or restarts) the
+/// calling thread's profile, and the ops, backward passes and optimizer
+/// updates of that thread are what it counts; ``summary()`` and ``report()``
+/// read it. Work on other threads (another test running in parallel, another
+/// model training in the same process) is neither counted nor disturbed.
 public enum Profiler {
     /// Which pass an op's time belongs to.
     public enum Phase: String, Sendable {
@@ -61,62 +64,147 @@ public enum Profiler {
         var phase: Phase
     }
 
+    /// One thread's profile.
+    private final class Session {
+        var isActive = true
+        var depth = 0
+        var pendingFlops = 0.0
+        var rows: [Key: Entry] = [:]
+        var startNanos: UInt64 = 0
+        var stopNanos: UInt64?
+        var optimizerSteps = 0
+        var backwardPasses = 0
+        var lastOptimizerStepNanos: UInt64 = 0
+        var lastBackwardNanos: UInt64 = 0
+        var warmUpPending = false
+
+        init(warmUp: Bool) { restart(warmUp: warmUp) }
+
+        func restart(warmUp: Bool) {
+            rows = [:]
+            depth = 0
+            pendingFlops = 0
+            optimizerSteps = 0
+            backwardPasses = 0
+            startNanos = Profiler.now()
+            stopNanos = nil
+            warmUpPending = warmUp
+        }
+
+        func measure<R>(_ op: String, _ phase: Phase, _ body: () throws -> R) rethrows -> R {
+            guard depth == 0 else { return try body() }
+            depth = 1
+            pendingFlops = 0
+            let t0 = Profiler.now()
+            defer {
+                let seconds = Double(Profiler.now() - t0) * 1e-9
+                depth = 0
+                let key = Key(op: op, phase: phase)
+                var row = rows[key] ?? Entry(op: op, phase: phase, calls: 0, seconds: 0, flops: 0)
+                row.calls += 1
+                row.seconds += seconds
+                row.flops += pendingFlops
+                rows[key] = row
+                pendingFlops = 0
+            }
+            return try body()
+        }
+
+        func summary() -> Summary {
+            let steps = optimizerSteps > 0 ? optimizerSteps : backwardPasses
+            let end =
+                optimizerSteps > 0
+                ? lastOptimizerStepNanos : backwardPasses > 0 ? lastBackwardNanos : stopNanos ?? Profiler.now()
+            return Summary(
+                entries: rows.values.sorted { $0.seconds > $1.seconds },
+                wallSeconds: Double(end - startNanos) * 1e-9, steps: steps)
+        }
+    }
+
+    /// The calling thread's session (retained by the key; released when the thread ends).
+    private static let sessionKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { raw in
+            if let raw { Unmanaged<AnyObject>.fromOpaque(raw).release() }
+        }
+        return key
+    }()
+
     private static let environmentMode: Bool = {
         let value = ProcessInfo.processInfo.environment["MIXMAE_PROFILE"] ?? ""
         return !value.isEmpty && value != "0"
     }()
 
-    /// True while recording. The environment switch turns it on at the first op.
-    public private(set) static var isActive: Bool = {
-        guard environmentMode else { return false }
-        startRecording()
-        atexit { FileHandle.standardError.write(Data((Profiler.report() + "\n").utf8)) }
-        return true
-    }()
+    /// Whether the environment switch has given its session to a thread yet.
+    private static let environmentSessionClaimed = Mutex(false)
 
-    private static var owner = pthread_self()
-    private static var depth = 0
-    private static var pendingFlops = 0.0
-    private static var rows: [Key: Entry] = [:]
-    private static var startNanos: UInt64 = 0
-    private static var stopNanos: UInt64?
-    private static var optimizerSteps = 0
-    private static var backwardPasses = 0
-    private static var lastOptimizerStepNanos: UInt64 = 0
-    private static var lastBackwardNanos: UInt64 = 0
-    private static var warmUpPending = false
+    /// The calling thread's session, if it has one.
+    private static var threadSession: Session? {
+        guard let raw = pthread_getspecific(sessionKey) else { return nil }
+        return Unmanaged<Session>.fromOpaque(raw).takeUnretainedValue()
+    }
 
-    /// Starts (or restarts) recording on the calling thread, clearing earlier rows.
+    private static func install(_ session: Session) {
+        if let old = pthread_getspecific(sessionKey) { Unmanaged<Session>.fromOpaque(old).release() }
+        pthread_setspecific(sessionKey, Unmanaged.passRetained(session).toOpaque())
+    }
+
+    /// The calling thread's session while it records; with the environment
+    /// switch, the first thread to ask gets one.
+    @inline(__always)
+    private static func recordingSession() -> Session? {
+        if let raw = pthread_getspecific(sessionKey) {
+            let session = Unmanaged<Session>.fromOpaque(raw).takeUnretainedValue()
+            return session.isActive ? session : nil
+        }
+        return environmentMode ? claimEnvironmentSession() : nil
+    }
+
+    private static func claimEnvironmentSession() -> Session? {
+        let claimed = environmentSessionClaimed.withLock { claimed in
+            defer { claimed = true }
+            return claimed
+        }
+        guard !claimed else { return nil }
+        let session = Session(warmUp: true)
+        install(session)
+        environmentReport = session
+        atexit {
+            if let session = Profiler.environmentReport {
+                FileHandle.standardError.write(Data((Profiler.report(session.summary()) + "\n").utf8))
+            }
+        }
+        return session
+    }
+
+    /// The environment switch's session, printed at exit (written once, before `atexit` is armed).
+    nonisolated(unsafe) private static var environmentReport: Session?
+
+    /// True while the calling thread records. The environment switch turns it on at the first op.
+    public static var isActive: Bool { recordingSession() != nil }
+
+    /// Starts (or restarts) recording on the calling thread, clearing its earlier rows.
     public static func start() {
-        _ = isActive
-        startRecording()
-        warmUpPending = false
-        isActive = true
+        // With the environment switch, the first thread to start takes its session (printed at exit).
+        if threadSession == nil && environmentMode { _ = claimEnvironmentSession() }
+        guard let session = threadSession else { return install(Session(warmUp: false)) }
+        session.restart(warmUp: false)
+        session.isActive = true
     }
 
-    /// Stops recording; the rows stay until the next ``start()`` or ``reset()``.
+    /// Stops recording on the calling thread; its rows stay until the next ``start()`` or ``reset()``.
     public static func stop() {
-        guard isActive else { return }
-        stopNanos = now()
-        isActive = false
+        guard let session = threadSession, session.isActive else { return }
+        session.stopNanos = now()
+        session.isActive = false
     }
 
-    /// Clears the rows and restarts the clock, keeping the profiler's state.
+    /// Clears the calling thread's rows and restarts its clock, keeping whether it records.
     public static func reset() {
-        startRecording()
-        if !isActive { stopNanos = startNanos }
-    }
-
-    private static func startRecording() {
-        owner = pthread_self()
-        rows = [:]
-        depth = 0
-        pendingFlops = 0
-        optimizerSteps = 0
-        backwardPasses = 0
-        startNanos = now()
-        stopNanos = nil
-        warmUpPending = environmentMode
+        guard let session = threadSession else { return }
+        let active = session.isActive
+        session.restart(warmUp: false)
+        if !active { session.stopNanos = session.startNanos }
     }
 
     @inline(__always) static func now() -> UInt64 {
@@ -125,85 +213,57 @@ public enum Profiler {
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
-    /// Runs `body`, adding its wall time to the row `(op, phase)` when the profiler
-    /// is active and no other measured op encloses this one. Plugins can use it
-    /// for their own work.
+    /// Runs `body`, adding its wall time to the row `(op, phase)` of the calling
+    /// thread's profile when it records and no other measured op encloses this
+    /// one. Plugins can use it for their own work.
     ///
     /// ```swift
     /// let groups = Profiler.measure("swin.window_groups") { windowGroups(mask, window: 7) }
     /// ```
     @inline(__always)
     public static func measure<R>(_ op: String, _ phase: Phase = .forward, _ body: () throws -> R) rethrows -> R {
-        if _fastPath(!isActive) { return try body() }
-        return try measureActive(op, phase, body)
-    }
-
-    private static func measureActive<R>(_ op: String, _ phase: Phase, _ body: () throws -> R) rethrows -> R {
-        guard pthread_equal(pthread_self(), owner) != 0, depth == 0 else {
-            return try body()
-        }
-        depth = 1
-        pendingFlops = 0
-        let t0 = now()
-        defer {
-            let seconds = Double(now() - t0) * 1e-9
-            depth = 0
-            let key = Key(op: op, phase: phase)
-            var row = rows[key] ?? Entry(op: op, phase: phase, calls: 0, seconds: 0, flops: 0)
-            row.calls += 1
-            row.seconds += seconds
-            row.flops += pendingFlops
-            rows[key] = row
-            pendingFlops = 0
-        }
-        return try body()
+        guard let session = recordingSession() else { return try body() }
+        return try session.measure(op, phase, body)
     }
 
     /// Counts `2 * m * n * k * batch` GEMM operations for the op being measured.
     @inline(__always)
     static func countGEMM(m: Int, n: Int, k: Int, batch: Int = 1) {
-        if _fastPath(!isActive) { return }
-        if pthread_equal(pthread_self(), owner) != 0 {
-            pendingFlops += 2 * Double(m) * Double(n) * Double(k) * Double(batch)
-        }
+        guard let session = recordingSession() else { return }
+        session.pendingFlops += 2 * Double(m) * Double(n) * Double(k) * Double(batch)
     }
 
     /// Called at the end of every backward pass.
     static func backwardFinished() {
-        guard isActive else { return }
-        backwardPasses += 1
-        lastBackwardNanos = now()
+        guard let session = recordingSession() else { return }
+        session.backwardPasses += 1
+        session.lastBackwardNanos = now()
     }
 
     /// Called at the end of every optimizer update; ends the warm-up step of the environment switch.
     static func optimizerStepFinished() {
-        guard isActive else { return }
-        if warmUpPending {
-            startRecording()
-            warmUpPending = false
+        guard let session = recordingSession() else { return }
+        if session.warmUpPending {
+            session.restart(warmUp: false)
             return
         }
-        optimizerSteps += 1
-        lastOptimizerStepNanos = now()
+        session.optimizerSteps += 1
+        session.lastOptimizerStepNanos = now()
     }
 
-    /// The rows recorded so far, largest time first. The wall time ends at the
-    /// end of the last step (optimizer update, or backward pass when there were
-    /// none), so that work after the steps does not count; without steps, at
-    /// ``stop()`` or now.
+    /// The calling thread's rows so far, largest time first. The wall time ends
+    /// at the end of the last step (optimizer update, or backward pass when
+    /// there were none), so that work after the steps does not count; without
+    /// steps, at ``stop()`` or now. Empty when the thread never recorded.
     public static func summary() -> Summary {
-        let steps = optimizerSteps > 0 ? optimizerSteps : backwardPasses
-        let end =
-            optimizerSteps > 0 ? lastOptimizerStepNanos : backwardPasses > 0 ? lastBackwardNanos : stopNanos ?? now()
-        return Summary(
-            entries: rows.values.sorted { $0.seconds > $1.seconds },
-            wallSeconds: Double(end - startNanos) * 1e-9, steps: steps)
+        threadSession?.summary() ?? Summary(entries: [], wallSeconds: 0, steps: 0)
     }
 
     /// The profile as a table: per step, each op's time, its share of the step,
     /// its calls and, for GEMM-backed ops, GFLOP and GFLOP/s.
-    public static func report() -> String {
-        let s = summary()
+    public static func report() -> String { report(summary()) }
+
+    private static func report(_ s: Summary) -> String {
         let steps = Double(max(s.steps, 1))
         let wall = max(s.wallSeconds, 1e-12)
         var lines: [String] = []

@@ -2,7 +2,7 @@ import Foundation
 
 /// A reference-counted float32 buffer that tensors share.
 ///
-/// Buffers come from ``BufferPool``: training repeats the same shapes every
+/// Buffers come from `BufferPool`: training repeats the same shapes every
 /// step, so a freed buffer of a given size is kept and handed to the next
 /// request of exactly that size. That avoids page faults on fresh memory,
 /// which otherwise cost a large share of a step.

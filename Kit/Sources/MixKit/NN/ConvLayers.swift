@@ -1,11 +1,11 @@
 /// 2-D convolution with a square kernel, NCHW; `weight` is `[out, in, k, k]`
 /// and `bias` `[out]` as PyTorch's `nn.Conv2d` stores them.
 ///
-/// Initialised as PyTorch's default (uniform in ±1/sqrt(in*k*k) for both);
-/// heads usually re-initialise with ``Init``.
+/// Initialised as PyTorch's default (uniform in ±1/sqrt(in*k*k) for both) from
+/// the model's generator; heads usually re-initialise with ``Init``.
 ///
 /// ```swift
-/// let conv = Conv2d(256, 256, kernelSize: 3, padding: 1)
+/// let conv = Conv2d(256, 256, kernelSize: 3, padding: 1, rng: rng)
 /// let y = conv(x)   // [B, 256, H, W] -> [B, 256, H, W]
 /// ```
 public final class Conv2d: Module, UnaryLayer {
@@ -17,16 +17,14 @@ public final class Conv2d: Module, UnaryLayer {
 
     public init(
         _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0, dilation: Int = 1,
-        bias: Bool = true
+        bias: Bool = true, rng: RandomSource
     ) {
         let bound = 1 / Float(max(inChannels * kernelSize * kernelSize, 1)).squareRoot()
         weight = Tensor.randomUniform(
-            [outChannels, inChannels, kernelSize, kernelSize], low: -bound, high: bound, using: &Random.generator
+            [outChannels, inChannels, kernelSize, kernelSize], low: -bound, high: bound, using: rng
         ).asParameter()
         self.bias =
-            bias
-            ? Tensor.randomUniform([outChannels], low: -bound, high: bound, using: &Random.generator).asParameter()
-            : nil
+            bias ? Tensor.randomUniform([outChannels], low: -bound, high: bound, using: rng).asParameter() : nil
         self.stride = stride
         self.padding = padding
         self.dilation = dilation
@@ -74,22 +72,23 @@ public final class GroupNorm: Module, UnaryLayer {
 /// has no bias (mmcv's `bias="auto"`).
 ///
 /// ```swift
-/// let tower = ConvModule(256, 256, kernelSize: 3, padding: 1, groupNormGroups: 32)
-/// let lateral = ConvModule(96, 256, kernelSize: 1, activation: false)
+/// let tower = ConvModule(256, 256, kernelSize: 3, padding: 1, groupNormGroups: 32, rng: rng)
+/// let lateral = ConvModule(96, 256, kernelSize: 1, activation: false, rng: rng)
 /// ```
 public final class ConvModule: Module, UnaryLayer {
     public let conv: Conv2d
     public let gn: GroupNorm?
     public let activation: Bool
 
-    /// - Parameter groupNormGroups: GroupNorm groups after the convolution; nil for none.
+    /// `groupNormGroups` is the number of GroupNorm groups after the convolution (nil for
+    /// none); `rng` is the model's generator, which the convolution's initial weights come from.
     public init(
         _ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
-        groupNormGroups: Int? = nil, activation: Bool = true
+        groupNormGroups: Int? = nil, activation: Bool = true, rng: RandomSource
     ) {
         conv = Conv2d(
             inChannels, outChannels, kernelSize: kernelSize, stride: stride, padding: padding,
-            bias: groupNormGroups == nil)
+            bias: groupNormGroups == nil, rng: rng)
         gn = groupNormGroups.map { GroupNorm(groups: $0, channels: outChannels) }
         self.activation = activation
         super.init()
@@ -124,12 +123,12 @@ extension Init {
     /// fan-out `out * k * k` (mmcv's `kaiming_init(mode="fan_out")`) or fan-in `in * k * k`.
     ///
     /// ```swift
-    /// Init.kaimingNormal(conv.weight)            // fan-out, as mmseg's ConvModule
+    /// Init.kaimingNormal(conv.weight, using: rng)   // fan-out, as mmseg's ConvModule
     /// ```
-    public static func kaimingNormal(_ t: Tensor, fanOut: Bool = true) {
+    public static func kaimingNormal(_ t: Tensor, fanOut: Bool = true, using rng: RandomSource) {
         precondition(t.rank >= 2, "kaimingNormal: needs a tensor of rank >= 2, got \(t.shape)")
         let receptive = t.shape[2...].reduce(1, *)
         let fan = (fanOut ? t.shape[0] : t.shape[1]) * receptive
-        normal(t, std: (2 / Float(max(fan, 1))).squareRoot())
+        normal(t, std: (2 / Float(max(fan, 1))).squareRoot(), using: rng)
     }
 }

@@ -1,45 +1,40 @@
 import Foundation
 
-/// The process-wide seeded generator used for weight initialisation, dropout
-/// and drop path, like `torch.manual_seed`. Seed it once at the start of a run.
+/// In-place weight initialisers (PyTorch's `nn.init` family), drawing from the
+/// model's ``RandomSource``.
 ///
 /// ```swift
-/// Random.seed(0)
-/// let layer = Linear(64, 128)   // same weights for the same seed
+/// let rng = RandomSource(seed: 0)
+/// let fc = Linear(64, 128, rng: rng)
+/// Init.truncatedNormal(fc.weight, std: 0.02, using: rng)
+/// Init.constant(fc.bias!, 0)
 /// ```
-public enum Random {
-    nonisolated(unsafe) public static var generator = RandomGenerator(seed: 0)
-
-    /// Restarts the global generator from `seed`.
-    public static func seed(_ seed: UInt64) { generator = RandomGenerator(seed: seed) }
-}
-
-/// In-place weight initialisers (PyTorch's `nn.init` family), drawing from ``Random``.
 public enum Init {
     /// Xavier/Glorot uniform for a weight whose first axis is fan-out and the
     /// product of the rest is fan-in (a Linear `[out, in]` or a conv `[out, in, kh, kw]`).
-    public static func xavierUniform(_ t: Tensor, gain: Float = 1) {
+    public static func xavierUniform(_ t: Tensor, gain: Float = 1, using rng: RandomSource) {
         precondition(t.rank >= 2, "xavierUniform: needs a tensor of rank >= 2, got \(t.shape)")
         let fanOut = t.shape[0] * t.shape[2...].reduce(1, *)
         let fanIn = t.shape[1...].reduce(1, *)
         let bound = gain * (6 / Float(fanIn + fanOut)).squareRoot()
-        uniform(t, low: -bound, high: bound)
+        uniform(t, low: -bound, high: bound, using: rng)
     }
 
     /// Normal values with `std`, truncated to `[low, high]` (timm's `trunc_normal_`).
-    public static func truncatedNormal(_ t: Tensor, std: Float = 0.02, low: Float = -2, high: Float = 2) {
-        let r = Tensor.truncatedNormal(t.shape, std: std, low: low, high: high, using: &Random.generator)
-        t.assign(r)
+    public static func truncatedNormal(
+        _ t: Tensor, std: Float = 0.02, low: Float = -2, high: Float = 2, using rng: RandomSource
+    ) {
+        t.assign(Tensor.truncatedNormal(t.shape, std: std, low: low, high: high, using: rng))
     }
 
     /// Normal values with `mean` and `std`.
-    public static func normal(_ t: Tensor, mean: Float = 0, std: Float) {
-        t.assign(Tensor.randomNormal(t.shape, mean: mean, std: std, using: &Random.generator))
+    public static func normal(_ t: Tensor, mean: Float = 0, std: Float, using rng: RandomSource) {
+        t.assign(Tensor.randomNormal(t.shape, mean: mean, std: std, using: rng))
     }
 
     /// Uniform values in `[low, high)`.
-    public static func uniform(_ t: Tensor, low: Float, high: Float) {
-        t.assign(Tensor.randomUniform(t.shape, low: low, high: high, using: &Random.generator))
+    public static func uniform(_ t: Tensor, low: Float, high: Float, using rng: RandomSource) {
+        t.assign(Tensor.randomUniform(t.shape, low: low, high: high, using: rng))
     }
 
     /// Every element `value`.

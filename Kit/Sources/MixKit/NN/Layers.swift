@@ -5,25 +5,23 @@ public protocol UnaryLayer: Module {
 
 /// `y = x Wᵀ + b` over the last axis; `weight` is `[out, in]` as in PyTorch.
 ///
-/// Initialised as PyTorch's `nn.Linear` (uniform in ±1/sqrt(in)); models
-/// usually re-initialise with ``Init``.
+/// Initialised as PyTorch's `nn.Linear` (uniform in ±1/sqrt(in)) from the
+/// model's generator; models usually re-initialise with ``Init``.
 ///
 /// ```swift
-/// let fc = Linear(64, 256)
+/// let fc = Linear(64, 256, rng: rng)
 /// let y = fc(x)   // [..., 64] -> [..., 256]
 /// ```
 public final class Linear: Module, UnaryLayer {
     public let weight: Tensor
     public let bias: Tensor?
 
-    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true) {
+    public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, rng: RandomSource) {
         let bound = 1 / Float(max(inFeatures, 1)).squareRoot()
-        weight = Tensor.randomUniform([outFeatures, inFeatures], low: -bound, high: bound, using: &Random.generator)
+        weight = Tensor.randomUniform([outFeatures, inFeatures], low: -bound, high: bound, using: rng)
             .asParameter()
         self.bias =
-            bias
-            ? Tensor.randomUniform([outFeatures], low: -bound, high: bound, using: &Random.generator).asParameter()
-            : nil
+            bias ? Tensor.randomUniform([outFeatures], low: -bound, high: bound, using: rng).asParameter() : nil
         super.init()
     }
 
@@ -55,26 +53,30 @@ public final class LayerNorm: Module, UnaryLayer {
 }
 
 /// Two linear layers with GELU between them (timm's `Mlp`): `fc1`, `fc2`.
+/// Its dropout draws from the generator it was built with.
 ///
 /// ```swift
-/// let mlp = MLP(96, hidden: 384)
+/// let mlp = MLP(96, hidden: 384, rng: rng)
 /// ```
 public final class MLP: Module, UnaryLayer {
     public let fc1: Linear
     public let fc2: Linear
     public let dropRate: Float
+    /// The model's generator, for the dropout masks.
+    public let rng: RandomSource
 
-    public init(_ dim: Int, hidden: Int, out: Int? = nil, dropRate: Float = 0) {
-        fc1 = Linear(dim, hidden)
-        fc2 = Linear(hidden, out ?? dim)
+    public init(_ dim: Int, hidden: Int, out: Int? = nil, dropRate: Float = 0, rng: RandomSource) {
+        fc1 = Linear(dim, hidden, rng: rng)
+        fc2 = Linear(hidden, out ?? dim, rng: rng)
         self.dropRate = dropRate
+        self.rng = rng
         super.init()
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         var h = fc1(x).gelu()
-        h = dropout(h, p: dropRate, training: isTraining, using: &Random.generator)
-        return dropout(fc2(h), p: dropRate, training: isTraining, using: &Random.generator)
+        h = dropout(h, p: dropRate, training: isTraining, using: rng)
+        return dropout(fc2(h), p: dropRate, training: isTraining, using: rng)
     }
 }
 
@@ -83,7 +85,7 @@ public final class MLP: Module, UnaryLayer {
 /// `proj.weight` is `[dim, channels, patch, patch]` as PyTorch's `Conv2d` stores it.
 ///
 /// ```swift
-/// let embed = PatchEmbed(patchSize: 4, inChannels: 3, dim: 96)
+/// let embed = PatchEmbed(patchSize: 4, inChannels: 3, dim: 96, rng: rng)
 /// let tokens = embed(images)   // [B, 3, H, W] -> [B, (H/4)*(W/4), 96]
 /// ```
 public final class PatchEmbed: Module, UnaryLayer {
@@ -91,13 +93,14 @@ public final class PatchEmbed: Module, UnaryLayer {
         public let weight: Tensor
         public let bias: Tensor
 
-        init(dim: Int, inChannels: Int, patchSize: Int) {
+        init(dim: Int, inChannels: Int, patchSize: Int, rng: RandomSource) {
             let fanIn = inChannels * patchSize * patchSize
             let bound = 1 / Float(fanIn).squareRoot()
             weight = Tensor.randomUniform(
-                [dim, inChannels, patchSize, patchSize], low: -bound, high: bound, using: &Random.generator
-            ).asParameter()
-            bias = Tensor.randomUniform([dim], low: -bound, high: bound, using: &Random.generator).asParameter()
+                [dim, inChannels, patchSize, patchSize], low: -bound, high: bound, using: rng
+            )
+            .asParameter()
+            bias = Tensor.randomUniform([dim], low: -bound, high: bound, using: rng).asParameter()
         }
     }
 
@@ -105,8 +108,8 @@ public final class PatchEmbed: Module, UnaryLayer {
     public let norm: LayerNorm?
     public let patchSize: Int
 
-    public init(patchSize: Int, inChannels: Int, dim: Int, normalize: Bool = true) {
-        proj = Projection(dim: dim, inChannels: inChannels, patchSize: patchSize)
+    public init(patchSize: Int, inChannels: Int, dim: Int, normalize: Bool = true, rng: RandomSource) {
+        proj = Projection(dim: dim, inChannels: inChannels, patchSize: patchSize, rng: rng)
         norm = normalize ? LayerNorm(dim) : nil
         self.patchSize = patchSize
         super.init()
@@ -129,7 +132,7 @@ public final class PatchEmbed: Module, UnaryLayer {
 /// within each group (see ``attentionSoftmax(_:bias:groups:period:)``).
 ///
 /// ```swift
-/// let attn = MultiHeadAttention(dim: 96, heads: 3)
+/// let attn = MultiHeadAttention(dim: 96, heads: 3, rng: rng)
 /// let y = attn(x)                                   // [B, N, 96]
 /// let z = attn(x, bias: relBias, groups: g, period: windowsPerImage)
 /// ```
@@ -139,10 +142,10 @@ open class MultiHeadAttention: Module {
     public let heads: Int
     public let scale: Float
 
-    public init(dim: Int, heads: Int, qkvBias: Bool = true) {
+    public init(dim: Int, heads: Int, qkvBias: Bool = true, rng: RandomSource) {
         precondition(dim % heads == 0, "MultiHeadAttention: dim \(dim) is not divisible by \(heads) heads")
-        qkv = Linear(dim, dim * 3, bias: qkvBias)
-        proj = Linear(dim, dim)
+        qkv = Linear(dim, dim * 3, bias: qkvBias, rng: rng)
+        proj = Linear(dim, dim, rng: rng)
         self.heads = heads
         self.scale = 1 / Float(dim / heads).squareRoot()
         super.init()
@@ -159,7 +162,7 @@ open class MultiHeadAttention: Module {
 /// Layers applied one after another.
 ///
 /// ```swift
-/// let head = Sequential([Linear(96, 96), Linear(96, 10)])
+/// let head = Sequential([Linear(96, 96, rng: rng), Linear(96, 10, rng: rng)])
 /// ```
 public final class Sequential: Module, UnaryLayer {
     public let layers: [Module]

@@ -12,10 +12,15 @@
 /// ```swift
 /// final class Block: Module {
 ///     let norm1 = LayerNorm(64)
-///     let attn = Attention(dim: 64, heads: 4)
+///     let attn: MultiHeadAttention
+///     init(rng: RandomSource) {
+///         attn = MultiHeadAttention(dim: 64, heads: 4, rng: rng)
+///         super.init()
+///     }
 ///     func callAsFunction(_ x: Tensor) -> Tensor { x + attn(norm1(x)) }
 /// }
-/// Block().namedParameters().map(\.0)  // ["norm1.weight", "norm1.bias", "attn.qkv.weight", ...]
+/// Block(rng: RandomSource(seed: 0)).namedParameters().map(\.0)
+/// // ["norm1.weight", "norm1.bias", "attn.qkv.weight", ...]
 /// ```
 open class Module {
     /// Training mode (dropout, drop path active). Set for a whole tree with ``train(_:)``.

@@ -23,23 +23,18 @@ import CKernels
 public func multiHeadAttention(
     qkv: Tensor, heads: Int, scale: Float, bias: Tensor? = nil, groups: [UInt8]? = nil, period: Int = 1
 ) -> Tensor {
-    Profiler.measure("attention") {
-        precondition(
+    defineOp("attention", qkv, bias) { op in
+        op.require(
             qkv.rank == 3 && heads > 0 && qkv.shape[2] % (3 * heads) == 0,
-            "multiHeadAttention: qkv must be [G, N, 3 * C] with C divisible by \(heads) heads, got \(qkv.shape)")
+            "qkv must be [G, N, 3 * C] with C divisible by \(heads) heads, got \(qkv.shape)")
         let (g, n, c3) = (qkv.shape[0], qkv.shape[1], qkv.shape[2])
         let c = c3 / 3
         let d = c / heads
-        if let bias {
-            precondition(
-                bias.shape == [heads, n, n],
-                "multiHeadAttention: bias \(bias.shape) does not fit \(heads) heads of \(n) tokens (expects [\(heads), \(n), \(n)])"
-            )
-        }
+        if let bias { op.requireShape(bias, [heads, n, n], "bias (\(heads) heads of \(n) tokens)") }
         if let groups {
-            precondition(
+            op.require(
                 period > 0 && groups.count == period * n,
-                "multiHeadAttention: \(groups.count) group ids for period \(period) and \(n) tokens")
+                "\(groups.count) group ids for period \(period) and \(n) tokens")
         }
         let out = Tensor(uninitializedShape: [g, n, c])
         let probs = Tensor(uninitializedShape: [g, heads, n, n])
@@ -66,9 +61,7 @@ public func multiHeadAttention(
                 }
             }
         }
-        var inputs = [qkv]
-        if let bias { inputs.append(bias) }
-        return out.recording("attention", inputs) { gout in
+        return OpResult(out) { gout in
             let dqkv = Tensor(uninitializedShape: qkv.shape)
             let wantBias = bias?.needsGrad ?? false
             let chunks = items * n * n * d >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, items) : 1
@@ -108,11 +101,7 @@ public func multiHeadAttention(
                     }
                 }
             }
-            var grads: [Tensor?] = [dqkv]
-            if bias != nil {
-                grads.append(partial.map { reduceSumKernel($0, axes: [0]).reshapedView([heads, n, n]) })
-            }
-            return grads
+            return [dqkv, partial.map { reduceSumKernel($0, axes: [0]).reshapedView([heads, n, n]) }]
         }
     }
 }

@@ -1,18 +1,36 @@
 import CKernels
 
-/// The shape two shapes broadcast to, NumPy rules (aligned on the right).
+/// The shape two shapes broadcast to, NumPy rules (aligned on the right);
+/// stops with a message naming both when they do not broadcast.
 public func broadcastShape(_ a: [Int], _ b: [Int]) -> [Int] {
+    guard let shape = broadcastShapeIfCompatible(a, b) else {
+        fatalError("shapes \(a) and \(b) do not broadcast (dimensions aligned on the right must be equal or 1)")
+    }
+    return shape
+}
+
+/// The shape two shapes broadcast to, or nil when they do not.
+public func broadcastShapeIfCompatible(_ a: [Int], _ b: [Int]) -> [Int]? {
+    if a == b { return a }
     let rank = max(a.count, b.count)
     var out = [Int](repeating: 1, count: rank)
     for i in 0..<rank {
         let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
         let db = i < rank - b.count ? 1 : b[i - (rank - b.count)]
-        precondition(
-            da == db || da == 1 || db == 1,
-            "shapes \(a) and \(b) do not broadcast: dimension \(i) is \(da) vs \(db)")
+        guard da == db || da == 1 || db == 1 else { return nil }
         out[i] = da == 1 ? db : da
     }
     return out
+}
+
+extension OpContext {
+    /// Stops unless `a` and `b` broadcast together (NumPy rules).
+    @inline(__always)
+    public func requireBroadcastable(_ a: Tensor, _ b: Tensor, file: StaticString = #fileID, line: UInt = #line) {
+        if _slowPath(a.shape != b.shape && broadcastShapeIfCompatible(a.shape, b.shape) == nil) {
+            fail("shapes \(a.shape) and \(b.shape) do not broadcast", file: file, line: line)
+        }
+    }
 }
 
 /// Row-major strides of a contiguous shape.

@@ -13,20 +13,22 @@ import CKernels
 /// let cls = sigmoidFocalLoss(logits, labels: assigned).sum() / Float(max(positives, 1))
 /// ```
 public func sigmoidFocalLoss(_ logits: Tensor, labels: [Int], alpha: Float = 0.25, gamma: Float = 2) -> Tensor {
-    precondition(logits.rank == 2, "sigmoidFocalLoss: logits must be [N, C], got \(logits.shape)")
-    let (rows, classes) = (logits.shape[0], logits.shape[1])
-    precondition(labels.count == rows, "sigmoidFocalLoss: \(labels.count) labels for \(rows) rows of \(logits.shape)")
-    let labels64 = labels.map { Int64($0) }
-    let loss = Tensor(uninitializedShape: logits.shape)
-    let wantGrad = GradMode.isEnabled && logits.needsGrad
-    let grad: Tensor? = wantGrad ? Tensor(uninitializedShape: logits.shape) : nil
-    labels64.withUnsafeBufferPointer { lp in
-        Parallel.forRanges(rows, work: logits.count * 16) { lo, hi in
-            mk_sigmoid_focal(logits.data, lp.baseAddress, classes, alpha, gamma, loss.data, grad?.data, lo, hi)
+    defineOp("sigmoid_focal_loss", logits) { op in
+        op.requireRank(logits, 2, "logits", layout: "[N, C]")
+        let (rows, classes) = (logits.shape[0], logits.shape[1])
+        op.require(labels.count == rows, "\(labels.count) labels for \(rows) rows of logits")
+        let labels64 = labels.map { Int64($0) }
+        let loss = Tensor(uninitializedShape: logits.shape)
+        // The derivative comes out of the same pass, when backward will need it.
+        let grad: Tensor? = op.isRecording ? Tensor(uninitializedShape: logits.shape) : nil
+        labels64.withUnsafeBufferPointer { lp in
+            Parallel.forRanges(rows, work: logits.count * 16) { lo, hi in
+                mk_sigmoid_focal(logits.data, lp.baseAddress, classes, alpha, gamma, loss.data, grad?.data, lo, hi)
+            }
         }
+        guard let grad else { return OpResult(loss) }
+        return OpResult(loss) { g in [binaryKernel(.mul, g, grad)] }
     }
-    guard let grad else { return loss }
-    return loss.recording("sigmoid_focal_loss", [logits]) { g in [binaryKernel(.mul, g, grad)] }
 }
 
 /// Element-wise binary cross-entropy of `logits` against `targets` in [0, 1]
@@ -38,17 +40,16 @@ public func sigmoidFocalLoss(_ logits: Tensor, labels: [Int], alpha: Float = 0.2
 /// let centerness = binaryCrossEntropyWithLogits(predicted, targets: wanted).mean()
 /// ```
 public func binaryCrossEntropyWithLogits(_ logits: Tensor, targets: Tensor) -> Tensor {
-    precondition(
-        logits.shape == targets.shape,
-        "binaryCrossEntropyWithLogits: targets \(targets.shape) differ from logits \(logits.shape)")
-    let loss = Tensor(uninitializedShape: logits.shape)
-    let wantGrad = GradMode.isEnabled && logits.needsGrad
-    let grad: Tensor? = wantGrad ? Tensor(uninitializedShape: logits.shape) : nil
-    Parallel.forRanges(logits.count, work: logits.count * 16) { lo, hi in
-        mk_bce_logits(logits.data + lo, targets.data + lo, loss.data + lo, grad.map { $0.data + lo }, hi - lo)
+    defineOp("bce_with_logits", logits) { op in
+        op.require(logits.shape == targets.shape, "targets \(targets.shape) differ from logits \(logits.shape)")
+        let loss = Tensor(uninitializedShape: logits.shape)
+        let grad: Tensor? = op.isRecording ? Tensor(uninitializedShape: logits.shape) : nil
+        Parallel.forRanges(logits.count, work: logits.count * 16) { lo, hi in
+            mk_bce_logits(logits.data + lo, targets.data + lo, loss.data + lo, grad.map { $0.data + lo }, hi - lo)
+        }
+        guard let grad else { return OpResult(loss) }
+        return OpResult(loss) { g in [binaryKernel(.mul, g, grad)] }
     }
-    guard let grad else { return loss }
-    return loss.recording("bce_with_logits", [logits]) { g in [binaryKernel(.mul, g, grad)] }
 }
 
 /// `1 - GIoU` of aligned boxes `[N, 4]` given as `(x1, y1, x2, y2)`, one value
@@ -61,16 +62,15 @@ public func binaryCrossEntropyWithLogits(_ logits: Tensor, targets: Tensor) -> T
 /// let weighted = (boxes * centernessTargets).sum() / centernessTargets.sum()
 /// ```
 public func giouLoss(_ predicted: Tensor, _ target: Tensor, eps: Float = 1e-6) -> Tensor {
-    precondition(
-        predicted.rank == 2 && predicted.shape[1] == 4 && target.shape == predicted.shape,
-        "giouLoss: boxes must both be [N, 4], got \(predicted.shape) and \(target.shape)")
-    let n = predicted.shape[0]
-    let loss = Tensor(uninitializedShape: [n])
-    let wantGrad = GradMode.isEnabled && predicted.needsGrad
-    let grad: Tensor? = wantGrad ? Tensor(uninitializedShape: predicted.shape) : nil
-    mk_giou_loss(predicted.data, target.data, n, eps, loss.data, grad?.data)
-    guard let grad else { return loss }
-    return loss.recording("giou_loss", [predicted]) { g in
-        [binaryKernel(.mul, g.reshapedView([n, 1]), grad)]
+    defineOp("giou_loss", predicted) { op in
+        op.require(
+            predicted.rank == 2 && predicted.shape[1] == 4 && target.shape == predicted.shape,
+            "boxes must both be [N, 4], got \(predicted.shape) and \(target.shape)")
+        let n = predicted.shape[0]
+        let loss = Tensor(uninitializedShape: [n])
+        let grad: Tensor? = op.isRecording ? Tensor(uninitializedShape: predicted.shape) : nil
+        mk_giou_loss(predicted.data, target.data, n, eps, loss.data, grad?.data)
+        guard let grad else { return OpResult(loss) }
+        return OpResult(loss) { g in [binaryKernel(.mul, g.reshapedView([n, 1]), grad)] }
     }
 }

@@ -63,7 +63,7 @@ extension Tensor {
     /// Adds `other` (same element count) into this tensor, in place, without recording.
     public func addInPlace(_ other: Tensor) {
         Profiler.measure("add_inplace") {
-            precondition(other.count == count, "addInPlace: shape \(other.shape) does not fit \(shape)")
+            if _slowPath(other.count != count) { fatalError("addInPlace: shape \(other.shape) does not fit \(shape)") }
             let po = data
             let pa = other.data
             Parallel.forRanges(count, work: count) { lo, hi in
@@ -99,8 +99,9 @@ extension Tensor {
 
 /// Element-wise sum with broadcasting.
 public func + (a: Tensor, b: Tensor) -> Tensor {
-    Profiler.measure("add") {
-        binaryKernel(.add, a, b).recording("add", [a, b]) { g in
+    defineOp("add", a, b) { op in
+        op.requireBroadcastable(a, b)
+        return OpResult(binaryKernel(.add, a, b)) { g in
             [a.needsGrad ? g.sumToShape(a.shape) : nil, b.needsGrad ? g.sumToShape(b.shape) : nil]
         }
     }
@@ -108,8 +109,9 @@ public func + (a: Tensor, b: Tensor) -> Tensor {
 
 /// Element-wise difference with broadcasting.
 public func - (a: Tensor, b: Tensor) -> Tensor {
-    Profiler.measure("sub") {
-        binaryKernel(.sub, a, b).recording("sub", [a, b]) { g in
+    defineOp("sub", a, b) { op in
+        op.requireBroadcastable(a, b)
+        return OpResult(binaryKernel(.sub, a, b)) { g in
             [a.needsGrad ? g.sumToShape(a.shape) : nil, b.needsGrad ? (-g).sumToShape(b.shape) : nil]
         }
     }
@@ -117,8 +119,9 @@ public func - (a: Tensor, b: Tensor) -> Tensor {
 
 /// Element-wise product with broadcasting.
 public func * (a: Tensor, b: Tensor) -> Tensor {
-    Profiler.measure("mul") {
-        binaryKernel(.mul, a, b).recording("mul", [a, b]) { g in
+    defineOp("mul", a, b) { op in
+        op.requireBroadcastable(a, b)
+        return OpResult(binaryKernel(.mul, a, b)) { g in
             [
                 a.needsGrad ? binaryKernel(.mul, g, b).sumToShape(a.shape) : nil,
                 b.needsGrad ? binaryKernel(.mul, g, a).sumToShape(b.shape) : nil,
@@ -129,29 +132,26 @@ public func * (a: Tensor, b: Tensor) -> Tensor {
 
 /// Element-wise quotient with broadcasting.
 public func / (a: Tensor, b: Tensor) -> Tensor {
-    Profiler.measure("div") { divide(a, b) }
-}
-
-private func divide(_ a: Tensor, _ b: Tensor) -> Tensor {
-    let out = binaryKernel(.div, a, b)
-    let saved = out.detached()
-    return out.recording("div", [a, b]) { g in
-        let ga = a.needsGrad ? binaryKernel(.div, g, b) : nil
-        var gb: Tensor? = nil
-        if b.needsGrad {
+    defineOp("div", a, b) { op in
+        op.requireBroadcastable(a, b)
+        let out = binaryKernel(.div, a, b)
+        let saved = out.detached()
+        return OpResult(out) { g in
             // d(a/b)/db = -out / b
-            gb = (-binaryKernel(.mul, g, binaryKernel(.div, saved, b))).sumToShape(b.shape)
+            [
+                a.needsGrad ? binaryKernel(.div, g, b).sumToShape(a.shape) : nil,
+                b.needsGrad ? (-binaryKernel(.mul, g, binaryKernel(.div, saved, b))).sumToShape(b.shape) : nil,
+            ]
         }
-        return [ga?.sumToShape(a.shape), gb]
     }
 }
 
 public prefix func - (x: Tensor) -> Tensor {
-    Profiler.measure("neg") { unaryKernel(.neg, x).recording("neg", [x]) { g in [unaryKernel(.neg, g)] } }
+    defineOp("neg", x) { _ in OpResult(unaryKernel(.neg, x)) { g in [unaryKernel(.neg, g)] } }
 }
 
 public func + (a: Tensor, s: Float) -> Tensor {
-    Profiler.measure("add_scalar") { affineKernel(a, scale: 1, shift: s).recording("add_scalar", [a]) { g in [g] } }
+    defineOp("add_scalar", a) { _ in OpResult(affineKernel(a, scale: 1, shift: s)) { g in [g] } }
 }
 
 public func + (s: Float, a: Tensor) -> Tensor { a + s }
@@ -159,16 +159,12 @@ public func + (s: Float, a: Tensor) -> Tensor { a + s }
 public func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
 
 public func - (s: Float, a: Tensor) -> Tensor {
-    Profiler.measure("rsub_scalar") {
-        affineKernel(a, scale: -1, shift: s).recording("rsub_scalar", [a]) { g in [unaryKernel(.neg, g)] }
-    }
+    defineOp("rsub_scalar", a) { _ in OpResult(affineKernel(a, scale: -1, shift: s)) { g in [unaryKernel(.neg, g)] } }
 }
 
 public func * (a: Tensor, s: Float) -> Tensor {
-    Profiler.measure("mul_scalar") {
-        affineKernel(a, scale: s, shift: 0).recording("mul_scalar", [a]) { g in
-            [affineKernel(g, scale: s, shift: 0)]
-        }
+    defineOp("mul_scalar", a) { _ in
+        OpResult(affineKernel(a, scale: s, shift: 0)) { g in [affineKernel(g, scale: s, shift: 0)] }
     }
 }
 
@@ -178,19 +174,19 @@ public func / (a: Tensor, s: Float) -> Tensor { a * (1 / s) }
 
 /// Element-wise maximum with broadcasting; the gradient goes to `a` where `a >= b`.
 public func maximum(_ a: Tensor, _ b: Tensor) -> Tensor {
-    Profiler.measure("maximum") { maximumKernel(a, b) }
-}
-
-private func maximumKernel(_ a: Tensor, _ b: Tensor) -> Tensor {
-    binaryKernel(.max, a, b).recording("maximum", [a, b]) { g in
-        let shape = g.shape
-        let takeA = Tensor(uninitializedShape: shape)
-        let pa = a.expandedKernel(shape).data
-        let pb = b.expandedKernel(shape).data
-        for i in 0..<g.count { takeA.data[i] = pa[i] >= pb[i] ? 1 : 0 }
-        let ga = a.needsGrad ? binaryKernel(.mul, g, takeA).sumToShape(a.shape) : nil
-        let gb = b.needsGrad ? binaryKernel(.mul, g, 1 - takeA).sumToShape(b.shape) : nil
-        return [ga, gb]
+    defineOp("maximum", a, b) { op in
+        op.requireBroadcastable(a, b)
+        return OpResult(binaryKernel(.max, a, b)) { g in
+            let shape = g.shape
+            let takeA = Tensor(uninitializedShape: shape)
+            let pa = a.expandedKernel(shape).data
+            let pb = b.expandedKernel(shape).data
+            for i in 0..<g.count { takeA.data[i] = pa[i] >= pb[i] ? 1 : 0 }
+            return [
+                a.needsGrad ? binaryKernel(.mul, g, takeA).sumToShape(a.shape) : nil,
+                b.needsGrad ? binaryKernel(.mul, g, 1 - takeA).sumToShape(b.shape) : nil,
+            ]
+        }
     }
 }
 
@@ -202,36 +198,33 @@ public func minimum(_ a: Tensor, _ b: Tensor) -> Tensor {
 extension Tensor {
     /// `e^x`, element-wise.
     public func exp() -> Tensor {
-        Profiler.measure("exp") {
+        defineOp("exp", self) { _ in
             let y = unaryKernel(.exp, self)
             let saved = y.detached()
-            return y.recording("exp", [self]) { g in [binaryKernel(.mul, g, saved)] }
+            return OpResult(y) { g in [binaryKernel(.mul, g, saved)] }
         }
     }
 
     /// Natural logarithm, element-wise.
     public func log() -> Tensor {
-        Profiler.measure("log") {
-            unaryKernel(.log, self).recording("log", [self]) { g in [binaryKernel(.div, g, self)] }
-        }
+        defineOp("log", self) { _ in OpResult(unaryKernel(.log, self)) { g in [binaryKernel(.div, g, self)] } }
     }
 
     /// Square root, element-wise.
     public func sqrt() -> Tensor {
-        Profiler.measure("sqrt") {
+        defineOp("sqrt", self) { _ in
             let y = unaryKernel(.sqrt, self)
             let saved = y.detached()
-            return y.recording("sqrt", [self]) { g in [affineKernel(binaryKernel(.div, g, saved), scale: 0.5, shift: 0)]
-            }
+            return OpResult(y) { g in [affineKernel(binaryKernel(.div, g, saved), scale: 0.5, shift: 0)] }
         }
     }
 
     /// Hyperbolic tangent, element-wise.
     public func tanh() -> Tensor {
-        Profiler.measure("tanh") {
+        defineOp("tanh", self) { _ in
             let y = unaryKernel(.tanh, self)
             let saved = y.detached()
-            return y.recording("tanh", [self]) { g in
+            return OpResult(y) { g in
                 [binaryKernel(.mul, g, affineKernel(unaryKernel(.square, saved), scale: -1, shift: 1))]
             }
         }
@@ -239,8 +232,8 @@ extension Tensor {
 
     /// The error function, element-wise.
     public func erf() -> Tensor {
-        Profiler.measure("erf") {
-            unaryKernel(.erf, self).recording("erf", [self]) { g in
+        defineOp("erf", self) { _ in
+            OpResult(unaryKernel(.erf, self)) { g in
                 // d erf(x)/dx = 2/sqrt(pi) * exp(-x^2)
                 let d = affineKernel(
                     unaryKernel(.exp, affineKernel(unaryKernel(.square, self), scale: -1, shift: 0)),
@@ -252,10 +245,10 @@ extension Tensor {
 
     /// `x^p` for a constant exponent, element-wise.
     public func pow(_ p: Float) -> Tensor {
-        Profiler.measure("pow") {
+        defineOp("pow", self) { _ in
             let y = Tensor(uninitializedShape: shape)
             mk_pow_scalar(data, p, y.data, count)
-            return y.recording("pow", [self]) { g in
+            return OpResult(y) { g in
                 let d = Tensor(uninitializedShape: self.shape)
                 mk_pow_scalar(self.data, p - 1, d.data, self.count)
                 return [binaryKernel(.mul, g, affineKernel(d, scale: p, shift: 0))]
@@ -265,17 +258,16 @@ extension Tensor {
 
     /// `x * x`, element-wise.
     public func square() -> Tensor {
-        Profiler.measure("square") {
-            unaryKernel(.square, self).recording("square", [self]) { g in
-                [affineKernel(binaryKernel(.mul, g, self), scale: 2, shift: 0)]
+        defineOp("square", self) { _ in
+            OpResult(unaryKernel(.square, self)) { g in [affineKernel(binaryKernel(.mul, g, self), scale: 2, shift: 0)]
             }
         }
     }
 
     /// `|x|`, element-wise (gradient 0 at 0).
     public func abs() -> Tensor {
-        Profiler.measure("abs") {
-            unaryKernel(.abs, self).recording("abs", [self]) { g in
+        defineOp("abs", self) { _ in
+            OpResult(unaryKernel(.abs, self)) { g in
                 let sign = Tensor(uninitializedShape: self.shape)
                 for i in 0..<self.count { sign.data[i] = self.data[i] > 0 ? 1 : (self.data[i] < 0 ? -1 : 0) }
                 return [binaryKernel(.mul, g, sign)]
@@ -283,35 +275,12 @@ extension Tensor {
         }
     }
 
-    /// `max(x, 0)`, element-wise.
-    public func relu() -> Tensor {
-        Profiler.measure("relu") {
-            unaryKernel(.relu, self).recording("relu", [self]) { g in
-                let gx = Tensor(uninitializedShape: self.shape)
-                for i in 0..<self.count { gx.data[i] = self.data[i] > 0 ? g.data[i] : 0 }
-                return [gx]
-            }
-        }
-    }
-
-    /// `1 / (1 + e^-x)`, element-wise.
-    public func sigmoid() -> Tensor {
-        Profiler.measure("sigmoid") {
-            let y = unaryKernel(.sigmoid, self)
-            let saved = y.detached()
-            return y.recording("sigmoid", [self]) { g in
-                let d = binaryKernel(.mul, saved, affineKernel(saved, scale: -1, shift: 1))
-                return [binaryKernel(.mul, g, d)]
-            }
-        }
-    }
-
     /// `x` clamped to `[low, high]`; the gradient passes where `x` is inside.
     public func clamped(min low: Float = -.infinity, max high: Float = .infinity) -> Tensor {
-        Profiler.measure("clamp") {
+        defineOp("clamp", self) { _ in
             let y = Tensor(uninitializedShape: shape)
             for i in 0..<count { y.data[i] = Swift.min(Swift.max(data[i], low), high) }
-            return y.recording("clamp", [self]) { g in
+            return OpResult(y) { g in
                 let gx = Tensor(uninitializedShape: self.shape)
                 for i in 0..<self.count {
                     let v = self.data[i]
@@ -330,10 +299,10 @@ extension Tensor {
 
     /// This tensor broadcast to `target`, materialised (the gradient sums back).
     public func expanded(to target: [Int]) -> Tensor {
-        Profiler.measure("expand") {
-            if shape == target { return self }
-            _ = broadcastShape(shape, target)
-            return expandedKernel(target).recording("expand", [self]) { g in [g.sumToShape(self.shape)] }
+        defineOp("expand", self) { op in
+            if shape == target { return OpResult(self) }
+            op.require(broadcastShapeIfCompatible(shape, target) == target, "\(shape) does not broadcast to \(target)")
+            return OpResult(expandedKernel(target)) { g in [g.sumToShape(self.shape)] }
         }
     }
 }

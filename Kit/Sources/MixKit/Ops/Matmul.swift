@@ -155,9 +155,19 @@ func runBatched(_ batch: Int, work: Int, _ body: (Int, Bool) -> Void) {
 /// let y = matmul(x, w, transposeB: true)        // x [B, N, in], w [out, in]
 /// ```
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
-    Profiler.measure("matmul") {
+    defineOp("matmul", a, b) { op in
+        op.require(a.rank >= 2 && b.rank >= 2, "operands need at least 2 dimensions")
+        let k = a.shape[a.rank - (transposeA ? 2 : 1)]
+        let kb = b.shape[b.rank - (transposeB ? 1 : 2)]
+        op.require(
+            k == kb, "inner dimensions differ: \(k) vs \(kb) (transposeA \(transposeA), transposeB \(transposeB))")
+        let batchA = a.shape.dropLast(2)
+        let batchB = b.shape.dropLast(2)
+        op.require(
+            batchA.allSatisfy { $0 == 1 } || batchB.allSatisfy { $0 == 1 } || batchA == batchB,
+            "batch dimensions \(Array(batchA)) and \(Array(batchB)) differ")
         let out = matmulKernel(a, b, transposeA: transposeA, transposeB: transposeB)
-        return out.recording("matmul", [a, b]) { g in
+        return OpResult(out) { g in
             var ga: Tensor? = nil
             var gb: Tensor? = nil
             if a.needsGrad {

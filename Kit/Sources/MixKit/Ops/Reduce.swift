@@ -1,11 +1,11 @@
 import CKernels
 
 /// Axes normalised, sorted and unique; an empty list means every axis.
-func normalizedAxes(_ axes: [Int]?, rank: Int, shape: [Int]) -> [Int] {
+func normalizedAxes(_ axes: [Int]?, rank: Int, op: OpContext) -> [Int] {
     guard let axes, !axes.isEmpty else { return Array(0..<rank) }
     let norm = axes.map { a -> Int in
         let n = a < 0 ? a + rank : a
-        precondition(n >= 0 && n < rank, "axis \(a) is out of range for a tensor of shape \(shape)")
+        op.require(n >= 0 && n < rank, "axis \(a) is out of range")
         return n
     }
     return Array(Set(norm)).sorted()
@@ -80,40 +80,40 @@ extension Tensor {
     /// x.sum(axes: [-1], keepDims: true)   // [B, N, 1]
     /// ```
     public func sum(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
-        Profiler.measure("sum") {
-            let ax = normalizedAxes(axes, rank: rank, shape: shape)
+        defineOp("sum", self) { op in
+            let ax = normalizedAxes(axes, rank: rank, op: op)
             let r = reduceSumKernel(self, axes: ax)
             let out = r.reshapedView(reducedShape(shape, axes: ax, keepDims: keepDims))
-            return out.recording("sum", [self]) { g in
-                [g.reshapedView(r.shape).expandedKernel(self.shape)]
-            }
+            return OpResult(out) { g in [g.reshapedView(r.shape).expandedKernel(self.shape)] }
         }
     }
 
     /// The mean over `axes` (all axes when nil).
     public func mean(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
-        Profiler.measure("mean") {
-            let ax = normalizedAxes(axes, rank: rank, shape: shape)
+        defineOp("mean", self) { op in
+            let ax = normalizedAxes(axes, rank: rank, op: op)
             let n = ax.map { shape[$0] }.reduce(1, *)
-            return sum(axes: ax, keepDims: keepDims) * (1 / Float(Swift.max(n, 1)))
+            return OpResult(sum(axes: ax, keepDims: keepDims) * (1 / Float(Swift.max(n, 1))))
         }
     }
 
     /// The variance over `axes`: unbiased (divides by n - 1) unless `unbiased` is false.
     public func variance(axes: [Int]? = nil, unbiased: Bool = true, keepDims: Bool = false) -> Tensor {
-        Profiler.measure("variance") {
-            let ax = normalizedAxes(axes, rank: rank, shape: shape)
+        defineOp("variance", self) { op in
+            let ax = normalizedAxes(axes, rank: rank, op: op)
             let n = ax.map { shape[$0] }.reduce(1, *)
             let centered = self - mean(axes: ax, keepDims: true)
             let ss = centered.square().sum(axes: ax, keepDims: keepDims)
-            return ss * (1 / Float(Swift.max(unbiased ? n - 1 : n, 1)))
+            return OpResult(ss * (1 / Float(Swift.max(unbiased ? n - 1 : n, 1))))
         }
     }
 
     /// The maximum over one axis; the gradient goes to the first maximal element.
     public func max(axis: Int, keepDims: Bool = false) -> Tensor {
-        Profiler.measure("max") {
+        defineOp("max", self) { op in
+            op.require(axis >= -rank && axis < rank, "axis \(axis) is out of range")
             let a = normalizeAxis(axis)
+            op.require(shape[a] > 0, "axis \(a) is empty")
             let moved = a == rank - 1 ? self : permuteKernel(self, (0..<rank).filter { $0 != a } + [a])
             let cols = shape[a]
             let rows = count / Swift.max(cols, 1)
@@ -121,7 +121,7 @@ extension Tensor {
             var argmax = [Int32](repeating: 0, count: rows)
             argmax.withUnsafeMutableBufferPointer { mk_row_max(moved.data, rows, cols, values.data, $0.baseAddress) }
             let out = values.reshapedView(reducedShape(shape, axes: [a], keepDims: keepDims))
-            return out.recording("max", [self]) { g in
+            return OpResult(out) { g in
                 let gm = Tensor.zeros([rows, cols])
                 for r in 0..<rows { gm.data[r * cols + Int(argmax[r])] = g.data[r] }
                 if a == self.rank - 1 { return [gm.reshapedView(self.shape)] }

@@ -21,28 +21,30 @@ public enum InterpolationMode: String, Sendable, CaseIterable {
 public func interpolate(
     _ x: Tensor, height: Int, width: Int, mode: InterpolationMode = .bilinear, alignCorners: Bool = false
 ) -> Tensor {
-    precondition(x.rank == 4, "interpolate: input must be [B, C, H, W], got \(x.shape)")
-    precondition(height >= 1 && width >= 1, "interpolate: output size \(height)x\(width) must be positive")
-    let (h, w) = (x.shape[2], x.shape[3])
-    if h == height && w == width { return x }
-    let planes = x.shape[0] * x.shape[1]
-    let y = Tensor(uninitializedShape: [x.shape[0], x.shape[1], height, width])
-    let corners: Int32 = alignCorners ? 1 : 0
-    Parallel.forRanges(planes, work: y.count * 4) { lo, hi in
-        switch mode {
-        case .bilinear: mk_resize_bilinear(x.data, h, w, height, width, corners, y.data, lo, hi)
-        case .nearest: mk_resize_nearest(x.data, h, w, height, width, y.data, lo, hi)
-        }
-    }
-    return y.recording("interpolate_\(mode.rawValue)", [x]) { g in
-        let gx = Tensor.zeros(x.shape)
-        Parallel.forRanges(planes, work: g.count * 4) { lo, hi in
+    defineOp("interpolate_\(mode.rawValue)", x) { op in
+        op.requireRank(x, 4, "input", layout: "[B, C, H, W]")
+        op.require(height >= 1 && width >= 1, "output size \(height)x\(width) must be positive")
+        let (h, w) = (x.shape[2], x.shape[3])
+        if h == height && w == width { return OpResult(x) }
+        let planes = x.shape[0] * x.shape[1]
+        let y = Tensor(uninitializedShape: [x.shape[0], x.shape[1], height, width])
+        let corners: Int32 = alignCorners ? 1 : 0
+        Parallel.forRanges(planes, work: y.count * 4) { lo, hi in
             switch mode {
-            case .bilinear: mk_resize_bilinear_backward(g.data, h, w, height, width, corners, gx.data, lo, hi)
-            case .nearest: mk_resize_nearest_backward(g.data, h, w, height, width, gx.data, lo, hi)
+            case .bilinear: mk_resize_bilinear(x.data, h, w, height, width, corners, y.data, lo, hi)
+            case .nearest: mk_resize_nearest(x.data, h, w, height, width, y.data, lo, hi)
             }
         }
-        return [gx]
+        return OpResult(y) { g in
+            let gx = Tensor.zeros(x.shape)
+            Parallel.forRanges(planes, work: g.count * 4) { lo, hi in
+                switch mode {
+                case .bilinear: mk_resize_bilinear_backward(g.data, h, w, height, width, corners, gx.data, lo, hi)
+                case .nearest: mk_resize_nearest_backward(g.data, h, w, height, width, gx.data, lo, hi)
+                }
+            }
+            return [gx]
+        }
     }
 }
 
@@ -54,19 +56,21 @@ public func interpolate(
 /// let pooled = adaptiveAvgPool2d(x, height: 6, width: 6)   // the pyramid pooling module's finest bins
 /// ```
 public func adaptiveAvgPool2d(_ x: Tensor, height: Int, width: Int) -> Tensor {
-    precondition(x.rank == 4, "adaptiveAvgPool2d: input must be [B, C, H, W], got \(x.shape)")
-    precondition(height >= 1 && width >= 1, "adaptiveAvgPool2d: output size \(height)x\(width) must be positive")
-    let (h, w) = (x.shape[2], x.shape[3])
-    let planes = x.shape[0] * x.shape[1]
-    let y = Tensor(uninitializedShape: [x.shape[0], x.shape[1], height, width])
-    Parallel.forRanges(planes, work: x.count) { lo, hi in
-        mk_adaptive_avg_pool(x.data, h, w, height, width, y.data, lo, hi)
-    }
-    return y.recording("adaptive_avg_pool2d", [x]) { g in
-        let gx = Tensor.zeros(x.shape)
+    defineOp("adaptive_avg_pool2d", x) { op in
+        op.requireRank(x, 4, "input", layout: "[B, C, H, W]")
+        op.require(height >= 1 && width >= 1, "output size \(height)x\(width) must be positive")
+        let (h, w) = (x.shape[2], x.shape[3])
+        let planes = x.shape[0] * x.shape[1]
+        let y = Tensor(uninitializedShape: [x.shape[0], x.shape[1], height, width])
         Parallel.forRanges(planes, work: x.count) { lo, hi in
-            mk_adaptive_avg_pool_backward(g.data, h, w, height, width, gx.data, lo, hi)
+            mk_adaptive_avg_pool(x.data, h, w, height, width, y.data, lo, hi)
         }
-        return [gx]
+        return OpResult(y) { g in
+            let gx = Tensor.zeros(x.shape)
+            Parallel.forRanges(planes, work: x.count) { lo, hi in
+                mk_adaptive_avg_pool_backward(g.data, h, w, height, width, gx.data, lo, hi)
+            }
+            return [gx]
+        }
     }
 }

@@ -56,29 +56,30 @@ extension Tensor {
     /// x.reshaped([2, -1])
     /// ```
     public func reshaped(_ newShape: [Int]) -> Tensor {
-        Profiler.measure("reshape") {
+        defineOp("reshape", self) { op in
             var resolved = newShape
             if let hole = newShape.firstIndex(of: -1) {
                 let known = newShape.enumerated().filter { $0.offset != hole }.map(\.element).reduce(1, *)
-                precondition(
-                    known > 0 && count % known == 0,
-                    "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
+                op.require(known > 0 && count % known == 0, "cannot reshape \(count) elements to \(newShape)")
                 resolved[hole] = count / known
             }
-            precondition(
-                resolved.reduce(1, *) == count, "reshape: cannot reshape \(shape) (\(count) elements) to \(newShape)")
-            if resolved == shape { return self }
-            return reshapedView(resolved).recording("reshape", [self]) { g in [g.reshapedView(self.shape)] }
+            op.require(
+                resolved.allSatisfy { $0 >= 0 } && resolved.reduce(1, *) == count,
+                "cannot reshape \(count) elements to \(newShape)")
+            if resolved == shape { return OpResult(self) }
+            return OpResult(reshapedView(resolved)) { g in [g.reshapedView(self.shape)] }
         }
     }
 
     /// The axes reordered: output axis `i` is input axis `axes[i]` (a copy).
     public func permuted(_ axes: [Int]) -> Tensor {
-        Profiler.measure("permute") {
-            let norm = axes.map { normalizeAxis($0) }
+        defineOp("permute", self) { op in
+            let norm = axes.map { $0 < 0 ? $0 + rank : $0 }
+            op.require(
+                norm.count == rank && Set(norm) == Set(0..<rank), "\(axes) is not a permutation of the \(rank) axes")
             var inverse = [Int](repeating: 0, count: norm.count)
             for (i, a) in norm.enumerated() { inverse[a] = i }
-            return permuteKernel(self, norm).recording("permute", [self]) { g in [permuteKernel(g, inverse)] }
+            return OpResult(permuteKernel(self, norm)) { g in [permuteKernel(g, inverse)] }
         }
     }
 
@@ -96,11 +97,12 @@ extension Tensor {
     /// let q = qkv.slice(axis: 0, 0..<1)
     /// ```
     public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
-        Profiler.measure("slice") {
+        defineOp("slice", self) { op in
+            op.require(axis >= -rank && axis < rank, "axis \(axis) is out of range")
             let a = normalizeAxis(axis)
-            precondition(
+            op.require(
                 range.lowerBound >= 0 && range.upperBound <= shape[a],
-                "slice: range \(range) is out of bounds for axis \(a) of size \(shape[a]) (shape \(shape))")
+                "range \(range) is out of bounds for axis \(a) of size \(shape[a])")
             var outShape = shape
             outShape[a] = range.count
             let inner = shape[(a + 1)...].reduce(1, *)
@@ -119,7 +121,7 @@ extension Tensor {
                     }
                 }
             }
-            return out.recording("slice", [self]) { g in
+            return OpResult(out) { g in
                 let gx = Tensor.zeros(self.shape)
                 let run = range.count * inner
                 for o in 0..<outer {
@@ -133,9 +135,10 @@ extension Tensor {
 
     /// The tensor reversed along `axis` (a copy).
     public func flipped(axis: Int) -> Tensor {
-        Profiler.measure("flip") {
+        defineOp("flip", self) { op in
+            op.require(axis >= -rank && axis < rank, "axis \(axis) is out of range")
             let a = normalizeAxis(axis)
-            return flipKernel(self, a).recording("flip", [self]) { g in [flipKernel(g, a)] }
+            return OpResult(flipKernel(self, a)) { g in [flipKernel(g, a)] }
         }
     }
 
@@ -145,14 +148,14 @@ extension Tensor {
     /// let bias = table.indexSelect(axis: 0, indices: relativeIndex)  // [N*N, heads]
     /// ```
     public func indexSelect(axis: Int, indices: [Int]) -> Tensor {
-        Profiler.measure("index_select") {
+        defineOp("index_select", self) { op in
+            op.require(axis >= -rank && axis < rank, "axis \(axis) is out of range")
             let a = normalizeAxis(axis)
             let size = shape[a]
             for i in indices {
-                precondition(
-                    i >= 0 && i < size, "indexSelect: index \(i) out of range 0..<\(size) on axis \(a) of \(shape)")
+                op.require(i >= 0 && i < size, "index \(i) out of range 0..<\(size) on axis \(a)")
             }
-            return indexSelectKernel(self, axis: a, indices: indices).recording("index_select", [self]) { g in
+            return OpResult(indexSelectKernel(self, axis: a, indices: indices)) { g in
                 [indexAddKernel(g, axis: a, indices: indices, size: size)]
             }
         }
@@ -161,15 +164,14 @@ extension Tensor {
     /// The adjoint of ``indexSelect(axis:indices:)``: a tensor with `size` slices
     /// along `axis`, zeros except that slice `indices[k]` adds slice `k` of this one.
     public func indexScatterAdd(axis: Int, indices: [Int], size: Int) -> Tensor {
-        Profiler.measure("index_scatter_add") {
+        defineOp("index_scatter_add", self) { op in
+            op.require(axis >= -rank && axis < rank, "axis \(axis) is out of range")
             let a = normalizeAxis(axis)
-            precondition(
-                indices.count == shape[a], "indexScatterAdd: \(indices.count) indices for axis of size \(shape[a])")
+            op.require(indices.count == shape[a], "\(indices.count) indices for axis \(a) of size \(shape[a])")
             for i in indices {
-                precondition(i >= 0 && i < size, "indexScatterAdd: index \(i) out of range 0..<\(size)")
+                op.require(i >= 0 && i < size, "index \(i) out of range 0..<\(size)")
             }
-            return indexAddKernel(self, axis: a, indices: indices, size: size).recording("index_scatter_add", [self]) {
-                g in
+            return OpResult(indexAddKernel(self, axis: a, indices: indices, size: size)) { g in
                 [indexSelectKernel(g, axis: a, indices: indices)]
             }
         }
@@ -224,15 +226,15 @@ func indexAddKernel(_ g: Tensor, axis a: Int, indices: [Int], size: Int) -> Tens
 /// let both = concatenate([x1, x2], axis: 0)
 /// ```
 public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor {
-    Profiler.measure("concatenate") {
-        precondition(!tensors.isEmpty, "concatenate: no tensors")
+    defineOp("concatenate", inputs: tensors) { op in
+        op.require(!tensors.isEmpty, "no tensors")
         let first = tensors[0]
+        op.require(axis >= -first.rank && axis < first.rank, "axis \(axis) is out of range")
         let a = first.normalizeAxis(axis)
         for t in tensors {
-            precondition(
-                t.rank == first.rank
-                    && (0..<t.rank).allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
-                "concatenate: shape \(t.shape) does not fit \(first.shape) along axis \(a)")
+            op.require(
+                t.rank == first.rank && (0..<t.rank).allSatisfy { $0 == a || t.shape[$0] == first.shape[$0] },
+                "shape \(t.shape) does not fit \(first.shape) along axis \(a)")
         }
         var outShape = first.shape
         outShape[a] = tensors.reduce(0) { $0 + $1.shape[a] }
@@ -250,7 +252,7 @@ public func concatenate(_ tensors: [Tensor], axis: Int) -> Tensor {
             }
             start += t.shape[a]
         }
-        return out.recording("concatenate", tensors) { g in
+        return OpResult(out) { g in
             zip(tensors, starts).map { t, s in
                 t.needsGrad ? withNoGrad { g.slice(axis: a, s..<(s + t.shape[a])).copy() } : nil
             }

@@ -28,10 +28,13 @@ public enum PluginABI {
 
     /// SDK major version as the code that compiles this reads it: a plugin
     /// gets the value of the SDK it was built against. Bump on any breaking change.
-    @_alwaysEmitIntoClient public static var sdkMajorAtBuild: Int64 { 1 }
+    ///
+    /// 2: no global generator (`Random` is gone); layers and `Init` take the
+    /// model's ``RandomSource``, which ``BuildContext/rng`` carries.
+    @_alwaysEmitIntoClient public static var sdkMajorAtBuild: Int64 { 2 }
 
     /// SDK minor version at build: bump on any change of the public API or layout.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 2 }
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 0 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.

@@ -36,7 +36,16 @@ public struct BackboneCapabilities: Sendable, Equatable {
     }
 }
 
-/// What the host knows when it builds a component that sits after others.
+/// What the host knows when it builds a component: what feeds it, and the
+/// model's generator.
+///
+/// ```swift
+/// build: { params, context in
+///     let fc = Linear(context.inputs.last!.channels, 10, rng: context.rng)
+///     Init.truncatedNormal(fc.weight, std: 0.02, using: context.rng)
+///     return MyHead(fc)
+/// }
+/// ```
 public struct BuildContext: Sendable {
     /// The feature maps feeding this component (a backbone's or a neck's outputs).
     public var inputs: [FeatureSpec]
@@ -44,11 +53,24 @@ public struct BuildContext: Sendable {
     public var imageSize: Int
     /// Classes of the task (heads), if any.
     public var numClasses: Int?
+    /// The model's generator, shared by every component of one model: draw the
+    /// initial weights from it while building, and keep it in the modules that
+    /// draw in forward (dropout, drop path). The host seeds it from the recipe
+    /// and saves its state with every checkpoint, so that a resumed run draws
+    /// what an uninterrupted one would. It replaces whatever a descriptor's
+    /// ``ComponentDescriptor/exampleContext`` put here.
+    public var rng: RandomSource
 
-    public init(inputs: [FeatureSpec] = [], imageSize: Int = 224, numClasses: Int? = nil) {
+    /// A context; `rng` defaults to a fresh generator seeded with 0 (the host
+    /// always passes the model's).
+    public init(
+        inputs: [FeatureSpec] = [], imageSize: Int = 224, numClasses: Int? = nil,
+        rng: RandomSource = RandomSource(seed: 0)
+    ) {
         self.inputs = inputs
         self.imageSize = imageSize
         self.numClasses = numClasses
+        self.rng = rng
     }
 }
 
@@ -60,7 +82,7 @@ public struct BuildContext: Sendable {
 ///     summary: "Swin transformer without shifted windows, for MixMAE",
 ///     parameters: SwinBackbone.schema,
 ///     capabilities: { SwinBackbone.capabilities($0) },
-///     build: { params, _ in SwinBackbone(params) },
+///     build: { params, context in SwinBackbone(params, rng: context.rng) },
 ///     probe: { module, params, context in ... }
 /// )
 /// ```
@@ -73,7 +95,8 @@ public struct ComponentDescriptor {
     public var parameters: [ParameterSpec]
     /// For backbones: what it emits for the given parameters.
     public var capabilities: ((Parameters) -> BackboneCapabilities)?
-    /// Builds the component from validated parameters (defaults filled in).
+    /// Builds the component from validated parameters (defaults filled in),
+    /// drawing its initial weights from the context's ``BuildContext/rng``.
     public var build: (Parameters, BuildContext) throws -> Module
     /// A context to build the component on its own (for `plugins check`), when
     /// it consumes other components' outputs.
@@ -115,51 +138,6 @@ public struct ComponentConfigurationError: Error, CustomStringConvertible {
     }
 
     public var description: String { "\(parameter): \(problem)" }
-}
-
-// MARK: - MixMAE mixing
-
-/// MixMAE's mask, shared by the whole batch, over the final-stage grid (units of
-/// 32x32 pixels for a stride-32 backbone). A 1 means the token comes from the
-/// partner image: image i is mixed with image B-1-i as `x*(1-m) + flip(x)*m`.
-///
-/// ```swift
-/// let mask = MixingMask(height: 7, width: 7, values: sampled)
-/// let stage0 = mask.upsampled(height: 56, width: 56)   // nearest, per token
-/// ```
-public struct MixingMask: Sendable, Equatable {
-    public var height: Int
-    public var width: Int
-    public var values: [UInt8]
-
-    public init(height: Int, width: Int, values: [UInt8]) {
-        precondition(values.count == height * width, "MixingMask: \(values.count) values for a \(height)x\(width) grid")
-        self.height = height
-        self.width = width
-        self.values = values
-    }
-
-    /// The mask at another grid by nearest-neighbour sampling (PyTorch's
-    /// `interpolate(mode="nearest")`: source index `floor(i * in / out)`).
-    public func upsampled(height h: Int, width w: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: h * w)
-        for y in 0..<h {
-            let sy = y * height / h
-            for x in 0..<w { out[y * w + x] = values[sy * width + x * width / w] }
-        }
-        return out
-    }
-
-    /// The mask at a grid as a `[1, h*w, 1]` float tensor (0 or 1), to mix tokens.
-    public func tensor(height h: Int, width w: Int) -> Tensor {
-        Tensor(shape: [1, h * w, 1], scalars: upsampled(height: h, width: w).map { Float($0) })
-    }
-
-    /// Mixes a batch of tokens `[B, h*w, C]`: `x*(1-m) + flip_batch(x)*m`.
-    public func mix(_ tokens: Tensor, height h: Int, width w: Int) -> Tensor {
-        let m = tensor(height: h, width: w)
-        return tokens * (1 - m) + tokens.flipped(axis: 0) * m
-    }
 }
 
 // MARK: - Component protocols

@@ -13,7 +13,7 @@ extension MixingMask {
     /// let bias = mask.attentionBias(queries: (56, 56), keys: (7, 7))  // [3136, 49]
     /// let p = (scores + bias).softmax()
     /// ```
-    func attentionBias(queries: (height: Int, width: Int), keys: (height: Int, width: Int)) -> Tensor {
+    public func attentionBias(queries: (height: Int, width: Int), keys: (height: Int, width: Int)) -> Tensor {
         let queryGroups = upsampled(height: queries.height, width: queries.width)
         let keyGroups = upsampled(height: keys.height, width: keys.width)
         var bias = [Float](repeating: 0, count: queryGroups.count * keyGroups.count)

@@ -8,7 +8,7 @@ import MixKit
 /// `block2.0.attn.sr.weight`, `norm4.bias`, ...), so its checkpoints load as they are.
 ///
 /// ```swift
-/// let pvt = PVTBackbone(try PVTConfig(Parameters(defaultsOf: PVTConfig.schema)))
+/// let pvt = PVTBackbone(try PVTConfig(Parameters(defaultsOf: PVTConfig.schema)), rng: RandomSource(seed: 0))
 /// let maps = pvt.features(images, mixing: nil)   // 4 maps: 56x56x32, 28x28x64, 14x14x160, 7x7x256
 /// let mixed = pvt.features(images, mixing: MixingMask(height: 7, width: 7, values: mask))  // MixMAE
 /// ```
@@ -27,7 +27,8 @@ final class PVTBackbone: Module, Backbone {
     let norm4: LayerNorm
     let config: PVTConfig
 
-    init(_ config: PVTConfig) {
+    /// Draws the initial weights from `rng` (the model's generator), and drop path from it in training.
+    init(_ config: PVTConfig, rng: RandomSource) {
         self.config = config
         let dims = config.embedDims
         let totalDepth = config.depths.reduce(0, +)
@@ -39,12 +40,12 @@ final class PVTBackbone: Module, Backbone {
             embeds.append(
                 OverlapPatchEmbed(
                     inChannels: s == 0 ? config.inChannels : dims[s - 1], dim: dims[s], kernel: s == 0 ? 7 : 3,
-                    stride: s == 0 ? 4 : 2))
+                    stride: s == 0 ? 4 : 2, rng: rng))
             stages.append(
                 (0..<config.depths[s]).map { j in
                     PVTBlock(
                         dim: dims[s], heads: config.numHeads[s], srRatio: config.srRatios[s],
-                        mlpHidden: config.mlpHidden(stage: s), dropPathRate: rates[first + j])
+                        mlpHidden: config.mlpHidden(stage: s), dropPathRate: rates[first + j], rng: rng)
                 })
             first += config.depths[s]
         }
@@ -57,7 +58,7 @@ final class PVTBackbone: Module, Backbone {
         super.init()
         for (_, module) in namedModules() {
             if let linear = module as? Linear {
-                Init.truncatedNormal(linear.weight, std: 0.02)
+                Init.truncatedNormal(linear.weight, std: 0.02, using: rng)
                 if let bias = linear.bias { bias.fill(0) }
             }
         }

@@ -9,7 +9,7 @@ import MixKit
 /// let config = try PVTConfig(Parameters(defaultsOf: PVTConfig.schema))
 /// config.gridSide(stage: 0)  // 56 for a 224-pixel image
 /// ```
-struct PVTConfig {
+public struct PVTConfig {
     static let stageCount = 4
     /// The side of MixMAE's mask units in pixels: the stride of the last stage.
     static let maskUnit = 32
@@ -25,7 +25,7 @@ struct PVTConfig {
     var outIndices: [Int]
     var mixing: Bool
 
-    static let schema: [ParameterSpec] = [
+    public static let schema: [ParameterSpec] = [
         .int("img_size", default: 224, range: 32...4096, doc: "Input image side in pixels; a multiple of 32."),
         .int("in_chans", default: 3, range: 1...64, doc: "Input image channels."),
         .intList(
@@ -54,7 +54,7 @@ struct PVTConfig {
     ]
 
     /// Reads validated parameters and checks that they fit together.
-    init(_ p: Parameters) throws {
+    public init(_ p: Parameters) throws {
         imageSize = p.int("img_size")
         inChannels = p.int("in_chans")
         embedDims = p.intList("embed_dims")
@@ -80,7 +80,7 @@ struct PVTConfig {
     /// The hidden width of stage `s`'s MLP.
     func mlpHidden(stage s: Int) -> Int { max(1, Int((Double(embedDims[s]) * mlpRatios[s]).rounded())) }
 
-    var capabilities: BackboneCapabilities {
+    public var capabilities: BackboneCapabilities {
         BackboneCapabilities(
             outputs: outIndices.map { FeatureSpec(stride: PVTConfig.stride(stage: $0), channels: embedDims[$0]) },
             supportsMixing: mixing, inputChannels: inChannels, imageSize: imageSize)

@@ -7,8 +7,8 @@ final class OverlapPatchEmbed: Module {
     let proj: TokenConv2d
     let norm: LayerNorm
 
-    init(inChannels: Int, dim: Int, kernel: Int, stride: Int) {
-        proj = TokenConv2d(inChannels, dim, kernel: kernel, stride: stride, padding: kernel / 2)
+    init(inChannels: Int, dim: Int, kernel: Int, stride: Int, rng: RandomSource) {
+        proj = TokenConv2d(inChannels, dim, kernel: kernel, stride: stride, padding: kernel / 2, rng: rng)
         norm = LayerNorm(dim, eps: 1e-6)
         super.init()
     }
@@ -31,27 +31,27 @@ final class OverlapPatchEmbed: Module {
 /// The reduction needs no change for that: when every reduced key pools tokens
 /// of a single 32x32-pixel mask unit (``PVTConfig`` checks it), no key mixes the
 /// two images.
-final class SpatialReductionAttention: Module {
-    let q: Linear
-    let kv: Linear
+public final class SpatialReductionAttention: Module {
+    public let q: Linear
+    public let kv: Linear
     let proj: Linear
-    let sr: TokenConv2d?
+    public let sr: TokenConv2d?
     let norm: LayerNorm?
     let heads: Int
     let scale: Float
 
-    init(dim: Int, heads: Int, srRatio: Int) {
-        q = Linear(dim, dim)
-        kv = Linear(dim, 2 * dim)
-        proj = Linear(dim, dim)
-        sr = srRatio > 1 ? TokenConv2d(dim, dim, kernel: srRatio, stride: srRatio, padding: 0) : nil
+    public init(dim: Int, heads: Int, srRatio: Int, rng: RandomSource) {
+        q = Linear(dim, dim, rng: rng)
+        kv = Linear(dim, 2 * dim, rng: rng)
+        proj = Linear(dim, dim, rng: rng)
+        sr = srRatio > 1 ? TokenConv2d(dim, dim, kernel: srRatio, stride: srRatio, padding: 0, rng: rng) : nil
         norm = srRatio > 1 ? LayerNorm(dim, eps: 1e-5) : nil
         self.heads = heads
         scale = 1 / Float(dim / heads).squareRoot()
         super.init()
     }
 
-    func callAsFunction(_ x: Tensor, height: Int, width: Int, mixing: MixingMask? = nil) -> Tensor {
+    public func callAsFunction(_ x: Tensor, height: Int, width: Int, mixing: MixingMask? = nil) -> Tensor {
         let (b, n, c) = (x.shape[0], x.shape[1], x.shape[2])
         let d = c / heads
         let queries = (q(x) * scale).reshaped([b, n, heads, d]).permuted([0, 2, 1, 3])
@@ -78,8 +78,8 @@ final class SpatialReductionAttention: Module {
 final class DepthwiseConv: Module {
     let dwconv: TokenConv2d
 
-    init(_ dim: Int) {
-        dwconv = TokenConv2d(dim, dim, kernel: 3, stride: 1, padding: 1, depthwise: true)
+    init(_ dim: Int, rng: RandomSource) {
+        dwconv = TokenConv2d(dim, dim, kernel: 3, stride: 1, padding: 1, depthwise: true, rng: rng)
         super.init()
     }
 }
@@ -91,10 +91,10 @@ final class ConvolutionalMLP: Module {
     let dwconv: DepthwiseConv
     let fc2: Linear
 
-    init(_ dim: Int, hidden: Int) {
-        fc1 = Linear(dim, hidden)
-        dwconv = DepthwiseConv(hidden)
-        fc2 = Linear(hidden, dim)
+    init(_ dim: Int, hidden: Int, rng: RandomSource) {
+        fc1 = Linear(dim, hidden, rng: rng)
+        dwconv = DepthwiseConv(hidden, rng: rng)
+        fc2 = Linear(hidden, dim, rng: rng)
         super.init()
     }
 
@@ -114,21 +114,24 @@ final class PVTBlock: Module {
     let norm2: LayerNorm
     let mlp: ConvolutionalMLP
     let dropPathRate: Float
+    /// The model's generator, for drop path.
+    let rng: RandomSource
 
-    init(dim: Int, heads: Int, srRatio: Int, mlpHidden: Int, dropPathRate: Float) {
+    init(dim: Int, heads: Int, srRatio: Int, mlpHidden: Int, dropPathRate: Float, rng: RandomSource) {
         norm1 = LayerNorm(dim, eps: 1e-6)
-        attn = SpatialReductionAttention(dim: dim, heads: heads, srRatio: srRatio)
+        attn = SpatialReductionAttention(dim: dim, heads: heads, srRatio: srRatio, rng: rng)
         norm2 = LayerNorm(dim, eps: 1e-6)
-        mlp = ConvolutionalMLP(dim, hidden: mlpHidden)
+        mlp = ConvolutionalMLP(dim, hidden: mlpHidden, rng: rng)
         self.dropPathRate = dropPathRate
+        self.rng = rng
         super.init()
     }
 
     /// `x` `[B, height * width, C]`; with `mixing`, every token stays within its source image.
     func callAsFunction(_ x: Tensor, height: Int, width: Int, mixing: MixingMask? = nil) -> Tensor {
         let a = attn(norm1(x), height: height, width: width, mixing: mixing)
-        let y = x + dropPath(a, p: dropPathRate, training: isTraining, using: &Random.generator)
+        let y = x + dropPath(a, p: dropPathRate, training: isTraining, using: rng)
         let m = mlp(norm2(y), height: height, width: width, mixing: mixing)
-        return y + dropPath(m, p: dropPathRate, training: isTraining, using: &Random.generator)
+        return y + dropPath(m, p: dropPathRate, training: isTraining, using: rng)
     }
 }

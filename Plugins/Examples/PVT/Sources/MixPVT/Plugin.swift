@@ -13,7 +13,7 @@ extension PVTBackbone {
             (try? PVTConfig(params).capabilities)
                 ?? BackboneCapabilities(outputs: [], supportsMixing: false, inputChannels: 3, imageSize: 224)
         },
-        build: { params, _ in PVTBackbone(try PVTConfig(params)) },
+        build: { params, context in PVTBackbone(try PVTConfig(params), rng: context.rng) },
         probe: { module, params, _ in
             let pvt = module as! PVTBackbone
             let c = pvt.config
@@ -37,6 +37,12 @@ extension PVTBackbone {
             let mask = MixingMask(height: side, width: side, values: checkerboard)
             return plain + readOut(pvt.features(images, mixing: mask))
         })
+}
+
+/// The component this library registers, for the package's own tests (the host
+/// finds it through `mixmae_plugin_register`).
+public enum PVTPlugin {
+    public static let descriptor = PVTBackbone.descriptor
 }
 
 @_cdecl("mixmae_plugin_abi")

@@ -8,15 +8,23 @@ import MixKit
 /// let plan = ConvolutionPlan(height: 8, width: 8, kernel: 3, stride: 2, padding: 1)
 /// plan.outputHeight  // 4
 /// ```
-struct ConvolutionPlan: Equatable {
-    var height: Int
-    var width: Int
-    var kernel: Int
-    var stride: Int
-    var padding: Int
+public struct ConvolutionPlan: Equatable {
+    public var height: Int
+    public var width: Int
+    public var kernel: Int
+    public var stride: Int
+    public var padding: Int
 
-    var outputHeight: Int { (height + 2 * padding - kernel) / stride + 1 }
-    var outputWidth: Int { (width + 2 * padding - kernel) / stride + 1 }
+    public init(height: Int, width: Int, kernel: Int, stride: Int, padding: Int) {
+        self.height = height
+        self.width = width
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+    }
+
+    public var outputHeight: Int { (height + 2 * padding - kernel) / stride + 1 }
+    public var outputWidth: Int { (width + 2 * padding - kernel) / stride + 1 }
 
     /// `[outputHeight * outputWidth * kernel * kernel]` indices into the padded token
     /// axis, ordered (output row, output column, kernel row, kernel column).
@@ -24,7 +32,7 @@ struct ConvolutionPlan: Equatable {
     /// With `groups`, a tap whose input token belongs to another group than the
     /// output token reads the zero row too: every output then depends only on
     /// input tokens of its own group (a group-aware convolution, at no extra cost).
-    func gatherIndices(groups: ConvolutionGroups? = nil) -> [Int] {
+    public func gatherIndices(groups: ConvolutionGroups? = nil) -> [Int] {
         if let groups {
             precondition(
                 groups.input.count == height * width && groups.output.count == outputHeight * outputWidth,
@@ -76,16 +84,16 @@ struct ConvolutionPlan: Equatable {
 /// let plan = ConvolutionPlan(height: 14, width: 14, kernel: 3, stride: 2, padding: 1)
 /// let groups = ConvolutionGroups(mixing: mask, plan: plan)  // 14x14 input ids, 7x7 output ids
 /// ```
-struct ConvolutionGroups: Equatable {
-    var input: [UInt8]
-    var output: [UInt8]
+public struct ConvolutionGroups: Equatable {
+    public var input: [UInt8]
+    public var output: [UInt8]
 
-    init(input: [UInt8], output: [UInt8]) {
+    public init(input: [UInt8], output: [UInt8]) {
         self.input = input
         self.output = output
     }
 
-    init(mixing: MixingMask, plan: ConvolutionPlan) {
+    public init(mixing: MixingMask, plan: ConvolutionPlan) {
         input = mixing.upsampled(height: plan.height, width: plan.width)
         output = mixing.upsampled(height: plan.outputHeight, width: plan.outputWidth)
     }
@@ -99,22 +107,25 @@ struct ConvolutionGroups: Equatable {
 /// per-channel kernels and sum. Both stay differentiable through Kit's ops.
 ///
 /// ```swift
-/// let conv = TokenConv2d(3, 32, kernel: 7, stride: 4, padding: 3)
+/// let conv = TokenConv2d(3, 32, kernel: 7, stride: 4, padding: 3, rng: rng)
 /// let (y, h, w) = conv(tokens, height: 224, width: 224)   // [B, 56*56, 32]
 /// ```
-final class TokenConv2d: Module {
-    let weight: Tensor
-    let bias: Tensor
+public final class TokenConv2d: Module {
+    public let weight: Tensor
+    public let bias: Tensor
     let kernel: Int
     let stride: Int
     let padding: Int
     let depthwise: Bool
 
-    init(_ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int, depthwise: Bool = false) {
+    public init(
+        _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int, padding: Int, depthwise: Bool = false,
+        rng: RandomSource
+    ) {
         precondition(!depthwise || inChannels == outChannels, "TokenConv2d: a depthwise convolution keeps its channels")
         let fanOut = kernel * kernel * (depthwise ? 1 : outChannels)
         weight = Tensor.zeros([outChannels, depthwise ? 1 : inChannels, kernel, kernel]).asParameter()
-        Init.normal(weight, std: (2 / Float(fanOut)).squareRoot())
+        Init.normal(weight, std: (2 / Float(fanOut)).squareRoot(), using: rng)
         bias = Tensor.zeros([outChannels]).asParameter()
         self.kernel = kernel
         self.stride = stride
@@ -129,7 +140,7 @@ final class TokenConv2d: Module {
     /// the convolution is group-aware: each output token sums only over input
     /// tokens of its own source image, as if the other image's tokens were zero.
     /// Without it, this is the plain convolution.
-    func callAsFunction(_ tokens: Tensor, height: Int, width: Int, mixing: MixingMask? = nil)
+    public func callAsFunction(_ tokens: Tensor, height: Int, width: Int, mixing: MixingMask? = nil)
         -> (Tensor, height: Int, width: Int)
     {
         let plan = ConvolutionPlan(height: height, width: width, kernel: kernel, stride: stride, padding: padding)

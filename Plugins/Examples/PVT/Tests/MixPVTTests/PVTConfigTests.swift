@@ -1,7 +1,6 @@
 import MixKit
+import MixPVT
 import Testing
-
-@testable import MixPVT
 
 @Suite struct PVTConfigTests {
     func config(_ values: [String: ParameterValue]) throws -> PVTConfig {

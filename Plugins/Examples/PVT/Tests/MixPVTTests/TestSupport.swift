@@ -1,60 +1,17 @@
 import MixKit
+import MixKitTesting
 import Testing
 
-/// Finite-difference gradient checking in float32, as the SDK's own tests do it.
-///
-/// The checked scalar is `L = Σ f(x) ⊙ w` with a fixed random `w`, summed in double
-/// precision. Central differences with `h = 1e-2` on inputs of order 1 have a
-/// truncation error near 1e-4 and a rounding error near 1e-5·|L|; the tolerance
-/// `2e-2·max(|a|, |n|) + 2e-3` sits above both and far below what a wrong gradient
-/// changes (a missing term, a wrong index or sign is off by O(|a|)).
-struct GradientCheck {
-    var h: Float = 1e-2
-    var relativeTolerance: Double = 2e-2
-    var absoluteTolerance: Double = 2e-3
-    var samplesPerInput = 24
-
-    /// Checks d L / d input for every tensor of `inputs`; `f` may read them directly
-    /// (a module's own weight, for example), since they are changed in place.
-    func check(_ inputs: [Tensor], sourceLocation: SourceLocation = #_sourceLocation, _ f: () -> Tensor) {
-        var rng = RandomGenerator(seed: 1234)
-        for x in inputs {
-            x.requiresGrad = true
-            x.grad = nil
-        }
-        let out = f()
-        let w = Tensor.randomNormal(out.shape, using: &rng)
-        (out * w).sum().backward()
-        func loss() -> Double {
-            let o = withNoGrad { f() }
-            var s = 0.0
-            for i in 0..<o.count { s += Double(o.data[i]) * Double(w.data[i]) }
-            return s
-        }
-        for (k, x) in inputs.enumerated() {
-            guard let grad = x.grad else {
-                Issue.record("input \(k) \(x.shape) got no gradient", sourceLocation: sourceLocation)
-                continue
-            }
-            let indices =
-                x.count <= samplesPerInput
-                ? Array(0..<x.count) : (0..<samplesPerInput).map { _ in rng.nextInt(below: x.count) }
-            for i in indices {
-                let saved = x.data[i]
-                x.data[i] = saved + h
-                let plus = loss()
-                x.data[i] = saved - h
-                let minus = loss()
-                x.data[i] = saved
-                let numeric = (plus - minus) / Double(2 * h)
-                let analytic = Double(grad.data[i])
-                let tolerance = relativeTolerance * max(abs(numeric), abs(analytic)) + absoluteTolerance
-                #expect(
-                    abs(numeric - analytic) <= tolerance,
-                    "input \(k) \(x.shape) element \(i): analytic \(analytic), numeric \(numeric)",
-                    sourceLocation: sourceLocation)
-            }
-        }
+extension GradientCheck {
+    /// Checks the named tensors `f` reads with the SDK's finite-difference checker
+    /// (MixKitTesting, the one `mixmae plugins check` runs) and records every
+    /// failure as an issue at the caller.
+    func expect(
+        _ inputs: [(name: String, tensor: Tensor)], sourceLocation: SourceLocation = #_sourceLocation,
+        _ f: () -> Tensor
+    ) {
+        let report = check(inputs, f)
+        for failure in report.failures { Issue.record(Comment(rawValue: failure), sourceLocation: sourceLocation) }
     }
 }
 

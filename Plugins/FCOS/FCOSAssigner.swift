@@ -1,3 +1,5 @@
+import MixKit
+
 /// The grid points of one feature level: the centre of every cell,
 /// `((x + 0.5) * stride, (y + 0.5) * stride)`, row-major (mmdet's
 /// `MlvlPointGenerator` with offset 0.5).
@@ -24,6 +26,10 @@ public struct LevelPoints: Equatable, Sendable {
 }
 
 /// FCOS's target assignment (Tian et al. 2019, as mmdet's `FCOSHead.get_targets`).
+///
+/// Public only so that the repository's tests (built in release, where
+/// `@testable import` is not available) can check it; the host reaches the
+/// plugin through its registered descriptor alone.
 ///
 /// A point of level `l` is a candidate for a box when it lies inside the box
 /// (or, with centre sampling, inside the box's centre region of half-side

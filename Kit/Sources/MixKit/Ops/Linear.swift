@@ -1,0 +1,51 @@
+/// `x @ weightᵀ + bias` over the last axis of `x`, as PyTorch's `F.linear`
+/// (weight is `[out, in]`). The bias is added inside the GEMM.
+///
+/// ```swift
+/// let y = linear(x, weight: w, bias: b)   // x [B, N, in] -> [B, N, out]
+/// ```
+public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+    defineOp("linear", x, weight, bias) { op in
+        let inFeatures = x.shape.last ?? 0
+        op.require(
+            weight.rank == 2 && weight.shape[1] == inFeatures,
+            "weight \(weight.shape) does not fit input \(x.shape) (expects [out, \(inFeatures)])")
+        let outFeatures = weight.shape[0]
+        if let bias { op.requireShape(bias, [outFeatures], "bias") }
+        let rows = x.count / Swift.max(inFeatures, 1)
+        let y = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outFeatures])
+        Parallel.configure()
+        if let bias {
+            let (pb, py) = (UnsafePointer(bias.data), y.data)
+            Parallel.forRanges(rows, work: rows * outFeatures) { lo, hi in
+                for r in lo..<hi { (py + r * outFeatures).update(from: pb, count: outFeatures) }
+            }
+        }
+        Profiler.countGEMM(m: rows, n: outFeatures, k: inFeatures)
+        sgemm(
+            x.data, weight.data, y.data, m: rows, n: outFeatures, k: inFeatures, transposeA: false, transposeB: true,
+            accumulate: bias != nil)
+        return OpResult(y) { g in
+            var gx: Tensor? = nil
+            if x.needsGrad {
+                gx = Tensor(uninitializedShape: x.shape)
+                Profiler.countGEMM(m: rows, n: inFeatures, k: outFeatures)
+                sgemm(
+                    g.data, weight.data, gx!.data, m: rows, n: inFeatures, k: outFeatures, transposeA: false,
+                    transposeB: false)
+            }
+            var gw: Tensor? = nil
+            if weight.needsGrad {
+                gw = Tensor(uninitializedShape: weight.shape)
+                Profiler.countGEMM(m: outFeatures, n: inFeatures, k: rows)
+                sgemm(
+                    g.data, x.data, gw!.data, m: outFeatures, n: inFeatures, k: rows, transposeA: true,
+                    transposeB: false)
+            }
+            let gb =
+                bias?.needsGrad == true
+                ? reduceSumKernel(g.reshapedView([rows, outFeatures]), axes: [0]).reshapedView([outFeatures]) : nil
+            return [gx, gw, gb]
+        }
+    }
+}
