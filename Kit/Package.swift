@@ -25,16 +25,20 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // No -m flags: the binary must run on any x86-64 (or other) CPU. The
+        // kernels are compiled for AVX2+FMA and AVX-512 too, and the fastest
+        // path the CPU supports is chosen at run time (include/cpu_dispatch.h).
         .target(
             name: "CKernels",
             path: "Sources/CKernels",
-            cSettings: [.unsafeFlags(["-O3", "-mavx2", "-mfma"])]
+            cSettings: [.unsafeFlags(["-O3"])]
         ),
+        // Built with Swift's checks on (-O): shape checks sit at op entry and
+        // the hot loops run on unsafe pointers.
         .target(
             name: "MixKit",
             dependencies: ["CBLAS", "CKernels"],
-            path: "Sources/MixKit",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            path: "Sources/MixKit"
         ),
         .target(name: "MixKitTesting", dependencies: ["MixKit"], path: "Sources/MixKitTesting"),
         // The SDK's own tests. The root package builds the same folder as its

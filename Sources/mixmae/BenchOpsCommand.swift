@@ -42,6 +42,7 @@ struct BenchOpsCommand: ParsableCommand {
             .split(separator: " ").first.map(String.init) ?? "unknown"
         if !output.json {
             print("threads: \(Parallel.threadCount), 1-minute load average: \(load)")
+            print("C kernels: \(CPUFeatures.summary)")
             print("")
             print(
                 pad("GEMM", 26) + pad("batch", 6, right: true) + pad("M x N x K", 20, right: true)
@@ -64,7 +65,7 @@ struct BenchOpsCommand: ParsableCommand {
         let kernels = OpsBenchmark.kernels(rows: rows, cols: 256, repetitions: repetitions)
         if output.json {
             let object: [String: Any] = [
-                "threads": Parallel.threadCount,
+                "threads": Parallel.threadCount, "kernel_path": CPUFeatures.kernelPath.rawValue,
                 "load_average": Double(load) ?? -1,
                 "gemm": gemms.map { r in
                     [

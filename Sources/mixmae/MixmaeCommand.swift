@@ -22,7 +22,7 @@ struct MixmaeCommand: ParsableCommand {
     )
 
     /// What `mixmae --version` prints: mixmae, the SDK it runs, the stamp a plugin must
-    /// match to load, and the compiler.
+    /// match to load, the compiler, and the C kernel path chosen for this CPU.
     static var versionText: String {
         let host = PluginABI.hostStamp()
         return """
@@ -31,6 +31,7 @@ struct MixmaeCommand: ParsableCommand {
             plugin ABI stamp: SDK \(host.sdkVersion), Swift \(host.compilerDescription) (a plugin must have SDK \
             major \(host.sdkMajor), minor <= \(host.sdkMinor), and the same compiler)
             Swift compiler \(host.compilerDescription)
+            C kernels: \(CPUFeatures.summary)
             """
     }
 }

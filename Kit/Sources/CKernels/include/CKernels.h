@@ -2,20 +2,24 @@
 #define MIXKIT_CKERNELS_H
 // Hot loops of MixKit, in C so that clang vectorises them. Every function
 // works on a contiguous range the caller chose; threading is the caller's.
+//
+// Each function is compiled for three instruction sets (portable x86-64 or
+// any other CPU, AVX2+FMA, AVX-512) and dispatched at run time to the one
+// chosen at start: see cpu_dispatch.h.
 #include <stddef.h>
 #include <stdint.h>
 
-enum { MK_ADD = 0, MK_SUB = 1, MK_MUL = 2, MK_DIV = 3, MK_MAX = 4, MK_MIN = 5 };
+#include "cpu_dispatch.h"
+#include "kernel_ops.h"
 
-// out[i] = a[i*sa] op b[i*sb] for i < n; sa and sb are 0 or 1.
+// out[i] = a[i*sa] op b[i*sb] for i < n; sa and sb are 0 or 1; op one of MK_ADD ... MK_MIN.
 void mk_binary(int op, const float *a, ptrdiff_t sa, const float *b, ptrdiff_t sb, float *out, size_t n);
 // out[i] += a[i*sa] for i < n (sa 0 or 1).
 void mk_accumulate(const float *a, ptrdiff_t sa, float *out, size_t n);
 // y = a*x + b, element-wise with scalars.
 void mk_affine(const float *x, float a, float b, float *y, size_t n);
 
-enum { MK_EXP = 0, MK_LOG = 1, MK_SQRT = 2, MK_TANH = 3, MK_ERF = 4, MK_NEG = 5, MK_ABS = 6,
-       MK_RELU = 7, MK_SIGMOID = 8, MK_RSQRT = 9, MK_SQUARE = 10, MK_RECIP = 11 };
+// op: one of MK_EXP ... MK_RECIP (kernel_ops.h).
 void mk_unary(int op, const float *x, float *y, size_t n);
 void mk_pow_scalar(const float *x, float p, float *y, size_t n);
 

@@ -1,5 +1,10 @@
-#include "CKernels.h"
+// The bodies of the element-wise, reduction, normalisation and optimizer
+// kernels. Not a header of its own: each kernels_<path>.c includes it once,
+// compiled for that path's instruction set, so every function here is static
+// and reached through that file's kernel table (see dispatch.c).
+#include "kernel_ops.h"
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 // Lets the compiler reorder the additions of a sum so that it vectorises (the
@@ -12,7 +17,11 @@
 // below -88.37 give exactly 0.
 static inline float mk_expf(float x) {
     x = fminf(fmaxf(x, -88.3762626647949f), 88.3762626647949f);
-    float fx = floorf(x * 1.44269504088896341f + 0.5f);
+    // floor(v) for |v| < 128 by truncation, which vectorises with SSE2 alone
+    // (floorf needs SSE4.1's round instruction); the same value on every path.
+    float v = x * 1.44269504088896341f + 0.5f;
+    float fx = (float)(int32_t)v;
+    fx = fx > v ? fx - 1.0f : fx;
     x = x - fx * 0.693359375f - fx * -2.12194440e-4f;
     float z = x * x;
     float y = 1.9875691500E-4f;
@@ -38,7 +47,7 @@ static inline float mk_erff(float x) {
     return copysignf(y, x);
 }
 
-void mk_binary(int op, const float *a, ptrdiff_t sa, const float *b, ptrdiff_t sb, float *out, size_t n) {
+static void mk_binary(int op, const float *a, ptrdiff_t sa, const float *b, ptrdiff_t sb, float *out, size_t n) {
 #define MK_LOOPS(EXPR)                                                   \
     if (sa == 1 && sb == 1) {                                            \
         for (size_t i = 0; i < n; i++) { float x = a[i], y = b[i]; out[i] = (EXPR); } \
@@ -63,7 +72,7 @@ void mk_binary(int op, const float *a, ptrdiff_t sa, const float *b, ptrdiff_t s
 #undef MK_LOOPS
 }
 
-void mk_accumulate(const float *a, ptrdiff_t sa, float *out, size_t n) {
+static void mk_accumulate(const float *a, ptrdiff_t sa, float *out, size_t n) {
     if (sa == 1) {
         for (size_t i = 0; i < n; i++) out[i] += a[i];
     } else {
@@ -72,11 +81,11 @@ void mk_accumulate(const float *a, ptrdiff_t sa, float *out, size_t n) {
     }
 }
 
-void mk_affine(const float *x, float a, float b, float *y, size_t n) {
+static void mk_affine(const float *x, float a, float b, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = a * x[i] + b;
 }
 
-void mk_unary(int op, const float *x, float *y, size_t n) {
+static void mk_unary(int op, const float *x, float *y, size_t n) {
     switch (op) {
     case MK_EXP: for (size_t i = 0; i < n; i++) y[i] = mk_expf(x[i]); break;
     case MK_LOG: for (size_t i = 0; i < n; i++) y[i] = logf(x[i]); break;
@@ -95,7 +104,7 @@ void mk_unary(int op, const float *x, float *y, size_t n) {
     }
 }
 
-void mk_pow_scalar(const float *x, float p, float *y, size_t n) {
+static void mk_pow_scalar(const float *x, float p, float *y, size_t n) {
     if (p == 2.0f) {
         for (size_t i = 0; i < n; i++) y[i] = x[i] * x[i];
     } else if (p == 0.5f) {
@@ -105,14 +114,14 @@ void mk_pow_scalar(const float *x, float p, float *y, size_t n) {
     }
 }
 
-void mk_gelu(const float *x, float *y, size_t n) {
+static void mk_gelu(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         y[i] = 0.5f * v * (1.0f + mk_erff(v * 0.70710678118654752f));
     }
 }
 
-void mk_gelu_backward(const float *x, const float *gy, float *gx, size_t n) {
+static void mk_gelu_backward(const float *x, const float *gy, float *gx, size_t n) {
     // erf(v / sqrt 2) by A&S 7.1.26 as in mk_erff; its exp(-v^2 / 2) is also
     // the normal density's, so one exponential serves both.
     for (size_t i = 0; i < n; i++) {
@@ -150,11 +159,11 @@ static inline float mk_max_row(const float *x, size_t n) {
     return m;
 }
 
-void mk_row_sum(const float *x, size_t rows, size_t cols, float *out) {
+static void mk_row_sum(const float *x, size_t rows, size_t cols, float *out) {
     for (size_t r = 0; r < rows; r++) out[r] = mk_sum_row(x + r * cols, cols);
 }
 
-void mk_row_max(const float *x, size_t rows, size_t cols, float *out, int32_t *argmax) {
+static void mk_row_max(const float *x, size_t rows, size_t cols, float *out, int32_t *argmax) {
     for (size_t r = 0; r < rows; r++) {
         const float *row = x + r * cols;
         float m = -INFINITY;
@@ -167,26 +176,26 @@ void mk_row_max(const float *x, size_t rows, size_t cols, float *out, int32_t *a
     }
 }
 
-void mk_col_sum_accumulate(const float *x, size_t rows, size_t cols, float *acc) {
+static void mk_col_sum_accumulate(const float *x, size_t rows, size_t cols, float *acc) {
     for (size_t r = 0; r < rows; r++) {
         const float *row = x + r * cols;
         for (size_t j = 0; j < cols; j++) acc[j] += row[j];
     }
 }
 
-double mk_sum_double(const float *x, size_t n) {
+static double mk_sum_double(const float *x, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += x[i];
     return s;
 }
 
-double mk_sum_squares_double(const float *x, size_t n) {
+static double mk_sum_squares_double(const float *x, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
     return s;
 }
 
-void mk_softmax_rows(const float *x, float *y, size_t rows, size_t cols) {
+static void mk_softmax_rows(const float *x, float *y, size_t rows, size_t cols) {
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * cols;
         float *yr = y + r * cols;
@@ -197,7 +206,7 @@ void mk_softmax_rows(const float *x, float *y, size_t rows, size_t cols) {
     }
 }
 
-void mk_log_softmax_rows(const float *x, float *y, size_t rows, size_t cols) {
+static void mk_log_softmax_rows(const float *x, float *y, size_t rows, size_t cols) {
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * cols;
         float *yr = y + r * cols;
@@ -208,7 +217,7 @@ void mk_log_softmax_rows(const float *x, float *y, size_t rows, size_t cols) {
     }
 }
 
-void mk_softmax_backward_rows(const float *y, const float *gy, float *gx, size_t rows, size_t cols) {
+static void mk_softmax_backward_rows(const float *y, const float *gy, float *gx, size_t rows, size_t cols) {
     for (size_t r = 0; r < rows; r++) {
         MK_REASSOC
         const float *yr = y + r * cols, *gr = gy + r * cols;
@@ -219,7 +228,7 @@ void mk_softmax_backward_rows(const float *y, const float *gy, float *gx, size_t
     }
 }
 
-void mk_log_softmax_backward_rows(const float *y, const float *gy, float *gx, size_t rows, size_t cols) {
+static void mk_log_softmax_backward_rows(const float *y, const float *gy, float *gx, size_t rows, size_t cols) {
     for (size_t r = 0; r < rows; r++) {
         const float *yr = y + r * cols, *gr = gy + r * cols;
         float *xr = gx + r * cols;
@@ -228,7 +237,7 @@ void mk_log_softmax_backward_rows(const float *y, const float *gy, float *gx, si
     }
 }
 
-void mk_attention_softmax(const float *s, const float *bias, const uint8_t *groups, size_t period,
+static void mk_attention_softmax(const float *s, const float *bias, const uint8_t *groups, size_t period,
                           float *p, size_t g0, size_t g1, size_t H, size_t N) {
     for (size_t g = g0; g < g1; g++) {
         const uint8_t *gr = groups ? groups + (g % period) * N : NULL;
@@ -256,7 +265,7 @@ void mk_attention_softmax(const float *s, const float *bias, const uint8_t *grou
     }
 }
 
-void mk_attention_softmax_backward(const float *p, const float *gp, float *gs, float *gbias,
+static void mk_attention_softmax_backward(const float *p, const float *gp, float *gs, float *gbias,
                                    size_t g0, size_t g1, size_t H, size_t N) {
     for (size_t g = g0; g < g1; g++) {
         for (size_t h = 0; h < H; h++) {
@@ -277,7 +286,7 @@ void mk_attention_softmax_backward(const float *p, const float *gp, float *gs, f
     }
 }
 
-void mk_layer_norm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
+static void mk_layer_norm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
                    size_t r0, size_t r1, size_t cols, float eps) {
     for (size_t r = r0; r < r1; r++) {
         const float *xr = x + r * cols;
@@ -302,7 +311,7 @@ void mk_layer_norm(const float *x, const float *w, const float *b, float *y, flo
     }
 }
 
-void mk_layer_norm_backward(const float *x, const float *w, const float *mean, const float *rstd,
+static void mk_layer_norm_backward(const float *x, const float *w, const float *mean, const float *rstd,
                                       const float *gy, float *gx, float *gw, float *gb, size_t r0, size_t r1,
                                       size_t cols) {
     for (size_t r = r0; r < r1; r++) {
@@ -343,7 +352,7 @@ void mk_layer_norm_backward(const float *x, const float *w, const float *mean, c
     }
 }
 
-void mk_cross_entropy(const float *x, const int64_t *labels, int64_t ignore, float *logp, float *loss,
+static void mk_cross_entropy(const float *x, const int64_t *labels, int64_t ignore, float *logp, float *loss,
                       size_t r0, size_t r1, size_t cols) {
     for (size_t r = r0; r < r1; r++) {
         mk_log_softmax_rows(x + r * cols, logp + r * cols, 1, cols);
@@ -352,7 +361,7 @@ void mk_cross_entropy(const float *x, const int64_t *labels, int64_t ignore, flo
     }
 }
 
-void mk_cross_entropy_backward(const float *logp, const int64_t *labels, int64_t ignore, float scale,
+static void mk_cross_entropy_backward(const float *logp, const int64_t *labels, int64_t ignore, float scale,
                                float *gx, size_t r0, size_t r1, size_t cols) {
     for (size_t r = r0; r < r1; r++) {
         const float *lr = logp + r * cols;
@@ -367,7 +376,7 @@ void mk_cross_entropy_backward(const float *logp, const int64_t *labels, int64_t
     }
 }
 
-void mk_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
+static void mk_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2,
               float eps, float weight_decay, float bias_correction1, float bias_correction2) {
     float decay = 1.0f - lr * weight_decay;
     float step = lr / bias_correction1;
@@ -383,7 +392,7 @@ void mk_adamw(float *p, const float *g, float *m, float *v, size_t n, float lr, 
     }
 }
 
-void mk_sgd(float *p, const float *g, float *buf, size_t n, float lr, float momentum, float weight_decay,
+static void mk_sgd(float *p, const float *g, float *buf, size_t n, float lr, float momentum, float weight_decay,
             int nesterov, int first_step) {
     for (size_t i = 0; i < n; i++) {
         float d = g[i] + weight_decay * p[i];
@@ -411,13 +420,13 @@ static void mk_strided_copy_rec(const float *x, const int64_t *shape, const int6
     for (int64_t i = 0; i < shape[0]; i++) mk_strided_copy_rec(x + i * stride[0], shape + 1, stride + 1, rank - 1, out);
 }
 
-void mk_strided_copy(const float *x, const int64_t *shape, const int64_t *stride, int rank, float *out) {
+static void mk_strided_copy(const float *x, const int64_t *shape, const int64_t *stride, int rank, float *out) {
     if (rank == 0) { out[0] = x[0]; return; }
     for (int k = 0; k < rank; k++) if (shape[k] == 0) return;
     mk_strided_copy_rec(x, shape, stride, rank, &out);
 }
 
-void mk_attention_softmax_block(float *p, const float *bias, const uint8_t *groups, size_t N) {
+static void mk_attention_softmax_block(float *p, const float *bias, const uint8_t *groups, size_t N) {
     for (size_t i = 0; i < N; i++) {
         float *pr = p + i * N;
         if (bias) {
@@ -435,7 +444,7 @@ void mk_attention_softmax_block(float *p, const float *bias, const uint8_t *grou
     }
 }
 
-void mk_attention_softmax_block_backward(const float *p, float *g, float *gbias, size_t N) {
+static void mk_attention_softmax_block_backward(const float *p, float *g, float *gbias, size_t N) {
     for (size_t i = 0; i < N; i++) {
         const float *pr = p + i * N;
         float *gr = g + i * N;

@@ -1,5 +1,9 @@
-#include "dense_kernels.h"
+// The bodies of the dense-prediction kernels (declared in
+// include/dense_kernels.h). Included by each kernels_<path>.c like
+// kernels_impl.h, so every function here is static.
 #include <math.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +22,7 @@ static inline void valid_range(long offset, size_t stride, size_t W, size_t Wo, 
     *hi = (size_t)last;
 }
 
-void mk_im2col(const float *x, size_t B, size_t C, size_t H, size_t W, size_t k, size_t stride, size_t pad,
+static void mk_im2col(const float *x, size_t B, size_t C, size_t H, size_t W, size_t k, size_t stride, size_t pad,
                size_t dilation, size_t Ho, size_t Wo, float *cols, size_t c0, size_t c1) {
     size_t N = Ho * Wo, ld = B * N;
     for (size_t c = c0; c < c1; c++) {
@@ -54,7 +58,7 @@ void mk_im2col(const float *x, size_t B, size_t C, size_t H, size_t W, size_t k,
     }
 }
 
-void mk_col2im(const float *cols, size_t B, size_t C, size_t H, size_t W, size_t k, size_t stride, size_t pad,
+static void mk_col2im(const float *cols, size_t B, size_t C, size_t H, size_t W, size_t k, size_t stride, size_t pad,
                size_t dilation, size_t Ho, size_t Wo, float *gx, size_t c0, size_t c1) {
     size_t N = Ho * Wo, ld = B * N;
     for (size_t c = c0; c < c1; c++) {
@@ -86,7 +90,7 @@ void mk_col2im(const float *cols, size_t B, size_t C, size_t H, size_t W, size_t
     }
 }
 
-void mk_channels_to_batch(const float *src, const float *bias, size_t O, size_t B, size_t N, float *y, size_t o0,
+static void mk_channels_to_batch(const float *src, const float *bias, size_t O, size_t B, size_t N, float *y, size_t o0,
                           size_t o1) {
     for (size_t o = o0; o < o1; o++) {
         float add = bias ? bias[o] : 0;
@@ -98,7 +102,7 @@ void mk_channels_to_batch(const float *src, const float *bias, size_t O, size_t 
     }
 }
 
-void mk_batch_to_channels(const float *g, size_t O, size_t B, size_t N, float *dst, float *bias_grad, size_t o0,
+static void mk_batch_to_channels(const float *g, size_t O, size_t B, size_t N, float *dst, float *bias_grad, size_t o0,
                           size_t o1) {
     for (size_t o = o0; o < o1; o++) {
         double sum = 0;
@@ -118,7 +122,7 @@ void mk_batch_to_channels(const float *g, size_t O, size_t B, size_t N, float *d
 
 // MARK: - Group normalisation
 
-void mk_group_norm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd, size_t r0,
+static void mk_group_norm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd, size_t r0,
                    size_t r1, size_t G, size_t Cg, size_t HW, float eps) {
     size_t L = Cg * HW;
     for (size_t r = r0; r < r1; r++) {
@@ -147,7 +151,7 @@ void mk_group_norm(const float *x, const float *w, const float *b, float *y, flo
     }
 }
 
-void mk_group_norm_backward(const float *x, const float *w, const float *mean, const float *rstd, const float *gy,
+static void mk_group_norm_backward(const float *x, const float *w, const float *mean, const float *rstd, const float *gy,
                             float *gx, float *gw, float *gb, size_t r0, size_t r1, size_t G, size_t Cg, size_t HW) {
     size_t L = Cg * HW;
     for (size_t r = r0; r < r1; r++) {
@@ -191,7 +195,13 @@ void mk_group_norm_backward(const float *x, const float *w, const float *mean, c
 // MARK: - Resampling
 
 // Taps of 1-D linear interpolation, as PyTorch's upsample_bilinear2d computes them.
+// Without fused multiply-adds, so that every kernel path samples the same
+// source positions (a contracted `scale * d - 0.5` can move an index across
+// an integer).
 static void linear_taps(size_t in, size_t out, int align_corners, size_t *i0, size_t *i1, float *l1) {
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
     float scale;
     if (align_corners) {
         scale = out > 1 ? (float)(in - 1) / (float)(out - 1) : 0.0f;
@@ -236,7 +246,7 @@ static void free_taps(taps2d t) {
     free(t.lx);
 }
 
-void mk_resize_bilinear(const float *x, size_t H, size_t W, size_t Ho, size_t Wo, int align_corners, float *y,
+static void mk_resize_bilinear(const float *x, size_t H, size_t W, size_t Ho, size_t Wo, int align_corners, float *y,
                         size_t p0, size_t p1) {
     taps2d t = make_taps(H, W, Ho, Wo, align_corners);
     for (size_t p = p0; p < p1; p++) {
@@ -256,7 +266,7 @@ void mk_resize_bilinear(const float *x, size_t H, size_t W, size_t Ho, size_t Wo
     free_taps(t);
 }
 
-void mk_resize_bilinear_backward(const float *gy, size_t H, size_t W, size_t Ho, size_t Wo, int align_corners,
+static void mk_resize_bilinear_backward(const float *gy, size_t H, size_t W, size_t Ho, size_t Wo, int align_corners,
                                  float *gx, size_t p0, size_t p1) {
     taps2d t = make_taps(H, W, Ho, Wo, align_corners);
     for (size_t p = p0; p < p1; p++) {
@@ -288,7 +298,7 @@ static inline size_t nearest_index(size_t d, size_t in, size_t out) {
     return s < in ? s : in - 1;
 }
 
-void mk_resize_nearest(const float *x, size_t H, size_t W, size_t Ho, size_t Wo, float *y, size_t p0, size_t p1) {
+static void mk_resize_nearest(const float *x, size_t H, size_t W, size_t Ho, size_t Wo, float *y, size_t p0, size_t p1) {
     size_t *xs = malloc(sizeof(size_t) * Wo);
     for (size_t ox = 0; ox < Wo; ox++) xs[ox] = nearest_index(ox, W, Wo);
     for (size_t p = p0; p < p1; p++) {
@@ -303,7 +313,7 @@ void mk_resize_nearest(const float *x, size_t H, size_t W, size_t Ho, size_t Wo,
     free(xs);
 }
 
-void mk_resize_nearest_backward(const float *gy, size_t H, size_t W, size_t Ho, size_t Wo, float *gx, size_t p0,
+static void mk_resize_nearest_backward(const float *gy, size_t H, size_t W, size_t Ho, size_t Wo, float *gx, size_t p0,
                                 size_t p1) {
     size_t *xs = malloc(sizeof(size_t) * Wo);
     for (size_t ox = 0; ox < Wo; ox++) xs[ox] = nearest_index(ox, W, Wo);
@@ -319,7 +329,7 @@ void mk_resize_nearest_backward(const float *gy, size_t H, size_t W, size_t Ho, 
     free(xs);
 }
 
-void mk_adaptive_avg_pool(const float *x, size_t H, size_t W, size_t Ho, size_t Wo, float *y, size_t p0, size_t p1) {
+static void mk_adaptive_avg_pool(const float *x, size_t H, size_t W, size_t Ho, size_t Wo, float *y, size_t p0, size_t p1) {
     for (size_t p = p0; p < p1; p++) {
         const float *src = x + p * H * W;
         float *dst = y + p * Ho * Wo;
@@ -336,7 +346,7 @@ void mk_adaptive_avg_pool(const float *x, size_t H, size_t W, size_t Ho, size_t 
     }
 }
 
-void mk_adaptive_avg_pool_backward(const float *gy, size_t H, size_t W, size_t Ho, size_t Wo, float *gx, size_t p0,
+static void mk_adaptive_avg_pool_backward(const float *gy, size_t H, size_t W, size_t Ho, size_t Wo, float *gx, size_t p0,
                                    size_t p1) {
     for (size_t p = p0; p < p1; p++) {
         const float *g = gy + p * Ho * Wo;
@@ -365,7 +375,7 @@ static inline float power(float base, float gamma) {
     return powf(base, gamma);
 }
 
-void mk_sigmoid_focal(const float *x, const int64_t *labels, size_t C, float alpha, float gamma, float *loss,
+static void mk_sigmoid_focal(const float *x, const int64_t *labels, size_t C, float alpha, float gamma, float *loss,
                       float *grad, size_t r0, size_t r1) {
     for (size_t r = r0; r < r1; r++) {
         int64_t label = labels[r];
@@ -388,7 +398,7 @@ void mk_sigmoid_focal(const float *x, const int64_t *labels, size_t C, float alp
     }
 }
 
-void mk_bce_logits(const float *x, const float *t, float *loss, float *grad, size_t n) {
+static void mk_bce_logits(const float *x, const float *t, float *loss, float *grad, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         loss[i] = fmaxf(v, 0.0f) - v * t[i] + log1pf(expf(-fabsf(v)));
@@ -400,7 +410,7 @@ void mk_bce_logits(const float *x, const float *t, float *loss, float *grad, siz
 static inline float pick_min(float a, float t) { return a < t ? 1.0f : (a == t ? 0.5f : 0.0f); }
 static inline float pick_max(float a, float t) { return a > t ? 1.0f : (a == t ? 0.5f : 0.0f); }
 
-void mk_giou_loss(const float *pred, const float *target, size_t n, float eps, float *loss, float *grad) {
+static void mk_giou_loss(const float *pred, const float *target, size_t n, float eps, float *loss, float *grad) {
     for (size_t i = 0; i < n; i++) {
         const float *p = pred + 4 * i, *t = target + 4 * i;
         float a1 = p[0], b1 = p[1], a2 = p[2], b2 = p[3];

@@ -1,0 +1,399 @@
+import CKernels
+import Foundation
+import MixKit
+import Testing
+
+/// Every C kernel, run on each kernel path this CPU supports, must give the
+/// portable path's results to float rounding. Paths are forced through
+/// ``CPUFeatures/withThreadKernelPath(_:_:)`` (the calling thread only), so the
+/// tests running beside these keep their path.
+@Suite struct CPUKernelPathTests {
+    @Test func reportsAConsistentChoice() throws {
+        let supported = CPUFeatures.supportedPaths
+        #expect(supported.last == .portable)
+        #expect(supported.first == CPUFeatures.bestPath)
+        #expect(CPUFeatures.KernelPath.portable.missingFeatures.isEmpty)
+        for path in CPUFeatures.KernelPath.allCases {
+            #expect(path.isSupported == path.missingFeatures.isEmpty, "\(path): \(path.missingFeatures)")
+        }
+        if CPUFeatures.KernelPath.avx512.isSupported {
+            #expect(CPUFeatures.instructionSets.contains("avx512f"))
+            #expect(CPUFeatures.instructionSets.contains("avx2"))
+        }
+        #expect(CPUFeatures.summary.hasPrefix("\(CPUFeatures.kernelPath) (CPU runs "))
+        for path in supported {
+            let seen = try CPUFeatures.withThreadKernelPath(path) { CPUFeatures.kernelPath }
+            #expect(seen == path)
+        }
+        for path in CPUFeatures.KernelPath.allCases where !path.isSupported {
+            #expect(throws: CPUFeatures.UnsupportedPathError.self) { try CPUFeatures.use(path) }
+        }
+    }
+
+    @Test func everyKernelHasACase() {
+        let covered = Set(KernelCase.all.map(\.name))
+        let dispatched = Set(CPUFeatures.kernelNames)
+        #expect(dispatched.subtracting(covered).isEmpty, "kernels without a case: \(dispatched.subtracting(covered))")
+        #expect(covered.subtracting(dispatched).isEmpty, "cases of no kernel: \(covered.subtracting(dispatched))")
+    }
+
+    @Test(arguments: KernelCase.all)
+    func kernelAgreesAcrossPaths(_ kernel: KernelCase) throws {
+        let reference = try CPUFeatures.withThreadKernelPath(.portable) { kernel.run() }
+        #expect(!reference.isEmpty && reference.allSatisfy { !$0.isEmpty })
+        for path in CPUFeatures.supportedPaths where path != .portable {
+            let result = try CPUFeatures.withThreadKernelPath(path) { kernel.run() }
+            #expect(result.count == reference.count)
+            for (k, (want, got)) in zip(reference, result).enumerated() {
+                let deviation = worstDeviation(want, got, relative: kernel.relativeTolerance)
+                #expect(
+                    deviation <= 1, "\(kernel.name) output \(k) on \(path): \(deviation) times the tolerance")
+            }
+        }
+    }
+
+    /// The largest |a - b| / (rtol * (|a| + scale)) over the elements, where
+    /// scale is the output's largest magnitude over 100; NaN and infinity
+    /// must match exactly.
+    private func worstDeviation(_ a: [Float], _ b: [Float], relative rtol: Float) -> Float {
+        guard a.count == b.count else { return .infinity }
+        let scale = (a.map { $0.isFinite ? Swift.abs($0) : 0 }.max() ?? 0) / 100 + 1e-30
+        var worst: Float = 0
+        for (x, y) in zip(a, b) {
+            if !x.isFinite || !y.isFinite {
+                if !(x == y || (x.isNaN && y.isNaN)) { return .infinity }
+                continue
+            }
+            worst = Swift.max(worst, Swift.abs(x - y) / (rtol * (Swift.abs(x) + scale)))
+        }
+        return worst
+    }
+}
+
+/// One kernel called on fixed inputs; `run` returns every array it writes.
+struct KernelCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var relativeTolerance: Float = 2e-5
+    var run: @Sendable () -> [[Float]]
+
+    var testDescription: String { name }
+
+    /// Lengths with a remainder after every vector width (4, 8, 16 floats).
+    static let n = 1037
+    static let rows = 5
+    static let cols = 77
+
+    static let all: [KernelCase] = elementwise + reductions + normalisation + attention + optimizers + dense
+}
+
+/// Reproducible inputs: uniform in [low, high), from a seed.
+private func values(_ count: Int, seed: UInt64, _ low: Float = -3, _ high: Float = 3) -> [Float] {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 &+ 1
+    return (0..<count).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return low + (high - low) * Float(state >> 40) / Float(1 << 24)
+    }
+}
+
+/// Calls `body` with mutable buffers of the given sizes (zeroed) and returns them.
+private func outputs(_ sizes: [Int], _ body: ([UnsafeMutablePointer<Float>]) -> Void) -> [[Float]] {
+    let buffers = sizes.map { size -> UnsafeMutablePointer<Float> in
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: Swift.max(size, 1))
+        p.initialize(repeating: 0, count: Swift.max(size, 1))
+        return p
+    }
+    defer { buffers.forEach { $0.deallocate() } }
+    body(buffers)
+    return zip(buffers, sizes).map { Array(UnsafeBufferPointer(start: $0, count: $1)) }
+}
+
+extension KernelCase {
+    static var elementwise: [KernelCase] {
+        let n = KernelCase.n
+        let a = values(n, seed: 1)
+        let b = values(n, seed: 2, 0.5, 2)
+        var cases: [KernelCase] = [
+            KernelCase(name: "mk_binary") {
+                var out: [[Float]] = []
+                for op in [MK_ADD, MK_SUB, MK_MUL, MK_DIV, MK_MAX, MK_MIN] {
+                    for (sa, sb) in [(1, 1), (1, 0), (0, 1), (0, 0)] {
+                        out += outputs([n]) { mk_binary(Int32(op), a, sa, b, sb, $0[0], n) }
+                    }
+                }
+                return out
+            },
+            KernelCase(name: "mk_accumulate") {
+                outputs([n, n]) { o in
+                    mk_accumulate(a, 1, o[0], n)
+                    mk_accumulate(a, 1, o[0], n)
+                    mk_accumulate(b, 0, o[1], n)
+                }
+            },
+            KernelCase(name: "mk_affine") { outputs([n]) { mk_affine(a, 1.5, -0.25, $0[0], n) } },
+            KernelCase(name: "mk_pow_scalar") {
+                ([2, 0.5, 1.7] as [Float]).flatMap { p in outputs([n]) { mk_pow_scalar(b, p, $0[0], n) } }
+            },
+            KernelCase(name: "mk_gelu") { outputs([n]) { mk_gelu(a, $0[0], n) } },
+            KernelCase(name: "mk_gelu_backward") { outputs([n]) { mk_gelu_backward(a, b, $0[0], n) } },
+        ]
+        // exp over a range that reaches both clamps; the log family on positives.
+        let wide = values(n, seed: 3, -100, 100)
+        cases.append(
+            KernelCase(name: "mk_unary") {
+                var out: [[Float]] = []
+                for op in 0...11 {
+                    let positive = [MK_LOG, MK_SQRT, MK_RSQRT, MK_RECIP].contains(op)
+                    let input = op == MK_EXP ? wide : (positive ? b : a)
+                    out += outputs([n]) { mk_unary(Int32(op), input, $0[0], n) }
+                }
+                return out
+            })
+        return cases
+    }
+
+    static var reductions: [KernelCase] {
+        let (n, rows, cols) = (KernelCase.n, KernelCase.rows, KernelCase.cols)
+        let x = values(rows * cols, seed: 4)
+        let big = values(n, seed: 5)
+        return [
+            KernelCase(name: "mk_row_sum") { outputs([rows]) { mk_row_sum(x, rows, cols, $0[0]) } },
+            KernelCase(name: "mk_row_max") {
+                var arg = [Int32](repeating: -1, count: rows)
+                let out = outputs([rows]) { mk_row_max(x, rows, cols, $0[0], &arg) }
+                return out + [arg.map(Float.init)]
+            },
+            KernelCase(name: "mk_col_sum_accumulate") {
+                outputs([cols]) { mk_col_sum_accumulate(x, rows, cols, $0[0]) }
+            },
+            KernelCase(name: "mk_sum_double") { [[Float(mk_sum_double(big, n))]] },
+            KernelCase(name: "mk_sum_squares_double") { [[Float(mk_sum_squares_double(big, n))]] },
+            KernelCase(name: "mk_softmax_rows") { outputs([rows * cols]) { mk_softmax_rows(x, $0[0], rows, cols) } },
+            KernelCase(name: "mk_log_softmax_rows") {
+                outputs([rows * cols]) { mk_log_softmax_rows(x, $0[0], rows, cols) }
+            },
+            KernelCase(name: "mk_softmax_backward_rows") {
+                let g = values(rows * cols, seed: 6)
+                return outputs([rows * cols, rows * cols]) { o in
+                    mk_softmax_rows(x, o[0], rows, cols)
+                    mk_softmax_backward_rows(o[0], g, o[1], rows, cols)
+                }
+            },
+            KernelCase(name: "mk_log_softmax_backward_rows") {
+                let g = values(rows * cols, seed: 7)
+                return outputs([rows * cols, rows * cols]) { o in
+                    mk_log_softmax_rows(x, o[0], rows, cols)
+                    mk_log_softmax_backward_rows(o[0], g, o[1], rows, cols)
+                }
+            },
+            KernelCase(name: "mk_cross_entropy") {
+                let labels: [Int64] = [3, -100, 76, 0, 12]
+                return outputs([rows * cols, rows]) { o in
+                    mk_cross_entropy(x, labels, -100, o[0], o[1], 0, rows, cols)
+                }
+            },
+            KernelCase(name: "mk_cross_entropy_backward") {
+                let labels: [Int64] = [3, -100, 76, 0, 12]
+                return outputs([rows * cols, rows, rows * cols]) { o in
+                    mk_cross_entropy(x, labels, -100, o[0], o[1], 0, rows, cols)
+                    mk_cross_entropy_backward(o[0], labels, -100, 0.2, o[2], 0, rows, cols)
+                }
+            },
+            KernelCase(name: "mk_strided_copy") {
+                // A [7, 11, 13] tensor read as its permutation (2, 0, 1).
+                let src = values(7 * 11 * 13, seed: 8)
+                let shape: [Int64] = [13, 7, 11]
+                let stride: [Int64] = [1, 11 * 13, 13]
+                return outputs([src.count]) { mk_strided_copy(src, shape, stride, 3, $0[0]) }
+            },
+        ]
+    }
+
+    static var normalisation: [KernelCase] {
+        let (rows, cols) = (KernelCase.rows, KernelCase.cols)
+        let x = values(rows * cols, seed: 9, -2, 4)
+        let w = values(cols, seed: 10, 0.5, 1.5)
+        let b = values(cols, seed: 11)
+        let gy = values(rows * cols, seed: 12)
+        return [
+            KernelCase(name: "mk_layer_norm") {
+                outputs([rows * cols, rows, rows, rows * cols]) { o in
+                    mk_layer_norm(x, w, b, o[0], o[1], o[2], 0, rows, cols, 1e-5)
+                    mk_layer_norm(x, nil, nil, o[3], nil, nil, 0, rows, cols, 1e-5)
+                }
+            },
+            KernelCase(name: "mk_layer_norm_backward", relativeTolerance: 1e-4) {
+                outputs([rows * cols, rows, rows, rows * cols, cols, cols, rows * cols]) { o in
+                    mk_layer_norm(x, w, b, o[0], o[1], o[2], 0, rows, cols, 1e-5)
+                    mk_layer_norm_backward(x, w, o[1], o[2], gy, o[3], o[4], o[5], 0, rows, cols)
+                    mk_layer_norm_backward(x, nil, o[1], o[2], gy, o[6], nil, nil, 0, rows, cols)
+                }
+            },
+        ]
+    }
+
+    static var attention: [KernelCase] {
+        let (g, h, n, period) = (4, 3, 49, 2)
+        let scores = values(g * h * n * n, seed: 13, -4, 4)
+        let bias = values(h * n * n, seed: 14)
+        let groups = (0..<(period * n)).map { UInt8($0 * 7 % 3) }
+        let gp = values(g * h * n * n, seed: 15)
+        let size = g * h * n * n
+        return [
+            KernelCase(name: "mk_attention_softmax") {
+                outputs([size, size]) { o in
+                    mk_attention_softmax(scores, bias, groups, period, o[0], 0, g, h, n)
+                    mk_attention_softmax(scores, nil, nil, 1, o[1], 0, g, h, n)
+                }
+            },
+            KernelCase(name: "mk_attention_softmax_backward") {
+                outputs([size, size, h * n * n]) { o in
+                    mk_attention_softmax(scores, bias, groups, period, o[0], 0, g, h, n)
+                    mk_attention_softmax_backward(o[0], gp, o[1], o[2], 0, g, h, n)
+                }
+            },
+            KernelCase(name: "mk_attention_softmax_block") {
+                outputs([n * n, n * n]) { o in
+                    o[0].update(from: scores, count: n * n)
+                    mk_attention_softmax_block(o[0], bias, groups, n)
+                    o[1].update(from: scores, count: n * n)
+                    mk_attention_softmax_block(o[1], nil, nil, n)
+                }
+            },
+            KernelCase(name: "mk_attention_softmax_block_backward") {
+                outputs([n * n, n * n, n * n]) { o in
+                    o[0].update(from: scores, count: n * n)
+                    mk_attention_softmax_block(o[0], bias, groups, n)
+                    o[1].update(from: gp, count: n * n)
+                    mk_attention_softmax_block_backward(o[0], o[1], o[2], n)
+                }
+            },
+        ]
+    }
+
+    static var optimizers: [KernelCase] {
+        let n = KernelCase.n
+        let p = values(n, seed: 16)
+        let grads = (0..<3).map { values(n, seed: 17 + UInt64($0)) }
+        return [
+            KernelCase(name: "mk_adamw") {
+                outputs([n, n, n]) { o in
+                    o[0].update(from: p, count: n)
+                    for (t, grad) in grads.enumerated() {
+                        let step = Float(t + 1)
+                        mk_adamw(
+                            o[0], grad, o[1], o[2], n, 1e-3, 0.9, 0.95, 1e-8, 0.05, 1 - powf(0.9, step),
+                            1 - powf(0.95, step))
+                    }
+                }
+            },
+            KernelCase(name: "mk_sgd") {
+                [0, 1].flatMap { nesterov in
+                    outputs([n, n]) { o in
+                        o[0].update(from: p, count: n)
+                        for (t, grad) in grads.enumerated() {
+                            mk_sgd(o[0], grad, o[1], n, 0.1, 0.9, 1e-4, Int32(nesterov), t == 0 ? 1 : 0)
+                        }
+                    }
+                }
+            },
+        ]
+    }
+
+    static var dense: [KernelCase] {
+        let (b, c, h, w) = (2, 3, 9, 11)
+        let x = values(b * c * h * w, seed: 20)
+        let conv = (k: 3, stride: 2, pad: 1, dilation: 1)
+        let (ho, wo) = ((h + 2 * conv.pad - conv.k) / conv.stride + 1, (w + 2 * conv.pad - conv.k) / conv.stride + 1)
+        let colsSize = c * conv.k * conv.k * b * ho * wo
+        let planes = b * c
+        let (rh, rw) = (5, 17)
+        let gy = values(planes * rh * rw, seed: 21)
+        let logits = values(7 * 10, seed: 22, -5, 5)
+        let labels: [Int64] = [0, 9, 10, -1, 3, 3, 5]
+        let boxes = (0..<9).flatMap { i -> [Float] in
+            let v = values(4, seed: 23 + UInt64(i), 0, 10)
+            return [v[0], v[1], v[0] + v[2], v[1] + v[3]]
+        }
+        let targets = (0..<9).flatMap { i -> [Float] in
+            let v = values(4, seed: 40 + UInt64(i), 0, 10)
+            return [v[0], v[1], v[0] + v[2], v[1] + v[3]]
+        }
+        return [
+            KernelCase(name: "mk_im2col") {
+                outputs([colsSize]) {
+                    mk_im2col(x, b, c, h, w, conv.k, conv.stride, conv.pad, conv.dilation, ho, wo, $0[0], 0, c)
+                }
+            },
+            KernelCase(name: "mk_col2im") {
+                let cols = values(colsSize, seed: 24)
+                return outputs([x.count]) {
+                    mk_col2im(cols, b, c, h, w, conv.k, conv.stride, conv.pad, conv.dilation, ho, wo, $0[0], 0, c)
+                }
+            },
+            KernelCase(name: "mk_channels_to_batch") {
+                let bias = values(c, seed: 25)
+                return outputs([x.count]) { mk_channels_to_batch(x, bias, c, b, h * w, $0[0], 0, c) }
+            },
+            KernelCase(name: "mk_batch_to_channels") {
+                outputs([x.count, c]) { o in mk_batch_to_channels(x, c, b, h * w, o[0], o[1], 0, c) }
+            },
+            KernelCase(name: "mk_group_norm") {
+                let (gw, gb) = (values(c, seed: 26, 0.5, 1.5), values(c, seed: 27))
+                return outputs([x.count, b * 3, b * 3]) { o in
+                    mk_group_norm(x, gw, gb, o[0], o[1], o[2], 0, b * 3, 3, 1, h * w, 1e-5)
+                }
+            },
+            KernelCase(name: "mk_group_norm_backward", relativeTolerance: 1e-4) {
+                let gw = values(c, seed: 26, 0.5, 1.5)
+                let g = values(x.count, seed: 28)
+                return outputs([x.count, b * 3, b * 3, x.count, c, c]) { o in
+                    mk_group_norm(x, gw, nil, o[0], o[1], o[2], 0, b * 3, 3, 1, h * w, 1e-5)
+                    mk_group_norm_backward(x, gw, o[1], o[2], g, o[3], o[4], o[5], 0, b * 3, 3, 1, h * w)
+                }
+            },
+            KernelCase(name: "mk_resize_bilinear") {
+                [0, 1].flatMap { corners in
+                    outputs([planes * rh * rw]) {
+                        mk_resize_bilinear(x, h, w, rh, rw, Int32(corners), $0[0], 0, planes)
+                    }
+                }
+            },
+            KernelCase(name: "mk_resize_bilinear_backward") {
+                [0, 1].flatMap { corners in
+                    outputs([x.count]) {
+                        mk_resize_bilinear_backward(gy, h, w, rh, rw, Int32(corners), $0[0], 0, planes)
+                    }
+                }
+            },
+            KernelCase(name: "mk_resize_nearest") {
+                outputs([planes * rh * rw]) { mk_resize_nearest(x, h, w, rh, rw, $0[0], 0, planes) }
+            },
+            KernelCase(name: "mk_resize_nearest_backward") {
+                outputs([x.count]) { mk_resize_nearest_backward(gy, h, w, rh, rw, $0[0], 0, planes) }
+            },
+            KernelCase(name: "mk_adaptive_avg_pool") {
+                outputs([planes * 4 * 3]) { mk_adaptive_avg_pool(x, h, w, 4, 3, $0[0], 0, planes) }
+            },
+            KernelCase(name: "mk_adaptive_avg_pool_backward") {
+                let g = values(planes * 4 * 3, seed: 29)
+                return outputs([x.count]) { mk_adaptive_avg_pool_backward(g, h, w, 4, 3, $0[0], 0, planes) }
+            },
+            KernelCase(name: "mk_sigmoid_focal") {
+                [0.0, 1.0, 2.0, 1.5].flatMap { gamma in
+                    outputs([logits.count, logits.count]) { o in
+                        mk_sigmoid_focal(logits, labels, 10, 0.25, Float(gamma), o[0], o[1], 0, 7)
+                    }
+                }
+            },
+            KernelCase(name: "mk_bce_logits") {
+                let t = values(logits.count, seed: 30, 0, 1)
+                return outputs([logits.count, logits.count]) { o in
+                    mk_bce_logits(logits, t, o[0], o[1], logits.count)
+                }
+            },
+            KernelCase(name: "mk_giou_loss") {
+                outputs([9, 36]) { o in mk_giou_loss(boxes, targets, 9, 1e-6, o[0], o[1]) }
+            },
+        ]
+    }
+}
