@@ -31,7 +31,7 @@ public enum PluginABI {
     @_alwaysEmitIntoClient public static var sdkMajorAtBuild: Int64 { 1 }
 
     /// SDK minor version at build: bump on any change of the public API or layout.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 2 }
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 3 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
