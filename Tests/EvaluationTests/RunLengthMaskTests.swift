@@ -127,6 +127,45 @@ import Testing
         #expect(RunLengthMask.merge([a, other]).counts.isEmpty)
     }
 
+    /// 60 random multi-part polygons (some points outside the image, on half
+    /// pixels or repeated) on random sizes, with what pycocotools gave for them
+    /// (`Tests/Data/pycocotools_polygons.json`): every string, area, box and IoU equal.
+    @Test func randomPolygonsEqualPycocotools() throws {
+        struct Case: Decodable {
+            var size: [Int]
+            var polygons: [[Double]]
+            var union: String
+            var intersection: String
+            var area: Int
+            var bbox: [Double]
+            var iou: [Double]
+            var iouCrowd: [Double]
+
+            enum CodingKeys: String, CodingKey {
+                case size, polygons, union, intersection, area, bbox, iou
+                case iouCrowd = "iou_crowd"
+            }
+        }
+        struct File: Decodable { var cases: [Case] }
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Data/pycocotools_polygons.json")
+        let cases = try JSONDecoder().decode(File.self, from: Data(contentsOf: url)).cases
+        #expect(cases.count == 60)
+        for (i, c) in cases.enumerated() {
+            let parts = c.polygons.map { RunLengthMask(polygon: $0, height: c.size[0], width: c.size[1]) }
+            let union = RunLengthMask.merge(parts)
+            #expect(union.compressedCounts == c.union, "case \(i)")
+            #expect(RunLengthMask.merge(parts, intersect: true).compressedCounts == c.intersection, "case \(i)")
+            #expect(union.area == c.area, "case \(i)")
+            #expect(
+                union.boundingBox == COCOBox(x: c.bbox[0], y: c.bbox[1], width: c.bbox[2], height: c.bbox[3]),
+                "case \(i)")
+            #expect(RunLengthMask.iou(parts, [union], crowd: [false]).map { $0[0] } == c.iou, "case \(i)")
+            #expect(RunLengthMask.iou(parts, [union], crowd: [true]).map { $0[0] } == c.iouCrowd, "case \(i)")
+            #expect(RunLengthMask(encoding: union.decoded(), height: c.size[0], width: c.size[1]) == union, "case \(i)")
+        }
+    }
+
     @Test func segmentationJSONErrorsNameThePath() throws {
         let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
