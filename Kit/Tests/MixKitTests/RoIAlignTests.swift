@@ -99,6 +99,18 @@ import Testing
         #expect(RoIExtractor.level(width: 100, height: 400, levels: 4) == 1)  // sqrt 200: log2(3.57) = 1.8
     }
 
+    /// `mixmae bench roi-align`'s workload runs (tiny here) and counts its samples.
+    @Test func benchmarkRunsTheHeadsWorkloads() {
+        let results = OpsBenchmark.roiAlign(imageSize: 64, channels: 2, repetitions: 1)
+        #expect(results.map(\.name) == OpsBenchmark.maskRCNNRoICases.map(\.name))
+        for r in results {
+            #expect(r.samples >= r.rois * r.outputSize * r.outputSize * 2)
+            #expect(
+                r.forwardSeconds > 0 && r.forwardSeconds.isFinite && r.backwardSeconds > 0 && r.backwardSeconds.isFinite
+            )
+        }
+    }
+
     @Test func roisFromBoxesOfABatch() {
         let a = BoundingBox(x1: 1, y1: 2, x2: 3, y2: 4)
         let b = BoundingBox(x1: 5, y1: 6, x2: 7, y2: 8)

@@ -5,7 +5,7 @@ public struct BenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the speed of the SDK on this machine: single ops, or full training steps.",
-        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self]
+        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchRoIAlignCommand.self]
     )
 
     public init() {}

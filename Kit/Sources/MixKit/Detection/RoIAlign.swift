@@ -238,6 +238,11 @@ enum RoIPooling {
 
     /// Pools RoI `i` from `levels[levelOfRoI[i]]` (spatial scale `scales[...]`),
     /// recording one graph node whose inputs are the levels.
+    ///
+    /// The levels are read channels-last (`[B, H, W, C]`, one transposed copy
+    /// per call), so each bilinear tap adds four contiguous channel vectors: the
+    /// loop over channels vectorises, and every output element still sums its
+    /// samples in torchvision's order (bit-identical results). Threads split the RoIs.
     static func align(
         levels: [Tensor], scales: [Float], rois: Tensor, levelOfRoI: [Int], geometry: RoIAlign, op: String
     ) -> Tensor {
@@ -264,36 +269,44 @@ enum RoIPooling {
             let (oh, ow) = (geometry.outputHeight, geometry.outputWidth)
             let bins = oh * ow
             let y = Tensor(uninitializedShape: [n, channels, oh, ow])
-            let out = y.data
-            let sources = levels.map { UnsafePointer($0.data) }
-            let shapes = levels.map { ($0.shape[2], $0.shape[3]) }
-            roiValues.withUnsafeBufferPointer { rv in
-                let r = rv.baseAddress!
-                Parallel.forRanges(n, work: n * channels * bins * 16) { lo, hi in
-                    var taps: [Tap] = []
-                    for i in lo..<hi {
-                        let l = levelOfRoI[i]
-                        let (h, w) = shapes[l]
-                        let (samples, count) = Self.taps(
-                            roi: r + 5 * i, scale: scales[l], height: h, width: w, geometry: geometry, into: &taps)
-                        let image = Int(r[5 * i])
-                        taps.withUnsafeBufferPointer { t in
-                            for c in 0..<channels {
-                                let plane = sources[l] + (image * channels + c) * h * w
-                                let dst = out + (i * channels + c) * bins
+            if n > 0 && channels > 0 {
+                let used = Set(levelOfRoI)
+                let lastC: [Tensor?] = levels.enumerated().map { l, level in
+                    used.contains(l) ? withNoGrad { level.permuted([0, 2, 3, 1]) } : nil
+                }
+                let sources = lastC.map { $0.map { UnsafePointer($0.data) } }
+                let shapes = levels.map { ($0.shape[2], $0.shape[3]) }
+                let out = y.data
+                roiValues.withUnsafeBufferPointer { rv in
+                    let r = rv.baseAddress!
+                    Parallel.forRanges(n, work: n * channels * bins * 16) { lo, hi in
+                        var taps: [Tap] = []
+                        let sums = UnsafeMutablePointer<Float>.allocate(capacity: bins * channels)
+                        defer { sums.deallocate() }
+                        for i in lo..<hi {
+                            let l = levelOfRoI[i]
+                            let (h, w) = shapes[l]
+                            let (samples, count) = Self.taps(
+                                roi: r + 5 * i, scale: scales[l], height: h, width: w, geometry: geometry, into: &taps)
+                            let base = sources[l]! + Int(r[5 * i]) * h * w * channels
+                            sums.update(repeating: 0, count: bins * channels)
+                            taps.withUnsafeBufferPointer { t in
                                 var k = 0
                                 for bin in 0..<bins {
-                                    var sum: Float = 0
+                                    let sum = sums + bin * channels
                                     for _ in 0..<samples {
                                         let s = t[k]
                                         k += 1
                                         guard s.p1 >= 0 else { continue }
-                                        sum +=
-                                            s.w1 * plane[Int(s.p1)] + s.w2 * plane[Int(s.p2)] + s.w3 * plane[Int(s.p3)]
-                                            + s.w4 * plane[Int(s.p4)]
+                                        accumulate(
+                                            sum, base + Int(s.p1) * channels, base + Int(s.p2) * channels,
+                                            base + Int(s.p3) * channels, base + Int(s.p4) * channels, s, channels)
                                     }
-                                    dst[bin] = sum / count
                                 }
+                            }
+                            let dst = out + i * channels * bins
+                            for c in 0..<channels {
+                                for bin in 0..<bins { dst[c * bins + bin] = sums[bin * channels + c] / count }
                             }
                         }
                     }
@@ -306,47 +319,57 @@ enum RoIPooling {
         }
     }
 
-    /// Scatters the output gradient back onto the levels. Threads split the
-    /// channels, so no two write the same plane; within a plane the adds run in
-    /// torchvision's order (RoI, bin, sample).
+    /// `sum[c] += w1 * a[c] + w2 * b[c] + w3 * c3[c] + w4 * d[c]`, in that order, for every channel.
+    @inline(__always)
+    static func accumulate(
+        _ sum: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+        _ c3: UnsafePointer<Float>, _ d: UnsafePointer<Float>, _ s: Tap, _ channels: Int
+    ) {
+        let (w1, w2, w3, w4) = (s.w1, s.w2, s.w3, s.w4)
+        for c in 0..<channels { sum[c] += w1 * a[c] + w2 * b[c] + w3 * c3[c] + w4 * d[c] }
+    }
+
+    /// Scatters the output gradient back onto the levels, channels-last: threads
+    /// split the channels, so no two write the same element, and every element
+    /// receives its adds in torchvision's order (RoI, bin, sample, corner).
     static func backward(
         _ g: Tensor, levels: [Tensor], scales: [Float], rois: [Float], levelOfRoI: [Int], geometry: RoIAlign
     ) -> [Tensor?] {
-        let wanted = levels.map(\.needsGrad)
-        let grads: [Tensor?] = levels.enumerated().map { wanted[$0.offset] ? Tensor.zeros($0.element.shape) : nil }
         let n = levelOfRoI.count
-        guard n > 0 else { return grads }
         let channels = levels[0].shape[1]
-        let bins = geometry.outputHeight * geometry.outputWidth
-        let targets = grads.map { $0?.data }
-        let shapes = levels.map { ($0.shape[2], $0.shape[3]) }
-        let go = UnsafePointer(g.data)
-        rois.withUnsafeBufferPointer { rv in
-            let r = rv.baseAddress!
-            Parallel.forRanges(channels, work: n * channels * bins * 16) { lo, hi in
-                var taps: [Tap] = []
-                for i in 0..<n {
-                    let l = levelOfRoI[i]
-                    guard let target = targets[l] else { continue }
-                    let (h, w) = shapes[l]
-                    let (samples, count) = Self.taps(
-                        roi: r + 5 * i, scale: scales[l], height: h, width: w, geometry: geometry, into: &taps)
-                    let image = Int(r[5 * i])
-                    taps.withUnsafeBufferPointer { t in
-                        for c in lo..<hi {
-                            let plane = target + (image * channels + c) * h * w
-                            let src = go + (i * channels + c) * bins
+        let lastC: [Tensor?] = levels.map { level in
+            level.needsGrad ? Tensor.zeros([level.shape[0], level.shape[2], level.shape[3], level.shape[1]]) : nil
+        }
+        if n > 0 && channels > 0 {
+            let bins = geometry.outputHeight * geometry.outputWidth
+            let gradient = g.permuted([0, 2, 3, 1])
+            let go = UnsafePointer(gradient.data)
+            let targets = lastC.map { $0?.data }
+            let shapes = levels.map { ($0.shape[2], $0.shape[3]) }
+            rois.withUnsafeBufferPointer { rv in
+                let r = rv.baseAddress!
+                Parallel.forRanges(channels, work: n * channels * bins * 16) { lo, hi in
+                    var taps: [Tap] = []
+                    let width = hi - lo
+                    for i in 0..<n {
+                        let l = levelOfRoI[i]
+                        guard let target = targets[l] else { continue }
+                        let (h, w) = shapes[l]
+                        let (samples, count) = Self.taps(
+                            roi: r + 5 * i, scale: scales[l], height: h, width: w, geometry: geometry, into: &taps)
+                        let base = target + Int(r[5 * i]) * h * w * channels + lo
+                        taps.withUnsafeBufferPointer { t in
                             var k = 0
                             for bin in 0..<bins {
-                                let v = src[bin]
+                                let v = go + (i * bins + bin) * channels + lo
                                 for _ in 0..<samples {
                                     let s = t[k]
                                     k += 1
                                     guard s.p1 >= 0 else { continue }
-                                    plane[Int(s.p1)] += v * s.w1 / count
-                                    plane[Int(s.p2)] += v * s.w2 / count
-                                    plane[Int(s.p3)] += v * s.w3 / count
-                                    plane[Int(s.p4)] += v * s.w4 / count
+                                    scatter(base + Int(s.p1) * channels, v, s.w1, count, width)
+                                    scatter(base + Int(s.p2) * channels, v, s.w2, count, width)
+                                    scatter(base + Int(s.p3) * channels, v, s.w3, count, width)
+                                    scatter(base + Int(s.p4) * channels, v, s.w4, count, width)
                                 }
                             }
                         }
@@ -354,6 +377,14 @@ enum RoIPooling {
                 }
             }
         }
-        return grads
+        return lastC.map { $0?.permuted([0, 3, 1, 2]) }
+    }
+
+    /// `dst[c] += v[c] * weight / count` for every channel (torchvision's operation order).
+    @inline(__always)
+    static func scatter(
+        _ dst: UnsafeMutablePointer<Float>, _ v: UnsafePointer<Float>, _ weight: Float, _ count: Float, _ channels: Int
+    ) {
+        for c in 0..<channels { dst[c] += v[c] * weight / count }
     }
 }
