@@ -277,36 +277,40 @@ enum RoIPooling {
                 let sources = lastC.map { $0.map { UnsafePointer($0.data) } }
                 let shapes = levels.map { ($0.shape[2], $0.shape[3]) }
                 let out = y.data
-                roiValues.withUnsafeBufferPointer { rv in
-                    let r = rv.baseAddress!
-                    Parallel.forRanges(n, work: n * channels * bins * 16) { lo, hi in
-                        var taps: [Tap] = []
-                        let sums = UnsafeMutablePointer<Float>.allocate(capacity: bins * channels)
-                        defer { sums.deallocate() }
-                        for i in lo..<hi {
-                            let l = levelOfRoI[i]
-                            let (h, w) = shapes[l]
-                            let (samples, count) = Self.taps(
-                                roi: r + 5 * i, scale: scales[l], height: h, width: w, geometry: geometry, into: &taps)
-                            let base = sources[l]! + Int(r[5 * i]) * h * w * channels
-                            sums.update(repeating: 0, count: bins * channels)
-                            taps.withUnsafeBufferPointer { t in
-                                var k = 0
-                                for bin in 0..<bins {
-                                    let sum = sums + bin * channels
-                                    for _ in 0..<samples {
-                                        let s = t[k]
-                                        k += 1
-                                        guard s.p1 >= 0 else { continue }
-                                        accumulate(
-                                            sum, base + Int(s.p1) * channels, base + Int(s.p2) * channels,
-                                            base + Int(s.p3) * channels, base + Int(s.p4) * channels, s, channels)
+                // The transposed copies must outlive the loop that reads them through raw pointers.
+                withExtendedLifetime(lastC) {
+                    roiValues.withUnsafeBufferPointer { rv in
+                        let r = rv.baseAddress!
+                        Parallel.forRanges(n, work: n * channels * bins * 16) { lo, hi in
+                            var taps: [Tap] = []
+                            let sums = UnsafeMutablePointer<Float>.allocate(capacity: bins * channels)
+                            defer { sums.deallocate() }
+                            for i in lo..<hi {
+                                let l = levelOfRoI[i]
+                                let (h, w) = shapes[l]
+                                let (samples, count) = Self.taps(
+                                    roi: r + 5 * i, scale: scales[l], height: h, width: w, geometry: geometry,
+                                    into: &taps)
+                                let base = sources[l]! + Int(r[5 * i]) * h * w * channels
+                                sums.update(repeating: 0, count: bins * channels)
+                                taps.withUnsafeBufferPointer { t in
+                                    var k = 0
+                                    for bin in 0..<bins {
+                                        let sum = sums + bin * channels
+                                        for _ in 0..<samples {
+                                            let s = t[k]
+                                            k += 1
+                                            guard s.p1 >= 0 else { continue }
+                                            accumulate(
+                                                sum, base + Int(s.p1) * channels, base + Int(s.p2) * channels,
+                                                base + Int(s.p3) * channels, base + Int(s.p4) * channels, s, channels)
+                                        }
                                     }
                                 }
-                            }
-                            let dst = out + i * channels * bins
-                            for c in 0..<channels {
-                                for bin in 0..<bins { dst[c * bins + bin] = sums[bin * channels + c] / count }
+                                let dst = out + i * channels * bins
+                                for c in 0..<channels {
+                                    for bin in 0..<bins { dst[c * bins + bin] = sums[bin * channels + c] / count }
+                                }
                             }
                         }
                     }
@@ -346,30 +350,33 @@ enum RoIPooling {
             let go = UnsafePointer(gradient.data)
             let targets = lastC.map { $0?.data }
             let shapes = levels.map { ($0.shape[2], $0.shape[3]) }
-            rois.withUnsafeBufferPointer { rv in
-                let r = rv.baseAddress!
-                Parallel.forRanges(channels, work: n * channels * bins * 16) { lo, hi in
-                    var taps: [Tap] = []
-                    let width = hi - lo
-                    for i in 0..<n {
-                        let l = levelOfRoI[i]
-                        guard let target = targets[l] else { continue }
-                        let (h, w) = shapes[l]
-                        let (samples, count) = Self.taps(
-                            roi: r + 5 * i, scale: scales[l], height: h, width: w, geometry: geometry, into: &taps)
-                        let base = target + Int(r[5 * i]) * h * w * channels + lo
-                        taps.withUnsafeBufferPointer { t in
-                            var k = 0
-                            for bin in 0..<bins {
-                                let v = go + (i * bins + bin) * channels + lo
-                                for _ in 0..<samples {
-                                    let s = t[k]
-                                    k += 1
-                                    guard s.p1 >= 0 else { continue }
-                                    scatter(base + Int(s.p1) * channels, v, s.w1, count, width)
-                                    scatter(base + Int(s.p2) * channels, v, s.w2, count, width)
-                                    scatter(base + Int(s.p3) * channels, v, s.w3, count, width)
-                                    scatter(base + Int(s.p4) * channels, v, s.w4, count, width)
+            // `gradient` must outlive the loop that reads it through `go`.
+            withExtendedLifetime(gradient) {
+                rois.withUnsafeBufferPointer { rv in
+                    let r = rv.baseAddress!
+                    Parallel.forRanges(channels, work: n * channels * bins * 16) { lo, hi in
+                        var taps: [Tap] = []
+                        let width = hi - lo
+                        for i in 0..<n {
+                            let l = levelOfRoI[i]
+                            guard let target = targets[l] else { continue }
+                            let (h, w) = shapes[l]
+                            let (samples, count) = Self.taps(
+                                roi: r + 5 * i, scale: scales[l], height: h, width: w, geometry: geometry, into: &taps)
+                            let base = target + Int(r[5 * i]) * h * w * channels + lo
+                            taps.withUnsafeBufferPointer { t in
+                                var k = 0
+                                for bin in 0..<bins {
+                                    let v = go + (i * bins + bin) * channels + lo
+                                    for _ in 0..<samples {
+                                        let s = t[k]
+                                        k += 1
+                                        guard s.p1 >= 0 else { continue }
+                                        scatter(base + Int(s.p1) * channels, v, s.w1, count, width)
+                                        scatter(base + Int(s.p2) * channels, v, s.w2, count, width)
+                                        scatter(base + Int(s.p3) * channels, v, s.w3, count, width)
+                                        scatter(base + Int(s.p4) * channels, v, s.w4, count, width)
+                                    }
                                 }
                             }
                         }
