@@ -23,5 +23,5 @@ for i in range(60):
                   'area': int(M.area(merged)), 'bbox': M.toBbox(merged).tolist(),
                   'iou': M.iou(rles, [merged], [0]).reshape(-1).tolist(), 'iou_crowd': M.iou(rles, [merged], [1]).reshape(-1).tolist()})
 s = json.dumps({'made_with': 'pycocotools 2.0.11: frPyObjects(polygons, h, w), merge (union, intersect=1), area, toBbox of the union, iou(parts, [union], [0]) and with iscrowd [1]', 'cases': cases}, separators=(',', ':'))
-open('/work/wt/roi/Tests/EvaluationTests/pycocotools_polygons.json', 'w').write(s + '\n')
+open(__file__.replace('make_pycocotools_polygons.py', 'pycocotools_polygons.json'), 'w').write(s + '\n')
 print(len(s))
