@@ -1,9 +1,9 @@
 import MixmaeData
 import MixmaeSupport
 
-/// COCO box detection metrics computed exactly as pycocotools'
-/// `COCOeval(truth, results, "bbox")` with `evaluate()`, `accumulate()` and
-/// `summarize()`.
+/// COCO detection metrics computed exactly as pycocotools'
+/// `COCOeval(truth, results, iouType)` with `evaluate()`, `accumulate()` and
+/// `summarize()`, for boxes (`bbox`) or masks (`segm`).
 ///
 ///     let truth = try COCOInstances(contentsOfFile: "gt.json")
 ///     let detections = try COCODetection.load(contentsOfFile: "dets.json")
@@ -17,7 +17,8 @@ import MixmaeSupport
 ///   truth are an error (pycocotools' loadRes asserts the same);
 /// - per image and category, detections are sorted by score (stable) and cut to
 ///   100; IoU is intersection over union, or over the detection's area for a
-///   crowd box; a detection's area is `width * height` (a given `area` is ignored);
+///   crowd region, of boxes or of masks (``RunLengthMask/iou(_:_:crowd:)``); a detection's
+///   area is what `loadRes` gives it (``COCODetection/area``);
 /// - per IoU threshold 0.50:0.05:0.95, greedy matching in score order, truth
 ///   boxes sorted so ignored ones (crowd, or `area` outside the range) come last;
 ///   a detection matched to an ignored box, or unmatched with its area outside
@@ -38,11 +39,14 @@ public enum COCOBoxEvaluator {
         (0, 1e10), (0, 32 * 32), (32 * 32, 96 * 96), (96 * 96, 1e10),
     ]
 
-    /// Evaluates `detections` against `truth`; throws if a detection names
-    /// an image that is not in the truth.
-    public static func evaluate(truth: COCOInstances, detections: [COCODetection], source: String = "detections")
-        throws -> COCOBoxMetrics
-    {
+    /// Evaluates `detections` against `truth` by boxes or masks; throws if a
+    /// detection names an image that is not in the truth, or (masks) if a
+    /// segmentation is missing or its image has no size. `source` and
+    /// `truthSource` name the two inputs in errors.
+    public static func evaluate(
+        truth: COCOInstances, detections: [COCODetection], iouType: COCOIoUType = .bbox,
+        source: String = "detections", truthSource: String = "ground truth"
+    ) throws -> COCOBoxMetrics {
         let imageIDs = Array(Set(truth.images.map(\.id))).sorted()
         let categoryIDs = Array(Set(truth.categories.map(\.id))).sorted()
         let knownImages = Set(imageIDs)
@@ -52,8 +56,19 @@ public enum COCOBoxEvaluator {
                 problem: "image \(detection.imageID) is not in the ground truth "
                     + "(\(imageIDs.count) images); results must use the ground truth's image ids")
         }
-        let cells = Cells(
-            truth: truth, detections: detections, imageIDs: imageIDs, categoryIDs: categoryIDs)
+        let overlaps: (Cell) throws -> [[Double]]
+        switch iouType {
+        case .bbox:
+            overlaps = { cell in
+                cell.detections.map { detection in cell.truth.map { iou(detection.box, $0.box, crowd: $0.isCrowd) } }
+            }
+        case .segm:
+            let masks = COCOMaskOverlaps(
+                truth: truth, detections: detections, truthSource: truthSource, detectionSource: source)
+            overlaps = masks.ious
+        }
+        let cells = try Cells(
+            truth: truth, detections: detections, imageIDs: imageIDs, categoryIDs: categoryIDs, overlaps: overlaps)
         let accumulated = accumulate(cells)
         return COCOBoxMetrics(accumulated: accumulated, categoryIDs: categoryIDs)
     }
@@ -71,6 +86,8 @@ public enum COCOBoxEvaluator {
     struct Cell {
         var truth: [COCOInstances.Annotation] = []
         var detections: [(box: COCOBox, score: Double, id: Int)] = []
+        /// The detections' areas, in ``detections`` order.
+        var detectionAreas: [Double] = []
         /// ious[d][g], g in truth order.
         var ious: [[Double]] = []
     }
@@ -80,7 +97,11 @@ public enum COCOBoxEvaluator {
         var byCategory: [[Int: Cell]]
         let imageIDs: [Int]
 
-        init(truth: COCOInstances, detections: [COCODetection], imageIDs: [Int], categoryIDs: [Int]) {
+        /// `overlaps` gives a cell's `ious` (detections sorted and cut).
+        init(
+            truth: COCOInstances, detections: [COCODetection], imageIDs: [Int], categoryIDs: [Int],
+            overlaps: (Cell) throws -> [[Double]]
+        ) rethrows {
             self.imageIDs = imageIDs
             let categoryIndex = Dictionary(uniqueKeysWithValues: categoryIDs.enumerated().map { ($1, $0) })
             let imageSet = Set(imageIDs)
@@ -99,9 +120,8 @@ public enum COCOBoxEvaluator {
                 for (image, var cell) in cells[k] {
                     cell.detections = stableSortedByScore(cell.detections)
                     if cell.detections.count > limit { cell.detections.removeLast(cell.detections.count - limit) }
-                    cell.ious = cell.detections.map { detection in
-                        cell.truth.map { iou(detection.box, $0.box, crowd: $0.isCrowd) }
-                    }
+                    cell.detectionAreas = cell.detections.map { detections[$0.id - 1].area }
+                    cell.ious = try overlaps(cell)
                     cells[k][image] = cell
                 }
             }
@@ -175,7 +195,7 @@ public enum COCOBoxEvaluator {
             }
         }
         for d in detections.indices {
-            let area = detections[d].box.area
+            let area = cell.detectionAreas[d]
             guard area < range.lower || area > range.upper else { continue }
             for t in 0..<thresholds where matched[t][d] == 0 { ignored[t][d] = true }
         }

@@ -5,6 +5,6 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the speed of the SDK on this machine: single ops, or full training steps.",
-        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self]
+        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchRoIAlignCommand.self]
     )
 }

@@ -44,6 +44,18 @@ import Testing
         let file = try SafeTensorsFile(path: path)
         #expect(try file.tensor("a").scalars == [1, -2.5])
         #expect(try file.tensor("b").scalars == [3])
+        // F64 (as torch writes float64 parameters), converted to float32.
+        let doubleHeader = #"{"d":{"dtype":"F64","shape":[2],"data_offsets":[0,16]}}"#
+        var doubles = Data()
+        var length = UInt64(doubleHeader.utf8.count).littleEndian
+        withUnsafeBytes(of: &length) { doubles.append(contentsOf: $0) }
+        doubles.append(contentsOf: Array(doubleHeader.utf8))
+        for v in [0.1, -3e40] {
+            var le = v.bitPattern.littleEndian
+            withUnsafeBytes(of: &le) { doubles.append(contentsOf: $0) }
+        }
+        try doubles.write(to: URL(fileURLWithPath: path + ".f64"))
+        #expect(try SafeTensorsFile(path: path + ".f64").tensor("d").scalars == [Float(0.1), -Float.infinity])
     }
 
     @Test func corruptFilesGiveErrorsThatNameTheFile() throws {
@@ -73,13 +85,13 @@ import Testing
         var badJSON = data
         badJSON[8] = UInt8(ascii: "[")
         expectError(badJSON, "bad header")
-        let header = #"{"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#
-        var f64 = Data()
+        let header = #"{"w":{"dtype":"I16","shape":[1],"data_offsets":[0,2]}}"#
+        var i16 = Data()
         var n = UInt64(header.utf8.count).littleEndian
-        withUnsafeBytes(of: &n) { f64.append(contentsOf: $0) }
-        f64.append(contentsOf: Array(header.utf8))
-        f64.append(Data(count: 8))
-        expectError(f64, "dtype F64")
+        withUnsafeBytes(of: &n) { i16.append(contentsOf: $0) }
+        i16.append(contentsOf: Array(header.utf8))
+        i16.append(Data(count: 2))
+        expectError(i16, "dtype I16")
         do {
             _ = try SafeTensorsFile(path: dir + "/missing.safetensors")
             Issue.record("expected an error")

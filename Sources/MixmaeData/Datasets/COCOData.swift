@@ -19,13 +19,14 @@ public struct COCOBox: Equatable, Sendable {
     public var area: Double { width * height }
 }
 
-/// A COCO instances file (ground truth): images, categories and box annotations.
+/// A COCO instances file (ground truth): images, categories and annotations
+/// (boxes, and segmentations when present).
 ///
 ///     let truth = try COCOInstances(contentsOfFile: "annotations/instances_val2017.json")
 ///     truth.annotations.filter { !$0.isCrowd }.count
 ///
-/// Only the fields box evaluation and detection training use are read;
-/// segmentation polygons and other keys are ignored.
+/// Only the fields evaluation and detection training use are read; other keys
+/// are ignored.
 public struct COCOInstances: Equatable, Sendable {
     /// One entry of `images`.
     public struct ImageRecord: Equatable, Sendable {
@@ -64,10 +65,12 @@ public struct COCOInstances: Equatable, Sendable {
         public var area: Double
         /// Crowd regions are never missed: detections inside them are ignored.
         public var isCrowd: Bool
+        /// The object's polygons or RLE mask, when the file has them.
+        public var segmentation: COCOSegmentation?
 
         public init(
             id: Int, imageID: Int, categoryID: Int, box: COCOBox, area: Double,
-            isCrowd: Bool = false
+            isCrowd: Bool = false, segmentation: COCOSegmentation? = nil
         ) {
             self.id = id
             self.imageID = imageID
@@ -75,6 +78,7 @@ public struct COCOInstances: Equatable, Sendable {
             self.box = box
             self.area = area
             self.isCrowd = isCrowd
+            self.segmentation = segmentation
         }
     }
 
@@ -121,7 +125,7 @@ public struct COCOInstances: Equatable, Sendable {
             return Annotation(
                 id: entry.id, imageID: entry.imageID, categoryID: entry.categoryID,
                 box: try COCOBox(entry.bbox, file: source, path: path + ".bbox"), area: area,
-                isCrowd: entry.iscrowd?.value ?? false)
+                isCrowd: entry.iscrowd?.value ?? false, segmentation: entry.segmentation)
         }
     }
 
@@ -149,9 +153,10 @@ public struct COCOInstances: Equatable, Sendable {
             var bbox: [Double]
             var area: Double?
             var iscrowd: COCOFlag?
+            var segmentation: COCOSegmentation?
 
             enum CodingKeys: String, CodingKey {
-                case id, bbox, area, iscrowd
+                case id, bbox, area, iscrowd, segmentation
                 case imageID = "image_id"
                 case categoryID = "category_id"
             }
@@ -180,7 +185,7 @@ struct COCOFlag: Decodable {
     }
 }
 
-/// One detection in the COCO results format.
+/// One detection in the COCO results format: a box, a mask, or both.
 ///
 ///     let detections = try COCODetection.load(contentsOfFile: "dets.json")
 public struct COCODetection: Equatable, Sendable {
@@ -188,17 +193,32 @@ public struct COCODetection: Equatable, Sendable {
     public var categoryID: Int
     public var box: COCOBox
     public var score: Double
+    /// The area that sorts the detection into small/medium/large, as pycocotools'
+    /// `loadRes` sets it (see ``load(contentsOfFile:)``).
+    public var area: Double
+    /// The detection's mask (or polygons), for mask evaluation.
+    public var segmentation: COCOSegmentation?
 
-    public init(imageID: Int, categoryID: Int, box: COCOBox, score: Double) {
+    /// A detection; `area` defaults to the box's (pycocotools' rule for results with boxes).
+    public init(
+        imageID: Int, categoryID: Int, box: COCOBox, score: Double, area: Double? = nil,
+        segmentation: COCOSegmentation? = nil
+    ) {
         self.imageID = imageID
         self.categoryID = categoryID
         self.box = box
         self.score = score
+        self.area = area ?? box.area
+        self.segmentation = segmentation
     }
 
-    /// Reads a results file: a JSON array of `{image_id, category_id, bbox, score}`.
-    /// Other keys (`area`, `segmentation`, ...) are ignored, as pycocotools ignores
-    /// them for box results.
+    /// Reads a results file: a JSON array of `{image_id, category_id, bbox,
+    /// segmentation, score}`, as pycocotools' `loadRes` reads it. The first
+    /// result decides: when it has a `bbox`, every result needs one and its
+    /// area is `width * height` (a `segmentation`, if any, is kept for mask
+    /// evaluation); otherwise every result needs an RLE `segmentation`, its
+    /// area is the mask's and its box, when missing, the mask's bounding box.
+    /// Other keys are ignored.
     public static func load(contentsOfFile path: String) throws -> [COCODetection] {
         try convert(JSONInput.decodeFile([ResultEntry].self, path: path), file: path)
     }
@@ -213,21 +233,47 @@ public struct COCODetection: Equatable, Sendable {
     private struct ResultEntry: Decodable {
         var imageID: Int
         var categoryID: Int
-        var bbox: [Double]
+        var bbox: [Double]?
+        var segmentation: COCOSegmentation?
         var score: Double
 
         enum CodingKeys: String, CodingKey {
-            case bbox, score
+            case bbox, score, segmentation
             case imageID = "image_id"
             case categoryID = "category_id"
         }
     }
 
     private static func convert(_ entries: [ResultEntry], file: String) throws -> [COCODetection] {
-        try entries.enumerated().map { index, entry in
-            COCODetection(
-                imageID: entry.imageID, categoryID: entry.categoryID,
-                box: try COCOBox(entry.bbox, file: file, path: "[\(index)].bbox"), score: entry.score)
+        guard let first = entries.first else { return [] }
+        let boxResults = !(first.bbox ?? []).isEmpty
+        if !boxResults && first.segmentation == nil {
+            throw InputError(file: file, keyPath: "[0]", problem: "has neither bbox nor segmentation; a result needs a box [x, y, width, height] "
+                    + "or an RLE mask {size, counts}")
+        }
+        return try entries.enumerated().map { index, entry in
+            let path = "[\(index)]"
+            if boxResults {
+                guard let bbox = entry.bbox else {
+                    throw InputError(file: file, keyPath: path + ".bbox", problem: "missing; the first result has a bbox, so every result needs one (as pycocotools)")
+                }
+                return COCODetection(
+                    imageID: entry.imageID, categoryID: entry.categoryID,
+                    box: try COCOBox(bbox, file: file, path: path + ".bbox"), score: entry.score,
+                    segmentation: entry.segmentation)
+            }
+            guard case .mask(let mask) = entry.segmentation else {
+                throw InputError(file: file, keyPath: path + ".segmentation", problem: entry.segmentation == nil
+                        ? "missing; the first result has no bbox, so every result needs an RLE mask {size, counts}"
+                        : "polygons; results without a bbox need an RLE mask {size, counts} (its area and box "
+                            + "come from the mask, as in pycocotools)")
+            }
+            let box = try (entry.bbox?.isEmpty == false ? entry.bbox : nil).map {
+                try COCOBox($0, file: file, path: path + ".bbox")
+            }
+            return COCODetection(
+                imageID: entry.imageID, categoryID: entry.categoryID, box: box ?? mask.boundingBox, score: entry.score,
+                area: Double(mask.area), segmentation: .mask(mask))
         }
     }
 }

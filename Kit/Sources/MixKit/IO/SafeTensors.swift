@@ -7,6 +7,7 @@ import Foundation
 /// The element types of the safetensors format that mixmae reads.
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
     case f32 = "F32"
+    case f64 = "F64"
     case f16 = "F16"
     case bf16 = "BF16"
     case i64 = "I64"
@@ -17,7 +18,7 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
         switch self {
         case .f32, .i32: return 4
         case .f16, .bf16: return 2
-        case .i64: return 8
+        case .i64, .f64: return 8
         case .u8: return 1
         }
     }
@@ -177,6 +178,12 @@ public final class SafeTensorsFile {
                 var bits: UInt16 = 0
                 memcpy(&bits, src + 2 * i, 2)
                 t.data[i] = Float(Float16(bitPattern: UInt16(littleEndian: bits)))
+            }
+        case .f64:
+            for i in 0..<n {
+                var bits: UInt64 = 0
+                memcpy(&bits, src + 8 * i, 8)
+                t.data[i] = Float(Double(bitPattern: UInt64(littleEndian: bits)))
             }
         case .bf16:
             for i in 0..<n {

@@ -34,7 +34,9 @@ public enum PluginABI {
     @_alwaysEmitIntoClient public static var sdkMajorAtBuild: Int64 { 2 }
 
     /// SDK minor version at build: bump on any change of the public API or layout.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 0 }
+    ///
+    /// 2.1: detection ops (RoIAlign, anchors, box coder, IoU, NMS, assigners, samplers); F64 safetensors.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 1 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
