@@ -4,8 +4,8 @@ import ArgumentParser
 public struct BenchCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the speed of the SDK on this machine: single ops, or full training steps.",
-        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self]
+        abstract: "Measure the speed of the SDK on this machine: single ops, full training steps, data augmentation.",
+        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchAugmentCommand.self]
     )
 
     public init() {}
