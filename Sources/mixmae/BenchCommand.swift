@@ -4,7 +4,7 @@ import ArgumentParser
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure the speed of the SDK on this machine: single ops, or full training steps.",
-        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchRoIAlignCommand.self]
+        abstract: "Measure the speed of the SDK on this machine: single ops, full training steps, data augmentation.",
+        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchRoIAlignCommand.self, BenchAugmentCommand.self]
     )
 }

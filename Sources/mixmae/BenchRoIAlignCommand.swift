@@ -9,8 +9,8 @@ import MixKit
 /// mixmae bench roi-align
 /// mixmae bench roi-align --image-size 256 --channels 128 --json
 /// ```
-public struct BenchRoIAlignCommand: ParsableCommand {
-    public static let configuration = CommandConfiguration(
+struct BenchRoIAlignCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
         commandName: "roi-align",
         abstract: "Time RoIAlign over an FPN as Mask R-CNN's box and mask heads use it.",
         discussion: """
@@ -34,15 +34,14 @@ public struct BenchRoIAlignCommand: ParsableCommand {
     @Option(name: .long, help: "Timed repetitions per measurement (the best one is kept).")
     var repetitions = 3
 
-    public init() {}
 
-    public func validate() throws {
+    func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
         guard imageSize >= 32 else { throw ValidationError("--image-size must be at least 32, got \(imageSize)") }
         guard channels >= 1 else { throw ValidationError("--channels must be at least 1, got \(channels)") }
     }
 
-    public func run() throws {
+    func run() throws {
         let results = OpsBenchmark.roiAlign(imageSize: imageSize, channels: channels, repetitions: repetitions)
         let load =
             (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?

@@ -77,8 +77,9 @@ public struct ResizeCenterCrop: Sendable {
             ? (shorter, max(1, Int(Double(shorter) * Double(image.height) / Double(image.width))))
             : (max(1, Int(Double(shorter) * Double(image.width) / Double(image.height))), shorter)
         let resized = try image.resized(width: max(w, size), height: max(h, size), filter: filter)
-        let x = (resized.width - size) / 2
-        let y = (resized.height - size) / 2
+        // torchvision's CenterCrop: int(round((side - size) / 2)), half to even.
+        let x = Int((Double(resized.width - size) / 2).rounded(.toNearestOrEven))
+        let y = Int((Double(resized.height - size) / 2).rounded(.toNearestOrEven))
         return try resized.cropped(x: x, y: y, width: size, height: size)
     }
 }
