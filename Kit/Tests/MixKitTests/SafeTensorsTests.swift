@@ -73,13 +73,13 @@ import Testing
         var badJSON = data
         badJSON[8] = UInt8(ascii: "[")
         expectError(badJSON, "bad header")
-        let header = #"{"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}"#
+        let header = #"{"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#
         var f64 = Data()
         var n = UInt64(header.utf8.count).littleEndian
         withUnsafeBytes(of: &n) { f64.append(contentsOf: $0) }
         f64.append(contentsOf: Array(header.utf8))
         f64.append(Data(count: 8))
-        expectError(f64, "dtype F64")
+        expectError(f64, "dtype C64")
         do {
             _ = try SafeTensorsFile(path: dir + "/missing.safetensors")
             Issue.record("expected an error")
