@@ -41,17 +41,21 @@ import Testing
         expectError(
             file(#"{"w":{"dtype":"F32","shape":[2147483648,2147483648,4],"data_offsets":[0,16]}}"#, dataBytes: 16),
             "'w'", "overflows")
-        expectError(file(#"{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, dataBytes: 4), "negative dimension")
+        expectError(
+            file(#"{"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}"#, dataBytes: 4), "negative dimension")
         // Offsets: past the file, reversed, wrong span, not integers, beyond Int64.
-        expectError(file(#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, dataBytes: 8), "'w'", "past its end")
+        expectError(
+            file(#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#, dataBytes: 8), "'w'", "past its end")
         expectError(file(#"{"w":{"dtype":"F32","shape":[0],"data_offsets":[8,4]}}"#, dataBytes: 8), "0 <= begin <= end")
         expectError(file(#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}}"#, dataBytes: 8), "needs 8 bytes")
         expectError(
-            file(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4.5]}}"#, dataBytes: 8), "bad header", "data_offsets")
+            file(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4.5]}}"#, dataBytes: 8), "bad header",
+            "data_offsets")
         expectError(
             file(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,99999999999999999999]}}"#, dataBytes: 8),
             "bad header")
-        expectError(file(#"{"w":{"dtype":"F32","shape":"x","data_offsets":[0,4]}}"#, dataBytes: 4), "bad header", "shape")
+        expectError(
+            file(#"{"w":{"dtype":"F32","shape":"x","data_offsets":[0,4]}}"#, dataBytes: 4), "bad header", "shape")
         expectError(file(#"{"w":{"shape":[1],"data_offsets":[0,4]}}"#, dataBytes: 4), "bad header", "dtype")
         // Overlapping, out-of-order with a gap, and trailing data.
         expectError(
@@ -62,7 +66,9 @@ import Testing
             file(
                 #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#,
                 dataBytes: 12), "bytes 4..<8", "belong to no tensor")
-        expectError(file(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, dataBytes: 8), "longer than its header says")
+        expectError(
+            file(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#, dataBytes: 8),
+            "longer than its header says")
         // Header length beyond the file, or absurdly large; not JSON; metadata that is not strings.
         expectError(file(#"{}"#, dataBytes: 0, headerLength: 1 << 62), "bad header", "claims")
         expectError(file(#"{}"#, dataBytes: 0, headerLength: UInt64.max), "bad header")
@@ -105,15 +111,22 @@ import Testing
         let fifo = dir.appendingPathComponent("recipe.yaml").path
         #expect(mkfifo(fifo, 0o600) == 0)
         let started = Date()
-        for (path, kind) in [("/dev/zero", "a character device"), (fifo, "a FIFO (named pipe)"), (dir.path, "a folder")] {
-            #expect(throws: InputFileError(path: path, problem: "is \(kind), not a regular file: give the path of the recipe")) {
+        for (path, kind) in [
+            ("/dev/zero", "a character device"), (fifo, "a FIFO (named pipe)"), (dir.path, "a folder"),
+        ] {
+            #expect(
+                throws: InputFileError(
+                    path: path, problem: "is \(kind), not a regular file: give the path of the recipe")
+            ) {
                 try RegularFile.read(path, maxBytes: 1 << 20, what: "recipe")
             }
             do {
                 _ = try SafeTensorsFile(path: path)
                 Issue.record("opened \(path)")
             } catch let error as SafeTensorsError {
-                #expect(error.description == "\(path): is \(kind), not a regular file: give the path of the safetensors file")
+                #expect(
+                    error.description
+                        == "\(path): is \(kind), not a regular file: give the path of the safetensors file")
             }
         }
         #expect(Date().timeIntervalSince(started) < 5)

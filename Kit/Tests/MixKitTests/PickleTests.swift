@@ -74,16 +74,28 @@ import Testing
                 b.op(0x64)  // DICT
             }, protocol: nil)
         #expect(dict == .dict([.init(key: .string("k"), value: .int(1))]))
-        #expect(try load({ $0.op(0x50, Array("ref\n".utf8)) }, protocol: nil) == .object(.init(type: "persistent", arguments: [.string("ref")], state: nil, listItems: [], dictItems: [])))
+        #expect(
+            try load({ $0.op(0x50, Array("ref\n".utf8)) }, protocol: nil)
+                == .object(
+                    .init(type: "persistent", arguments: [.string("ref")], state: nil, listItems: [], dictItems: [])))
         let strings = failure { $0.op(0x53, Array("'x'\n".utf8)) }
         #expect(strings?.problem.contains("protocol 0") == true)
     }
 
     @Test func containersAndTuples() throws {
         #expect(try load { $0.emptyTuple() } == .tuple([]))
-        #expect(try load { b in b.int(1); b.tuple1() } == .tuple([.int(1)]))
-        #expect(try load { b in b.int(1); b.int(2); b.tuple2() } == .tuple([.int(1), .int(2)]))
-        #expect(try load { b in b.int(1); b.int(2); b.int(3); b.tuple3() } == .tuple([.int(1), .int(2), .int(3)]))
+        #expect(
+            try load { b in
+                b.int(1); b.tuple1()
+            } == .tuple([.int(1)]))
+        #expect(
+            try load { b in
+                b.int(1); b.int(2); b.tuple2()
+            } == .tuple([.int(1), .int(2)]))
+        #expect(
+            try load { b in
+                b.int(1); b.int(2); b.int(3); b.tuple3()
+            } == .tuple([.int(1), .int(2), .int(3)]))
         #expect(try load { $0.intTuple([4, 5, 6, 7]) } == .tuple([.int(4), .int(5), .int(6), .int(7)]))
         let list = try load { b in
             b.emptyList()
@@ -197,8 +209,14 @@ import Testing
         #expect(failure { $0.tuple2() }?.problem.contains("stack is empty") == true)
         #expect(failure { $0.tuple() }?.problem.contains("no MARK") == true)
         // Values below a MARK are out of reach until the mark is closed.
-        #expect(failure { b in b.int(1); b.mark(); b.tuple1() }?.problem.contains("stack is empty") == true)
-        #expect(failure { b in b.emptyDict(); b.mark(); b.int(1); b.setItems() }?.problem.contains("odd") == true)
+        #expect(
+            failure { b in
+                b.int(1); b.mark(); b.tuple1()
+            }?.problem.contains("stack is empty") == true)
+        #expect(
+            failure { b in
+                b.emptyDict(); b.mark(); b.int(1); b.setItems()
+            }?.problem.contains("odd") == true)
     }
 
     @Test func globalsAreNamesAndAllowedCallsAreData() throws {
@@ -241,20 +259,29 @@ import Testing
                 b.emptyDict()
                 b.op(0x92)
             }, protocol: 4)
-        #expect(ex == .object(.init(type: "datetime.timedelta", arguments: [.int(1)], state: nil, listItems: [], dictItems: [])))
+        #expect(
+            ex
+                == .object(
+                    .init(type: "datetime.timedelta", arguments: [.int(1)], state: nil, listItems: [], dictItems: [])))
         let inst = try load { b in
             b.mark()
             b.int(2)
             b.op(0x69, Array("builtins\ncomplex\n".utf8))  // INST
         }
-        #expect(inst == .object(.init(type: "builtins.complex", arguments: [.int(2)], state: nil, listItems: [], dictItems: [])))
+        #expect(
+            inst
+                == .object(
+                    .init(type: "builtins.complex", arguments: [.int(2)], state: nil, listItems: [], dictItems: [])))
         let obj = try load { b in
             b.mark()
             b.global("torch", "device")
             b.string("cpu")
             b.op(0x6F)  // OBJ
         }
-        #expect(obj == .object(.init(type: "torch.device", arguments: [.string("cpu")], state: nil, listItems: [], dictItems: [])))
+        #expect(
+            obj
+                == .object(
+                    .init(type: "torch.device", arguments: [.string("cpu")], state: nil, listItems: [], dictItems: [])))
         // Bytes pickled by protocol 2 through _codecs.encode; sets through builtins.set; torch.Size.
         let encoded = try load { b in
             b.global("_codecs", "encode")
@@ -305,7 +332,9 @@ import Testing
 
     /// Each way a pickle could run code is refused, naming the global.
     @Test func dangerousCallsAreRefusedByName() throws {
-        func expectRefused(_ global: String, sourceLocation: SourceLocation = #_sourceLocation, _ build: (inout PickleBuilder) -> Void) {
+        func expectRefused(
+            _ global: String, sourceLocation: SourceLocation = #_sourceLocation, _ build: (inout PickleBuilder) -> Void
+        ) {
             let error = failure(build)
             #expect(error?.refusedGlobal == global, "\(String(describing: error))", sourceLocation: sourceLocation)
             #expect(error?.problem.contains("`\(global)`") == true, sourceLocation: sourceLocation)
@@ -373,7 +402,10 @@ import Testing
             b.reduce()
         }
         // Calls on values that are not globals.
-        #expect(failure { b in b.int(1); b.emptyTuple(); b.reduce() }?.problem.contains("only named functions") == true)
+        #expect(
+            failure { b in
+                b.int(1); b.emptyTuple(); b.reduce()
+            }?.problem.contains("only named functions") == true)
     }
 
     @Test func malformedPicklesFailCleanly() throws {

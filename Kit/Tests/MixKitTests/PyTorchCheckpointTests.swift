@@ -111,7 +111,9 @@ import Testing
         let floats = try fromPth.tensors()
         #expect(floats.count == 101)
         // A key chooses another dict; an unknown key lists what there is.
-        #expect(throws: PyTorchCheckpointError.self) { try WeightsFile.open(Self.folder + "/official_layout.pth", key: "nope") }
+        #expect(throws: PyTorchCheckpointError.self) {
+            try WeightsFile.open(Self.folder + "/official_layout.pth", key: "nope")
+        }
     }
 
     // MARK: - Hand-built checkpoints
@@ -142,7 +144,10 @@ import Testing
                     { (b: inout PickleBuilder) in
                         b.dict([
                             ("w", { $0.tensor("FloatStorage", key: "0", count: 4, shape: [2], strides: [1]) }),
-                            ("b", { $0.tensor("FloatStorage", key: "0", count: 4, offset: 2, shape: [2], strides: [1]) }),
+                            (
+                                "b",
+                                { $0.tensor("FloatStorage", key: "0", count: 4, offset: 2, shape: [2], strides: [1]) }
+                            ),
                         ])
                     }
                 )
@@ -178,7 +183,11 @@ import Testing
                     b.dict([
                         (
                             "model.v1",
-                            { b in b.dict([("w", { $0.tensor("FloatStorage", key: "0", count: 4, shape: [4], strides: [1]) })]) }
+                            { b in
+                                b.dict([
+                                    ("w", { $0.tensor("FloatStorage", key: "0", count: 4, shape: [4], strides: [1]) })
+                                ])
+                            }
                         )
                     ])
                 }
@@ -219,15 +228,28 @@ import Testing
         var p = PickleBuilder()
         p.dict([
             // A view of elements 2..<5 of root storage "r" (6 floats), then [1, 2] of that view.
-            ("v", { $0.tensor("FloatStorage", key: "r", count: 6, offset: 1, shape: [2], strides: [1], legacyView: .some(("view", 2, 3))) }),
+            (
+                "v",
+                {
+                    $0.tensor(
+                        "FloatStorage", key: "r", count: 6, offset: 1, shape: [2], strides: [1],
+                        legacyView: .some(("view", 2, 3)))
+                }
+            ),
             ("i8", { $0.tensor("CharStorage", key: "c", count: 2, shape: [2], strides: [1], legacyView: .some(nil)) }),
             ("i16", { $0.tensor("ShortStorage", key: "s", count: 1, shape: [], strides: [], legacyView: .some(nil)) }),
-            ("f64", { $0.tensor("DoubleStorage", key: "d", count: 1, shape: [1], strides: [1], legacyView: .some(nil)) }),
+            (
+                "f64",
+                { $0.tensor("DoubleStorage", key: "d", count: 1, shape: [1], strides: [1], legacyView: .some(nil)) }
+            ),
         ])
         p.stop()
         let bytes = legacy(
             p, keys: ["r", "c", "s", "d"],
-            storages: [float32Bytes([0, 1, 2, 3, 4, 5]), [0xFF, 0x05], PickleBuilder.le(Int16(-300)), PickleBuilder.le(2.5.bitPattern)],
+            storages: [
+                float32Bytes([0, 1, 2, 3, 4, 5]), [0xFF, 0x05], PickleBuilder.le(Int16(-300)),
+                PickleBuilder.le(2.5.bitPattern),
+            ],
             counts: [6, 2, 1, 1])
         let cp = try checkpoint(bytes)
         #expect(cp.format == .legacy)
@@ -348,7 +370,8 @@ import Testing
         var far = PickleBuilder()
         far.dict([("w", { $0.tensor("FloatStorage", key: "0", count: 4, offset: 3, shape: [2], strides: [1]) })])
         far.stop()
-        expectFailure(ZipBuilder.torch(pickle: far.bytes, storages: [("0", float32Bytes([1, 2, 3, 4]))]), "reaches element 4")
+        expectFailure(
+            ZipBuilder.torch(pickle: far.bytes, storages: [("0", float32Bytes([1, 2, 3, 4]))]), "reaches element 4")
         // Damaged storage bytes fail the CRC check when read.
         var zip = ZipBuilder()
         zip.add("archive/data.pkl", p.bytes)
@@ -370,7 +393,9 @@ import Testing
         expectFailure(Array(safetensors), "safetensors file")
         // A zero-stride view that would expand past the limit.
         var huge = PickleBuilder()
-        huge.dict([("w", { $0.tensor("FloatStorage", key: "0", count: 1, shape: [1 << 20, 1 << 20], strides: [0, 0]) })])
+        huge.dict([
+            ("w", { $0.tensor("FloatStorage", key: "0", count: 1, shape: [1 << 20, 1 << 20], strides: [0, 0]) })
+        ])
         huge.stop()
         let failure = error(
             ZipBuilder.torch(pickle: huge.bytes, storages: [("0", float32Bytes([1]))]),
@@ -379,7 +404,13 @@ import Testing
         // Shapes whose byte count overflows.
         var overflow = PickleBuilder()
         overflow.dict([
-            ("w", { $0.tensor("FloatStorage", key: "0", count: 1, shape: [1 << 31, 1 << 31, 1 << 31], strides: [0, 0, 0]) })
+            (
+                "w",
+                {
+                    $0.tensor(
+                        "FloatStorage", key: "0", count: 1, shape: [1 << 31, 1 << 31, 1 << 31], strides: [0, 0, 0])
+                }
+            )
         ])
         overflow.stop()
         expectFailure(ZipBuilder.torch(pickle: overflow.bytes, storages: [("0", float32Bytes([1]))]), "overflows")

@@ -169,7 +169,8 @@ public enum Pickle {
                 persistentLoad: { id in
                     if let storage = try? StorageID(id) {
                         return .storage(
-                            arena.keep(PickleStorage(key: storage.key, dtype: storage.dtype, declaredCount: storage.count)))
+                            arena.keep(
+                                PickleStorage(key: storage.key, dtype: storage.dtype, declaredCount: storage.count)))
                     }
                     return .object(arena.keep(PickleObject(type: "persistent", arguments: [id])))
                 })

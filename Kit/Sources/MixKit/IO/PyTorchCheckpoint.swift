@@ -27,8 +27,9 @@ public struct PyTorchCheckpointError: Error, CustomStringConvertible, Equatable 
     /// The state dicts the file holds, when the error is that the choice is ambiguous or the key unknown.
     public var candidates: [PyTorchCheckpoint.Candidate]
 
-    public init(path: String, problem: String, refusedGlobal: String? = nil, candidates: [PyTorchCheckpoint.Candidate] = [])
-    {
+    public init(
+        path: String, problem: String, refusedGlobal: String? = nil, candidates: [PyTorchCheckpoint.Candidate] = []
+    ) {
         self.path = path
         self.problem = problem
         self.refusedGlobal = refusedGlobal
@@ -315,7 +316,8 @@ public struct PyTorchStateDict: TensorSource, Sendable {
         if !dtypes.isEmpty { s += " (" + dtypes.sorted().joined(separator: ", ") + ")" }
         if strippedModulePrefix { s += "; 'module.' prefixes removed" }
         if !skipped.isEmpty {
-            s += "; \(skipped.count) entries that are not tensors left out: \(skipped.prefix(5).joined(separator: ", "))"
+            s +=
+                "; \(skipped.count) entries that are not tensors left out: \(skipped.prefix(5).joined(separator: ", "))"
         }
         return s
     }

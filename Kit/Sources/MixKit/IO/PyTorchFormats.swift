@@ -52,7 +52,8 @@ struct PyTorchFileReader {
             let names = archive.entries.prefix(6).map(\.name).joined(separator: ", ")
             if archive.entries.contains(where: { $0.name.hasSuffix("/constants.pkl") || $0.name.contains("/code/") }) {
                 throw fail(
-                    "this is a TorchScript archive (torch.jit.save), not a torch.save checkpoint: save the model's state_dict with torch.save")
+                    "this is a TorchScript archive (torch.jit.save), not a torch.save checkpoint: save the model's state_dict with torch.save"
+                )
             }
             throw fail("a zip archive without data.pkl, so not a torch.save checkpoint (it holds \(names))")
         }
@@ -65,7 +66,9 @@ struct PyTorchFileReader {
         }
         var bigEndian = false
         if let order = archive.entry(prefix + "byteorder") {
-            let text = String(decoding: (try? archive.contents(of: order)) ?? UnsafeRawBufferPointer(start: nil, count: 0), as: UTF8.self)
+            let text = String(
+                decoding: (try? archive.contents(of: order)) ?? UnsafeRawBufferPointer(start: nil, count: 0),
+                as: UTF8.self)
             guard text == "little" || text == "big" else {
                 throw fail("\(order.name) says '\(text.prefix(20))', neither 'little' nor 'big'")
             }
@@ -137,8 +140,9 @@ struct PyTorchFileReader {
             throw fail("legacy torch format with protocol version \(version.kind), not \(Self.legacyProtocol)")
         }
         var littleEndian = true
-        if case .dict(let info) = try load("the system-info pickle"), case .bool(let little)? = info.value(
-            forString: "little_endian")
+        if case .dict(let info) = try load("the system-info pickle"),
+            case .bool(let little)? = info.value(
+                forString: "little_endian")
         {
             littleEndian = little
         }
@@ -232,7 +236,8 @@ enum PyTorchTensors {
             throw PickleError(problem: "the shape's byte count overflows 64 bits")
         }
         guard total <= limit else {
-            throw PickleError(problem: "it needs \(ByteCount.describe(total)), more than the limit of \(ByteCount.describe(limit))")
+            throw PickleError(
+                problem: "it needs \(ByteCount.describe(total)), more than the limit of \(ByteCount.describe(limit))")
         }
         var out = [UInt8](repeating: 0, count: total)
         guard count > 0 else { return try RawTensor(dtype: tensor.dtype, shape: tensor.shape, bytes: out) }

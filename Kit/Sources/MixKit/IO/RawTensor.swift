@@ -80,7 +80,8 @@ enum ElementConversion {
         switch dtype {
         case .f32:
             for i in 0..<count {
-                dst[i] = Float(bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+                dst[i] = Float(
+                    bitPattern: UInt32(littleEndian: src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
             }
         case .f64:
             for i in 0..<count {

@@ -87,7 +87,8 @@ public enum RegularFile {
             data.append(contentsOf: chunk[0..<n])
             guard data.count <= maxBytes else {
                 throw InputFileError(
-                    path: path, problem: "grew past the \(ByteCount.describe(maxBytes)) a \(what) may have while it was read")
+                    path: path,
+                    problem: "grew past the \(ByteCount.describe(maxBytes)) a \(what) may have while it was read")
             }
         }
         return data
@@ -129,7 +130,8 @@ public enum RegularFile {
             close(fd)
             throw InputFileError(
                 path: path,
-                problem: "is \(ByteCount.describe(size)), more than the \(ByteCount.describe(maxBytes)) a \(what) may have")
+                problem:
+                    "is \(ByteCount.describe(size)), more than the \(ByteCount.describe(maxBytes)) a \(what) may have")
         }
         _ = fcntl(fd, F_SETFL, O_RDONLY)
         return (fd, size)

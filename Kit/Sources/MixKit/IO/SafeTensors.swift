@@ -190,7 +190,8 @@ struct SafeTensorsHeader {
         let headerLen = Int(headerLength)
         guard headerLen <= SafeTensorsFile.maxHeaderBytes else {
             throw fail(
-                "bad header: \(headerLen) bytes of JSON, more than the \(SafeTensorsFile.maxHeaderBytes) the format allows")
+                "bad header: \(headerLen) bytes of JSON, more than the \(SafeTensorsFile.maxHeaderBytes) the format allows"
+            )
         }
         guard headerLen >= 2, base.load(fromByteOffset: 8, as: UInt8.self) == UInt8(ascii: "{") else {
             throw fail("bad header: the JSON header does not start with '{' (not a safetensors file)")
@@ -278,7 +279,8 @@ struct SafeTensorsHeader {
             if c.codingPath.isEmpty, let underlying = c.underlyingError {
                 return "not valid JSON (\(underlying))"
             }
-            return "\(c.debugDescription)\(at(c.codingPath)); each tensor needs dtype, shape and data_offsets [begin, end] as integers, __metadata__ maps strings to strings"
+            return
+                "\(c.debugDescription)\(at(c.codingPath)); each tensor needs dtype, shape and data_offsets [begin, end] as integers, __metadata__ maps strings to strings"
         @unknown default:
             return "\(error)"
         }

@@ -76,7 +76,8 @@ struct StoredZipArchive {
         }
         guard let minimum = CheckedSize.multiply(entryCount, 46), minimum <= directorySize else {
             throw Failure(
-                problem: "its end record claims \(entryCount) entries, more than its \(directorySize)-byte directory holds")
+                problem:
+                    "its end record claims \(entryCount) entries, more than its \(directorySize)-byte directory holds")
         }
         var position = directoryOffset
         for number in 0..<entryCount {
