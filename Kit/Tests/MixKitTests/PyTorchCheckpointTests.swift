@@ -29,6 +29,8 @@ import Testing
         #expect(weights.names.count == 101)
         #expect(weights.names.first == "absolute_pos_embed" || weights.names.contains("absolute_pos_embed"))
         try expectExactly(weights, Self.folder + "/official_layout.expected.safetensors")
+        // It is the parity case's model: `forward --weights` on the .pth equals the safetensors run.
+        try expectExactly(weights, SharedInputs.path + "/fixtures/parity/pretrain_small/weights.safetensors")
         // The rest of the file is readable as data; `args` is an opaque argparse.Namespace.
         let value = checkpoint.value
         #expect(Set(value.keys).isSuperset(of: ["model", "optimizer", "epoch", "scaler", "args"]))

@@ -78,6 +78,8 @@ enum ElementConversion {
     ) {
         guard count > 0, let src else { return }
         switch dtype {
+        case .f32 where 1.littleEndian == 1:
+            UnsafeMutableRawPointer(dst).copyMemory(from: src, byteCount: count * 4)
         case .f32:
             for i in 0..<count {
                 dst[i] = Float(
