@@ -14,7 +14,7 @@ import Testing
 
     func error(_ bytes: [UInt8]) -> String? {
         do {
-            let file = try SafeTensorsFile(bytes: FileBytes(copying: bytes, path: "bad.safetensors"))
+            let file = try SafeTensorsFile(bytes: InputBytes(copying: bytes, path: "bad.safetensors"))
             for name in file.names { _ = try file.tensor(name) }
             return nil
         } catch {

@@ -445,6 +445,19 @@ import Testing
         for _ in 0..<depth { tuples.tuple1() }
         tuples.stop()
         _ = try Pickle.load(tuples.bytes)
+        // Each level holds the previous one twice: 2^60 values if expanded, cut by the snapshot budget.
+        var doubling = PickleBuilder()
+        doubling.emptyList()
+        for level in 0..<60 {
+            doubling.op(0x72, PickleBuilder.le(UInt32(level)))  // LONG_BINPUT
+            doubling.op(0x6A, PickleBuilder.le(UInt32(level)))  // LONG_BINGET
+            doubling.tuple2()
+        }
+        doubling.stop()
+        let started = Date()
+        let expanded = try Pickle.load(doubling.bytes)
+        #expect(expanded.description.hasPrefix("(((("))
+        #expect(Date().timeIntervalSince(started) < 5)
         // A list that contains itself.
         let cycle = try load { b in
             b.emptyList()

@@ -121,7 +121,7 @@ import Testing
     // MARK: - Hand-built checkpoints
 
     func checkpoint(_ bytes: [UInt8], options: PyTorchReadOptions = .init()) throws -> PyTorchCheckpoint {
-        try PyTorchCheckpoint(bytes: FileBytes(copying: bytes, path: "test.pth"), options: options)
+        try PyTorchCheckpoint(bytes: InputBytes(copying: bytes, path: "test.pth"), options: options)
     }
 
     func error(_ bytes: [UInt8], key: String? = nil, options: PyTorchReadOptions = .init()) -> PyTorchCheckpointError? {

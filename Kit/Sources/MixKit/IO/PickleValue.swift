@@ -155,8 +155,11 @@ public indirect enum PickleValue: Equatable, Sendable, CustomStringConvertible {
 public enum Pickle {
     /// Snapshots stop this deep.
     public static let maxSnapshotDepth = 64
-    /// Snapshots hold at most this many values.
-    public static let maxSnapshotValues = 1_000_000
+    /// Snapshots hold at most this many values (a checkpoint with its
+    /// optimizer state has a few thousand; shared values count each time they
+    /// appear, so a pickle of a few hundred bytes that nests a list in itself
+    /// twice per level would otherwise expand exponentially).
+    public static let maxSnapshotValues = 100_000
 
     /// The value pickled in `bytes`. Persistent ids that name a PyTorch
     /// storage become ``PickleValue/storage(dtype:key:count:)`` (without

@@ -71,7 +71,7 @@ public final class PyTorchCheckpoint {
     public let path: String
     public let format: Format
     public let options: PyTorchReadOptions
-    private let bytes: FileBytes
+    private let bytes: InputBytes
     private let arena: PickleArena
     private let root: PickleNode
 
@@ -82,7 +82,7 @@ public final class PyTorchCheckpoint {
 
     /// Reads the file at `path` (a regular file only).
     public convenience init(path: String, options: PyTorchReadOptions = .init()) throws {
-        let bytes: FileBytes
+        let bytes: InputBytes
         do {
             bytes = try RegularFile.map(path, what: "PyTorch checkpoint")
         } catch let error as InputFileError {
@@ -92,7 +92,7 @@ public final class PyTorchCheckpoint {
     }
 
     /// Reads a checkpoint from bytes (a mapped file or a copy in memory).
-    public init(bytes: FileBytes, options: PyTorchReadOptions = .init()) throws {
+    public init(bytes: InputBytes, options: PyTorchReadOptions = .init()) throws {
         self.path = bytes.path
         self.bytes = bytes
         self.options = options

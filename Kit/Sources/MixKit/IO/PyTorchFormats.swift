@@ -3,7 +3,7 @@ import Foundation
 /// Reads the two layouts of `torch.save` files into a pickle graph whose
 /// storages point at the file's bytes.
 struct PyTorchFileReader {
-    let bytes: FileBytes
+    let bytes: InputBytes
     let arena: PickleArena
     let calls: PickleCalls
 

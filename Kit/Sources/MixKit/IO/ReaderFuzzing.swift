@@ -39,7 +39,7 @@ public enum ReaderFuzzing {
     /// The safetensors reader: header checks, then every tensor read raw and as float32.
     public static func safeTensors(_ bytes: [UInt8]) -> Outcome {
         outcome {
-            let file = try SafeTensorsFile(bytes: FileBytes(copying: bytes, path: inputName))
+            let file = try SafeTensorsFile(bytes: InputBytes(copying: bytes, path: inputName))
             for name in file.names {
                 let raw = try file.raw(name)
                 _ = try file.tensor(name)
@@ -55,7 +55,7 @@ public enum ReaderFuzzing {
     /// whole value is described. Returns the number of tensors read.
     public static func pyTorch(_ bytes: [UInt8]) -> Outcome {
         outcome {
-            let checkpoint = try PyTorchCheckpoint(bytes: FileBytes(copying: bytes, path: inputName), options: options)
+            let checkpoint = try PyTorchCheckpoint(bytes: InputBytes(copying: bytes, path: inputName), options: options)
             _ = checkpoint.value.description
             var read = 0
             for candidate in checkpoint.candidates {

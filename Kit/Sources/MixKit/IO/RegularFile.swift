@@ -25,7 +25,7 @@ public struct InputFileError: Error, CustomStringConvertible, Equatable {
 /// let bytes = try RegularFile.map("weights.safetensors")
 /// print(bytes.count, bytes.buffer.first ?? 0)
 /// ```
-public final class FileBytes: @unchecked Sendable {
+public final class InputBytes: @unchecked Sendable {
     /// The file name used in error messages.
     public let path: String
     /// The bytes; valid as long as this object lives.
@@ -44,7 +44,7 @@ public final class FileBytes: @unchecked Sendable {
     /// A copy of `bytes`, named `path` in error messages.
     ///
     /// ```swift
-    /// let bytes = FileBytes(copying: [0x80, 0x02, 0x4e, 0x2e], path: "none.pkl")
+    /// let bytes = InputBytes(copying: [0x80, 0x02, 0x4e, 0x2e], path: "none.pkl")
     /// ```
     public convenience init<Bytes: Collection>(copying bytes: Bytes, path: String) where Bytes.Element == UInt8 {
         let storage = UnsafeMutableRawBufferPointer.allocate(byteCount: Swift.max(bytes.count, 1), alignment: 16)
@@ -95,14 +95,14 @@ public enum RegularFile {
     }
 
     /// Maps `path` read-only into memory.
-    public static func map(_ path: String, maxBytes: Int = Int.max, what: String = "file") throws -> FileBytes {
+    public static func map(_ path: String, maxBytes: Int = Int.max, what: String = "file") throws -> InputBytes {
         let (fd, size) = try open(path, maxBytes: maxBytes, what: what)
         defer { close(fd) }
-        guard size > 0 else { return FileBytes(copying: [UInt8](), path: path) }
+        guard size > 0 else { return InputBytes(copying: [UInt8](), path: path) }
         guard let map = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), map != MAP_FAILED else {
             throw InputFileError(path: path, problem: "cannot map the file: \(String(cString: strerror(errno)))")
         }
-        return FileBytes(path: path, buffer: UnsafeRawBufferPointer(start: map, count: size)) { munmap(map, size) }
+        return InputBytes(path: path, buffer: UnsafeRawBufferPointer(start: map, count: size)) { munmap(map, size) }
     }
 
     /// Opens `path` for reading without blocking and checks that it is a

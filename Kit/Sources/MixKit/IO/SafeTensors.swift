@@ -85,12 +85,12 @@ public final class SafeTensorsFile {
     public let entries: [String: Entry]
     /// The `__metadata__` strings.
     public let metadata: [String: String]
-    private let bytes: FileBytes
+    private let bytes: InputBytes
     private let dataStart: Int
 
     /// Maps and checks the file at `path`.
     public convenience init(path: String) throws {
-        let bytes: FileBytes
+        let bytes: InputBytes
         do {
             bytes = try RegularFile.map(path, what: "safetensors file")
         } catch let error as InputFileError {
@@ -100,7 +100,7 @@ public final class SafeTensorsFile {
     }
 
     /// Checks `bytes` (a mapped file or a copy in memory) as a safetensors file.
-    public init(bytes: FileBytes) throws {
+    public init(bytes: InputBytes) throws {
         path = bytes.path
         self.bytes = bytes
         let header = try SafeTensorsHeader(bytes: bytes.buffer, path: bytes.path)

@@ -60,7 +60,7 @@ public enum WeightsFile {
 
     /// The format of the bytes: PyTorch when they start like a zip archive or
     /// a pickle (and not like safetensors), else safetensors.
-    public static func format(of bytes: FileBytes) -> Format {
+    public static func format(of bytes: InputBytes) -> Format {
         let buffer = bytes.buffer
         if StoredZipArchive.looksLikeZip(buffer) { return .pytorch }
         if looksLikeSafeTensors(buffer) { return .safetensors }
@@ -79,7 +79,7 @@ public enum WeightsFile {
     public static func open(_ path: String, key: String? = nil, options: PyTorchReadOptions = .init()) throws
         -> any TensorSource
     {
-        let bytes: FileBytes
+        let bytes: InputBytes
         do {
             bytes = try RegularFile.map(path, what: "weights file")
         } catch let error as InputFileError {
