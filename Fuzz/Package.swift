@@ -4,7 +4,8 @@
 // `LLVMFuzzerTestOneInput`, that hands the input to the reader's entry point
 // (for the SDK: `ReaderFuzzing` in MixKit, which the test suite also uses to
 // replay `Corpus/<name>/` and `Crashers/<name>/`). Build and run with
-// `scripts/fuzz <name> <seconds>`; see README.md for adding a target.
+// `scripts/fuzz <name> <seconds>` (it builds with
+// `--sanitize fuzzer -Xswiftc -sanitize=fuzzer,address`); see README.md.
 import PackageDescription
 
 /// Targets over the SDK (MixKit). Host readers (recipes, PNG/JPEG, COCO JSON)
