@@ -83,7 +83,8 @@ let package = Package(
             name: "PluginTests",
             dependencies: ["MixmaePluginHost", "MixmaeRecipes", "MixmaeRuns", "TestSupport", kit],
             path: "Tests/PluginTests"),
-        .testTarget(name: "ImagingTests", dependencies: ["MixmaeData", "TestSupport", kit], path: "Tests/ImagingTests"),
+        .testTarget(
+            name: "ImagingTests", dependencies: ["MixmaeData", "TestSupport", kit], path: "Tests/ImagingTests"),
         .testTarget(name: "DataTests", dependencies: ["MixmaeData", "TestSupport"], path: "Tests/DataTests"),
         .testTarget(
             name: "EvaluationTests", dependencies: ["MixmaeEvaluation", "MixmaeData", "TestSupport"],

@@ -42,7 +42,9 @@ struct COCOMaskOverlaps {
         let truthMasks = try cell.truth.map { annotation -> RunLengthMask in
             guard let segmentation = annotation.segmentation else {
                 let index = annotationIndex[annotation.id].map { "[\($0)]" } ?? "(id \(annotation.id))"
-                throw InputError(file: truthSource, keyPath: "annotations\(index).segmentation", problem: "missing; mask evaluation (--iou-type segm) needs every annotation's polygons or RLE")
+                throw InputError(
+                    file: truthSource, keyPath: "annotations\(index).segmentation",
+                    problem: "missing; mask evaluation (--iou-type segm) needs every annotation's polygons or RLE")
             }
             return try mask(of: segmentation, image: annotation.imageID, file: truthSource)
         }
@@ -66,7 +68,9 @@ struct COCOMaskOverlaps {
         guard segmentation.needsImageSize else { return segmentation.runLengthMask(height: 0, width: 0) }
         let index = imageIndex[id]
         guard let index, let height = truth.images[index].height, let width = truth.images[index].width else {
-            throw InputError(file: truthSource, keyPath: index.map { "images[\($0)]" } ?? "images", problem: "image \(id) has no height and width, which rasterising polygons (\(file)) needs")
+            throw InputError(
+                file: truthSource, keyPath: index.map { "images[\($0)]" } ?? "images",
+                problem: "image \(id) has no height and width, which rasterising polygons (\(file)) needs")
         }
         return segmentation.runLengthMask(height: height, width: width)
     }

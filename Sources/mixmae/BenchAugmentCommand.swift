@@ -37,7 +37,6 @@ struct BenchAugmentCommand: ParsableCommand {
     @Option(name: .long, help: "RandAugment config.")
     var autoAugment = "rand-m9-mstd0.5-inc1"
 
-
     func validate() throws {
         guard size >= 8 else { throw ValidationError("--size must be at least 8, got \(size)") }
         guard images >= 1 else { throw ValidationError("--images must be at least 1, got \(images)") }

@@ -5,6 +5,8 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure the speed of the SDK on this machine: single ops, full training steps, data augmentation.",
-        subcommands: [BenchOpsCommand.self, BenchTrainCommand.self, BenchRoIAlignCommand.self, BenchAugmentCommand.self]
+        subcommands: [
+            BenchOpsCommand.self, BenchTrainCommand.self, BenchRoIAlignCommand.self, BenchAugmentCommand.self,
+        ]
     )
 }

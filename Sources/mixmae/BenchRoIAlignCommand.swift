@@ -34,7 +34,6 @@ struct BenchRoIAlignCommand: ParsableCommand {
     @Option(name: .long, help: "Timed repetitions per measurement (the best one is kept).")
     var repetitions = 3
 
-
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
         guard imageSize >= 32 else { throw ValidationError("--image-size must be at least 32, got \(imageSize)") }

@@ -50,7 +50,8 @@ import Testing
         #expect(lines[1].range(of: #"^MixKit SDK \d+\.\d+$"#, options: .regularExpression) != nil, "\(lines)")
         #expect(lines[2].hasPrefix("plugin ABI stamp: SDK "), "\(lines)")
         #expect(lines[3].range(of: #"^Swift compiler \d+\.\d+\.\d+$"#, options: .regularExpression) != nil)
-        #expect(lines[4].range(of: #"^C kernels: (avx512|avx2|portable) \(CPU runs "#, options: .regularExpression) != nil)
+        #expect(
+            lines[4].range(of: #"^C kernels: (avx512|avx2|portable) \(CPU runs "#, options: .regularExpression) != nil)
         let portable = try runMixmae(["--version"], environment: ["MIXMAE_CPU": "portable"])
         #expect(portable.stdout.contains("C kernels: portable"), "\(portable.stdout)\(portable.stderr)")
     }

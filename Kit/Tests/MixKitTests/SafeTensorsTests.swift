@@ -85,13 +85,13 @@ import Testing
         var badJSON = data
         badJSON[8] = UInt8(ascii: "[")
         expectError(badJSON, "bad header")
-        let header = #"{"w":{"dtype":"I16","shape":[1],"data_offsets":[0,2]}}"#
-        var i16 = Data()
+        let header = #"{"w":{"dtype":"C64","shape":[1],"data_offsets":[0,8]}}"#
+        var c64 = Data()
         var n = UInt64(header.utf8.count).littleEndian
-        withUnsafeBytes(of: &n) { i16.append(contentsOf: $0) }
-        i16.append(contentsOf: Array(header.utf8))
-        i16.append(Data(count: 2))
-        expectError(i16, "dtype I16")
+        withUnsafeBytes(of: &n) { c64.append(contentsOf: $0) }
+        c64.append(contentsOf: Array(header.utf8))
+        c64.append(Data(count: 8))
+        expectError(c64, "dtype C64")
         do {
             _ = try SafeTensorsFile(path: dir + "/missing.safetensors")
             Issue.record("expected an error")

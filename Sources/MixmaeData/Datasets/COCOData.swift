@@ -248,14 +248,18 @@ public struct COCODetection: Equatable, Sendable {
         guard let first = entries.first else { return [] }
         let boxResults = !(first.bbox ?? []).isEmpty
         if !boxResults && first.segmentation == nil {
-            throw InputError(file: file, keyPath: "[0]", problem: "has neither bbox nor segmentation; a result needs a box [x, y, width, height] "
+            throw InputError(
+                file: file, keyPath: "[0]",
+                problem: "has neither bbox nor segmentation; a result needs a box [x, y, width, height] "
                     + "or an RLE mask {size, counts}")
         }
         return try entries.enumerated().map { index, entry in
             let path = "[\(index)]"
             if boxResults {
                 guard let bbox = entry.bbox else {
-                    throw InputError(file: file, keyPath: path + ".bbox", problem: "missing; the first result has a bbox, so every result needs one (as pycocotools)")
+                    throw InputError(
+                        file: file, keyPath: path + ".bbox",
+                        problem: "missing; the first result has a bbox, so every result needs one (as pycocotools)")
                 }
                 return COCODetection(
                     imageID: entry.imageID, categoryID: entry.categoryID,
@@ -263,7 +267,9 @@ public struct COCODetection: Equatable, Sendable {
                     segmentation: entry.segmentation)
             }
             guard case .mask(let mask) = entry.segmentation else {
-                throw InputError(file: file, keyPath: path + ".segmentation", problem: entry.segmentation == nil
+                throw InputError(
+                    file: file, keyPath: path + ".segmentation",
+                    problem: entry.segmentation == nil
                         ? "missing; the first result has no bbox, so every result needs an RLE mask {size, counts}"
                         : "polygons; results without a bbox need an RLE mask {size, counts} (its area and box "
                             + "come from the mask, as in pycocotools)")

@@ -1,5 +1,9 @@
 import Foundation
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A reference-counted float32 buffer that tensors share.
 ///
 /// Buffers come from `BufferPool`: training repeats the same shapes every
@@ -14,6 +18,14 @@ public final class TensorStorage: @unchecked Sendable {
     init(uninitializedCount count: Int) {
         self.count = count
         self.pointer = BufferPool.shared.take(count)
+    }
+
+    /// A buffer of `count` floats with undefined contents, or nil when the
+    /// system cannot provide it (see ``Tensor/allocate(shape:)``).
+    init?(tryingCount count: Int) {
+        guard let pointer = BufferPool.shared.tryTake(count) else { return nil }
+        self.count = count
+        self.pointer = pointer
     }
 
     /// A buffer of `count` zeros.
@@ -43,6 +55,12 @@ final class BufferPool: @unchecked Sendable {
     }
 
     func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if let p = tryTake(count) { return p }
+        fatalError(TensorAllocationError(shape: nil, count: count).description)
+    }
+
+    /// A cached buffer of `count` floats, else a new one from the system, else nil.
+    func tryTake(_ count: Int) -> UnsafeMutablePointer<Float>? {
         let n = max(count, 1)
         lock.lock()
         if var list = free[n], let p = list.popLast() {
@@ -52,7 +70,9 @@ final class BufferPool: @unchecked Sendable {
             return p
         }
         lock.unlock()
-        return UnsafeMutablePointer<Float>.allocate(capacity: n)
+        let (bytes, overflow) = n.multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !overflow, let raw = malloc(bytes) else { return nil }
+        return raw.bindMemory(to: Float.self, capacity: n)
     }
 
     func give(_ pointer: UnsafeMutablePointer<Float>, _ count: Int) {
@@ -65,7 +85,7 @@ final class BufferPool: @unchecked Sendable {
             return
         }
         lock.unlock()
-        pointer.deallocate()
+        Glibc.free(pointer)
     }
 
     /// Returns every cached buffer to the system.
@@ -75,6 +95,6 @@ final class BufferPool: @unchecked Sendable {
         free = [:]
         cachedBytes = 0
         lock.unlock()
-        for (_, list) in lists { for p in list { p.deallocate() } }
+        for (_, list) in lists { for p in list { Glibc.free(p) } }
     }
 }

@@ -39,8 +39,7 @@ public final class Tensor: CustomStringConvertible {
 
     /// A tensor over `storage` starting at `offset`; the storage must hold the elements.
     init(shape: [Int], storage: TensorStorage, offset: Int = 0) {
-        let n = shape.reduce(1, *)
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
+        let n = CheckedSize.elementCountOrFail(shape)
         precondition(
             offset + n <= storage.count,
             "Tensor: shape \(shape) needs \(n) elements past offset \(offset), storage has \(storage.count)")
@@ -52,10 +51,12 @@ public final class Tensor: CustomStringConvertible {
 
     /// A new tensor with undefined contents (every element is written by the caller).
     init(uninitializedShape shape: [Int]) {
-        let n = shape.reduce(1, *)
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
+        let n = CheckedSize.elementCountOrFail(shape)
         self.shape = shape
-        self.storage = TensorStorage(uninitializedCount: n)
+        guard let storage = TensorStorage(tryingCount: n) else {
+            fatalError(TensorAllocationError(shape: shape, count: n).description)
+        }
+        self.storage = storage
         self.offset = 0
         self.count = n
     }
