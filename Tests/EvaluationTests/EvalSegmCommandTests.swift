@@ -8,7 +8,7 @@ import Testing
         let segm = evalFixtures.appendingPathComponent("segm")
         let run = try runMixmae([
             "eval", "coco", "--gt", segm.appendingPathComponent("gt.json").path,
-            "--pred", segm.appendingPathComponent("dets.json").path, "--iou-type", "segm", "--json",
+            "--pred", segm.appendingPathComponent("dets.json").path, "--iou-type", "segm", "--format", "json",
         ])
         #expect(run.status == 0, "stderr: \(run.stderr)")
         #expect(run.stderr.contains("masks on 6 images"))
@@ -29,9 +29,9 @@ import Testing
             "eval", "coco", "--gt", segm.appendingPathComponent("gt.json").path,
             "--pred", segm.appendingPathComponent("dets.json").path,
         ]
-        let boxes = try runMixmae(arguments + ["--json"])
+        let boxes = try runMixmae(arguments + ["--format", "json"])
         #expect(boxes.status == 0, "stderr: \(boxes.stderr)")
-        let masks = try runMixmae(arguments + ["--iou-type", "segm", "--json"])
+        let masks = try runMixmae(arguments + ["--iou-type", "segm", "--format", "json"])
         #expect(boxes.stdout != masks.stdout)
         let bad = try runMixmae(arguments + ["--iou-type", "mask"])
         #expect(bad.status != 0)
