@@ -184,6 +184,40 @@ import Testing
         #expect(broken.stdout.contains("\nFAIL\n  - gradient of fc.weight["))
     }
 
+    /// `--format json` carries the verdict, the samples and the failures the text shows.
+    @Test func checkAsJSON() throws {
+        struct Check: Decodable {
+            struct Sample: Decodable {
+                var tensor: String
+                var shape: [Int]
+                var passed: Bool
+            }
+            var id: String
+            var kind: String
+            var library: String
+            var tensors: Int
+            var samples: [Sample]
+            var passed: Bool
+            var failures: [String]
+        }
+        let dir = try TemporaryFolder()
+        let file = try dir.registry([fixture("Good")])
+        let good = try runMixmae(["plugins", "check", "toy-backbone", "--registry", file, "--format", "json"])
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        let passed = try JSONDecoder().decode(Check.self, from: Data(good.stdout.utf8))
+        #expect(passed.id == "toy-backbone" && passed.kind == "backbone" && passed.library == fixture("Good"))
+        #expect(passed.tensors == 10 && passed.passed && passed.failures.isEmpty)
+        #expect(passed.samples.count == 12 && passed.samples.allSatisfy(\.passed))
+
+        let broken = try runMixmae([
+            "plugins", "check", "toy-broken-gradient", "--registry", file, "--elements", "2", "--format", "json",
+        ])
+        #expect(broken.status == 1)
+        let failed = try JSONDecoder().decode(Check.self, from: Data(broken.stdout.utf8))
+        #expect(!failed.passed && failed.failures.contains { $0.hasPrefix("gradient of fc.weight[") })
+        #expect(failed.samples.contains { $0.tensor == "fc.weight" && !$0.passed })
+    }
+
     /// A plugin's own op (`defineOp`) with a right backward passes; the same op whose
     /// backward misses a term of the product rule fails, on the layer before it.
     @Test func checkTellsARightCustomBackwardFromAWrongOne() throws {
