@@ -3,22 +3,42 @@ import Foundation
 import MixKit
 import MixmaePluginHost
 import MixmaeRecipes
+import MixmaeSupport
 import MixmaeTasks
 
-/// `mixmae bench train --config NAME.json [--steps K] [--warmup W] [--format table|json]`
+/// What `bench train` times: the same three steps `torch_bench.py` times.
+enum BenchStepMode: String, ExpressibleByArgument, CaseIterable {
+    /// MixMAE forward with mixing, backward, AdamW (betas 0.9, 0.95).
+    case pretrain
+    /// Encoder + 1000-class head, cross entropy, backward, AdamW.
+    case finetune
+    /// Encoder + 1000-class head, forward only, evaluation mode, no gradients.
+    case infer
+}
+
+/// `mixmae bench train --config NAME.json [--mode pretrain|finetune|infer] [--steps K] [--warmup W] [--format table|json]`
+///
+/// ```
+/// mixmae bench train --config ../shared/bench/tiny224.json
+/// mixmae bench train --config ../shared/bench/small128.json --mode infer --format json
+/// ```
 struct BenchTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Time full MixMAE training steps (forward, backward, AdamW) on random images.",
+        abstract: "Time full training steps (forward, backward, AdamW) or inference on random images.",
         discussion: """
             The configuration uses the reference implementation's names (as the parity fixtures' \
-            config.json and ../shared/bench/*.json do), plus `batch` and `mask_ratio`. Prints the \
-            median images/s over --steps timed steps after --warmup untimed ones. With \
+            config.json and ../shared/bench/*.json do), plus `batch` and `mask_ratio`. --mode \
+            pretrain times a MixMAE step, finetune a classification step (1000 classes, cross \
+            entropy, AdamW) and infer the classifier's forward pass without gradients, as \
+            ../shared/bench/torch_bench.py does. Prints the median images/s over --steps timed \
+            steps after --warmup untimed ones, and the process's peak resident memory. With \
             MIXMAE_PROFILE=1 a per-op profile goes to standard error.
             """
     )
 
     @Option(help: "Model and batch configuration (JSON, reference names).") var config: String
+    @Option(help: "pretrain, finetune or infer.") var mode: BenchStepMode = .pretrain
     @Option(help: "Timed steps.") var steps = 5
     @Option(help: "Untimed steps first.") var warmup = 2
     @Option(help: "Batch size (default: the config's `batch`, else 16).") var batch: Int?
@@ -60,8 +80,63 @@ struct BenchTrainCommand: ParsableCommand {
             ])
         }
         let maskRatio = settings.float("mask_ratio")
-        let model = try reference.buildPretrainModel(
-            with: ComponentBuilder(provider: catalog, rng: RandomSource(seed: 0)))
+        let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: 0))
+        let (runStep, parameters): (() -> Float?, Int)
+        switch mode {
+        case .pretrain:
+            let model = try reference.buildPretrainModel(with: builder)
+            runStep = Self.pretrainStep(model, batchSize: batchSize, maskRatio: maskRatio)
+            parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
+        case .finetune, .infer:
+            let model = try reference.buildClassifier(with: builder, numClasses: Self.benchmarkClasses)
+            runStep =
+                mode == .finetune
+                ? Self.finetuneStep(model, batchSize: batchSize) : Self.inferenceStep(model, batchSize: batchSize)
+            parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
+        }
+        var times: [Double] = []
+        for step in 0..<(warmup + steps) {
+            if step == warmup && ProcessInfo.processInfo.environment["MIXMAE_PROFILE"] == "1" { Profiler.start() }
+            let start = Date()
+            let loss = runStep()
+            let seconds = Date().timeIntervalSince(start)
+            if step >= warmup { times.append(seconds) }
+            if !output.json {
+                FileHandle.standardError.write(
+                    Data(
+                        "step \(step + 1)/\(warmup + steps)\(step < warmup ? " (warm-up)" : ""): \(String(format: "%.1f", seconds * 1000)) ms\(loss.map { ", loss " + String(format: "%.4f", $0) } ?? "")\n"
+                            .utf8))
+            }
+        }
+        if ProcessInfo.processInfo.environment["MIXMAE_PROFILE"] == "1" {
+            FileHandle.standardError.write(Data((Profiler.report() + "\n").utf8))
+        }
+        let median = times.sorted()[times.count / 2]
+        let name = (config as NSString).lastPathComponent
+        let peak = PeakMemory.residentMiB()
+        if output.json {
+            let object: [String: Any] = [
+                "config": name, "mode": mode.rawValue, "batch": batchSize, "steps": steps,
+                "median_step_seconds": median, "images_per_second": Double(batchSize) / median,
+                "parameters": parameters, "threads": Parallel.threadCount, "peak_rss_mib": peak,
+                "kernel_path": CPUFeatures.kernelPath.rawValue,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(
+                "\(name) \(mode.rawValue): batch \(batchSize), \(parameters) parameters, median step "
+                    + "\(String(format: "%.1f", median * 1000)) ms over \(steps) steps: "
+                    + "\(String(format: "%.1f", Double(batchSize) / median)) images/s, peak RSS "
+                    + "\(String(format: "%.1f", peak)) MiB (\(Parallel.threadCount) threads)")
+        }
+    }
+
+    /// The classes of the finetune and inference heads (ImageNet's, as `torch_bench.py`).
+    static let benchmarkClasses = 1000
+
+    /// One MixMAE step on a fixed random batch; returns the loss.
+    static func pretrainStep(_ model: PretrainModel, batchSize: Int, maskRatio: Double) -> () -> Float? {
         let caps = model.backbone.capabilities
         let side = caps.imageSize / (caps.outputs.last?.stride ?? 32)
         var sampler = MaskSampler(height: side, width: side, ratio: maskRatio, extraRatio: 0, seed: 1)
@@ -70,41 +145,41 @@ struct BenchTrainCommand: ParsableCommand {
         let optimizer = AdamW(
             groups: ParameterGroup.decayAndNoDecay(model.namedParameters(), weightDecay: 0.05), learningRate: 1.5e-4,
             betas: (0.9, 0.95))
-        var times: [Double] = []
-        for step in 0..<(warmup + steps) {
-            if step == warmup && ProcessInfo.processInfo.environment["MIXMAE_PROFILE"] == "1" { Profiler.start() }
-            let start = Date()
+        return {
             let loss = model(images, mixing: sampler.next()).loss
             optimizer.zeroGrad()
             loss.backward()
             optimizer.step()
-            let seconds = Date().timeIntervalSince(start)
-            if step >= warmup { times.append(seconds) }
-            if !output.json {
-                FileHandle.standardError.write(
-                    Data(
-                        "step \(step + 1)/\(warmup + steps)\(step < warmup ? " (warm-up)" : ""): \(String(format: "%.1f", seconds * 1000)) ms, loss \(String(format: "%.4f", loss.item()))\n"
-                            .utf8))
-            }
+            return loss.item()
         }
-        if ProcessInfo.processInfo.environment["MIXMAE_PROFILE"] == "1" {
-            FileHandle.standardError.write(Data((Profiler.report() + "\n").utf8))
+    }
+
+    /// One classification step (cross entropy over 1000 classes, AdamW); returns the loss.
+    static func finetuneStep(_ model: ClassifierModel, batchSize: Int) -> () -> Float? {
+        let caps = model.backbone.capabilities
+        var rng = RandomGenerator(seed: 2)
+        let images = Tensor.randomNormal([batchSize, caps.inputChannels, caps.imageSize, caps.imageSize], using: &rng)
+        let labels = (0..<batchSize).map { _ in rng.nextInt(below: benchmarkClasses) }
+        let optimizer = AdamW(
+            groups: ParameterGroup.decayAndNoDecay(model.namedParameters(), weightDecay: 0.05), learningRate: 1e-4)
+        return {
+            let loss = crossEntropy(model(images).logits, labels: labels)
+            optimizer.zeroGrad()
+            loss.backward()
+            optimizer.step()
+            return loss.item()
         }
-        let median = times.sorted()[times.count / 2]
-        let parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
-        let name = (config as NSString).lastPathComponent
-        if output.json {
-            let object: [String: Any] = [
-                "config": name, "batch": batchSize, "steps": steps, "median_step_seconds": median,
-                "images_per_second": Double(batchSize) / median, "parameters": parameters,
-                "threads": Parallel.threadCount,
-            ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
-        } else {
-            print(
-                "\(name): batch \(batchSize), \(parameters) parameters, median step \(String(format: "%.1f", median * 1000)) ms over \(steps) steps: \(String(format: "%.1f", Double(batchSize) / median)) images/s (\(Parallel.threadCount) threads)"
-            )
+    }
+
+    /// The classifier's forward pass in evaluation mode, without a graph.
+    static func inferenceStep(_ model: ClassifierModel, batchSize: Int) -> () -> Float? {
+        let caps = model.backbone.capabilities
+        var rng = RandomGenerator(seed: 2)
+        let images = Tensor.randomNormal([batchSize, caps.inputChannels, caps.imageSize, caps.imageSize], using: &rng)
+        model.train(false)
+        return {
+            _ = withNoGrad { model(images).logits }
+            return nil
         }
     }
 }
