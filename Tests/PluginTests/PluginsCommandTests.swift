@@ -218,6 +218,21 @@ import Testing
         #expect(failed.samples.contains { $0.tensor == "fc.weight" && !$0.passed })
     }
 
+    /// A plugin's shape mistake stops the process at the op's entry check, in the
+    /// release build, with the op's name and every input shape: never a wrong result
+    /// or a read past a buffer.
+    @Test func aShapeMistakeInAPluginNamesTheOpAndTheShapes() throws {
+        let dir = try TemporaryFolder()
+        let file = try dir.registry([fixture("WrongBackward")])
+        let result = try runMixmae(["plugins", "check", "toy-misshapen-head", "--registry", file])
+        #expect(result.status != 0, "\(result.stdout)\(result.stderr)")
+        #expect(!result.stdout.contains("PASS"))
+        #expect(
+            result.stderr.contains(
+                "linear: weight [3, 17] does not fit input [4, 16] (expects [out, 16]) (input shapes [4, 16], [3, 17], [3])"
+            ), "\(result.stderr)")
+    }
+
     /// A plugin's own op (`defineOp`) with a right backward passes; the same op whose
     /// backward misses a term of the product rule fails, on the layer before it.
     @Test func checkTellsARightCustomBackwardFromAWrongOne() throws {
