@@ -96,6 +96,40 @@ final class TrainingWorkspace {
         #expect(try ws.registry.run(1)?.status == .finished)
     }
 
+    /// A run records the GFLOPs of its step (what `mixmae flops` counts for its recipe)
+    /// and its cumulative compute; `runs list --metrics` shows both; resuming exactly still holds
+    /// (the count leaves the generators alone: see resumingGivesTheSameWeightsAsAnUninterruptedRun).
+    @Test func aRunRecordsTheComputeMixmaeFlopsCounts() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        try ws.pretrainRecipe(epochs: 1, batch: 16)
+        let flops = try ws.mixmae(["flops", "pretrain.yaml", "--format", "json"])
+        #expect(flops.status == 0, "\(flops.stderr)")
+        let counted = try #require(
+            try JSONSerialization.jsonObject(with: Data(flops.stdout.utf8)) as? [String: Any], "\(flops.stdout)")
+        let perStep = try #require(counted["gflops_per_step"] as? Double)
+        let forward = try #require(counted["forward_gflops_per_image"] as? Double)
+        let encoder = try #require(counted["encoder_forward_gflops_per_image"] as? Double)
+        let rest = try #require(counted["rest_forward_gflops_per_image"] as? Double)
+        #expect(abs(encoder + rest - forward) < 1e-12 && encoder > rest && rest > 0)
+        #expect(counted["batch"] as? Int == 16)
+
+        #expect(try ws.mixmae(["train", "pretrain.yaml"]).status == 0)
+        let recorded = try ws.registry.metrics(ofRun: 1, named: "gflops")
+        #expect(recorded.map(\.step) == [0])
+        #expect(abs(try #require(recorded.first).value - perStep) <= 1e-9 * perStep)
+        // 64 images, a fifth of them for validation: 3 full batches of 16.
+        let total = try ws.registry.metrics(ofRun: 1, named: "compute_tflops")
+        #expect(total.count == 1 && abs(total[0].value - perStep * Double(total[0].step) / 1000) < 1e-9)
+        #expect(total[0].step == 3, "\(total)")
+
+        let listed = try ws.mixmae(["runs", "list", "--metrics", "gflops,compute_tflops", "--format", "json"])
+        let runs = try #require(
+            try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]], "\(listed.stdout)")
+        let metrics = try #require(runs.first?["metrics"] as? [String: Any])
+        #expect(metrics["gflops"] as? Double == recorded.first?.value)
+        #expect(metrics["compute_tflops"] as? Double == total.first?.value)
+    }
+
     @Test func valLossAndPicturesAreIndependent() throws {
         let ws = try TrainingWorkspace(images: 64)
         try ws.pretrainRecipe(epochs: 1, batch: 16)

@@ -99,6 +99,7 @@ public final class TrainingSession {
             try recipe.resolved.yaml(provenance: true).write(
                 to: run.outputDirectory.appendingPathComponent("recipe.yaml"), atomically: true, encoding: .utf8)
             task.attach(runDirectory: run.outputDirectory.path)
+            let gflopsPerStep = countCompute(task, data: data, observer: observer, run: run.id)
             let loop = TrainingLoop(
                 task: task, data: data, settings: recipe.optimization, checkpointDirectory: run.outputDirectory.path,
                 modelRandom: modelRandom)
@@ -108,6 +109,10 @@ public final class TrainingSession {
             loop.label = "\(recipe.task.name) run \(run.id)"
             loop.checkpointMetadata = ["mixmae.task": recipe.task.name, "mixmae.run": String(run.id)]
             let summary = try loop.run(resume: resume)
+            if let gflopsPerStep {
+                observer.record(
+                    metrics: [Self.computeMetric: gflopsPerStep * Double(summary.steps) / 1000], step: summary.steps)
+            }
             try end(run, .finished)
             return Result(runID: run.id, task: recipe.task, directory: run.outputDirectory, summary: summary)
         } catch TrainingStop.interrupted(let checkpoint) {
@@ -117,6 +122,40 @@ public final class TrainingSession {
         } catch {
             try? end(run, .failed("\(error)"))
             throw error
+        }
+    }
+
+    /// The metric holding a step's GEMM work, in GFLOPs (``ComputeCount``).
+    public static let gflopsMetric = "gflops"
+    /// The metric holding the run's cumulative GEMM work, in TFLOPs, at the end of an attempt.
+    public static let computeMetric = "compute_tflops"
+
+    /// Counts one step's GFLOPs on the first training batch and records them as
+    /// the metric `gflops` at step 0. The task's generator, the model's mode and
+    /// its gradients are left as they were, so the run trains exactly as without
+    /// the count; a count that fails is reported and skipped, never fatal.
+    private func countCompute(_ task: TrainingTask, data: BatchSource, observer: TrainingObserver, run: RunID)
+        -> Double?
+    {
+        let generator = task.generatorState
+        defer {
+            task.generatorState = generator
+            task.model.train(true)
+            task.model.zeroGrad()
+        }
+        do {
+            guard let batch = try data.batches(epoch: 0, skip: 0).next() else { return nil }
+            task.model.train(false)
+            let count = try ComputeCount.trainingStep(of: task, on: batch)
+            let gflops = count.step / 1e9
+            observer.record(metrics: [Self.gflopsMetric: gflops], step: 0)
+            log(
+                "run \(run): " + String(format: "%.3f GFLOPs per step (%.4f per image forward)", gflops,
+                    count.forwardPerImage / 1e9))
+            return gflops
+        } catch {
+            log("run \(run): the compute count was skipped (\(error))")
+            return nil
         }
     }
 
