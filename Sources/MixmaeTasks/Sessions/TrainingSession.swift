@@ -150,8 +150,10 @@ public final class TrainingSession {
             let gflops = count.step / 1e9
             observer.record(metrics: [Self.gflopsMetric: gflops], step: 0)
             log(
-                "run \(run): " + String(format: "%.3f GFLOPs per step (%.4f per image forward)", gflops,
-                    count.forwardPerImage / 1e9))
+                "run \(run): "
+                    + String(
+                        format: "%.3f GFLOPs per step (%.4f per image forward)", gflops,
+                        count.forwardPerImage / 1e9))
             return gflops
         } catch {
             log("run \(run): the compute count was skipped (\(error))")
