@@ -142,6 +142,12 @@ extension RunRegistry {
         let url: URL
         do {
             chosen = try recordedCheckpoint(ofRun: id, role: role)
+            // A newer commit in the run folder than the recorded checkpoint: record it first.
+            if let step = chosen.event.step, let committed = newestCommittedStep(ofRun: id), committed > step,
+                try !adoptCommittedCheckpoints(ofRun: id).isEmpty
+            {
+                chosen = try recordedCheckpoint(ofRun: id, role: role)
+            }
             url = try verify(chosen.artifact, preferredPath: chosen.event.path)
         } catch let error as RegistryError {
             guard try !adoptCommittedCheckpoints(ofRun: id).isEmpty else { throw error }

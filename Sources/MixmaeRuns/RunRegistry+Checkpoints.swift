@@ -40,6 +40,13 @@ extension RunRegistry {
         return adopted
     }
 
+    /// The newest step with a manifest in run `id`'s folder (by name, unverified).
+    func newestCommittedStep(ofRun id: RunID) -> Int? {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: outputDirectory(ofRun: id).path)) ?? []
+        return names.filter { $0.hasSuffix(".manifest.json") }.compactMap { CheckpointManifest.step(ofFileNamed: $0) }
+            .max()
+    }
+
     private func hasProducedEvent(run: RunID, artifact: ArtifactID, role: ArtifactRole) throws -> Bool {
         try database.queryFirst(
             "SELECT 1 FROM events WHERE run_id = ? AND artifact_id = ? AND role = ? AND direction = 'produced'",

@@ -58,6 +58,8 @@ public enum DurableFile {
             }
         }
         try rename(temporary, to: target)
+        // rename(2) does nothing when both names are links of one file (publishing again).
+        unlink(temporary)
     }
 
     /// Renames `source` to `target` and fsyncs the folder.

@@ -45,7 +45,7 @@ enum ResumePoint {
                 default: return nil
                 }
             }
-            _ = try CheckpointCommit(folder: folder, run: id).publish(manifest, roles: roles)
+            _ = try CheckpointCommit(folder: folder, run: id).publish(manifest, roles: roles, again: true)
         }
         let adopted = try registry.adoptCommittedCheckpoints(ofRun: id, scan: scan)
         if !adopted.isEmpty {

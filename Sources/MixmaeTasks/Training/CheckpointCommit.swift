@@ -71,8 +71,11 @@ struct CheckpointCommit {
         return try publish(manifest, roles: roles)
     }
 
-    /// Publishes the user-visible names of a committed checkpoint (again, after a kill).
-    func publish(_ manifest: CheckpointManifest, roles: [Role]) throws -> [(path: String, role: String)] {
+    /// Publishes the user-visible names of a committed checkpoint; `again` after a kill (resume
+    /// passes no crash points).
+    func publish(_ manifest: CheckpointManifest, roles: [Role], again: Bool = false) throws -> [(
+        path: String, role: String
+    )] {
         var written: [(path: String, role: String)] = []
         for role in roles {
             let target = folder.appendingPathComponent(role.fileName).path
@@ -80,12 +83,12 @@ struct CheckpointCommit {
                 try DurableFile.publish(
                     folder.appendingPathComponent(manifest.optimizer.name).path,
                     as: Checkpoint.optimizerPath(for: target))
-                CrashPoint.reached("after-publish-optim", step: manifest.step)
+                if !again { CrashPoint.reached("after-publish-optim", step: manifest.step) }
             }
             try DurableFile.publish(folder.appendingPathComponent(manifest.weights.name).path, as: target)
             written.append((target, role.registryRole))
         }
-        CrashPoint.reached("after-publish", step: manifest.step)
+        if !again { CrashPoint.reached("after-publish", step: manifest.step) }
         return written
     }
 
