@@ -75,6 +75,10 @@ public enum CommonSections {
         .bool(
             "skip_broken", default: true,
             doc: "Skip unreadable images with a warning (counted); false fails the run on the first one."),
+        .float(
+            "max_unreadable", default: 0.01, range: 0...1,
+            doc: "Largest fraction of the dataset's images that may be skipped as unreadable; more fails the run "
+                + "with the list."),
     ]
 
     public static let optim: [ParameterSpec] = [

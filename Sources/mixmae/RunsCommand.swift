@@ -9,7 +9,10 @@ struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "List, inspect, compare and clean up recorded runs.",
-        subcommands: [RunsListCommand.self, RunsShowCommand.self, RunsCompareCommand.self, RunsGCCommand.self],
+        subcommands: [
+            RunsListCommand.self, RunsShowCommand.self, RunsCompareCommand.self, RunsGCCommand.self,
+            RunsRecoverCommand.self,
+        ],
         defaultSubcommand: RunsListCommand.self
     )
 }

@@ -247,7 +247,11 @@ final class MetricLog: TrainingObserver {
         let batch = try #require(try data.batches(epoch: 0, skip: 0).next())
         #expect {
             _ = try task.loss(for: batch)
-        } throws: { "\($0)".contains("segment.num_classes") && "\($0)".contains("outside 0..<2") }
+        } throws: {
+            // The message names the one label map at fault, the value and the class count.
+            "\($0)".contains("segment.num_classes is 2") && "\($0)".contains("outside 0..<2")
+                && "\($0)".range(of: #"annotations/\S+\.png: holds label [0-9]+"#, options: .regularExpression) != nil
+        }
         // A classification batch is not a detection batch.
         let (detect, _, _) = try DetectSetup.make(
             recipe: try ws.detectRecipe(), builder: ws.builder(), initialWeights: nil,

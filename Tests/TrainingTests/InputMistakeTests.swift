@@ -51,10 +51,16 @@ import Testing
         #expect(stopped.status != 0)
         let before = try #require(try ws.registry.run(1))
         #expect(before.status == .killed)
+        // The published copy is not needed (resume reads the committed step files) ...
         try FileManager.default.removeItem(atPath: ws.folder.file("home/runs/1/last.optim.safetensors"))
+        // ... but the committed optimizer state is.
+        try FileManager.default.removeItem(atPath: ws.folder.file("home/runs/1/step-00000002.optim.safetensors"))
         let resumed = try ws.mixmae(["train", "--resume", "1"])
         #expect(resumed.status == 1)
-        #expect(resumed.stderr.contains("last.optim.safetensors: run 1 cannot continue exactly"), "\(resumed.stderr)")
+        #expect(
+            resumed.stderr.contains(
+                "step-00000002.manifest.json: run 1 cannot continue exactly: step 2: step-00000002.optim.safetensors is "
+                    + "missing; restore the files and resume again (the run was not changed)"), "\(resumed.stderr)")
         let after = try #require(try ws.registry.run(1))
         #expect(after.status == .killed && after.attempt == before.attempt)
     }

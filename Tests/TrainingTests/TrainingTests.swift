@@ -265,14 +265,50 @@ final class TrainingWorkspace {
         let garbage = ws.folder.file("data/classification/train/circle/000000-broken.png")
         try Data("not a png".utf8).write(to: URL(fileURLWithPath: garbage))
         try ws.pretrainRecipe(epochs: 1, batch: 8)
-        let skipped = try ws.mixmae(["train", "pretrain.yaml"])
+        // 1 of 52 (2%) is more than the default data.max_unreadable (1%): the run fails with the list.
+        let tooMany = try ws.mixmae(["train", "pretrain.yaml"])
+        #expect(tooMany.status == 1, "\(tooMany.stderr)")
+        #expect(tooMany.stderr.contains("more than data.max_unreadable allows (1%)"), "\(tooMany.stderr)")
+        #expect(tooMany.stderr.contains("circle/000000-broken.png: not a PNG or JPEG file"), "\(tooMany.stderr)")
+        #expect(try ws.registry.run(1)?.status == .failed)
+        let skipped = try ws.mixmae(["train", "pretrain.yaml", "--set", "data.max_unreadable=0.05"])
         #expect(skipped.status == 0, "\(skipped.stderr)")
         #expect(
             skipped.stderr.contains("skipping unreadable image: data/classification/train/circle/000000-broken.png"),
             "\(skipped.stderr)")
+        // Below the threshold the skipped files are listed in the run folder and counted in a tag.
+        let list = try String(contentsOfFile: ws.folder.file("home/runs/2/unreadable.txt"), encoding: .utf8)
+        #expect(list.hasPrefix("data/classification/train/circle/000000-broken.png\t"), "\(list)")
+        #expect(try ws.registry.tags(ofRun: 2)["data.unreadable"] == "1")
         let strict = try ws.mixmae(["train", "pretrain.yaml", "--set", "data.skip_broken=false"])
         #expect(strict.status == 1)
         #expect(strict.stderr.contains("circle/000000-broken.png: not a PNG or JPEG file"))
-        #expect(try ws.registry.run(2)?.status == .failed)
+        #expect(try ws.registry.run(3)?.status == .failed)
+    }
+
+    /// Issue 11: a run with 7 of its 8 images unreadable must not finish.
+    @Test func sevenOfEightUnreadableImagesFailTheRun() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        let root = ws.folder.file("small/circle")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let images = try FileManager.default.contentsOfDirectory(
+            atPath: ws.folder.file("data/classification/train/circle")
+        )
+        .sorted()
+        try FileManager.default.copyItem(
+            atPath: ws.folder.file("data/classification/train/circle/\(images[0])"), toPath: root + "/good.png")
+        for index in 1...7 {
+            try Data("broken \(index)".utf8).write(to: URL(fileURLWithPath: root + "/bad\(index).png"))
+        }
+        try ws.pretrainRecipe(epochs: 1, batch: 2)
+        let result = try ws.mixmae([
+            "train", "pretrain.yaml", "--set", "data.root=small", "--set", "data.max_unreadable=0.5",
+            "--set", "log.pictures=0", "--set", "log.val_images=0",
+        ])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("of the dataset's 8 images"), "\(result.stderr)")
+        #expect(result.stderr.contains("more than data.max_unreadable allows (50%)"), "\(result.stderr)")
+        #expect(result.stderr.contains("small/circle/bad"), "\(result.stderr)")
+        #expect(try ws.registry.run(1)?.status == .failed)
     }
 }

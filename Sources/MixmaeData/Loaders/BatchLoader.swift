@@ -1,5 +1,6 @@
 import Foundation
 import MixKit
+import MixmaeSupport
 
 /// Batches in order, possibly prepared ahead on other threads.
 public protocol BatchIterator: AnyObject {
@@ -21,19 +22,40 @@ public func derivedSeed(_ parts: UInt64...) -> UInt64 {
     return h
 }
 
-/// Counts and reports unreadable images once each, across threads.
+/// Counts and reports unreadable images once each, across threads, and stops the data
+/// when more than ``maxUnreadable`` of a dataset cannot be read (`data.max_unreadable`).
 public final class BrokenImageLog: @unchecked Sendable {
     private let lock = NSLock()
     private var seen: Set<String> = []
+    private var files: [(path: String, reason: String)] = []
     private var failures = 0
     private let report: @Sendable (String) -> Void
+    /// The largest fraction of a dataset's files that may be unreadable (skipped); more is an
+    /// ``UnreadableDataError``. 1 allows any number.
+    public let maxUnreadable: Double
 
     public init(
+        maxUnreadable: Double = 1,
         report: @escaping @Sendable (String) -> Void = {
             FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8))
         }
     ) {
+        self.maxUnreadable = maxUnreadable
         self.report = report
+    }
+
+    /// Every distinct unreadable file so far, with the first reason, in the order found.
+    public var unreadable: [(path: String, reason: String)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return files
+    }
+
+    /// Throws when the distinct unreadable files are more than ``maxUnreadable`` of `total`.
+    func check(total: Int) throws {
+        let found = unreadable
+        guard Double(found.count) > maxUnreadable * Double(total) else { return }
+        throw UnreadableDataError(files: found, total: total, maxUnreadable: maxUnreadable)
     }
 
     /// How many reads failed (every occurrence, not only the first per file).
@@ -47,6 +69,7 @@ public final class BrokenImageLog: @unchecked Sendable {
         lock.lock()
         failures += 1
         let first = seen.insert(path).inserted
+        if first { files.append((path, "\(error)")) }
         lock.unlock()
         if first { report("skipping unreadable image: \(error)") }
     }
@@ -122,4 +145,27 @@ public final class ImageBatchLoader: BatchSource, @unchecked Sendable {
         let labels = loaded.map(\.label)
         return Batch(images: images, labels: labels)
     }
+}
+
+/// More of a dataset than `data.max_unreadable` allows cannot be read: the run stops instead
+/// of training on what is left.
+public struct UnreadableDataError: UserFacingError {
+    /// The unreadable files found so far, with the reasons.
+    public let files: [(path: String, reason: String)]
+    /// The dataset's size.
+    public let total: Int
+    public let maxUnreadable: Double
+
+    public var what: String {
+        let share = String(format: "%.1f%%", 100 * Double(files.count) / Double(max(total, 1)))
+        let limit = String(format: "%g%%", 100 * maxUnreadable)
+        return "at least \(files.count) of the dataset's \(total) images (\(share)) cannot be read, more than "
+            + "data.max_unreadable allows (\(limit))"
+    }
+
+    public var hint: String? {
+        "repair or remove the files below, or raise data.max_unreadable (a fraction, 0.01 = 1%)"
+    }
+
+    public var details: [String] { files.map { "  \($0.reason)" } }
 }

@@ -92,6 +92,7 @@ extension BrokenImageLog {
             } catch {
                 guard skipBroken else { throw error }
                 record(path(index), error)
+                try check(total: order.count)
                 attempt += 1
                 if attempt >= order.count {
                     throw InputError(

@@ -70,23 +70,21 @@ public final class TrainingSession {
         let stored = try registry.recipe(ofRun: id)
         let resolved = try RecipeLoader().load(text: stored.text, as: "run \(id) recipe")
         let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
-        let checkpoint = try registry.checkpoint(ofRun: id, role: .checkpointLast)
-        let optimizerState = Checkpoint.optimizerPath(for: checkpoint.url.path)
-        do {
-            _ = try SafeTensorsFile(path: optimizerState)
-        } catch {
-            throw InputError(
-                file: optimizerState,
-                problem: "run \(id) cannot continue exactly without its optimizer state (\(error)); "
-                    + "restore this file and resume again (the run was not changed)")
-        }
-        // The model is built as at the start; the loop then restores its generator from the checkpoint.
+        let checkpoint = try ResumePoint.find(ofRun: id, in: registry, log: log)
+        // The model is built as at the start; the loop then restores its generator from the
+        // checkpoint. A run killed before its first checkpoint starts again from its initial weights.
         let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
-        let (task, data) = try makeTask(recipe, builder: builder, initialWeights: nil)
+        let initial = checkpoint == nil ? try initialWeights(recipe) : nil
+        let (task, data) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
         let run = try registry.resumeRun(id)
-        log("run \(id): resuming (attempt \(run.attempt)) from \(checkpoint.url.path)")
-        return try execute(
-            recipe, task: task, data: data, modelRandom: builder.rng, run: run, resume: checkpoint.url.path)
+        if let checkpoint {
+            log("run \(id): resuming (attempt \(run.attempt)) from \(checkpoint)")
+        } else {
+            log(
+                "run \(id): no checkpoint was committed before it stopped; starting it again from step 0 (attempt \(run.attempt))"
+            )
+        }
+        return try execute(recipe, task: task, data: data, modelRandom: builder.rng, run: run, resume: checkpoint)
     }
 
     private func execute(
@@ -108,18 +106,22 @@ public final class TrainingSession {
             loop.shouldStop = { step in ShutdownRequest.isRequested || stopAfter.map { step >= $0 } ?? false }
             loop.label = "\(recipe.task.name) run \(run.id)"
             loop.checkpointMetadata = ["mixmae.task": recipe.task.name, "mixmae.run": String(run.id)]
+            loop.checkpointRun = run.id
             let summary = try loop.run(resume: resume)
             if let gflopsPerStep {
                 observer.record(
                     metrics: [Self.computeMetric: gflopsPerStep * Double(summary.steps) / 1000], step: summary.steps)
             }
+            recordUnreadable(recipe.brokenImages, run: run)
             try end(run, .finished)
             return Result(runID: run.id, task: recipe.task, directory: run.outputDirectory, summary: summary)
         } catch TrainingStop.interrupted(let checkpoint) {
             let signal = ShutdownRequest.signal ?? SIGINT
+            recordUnreadable(recipe.brokenImages, run: run)
             try? end(run, .killed(signal: signal))
             throw TrainingInterrupted(runID: run.id, checkpoint: checkpoint, signal: signal)
         } catch {
+            recordUnreadable(recipe.brokenImages, run: run)
             try? end(run, .failed("\(error)"))
             throw error
         }
@@ -159,6 +161,18 @@ public final class TrainingSession {
             log("run \(run): the compute count was skipped (\(error))")
             return nil
         }
+    }
+
+    /// Lists the skipped unreadable images in `runs/<id>/unreadable.txt` (path and reason per
+    /// line) and counts them in the tag `data.unreadable`.
+    private func recordUnreadable(_ log: BrokenImageLog, run: ActiveRun) {
+        let files = log.unreadable
+        guard !files.isEmpty else { return }
+        let list = run.outputDirectory.appendingPathComponent("unreadable.txt")
+        let text = files.map { "\($0.path)\t\($0.reason)" }.joined(separator: "\n") + "\n"
+        try? DurableFile.write(Data(text.utf8), to: list.path)
+        try? run.setTag("data.unreadable", String(files.count))
+        self.log("run \(run.id): \(files.count) unreadable image(s) were skipped; the list is in \(list.path)")
     }
 
     /// Records the outcome, then runs the end hooks (curves).

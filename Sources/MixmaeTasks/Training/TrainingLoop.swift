@@ -145,6 +145,8 @@ public final class TrainingLoop {
     public var shouldStop: (Int) -> Bool = { _ in false }
     /// Extra metadata written into every checkpoint (task, recipe hash, ...).
     public var checkpointMetadata: [String: String] = [:]
+    /// The run whose folder holds the checkpoints, written into each checkpoint's manifest.
+    public var checkpointRun: Int64 = 0
     /// A label for the progress line.
     public var label = "train"
     /// The generator the model draws from in forward (dropout, drop path): its
@@ -259,9 +261,10 @@ public final class TrainingLoop {
                     observer?.heartbeat()
                     lastHeartbeat = Date()
                 }
-                if shouldStop(state.step) {
+                // A stop at an epoch's last step is taken after the epoch's own checkpoint below.
+                if state.stepInEpoch < perEpoch && shouldStop(state.step) {
                     progress.finish()
-                    try save(state, role: "checkpoint.last", to: lastCheckpointPath)
+                    try commit(state, roles: [.last])
                     throw TrainingStop.interrupted(checkpoint: lastCheckpointPath)
                 }
             }
@@ -270,6 +273,7 @@ public final class TrainingLoop {
             task.model.train(false)
             let evaluation = try task.evaluate(epoch: epoch)
             task.model.train(true)
+            var roles: [CheckpointCommit.Role] = [.last]
             if let evaluation {
                 observer?.record(metrics: evaluation, step: state.step)
                 latestMetrics.merge(evaluation) { _, b in b }
@@ -282,20 +286,15 @@ public final class TrainingLoop {
                         state.bestMetric.map { selection.higherIsBetter ? value > $0 : value < $0 } ?? true
                     if better {
                         state.bestMetric = value
-                        let path = checkpointDirectory + "/best.safetensors"
-                        try save(state, role: "checkpoint.best", to: path, withOptimizer: false)
-                        bestPath = path
+                        roles.append(.best)
+                        bestPath = checkpointDirectory + "/best.safetensors"
                     }
                 }
             }
             let periodic = settings.checkpointEvery > 0 && state.epoch % settings.checkpointEvery == 0
-            if periodic && state.epoch < settings.epochs {
-                try save(
-                    state, role: "checkpoint.epoch",
-                    to: checkpointDirectory + String(format: "/epoch-%04d.safetensors", state.epoch),
-                    withOptimizer: false)
-            }
-            try save(state, role: "checkpoint.last", to: lastCheckpointPath)
+            if periodic && state.epoch < settings.epochs { roles.append(.epoch(state.epoch)) }
+            // One commit serves every role of this step: last, best and the periodic copy.
+            try commit(state, roles: roles)
             if shouldStop(state.step) && state.epoch < settings.epochs {
                 progress.finish()
                 throw TrainingStop.interrupted(checkpoint: lastCheckpointPath)
@@ -311,13 +310,18 @@ public final class TrainingLoop {
             seconds: Date().timeIntervalSince(started))
     }
 
-    private func save(_ state: TrainerState, role: String, to path: String, withOptimizer: Bool = true) throws {
+    /// Writes the checkpoint of this step as one commit (``CheckpointCommit``), publishes it
+    /// under `roles`' names, records them, then prunes older step files.
+    private func commit(_ state: TrainerState, roles: [CheckpointCommit.Role]) throws {
         var s = state
         s.modelGenerator = modelRandom.state
         s.taskGenerator = task.generatorState
-        try Checkpoint.save(
-            model: task.model, optimizer: withOptimizer ? optimizer : nil, state: s, metadata: checkpointMetadata,
-            to: path)
-        observer?.checkpointWritten(path: path, role: role, epoch: s.epoch, step: s.step)
+        let commit = CheckpointCommit(folder: URL(fileURLWithPath: checkpointDirectory), run: checkpointRun)
+        let published = try commit.write(
+            model: task.model, optimizer: optimizer, state: s, metadata: checkpointMetadata, roles: roles)
+        for file in published {
+            observer?.checkpointWritten(path: file.path, role: file.role, epoch: s.epoch, step: s.step)
+        }
+        commit.prune(after: s.step)
     }
 }

@@ -82,23 +82,26 @@ public final class SegmentTask: TrainingTask {
     private func padded(_ batch: SegmentationBatch) throws -> SegmentationLabels {
         let (b, h, w, size) = (batch.items.count, batch.height, batch.width, canvas.size)
         var values = [Int](repeating: ignoreIndex, count: b * size * size)
-        var bad: UInt8? = nil
+        var bad: (item: Int, value: UInt8, x: Int, y: Int)? = nil
         batch.labels.withUnsafeBufferPointer { source in
             for i in 0..<b {
                 for y in 0..<h {
                     for x in 0..<w {
                         let v = source[(i * h + y) * w + x]
-                        if Int(v) >= classes && Int(v) != ignoreIndex { bad = v }
+                        if Int(v) >= classes && Int(v) != ignoreIndex && bad == nil { bad = (i, v, x, y) }
                         values[(i * size + y) * size + x] = Int(v)
                     }
                 }
             }
         }
         if let bad {
+            let item = batch.items[bad.item]
             throw InputError(
-                "a training label map (one of \(batch.items.map(\.stem).joined(separator: ", "))) holds label \(bad), "
-                    + "outside 0..<\(classes) and not the ignore index \(ignoreIndex): set segment.num_classes to the "
-                    + "dataset's class count (and segment.reduce_zero_label for ADE20K-style maps)")
+                file: item.labelPath.isEmpty ? item.stem : item.labelPath,
+                problem: "holds label \(bad.value) (at x \(bad.x), y \(bad.y) after the training transforms), "
+                    + "outside 0..<\(classes) (segment.num_classes is \(classes)) and not the ignore index \(ignoreIndex)",
+                hint: "set segment.num_classes to the dataset's class count (and segment.reduce_zero_label for "
+                    + "ADE20K-style maps)")
         }
         return SegmentationLabels(values: values, batch: b, height: size, width: size, ignoreIndex: ignoreIndex)
     }
