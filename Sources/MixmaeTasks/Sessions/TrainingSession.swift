@@ -135,7 +135,8 @@ public final class TrainingSession {
     /// Counts one step's GFLOPs on the first training batch and records them as
     /// the metric `gflops` at step 0. The task's generator, the model's mode and
     /// its gradients are left as they were, so the run trains exactly as without
-    /// the count; a count that fails is reported and skipped, never fatal.
+    /// the count; a count that fails is reported and skipped, never fatal, and
+    /// data that cannot be read is left for the loop to report.
     private func countCompute(_ task: TrainingTask, data: BatchSource, observer: TrainingObserver, run: RunID)
         -> Double?
     {
@@ -145,8 +146,9 @@ public final class TrainingSession {
             task.model.train(true)
             task.model.zeroGrad()
         }
+        // Data the loader cannot read is the loop's to report, with its own error.
+        guard let batch = try? data.batches(epoch: 0, skip: 0).next() else { return nil }
         do {
-            guard let batch = try data.batches(epoch: 0, skip: 0).next() else { return nil }
             task.model.train(false)
             let count = try ComputeCount.trainingStep(of: task, on: batch)
             let gflops = count.step / 1e9
