@@ -59,7 +59,17 @@ let package = Package(
                 "MixmaeTasks", "MixmaeReports", kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/mixmae"),
-        .target(name: "MixSwin", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/Swin"),
+        // The Swin plugin: its model (MixSwinModel, which tests link directly) and its entry points.
+        .target(
+            name: "MixSwinModel", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/Swin",
+            exclude: ["Plugin.swift"]),
+        .target(
+            name: "MixSwin", dependencies: ["MixSwinModel", .product(name: "MixKit", package: "Kit")],
+            path: "Plugins/Swin",
+            exclude: [
+                "SwinBackbone.swift", "SwinBlocks.swift", "SwinConfig.swift", "SwinPadding.swift",
+                "WindowAttention.swift",
+            ], sources: ["Plugin.swift"]),
         .target(
             name: "MixViTDecoder", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/ViTDecoder"),
         .target(
@@ -94,6 +104,8 @@ let package = Package(
             path: "Tests/ReportTests"),
         // The FCOS plugin's own logic (target assignment), linked into the tests directly.
         .testTarget(name: "FCOSTests", dependencies: ["MixFCOS", kit], path: "Tests/FCOSTests"),
+        // The Swin plugin's padding path (package API), linked into the tests directly.
+        .testTarget(name: "SwinTests", dependencies: ["MixSwinModel", kit], path: "Tests/SwinTests"),
         .testTarget(
             name: "DenseTaskTests",
             dependencies: [

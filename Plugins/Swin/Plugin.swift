@@ -1,4 +1,5 @@
 import MixKit
+import MixSwinModel
 
 extension SwinBackbone {
     static let descriptor = ComponentDescriptor(

@@ -50,11 +50,12 @@ public final class TrainingSession {
         let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
         let initial = try initialWeights(recipe)
         let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
-        let (task, data) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
+        let (task, data, tags) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
         let run = try registry.beginRun(
             task: recipe.task.name,
             recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
             seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
+        for (key, value) in tags.sorted(by: { $0.key < $1.key }) { try run.setTag(key, value) }
         log("run \(run.id): \(recipe.task.name), outputs in \(run.outputDirectory.path)")
         if let initial {
             try run.recordUsed(initial.artifact, role: .initBackbone, path: initial.url.path)
@@ -75,7 +76,7 @@ public final class TrainingSession {
         // checkpoint. A run killed before its first checkpoint starts again from its initial weights.
         let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
         let initial = checkpoint == nil ? try initialWeights(recipe) : nil
-        let (task, data) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
+        let (task, data, _) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
         let run = try registry.resumeRun(id)
         if let checkpoint {
             log("run \(id): resuming (attempt \(run.attempt)) from \(checkpoint)")
@@ -215,11 +216,11 @@ public final class TrainingSession {
 
     /// Builds the task with `builder` (the model's generator); its run folder is attached once the run exists.
     private func makeTask(_ recipe: TaskRecipe, builder: ComponentBuilder, initialWeights: String?) throws
-        -> (TrainingTask, BatchSource)
+        -> (TrainingTask, BatchSource, [String: String])
     {
         let prepared = try recipe.task.makeTraining(recipe, builder: builder, initialWeights: initialWeights)
         prepared.notes.forEach(log)
-        return (prepared.task, prepared.data)
+        return (prepared.task, prepared.data, prepared.tags)
     }
 }
 

@@ -36,7 +36,8 @@ public enum PluginABI {
     /// SDK minor version at build: bump on any change of the public API or layout.
     ///
     /// 2.1: detection ops (RoIAlign, anchors, box coder, IoU, NMS, assigners, samplers); F64 safetensors.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 1 }
+    /// 2.2: `BackboneCapabilities.arbitraryInputSize`; `bicubicResize` (PyTorch's bicubic kernel).
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 2 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.

@@ -24,15 +24,23 @@ public struct BackboneCapabilities: Sendable, Equatable {
     public var outputs: [FeatureSpec]
     /// Whether it supports MixMAE mixing (per-stage token grouping in attention).
     public var supportsMixing: Bool
-    /// The input it expects: channels and a square image size.
+    /// The input it expects: channels, and the square image size its position
+    /// tables are defined for.
     public var inputChannels: Int
     public var imageSize: Int
+    /// Whether it takes images of any height and width (not only `imageSize`
+    /// square): dense tasks at the sizes the field uses need it.
+    public var arbitraryInputSize: Bool
 
-    public init(outputs: [FeatureSpec], supportsMixing: Bool, inputChannels: Int, imageSize: Int) {
+    public init(
+        outputs: [FeatureSpec], supportsMixing: Bool, inputChannels: Int, imageSize: Int,
+        arbitraryInputSize: Bool = false
+    ) {
         self.outputs = outputs
         self.supportsMixing = supportsMixing
         self.inputChannels = inputChannels
         self.imageSize = imageSize
+        self.arbitraryInputSize = arbitraryInputSize
     }
 }
 
