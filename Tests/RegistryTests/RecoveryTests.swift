@@ -111,6 +111,25 @@ import Testing
         #expect((error as? LostRegistryError)?.found == .missing, "\(String(describing: error))")
     }
 
+    /// `runs gc` finds what interrupted writes left in the folders of runs that are not
+    /// running (temporary files of dead processes, uncommitted step files) and removes them;
+    /// committed checkpoints stay.
+    @Test func leftoversOfInterruptedWritesAreFoundAndRemoved() throws {
+        let home = try populatedHome(runs: 1)
+        let registry = try RunRegistry(home: home.url, options: quietOptions())
+        let folder = registry.outputDirectory(ofRun: 1)
+        // A pid above the kernel's limit belongs to no process.
+        let dead = folder.appendingPathComponent("last.safetensors.tmp-99999999").path
+        let uncommitted = folder.appendingPathComponent(CheckpointManifest.optimizerName(step: 8)).path
+        let ours = folder.appendingPathComponent("best.safetensors.tmp-\(getpid())").path
+        for path in [dead, uncommitted, ours] { FileManager.default.createFile(atPath: path, contents: Data("x".utf8)) }
+        #expect(try registry.leftoverFiles() == [dead, uncommitted].sorted())
+        #expect(try registry.removeLeftoverFiles().sorted() == [dead, uncommitted].sorted())
+        #expect(!FileManager.default.fileExists(atPath: dead) && FileManager.default.fileExists(atPath: ours))
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent("step-00000004.safetensors").path))
+        #expect(try registry.checkpoint(ofRun: 1, role: .checkpointLast).url.lastPathComponent == "last.safetensors")
+    }
+
     /// `PRAGMA quick_check` runs at every open: on a registry of 1,000 runs with metrics it
     /// takes milliseconds (printed; the bound is generous for a loaded machine).
     @Test func openingARegistryOf1000RunsStaysCheap() throws {
