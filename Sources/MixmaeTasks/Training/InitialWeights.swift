@@ -35,20 +35,20 @@ public enum InitialWeights {
     /// Copies the matching tensors of `path` into `backbone`; with `strict`,
     /// every backbone tensor must be present.
     public static func load(into backbone: Module, from path: String, strict: Bool) throws -> Report {
-        let file = try SafeTensorsFile(path: path)
+        let file = try WeightsFile.open(path)
         let own = backbone.namedTensors()
         var missing: [String] = []
         var skipped: [String] = []
         var wrong: [String] = []
         var used = 0
         for (name, tensor) in own {
-            guard let entry = file.entries[name] else {
+            guard let shape = file.shape(of: name) else {
                 missing.append(name)
                 continue
             }
-            if entry.shape != tensor.shape {
+            if shape != tensor.shape {
                 if tensor.requiresGrad {
-                    wrong.append("\(name): model \(tensor.shape), checkpoint \(entry.shape)")
+                    wrong.append("\(name): model \(tensor.shape), checkpoint \(shape)")
                 } else {
                     skipped.append(name)
                 }
@@ -74,12 +74,12 @@ public enum InitialWeights {
                 file: path,
                 problem: "no tensor of the checkpoint belongs to this backbone: is it a checkpoint of another model?")
         }
-        for (name, tensor) in own where file.entries[name]?.shape == tensor.shape {
+        for (name, tensor) in own where file.shape(of: name) == tensor.shape {
             tensor.assign(try file.tensor(name))
         }
         let ownNames = Set(own.map(\.0))
         return Report(
             path: path, loaded: used, missing: missing, skippedBuffers: skipped,
-            ignored: file.entries.keys.filter { !ownNames.contains($0) }.count)
+            ignored: file.names.filter { !ownNames.contains($0) }.count)
     }
 }
