@@ -17,13 +17,16 @@ package final class SwinBackbone: Module, Backbone {
     package let config: SwinConfig
     package let capabilities: BackboneCapabilities
 
-    /// Draws the initial weights from `rng`, and drop path from it in training.
+    /// Draws the initial weights from `rng` as the official `models_mixmim.py` and
+    /// `models_mixmim_ft.py` do (`_init_weights`): every Linear xavier-uniform with
+    /// bias 0, every LayerNorm weight 1 and bias 0, the relative-position tables
+    /// truncated normal (std 0.02), and the patch embedding's convolution left at
+    /// PyTorch's `Conv2d` default (uniform in ±1/sqrt(fan_in), weight and bias), as
+    /// `apply(_init_weights)` does not touch it. Drop path draws from `rng` in training.
     package init(_ config: SwinConfig, rng: RandomSource) {
         self.config = config
         patchEmbed = PatchEmbed(
             patchSize: config.patchSize, inChannels: config.inChannels, dim: config.embedDim, rng: rng)
-        Init.xavierUniform(patchEmbed.proj.weight, using: rng)
-        Init.constant(patchEmbed.proj.bias, 0)
         let grid = config.imageSize / config.patchSize
         absolutePosEmbed = sinCosPositionEmbedding(dim: config.embedDim, gridSize: grid).reshaped([
             1, grid * grid, config.embedDim,
@@ -57,7 +60,7 @@ package final class SwinBackbone: Module, Backbone {
         super.init()
         for (_, m) in namedModules() {
             if let linear = m as? Linear {
-                Init.truncatedNormal(linear.weight, std: 0.02, using: rng)
+                Init.xavierUniform(linear.weight, using: rng)
                 if let b = linear.bias { Init.constant(b, 0) }
             }
         }
@@ -92,19 +95,23 @@ package final class SwinBackbone: Module, Backbone {
         return outputs
     }
 
-    /// SimMIM's numbering for Swin: patch embedding and mask token 0, block j of
-    /// stage i `sum(depths[..<i]) + j + 1`, the patch merging after stage i
-    /// `sum(depths[...i])`, everything after the last stage `sum(depths) + 1`.
+    /// The official MixMIM numbering (`util/lr_decay.py get_layer_id_for_mixmim`):
+    /// patch embedding and position table 0, block j of stage i
+    /// `sum(depths[..<i]) + j + 1`, the patch merging after stage i
+    /// `sum(depths[...i]) + 1`, everything else (final norm, head) `sum(depths)`.
+    /// With ``layerCount`` `sum(depths) + 2`, layer-wise decay gives the head and
+    /// the final norm `decay^1`, as the reference does.
     package func layerIndex(ofParameter name: String) -> Int {
         let parts = name.split(separator: ".")
+        let total = config.depths.reduce(0, +)
         if name.hasPrefix("patch_embed") || name.hasPrefix("absolute_pos_embed") || name == "mask_token" { return 0 }
-        if parts.count > 3, parts[0] == "layers", let stage = Int(parts[1]) {
-            if parts[2] == "downsample" { return config.depths[...stage].reduce(0, +) }
+        if parts.count > 3, parts[0] == "layers", let stage = Int(parts[1]), config.depths.indices.contains(stage) {
+            if parts[2] == "downsample" { return config.depths[...stage].reduce(0, +) + 1 }
             if parts[2] == "blocks", let block = Int(parts[3]) {
                 return config.depths[..<stage].reduce(0, +) + block + 1
             }
         }
-        return layerCount - 1
+        return total
     }
 
     package var layerCount: Int { config.depths.reduce(0, +) + 2 }

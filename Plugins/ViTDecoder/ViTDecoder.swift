@@ -65,7 +65,7 @@ final class ViTDecoder: Module, ReconstructionDecoder {
         let rng = context.rng
         decoderEmbed = Linear(encoder.channels, dim, rng: rng)
         maskToken = Tensor.zeros([1, 1, dim]).asParameter()
-        Init.normal(maskToken, std: 0.02, using: rng)
+        Init.truncatedNormal(maskToken, std: 0.02, using: rng)
         decoderPosEmbed = sinCosPositionEmbedding(dim: dim, gridSize: grid).reshaped([1, grid * grid, dim])
         decoderBlocks = (0..<p.int("decoder_depth")).map { _ in
             ViTBlock(dim: dim, heads: heads, mlpRatio: p.float("mlp_ratio"), rng: rng)

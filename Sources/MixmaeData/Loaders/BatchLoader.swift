@@ -99,6 +99,10 @@ public final class ImageBatchLoader: BatchSource, @unchecked Sendable {
     public let options: LoaderOptions
     public let imageSize: Int
     public let augment: Augmentation
+    /// RandomErasing on each normalised image, after `augment` (timm's order); nil for none.
+    /// Its draws come from a seed the sample's generator gives, so batches stay a pure
+    /// function of seed, epoch and position.
+    public var erasing: RandomErasing?
 
     public init(
         samples: [ImageFolder.Sample], options: LoaderOptions, imageSize: Int, augment: @escaping Augmentation
@@ -128,19 +132,25 @@ public final class ImageBatchLoader: BatchSource, @unchecked Sendable {
     func makeBatch(epoch: Int, order: [Int], batchIndex: Int) throws -> Batch {
         let loaded = try options.samples(
             ofBatch: batchIndex, schedule, epoch: epoch, order: order, path: { samples[$0].path }
-        ) { index, rng in
+        ) { [erasing] index, rng in
             let sample = samples[index]
             let image = try Image(contentsOfFile: sample.path, mode: .rgb)
-            return (image: try augment(image, &rng), label: sample.label)
+            let augmented = try augment(image, &rng)
+            return (image: augmented, label: sample.label, erasingSeed: erasing == nil ? 0 : rng.next())
         }
         let images = Tensor.zeros([loaded.count, 3, imageSize, imageSize])
         let plane = 3 * imageSize * imageSize
-        for (slot, (image, _)) in loaded.enumerated() {
+        for (slot, sample) in loaded.enumerated() {
+            let image = sample.image
             precondition(
                 image.width == imageSize && image.height == imageSize && image.channels == 3,
                 "augmentation must produce \(imageSize)x\(imageSize) RGB, got \(image.width)x\(image.height)x\(image.channels)"
             )
             options.normalization.write(image, to: images.data + slot * plane)
+            if let erasing, erasing.probability > 0 {
+                var generator = RandomGenerator(seed: sample.erasingSeed)
+                erasing(images.data + slot * plane, channels: 3, height: imageSize, width: imageSize, using: &generator)
+            }
         }
         let labels = loaded.map(\.label)
         return Batch(images: images, labels: labels)

@@ -205,10 +205,12 @@ public final class TrainingSession {
                     throw recipe.issue(
                         at: "init.weights",
                         "\(url.path) \(exists ? "is a folder" : "does not exist")\(relative); give the path of a "
-                            + "checkpoint file (.safetensors), run:ID, run:ID:best or sha256:PREFIX")
+                            + "checkpoint file (.safetensors, or PyTorch .pth/.pt/.bin), run:ID, run:ID:best or sha256:PREFIX"
+                    )
                 }
             }
-            return try registry.resolveWeights(reference)
+            let key = recipe.section("init").string("key")
+            return try registry.resolveWeightsImporting(reference, key: key.isEmpty ? nil : key, log: log)
         } catch let error as RegistryError {
             throw recipe.issue(at: "init.weights", "\(error)")
         }

@@ -118,5 +118,10 @@ public enum TaskSections {
                 doc:
                     "Require every backbone tensor to be in the checkpoint (decoder and head tensors are always ignored)."
             ),
+            .string(
+                "key", default: "",
+                doc:
+                    "In a PyTorch checkpoint (.pth/.pt/.bin): the key of the state dict (e.g. model); empty = found in the usual places."
+            ),
         ], doc: "Where the initial weights come from.")
 }

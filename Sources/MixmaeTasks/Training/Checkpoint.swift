@@ -98,7 +98,7 @@ public enum Checkpoint {
 
     /// The weights of a checkpoint, and its metadata.
     public static func loadWeights(_ path: String) throws -> ([String: Tensor], [String: String]) {
-        let file = try SafeTensorsFile(path: path)
+        let file = try WeightsFile.open(path)
         return (try file.tensors(), file.metadata)
     }
 

@@ -43,7 +43,7 @@ public enum InitialWeights {
     /// Copies the matching tensors of `path` into `backbone`; with `strict`,
     /// every backbone tensor must be present.
     public static func load(into backbone: Module, from path: String, strict: Bool) throws -> Report {
-        let file = try SafeTensorsFile(path: path)
+        let file = try WeightsFile.open(path)
         let own = backbone.namedTensors()
         var missing: [String] = []
         var skipped: [String] = []
@@ -52,11 +52,11 @@ public enum InitialWeights {
         var converted: [String: Tensor] = [:]
         var notes: [WeightConversion.Note] = []
         for (name, tensor) in own {
-            guard let entry = file.entries[name], !WeightConversion.isDerived(name) else {
+            guard let shape = file.shape(of: name), !WeightConversion.isDerived(name) else {
                 missing.append(name)
                 continue
             }
-            if entry.shape != tensor.shape {
+            if shape != tensor.shape {
                 if let (value, note) = WeightConversion.convert(
                     name: name, checkpoint: try file.tensor(name), to: tensor.shape)
                 {
@@ -64,7 +64,7 @@ public enum InitialWeights {
                     notes.append(note)
                     used += 1
                 } else if tensor.requiresGrad {
-                    wrong.append("\(name): model \(tensor.shape), checkpoint \(entry.shape)")
+                    wrong.append("\(name): model \(tensor.shape), checkpoint \(shape)")
                 } else {
                     skipped.append(name)
                 }
@@ -93,13 +93,13 @@ public enum InitialWeights {
         for (name, tensor) in own {
             if let value = converted[name] {
                 tensor.assign(value)
-            } else if file.entries[name]?.shape == tensor.shape {
+            } else if file.shape(of: name) == tensor.shape {
                 tensor.assign(try file.tensor(name))
             }
         }
         let ownNames = Set(own.map(\.0))
         return Report(
             path: path, loaded: used, missing: missing, skippedBuffers: skipped,
-            ignored: file.entries.keys.filter { !ownNames.contains($0) }.count, conversions: notes)
+            ignored: file.names.filter { !ownNames.contains($0) }.count, conversions: notes)
     }
 }

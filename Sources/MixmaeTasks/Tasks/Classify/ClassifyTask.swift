@@ -12,6 +12,11 @@ public final class ClassifyTask: TrainingTask {
     public let weightDecay: Double
     public let validation: ImageBatchLoader?
     public var generator: RandomGenerator
+    /// Makes the report's grid of augmented training images (set by ``ClassifySetup``);
+    /// written to `pictures/` when the run folder is attached.
+    public var trainingPicture: (() throws -> AugmentedImagesPicture)?
+    /// Lines for the log (a picture that could not be written).
+    public var log: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
 
     public var model: Module { classifier }
     public var selectionMetric: TaskMetric? { validation == nil ? nil : Classification().selectionMetric }
@@ -28,11 +33,23 @@ public final class ClassifyTask: TrainingTask {
         self.generator = RandomGenerator(seed: seed)
     }
 
+    public func attach(runDirectory: String) {
+        guard let trainingPicture else { return }
+        let folder = runDirectory + "/pictures"
+        do {
+            let picture = try trainingPicture()
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            try picture.image.write(toFile: folder + "/" + AugmentedImagesPicture.fileName)
+        } catch {
+            log("warning: no picture of the augmented training images: \(error)")
+        }
+    }
+
     public func parameterGroups() -> [ParameterGroup] {
         LayerDecayGroups.make(
             classifier.namedParameters(), backbone: classifier.backbone,
             backboneNames: Set(classifier.backbone.namedParameters().map(\.0)), decay: layerDecay,
-            weightDecay: weightDecay)
+            weightDecay: weightDecay, headsLikeFinalNorm: true)
     }
 
     public func loss(for batch: Batch) throws -> (loss: Tensor, logs: [String: Double]) {
