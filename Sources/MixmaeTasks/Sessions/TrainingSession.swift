@@ -149,10 +149,19 @@ public final class TrainingSession {
                         "\(url.path) \(exists ? "is a folder" : "does not exist")\(relative); give the path of a "
                             + "checkpoint file (.safetensors), run:ID, run:ID:best or sha256:PREFIX")
                 }
+                var status = stat()
+                if stat(url.path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+                    throw recipe.issue(
+                        at: "init.weights",
+                        "\(url.path) is not a regular file (a device, FIFO or socket); give the path of a "
+                            + "checkpoint file (.safetensors or .pth)")
+                }
             }
             return try registry.resolveWeights(reference)
         } catch let error as RegistryError {
             throw recipe.issue(at: "init.weights", "\(error)")
+        } catch let error as FileDigestError {
+            throw recipe.issue(at: "init.weights", error.what)
         }
     }
 

@@ -36,7 +36,10 @@ public enum PluginABI {
     /// SDK minor version at build: bump on any change of the public API or layout.
     ///
     /// 2.1: detection ops (RoIAlign, anchors, box coder, IoU, NMS, assigners, samplers); F64 safetensors.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 1 }
+    /// 2.2: ``ComponentDescriptor/validate`` and ``ComponentPlan`` (cross-parameter checks and
+    /// memory estimates without building weights). The descriptor grew a stored property:
+    /// rebuild 2.1 plugins.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 2 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
