@@ -7,6 +7,9 @@ let package = Package(
     name: "mixmae",
     products: [
         .executable(name: "mixmae", targets: ["mixmae"]),
+        .executable(name: "mixmae-plugin-scanner", targets: ["mixmae-plugin-scanner"]),
+        // The readers of user files (recipes, images, COCO JSON), for the fuzz targets in Fuzz/.
+        .library(name: "MixmaeReaders", targets: ["MixmaeRecipes", "MixmaeData"]),
         .library(name: "MixSwin", type: .dynamic, targets: ["MixSwin"]),
         .library(name: "MixViTDecoder", type: .dynamic, targets: ["MixViTDecoder"]),
         .library(name: "MixReconstruction", type: .dynamic, targets: ["MixReconstruction"]),
@@ -59,6 +62,9 @@ let package = Package(
                 "MixmaeTasks", "MixmaeReports", kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/mixmae"),
+        // Loads one plugin library in a process of its own before the host maps it (PluginScanner).
+        .executableTarget(
+            name: "mixmae-plugin-scanner", dependencies: ["MixmaePluginHost"], path: "Sources/mixmae-plugin-scanner"),
         // The Swin plugin: its model (MixSwinModel, which tests link directly) and its entry points.
         .target(
             name: "MixSwinModel", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/Swin",
@@ -131,7 +137,7 @@ let package = Package(
 var testPluginProducts: [Product] {
     [
         "Good", "OtherMajor", "NewerMinor", "OtherCompiler", "OwnSDK", "RegisterFails", "DuplicateA", "DuplicateB",
-        "NotAPlugin", "BadStamp", "WrongBackward",
+        "NotAPlugin", "BadStamp", "WrongBackward", "CrashesOnLoad", "CrashesOnRegister", "HangsOnRegister",
     ].map { .library(name: "TestPlugin\($0)", type: .dynamic, targets: ["TestPlugin\($0)"]) }
 }
 
@@ -141,9 +147,12 @@ var testPluginTargets: [Target] {
     let swiftPlugins: [(String, Target.Dependency)] = [
         ("Good", sdk), ("OtherMajor", sdk), ("NewerMinor", sdk), ("OtherCompiler", sdk), ("OwnSDK", ownCopyOfSDK),
         ("RegisterFails", sdk), ("DuplicateA", sdk), ("DuplicateB", sdk), ("WrongBackward", sdk),
+        ("CrashesOnRegister", sdk), ("HangsOnRegister", sdk),
     ]
     return swiftPlugins.map { name, dependency in
         .target(name: "TestPlugin\(name)", dependencies: [dependency], path: "Tests/FixturePlugins/\(name)")
     }
-        + ["NotAPlugin", "BadStamp"].map { .target(name: "TestPlugin\($0)", path: "Tests/FixturePlugins/\($0)") }
+        + ["NotAPlugin", "BadStamp", "CrashesOnLoad"].map {
+            .target(name: "TestPlugin\($0)", path: "Tests/FixturePlugins/\($0)")
+        }
 }

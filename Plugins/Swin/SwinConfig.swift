@@ -64,7 +64,15 @@ package struct SwinConfig {
     /// The window side of stage `s`, clamped to the grid.
     func window(stage s: Int) -> Int { min(windowSize[s], gridSide(stage: s)) }
 
+    /// The most stages: the grid halves between stages and channels double.
+    static let maximumStages = 8
+
     private func validate() throws {
+        guard depths.count <= SwinConfig.maximumStages else {
+            throw ComponentConfigurationError(
+                parameter: "depths",
+                problem: "\(depths.count) stages; a Swin has at most \(SwinConfig.maximumStages) (usually 4)")
+        }
         guard numHeads.count == depths.count, windowSize.count == depths.count else {
             throw ComponentConfigurationError(
                 parameter: "num_heads/window_size",
@@ -88,6 +96,30 @@ package struct SwinConfig {
             throw ComponentConfigurationError(
                 parameter: "out_indices", problem: "stage \(i) does not exist; stages are 0..<\(stageCount)")
         }
+    }
+
+    /// Parameters and per-image activations, counted from the shapes alone
+    /// (no weights built): attention (qkv and projection), MLP, norms and the
+    /// relative position tables per block, the patch embedding and the merges.
+    package var plan: ComponentPlan {
+        var parameters = Double(inChannels * patchSize * patchSize * embedDim + embedDim)
+        var activations = Double(inChannels * imageSize * imageSize)
+        for s in 0..<stageCount {
+            let c = Double(embedDim << s)
+            let hidden = (c * mlpRatio).rounded(.down)
+            let tokens = Double(gridSide(stage: s) * gridSide(stage: s))
+            let w = Double(window(stage: s))
+            let heads = Double(numHeads[s])
+            let block = 4 * c * c + 2 * c * hidden + 9 * c + hidden + (2 * w - 1) * (2 * w - 1) * heads
+            // Kept for backward: norms, qkv, attention output, MLP input and
+            // hidden (twice, around the activation), residuals; and the attention maps.
+            let saved = tokens * (12 * c + 2 * hidden) + 2 * tokens * w * w * heads
+            parameters += Double(depths[s]) * block
+            activations += Double(depths[s]) * saved
+            if s + 1 < stageCount { parameters += 4 * c * 2 * c + 8 * c }
+        }
+        return ComponentPlan(
+            parameterCount: parameters, activationsPerImage: activations, outputs: capabilities.outputs)
     }
 
     package var capabilities: BackboneCapabilities {

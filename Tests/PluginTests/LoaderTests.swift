@@ -162,7 +162,9 @@ extension InProcess {
             let loader = PluginLoader(hostStamp: host)
             var older = host
             older.sdkMinor -= 1
-            #expect(loader.incompatibility(of: older) == nil, "a plugin built for an older minor loads")
+            // SDK 2.3 grew ComponentDescriptor (validate): a 2.2 plugin's descriptor has another layout.
+            #expect(older.sdkMinor < PluginLoader.oldestLayoutCompatibleMinor)
+            #expect(loader.incompatibility(of: older) == .olderSDKLayout(plugin: older, host: host))
             #expect(loader.incompatibility(of: host) == nil)
             var other = host
             other.tensorMetadata += 64

@@ -208,11 +208,20 @@ public final class TrainingSession {
                             + "checkpoint file (.safetensors, or PyTorch .pth/.pt/.bin), run:ID, run:ID:best or sha256:PREFIX"
                     )
                 }
+                var status = stat()
+                if stat(url.path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+                    throw recipe.issue(
+                        at: "init.weights",
+                        "\(url.path) is not a regular file (a device, FIFO or socket); give the path of a "
+                            + "checkpoint file (.safetensors or .pth)")
+                }
             }
             let key = recipe.section("init").string("key")
             return try registry.resolveWeightsImporting(reference, key: key.isEmpty ? nil : key, log: log)
         } catch let error as RegistryError {
             throw recipe.issue(at: "init.weights", "\(error)")
+        } catch let error as FileDigestError {
+            throw recipe.issue(at: "init.weights", error.what)
         }
     }
 

@@ -37,7 +37,10 @@ public enum PluginABI {
     ///
     /// 2.1: detection ops (RoIAlign, anchors, box coder, IoU, NMS, assigners, samplers); F64 safetensors.
     /// 2.2: `BackboneCapabilities.arbitraryInputSize`; `bicubicResize` (PyTorch's bicubic kernel).
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 2 }
+    /// 2.3: ``ComponentDescriptor/validate`` and ``ComponentPlan`` (cross-parameter checks and
+    /// memory estimates without building weights). The descriptor grew a stored property:
+    /// rebuild 2.1 and 2.2 plugins.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 3 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
