@@ -18,6 +18,8 @@ let package = Package(
     dependencies: [
         .package(path: "Kit"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
@@ -46,6 +48,13 @@ let package = Package(
         .target(
             name: "MixmaeReports", dependencies: ["MixmaeSupport", "MixmaeRuns"], path: "Sources/MixmaeReports"),
         .target(
+            name: "MixmaeUI",
+            dependencies: [
+                "MixmaeSupport", "MixmaeRuns", "MixmaeReports", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/MixmaeUI"),
+        .target(
             name: "MixmaeTasks",
             dependencies: [
                 "MixmaeSupport", "MixmaeRecipes", "MixmaeRuns", "MixmaePluginHost", "MixmaeData", "MixmaeEvaluation",
@@ -56,7 +65,8 @@ let package = Package(
             name: "mixmae",
             dependencies: [
                 "MixmaeSupport", "MixmaeRecipes", "MixmaeRuns", "MixmaePluginHost", "MixmaeData", "MixmaeEvaluation",
-                "MixmaeTasks", "MixmaeReports", kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "MixmaeTasks", "MixmaeReports", "MixmaeUI", kit,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/mixmae"),
         .target(name: "MixSwin", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/Swin"),
@@ -92,6 +102,9 @@ let package = Package(
         .testTarget(
             name: "ReportTests", dependencies: ["MixmaeReports", "MixmaeRuns", "MixmaeData", "TestSupport"],
             path: "Tests/ReportTests"),
+        .testTarget(
+            name: "UITests", dependencies: ["MixmaeUI", "MixmaeRuns", "MixmaeReports", "MixmaeSupport", "TestSupport"],
+            path: "Tests/UITests"),
         // The FCOS plugin's own logic (target assignment), linked into the tests directly.
         .testTarget(name: "FCOSTests", dependencies: ["MixFCOS", kit], path: "Tests/FCOSTests"),
         .testTarget(

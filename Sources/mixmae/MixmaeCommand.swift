@@ -17,6 +17,7 @@ struct MixmaeCommand: ParsableCommand {
         subcommands: [
             TrainCommand.self, RerunCommand.self, ForwardCommand.self, RecipeCommand.self, EvalCommand.self,
             DataCommand.self, PluginsCommand.self, RunsCommand.self, LineageCommand.self, ReportCommand.self,
+            UICommand.self,
             BenchCommand.self, DebugCommand.self,
         ]
     )

@@ -41,10 +41,12 @@ struct HomeOptions: ParsableArguments {
     var home: String?
 
     func open(options: RunRegistry.Options = RunRegistry.Options()) throws -> RunRegistry {
-        let url = home.map {
-            URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, isDirectory: true)
-        }
-        return try RunRegistry(home: url, options: options)
+        try RunRegistry(home: url, options: options)
+    }
+
+    /// The folder --home names, nil for the default.
+    var url: URL? {
+        home.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, isDirectory: true) }
     }
 }
 

@@ -56,6 +56,10 @@ public final class TrainingSession {
             recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
             seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
         log("run \(run.id): \(recipe.task.name), outputs in \(run.outputDirectory.path)")
+        // Where each value was set (file:line), for `mixmae ui`; the registry keeps the plain text.
+        try? resolved.yaml(provenance: true).write(
+            to: run.outputDirectory.appendingPathComponent(RunRegistry.recipeProvenanceFileName), atomically: true,
+            encoding: .utf8)
         if let initial {
             try run.recordUsed(initial.artifact, role: .initBackbone, path: initial.url.path)
             log(
