@@ -90,7 +90,7 @@ import Testing
 
         let compare = site.respond(method: "GET", path: "/compare", query: "runs=1,2,3").text
         #expect(compare.contains("<th>run 3</th>"))
-        #expect(compare.contains("<span class=\"del\">-optim: {base_lr: 0.001}</span>"))
+        #expect(compare.contains("<span class=\"del\">-optim: {base_lr: 0.0015}</span>"))
         #expect(compare.contains("<span class=\"add\">+optim: {base_lr: 0.002}</span>"))
         #expect(compare.contains("run 2") && compare.contains("run 3") && compare.contains("<svg"))
     }
