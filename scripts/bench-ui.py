@@ -77,6 +77,7 @@ def main():
         print(f"\n{'page / answer':34} {'server (median of ' + str(args.repeat) + ')':>24} {'bytes':>10}"
               f" {'browser, until shown':>22}")
         from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service as ChromeService
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
         options = webdriver.ChromeOptions()
@@ -84,7 +85,7 @@ def main():
                          "--window-size=1400,1000"):
             options.add_argument(argument)
         driver = webdriver.Chrome(options=options,
-                                  service=webdriver.ChromeService(executable_path=shutil.which("chromedriver")))
+                                  service=ChromeService(executable_path=shutil.which("chromedriver")))
         for name, path, ready in pages:
             seconds, size = server_time(path)
             shown = []

@@ -23,6 +23,7 @@ package enum UILayout {
             <html lang="en">
             <head>
             <meta charset="utf-8"/>
+            <link rel="icon" href="data:,"/>
             <title>\(escape(title)) · mixmae</title>
             <style>\(RunReport.styleSheet)\(style)</style>
             </head>
