@@ -21,6 +21,8 @@ let package = Package(
     dependencies: [
         .package(path: "Kit"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
@@ -49,6 +51,13 @@ let package = Package(
         .target(
             name: "MixmaeReports", dependencies: ["MixmaeSupport", "MixmaeRuns"], path: "Sources/MixmaeReports"),
         .target(
+            name: "MixmaeUI",
+            dependencies: [
+                "MixmaeSupport", "MixmaeRuns", "MixmaeReports", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/MixmaeUI"),
+        .target(
             name: "MixmaeTasks",
             dependencies: [
                 "MixmaeSupport", "MixmaeRecipes", "MixmaeRuns", "MixmaePluginHost", "MixmaeData", "MixmaeEvaluation",
@@ -59,7 +68,8 @@ let package = Package(
             name: "mixmae",
             dependencies: [
                 "MixmaeSupport", "MixmaeRecipes", "MixmaeRuns", "MixmaePluginHost", "MixmaeData", "MixmaeEvaluation",
-                "MixmaeTasks", "MixmaeReports", kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "MixmaeTasks", "MixmaeReports", "MixmaeUI", kit,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/mixmae"),
         // Loads one plugin library in a process of its own before the host maps it (PluginScanner).
@@ -108,6 +118,9 @@ let package = Package(
         .testTarget(
             name: "ReportTests", dependencies: ["MixmaeReports", "MixmaeRuns", "MixmaeData", "TestSupport"],
             path: "Tests/ReportTests"),
+        .testTarget(
+            name: "UITests", dependencies: ["MixmaeUI", "MixmaeRuns", "MixmaeReports", "MixmaeSupport", "TestSupport"],
+            path: "Tests/UITests"),
         // The FCOS plugin's own logic (target assignment), linked into the tests directly.
         .testTarget(name: "FCOSTests", dependencies: ["MixFCOS", kit], path: "Tests/FCOSTests"),
         // The Swin plugin's padding path (package API), linked into the tests directly.

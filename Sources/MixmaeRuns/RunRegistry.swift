@@ -46,6 +46,12 @@ public final class RunRegistry {
         public var staleHeartbeatAfter: TimeInterval = 600
         /// Lock waiting and retrying of the database connection.
         public var database = SQLiteDatabase.Options()
+        /// Open an existing registry without ever writing it (what `mixmae ui` does): no
+        /// folder or database is created, the schema must already be current, and runs whose
+        /// process vanished are left for a writing command to mark CRASHED.
+        public var readOnly = false {
+            didSet { database.readOnly = readOnly }
+        }
 
         public init() {}
     }
@@ -94,6 +100,10 @@ public final class RunRegistry {
     package init(home: URL?, options: Options, recovering: Bool) throws {
         self.home = (home ?? RunRegistry.defaultHome()).standardizedFileURL
         self.options = options
+        if options.readOnly {
+            database = try Self.openReadOnly(home: self.home, options: options)
+            return
+        }
         do {
             try FileManager.default.createDirectory(at: self.home, withIntermediateDirectories: true)
         } catch {
@@ -127,6 +137,34 @@ public final class RunRegistry {
             guard !name.isEmpty, name.allSatisfy(\.isNumber) else { return nil }
             return RunID(name)
         }.sorted()
+    }
+
+    private static func openReadOnly(home: URL, options: Options) throws -> SQLiteDatabase {
+        let path = home.appendingPathComponent("registry.sqlite").path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw RegistryNotReadableError(
+                path: path, reason: "there is no registry here",
+                hint:
+                    "pass the folder that holds registry.sqlite with --home (or set MIXMAE_HOME), or train a run first")
+        }
+        do {
+            let database = try SQLiteDatabase(path: path, options: options.database)
+            let migrator = try SchemaMigrator(migrations: RegistrySchema.migrations)
+            let found = try database.userVersion()
+            if found > migrator.latestVersion {
+                throw SchemaError.tooNew(path: path, found: found, supported: migrator.latestVersion)
+            }
+            if found < migrator.latestVersion {
+                throw RegistryNotReadableError(
+                    path: path,
+                    reason: "its schema is version \(found), older than this mixmae's \(migrator.latestVersion), "
+                        + "and a read-only reader does not upgrade it",
+                    hint: "run `mixmae runs list` once with the same --home to upgrade it, then try again")
+            }
+            return database
+        } catch let error as SQLiteError where error.code == SQLITE_NOTADB || error.code == SQLITE_CORRUPT {
+            throw DamagedRegistryError(path: path, sqlite: error)
+        }
     }
 
     /// The output folder of run `id`: `MIXMAE_HOME/runs/<id>/`.
@@ -294,6 +332,7 @@ public final class RunRegistry {
     /// its last heartbeat. Called when the registry opens and before listing runs.
     @discardableResult
     public func markVanishedRuns(now: Date = Date()) throws -> [RunID] {
+        if options.readOnly { return [] }
         let running = try database.query(
             "SELECT id, host, pid, process_start, heartbeat_at, attempt FROM runs WHERE status = 'RUNNING'"
         ) { row in
@@ -532,6 +571,14 @@ public struct RegistrySetupError: UserFacingError {
     public let reason: String
     public var what: String { "cannot create \(path): \(reason)" }
     public var hint: String? { "set MIXMAE_HOME to a writable folder" }
+}
+
+/// A read-only reader (`mixmae ui`) cannot use the registry as it is.
+public struct RegistryNotReadableError: UserFacingError {
+    public let path: String
+    public let reason: String
+    public let hint: String?
+    public var what: String { "cannot read the run registry \(path): \(reason)" }
 }
 
 /// The registry database exists but SQLite cannot read it (not a database, or corrupt), or

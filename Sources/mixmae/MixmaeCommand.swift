@@ -18,6 +18,7 @@ struct MixmaeCommand: ParsableCommand {
             TrainCommand.self, RerunCommand.self, ForwardCommand.self, ImportCommand.self, RecipeCommand.self,
             EvalCommand.self,
             DataCommand.self, PluginsCommand.self, RunsCommand.self, LineageCommand.self, ReportCommand.self,
+            UICommand.self,
             BenchCommand.self, FlopsCommand.self, DebugCommand.self,
         ]
     )

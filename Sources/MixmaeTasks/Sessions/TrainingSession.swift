@@ -57,6 +57,10 @@ public final class TrainingSession {
             seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
         for (key, value) in tags.sorted(by: { $0.key < $1.key }) { try run.setTag(key, value) }
         log("run \(run.id): \(recipe.task.name), outputs in \(run.outputDirectory.path)")
+        // Where each value was set (file:line), for `mixmae ui`; the registry keeps the plain text.
+        try? resolved.yaml(provenance: true).write(
+            to: run.outputDirectory.appendingPathComponent(RunRegistry.recipeProvenanceFileName), atomically: true,
+            encoding: .utf8)
         if let initial {
             try run.recordUsed(initial.artifact, role: .initBackbone, path: initial.url.path)
             log(
