@@ -38,9 +38,10 @@ import Testing
         Mismatch(
             setting: "model.backbone.depths=[1, 1, 2]",
             words: "depths has 3 stages, num_heads 4 and window_size 4: give one value per stage"),
+        // Windows need not divide the grids (stages pad to whole windows): out_indices must name stages.
         Mismatch(
-            setting: "model.backbone.window_size=[3, 4, 4, 2]",
-            words: "model.backbone.window_size[0]: window 3 does not divide stage 0's grid 16x16"),
+            setting: "model.backbone.out_indices=[0, 5]",
+            words: "stage 5 does not exist; stages are 0..<4"),
         Mismatch(
             setting: "model.backbone.img_size=66",
             words: "model.backbone.img_size: 66 is not divisible by patch_size 4"),
