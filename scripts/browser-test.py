@@ -134,6 +134,7 @@ def main():
     from selenium.webdriver.chrome.service import Service as ChromeService
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait, Select
+    from selenium.common.exceptions import WebDriverException
 
     binary = mixmae_binary()
     if not os.access(binary, os.X_OK):
@@ -187,7 +188,10 @@ def main():
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         service = ChromeService(executable_path=shutil.which("chromedriver"))
         driver = webdriver.Chrome(options=options, service=service)
-        wait = WebDriverWait(driver, 60)
+        # The pages re-render while runs train: an element found a moment ago can be gone
+        # ("Node with given id does not belong to the document"); waits retry instead of failing.
+        transient = (WebDriverException,)
+        wait = WebDriverWait(driver, 60, ignored_exceptions=transient)
 
         # Live status: the runs table shows the finetune RUNNING, then FINISHED without a reload.
         wait_for = time.time() + 300
@@ -203,7 +207,7 @@ def main():
             driver.get(base + "run/2")
             wait.until(lambda d: d.find_elements(By.ID, "live"))
             driver.save_screenshot(os.path.join(shots, "run-live.png"))
-            refreshed = WebDriverWait(driver, 120).until(
+            refreshed = WebDriverWait(driver, 120, ignored_exceptions=transient).until(
                 lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed")
                 or "FINISHED" in d.find_element(By.TAG_NAME, "h1").text)
             check(bool(refreshed), "run page: curves were never refreshed while run 2 trained")
@@ -211,7 +215,7 @@ def main():
             wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#rows tr[data-run='2']"))
             still = driver.find_element(By.CSS_SELECTOR, "#rows tr[data-run='2']").get_attribute("data-status")
             # No reload from here on: a change can only come from the page polling /api/runs.
-            WebDriverWait(driver, 300).until(
+            WebDriverWait(driver, 300, ignored_exceptions=transient).until(
                 lambda d: d.find_element(By.CSS_SELECTOR, "#rows tr[data-run='2']").get_attribute("data-status")
                 != "RUNNING")
             print(f"browser-test: saw run 2 RUNNING on the runs and run pages; at the second visit it was {still}, "
