@@ -62,7 +62,9 @@ struct BenchAugmentCommand: ParsableCommand {
         var summary = Summary(
             sourceWidth: source.width, sourceHeight: source.height, size: size, images: images,
             autoAugment: autoAugment, loadAverage: MachineLoad.oneMinuteAverage(), stages: [])
-        func measure(_ name: String, _ body: (Int, inout RandomGenerator) throws -> Void) rethrows {
+        func measure(
+            _ name: String, isRandAugmentOp: Bool = false, _ body: (Int, inout RandomGenerator) throws -> Void
+        ) rethrows {
             var rng = RandomGenerator(seed: 7)
             try body(0, &rng)  // warm-up
             let (wall, cpu) = (Self.wallSeconds(), Self.threadCPUSeconds())
@@ -70,7 +72,7 @@ struct BenchAugmentCommand: ParsableCommand {
             let perImage = { (seconds: Double) in seconds * 1e3 / Double(self.images) }
             summary.stages.append(
                 Summary.Stage(
-                    name: name.trimmingCharacters(in: .whitespaces), isRandAugmentOp: name.hasPrefix(" "),
+                    name: name, isRandAugmentOp: isRandAugmentOp,
                     wallMsPerImage: perImage(Self.wallSeconds() - wall),
                     cpuMsPerImage: perImage(Self.threadCPUSeconds() - cpu)))
         }
@@ -80,7 +82,7 @@ struct BenchAugmentCommand: ParsableCommand {
         }
         for op in randAugment.ops {
             let argument = op.argument(magnitude: randAugment.magnitude, negated: false)
-            try measure("  \(op.rawValue)") { i, _ in
+            try measure(op.rawValue, isRandAugmentOp: true) { i, _ in
                 _ = try op.apply(to: crops[i % crops.count], argument: argument, fill: randAugment.fill)
             }
         }
