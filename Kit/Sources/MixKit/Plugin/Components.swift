@@ -1,6 +1,10 @@
 /// What a plugin component is for; the host puts it in the matching slot of a recipe.
+///
+/// A two-stage detector (Mask R-CNN) fills three more slots: a region proposal
+/// network (`rpn`) and RoI heads (`roi_head`: the box head and the mask head).
 public enum ComponentKind: String, Sendable, CaseIterable, CustomStringConvertible {
-    case backbone, neck, decoder, loss, head
+    case backbone, neck, decoder, loss, head, rpn
+    case roiHead = "roi_head"
     public var description: String { rawValue }
 }
 
