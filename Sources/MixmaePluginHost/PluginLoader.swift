@@ -56,10 +56,11 @@ public struct PluginLoader {
     /// The stamp plugins are checked against: the running SDK's.
     public var hostStamp: PluginStamp
 
-    /// The oldest SDK minor whose `ComponentDescriptor` has this host's
-    /// layout: 2.3 added a stored property (`validate`), so a 2.0, 2.1 or 2.2
-    /// plugin would hand the host a descriptor of another size.
-    public static let oldestLayoutCompatibleMinor: Int64 = 3
+    /// The oldest SDK minor whose shared types have this host's layout: 2.3
+    /// added a stored property to `ComponentDescriptor` (`validate`), so a 2.0,
+    /// 2.1 or 2.2 plugin would hand the host a descriptor of another size; 2.6
+    /// added one to `DetectionTarget` (`masks`), which the host hands to heads.
+    public static let oldestLayoutCompatibleMinor: Int64 = 6
 
     public init(hostStamp: PluginStamp = PluginABI.hostStamp()) {
         self.hostStamp = hostStamp

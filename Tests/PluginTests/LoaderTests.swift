@@ -162,7 +162,7 @@ extension InProcess {
             let loader = PluginLoader(hostStamp: host)
             var older = host
             older.sdkMinor -= 1
-            // SDK 2.3 grew ComponentDescriptor (validate): a 2.2 plugin's descriptor has another layout.
+            // SDK 2.6 grew DetectionTarget (masks): a 2.5 plugin's targets have another layout.
             #expect(older.sdkMinor < PluginLoader.oldestLayoutCompatibleMinor)
             #expect(loader.incompatibility(of: older) == .olderSDKLayout(plugin: older, host: host))
             #expect(loader.incompatibility(of: host) == nil)

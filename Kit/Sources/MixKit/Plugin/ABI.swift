@@ -40,7 +40,10 @@ public enum PluginABI {
     /// 2.3: ``ComponentDescriptor/validate`` and ``ComponentPlan`` (cross-parameter checks and
     /// memory estimates without building weights). The descriptor grew a stored property:
     /// rebuild 2.1 and 2.2 plugins.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 3 }
+    /// 2.6: two-stage detection: component kinds `rpn` and `roi_head`, the protocols
+    /// ``RegionProposalHead``, ``RoIBoxHead``, ``RoIMaskHead``, ``DetectionImageShape``,
+    /// ``InstanceMasks`` and ``MaskPasting``; ``DetectionTarget`` grew `masks` (rebuild plugins).
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 6 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
