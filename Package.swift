@@ -17,6 +17,9 @@ let package = Package(
         .library(name: "MixFPN", type: .dynamic, targets: ["MixFPN"]),
         .library(name: "MixFCOS", type: .dynamic, targets: ["MixFCOS"]),
         .library(name: "MixUperNet", type: .dynamic, targets: ["MixUperNet"]),
+        .library(name: "MixRPN", type: .dynamic, targets: ["MixRPN"]),
+        .library(name: "MixRoIBox", type: .dynamic, targets: ["MixRoIBox"]),
+        .library(name: "MixRoIMask", type: .dynamic, targets: ["MixRoIMask"]),
     ] + testPluginProducts,
     dependencies: [
         .package(path: "Kit"),
@@ -96,6 +99,14 @@ let package = Package(
         .target(name: "MixFPN", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/FPN"),
         .target(name: "MixFCOS", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/FCOS"),
         .target(name: "MixUperNet", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/UperNet"),
+        // Mask R-CNN's three plugins: each a model (Model/, which tests link directly) and its entry points.
+        .target(name: "MixRPNModel", dependencies: [kit], path: "Plugins/RPN/Model"),
+        .target(name: "MixRPN", dependencies: ["MixRPNModel", kit], path: "Plugins/RPN", exclude: ["Model"]),
+        .target(name: "MixRoIBoxModel", dependencies: [kit], path: "Plugins/RoIBox/Model"),
+        .target(name: "MixRoIBox", dependencies: ["MixRoIBoxModel", kit], path: "Plugins/RoIBox", exclude: ["Model"]),
+        .target(name: "MixRoIMaskModel", dependencies: [kit], path: "Plugins/RoIMask/Model"),
+        .target(
+            name: "MixRoIMask", dependencies: ["MixRoIMaskModel", kit], path: "Plugins/RoIMask", exclude: ["Model"]),
         .target(name: "TestSupport", path: "Tests/Support"),
         // One test target per host target (and Kit's own tests).
         .testTarget(name: "SupportTests", dependencies: ["MixmaeSupport", "TestSupport"], path: "Tests/SupportTests"),
@@ -125,6 +136,10 @@ let package = Package(
         .testTarget(name: "FCOSTests", dependencies: ["MixFCOS", kit], path: "Tests/FCOSTests"),
         // The Swin plugin's padding path (package API), linked into the tests directly.
         .testTarget(name: "SwinTests", dependencies: ["MixSwinModel", kit], path: "Tests/SwinTests"),
+        // Mask R-CNN's plugins (assigners, samplers, losses, gradients), linked into the tests directly.
+        .testTarget(
+            name: "MaskRCNNTests", dependencies: ["MixRPNModel", "MixRoIBoxModel", "MixRoIMaskModel", kit],
+            path: "Tests/MaskRCNNTests"),
         .testTarget(
             name: "DenseTaskTests",
             dependencies: [

@@ -73,6 +73,27 @@ public struct ComponentBuilder {
         return try cast(d.build(parameters, withGenerator(context)), d, as: SegmentationHead.self, "SegmentationHead")
     }
 
+    /// The region proposal network of a two-stage detector.
+    public func regionProposalHead(_ id: String, _ parameters: Parameters, context: BuildContext) throws
+        -> RegionProposalHead
+    {
+        let d = try provider.descriptor(id, kind: .rpn)
+        return try cast(
+            d.build(parameters, withGenerator(context)), d, as: RegionProposalHead.self, "RegionProposalHead")
+    }
+
+    /// The RoI box head of a two-stage detector.
+    public func roiBoxHead(_ id: String, _ parameters: Parameters, context: BuildContext) throws -> RoIBoxHead {
+        let d = try provider.descriptor(id, kind: .roiHead)
+        return try cast(d.build(parameters, withGenerator(context)), d, as: RoIBoxHead.self, "RoIBoxHead")
+    }
+
+    /// The RoI mask head of a two-stage detector.
+    public func roiMaskHead(_ id: String, _ parameters: Parameters, context: BuildContext) throws -> RoIMaskHead {
+        let d = try provider.descriptor(id, kind: .roiHead)
+        return try cast(d.build(parameters, withGenerator(context)), d, as: RoIMaskHead.self, "RoIMaskHead")
+    }
+
     private func cast<T>(_ module: Module, _ d: ComponentDescriptor, as: T.Type, _ name: String) throws -> T {
         guard let typed = module as? T else {
             throw ComponentMismatchError(

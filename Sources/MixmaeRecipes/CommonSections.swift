@@ -34,6 +34,9 @@ extension RecipeSchema {
                         .component("decoder", kind: .decoder, doc: "Pixel decoder for pretraining."),
                         .component("loss", kind: .loss, doc: "Training objective."),
                         .component("head", kind: .head, doc: "Task head for finetuning."),
+                        .component("rpn", kind: .rpn, doc: "Region proposal network of a two-stage detector."),
+                        .component("roi_box", kind: .roiHead, doc: "RoI box head of a two-stage detector."),
+                        .component("roi_mask", kind: .roiHead, doc: "RoI mask head of a two-stage detector."),
                     ], doc: "The model, one plugin component per slot."),
             ])
     }

@@ -7,6 +7,7 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure the speed of the SDK on this machine: single ops, full training steps, data augmentation.",
         subcommands: [
             BenchOpsCommand.self, BenchTrainCommand.self, BenchRoIAlignCommand.self, BenchAugmentCommand.self,
+            BenchDetectCommand.self,
         ]
     )
 }

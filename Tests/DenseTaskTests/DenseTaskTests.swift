@@ -211,7 +211,8 @@ final class MetricLog: TrainingObserver {
     @Test func backboneStartsFromTheCheckpointAndTheRestDoesNot() throws {
         let ws = try DenseWorkspace(images: 40)
         let recipe = try ws.detectRecipe()
-        let source = try DetectSetup.buildModel(recipe: recipe, builder: ws.builder(seed: 11), classes: 3)
+        let source = try #require(
+            try DetectSetup.buildModel(recipe: recipe, builder: ws.builder(seed: 11), classes: 3) as? DetectorModel)
         var saved = source.backbone.stateDict()
         saved["decoder_embed.weight"] = Tensor.ones([4, 4])  // a pretraining checkpoint's decoder: ignored
         let file = ws.folder.file("pretrained.safetensors")

@@ -37,7 +37,9 @@ import Testing
     /// and no detection has its point in the padding.
     @Test func batchedImagesDetectAsAlone() throws {
         let ws = try DenseWorkspace(images: 20)
-        let detector = try DetectSetup.buildModel(recipe: try ws.detectRecipe(), builder: ws.builder(), classes: 3)
+        let detector = try #require(
+            try DetectSetup.buildModel(recipe: try ws.detectRecipe(), builder: ws.builder(), classes: 3)
+                as? DetectorModel)
         detector.train(false)
         var rng = RandomGenerator(seed: 9)
         let tall = Tensor.randomNormal([1, 3, 70, 50], using: &rng)

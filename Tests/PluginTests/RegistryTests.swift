@@ -157,13 +157,15 @@ import Testing
                 "${MIXMAE_PLUGIN_DIR}/libMixSwin.so", "${MIXMAE_PLUGIN_DIR}/libMixViTDecoder.so",
                 "${MIXMAE_PLUGIN_DIR}/libMixReconstruction.so", "${MIXMAE_PLUGIN_DIR}/libMixLinearCls.so",
                 "${MIXMAE_PLUGIN_DIR}/libMixFPN.so", "${MIXMAE_PLUGIN_DIR}/libMixFCOS.so",
-                "${MIXMAE_PLUGIN_DIR}/libMixUperNet.so",
+                "${MIXMAE_PLUGIN_DIR}/libMixUperNet.so", "${MIXMAE_PLUGIN_DIR}/libMixRPN.so",
+                "${MIXMAE_PLUGIN_DIR}/libMixRoIBox.so", "${MIXMAE_PLUGIN_DIR}/libMixRoIMask.so",
             ])
         let catalog = PluginCatalog(registry: registry)
         #expect(catalog.refusals.isEmpty, "\(catalog.refusals)")
         for (id, kind) in [
             ("swin", ComponentKind.backbone), ("vit-decoder", .decoder), ("mix-reconstruction", .loss),
             ("linear-cls", .head), ("fpn", .neck), ("fcos", .head), ("upernet", .head),
+            ("rpn", .rpn), ("roi-box", .roiHead), ("roi-mask", .roiHead),
         ] {
             #expect(throws: Never.self) { try catalog.component(id, kind: kind) }
         }

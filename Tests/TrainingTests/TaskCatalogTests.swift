@@ -58,7 +58,7 @@ private struct NoComponents: ComponentProvider {
         for file in [
             "pretrain/swin-tiny.yaml", "pretrain/swin-base.yaml", "pretrain/swin-small128.yaml",
             "quickstart/pretrain.yaml", "quickstart/classify.yaml", "quickstart/detect.yaml",
-            "quickstart/segment.yaml",
+            "quickstart/segment.yaml", "quickstart/mask-rcnn.yaml",
         ] {
             let recipe = try RecipeLoader().load(recipes + "/" + file)
             let checked = TaskCatalog.standard.check(recipe, components: nil)

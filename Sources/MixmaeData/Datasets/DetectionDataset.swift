@@ -63,10 +63,12 @@ public struct DetectionDataset: Sendable {
         public var labels: [Int]
         /// Crowd regions: neither positives nor negatives in training.
         public var crowdBoxes: [DetectionBox]
+        /// The polygons or RLE mask of each box (same order), nil where the file has none.
+        public var segmentations: [COCOSegmentation?]
 
         public init(
             imageID: Int, path: String, width: Int?, height: Int?, boxes: [DetectionBox], labels: [Int],
-            crowdBoxes: [DetectionBox]
+            crowdBoxes: [DetectionBox], segmentations: [COCOSegmentation?]? = nil
         ) {
             self.imageID = imageID
             self.path = path
@@ -75,6 +77,7 @@ public struct DetectionDataset: Sendable {
             self.boxes = boxes
             self.labels = labels
             self.crowdBoxes = crowdBoxes
+            self.segmentations = segmentations ?? boxes.map { _ in nil }
         }
     }
 
@@ -158,6 +161,7 @@ public struct DetectionDataset: Sendable {
             } else {
                 items[itemIndex].boxes.append(box)
                 items[itemIndex].labels.append(label)
+                items[itemIndex].segmentations.append(annotation.segmentation)
             }
         }
         self.categories = categories
@@ -172,6 +176,15 @@ public struct DetectionDataset: Sendable {
     public func firstImageIfNoneExists() -> String? {
         guard let first = items.first else { return nil }
         return items.contains { FileManager.default.fileExists(atPath: $0.path) } ? nil : first.path
+    }
+
+    /// The first usable non-crowd annotation without a segmentation, as (image id,
+    /// annotation position within the image), or nil when every one has a mask.
+    public func firstAnnotationWithoutMask() -> (imageID: Int, position: Int)? {
+        for item in items {
+            if let position = item.segmentations.firstIndex(where: { $0 == nil }) { return (item.imageID, position) }
+        }
+        return nil
     }
 
     /// The class index of a category id, or nil for an id not in the file.

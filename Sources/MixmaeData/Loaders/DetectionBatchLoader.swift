@@ -15,15 +15,19 @@ public struct DetectionBatch {
         public var crowdBoxes: [DetectionBox]
         /// Size, scale, flip and valid region, to map predictions back to the file.
         public var geometry: DetectionGeometry
+        /// Each box's instance mask at the image's padded size, when the transform makes masks.
+        public var masks: InstanceMasks?
 
         public init(
-            imageID: Int, boxes: [DetectionBox], labels: [Int], crowdBoxes: [DetectionBox], geometry: DetectionGeometry
+            imageID: Int, boxes: [DetectionBox], labels: [Int], crowdBoxes: [DetectionBox], geometry: DetectionGeometry,
+            masks: InstanceMasks? = nil
         ) {
             self.imageID = imageID
             self.boxes = boxes
             self.labels = labels
             self.crowdBoxes = crowdBoxes
             self.geometry = geometry
+            self.masks = masks
         }
     }
 
@@ -103,7 +107,7 @@ public final class DetectionBatchLoader: BatchSource, @unchecked Sendable {
         let targets = samples.map {
             DetectionBatch.Target(
                 imageID: $0.imageID, boxes: $0.boxes, labels: $0.labels, crowdBoxes: $0.crowdBoxes,
-                geometry: $0.geometry)
+                geometry: $0.geometry, masks: $0.masks)
         }
         return DetectionBatch(images: images, targets: targets)
     }

@@ -70,6 +70,8 @@ public struct DetectionSample: Sendable {
     public var labels: [Int]
     public var crowdBoxes: [DetectionBox]
     public var geometry: DetectionGeometry
+    /// The instance mask of each box at the padded size, when the transform makes masks.
+    public var masks: InstanceMasks?
 }
 
 /// Resize keeping the aspect ratio, optional horizontal flip, and padding to
@@ -93,10 +95,12 @@ public struct DetectionTransform: Sendable {
     public var flipProbability: Double
     public var sizeDivisor: Int
     public var filter: ResizeFilter
+    /// Whether samples carry instance masks (``InstanceMaskRaster``), for Mask R-CNN.
+    public var makesMasks: Bool
 
     public init(
         shortSides: [Int], maxSize: Int, flipProbability: Double = 0, sizeDivisor: Int = 32,
-        filter: ResizeFilter = .bilinear
+        filter: ResizeFilter = .bilinear, makesMasks: Bool = false
     ) {
         precondition(!shortSides.isEmpty && shortSides.allSatisfy { $0 > 0 }, "shortSides must be positive")
         precondition(maxSize > 0 && sizeDivisor > 0, "maxSize and sizeDivisor must be positive")
@@ -105,6 +109,7 @@ public struct DetectionTransform: Sendable {
         self.flipProbability = flipProbability
         self.sizeDivisor = sizeDivisor
         self.filter = filter
+        self.makesMasks = makesMasks
     }
 
     /// The resized size of a `width` x `height` image for a shorter side of `shortSide`.
@@ -135,16 +140,24 @@ public struct DetectionTransform: Sendable {
         if flipped { resized = resized.flippedHorizontally() }
         var boxes = [DetectionBox]()
         var labels = [Int]()
-        for (box, label) in zip(item.boxes, item.labels) {
+        var kept = [Int]()
+        for (index, (box, label)) in zip(item.boxes, item.labels).enumerated() {
             let moved = geometry.fromOriginal(box)
             if moved.width > 0 && moved.height > 0 {
                 boxes.append(moved)
                 labels.append(label)
+                kept.append(index)
             }
         }
         let crowd = item.crowdBoxes.map(geometry.fromOriginal).filter { $0.width > 0 && $0.height > 0 }
+        let masks =
+            makesMasks
+            ? try InstanceMaskRaster.masks(
+                kept.map { item.segmentations.indices.contains($0) ? item.segmentations[$0] : nil }, item: item,
+                geometry: geometry) : nil
         return DetectionSample(
-            imageID: item.imageID, image: resized, boxes: boxes, labels: labels, crowdBoxes: crowd, geometry: geometry)
+            imageID: item.imageID, image: resized, boxes: boxes, labels: labels, crowdBoxes: crowd, geometry: geometry,
+            masks: masks)
     }
 
     private func roundUp(_ value: Int) -> Int { (value + sizeDivisor - 1) / sizeDivisor * sizeDivisor }

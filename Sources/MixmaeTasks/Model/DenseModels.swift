@@ -45,32 +45,13 @@ public final class DetectorModel: Module {
     /// detections it gives alone, whatever else shares its batch, and nothing is
     /// predicted in its padding.
     public func predict(_ batch: DetectionBatch, settings: DetectionSettings) -> [[Detection]] {
-        var results = [[Detection]](repeating: [], count: batch.targets.count)
-        let groups = Dictionary(grouping: batch.targets.indices) {
-            PaddedSize(width: batch.targets[$0].geometry.paddedWidth, height: batch.targets[$0].geometry.paddedHeight)
-        }
-        for (size, members) in groups.sorted(by: { $0.value[0] < $1.value[0] }) {
-            let images = withNoGrad {
-                concatenate(
-                    members.map {
-                        batch.images.slice(axis: 0, $0..<($0 + 1)).slice(axis: 2, 0..<size.height)
-                            .slice(axis: 3, 0..<size.width)
-                    }, axis: 0)
-            }
+        PaddedGroups.run(batch) { images, members in
             let sizes = members.map {
                 ImageSize(height: batch.targets[$0].geometry.validHeight, width: batch.targets[$0].geometry.validWidth)
             }
-            for (slot, found) in zip(members, predict(images, imageSizes: sizes, settings: settings)) {
-                results[slot] = found
-            }
+            return predict(images, imageSizes: sizes, settings: settings)
         }
-        return results
     }
-}
-
-private struct PaddedSize: Hashable {
-    var width: Int
-    var height: Int
 }
 
 /// Backbone + optional neck + segmentation head. Backbone tensors sit at the

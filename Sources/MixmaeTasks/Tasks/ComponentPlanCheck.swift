@@ -28,6 +28,9 @@ enum ComponentPlanCheck {
         ("neck", .neck, ["backbone"]),
         ("decoder", .decoder, ["backbone"]),
         ("head", .head, ["neck", "backbone"]),
+        ("rpn", .rpn, ["neck", "backbone"]),
+        ("roi_box", .roiHead, ["neck", "backbone"]),
+        ("roi_mask", .roiHead, ["neck", "backbone"]),
         ("loss", .loss, ["backbone"]),
     ]
 

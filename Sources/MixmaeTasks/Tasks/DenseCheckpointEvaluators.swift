@@ -3,9 +3,9 @@ import MixKit
 import MixmaeEvaluation
 import MixmaePluginHost
 
-/// COCO box AP of a finetuned detector on `detect.val_ann`, with the resizing and
-/// inference settings the finetune evaluated with, so the numbers are the ones it
-/// recorded for the same weights.
+/// COCO box AP (and mask AP for Mask R-CNN) of a finetuned detector on
+/// `detect.val_ann`, with the resizing and inference settings the finetune
+/// evaluated with, so the numbers are the ones it recorded for the same weights.
 public struct DetectionCheckpointEvaluator: CheckpointEvaluator {
     public init() {}
 
@@ -28,7 +28,7 @@ public struct DetectionCheckpointEvaluator: CheckpointEvaluator {
         ) {
             let result = try DetectionEvaluation.run(model, on: validation, settings: settings)
             return CheckpointEvaluation(
-                metrics: zip(COCOBoxMetrics.keys, result.metrics.values).map { .init(name: $0, label: $0, value: $1) },
+                metrics: result.namedMetrics.map { .init(name: $0, label: $0, value: $1) },
                 images: count, split: validation.dataset.annotationFile)
         }
     }

@@ -6,7 +6,9 @@ import MixmaeRecipes
 
 /// Builds the detection finetune task, its data and its model from a recipe
 /// (`task: detect`): a backbone (initialised from `init.weights`), an optional
-/// neck (`fpn`) and a detection head (`fcos`), COCO-format data under `data.root`.
+/// neck (`fpn`) and either a dense detection head (`model.head: fcos`) or a
+/// two-stage detector (`model.rpn`, `model.roi_box` and optionally
+/// `model.roi_mask`: Mask R-CNN), COCO-format data under `data.root`.
 public enum DetectSetup {
     /// - Parameters:
     ///   - initialWeights: the resolved file of `init.weights`, if any.
@@ -30,12 +32,19 @@ public enum DetectSetup {
         try requireImages(of: train, key: "detect.train_img", in: recipe)
 
         let model = try buildModel(recipe: recipe, builder: builder, classes: train.classCount)
+        if model.predictsMasks, let missing = train.firstAnnotationWithoutMask() {
+            throw recipe.issue(
+                at: "detect.train_ann",
+                "image id \(missing.imageID) of \(train.annotationFile): its annotation \(missing.position) (counting "
+                    + "the image's non-crowd annotations) has no segmentation, but model.roi_mask trains masks: give "
+                    + "every annotation polygons or an RLE mask, or remove model.roi_mask")
+        }
         let report = try initialWeights.map {
             try InitialWeights.load(into: model.backbone, from: $0, strict: recipe.section("init").bool("strict"))
         }
         let transform = DetectionTransform(
             shortSides: shortSides, maxSize: maxSize, flipProbability: data.float("hflip"),
-            sizeDivisor: 32)
+            sizeDivisor: 32, makesMasks: model.predictsMasks)
         let loader = DetectionBatchLoader(dataset: train, options: recipe.trainingLoaderOptions, transform: transform)
         guard loader.batchesPerEpoch > 0 else {
             throw recipe.issue(
@@ -54,6 +63,8 @@ public enum DetectSetup {
             model: model, layerDecay: recipe.optim.float("layer_decay"),
             weightDecay: recipe.optim.float("weight_decay"), validation: validation, settings: settings(recipe),
             outputDirectory: runDirectory)
+        task.picturesEvery = recipe.section("log").int("pictures_every")
+        task.pictureCount = recipe.section("log").int("pictures")
         return (task, loader, report)
     }
 
@@ -65,11 +76,15 @@ public enum DetectSetup {
             iouThreshold: Float(detect.float("iou_threshold")), maxPerImage: detect.int("max_per_img"))
     }
 
-    /// Backbone, neck and head from `model.*`, checked against each other.
+    /// Backbone, neck and head (or RPN and RoI heads) from `model.*`, checked against each other.
     public static func buildModel(recipe: TaskRecipe, builder: ComponentBuilder, classes: Int) throws
-        -> DetectorModel
+        -> any DetectionModel
     {
-        let (headID, headParams) = try recipe.requiredComponent("head", for: "e.g. name: fcos")
+        if recipe.component("rpn") != nil || recipe.component("roi_box") != nil || recipe.component("roi_mask") != nil {
+            return try TwoStageSetup.buildModel(recipe: recipe, builder: builder, classes: classes)
+        }
+        let (headID, headParams) = try recipe.requiredComponent(
+            "head", for: "e.g. name: fcos; or model.rpn, model.roi_box and model.roi_mask for Mask R-CNN")
         let trunk = try DenseTrunk(recipe: recipe, builder: builder, needsAnySize: "detection")
         let head = try recipe.building("head") {
             try builder.detectionHead(headID, headParams, context: trunk.headContext(classes: classes))

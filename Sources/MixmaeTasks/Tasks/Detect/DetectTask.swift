@@ -17,18 +17,24 @@ public struct DetectionValidation {
     }
 }
 
-/// Detection finetuning: backbone + neck + dense head trained on the head's
-/// loss, with layer-wise learning-rate decay on the backbone; after every
-/// epoch, COCO box AP on the validation split (pycocotools-exact), with the
-/// detections written to `val_detections.json` in the run folder. The best
-/// checkpoint is the one with the highest AP.
+/// Detection finetuning: backbone + neck + a dense head (FCOS) or a two-stage
+/// detector (Mask R-CNN) trained on its loss, with layer-wise learning-rate decay
+/// on the backbone; after every epoch, COCO box AP on the validation split
+/// (pycocotools-exact), with the detections written to `val_detections.json` in
+/// the run folder, and for a model with a mask head also mask AP (`mask_AP`, ...)
+/// with the masks written to `val_segmentations.json`. The best checkpoint is the
+/// one with the highest box AP.
 public final class DetectTask: TrainingTask {
-    public let detector: DetectorModel
+    public let detector: any DetectionModel
     public let layerDecay: Double
     public let weightDecay: Double
     public let validation: DetectionValidation?
     public let settings: DetectionSettings
     public private(set) var outputDirectory: String
+    /// For a model with a mask head: every this many epochs (0 = never), an
+    /// ``InstancesPicture`` of the first ``pictureCount`` validation images.
+    public var picturesEvery = 0
+    public var pictureCount = 0
 
     public var model: Module { detector }
     public var selectionMetric: TaskMetric? { validation == nil ? nil : ObjectDetection().selectionMetric }
@@ -43,8 +49,13 @@ public final class DetectTask: TrainingTask {
 
     public var detectionsPath: String { (outputDirectory as NSString).appendingPathComponent("val_detections.json") }
 
+    /// The file evaluation writes the latest validation masks to (COCO segm results), for a mask head.
+    public var segmentationsPath: String {
+        (outputDirectory as NSString).appendingPathComponent("val_segmentations.json")
+    }
+
     public init(
-        model: DetectorModel, layerDecay: Double, weightDecay: Double,
+        model: any DetectionModel, layerDecay: Double, weightDecay: Double,
         validation: DetectionValidation?, settings: DetectionSettings, outputDirectory: String
     ) {
         self.detector = model
@@ -67,7 +78,7 @@ public final class DetectTask: TrainingTask {
             throw InputError(
                 "the detection task got a batch without boxes; its data source must be a DetectionBatchLoader")
         }
-        let loss = detector.loss(detection.images, targets: detection.targets.map(\.detectionTarget))
+        let loss = detector.loss(detection)
         return (loss.total, loss.terms)
     }
 
@@ -75,15 +86,29 @@ public final class DetectTask: TrainingTask {
         guard let validation else { return nil }
         let result = try DetectionEvaluation.run(detector, on: validation, settings: settings)
         try COCOResults.write(result.detections, to: detectionsPath)
-        return Dictionary(uniqueKeysWithValues: zip(COCOBoxMetrics.keys, result.metrics.values))
+        if result.maskMetrics != nil {
+            try COCOResults.write(result.detections, to: segmentationsPath, masks: true)
+            if pictureCount > 0 && picturesEvery > 0 && (epoch + 1) % picturesEvery == 0 {
+                let dataset = validation.dataset
+                let picture = try InstancesPicture(
+                    items: Array(dataset.items.prefix(pictureCount)), truth: validation.truth,
+                    detections: result.detections, classIndex: { dataset.classIndex(forCategoryID: $0) })
+                let folder = (outputDirectory as NSString).appendingPathComponent("pictures")
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                try picture.image.write(toFile: folder + "/" + InstancesPicture.fileName(epoch: epoch + 1))
+            }
+        }
+        return Dictionary(uniqueKeysWithValues: result.namedMetrics)
     }
 }
 
 extension DetectionBatch.Target {
-    /// The annotations as the SDK's detection heads take them.
+    /// The annotations as the SDK's detection heads take them (with the instance
+    /// masks when the loader made them).
     public var detectionTarget: DetectionTarget {
         DetectionTarget(
-            boxes: boxes.map(\.boundingBox), labels: labels, ignoredRegions: crowdBoxes.map(\.boundingBox))
+            boxes: boxes.map(\.boundingBox), labels: labels, ignoredRegions: crowdBoxes.map(\.boundingBox),
+            masks: masks)
     }
 }
 
@@ -94,55 +119,90 @@ extension DetectionBox {
     }
 }
 
-/// COCO box AP of a detector on a split, and its detections in file coordinates.
+/// COCO box AP of a detector on a split (and mask AP for a model with a mask
+/// head), and its detections in file coordinates.
 public struct DetectionEvaluation {
     public var metrics: COCOBoxMetrics
+    /// Mask AP (`iouType` segm), for a model that predicts masks.
+    public var maskMetrics: COCOBoxMetrics?
+    /// The detections, with their masks as RLE when the model predicts masks.
     public var detections: [COCODetection]
 
+    /// The metrics by their registry names: box AP as `AP`, `AP50`, ..., mask AP as `mask_AP`, ...
+    public var namedMetrics: [(String, Double)] {
+        Array(zip(COCOBoxMetrics.keys, metrics.values))
+            + (maskMetrics.map { Array(zip(COCOBoxMetrics.keys.map { "mask_" + $0 }, $0.values)) } ?? [])
+    }
+
     /// Predicts every image of `validation` (the model must be in evaluation mode),
-    /// maps the boxes back to the original images, and scores them against the truth.
-    public static func run(_ model: DetectorModel, on validation: DetectionValidation, settings: DetectionSettings)
+    /// maps the boxes back to the original images and pastes the masks there
+    /// (mmdet's `_do_paste_mask`, threshold 0.5), and scores them against the truth.
+    public static func run(_ model: any DetectionModel, on validation: DetectionValidation, settings: DetectionSettings)
         throws -> DetectionEvaluation
     {
         var detections: [COCODetection] = []
         let batches = validation.loader.detectionBatches(epoch: 0, skip: 0)
         while let batch = try batches.next() {
-            let predicted = model.predict(batch, settings: settings)
+            let predicted = model.instances(batch, settings: settings)
             for (target, found) in zip(batch.targets, predicted) {
-                for detection in found {
+                for instance in found {
+                    let detection = instance.detection
                     let box = target.geometry.toOriginal(
                         DetectionBox(
                             x1: Double(detection.box.x1), y1: Double(detection.box.y1), x2: Double(detection.box.x2),
                             y2: Double(detection.box.y2)))
+                    let segmentation = instance.mask.map { probabilities -> COCOSegmentation in
+                        let (height, width) = (target.geometry.originalHeight, target.geometry.originalWidth)
+                        let bitmap = MaskPasting.paste(
+                            probabilities, side: instance.maskSide, box: box.boundingBox, height: height, width: width)
+                        return .mask(RunLengthMask(encoding: bitmap, height: height, width: width))
+                    }
                     detections.append(
                         COCODetection(
                             imageID: target.imageID,
                             categoryID: validation.dataset.categoryID(forClass: detection.label), box: box.coco,
-                            score: Double(detection.score)))
+                            score: Double(detection.score), segmentation: segmentation))
                 }
             }
         }
         let metrics = try COCOBoxEvaluator.evaluate(truth: validation.truth, detections: detections)
-        return DetectionEvaluation(metrics: metrics, detections: detections)
+        let maskMetrics =
+            model.predictsMasks
+            ? try COCOBoxEvaluator.evaluate(
+                truth: validation.truth, detections: detections, iouType: .segm,
+                truthSource: validation.dataset.annotationFile) : nil
+        return DetectionEvaluation(metrics: metrics, maskMetrics: maskMetrics, detections: detections)
     }
 }
 
 /// Writes detections in the COCO results format `[{image_id, category_id, bbox, score}]`.
+/// With `masks`, the segm results format of mmdetection (`results.segm.json`):
+/// each entry also has `segmentation` `{size: [h, w], counts}` (compressed RLE).
 public enum COCOResults {
-    public static func write(_ detections: [COCODetection], to path: String) throws {
+    public static func write(_ detections: [COCODetection], to path: String, masks: Bool = false) throws {
+        struct Mask: Encodable {
+            var size: [Int]
+            var counts: String
+        }
         struct Entry: Encodable {
             var imageId: Int
             var categoryId: Int
             var bbox: [Double]
             var score: Double
+            var segmentation: Mask?
         }
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        let entries = detections.map {
-            Entry(
-                imageId: $0.imageID, categoryId: $0.categoryID,
-                bbox: [$0.box.x, $0.box.y, $0.box.width, $0.box.height],
-                score: $0.score)
+        let entries = detections.map { detection -> Entry in
+            var mask: Mask?
+            if masks, let segmentation = detection.segmentation {
+                let rle = segmentation.runLengthMask(height: 0, width: 0)
+                mask = Mask(size: [rle.height, rle.width], counts: rle.compressedCounts)
+            }
+            return Entry(
+                imageId: detection.imageID, categoryId: detection.categoryID,
+                bbox: [detection.box.x, detection.box.y, detection.box.width, detection.box.height],
+                score: detection.score, segmentation: mask)
         }
         try FileBytes.writeAtomically(Array(try encoder.encode(entries)), to: path)
     }

@@ -18,7 +18,10 @@ public struct ObjectDetection: TaskKind {
             .section("detect", Self.detectSection, doc: "Detection data layout, resizing and inference (task detect)."),
         ]
     }
-    public var validationMetrics: [TaskMetric] { COCOBoxMetrics.keys.map { TaskMetric(name: $0) } }
+    /// Box AP (`AP`, ...) and, for a model with a mask head, mask AP (`mask_AP`, ...).
+    public var validationMetrics: [TaskMetric] {
+        (COCOBoxMetrics.keys + COCOBoxMetrics.keys.map { "mask_" + $0 }).map { TaskMetric(name: $0) }
+    }
     public var selectionMetric: TaskMetric? { validationMetrics.first }
     public var checkpointEvaluator: (any CheckpointEvaluator)? { DetectionCheckpointEvaluator() }
 
