@@ -33,8 +33,7 @@ public struct DetectionTarget: Equatable, Sendable {
     /// The instance mask of every box (same order), when the task trains masks (SDK 2.6).
     public var masks: InstanceMasks?
 
-    public init(boxes: [BoundingBox], labels: [Int], ignoredRegions: [BoundingBox] = [], masks: InstanceMasks? = nil)
-    {
+    public init(boxes: [BoundingBox], labels: [Int], ignoredRegions: [BoundingBox] = [], masks: InstanceMasks? = nil) {
         precondition(boxes.count == labels.count, "DetectionTarget: \(boxes.count) boxes but \(labels.count) labels")
         precondition(
             masks.map { $0.count == boxes.count } ?? true,
