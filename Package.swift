@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "MixFPN", type: .dynamic, targets: ["MixFPN"]),
         .library(name: "MixFCOS", type: .dynamic, targets: ["MixFCOS"]),
         .library(name: "MixUperNet", type: .dynamic, targets: ["MixUperNet"]),
+        .library(name: "MixMPI", type: .dynamic, targets: ["MixMPI"]),
     ] + testPluginProducts,
     dependencies: [
         .package(path: "Kit"),
@@ -70,6 +71,13 @@ let package = Package(
         .target(name: "MixFPN", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/FPN"),
         .target(name: "MixFCOS", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/FCOS"),
         .target(name: "MixUperNet", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/UperNet"),
+        // The MPI communicator: Debian's Open MPI (libopenmpi-dev, scripts/install-deps).
+        .systemLibrary(
+            name: "CMPI", path: "Plugins/MPI/CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "MixMPIShim", dependencies: ["CMPI"], path: "Plugins/MPI/Shim"),
+        .target(
+            name: "MixMPI", dependencies: ["MixMPIShim", .product(name: "MixKit", package: "Kit")],
+            path: "Plugins/MPI/Plugin"),
         .target(name: "TestSupport", path: "Tests/Support"),
         // One test target per host target (and Kit's own tests).
         .testTarget(name: "SupportTests", dependencies: ["MixmaeSupport", "TestSupport"], path: "Tests/SupportTests"),

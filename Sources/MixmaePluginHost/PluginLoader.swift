@@ -32,6 +32,8 @@ public struct PluginLibrary {
     public var stamp: PluginStamp
     /// The components it registered, in registration order.
     public var components: [PluginComponent]
+    /// The communicators it registered (kind `communicator`), in registration order.
+    public var communicators: [CommunicatorDescriptor] = []
 }
 
 /// Loads plugin libraries and checks them before any of their components is used.
@@ -94,6 +96,9 @@ public struct PluginLoader {
             return refuse(.registerFailed(reason: why), ids: ids)
         }
         var seen = Set<String>()
+        for id in registrar.communicators.map(\.id) {
+            guard seen.insert(id).inserted else { return refuse(.duplicateComponentInLibrary(id: id), ids: ids) }
+        }
         for descriptor in registrar.components {
             guard seen.insert(descriptor.id).inserted else {
                 return refuse(.duplicateComponentInLibrary(id: descriptor.id), ids: ids)
@@ -104,7 +109,8 @@ public struct PluginLoader {
         return .success(
             PluginLibrary(
                 path: path, stamp: stamp,
-                components: registrar.components.map { PluginComponent(descriptor: $0, library: path) }))
+                components: registrar.components.map { PluginComponent(descriptor: $0, library: path) },
+                communicators: registrar.communicators))
     }
 
     /// Why a plugin with `stamp` cannot run in this host, or nil when it can.

@@ -20,6 +20,12 @@ extension RecipeSchema {
                         "task", default: names.first, allowed: names, doc: "What the recipe trains: \(summaries).")),
                 .parameter(
                     .int("seed", default: 0, range: 0...4_294_967_295, doc: "Seed of every random generator.")),
+                .parameter(
+                    .string(
+                        "distributed", default: "auto", allowed: ["auto", "none", "mpi"],
+                        doc:
+                            "Processes of one run: auto (MPI when started by mpirun or srun, else one process), "
+                            + "none (one process), mpi (MPI required: the communicator plugin Plugins/MPI).")),
                 .section("data", CommonSections.data, doc: "Training and validation data, augmentation."),
                 .section("optim", CommonSections.optim, doc: "The optimiser."),
                 .section("schedule", CommonSections.schedule, doc: "Epochs and learning-rate schedule."),
@@ -91,6 +97,12 @@ public enum CommonSections {
         .float(
             "layer_decay", default: 1, range: 0...1,
             doc: "Layer-wise learning-rate decay for finetuning (1 = off; the paper uses 0.7)."),
+        .int(
+            "accum_steps", default: 1, range: 1...65_536,
+            doc:
+                "Gradient accumulation (the reference's --accum_iter): each optimizer step sums the gradients of this many "
+                + "micro-batches per process; data.batch_size stays the whole step's batch and must divide by "
+                + "accum_steps times the number of processes."),
     ]
 
     public static let schedule: [ParameterSpec] = [

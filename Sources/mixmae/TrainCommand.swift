@@ -51,6 +51,14 @@ struct TrainCommand: ParsableCommand {
         let session = TrainingSession(catalog: try plugins.catalog(), registry: try home.open())
         session.stopAfterSteps = stopAfterSteps
         session.endHooks = .standard
+        do {
+            try train(session)
+        } catch {
+            try ProcessGroupExit.handle(error, communicator: session.communicator)
+        }
+    }
+
+    private func train(_ session: TrainingSession) throws {
         let result: TrainingSession.Result
         if let resume {
             let run = try RunReference(parsing: resume)
@@ -62,7 +70,7 @@ struct TrainCommand: ParsableCommand {
         } else {
             result = try session.start(try RecipeLoader().load(recipe!, overrides: overrides.parsed()))
         }
-        try TrainingSummary(result).print(output)
+        if session.communicator?.rank ?? 0 == 0 { try TrainingSummary(result).print(output) }
     }
 }
 

@@ -27,6 +27,9 @@ public final class TrainingSession {
     /// What runs after the run's outcome is recorded (FINISHED, FAILED or KILLED): nothing
     /// by default; the command line adds `RunEndHooks.standard` (curves into `runs/<id>/curves/`).
     public var endHooks = RunEndHooks(hooks: [])
+    /// The processes of the run; nil: chosen from the recipe's `distributed` and the
+    /// environment (``CommunicatorSelection``) when a run starts.
+    public var communicator: Communicator?
 
     public init(catalog: PluginCatalog, registry: RunRegistry) {
         self.catalog = catalog
@@ -47,66 +50,136 @@ public final class TrainingSession {
     /// data built before the run is registered, so a mistake in the recipe
     /// leaves no FAILED run behind.
     public func start(_ resolved: ResolvedRecipe, rerunOf: RunID? = nil) throws -> Result {
-        let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
-        let initial = try initialWeights(recipe)
-        let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
-        let (task, data) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
-        let run = try registry.beginRun(
-            task: recipe.task.name,
-            recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
-            seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
-        log("run \(run.id): \(recipe.task.name), outputs in \(run.outputDirectory.path)")
-        if let initial {
-            try run.recordUsed(initial.artifact, role: .initBackbone, path: initial.url.path)
-            log(
-                "run \(run.id): backbone initialised from \(initial.reference) (sha256 \(initial.artifact.sha256.prefix(12)))"
-            )
+        var recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
+        let comm = try chooseCommunicator(recipe)
+        recipe.processes = ProcessShare(count: comm.size, rank: comm.rank)
+        let isRoot = comm.rank == 0
+        let (recipeChecked, builder, task, data, run): (TaskRecipe, ComponentBuilder, TrainingTask, BatchSource, ActiveRun?) =
+            try together(comm) {
+                _ = try recipe.microBatchSize()
+                // Rank 0 resolves init.weights through its registry; the loop broadcasts the weights.
+                let initial = isRoot ? try initialWeights(recipe) : nil
+                let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
+                let (task, data) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
+                guard isRoot else { return (recipe, builder, task, data, nil) }
+                let run = try registry.beginRun(
+                    task: recipe.task.name,
+                    recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
+                    seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
+                log("run \(run.id): \(recipe.task.name), outputs in \(run.outputDirectory.path)")
+                if let initial {
+                    try run.recordUsed(initial.artifact, role: .initBackbone, path: initial.url.path)
+                    log(
+                        "run \(run.id): backbone initialised from \(initial.reference) (sha256 \(initial.artifact.sha256.prefix(12)))"
+                    )
+                }
+                return (recipe, builder, task, data, run)
+            }
+        return try execute(
+            recipeChecked, task: task, data: data, modelRandom: builder.rng, run: run, resume: nil, communicator: comm)
+    }
+
+    /// The session's communicator, or the one the recipe and the environment ask for.
+    private func chooseCommunicator(_ recipe: TaskRecipe) throws -> Communicator {
+        if let communicator { return communicator }
+        let chosen = try CommunicatorSelection.choose(mode: recipe.distributedMode, catalog: catalog)
+        communicator = chosen
+        return chosen
+    }
+
+    /// Runs `body` on every rank; when it throws on any rank, every rank throws:
+    /// the error itself when every rank failed the same way, else ``RankFailure``
+    /// with each failing rank's message.
+    private func together<T>(_ comm: Communicator, _ body: () throws -> T) throws -> T {
+        guard comm.size > 1 else { return try body() }
+        let outcome: Swift.Result<T, Error>
+        do { outcome = .success(try body()) } catch { outcome = .failure(error) }
+        var message = ""
+        if case .failure(let error) = outcome { message = (error as? UserFacingError)?.report ?? "\(error)" }
+        let messages = try comm.allgather(bytes: Array(message.utf8)).map { String(decoding: $0, as: UTF8.self) }
+        let failures = messages.enumerated().filter { !$0.element.isEmpty }
+        if failures.isEmpty { return try outcome.get() }
+        if failures.count == comm.size && Set(messages).count == 1, case .failure(let error) = outcome {
+            throw SharedFailure(error: error, rank: comm.rank)
         }
-        return try execute(recipe, task: task, data: data, modelRandom: builder.rng, run: run, resume: nil)
+        throw RankFailure(failures: failures.map { (rank: $0.offset, message: $0.element) })
     }
 
     /// Continues run `id` from its last checkpoint, as a new attempt under the same id.
+    ///
+    /// Over several processes, rank 0 reads the registry and sends the stored recipe and
+    /// the checkpoint's path to the others, which read the checkpoint's trainer and
+    /// optimizer state from that path (a folder every host sees, as on a cluster's shared
+    /// file system); the weights come from rank 0.
     public func resume(_ id: RunID) throws -> Result {
-        let stored = try registry.recipe(ofRun: id)
-        let resolved = try RecipeLoader().load(text: stored.text, as: "run \(id) recipe")
-        let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
-        let checkpoint = try registry.checkpoint(ofRun: id, role: .checkpointLast)
-        let optimizerState = Checkpoint.optimizerPath(for: checkpoint.url.path)
-        do {
-            _ = try SafeTensorsFile(path: optimizerState)
-        } catch {
-            throw InputError(
-                file: optimizerState,
-                problem: "run \(id) cannot continue exactly without its optimizer state (\(error)); "
-                    + "restore this file and resume again (the run was not changed)")
+        let comm = try communicator ?? resumeCommunicator()
+        communicator = comm
+        let isRoot = comm.rank == 0
+        let shared: (recipe: String, checkpoint: String) = try together(comm) {
+            guard isRoot else { return ("", "") }
+            let stored = try registry.recipe(ofRun: id)
+            let checkpoint = try registry.checkpoint(ofRun: id, role: .checkpointLast)
+            let optimizerState = Checkpoint.optimizerPath(for: checkpoint.url.path)
+            do {
+                _ = try SafeTensorsFile(path: optimizerState)
+            } catch {
+                throw InputError(
+                    file: optimizerState,
+                    problem: "run \(id) cannot continue exactly without its optimizer state (\(error)); "
+                        + "restore this file and resume again (the run was not changed)")
+            }
+            return (stored.text, checkpoint.url.path)
         }
-        // The model is built as at the start; the loop then restores its generator from the checkpoint.
-        let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
-        let (task, data) = try makeTask(recipe, builder: builder, initialWeights: nil)
-        let run = try registry.resumeRun(id)
-        log("run \(id): resuming (attempt \(run.attempt)) from \(checkpoint.url.path)")
+        let recipeText = String(decoding: try comm.broadcast(bytes: Array(shared.recipe.utf8), root: 0), as: UTF8.self)
+        let checkpoint = String(decoding: try comm.broadcast(bytes: Array(shared.checkpoint.utf8), root: 0), as: UTF8.self)
+        let (recipe, builder, task, data, run): (TaskRecipe, ComponentBuilder, TrainingTask, BatchSource, ActiveRun?) =
+            try together(comm) {
+                let resolved = try RecipeLoader().load(text: recipeText, as: "run \(id) recipe")
+                var recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
+                recipe.processes = ProcessShare(count: comm.size, rank: comm.rank)
+                _ = try recipe.microBatchSize()
+                // The model is built as at the start; the loop then restores its generator from the checkpoint.
+                let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
+                let (task, data) = try makeTask(recipe, builder: builder, initialWeights: nil)
+                guard isRoot else { return (recipe, builder, task, data, nil) }
+                let run = try registry.resumeRun(id)
+                log("run \(id): resuming (attempt \(run.attempt)) from \(checkpoint)")
+                return (recipe, builder, task, data, run)
+            }
         return try execute(
-            recipe, task: task, data: data, modelRandom: builder.rng, run: run, resume: checkpoint.url.path)
+            recipe, task: task, data: data, modelRandom: builder.rng, run: run, resume: checkpoint, communicator: comm)
+    }
+
+    /// A resumed run's communicator: MPI under a launcher, else one process (the
+    /// stored recipe's `distributed: mpi` asks for MPI only when it starts).
+    private func resumeCommunicator() throws -> Communicator {
+        try CommunicatorSelection.choose(mode: "auto", catalog: catalog)
     }
 
     private func execute(
-        _ recipe: TaskRecipe, task: TrainingTask, data: BatchSource, modelRandom: RandomSource, run: ActiveRun,
-        resume: String?
+        _ recipe: TaskRecipe, task: TrainingTask, data: BatchSource, modelRandom: RandomSource, run: ActiveRun?,
+        resume: String?, communicator comm: Communicator
     ) throws -> Result {
+        guard let run else {
+            return try follow(recipe, task: task, data: data, modelRandom: modelRandom, resume: resume, comm: comm)
+        }
         let observer = RegistryTrainingObserver(run: run)
         do {
             try ShutdownRequest.install()
             try recipe.resolved.yaml(provenance: true).write(
                 to: run.outputDirectory.appendingPathComponent("recipe.yaml"), atomically: true, encoding: .utf8)
+            try recordProcesses(of: run, comm)
             task.attach(runDirectory: run.outputDirectory.path)
             let loop = TrainingLoop(
                 task: task, data: data, settings: recipe.optimization, checkpointDirectory: run.outputDirectory.path,
                 modelRandom: modelRandom)
+            loop.communicator = comm
             loop.observer = observer
             let stopAfter = stopAfterSteps
             loop.shouldStop = { step in ShutdownRequest.isRequested || stopAfter.map { step >= $0 } ?? false }
             loop.label = "\(recipe.task.name) run \(run.id)"
             loop.checkpointMetadata = ["mixmae.task": recipe.task.name, "mixmae.run": String(run.id)]
+            _ = try comm.broadcast(bytes: Array(String(run.id).utf8), root: 0)
             let summary = try loop.run(resume: resume)
             try end(run, .finished)
             return Result(runID: run.id, task: recipe.task, directory: run.outputDirectory, summary: summary)
@@ -118,6 +191,45 @@ public final class TrainingSession {
             try? end(run, .failed("\(error)"))
             throw error
         }
+    }
+
+    /// A rank other than 0: trains its share, writes nothing and records nothing
+    /// (rank 0 does). Its errors reach rank 0 through the loop's agreement.
+    private func follow(
+        _ recipe: TaskRecipe, task: TrainingTask, data: BatchSource, modelRandom: RandomSource, resume: String?,
+        comm: Communicator
+    ) throws -> Result {
+        try ShutdownRequest.install()
+        // The same collectives as rank 0's execute: the host names, then the run id.
+        _ = try comm.allgather(bytes: Array(comm.hostName.utf8))
+        let runText = String(decoding: try comm.broadcast(bytes: [], root: 0), as: UTF8.self)
+        let runID = RunID(runText) ?? 0
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mixmae-rank-\(comm.rank)-\(getpid())")
+        let loop = TrainingLoop(
+            task: task, data: data, settings: recipe.optimization, checkpointDirectory: scratch.path,
+            modelRandom: modelRandom)
+        loop.communicator = comm
+        let stopAfter = stopAfterSteps
+        loop.shouldStop = { step in ShutdownRequest.isRequested || stopAfter.map { step >= $0 } ?? false }
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        do {
+            let summary = try loop.run(resume: resume)
+            return Result(runID: runID, task: recipe.task, directory: scratch, summary: summary)
+        } catch TrainingStop.interrupted(let checkpoint) {
+            throw TrainingInterrupted(runID: runID, checkpoint: checkpoint, signal: ShutdownRequest.signal ?? SIGINT)
+        }
+    }
+
+    /// Tags the run with its processes: world size, hosts, launcher, MPI library.
+    private func recordProcesses(of run: ActiveRun, _ comm: Communicator) throws {
+        let hosts = try comm.allgather(bytes: Array(comm.hostName.utf8)).map { String(decoding: $0, as: UTF8.self) }
+        var seen: [String] = []
+        for host in hosts where !seen.contains(host) { seen.append(host) }
+        try run.setTag("processes.world_size", String(comm.size))
+        try run.setTag("processes.hosts", seen.joined(separator: ","))
+        try run.setTag("processes.launcher", comm.launcher)
+        try run.setTag("processes.library", comm.libraryVersion)
+        if comm.size > 1 { log("run \(run.id): \(comm.size) processes on \(seen.joined(separator: ", ")) (\(comm.libraryVersion))") }
     }
 
     /// Records the outcome, then runs the end hooks (curves).
@@ -193,4 +305,17 @@ public struct TrainingInterrupted: UserFacingError {
 
     public var hint: String? { "continue with --resume (`mixmae train --resume run:\(runID)`)" }
     public var exitCode: Int32 { ExitStatus.interrupted(by: signal) }
+}
+
+/// Every rank failed with the same error (a recipe mistake, a missing file): rank 0
+/// reports it once; the other ranks stay quiet.
+public struct SharedFailure: UserFacingError {
+    public var error: Error
+    public var rank: Int
+
+    public var what: String { (error as? UserFacingError)?.what ?? "\(error)" }
+    public var location: ErrorLocation? { (error as? UserFacingError)?.location }
+    public var hint: String? { (error as? UserFacingError)?.hint }
+    public var details: [String] { (error as? UserFacingError)?.details ?? [] }
+    public var exitCode: Int32 { (error as? UserFacingError)?.exitCode ?? ExitStatus.failure }
 }

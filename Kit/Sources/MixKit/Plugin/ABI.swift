@@ -36,7 +36,9 @@ public enum PluginABI {
     /// SDK minor version at build: bump on any change of the public API or layout.
     ///
     /// 2.1: detection ops (RoIAlign, anchors, box coder, IoU, NMS, assigners, samplers); F64 safetensors.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 1 }
+    /// 2.2: the `communicator` component kind (``Communicator``, ``CommunicatorDescriptor``,
+    /// ``PluginRegistrar/add(communicator:)``).
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 2 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
@@ -127,6 +129,8 @@ public struct PluginStamp: Equatable, Sendable {
 /// library and passes it, opaque, to the library's register function.
 public final class PluginRegistrar {
     public private(set) var components: [ComponentDescriptor] = []
+    /// The communicators the plugin offers (kind `communicator`).
+    public private(set) var communicators: [CommunicatorDescriptor] = []
     /// Why registration failed, when the plugin said so.
     public private(set) var failure: String?
 
@@ -134,6 +138,9 @@ public final class PluginRegistrar {
 
     /// Adds a component.
     public func add(_ descriptor: ComponentDescriptor) { components.append(descriptor) }
+
+    /// Adds a communicator (a component of kind `communicator`).
+    public func add(communicator descriptor: CommunicatorDescriptor) { communicators.append(descriptor) }
 
     /// Marks registration as failed with a reason the host shows.
     public func fail(_ reason: String) { failure = reason }

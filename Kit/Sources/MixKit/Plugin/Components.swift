@@ -1,6 +1,8 @@
 /// What a plugin component is for; the host puts it in the matching slot of a recipe.
 public enum ComponentKind: String, Sendable, CaseIterable, CustomStringConvertible {
     case backbone, neck, decoder, loss, head
+    /// Collective communication between the processes of one run (``CommunicatorDescriptor``).
+    case communicator
     public var description: String { rawValue }
 }
 

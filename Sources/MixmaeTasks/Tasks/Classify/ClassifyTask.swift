@@ -12,6 +12,8 @@ public final class ClassifyTask: TrainingTask {
     public let weightDecay: Double
     public let validation: ImageBatchLoader?
     public var generator: RandomGenerator
+    /// Seeds the mixup/cutmix draws of each micro-batch (``MicroBatchPosition``).
+    public let seed: UInt64
 
     public var model: Module { classifier }
     public var selectionMetric: TaskMetric? { validation == nil ? nil : Classification().selectionMetric }
@@ -26,6 +28,7 @@ public final class ClassifyTask: TrainingTask {
         self.weightDecay = weightDecay
         self.validation = validation
         self.generator = RandomGenerator(seed: seed)
+        self.seed = seed
     }
 
     public func parameterGroups() -> [ParameterGroup] {
@@ -36,7 +39,11 @@ public final class ClassifyTask: TrainingTask {
     }
 
     public func loss(for batch: Batch) throws -> (loss: Tensor, logs: [String: Double]) {
-        let (images, targets) = mixing.apply(batch.images, labels: batch.labels, using: &generator)
+        var drawn = batch.position?.generator(seed: seed)
+        let (images, targets) =
+            drawn == nil
+            ? mixing.apply(batch.images, labels: batch.labels, using: &generator)
+            : mixing.apply(batch.images, labels: batch.labels, using: &drawn!)
         let logits = classifier(images).logits
         return (softCrossEntropy(logits, targets: targets), [:])
     }

@@ -10,10 +10,14 @@ public enum PretrainSetup {
     {
         let data = recipe.data
         let batch = data.int("batch_size")
-        guard batch % 2 == 0 else {
+        let micro = try recipe.microBatchSize()
+        guard micro % 2 == 0 else {
             throw recipe.issue(
                 at: "data.batch_size",
-                "MixMAE mixes image i with image B-1-i, so the batch size must be even; got \(batch)")
+                micro == batch
+                    ? "MixMAE mixes image i with image B-1-i, so the batch size must be even; got \(batch)"
+                    : "MixMAE mixes image i with image B-1-i of each micro-batch, so the micro-batch (data.batch_size "
+                        + "\(batch) / (optim.accum_steps x processes) = \(micro)) must be even")
         }
         let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
         let (decoderID, decoderParams) = try recipe.requiredComponent("decoder", for: "e.g. name: vit-decoder")

@@ -47,7 +47,7 @@ public final class PretrainTask: TrainingTask {
     }
 
     public func loss(for batch: Batch) throws -> (loss: Tensor, logs: [String: Double]) {
-        let mixing = sampler.next()
+        let mixing = batch.position.map { sampler.mask(at: $0) } ?? sampler.next()
         return (pretrain(batch.images, mixing: mixing).loss, [:])
     }
 

@@ -1,0 +1,127 @@
+import Foundation
+import MixKit
+import MixmaeRuns
+import TestSupport
+import Testing
+
+/// `mpirun`, found on PATH or where Debian's openmpi-bin puts it.
+enum MPIRun {
+    static var path: String? {
+        let candidates =
+            (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map {
+                "\($0)/mpirun"
+            } + ["/usr/bin/mpirun"]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    /// `mpirun -np N` options for a test on a small machine: as root, more ranks than
+    /// cores, one kernel thread per rank, the workspace's environment passed on.
+    static func arguments(ranks: Int, environment: [String: String]) -> [String] {
+        var arguments = ["-np", "\(ranks)", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
+        for (key, value) in environment.merging(["MIXMAE_THREADS": "1"], uniquingKeysWith: { $1 }) {
+            arguments += ["-x", "\(key)=\(value)"]
+        }
+        return arguments
+    }
+}
+
+extension TrainingWorkspace {
+    /// `mpirun -np ranks mixmae ARGUMENTS` in the workspace.
+    func mpirun(ranks: Int, _ arguments: [String], timeout: TimeInterval = 600) throws -> ProcessResult {
+        try startMPI(ranks: ranks, arguments).wait(timeout: timeout)
+    }
+
+    func startMPI(ranks: Int, _ arguments: [String]) throws -> ChildProcess {
+        guard let mpirun = MPIRun.path else {
+            throw TestSetupError("no mpirun: install Open MPI with scripts/install-deps (openmpi-bin libopenmpi-dev)")
+        }
+        return try ChildProcess(
+            mpirun, MPIRun.arguments(ranks: ranks, environment: environment) + [TestPaths.mixmae] + arguments,
+            in: folder.path, environment: environment)
+    }
+
+    /// `mixmae ARGUMENTS` in one process with one kernel thread.
+    func single(_ arguments: [String]) throws -> ProcessResult {
+        try runMixmae(arguments, in: folder.path, environment: environment.merging(["MIXMAE_THREADS": "1"]) { $1 })
+    }
+}
+
+/// The largest absolute and relative difference between two checkpoints' tensors.
+func weightDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> (abs: Float, rel: Float) {
+    var maxAbs: Float = 0
+    var maxRel: Float = 0
+    for (name, x) in a {
+        guard let y = b[name], y.count == x.count else { return (.infinity, .infinity) }
+        for (u, v) in zip(x, y) {
+            let d = abs(u - v)
+            maxAbs = max(maxAbs, d)
+            maxRel = max(maxRel, d / max(abs(u), 1e-3))
+        }
+    }
+    return (maxAbs, maxRel)
+}
+
+/// One run over several processes with `mpirun -np 2` (Open MPI through the
+/// Plugins/MPI communicator) against the same run in one process.
+@Suite(.serialized) struct DistributedTests {
+    /// 2 ranks with 1 micro-batch each and 1 process with 2 accumulation steps see the
+    /// same micro-batches (same images, augmentations and masks) and average the same
+    /// gradients: 0.5 g1 + 0.5 g2 in one process, (g1 + g2) / 2 over two. Scaling by a
+    /// power of two is exact in float32 and a sum of two terms does not depend on the
+    /// order, so the weights agree to the bit with one kernel thread per process; the
+    /// test allows 1e-6 (relative 1e-5) so that a change of reduction order (more ranks,
+    /// a tree allreduce) does not break it, which is still far below what a wrong
+    /// scaling (factor 2) or a missing allreduce (half the batch) produces.
+    @Test func pretrainingOverTwoRanksEqualsAccumulationInOneProcess() throws {
+        let ws = try TrainingWorkspace(images: 128)
+        try ws.pretrainRecipe(epochs: 2, batch: 16)
+        let single = try ws.single(["train", "pretrain.yaml", "--set", "optim.accum_steps=2", "--stop-after-steps", "5"])
+        #expect(single.status == 130, "\(single.stderr)")
+        let ranks = try ws.mpirun(ranks: 2, ["train", "pretrain.yaml", "--stop-after-steps", "5"])
+        #expect(ranks.status == 130, "\(ranks.stdout)\(ranks.stderr)")
+        let (maxAbs, maxRel) = weightDifference(try ws.weights(ofRun: 1), try ws.weights(ofRun: 2))
+        print("pretrain, 1 process K=2 vs 2 ranks K=1 after 5 steps: max abs \(maxAbs), max rel \(maxRel)")
+        #expect(maxAbs <= 1e-6 && maxRel <= 1e-5)
+        // A different run really differs (the comparison can fail).
+        let other = try ws.single(["train", "pretrain.yaml", "--stop-after-steps", "5"])
+        #expect(other.status == 130)
+        #expect(weightDifference(try ws.weights(ofRun: 1), try ws.weights(ofRun: 3)).abs > 1e-4)
+        let details = try ws.mixmae(["runs", "show", "2"])
+        #expect(details.stdout.contains("processes.world_size"), "\(details.stdout)")
+        #expect(details.stdout.contains("Open MPI"), "\(details.stdout)")
+    }
+
+    /// Classification finetuning from a checkpoint (`init.weights`, which only rank 0
+    /// reads: rank 1 gets it by broadcast), with mixup/cutmix drawn per micro-batch:
+    /// 2 ranks x 2 micro-batches against 1 process x 4.
+    @Test func finetuningOverTwoRanksEqualsAccumulationInOneProcess() throws {
+        let ws = try TrainingWorkspace(images: 160)
+        try ws.pretrainRecipe(epochs: 1, batch: 16)
+        #expect(try ws.single(["train", "pretrain.yaml", "--stop-after-steps", "2"]).status == 130)
+        try ws.classifyRecipe(name: "cls.yaml", initWeights: ws.folder.file("home/runs/1/last.safetensors"), epochs: 2)
+        let noDropPath = ["--set", "model.backbone.drop_path_rate=0"]
+        let single = try ws.single(
+            ["train", "cls.yaml", "--set", "optim.accum_steps=4", "--stop-after-steps", "5"] + noDropPath)
+        #expect(single.status == 130, "\(single.stderr)")
+        let ranks = try ws.mpirun(
+            ranks: 2, ["train", "cls.yaml", "--set", "optim.accum_steps=2", "--stop-after-steps", "5"] + noDropPath)
+        #expect(ranks.status == 130, "\(ranks.stdout)\(ranks.stderr)")
+        let (maxAbs, maxRel) = weightDifference(try ws.weights(ofRun: 2), try ws.weights(ofRun: 3))
+        print("classify, 1 process K=4 vs 2 ranks K=2 after 5 steps: max abs \(maxAbs), max rel \(maxRel)")
+        // Four terms summed in another order ((a+b)+(c+d) against ((a+b)+c)+d): a few
+        // float32 ulps per gradient, which AdamW's normalised update can enlarge for
+        // gradients near zero, over 5 steps of lr ~ 6e-5.
+        #expect(maxAbs <= 1e-5 && maxRel <= 1e-3)
+    }
+
+    /// A batch that does not split into accum_steps x ranks equal micro-batches is a recipe error at data.batch_size.
+    @Test func batchThatDoesNotSplitIsARecipeError() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        try ws.pretrainRecipe(epochs: 1, batch: 12)
+        let result = try ws.mpirun(ranks: 2, ["train", "pretrain.yaml", "--set", "optim.accum_steps=4"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("data.batch_size"), "\(result.stderr)")
+        #expect(result.stderr.components(separatedBy: "data.batch_size:").count == 2, "reported once: \(result.stderr)")
+        #expect(try ws.registry.runs().isEmpty)
+    }
+}
