@@ -108,7 +108,8 @@ struct BenchTrainCommand: ParsableCommand {
         let median = times.sorted()[times.count / 2]
         let allreduceShare = (averager.seconds - allreduceBefore) / max(times.reduce(0, +), 1e-9)
         guard comm.rank == 0 else { return }
-        let job = comm.size > 1 ? ", \(comm.size) ranks, \(String(format: "%.1f", allreduceShare * 100))% in allreduce" : ""
+        let job =
+            comm.size > 1 ? ", \(comm.size) ranks, \(String(format: "%.1f", allreduceShare * 100))% in allreduce" : ""
         let parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
         let name = (config as NSString).lastPathComponent
         if output.json {

@@ -32,6 +32,11 @@ struct PluginsListCommand: ParsableCommand {
                 for c in library.components {
                     table.append([c.id, c.kind.rawValue, c.version, displayPath(library.path), "loaded"])
                 }
+                for c in library.communicators {
+                    table.append([
+                        c.id, ComponentKind.communicator.rawValue, c.version, displayPath(library.path), "loaded",
+                    ])
+                }
             case .failure(let refusal):
                 let ids = refusal.componentIDs.isEmpty ? ["-"] : refusal.componentIDs
                 for id in ids {
@@ -46,7 +51,7 @@ struct PluginsListCommand: ParsableCommand {
         if catalog.outcomes.isEmpty {
             lines.append("no plugin libraries are registered; add one with `mixmae plugins add PATH`")
         } else {
-            let loaded = catalog.components.count
+            let loaded = catalog.components.count + catalog.communicators.count
             lines.append(table.rendered())
             lines.append("")
             lines.append(

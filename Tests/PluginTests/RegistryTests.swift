@@ -157,7 +157,7 @@ import Testing
                 "${MIXMAE_PLUGIN_DIR}/libMixSwin.so", "${MIXMAE_PLUGIN_DIR}/libMixViTDecoder.so",
                 "${MIXMAE_PLUGIN_DIR}/libMixReconstruction.so", "${MIXMAE_PLUGIN_DIR}/libMixLinearCls.so",
                 "${MIXMAE_PLUGIN_DIR}/libMixFPN.so", "${MIXMAE_PLUGIN_DIR}/libMixFCOS.so",
-                "${MIXMAE_PLUGIN_DIR}/libMixUperNet.so",
+                "${MIXMAE_PLUGIN_DIR}/libMixUperNet.so", "${MIXMAE_PLUGIN_DIR}/libMixMPI.so",
             ])
         let catalog = PluginCatalog(registry: registry)
         #expect(catalog.refusals.isEmpty, "\(catalog.refusals)")
@@ -167,5 +167,7 @@ import Testing
         ] {
             #expect(throws: Never.self) { try catalog.component(id, kind: kind) }
         }
+        // The MPI plugin offers a communicator, not a model component.
+        #expect(catalog.communicators.map(\.descriptor.id) == ["mpi"])
     }
 }

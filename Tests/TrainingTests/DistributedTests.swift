@@ -75,7 +75,9 @@ func weightDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> (abs: F
     @Test func pretrainingOverTwoRanksEqualsAccumulationInOneProcess() throws {
         let ws = try TrainingWorkspace(images: 128)
         try ws.pretrainRecipe(epochs: 2, batch: 16)
-        let single = try ws.single(["train", "pretrain.yaml", "--set", "optim.accum_steps=2", "--stop-after-steps", "5"])
+        let single = try ws.single([
+            "train", "pretrain.yaml", "--set", "optim.accum_steps=2", "--stop-after-steps", "5",
+        ])
         #expect(single.status == 130, "\(single.stderr)")
         let ranks = try ws.mpirun(ranks: 2, ["train", "pretrain.yaml", "--stop-after-steps", "5"])
         #expect(ranks.status == 130, "\(ranks.stdout)\(ranks.stderr)")
@@ -114,6 +116,63 @@ func weightDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> (abs: F
         #expect(maxAbs <= 1e-5 && maxRel <= 1e-3)
     }
 
+    /// kill -9 of one rank: mpirun ends the other within seconds, the run is CRASHED with
+    /// its last checkpoint intact, and it continues in one process (another number of ranks).
+    @Test func killingOneRankEndsTheJobAndTheRunResumes() throws {
+        let ws = try TrainingWorkspace(images: 96)
+        try ws.pretrainRecipe(epochs: 40, batch: 16)
+        let job = try ws.startMPI(ranks: 2, ["train", "pretrain.yaml"])
+        #expect(waitUntil(timeout: 300) { job.standardErrorSoFar.contains("epoch 2:") }, "\(job.standardErrorSoFar)")
+        let ranks = try runProgram("/usr/bin/pgrep", ["-P", "\(job.pid)"]).stdout.split(separator: "\n").compactMap {
+            Int32($0)
+        }
+        #expect(ranks.count == 2)
+        kill(ranks.max()!, SIGKILL)
+        let started = Date()
+        let result = try job.wait(timeout: 60)
+        #expect(Date().timeIntervalSince(started) < 60)
+        #expect(result.status != 0)
+        let list = try ws.mixmae(["runs", "list"])
+        #expect(list.stdout.contains("CRASHED"), "\(list.stdout)")
+        _ = try SafeTensorsFile(path: ws.folder.file("home/runs/1/last.safetensors"))
+        let resumed = try ws.single(["train", "--resume", "1", "--stop-after-steps", "12"])
+        #expect(resumed.status == 130, "\(resumed.stderr)")
+        #expect(try ws.registry.run(1)?.attempt == 2)
+    }
+
+    /// Ctrl-C to mpirun: it passes SIGTERM to every rank; they stop at the same step
+    /// boundary, rank 0 saves the checkpoint, and the run is KILLED.
+    @Test func interruptingMpirunStopsEveryRankAtAStepBoundary() throws {
+        let ws = try TrainingWorkspace(images: 96)
+        try ws.pretrainRecipe(epochs: 40, batch: 16)
+        let job = try ws.startMPI(ranks: 2, ["train", "pretrain.yaml"])
+        #expect(waitUntil(timeout: 300) { job.standardErrorSoFar.contains("epoch 2:") }, "\(job.standardErrorSoFar)")
+        job.send(SIGINT)
+        let result = try job.wait(timeout: 120)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("the current step finished and the run was saved"), "\(result.stderr)")
+        #expect(try ws.registry.run(1)?.status == .killed)
+        #expect(try ws.single(["train", "--resume", "1", "--stop-after-steps", "12"]).status == 130)
+    }
+
+    /// A rank that cannot read its data (a broken image, skip_broken false) fails the
+    /// whole run with that rank's message, once.
+    @Test func aRankThatCannotReadItsDataFailsTheRun() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        try ws.pretrainRecipe(epochs: 1, batch: 16)
+        let folder = ws.folder.file("data/classification/train")
+        let classFolder = try FileManager.default.contentsOfDirectory(atPath: folder).sorted()[0]
+        for image in try FileManager.default.contentsOfDirectory(atPath: folder + "/" + classFolder) {
+            try Data("not an image".utf8).write(to: URL(fileURLWithPath: folder + "/" + classFolder + "/" + image))
+        }
+        let result = try ws.mpirun(ranks: 2, ["train", "pretrain.yaml", "--set", "data.skip_broken=false"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("of the run failed, and every rank stopped"), "\(result.stderr)")
+        #expect(result.stderr.contains("rank "), "\(result.stderr)")
+        #expect(result.stderr.components(separatedBy: "every rank stopped").count == 2, "once: \(result.stderr)")
+        #expect(try ws.registry.run(1)?.status == .failed)
+    }
+
     /// A batch that does not split into accum_steps x ranks equal micro-batches is a recipe error at data.batch_size.
     @Test func batchThatDoesNotSplitIsARecipeError() throws {
         let ws = try TrainingWorkspace(images: 64)
@@ -123,5 +182,20 @@ func weightDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> (abs: F
         #expect(result.stderr.contains("data.batch_size"), "\(result.stderr)")
         #expect(result.stderr.components(separatedBy: "data.batch_size:").count == 2, "reported once: \(result.stderr)")
         #expect(try ws.registry.runs().isEmpty)
+    }
+}
+
+/// `scripts/mpi-two-hosts`: two network namespaces joined by a veth pair, one rank in
+/// each, MPI over TCP between 10.77.0.1 and 10.77.0.2 (needs root for `ip netns`, as CI runs).
+@Suite struct TwoHostTests {
+    @Test func aRunCrossesARealNetworkBetweenTwoNamespaces() throws {
+        let script = TestPaths.packageRoot.appendingPathComponent("scripts/mpi-two-hosts").path
+        let result = try runProgram(script, [TestPaths.mixmae], timeout: 300)
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(
+            result.stdout.contains("2 processes on host-a, host-b")
+                || result.stderr.contains("2 processes on host-a, host-b"))
+        #expect(result.stdout.contains("processes.hosts       host-a,host-b"), "\(result.stdout)")
+        #expect(result.stdout.contains("FINISHED"))
     }
 }

@@ -53,7 +53,8 @@ public struct MPIUnavailable: UserFacingError {
 
     public var what: String {
         "\(reason), but MPI is not available"
-            + (refusal.map { ": the MPI plugin was refused (\($0))" } ?? ": no plugin in \(registry) offers the communicator 'mpi'")
+            + (refusal.map { ": the MPI plugin was refused (\($0))" }
+                ?? ": no plugin in \(registry) offers the communicator 'mpi'")
     }
 
     public var hint: String? {

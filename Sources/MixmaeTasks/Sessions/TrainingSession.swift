@@ -54,27 +54,28 @@ public final class TrainingSession {
         let comm = try chooseCommunicator(recipe)
         recipe.processes = ProcessShare(count: comm.size, rank: comm.rank)
         let isRoot = comm.rank == 0
-        let (recipeChecked, builder, task, data, run): (TaskRecipe, ComponentBuilder, TrainingTask, BatchSource, ActiveRun?) =
-            try together(comm) {
-                _ = try recipe.microBatchSize()
-                // Rank 0 resolves init.weights through its registry; the loop broadcasts the weights.
-                let initial = isRoot ? try initialWeights(recipe) : nil
-                let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
-                let (task, data) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
-                guard isRoot else { return (recipe, builder, task, data, nil) }
-                let run = try registry.beginRun(
-                    task: recipe.task.name,
-                    recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
-                    seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
-                log("run \(run.id): \(recipe.task.name), outputs in \(run.outputDirectory.path)")
-                if let initial {
-                    try run.recordUsed(initial.artifact, role: .initBackbone, path: initial.url.path)
-                    log(
-                        "run \(run.id): backbone initialised from \(initial.reference) (sha256 \(initial.artifact.sha256.prefix(12)))"
-                    )
+        let (recipeChecked, builder, task, data, run):
+            (TaskRecipe, ComponentBuilder, TrainingTask, BatchSource, ActiveRun?) =
+                try together(comm) {
+                    _ = try recipe.microBatchSize()
+                    // Rank 0 resolves init.weights through its registry; the loop broadcasts the weights.
+                    let initial = isRoot ? try initialWeights(recipe) : nil
+                    let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
+                    let (task, data) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
+                    guard isRoot else { return (recipe, builder, task, data, nil) }
+                    let run = try registry.beginRun(
+                        task: recipe.task.name,
+                        recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
+                        seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
+                    log("run \(run.id): \(recipe.task.name), outputs in \(run.outputDirectory.path)")
+                    if let initial {
+                        try run.recordUsed(initial.artifact, role: .initBackbone, path: initial.url.path)
+                        log(
+                            "run \(run.id): backbone initialised from \(initial.reference) (sha256 \(initial.artifact.sha256.prefix(12)))"
+                        )
+                    }
+                    return (recipe, builder, task, data, run)
                 }
-                return (recipe, builder, task, data, run)
-            }
         return try execute(
             recipeChecked, task: task, data: data, modelRandom: builder.rng, run: run, resume: nil, communicator: comm)
     }
@@ -131,7 +132,8 @@ public final class TrainingSession {
             return (stored.text, checkpoint.url.path)
         }
         let recipeText = String(decoding: try comm.broadcast(bytes: Array(shared.recipe.utf8), root: 0), as: UTF8.self)
-        let checkpoint = String(decoding: try comm.broadcast(bytes: Array(shared.checkpoint.utf8), root: 0), as: UTF8.self)
+        let checkpoint = String(
+            decoding: try comm.broadcast(bytes: Array(shared.checkpoint.utf8), root: 0), as: UTF8.self)
         let (recipe, builder, task, data, run): (TaskRecipe, ComponentBuilder, TrainingTask, BatchSource, ActiveRun?) =
             try together(comm) {
                 let resolved = try RecipeLoader().load(text: recipeText, as: "run \(id) recipe")
@@ -204,7 +206,8 @@ public final class TrainingSession {
         _ = try comm.allgather(bytes: Array(comm.hostName.utf8))
         let runText = String(decoding: try comm.broadcast(bytes: [], root: 0), as: UTF8.self)
         let runID = RunID(runText) ?? 0
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("mixmae-rank-\(comm.rank)-\(getpid())")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "mixmae-rank-\(comm.rank)-\(getpid())")
         let loop = TrainingLoop(
             task: task, data: data, settings: recipe.optimization, checkpointDirectory: scratch.path,
             modelRandom: modelRandom)
@@ -229,7 +232,9 @@ public final class TrainingSession {
         try run.setTag("processes.hosts", seen.joined(separator: ","))
         try run.setTag("processes.launcher", comm.launcher)
         try run.setTag("processes.library", comm.libraryVersion)
-        if comm.size > 1 { log("run \(run.id): \(comm.size) processes on \(seen.joined(separator: ", ")) (\(comm.libraryVersion))") }
+        if comm.size > 1 {
+            log("run \(run.id): \(comm.size) processes on \(seen.joined(separator: ", ")) (\(comm.libraryVersion))")
+        }
     }
 
     /// Records the outcome, then runs the end hooks (curves).

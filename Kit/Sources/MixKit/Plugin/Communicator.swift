@@ -66,8 +66,9 @@ public struct CommunicatorDescriptor {
     /// Starts the communicator (joins the job the launcher started); called once per process.
     public var make: () throws -> Communicator
 
-    public init(id: String, version: String, license: String, summary: String, make: @escaping () throws -> Communicator)
-    {
+    public init(
+        id: String, version: String, license: String, summary: String, make: @escaping () throws -> Communicator
+    ) {
         self.id = id
         self.version = version
         self.license = license
