@@ -7,6 +7,9 @@ let package = Package(
     name: "mixmae",
     products: [
         .executable(name: "mixmae", targets: ["mixmae"]),
+        .executable(name: "mixmae-plugin-scanner", targets: ["mixmae-plugin-scanner"]),
+        // The readers of user files (recipes, images, COCO JSON), for the fuzz targets in Fuzz/.
+        .library(name: "MixmaeReaders", targets: ["MixmaeRecipes", "MixmaeData"]),
         .library(name: "MixSwin", type: .dynamic, targets: ["MixSwin"]),
         .library(name: "MixViTDecoder", type: .dynamic, targets: ["MixViTDecoder"]),
         .library(name: "MixReconstruction", type: .dynamic, targets: ["MixReconstruction"]),
@@ -19,6 +22,8 @@ let package = Package(
     dependencies: [
         .package(path: "Kit"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(name: "CYAML", path: "Sources/CYAML"),
@@ -47,6 +52,13 @@ let package = Package(
         .target(
             name: "MixmaeReports", dependencies: ["MixmaeSupport", "MixmaeRuns"], path: "Sources/MixmaeReports"),
         .target(
+            name: "MixmaeUI",
+            dependencies: [
+                "MixmaeSupport", "MixmaeRuns", "MixmaeReports", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/MixmaeUI"),
+        .target(
             name: "MixmaeTasks",
             dependencies: [
                 "MixmaeSupport", "MixmaeRecipes", "MixmaeRuns", "MixmaePluginHost", "MixmaeData", "MixmaeEvaluation",
@@ -57,10 +69,24 @@ let package = Package(
             name: "mixmae",
             dependencies: [
                 "MixmaeSupport", "MixmaeRecipes", "MixmaeRuns", "MixmaePluginHost", "MixmaeData", "MixmaeEvaluation",
-                "MixmaeTasks", "MixmaeReports", kit, .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "MixmaeTasks", "MixmaeReports", "MixmaeUI", kit,
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/mixmae"),
-        .target(name: "MixSwin", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/Swin"),
+        // Loads one plugin library in a process of its own before the host maps it (PluginScanner).
+        .executableTarget(
+            name: "mixmae-plugin-scanner", dependencies: ["MixmaePluginHost"], path: "Sources/mixmae-plugin-scanner"),
+        // The Swin plugin: its model (MixSwinModel, which tests link directly) and its entry points.
+        .target(
+            name: "MixSwinModel", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/Swin",
+            exclude: ["Plugin.swift"]),
+        .target(
+            name: "MixSwin", dependencies: ["MixSwinModel", .product(name: "MixKit", package: "Kit")],
+            path: "Plugins/Swin",
+            exclude: [
+                "SwinBackbone.swift", "SwinBlocks.swift", "SwinConfig.swift", "SwinPadding.swift",
+                "WindowAttention.swift",
+            ], sources: ["Plugin.swift"]),
         .target(
             name: "MixViTDecoder", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/ViTDecoder"),
         .target(
@@ -100,8 +126,13 @@ let package = Package(
         .testTarget(
             name: "ReportTests", dependencies: ["MixmaeReports", "MixmaeRuns", "MixmaeData", "TestSupport"],
             path: "Tests/ReportTests"),
+        .testTarget(
+            name: "UITests", dependencies: ["MixmaeUI", "MixmaeRuns", "MixmaeReports", "MixmaeSupport", "TestSupport"],
+            path: "Tests/UITests"),
         // The FCOS plugin's own logic (target assignment), linked into the tests directly.
         .testTarget(name: "FCOSTests", dependencies: ["MixFCOS", kit], path: "Tests/FCOSTests"),
+        // The Swin plugin's padding path (package API), linked into the tests directly.
+        .testTarget(name: "SwinTests", dependencies: ["MixSwinModel", kit], path: "Tests/SwinTests"),
         .testTarget(
             name: "DenseTaskTests",
             dependencies: [
@@ -127,7 +158,7 @@ let package = Package(
 var testPluginProducts: [Product] {
     [
         "Good", "OtherMajor", "NewerMinor", "OtherCompiler", "OwnSDK", "RegisterFails", "DuplicateA", "DuplicateB",
-        "NotAPlugin", "BadStamp", "WrongBackward",
+        "NotAPlugin", "BadStamp", "WrongBackward", "CrashesOnLoad", "CrashesOnRegister", "HangsOnRegister",
     ].map { .library(name: "TestPlugin\($0)", type: .dynamic, targets: ["TestPlugin\($0)"]) }
 }
 
@@ -137,9 +168,12 @@ var testPluginTargets: [Target] {
     let swiftPlugins: [(String, Target.Dependency)] = [
         ("Good", sdk), ("OtherMajor", sdk), ("NewerMinor", sdk), ("OtherCompiler", sdk), ("OwnSDK", ownCopyOfSDK),
         ("RegisterFails", sdk), ("DuplicateA", sdk), ("DuplicateB", sdk), ("WrongBackward", sdk),
+        ("CrashesOnRegister", sdk), ("HangsOnRegister", sdk),
     ]
     return swiftPlugins.map { name, dependency in
         .target(name: "TestPlugin\(name)", dependencies: [dependency], path: "Tests/FixturePlugins/\(name)")
     }
-        + ["NotAPlugin", "BadStamp"].map { .target(name: "TestPlugin\($0)", path: "Tests/FixturePlugins/\($0)") }
+        + ["NotAPlugin", "BadStamp", "CrashesOnLoad"].map {
+            .target(name: "TestPlugin\($0)", path: "Tests/FixturePlugins/\($0)")
+        }
 }

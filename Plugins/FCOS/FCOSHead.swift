@@ -163,6 +163,9 @@ final class FCOSHead: Module, DetectionHead {
                 let distances = output.distances.data + image * 4 * n
                 var level: [(score: Float, point: Int, label: Int)] = []
                 for p in 0..<n {
+                    // A point in the batch padding (outside the image's valid area) predicts nothing.
+                    let (px, py) = grid.point(p)
+                    guard px < Float(size.width) && py < Float(size.height) else { continue }
                     let quality = sigmoid(centerness[p])
                     for k in 0..<classes {
                         let score = (sigmoid(logits[k * n + p]) * quality).squareRoot()

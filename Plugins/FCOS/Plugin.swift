@@ -10,6 +10,10 @@ extension FCOSHead {
                 inputs: [8, 16, 32, 64, 128].map { FeatureSpec(stride: $0, channels: 32) }, imageSize: 128,
                 numClasses: 3)
         },
+        validate: { params, context in
+            _ = try FCOSConfig(params, context: context)
+            return ComponentPlan()
+        },
         build: { params, context in FCOSHead(try FCOSConfig(params, context: context), rng: context.rng) },
         probe: { module, _, context in
             let head = module as! FCOSHead

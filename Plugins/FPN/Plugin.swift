@@ -12,6 +12,20 @@ extension FeaturePyramid {
                     FeatureSpec(stride: 16, channels: 64), FeatureSpec(stride: 32, channels: 128),
                 ], imageSize: 128)
         },
+        validate: { params, context in
+            let config = try FPNConfig(params, inputs: context.inputs)
+            var strides = context.inputs[config.startLevel...].map(\.stride)
+            while strides.count < config.numOuts { strides.append((strides.last ?? 1) * 2) }
+            let c = Double(config.outChannels)
+            let lateral = context.inputs[config.startLevel...].reduce(0.0) { $0 + Double($1.channels) * c }
+            let tokens = strides.reduce(0.0) { total, stride in
+                let side = Double(context.imageSize / max(stride, 1))
+                return total + side * side
+            }
+            return ComponentPlan(
+                parameterCount: lateral + Double(strides.count) * 9 * c * c, activationsPerImage: 3 * tokens * c,
+                outputs: strides.prefix(config.numOuts).map { FeatureSpec(stride: $0, channels: config.outChannels) })
+        },
         build: { params, context in
             FeaturePyramid(try FPNConfig(params, inputs: context.inputs), inputs: context.inputs, rng: context.rng)
         },

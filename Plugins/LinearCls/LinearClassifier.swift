@@ -37,6 +37,13 @@ final class LinearClassifier: Module, ClassificationHead {
         exampleContext: { _ in
             BuildContext(inputs: [FeatureSpec(stride: 32, channels: 64)], imageSize: 64, numClasses: 10)
         },
+        validate: { params, context in
+            guard let last = context.inputs.last else {
+                throw ComponentConfigurationError(parameter: "head", problem: "needs the backbone's final feature map")
+            }
+            let classes = Double(context.numClasses ?? params.int("num_classes"))
+            return ComponentPlan(parameterCount: Double(last.channels + 1) * classes, activationsPerImage: classes)
+        },
         build: { params, context in try LinearClassifier(params, context: context) },
         probe: { module, _, context in
             let head = module as! LinearClassifier

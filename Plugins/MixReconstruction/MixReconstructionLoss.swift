@@ -54,6 +54,7 @@ final class MixReconstructionLoss: Module, ReconstructionLoss {
         id: "mix-reconstruction", kind: .loss, version: "1.0.0", license: "Apache-2.0",
         summary: "MixMAE loss: unmix the two reconstructions, MSE against per-patch normalised pixels",
         parameters: schema,
+        validate: { _, _ in ComponentPlan() },
         build: { params, _ in MixReconstructionLoss(params) },
         probe: { module, _, _ in
             let loss = module as! MixReconstructionLoss

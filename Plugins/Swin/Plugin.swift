@@ -1,4 +1,5 @@
 import MixKit
+import MixSwinModel
 
 extension SwinBackbone {
     static let descriptor = ComponentDescriptor(
@@ -9,6 +10,7 @@ extension SwinBackbone {
             (try? SwinConfig(params).capabilities)
                 ?? BackboneCapabilities(outputs: [], supportsMixing: true, inputChannels: 3, imageSize: 224)
         },
+        validate: { params, _ in try SwinConfig(params).plan },
         build: { params, context in SwinBackbone(try SwinConfig(params), rng: context.rng) },
         probe: { module, params, _ in
             let swin = module as! SwinBackbone

@@ -1,10 +1,10 @@
 import MixKit
 
 /// Validated hyper-parameters of ``SwinBackbone``, by their reference names.
-struct SwinConfig {
-    var imageSize: Int
-    var patchSize: Int
-    var inChannels: Int
+package struct SwinConfig {
+    package var imageSize: Int
+    package var patchSize: Int
+    package var inChannels: Int
     var embedDim: Int
     var depths: [Int]
     var numHeads: [Int]
@@ -14,8 +14,12 @@ struct SwinConfig {
     var dropPathRate: Double
     var outIndices: [Int]
 
-    static let schema: [ParameterSpec] = [
-        .int("img_size", default: 224, range: 16...4096, doc: "Input image side in pixels (square images)."),
+    package static let schema: [ParameterSpec] = [
+        .int(
+            "img_size", default: 224, range: 16...4096,
+            doc:
+                "The square image side the position table and windows are defined for; inputs may have any size (padded to whole windows, the table resized)."
+        ),
         .int("patch_size", default: 4, range: 1...64, doc: "Side of the patch embedding's kernel and stride."),
         .int("in_chans", default: 3, range: 1...64, doc: "Input image channels."),
         .int("embed_dim", default: 96, range: 1...4096, doc: "Channels of the first stage; doubled at every stage."),
@@ -35,7 +39,7 @@ struct SwinConfig {
     ]
 
     /// Reads and cross-checks validated parameters.
-    init(_ p: Parameters) throws {
+    package init(_ p: Parameters) throws {
         imageSize = p.int("img_size")
         patchSize = p.int("patch_size")
         inChannels = p.int("in_chans")
@@ -50,15 +54,25 @@ struct SwinConfig {
         try validate()
     }
 
-    var stageCount: Int { depths.count }
+    package var stageCount: Int { depths.count }
 
-    /// The grid side of stage `s`.
-    func gridSide(stage s: Int) -> Int { (imageSize / patchSize) >> s }
+    /// The grid side of stage `s` at `img_size` (patch merging rounds odd grids up).
+    package func gridSide(stage s: Int) -> Int {
+        (0..<s).reduce(imageSize / patchSize) { side, _ in (side + 1) / 2 }
+    }
 
     /// The window side of stage `s`, clamped to the grid.
     func window(stage s: Int) -> Int { min(windowSize[s], gridSide(stage: s)) }
 
+    /// The most stages: the grid halves between stages and channels double.
+    static let maximumStages = 8
+
     private func validate() throws {
+        guard depths.count <= SwinConfig.maximumStages else {
+            throw ComponentConfigurationError(
+                parameter: "depths",
+                problem: "\(depths.count) stages; a Swin has at most \(SwinConfig.maximumStages) (usually 4)")
+        }
         guard numHeads.count == depths.count, windowSize.count == depths.count else {
             throw ComponentConfigurationError(
                 parameter: "num_heads/window_size",
@@ -70,28 +84,12 @@ struct SwinConfig {
             throw ComponentConfigurationError(
                 parameter: "img_size", problem: "\(imageSize) is not divisible by patch_size \(patchSize)")
         }
-        let grid = imageSize / patchSize
-        guard grid % (1 << (stageCount - 1)) == 0 else {
-            throw ComponentConfigurationError(
-                parameter: "img_size",
-                problem:
-                    "the patch grid \(grid)x\(grid) must halve \(stageCount - 1) times: use an img_size divisible by \(patchSize << (stageCount - 1))"
-            )
-        }
         for s in 0..<stageCount {
             let dim = embedDim << s
             guard dim % numHeads[s] == 0 else {
                 throw ComponentConfigurationError(
                     parameter: "num_heads[\(s)]",
                     problem: "stage \(s) has \(dim) channels, not divisible by \(numHeads[s]) heads")
-            }
-            let side = gridSide(stage: s)
-            guard side % window(stage: s) == 0 else {
-                throw ComponentConfigurationError(
-                    parameter: "window_size[\(s)]",
-                    problem:
-                        "window \(windowSize[s]) does not divide stage \(s)'s grid \(side)x\(side): choose a divisor of \(side)"
-                )
             }
         }
         for i in outIndices where i >= stageCount {
@@ -100,9 +98,34 @@ struct SwinConfig {
         }
     }
 
-    var capabilities: BackboneCapabilities {
+    /// Parameters and per-image activations, counted from the shapes alone
+    /// (no weights built): attention (qkv and projection), MLP, norms and the
+    /// relative position tables per block, the patch embedding and the merges.
+    package var plan: ComponentPlan {
+        var parameters = Double(inChannels * patchSize * patchSize * embedDim + embedDim)
+        var activations = Double(inChannels * imageSize * imageSize)
+        for s in 0..<stageCount {
+            let c = Double(embedDim << s)
+            let hidden = (c * mlpRatio).rounded(.down)
+            let tokens = Double(gridSide(stage: s) * gridSide(stage: s))
+            let w = Double(window(stage: s))
+            let heads = Double(numHeads[s])
+            let block = 4 * c * c + 2 * c * hidden + 9 * c + hidden + (2 * w - 1) * (2 * w - 1) * heads
+            // Kept for backward: norms, qkv, attention output, MLP input and
+            // hidden (twice, around the activation), residuals; and the attention maps.
+            let saved = tokens * (12 * c + 2 * hidden) + 2 * tokens * w * w * heads
+            parameters += Double(depths[s]) * block
+            activations += Double(depths[s]) * saved
+            if s + 1 < stageCount { parameters += 4 * c * 2 * c + 8 * c }
+        }
+        return ComponentPlan(
+            parameterCount: parameters, activationsPerImage: activations, outputs: capabilities.outputs)
+    }
+
+    package var capabilities: BackboneCapabilities {
         BackboneCapabilities(
             outputs: outIndices.sorted().map { FeatureSpec(stride: patchSize << $0, channels: embedDim << $0) },
-            supportsMixing: true, inputChannels: inChannels, imageSize: imageSize)
+            supportsMixing: true, inputChannels: inChannels, imageSize: imageSize,
+            arbitraryInputSize: true)
     }
 }

@@ -12,6 +12,10 @@ extension UperNetHead {
                     FeatureSpec(stride: 16, channels: 64), FeatureSpec(stride: 32, channels: 128),
                 ], imageSize: 64, numClasses: 5)
         },
+        validate: { params, context in
+            _ = try UperNetConfig(params, context: context)
+            return ComponentPlan()
+        },
         build: { params, context in UperNetHead(try UperNetConfig(params, context: context), rng: context.rng) },
         probe: { module, _, context in
             let head = module as! UperNetHead

@@ -44,7 +44,8 @@ final class ViTDecoder: Module, ReconstructionDecoder {
         .int("in_chans", default: 3, range: 1...64, doc: "Channels of the reconstructed pixels."),
     ]
 
-    init(_ p: Parameters, context: BuildContext) throws {
+    /// Every check `init` makes, and what the decoder needs, without building it.
+    static func plan(_ p: Parameters, context: BuildContext) throws -> ComponentPlan {
         guard let encoder = context.inputs.last else {
             throw ComponentConfigurationError(parameter: "decoder", problem: "needs the encoder's final feature map")
         }
@@ -60,12 +61,28 @@ final class ViTDecoder: Module, ReconstructionDecoder {
                 parameter: "img_size",
                 problem: "\(context.imageSize) is not divisible by the encoder stride \(encoder.stride)")
         }
+        let d = Double(dim)
+        let hidden = (d * p.float("mlp_ratio")).rounded(.down)
+        let depth = Double(p.int("decoder_depth"))
+        let tokens = Double((context.imageSize / encoder.stride) * (context.imageSize / encoder.stride))
+        let pixels = Double(encoder.stride * encoder.stride * p.int("in_chans"))
+        let parameters =
+            Double(encoder.channels) * d + d + depth * (4 * d * d + 2 * d * hidden + 9 * d + hidden) + d * pixels
+        let activations = depth * (tokens * (12 * d + 2 * hidden) + 2 * tokens * tokens * Double(heads))
+        return ComponentPlan(parameterCount: parameters, activationsPerImage: activations + tokens * pixels)
+    }
+
+    init(_ p: Parameters, context: BuildContext) throws {
+        _ = try ViTDecoder.plan(p, context: context)
+        let encoder = context.inputs.last!
+        let dim = p.int("decoder_dim")
+        let heads = p.int("decoder_num_heads")
         patchSize = encoder.stride
         grid = context.imageSize / encoder.stride
         let rng = context.rng
         decoderEmbed = Linear(encoder.channels, dim, rng: rng)
         maskToken = Tensor.zeros([1, 1, dim]).asParameter()
-        Init.normal(maskToken, std: 0.02, using: rng)
+        Init.truncatedNormal(maskToken, std: 0.02, using: rng)
         decoderPosEmbed = sinCosPositionEmbedding(dim: dim, gridSize: grid).reshaped([1, grid * grid, dim])
         decoderBlocks = (0..<p.int("decoder_depth")).map { _ in
             ViTBlock(dim: dim, heads: heads, mlpRatio: p.float("mlp_ratio"), rng: rng)
@@ -100,6 +117,7 @@ final class ViTDecoder: Module, ReconstructionDecoder {
             "MixMAE dual-branch ViT decoder: mask token, sin-cos embedding, pixel prediction per final-stage token",
         parameters: schema,
         exampleContext: { _ in BuildContext(inputs: [FeatureSpec(stride: 32, channels: 64)], imageSize: 128) },
+        validate: { params, context in try ViTDecoder.plan(params, context: context) },
         build: { params, context in try ViTDecoder(params, context: context) },
         probe: { module, _, context in
             let decoder = module as! ViTDecoder

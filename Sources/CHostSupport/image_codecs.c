@@ -23,7 +23,17 @@
 
 #include "mixmae_image_codecs.h"
 
-const size_t mixmae_image_max_pixels = (size_t)1 << 28;
+/* Pillow's DecompressionBombError threshold (2 * Image.MAX_IMAGE_PIXELS):
+   a 13,000 x 13,000 photo is accepted, a small file claiming gigapixels is not. */
+const size_t mixmae_image_max_pixels = 178956970;
+/* Largest ancillary chunk libpng may decompress (iCCP, zTXt, iTXt): 8 MiB. */
+static const png_alloc_size_t png_chunk_limit = (png_alloc_size_t)8 << 20;
+/* Most ancillary chunks kept (tEXt, sPLT, unknown): libpng's own default. */
+static const png_uint_32 png_chunk_count_limit = 1000;
+/* Most memory libjpeg may use beyond the output (progressive coefficients). */
+static const long jpeg_memory_limit = 1L << 30;
+/* Most scans of a progressive JPEG (libjpeg-turbo's advice against scan bombs). */
+static const int jpeg_scan_limit = 500;
 
 static void set_message(mixmae_image_result *result, const char *format, ...) {
     va_list args;
@@ -40,8 +50,10 @@ static int check_pixel_count(size_t width, size_t height, mixmae_image_result *r
         return MIXMAE_IMAGE_CORRUPT;
     }
     if (width > mixmae_image_max_pixels / height) {
-        set_message(result, "%zux%zu pixels is more than the limit of %zu pixels", width, height,
-                    mixmae_image_max_pixels);
+        set_message(result,
+                    "%zux%zu pixels is more than the limit of %zu pixels (a decompression bomb, "
+                    "or an image too large to train on): resize it",
+                    width, height, mixmae_image_max_pixels);
         return MIXMAE_IMAGE_TOO_LARGE;
     }
     return MIXMAE_IMAGE_OK;
@@ -164,6 +176,8 @@ static int png_decode_inner(png_state *state, int mode) {
     }
     png_set_read_fn(state->png, state, png_read_from_memory);
     png_set_user_limits(state->png, 0x7fffffff, 0x7fffffff);
+    png_set_chunk_malloc_max(state->png, png_chunk_limit);
+    png_set_chunk_cache_max(state->png, png_chunk_count_limit);
     png_read_info(state->png, state->info);
 
     png_uint_32 width, height;
@@ -336,7 +350,10 @@ static void jpeg_on_error_exit(j_common_ptr info) {
 /* Warnings are ignored (libjpeg recovers from them, as every viewer does),
    except running out of data: libjpeg would pad the image with gray. */
 static void jpeg_on_message(j_common_ptr info, int level) {
-    if (level < 0 && info->err->msg_code == JWRN_JPEG_EOF) {
+    /* A data segment that ends early (at a marker) is a truncated image too:
+       libjpeg would fill the rest with gray, and a few hundred bytes could
+       claim a 14-megapixel image that then takes seconds to "decode". */
+    if (level < 0 && (info->err->msg_code == JWRN_JPEG_EOF || info->err->msg_code == JWRN_HIT_MARKER)) {
         jpeg_errors *errors = (jpeg_errors *)info->err;
         errors->truncated = 1;
         set_message(errors->result, "the data ends before the image does");
@@ -345,6 +362,19 @@ static void jpeg_on_message(j_common_ptr info, int level) {
 }
 
 static void jpeg_output_nothing(j_common_ptr info) { (void)info; }
+
+/* Stops a progressive JPEG with more scans than any real encoder writes:
+   each scan re-reads the whole coefficient buffer, so a few KiB of scan
+   headers could otherwise keep the decoder busy for minutes. */
+static void jpeg_limit_scans(j_common_ptr common) {
+    if (!common->is_decompressor) return;
+    j_decompress_ptr info = (j_decompress_ptr)common;
+    if (info->input_scan_number > jpeg_scan_limit) {
+        jpeg_errors *errors = (jpeg_errors *)info->err;
+        set_message(errors->result, "the JPEG has more than %d scans (a decompression bomb?)", jpeg_scan_limit);
+        longjmp(errors->jump, 1);
+    }
+}
 
 static void jpeg_install_errors(jpeg_errors *errors, mixmae_image_result *result) {
     jpeg_std_error(&errors->manager);
@@ -357,6 +387,7 @@ static void jpeg_install_errors(jpeg_errors *errors, mixmae_image_result *result
 typedef struct {
     struct jpeg_decompress_struct info;
     jpeg_errors errors;
+    struct jpeg_progress_mgr progress;
     int created;
     unsigned char *pixels;
     unsigned char *cmyk_row;
@@ -391,6 +422,9 @@ static int jpeg_decode_inner(jpeg_decoder *decoder, const unsigned char *bytes, 
     }
     jpeg_create_decompress(info);
     decoder->created = 1;
+    info->mem->max_memory_to_use = jpeg_memory_limit;
+    decoder->progress.progress_monitor = jpeg_limit_scans;
+    info->progress = &decoder->progress;
     jpeg_mem_src(info, bytes, (unsigned long)size);
     jpeg_read_header(info, TRUE);
     if (mode == MIXMAE_DECODE_LABELS) {

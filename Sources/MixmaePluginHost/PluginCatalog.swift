@@ -30,23 +30,44 @@ public final class PluginCatalog {
     /// Canonical path of each loaded file -> where the registry first lists it.
     private var seenFiles: [String: String] = [:]
     private let loader: PluginLoader
+    /// Checks each library in a separate process before it is loaded here; nil loads without the check.
+    public let scanner: PluginScanner?
 
-    /// Loads every library the registry lists.
-    public init(registry: PluginRegistry, loader: PluginLoader = PluginLoader()) {
+    /// Loads every library the registry lists, each first checked by
+    /// `scanner` (by default the `mixmae-plugin-scanner` next to the
+    /// executable, with its cache in `MIXMAE_HOME`).
+    public init(
+        registry: PluginRegistry, loader: PluginLoader = PluginLoader(),
+        scanner: PluginScanner? = PluginScanner.standard()
+    ) {
         self.registry = registry
         self.loader = loader
-        for entry in registry.entries { _ = add(path: entry.path, entry: entry.mark.description) }
+        self.scanner = scanner
+        for entry in registry.entries { _ = load(path: entry.path, entry: entry.mark.description) }
+        scanner?.saveCache()
     }
 
     /// Loads one more library into the catalog (what `plugins add` checks):
-    /// the loader's checks, then the catalog's (listed twice, duplicate ids).
+    /// the scanner's check, the loader's checks, then the catalog's (listed twice, duplicate ids).
     @discardableResult
     public func add(path: String, entry: String? = nil) -> Result<PluginLibrary, PluginRefusal> {
+        defer { scanner?.saveCache() }
+        return load(path: path, entry: entry)
+    }
+
+    private func load(path: String, entry: String?) -> Result<PluginLibrary, PluginRefusal> {
         let canonical = PluginCatalog.canonicalPath(path)
         if let first = seenFiles[canonical] {
             return refuse(PluginRefusal(library: path, entry: entry, reason: .listedTwice(first: first)))
         }
         seenFiles[canonical] = entry ?? path
+        if let scanner, FileManager.default.fileExists(atPath: path) {
+            let scan = scanner.verdict(for: path)
+            if scan.verdict != .loadable {
+                return refuse(
+                    PluginRefusal(library: path, entry: entry, reason: .scanFailed(scan.verdict, cached: scan.cached)))
+            }
+        }
         switch loader.load(path, entry: entry) {
         case .failure(let refusal):
             return refuse(refusal)
@@ -92,7 +113,8 @@ public final class PluginCatalog {
         throw UnknownComponentError(
             id: id, kind: kind, foundKind: byID[id]?.kind,
             available: components.filter { $0.kind == kind }.map(\.id),
-            registry: registry.path, refusedCount: refusals.count, refusal: refusal(ofComponent: id))
+            registry: registry.path, refusedCount: refusals.count, refusal: refusal(ofComponent: id),
+            unscannableNote: unscannableNote)
     }
 
     /// The component `id` of any kind, or an error that says where it went: a refused
@@ -106,6 +128,7 @@ public final class PluginCatalog {
         var message = "no loaded plugin provides '\(id)'"
         message += ids.isEmpty ? "; no components are loaded" : "; loaded: " + ids.joined(separator: ", ")
         message += Suggestions.didYouMean(Suggestions.closest(to: id, among: ids))
+        message += unscannableNote
         message += " (registry: \(registry.path)"
         if !refusals.isEmpty {
             message +=
@@ -119,14 +142,29 @@ public final class PluginCatalog {
         refusals.first { $0.componentIDs.contains(id) }
     }
 
+    /// Libraries refused before they could register anything because the
+    /// scanner saw them crash or hang: any of them may be the one that
+    /// provides a missing component.
+    public var unscannable: [PluginRefusal] {
+        refusals.filter { if case .scanFailed = $0.reason { return true } else { return false } }
+    }
+
+    /// A clause naming the libraries that could not be scanned, or "".
+    var unscannableNote: String {
+        let libraries = unscannable
+        guard !libraries.isEmpty else { return "" }
+        return "; not loaded because they crash or hang when loaded, so their components are unknown: "
+            + libraries.map { "\($0.library) (\($0.summary))" }.joined(separator: ", ")
+    }
+
     /// The parameter schema of component `id`, or nil when no loaded plugin provides it.
     public func schema(of id: String) -> [ParameterSpec]? { byID[id]?.descriptor.parameters }
 
     /// The catalog as the recipe checker reads it (ids and schemas by kind).
     public var componentCatalog: ComponentCatalog {
-        var table: [ComponentKind: [String: [ParameterSpec]]] = [:]
-        for c in components { table[c.kind, default: [:]][c.id] = c.descriptor.parameters }
-        return ComponentCatalog(table)
+        var catalog = ComponentCatalog(descriptors: components.map(\.descriptor))
+        catalog.unavailableNote = unscannableNote
+        return catalog
     }
 
     /// The path with symbolic links resolved, so one file listed twice is seen once.
@@ -163,6 +201,8 @@ public struct UnknownComponentError: UserFacingError {
     public var refusedCount: Int
     /// The refusal of a library that registered `id` but was not accepted.
     public var refusal: PluginRefusal?
+    /// Names the libraries refused by the scanner, whose components are unknown ("" when none).
+    public var unscannableNote: String = ""
 
     public var what: String {
         if let refusal { return "the \(kind) '\(id)' is registered by a library that was refused: \(refusal)" }
@@ -173,6 +213,7 @@ public struct UnknownComponentError: UserFacingError {
         var text = "no loaded plugin provides the \(kind) '\(id)'"
         text += available.isEmpty ? "; no \(kind)s are loaded" : "; \(kind)s: " + available.joined(separator: ", ")
         text += Suggestions.didYouMean(Suggestions.closest(to: id, among: available))
+        text += unscannableNote
         text += " (registry: \(registry)"
         if refusedCount > 0 { text += "; \(refusedCount) refused, see `mixmae plugins list`" }
         return text + ")"

@@ -58,6 +58,11 @@ public struct PluginLoader {
     /// The stamp plugins are checked against: the running SDK's.
     public var hostStamp: PluginStamp
 
+    /// The oldest SDK minor whose `ComponentDescriptor` has this host's
+    /// layout: 2.3 added a stored property (`validate`), so a 2.0, 2.1 or 2.2
+    /// plugin would hand the host a descriptor of another size.
+    public static let oldestLayoutCompatibleMinor: Int64 = 3
+
     public init(hostStamp: PluginStamp = PluginABI.hostStamp()) {
         self.hostStamp = hostStamp
     }
@@ -117,6 +122,9 @@ public struct PluginLoader {
     public func incompatibility(of stamp: PluginStamp) -> PluginRefusal.Reason? {
         if stamp.sdkMajor != hostStamp.sdkMajor { return .otherSDKMajor(plugin: stamp, host: hostStamp) }
         if stamp.sdkMinor > hostStamp.sdkMinor { return .newerSDKMinor(plugin: stamp, host: hostStamp) }
+        if stamp.sdkMinor < PluginLoader.oldestLayoutCompatibleMinor && hostStamp.sdkMinor >= 2 {
+            return .olderSDKLayout(plugin: stamp, host: hostStamp)
+        }
         if stamp.compiler != hostStamp.compiler { return .otherCompiler(plugin: stamp, host: hostStamp) }
         if stamp.tensorMetadata != hostStamp.tensorMetadata {
             return .ownCopyOfSDK(

@@ -1,3 +1,4 @@
+import Foundation
 import MixKit
 import MixmaeSupport
 
@@ -29,6 +30,8 @@ public struct PluginRefusal: UserFacingError, Sendable {
         case otherSDKMajor(plugin: PluginStamp, host: PluginStamp)
         /// Built against a newer SDK minor version than the host's.
         case newerSDKMinor(plugin: PluginStamp, host: PluginStamp)
+        /// Built against an older SDK minor whose component descriptor has another layout.
+        case olderSDKLayout(plugin: PluginStamp, host: PluginStamp)
         /// Built by another Swift compiler.
         case otherCompiler(plugin: PluginStamp, host: PluginStamp)
         /// Linked its own copy of the SDK: its `Tensor` metadata lives in
@@ -44,6 +47,9 @@ public struct PluginRefusal: UserFacingError, Sendable {
         case duplicateComponentInLibrary(id: String)
         /// registry.yaml lists the same file again (`first` is the earlier entry).
         case listedTwice(first: String)
+        /// The plugin scanner could not load it: it crashed, hung or exited.
+        /// `cached` when the verdict was remembered from an earlier scan of the same file.
+        case scanFailed(PluginScanVerdict, cached: Bool)
     }
 
     /// The library's path as the host resolved it.
@@ -70,6 +76,7 @@ public struct PluginRefusal: UserFacingError, Sendable {
         case .notAStamp: return "not a mixmae plugin (bad ABI stamp)"
         case .otherSDKMajor(let p, let h): return "built for SDK \(p.sdkVersion), host has \(h.sdkVersion)"
         case .newerSDKMinor(let p, let h): return "built for newer SDK \(p.sdkVersion), host has \(h.sdkVersion)"
+        case .olderSDKLayout(let p, let h): return "built for older SDK \(p.sdkVersion), host has \(h.sdkVersion)"
         case .otherCompiler(let p, let h):
             return "built by Swift \(p.compilerDescription), host by \(h.compilerDescription)"
         case .ownCopyOfSDK: return "linked its own copy of the SDK"
@@ -78,6 +85,7 @@ public struct PluginRefusal: UserFacingError, Sendable {
         case .duplicateComponent(let id, _): return "duplicate component id '\(id)'"
         case .duplicateComponentInLibrary(let id): return "registers '\(id)' twice"
         case .listedTwice: return "listed twice in the registry"
+        case .scanFailed(let verdict, _): return verdict.summary
         }
     }
 
@@ -105,6 +113,10 @@ public struct PluginRefusal: UserFacingError, Sendable {
         case .newerSDKMinor(let plugin, let host):
             return "\(file)\(listed) was built against MixKit SDK \(plugin.sdkVersion), newer than this host's SDK "
                 + "\(host.sdkVersion): update mixmae, or rebuild the plugin against SDK \(host.sdkVersion)"
+        case .olderSDKLayout(let plugin, let host):
+            return "\(file)\(listed) was built against MixKit SDK \(plugin.sdkVersion), whose component descriptor "
+                + "has another layout than this host's SDK \(host.sdkVersion) (2.3 added `validate`): rebuild the "
+                + "plugin against SDK \(host.sdkVersion)"
         case .otherCompiler(let plugin, let host):
             return "\(file)\(listed) was built by Swift \(plugin.compilerDescription), but this host by Swift "
                 + "\(host.compilerDescription); the SDK's types have no stable layout across compilers: rebuild "
@@ -129,6 +141,29 @@ public struct PluginRefusal: UserFacingError, Sendable {
         case .listedTwice(let first):
             return "\(file)\(listed) is listed twice in the registry (first at \(first)); this entry is "
                 + "ignored: remove it"
+        case .scanFailed(let verdict, let cached):
+            return "\(file)\(listed) \(verdict.scanDescription) in the plugin scanner (a separate process), "
+                + "so the host did not load it: the file may be truncated or damaged, or the plugin's "
+                + "initialiser or register function crashes or blocks; rebuild or reinstall it, or remove its "
+                + "entry from the registry"
+                + (cached ? " (remembered from an earlier scan; it is scanned again when the file changes)" : "")
+        }
+    }
+}
+
+extension PluginScanVerdict {
+    /// What happened, as the middle of a sentence.
+    var scanDescription: String {
+        switch self {
+        case .loadable: return "loaded"
+        case .crashed(let signal): return "crashed with \(SignalName.of(signal)) while being loaded"
+        case .hung(let seconds):
+            return "did not finish loading within \(SignalName.seconds(seconds)) s (set "
+                + "\(PluginScanner.timeoutVariable) to wait longer)"
+        case .failed(let status, let output):
+            let said = output.trimmingCharacters(in: .whitespacesAndNewlines)
+            return "ended the scanner with exit status \(status) while being loaded"
+                + (said.isEmpty ? "" : " (it printed: \(said))")
         }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MixKit
 import MixmaeRecipes
 import MixmaeSupport
 
@@ -90,13 +91,17 @@ public struct PluginRegistry {
     public static func load(
         from path: String, environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> PluginRegistry {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard FileManager.default.fileExists(atPath: path) else {
             throw YAMLError(
                 mark: SourceMark(file: path, line: 1, column: 1),
-                message: FileManager.default.fileExists(atPath: path)
-                    ? "cannot read the plugin registry"
-                    : "no plugin registry here: create it "
-                        + "(`mixmae plugins add PATH` does), or point \(registryVariable) or --registry at one")
+                message: "no plugin registry here: create it "
+                    + "(`mixmae plugins add PATH` does), or point \(registryVariable) or --registry at one")
+        }
+        let data: Data
+        do {
+            data = try RegularFile.read(path, maxBytes: YAMLParser.maximumFileBytes, what: "plugin registry")
+        } catch let error as InputFileError {
+            throw YAMLError(mark: SourceMark(file: path, line: 1, column: 1), message: error.problem)
         }
         return try parse(String(decoding: data, as: UTF8.self), path: path, environment: environment)
     }

@@ -75,12 +75,30 @@ public enum CommonSections {
         .string(
             "interpolation", default: "bicubic", allowed: ["bilinear", "bicubic"],
             doc: "Resampling used by the crop."),
+        .string(
+            "auto_augment", default: "",
+            doc:
+                "Classification training: timm's RandAugment config after the crop and flip (the reference: rand-m9-mstd0.5-inc1); empty = none."
+        ),
+        .float(
+            "reprob", default: 0, range: 0...1,
+            doc:
+                "Classification training: RandomErasing probability per image, after normalising (the reference: 0.25)."
+        ),
+        .string(
+            "remode", default: "pixel", allowed: ["pixel", "rand", "const"],
+            doc: "RandomErasing fill: pixel (normal noise per value), rand (per channel) or const (zero)."),
+        .int("recount", default: 1, range: 1...64, doc: "RandomErasing: at most this many rectangles per image."),
         .float(
             "eval_crop", default: 0.875, range: 0.1...1,
             doc: "Evaluation: resize the shorter side to img_size / eval_crop, then centre-crop img_size."),
         .bool(
             "skip_broken", default: true,
             doc: "Skip unreadable images with a warning (counted); false fails the run on the first one."),
+        .float(
+            "max_unreadable", default: 0.01, range: 0...1,
+            doc: "Largest fraction of the dataset's images that may be skipped as unreadable; more fails the run "
+                + "with the list."),
     ]
 
     public static let optim: [ParameterSpec] = [

@@ -65,6 +65,10 @@ private struct LoadSession {
     var chain: [BaseReference] = []
     var files: [String] = []
     var merger = RecipeMerger()
+    /// The layered tree of each file already resolved, by canonical path: a
+    /// file reached again through another `base:` chain (a diamond) is read
+    /// and resolved once, so loading is linear in the number of distinct files.
+    var resolved: [String: YAMLNode] = [:]
 
     /// The layered tree of `display` and its bases (may hold tombstones).
     mutating func resolve(_ display: String, via reference: BaseReference?, text: String? = nil) throws
@@ -89,6 +93,7 @@ private struct LoadSession {
             throw RecipeError(
                 mark: reference?.mark, message: "base cycle: \(chainText())", chain: chain)
         }
+        if text == nil, let known = resolved[canonical] { return known }
 
         var root: YAMLNode
         do {
@@ -120,7 +125,9 @@ private struct LoadSession {
         stack.removeLast()
 
         if !files.contains(display) { files.append(display) }
-        return layered.map { merger.merge($0, root) } ?? root
+        let tree = layered.map { merger.merge($0, root) } ?? root
+        if text == nil { resolved[canonical] = tree }
+        return tree
     }
 
     private func chainText() -> String {

@@ -96,6 +96,17 @@ public struct ComponentCatalog: Sendable {
     public var ids: @Sendable (_ kind: ComponentKind) -> [String]
     /// The parameter schema of component `id` of `kind`, or nil if there is none.
     public var schema: @Sendable (_ kind: ComponentKind, _ id: String) -> [ParameterSpec]?
+    /// Appended to an unknown component's message: libraries that could not
+    /// be loaded, one of which may provide it ("" when none).
+    public var unavailableNote = ""
+    /// Runs component `id`'s own cross-parameter checks on validated
+    /// parameters without building it (``ComponentDescriptor/validate``);
+    /// returns nil when the component has none. Nil when unknown (a fixed table).
+    public var plan:
+        (
+            @Sendable (_ kind: ComponentKind, _ id: String, _ parameters: Parameters, _ context: BuildContext) throws
+                -> ComponentPlan?
+        )?
 
     public init(
         ids: @escaping @Sendable (_ kind: ComponentKind) -> [String],
@@ -119,6 +130,24 @@ public struct ComponentCatalog: Sendable {
             table[descriptor.kind, default: [:]][descriptor.id] = descriptor.parameters
         }
         self.init(table)
+        let validators = ValidatorTable(descriptors)
+        plan = { kind, id, parameters, context in
+            try validators.table[kind]?[id]?(parameters, context)
+        }
+    }
+}
+
+/// The descriptors' `validate` functions by kind and id. Plugins' closures
+/// are not marked Sendable; they only read their parameters.
+private final class ValidatorTable: @unchecked Sendable {
+    let table: [ComponentKind: [String: (Parameters, BuildContext) throws -> ComponentPlan]]
+
+    init(_ descriptors: [ComponentDescriptor]) {
+        var table: [ComponentKind: [String: (Parameters, BuildContext) throws -> ComponentPlan]] = [:]
+        for descriptor in descriptors {
+            if let validate = descriptor.validate { table[descriptor.kind, default: [:]][descriptor.id] = validate }
+        }
+        self.table = table
     }
 }
 
@@ -280,7 +309,7 @@ public struct RecipeChecker: Sendable {
                 RecipeIssue(
                     .unknownComponent, at: nameNode.mark, path: path.appending("name"),
                     message: "unknown \(kind) '\(id)' (" + availableText(kind).dropFirst(2) + ")"
-                        + Suggestions.didYouMean(close),
+                        + Suggestions.didYouMean(close) + components.unavailableNote,
                     suggestions: close))
             return
         }

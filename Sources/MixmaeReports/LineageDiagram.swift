@@ -36,8 +36,9 @@ public struct LineageDiagram {
     private let artifacts: [ArtifactID: Artifact]
     private let fileStates: [ArtifactID: ArtifactFileState]
 
-    /// Merges an upward and a downward graph from the same root.
-    public init(up: LineageGraph, down: LineageGraph) {
+    /// Merges an upward and a downward graph from the same root; `foldUnused: false` draws
+    /// every produced artifact, as `mixmae lineage --format dot` lists them.
+    public init(up: LineageGraph, down: LineageGraph, foldUnused: Bool = true) {
         precondition(up.root == down.root, "LineageDiagram: the graphs start at different nodes")
         root = up.root
         runs = up.runs.merging(down.runs) { a, _ in a }
@@ -55,7 +56,7 @@ public struct LineageDiagram {
                 var next: [LineageNode] = []
                 for node in frontier {
                     var steps = graph.next(from: node)
-                    if sign > 0, case .run(let id) = node {
+                    if foldUnused, sign > 0, case .run(let id) = node {
                         let kept = Self.keptDownward(steps, from: id, in: graph)
                         if kept.count < steps.count { folded[id, default: 0] += steps.count - kept.count }
                         steps = kept
@@ -124,7 +125,20 @@ public struct LineageDiagram {
     }
 
     /// The diagram as an `<svg>` element (to place inline in HTML or save as a file).
-    public func svgElement() -> String {
+    public func svgElement() -> String { svgElement(link: { _ in nil }) }
+
+    /// The node id `mixmae lineage --format dot` and `--format json` use: `run:12` or
+    /// `sha256:<full hash>`.
+    public func nodeID(_ node: LineageNode) -> String {
+        switch node {
+        case .run(let id): return "run:\(id)"
+        case .artifact(let id): return "sha256:" + (artifacts[id]?.sha256 ?? "#\(id)")
+        }
+    }
+
+    /// The diagram with each node's box a link to `link(node)` (none where it gives nil), and
+    /// every box marked with its node id in `data-node`, as an interactive page needs it.
+    package func svgElement(link: (LineageNode) -> String?) -> String {
         let positions = positions()
         let width = (positions.values.map(\.x).max() ?? 0) + Self.nodeWidth + Self.margin
         let height = (positions.values.map(\.y).max() ?? 0) + Self.nodeHeight + Self.margin
@@ -158,7 +172,16 @@ public struct LineageDiagram {
         }
         for node in nodes {
             guard let position = positions[node] else { continue }
-            out.append(box(node, at: position))
+            let group = "<g class=\"node\" data-node=\"\(XMLText.escape(nodeID(node)))\">"
+            if let href = link(node) {
+                out.append("<a href=\"\(XMLText.escape(href))\">" + group)
+                out.append(box(node, at: position))
+                out.append("</g></a>")
+            } else {
+                out.append(group)
+                out.append(box(node, at: position))
+                out.append("</g>")
+            }
         }
         out.append("</svg>")
         return out.joined(separator: "\n") + "\n"

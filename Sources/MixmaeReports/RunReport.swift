@@ -58,6 +58,42 @@ public struct RunReport {
         page.line("<style>\(Self.style)</style>")
         page.line("</head>")
         page.line("<body>")
+        try sections(details, pictureHref: { RelativePath.href(to: $0, from: pageDirectory) }, into: &page)
+        page.line(
+            "<p class=\"muted footer\">Written by <code>mixmae report \(record.id)</code> on "
+                + "\(e(RegistryDates.display(Date()))) from the registry in <code>\(e(registry.home.path))</code>.</p>")
+        page.line("</body>")
+        page.line("</html>")
+        return page.text
+    }
+
+    /// Everything the page shows, without its `<html>`, `<head>` and footer: what `mixmae ui`
+    /// embeds in its run page, with pictures linked through `pictureHref`.
+    package func bodyHTML(pictureHref: (URL) -> String) throws -> String {
+        var page = HTMLPage()
+        try sections(try registry.details(ofRun: run), pictureHref: pictureHref, into: &page)
+        return page.text
+    }
+
+    /// The curves section's charts (inline SVG, one after the other), for a page that
+    /// refreshes them while the run trains.
+    package func chartsHTML() throws -> String {
+        try RunCurves(registry: registry, run: run).charts().map { $0.chart.svgElement() }.joined(separator: "\n")
+    }
+
+    /// The pictures the page shows: the latest file of each kind, and the earlier ones.
+    package func pictureFiles() -> [URL] {
+        let folder = registry.outputDirectory(ofRun: run).appendingPathComponent("pictures", isDirectory: true)
+        return ReportPictures.latest(in: folder).flatMap { [$0.latest] + $0.earlier }
+    }
+
+    /// The report's style sheet.
+    package static var styleSheet: String { style }
+
+    // MARK: Sections
+
+    private func sections(_ details: RunDetails, pictureHref: (URL) -> String, into page: inout HTMLPage) throws {
+        let record = details.run
         page.line(
             "<h1>run \(record.id) <span class=\"muted\">·</span> \(e(record.task)) "
                 + "<span class=\"status \(record.status.rawValue)\">\(record.status.rawValue)</span></h1>")
@@ -67,21 +103,13 @@ public struct RunReport {
         summary(details, into: &page)
         metrics(details, into: &page)
         try curves(into: &page)
-        pictures(pageDirectory: pageDirectory, into: &page)
+        pictures(href: pictureHref, into: &page)
         try lineage(into: &page)
         artifacts(details, into: &page)
         page.line("<h2 id=\"recipe\">Resolved recipe</h2>")
         page.line("<p class=\"muted\">sha256 <code>\(e(details.recipe.sha256))</code></p>")
         page.line("<pre class=\"recipe\">\(e(details.recipe.text))</pre>")
-        page.line(
-            "<p class=\"muted footer\">Written by <code>mixmae report \(record.id)</code> on "
-                + "\(e(RegistryDates.display(Date()))) from the registry in <code>\(e(registry.home.path))</code>.</p>")
-        page.line("</body>")
-        page.line("</html>")
-        return page.text
     }
-
-    // MARK: Sections
 
     private func summary(_ details: RunDetails, into page: inout HTMLPage) {
         let record = details.run
@@ -164,27 +192,27 @@ public struct RunReport {
         let charts = try RunCurves(registry: registry, run: run).charts()
         guard !charts.isEmpty else { return }
         page.line("<h2 id=\"curves\">Curves</h2>")
-        page.line("<div class=\"charts\">")
+        page.line("<div class=\"charts\" id=\"charts\">")
         for (_, chart) in charts {
             page.line(chart.svgElement())
         }
         page.line("</div>")
     }
 
-    private func pictures(pageDirectory: URL, into page: inout HTMLPage) {
+    private func pictures(href: (URL) -> String, into page: inout HTMLPage) {
         let folder = registry.outputDirectory(ofRun: run).appendingPathComponent("pictures", isDirectory: true)
         let latest = ReportPictures.latest(in: folder)
         guard !latest.isEmpty else { return }
         page.line("<h2 id=\"pictures\">Pictures</h2>")
         for picture in latest {
-            let source = RelativePath.href(to: picture.latest, from: pageDirectory)
+            let source = href(picture.latest)
             let size = PNGSize.read(picture.latest).map { " width=\"\(min(2 * $0.width, 900))\"" } ?? ""
             page.line("<figure>")
             page.line("<img class=\"picture\" src=\"\(e(source))\" alt=\"\(e(picture.caption))\"\(size)/>")
             var caption = e(picture.caption)
             if !picture.earlier.isEmpty {
                 let links = picture.earlier.map {
-                    "<a href=\"\(e(RelativePath.href(to: $0, from: pageDirectory)))\">\(e($0.lastPathComponent))</a>"
+                    "<a href=\"\(e(href($0)))\">\(e($0.lastPathComponent))</a>"
                 }
                 caption += "<br/>earlier: " + links.joined(separator: ", ")
             }

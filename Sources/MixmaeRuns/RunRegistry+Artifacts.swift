@@ -32,6 +32,15 @@ extension RunRegistry {
             try insertEvent(
                 run: id, artifact: artifact.id, direction: .used, role: role, path: path, step: nil)
         }
+        // The run folder keeps the lineage too, for `runs recover`.
+        let folder = outputDirectory(ofRun: id)
+        if var record = try? RunFolderRecord.read(in: folder) {
+            let use = RunFolderRecord.Use(role: role.rawValue, path: path, sha256: artifact.sha256, size: artifact.size)
+            if !record.used.contains(use) {
+                record.used.append(use)
+                try record.write(in: folder)
+            }
+        }
     }
 
     /// The artifact for the file at `url`, registering it as a new artifact of `kind` when
@@ -125,9 +134,26 @@ extension RunRegistry {
     /// Run `id`'s latest checkpoint produced in `role`, verified on disk. For
     /// `checkpoint.last`, a run that recorded none falls back to its latest produced
     /// checkpoint of any role. This is also what `--resume` loads.
+    ///
+    /// A checkpoint that a kill left published but unrecorded (its manifest in the run folder
+    /// vouches for its bytes) is recorded first, and then found.
     public func checkpoint(ofRun id: RunID, role: ArtifactRole) throws -> ResolvedWeights {
-        let chosen = try recordedCheckpoint(ofRun: id, role: role)
-        let url = try verify(chosen.artifact, preferredPath: chosen.event.path)
+        var chosen: RecordedArtifact
+        let url: URL
+        do {
+            chosen = try recordedCheckpoint(ofRun: id, role: role)
+            // A newer commit in the run folder than the recorded checkpoint: record it first.
+            if let step = chosen.event.step, let committed = newestCommittedStep(ofRun: id), committed > step,
+                try !adoptCommittedCheckpoints(ofRun: id).isEmpty
+            {
+                chosen = try recordedCheckpoint(ofRun: id, role: role)
+            }
+            url = try verify(chosen.artifact, preferredPath: chosen.event.path)
+        } catch let error as RegistryError {
+            guard try !adoptCommittedCheckpoints(ofRun: id).isEmpty else { throw error }
+            chosen = try recordedCheckpoint(ofRun: id, role: role)
+            url = try verify(chosen.artifact, preferredPath: chosen.event.path)
+        }
         let reference = WeightsReference.run(id, role == .checkpointBest ? .best : .last)
         return ResolvedWeights(reference: reference, artifact: try refreshed(chosen.artifact), url: url)
     }

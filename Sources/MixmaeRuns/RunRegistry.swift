@@ -46,6 +46,12 @@ public final class RunRegistry {
         public var staleHeartbeatAfter: TimeInterval = 600
         /// Lock waiting and retrying of the database connection.
         public var database = SQLiteDatabase.Options()
+        /// Open an existing registry without ever writing it (what `mixmae ui` does): no
+        /// folder or database is created, the schema must already be current, and runs whose
+        /// process vanished are left for a writing command to mark CRASHED.
+        public var readOnly = false {
+            didSet { database.readOnly = readOnly }
+        }
 
         public init() {}
     }
@@ -81,22 +87,84 @@ public final class RunRegistry {
     ///
     /// Throws ``SchemaError/tooNew(path:found:supported:)`` for a registry written by a newer
     /// mixmae.
-    public init(home: URL? = nil, options: Options = Options()) throws {
+    ///
+    /// Refuses to start over silently: a missing, empty or damaged database next to existing
+    /// run folders is a ``LostRegistryError`` or ``DamagedRegistryError`` that says what was
+    /// found and how to recover (`mixmae runs recover`). `PRAGMA quick_check` runs at every
+    /// open (a few milliseconds for a registry of 1,000 runs).
+    public convenience init(home: URL? = nil, options: Options = Options()) throws {
+        try self.init(home: home, options: options, recovering: false)
+    }
+
+    /// `recovering`: open a new, empty database next to run folders (what `runs recover` does).
+    package init(home: URL?, options: Options, recovering: Bool) throws {
         self.home = (home ?? RunRegistry.defaultHome()).standardizedFileURL
         self.options = options
+        if options.readOnly {
+            database = try Self.openReadOnly(home: self.home, options: options)
+            return
+        }
         do {
             try FileManager.default.createDirectory(at: self.home, withIntermediateDirectories: true)
         } catch {
             throw RegistrySetupError(path: self.home.path, reason: error.localizedDescription)
         }
         let path = self.home.appendingPathComponent("registry.sqlite").path
+        let folders = Self.runFolderIDs(in: self.home.appendingPathComponent("runs", isDirectory: true))
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value
+        if !recovering && !folders.isEmpty && (size ?? 0) == 0 {
+            throw LostRegistryError(path: path, found: size == nil ? .missing : .empty, runFolders: folders)
+        }
         do {
             database = try SQLiteDatabase(path: path, options: options.database)
+            let problems = try database.query("PRAGMA quick_check") { $0.text(0) }
+            if problems != ["ok"] { throw DamagedRegistryError(path: path, problems: problems) }
             try SchemaMigrator(migrations: RegistrySchema.migrations).migrate(database)
         } catch let error as SQLiteError where error.code == SQLITE_NOTADB || error.code == SQLITE_CORRUPT {
             throw DamagedRegistryError(path: path, sqlite: error)
         }
+        if !recovering && !folders.isEmpty,
+            try database.queryFirst("SELECT COUNT(*) FROM runs", [], { $0.int64(0) }) == 0
+        {
+            throw LostRegistryError(path: path, found: .noRuns, runFolders: folders)
+        }
         try markVanishedRuns()
+    }
+
+    static func runFolderIDs(in folder: URL) -> [RunID] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        return names.compactMap { name in
+            guard !name.isEmpty, name.allSatisfy(\.isNumber) else { return nil }
+            return RunID(name)
+        }.sorted()
+    }
+
+    private static func openReadOnly(home: URL, options: Options) throws -> SQLiteDatabase {
+        let path = home.appendingPathComponent("registry.sqlite").path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw RegistryNotReadableError(
+                path: path, reason: "there is no registry here",
+                hint:
+                    "pass the folder that holds registry.sqlite with --home (or set MIXMAE_HOME), or train a run first")
+        }
+        do {
+            let database = try SQLiteDatabase(path: path, options: options.database)
+            let migrator = try SchemaMigrator(migrations: RegistrySchema.migrations)
+            let found = try database.userVersion()
+            if found > migrator.latestVersion {
+                throw SchemaError.tooNew(path: path, found: found, supported: migrator.latestVersion)
+            }
+            if found < migrator.latestVersion {
+                throw RegistryNotReadableError(
+                    path: path,
+                    reason: "its schema is version \(found), older than this mixmae's \(migrator.latestVersion), "
+                        + "and a read-only reader does not upgrade it",
+                    hint: "run `mixmae runs list` once with the same --home to upgrade it, then try again")
+            }
+            return database
+        } catch let error as SQLiteError where error.code == SQLITE_NOTADB || error.code == SQLITE_CORRUPT {
+            throw DamagedRegistryError(path: path, sqlite: error)
+        }
     }
 
     /// The output folder of run `id`: `MIXMAE_HOME/runs/<id>/`.
@@ -127,16 +195,20 @@ public final class RunRegistry {
     ) throws -> ActiveRun {
         let me = ProcessIdentity.current
         let now = Date()
+        // A new id never names an existing run folder, whatever the database remembers.
+        let firstFree = (runFolderIDs().last ?? 0) + 1
         let id: RunID = try database.writeTransaction {
             if let parent { _ = try requireRun(parent) }
             try database.run(
                 """
-                INSERT INTO runs(task, status, recipe_text, recipe_sha256, seed, host, pid,
+                INSERT INTO runs(id, task, status, recipe_text, recipe_sha256, seed, host, pid,
                     process_start, started_at, heartbeat_at, attempt, parent_run_id)
-                VALUES (?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
+                VALUES (MAX(?, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'runs'), 0) + 1,
+                        COALESCE((SELECT MAX(id) FROM runs), 0) + 1),
+                    ?, 'RUNNING', ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)
                 """,
                 [
-                    task, recipe.text, recipe.sha256, seed.map { Int64(bitPattern: $0) }, me.host,
+                    firstFree, task, recipe.text, recipe.sha256, seed.map { Int64(bitPattern: $0) }, me.host,
                     me.pid, me.startTicks, now, now, parent,
                 ])
             let id = database.lastInsertRowID
@@ -155,6 +227,10 @@ public final class RunRegistry {
             return id
         }
         try createOutputDirectory(ofRun: id)
+        try RunFolderRecord(
+            id: id, task: task, recipeText: recipe.text, recipeSHA256: recipe.sha256, seed: seed, parentRunID: parent,
+            startedAt: now, plugins: plugins
+        ).write(in: outputDirectory(ofRun: id))
         return ActiveRun(registry: self, id: id, attempt: 1)
     }
 
@@ -256,6 +332,7 @@ public final class RunRegistry {
     /// its last heartbeat. Called when the registry opens and before listing runs.
     @discardableResult
     public func markVanishedRuns(now: Date = Date()) throws -> [RunID] {
+        if options.readOnly { return [] }
         let running = try database.query(
             "SELECT id, host, pid, process_start, heartbeat_at, attempt FROM runs WHERE status = 'RUNNING'"
         ) { row in
@@ -496,13 +573,67 @@ public struct RegistrySetupError: UserFacingError {
     public var hint: String? { "set MIXMAE_HOME to a writable folder" }
 }
 
-/// The registry database exists but SQLite cannot read it (not a database, or corrupt).
+/// A read-only reader (`mixmae ui`) cannot use the registry as it is.
+public struct RegistryNotReadableError: UserFacingError {
+    public let path: String
+    public let reason: String
+    public let hint: String?
+    public var what: String { "cannot read the run registry \(path): \(reason)" }
+}
+
+/// The registry database exists but SQLite cannot read it (not a database, or corrupt), or
+/// `PRAGMA quick_check` found damaged pages.
 public struct DamagedRegistryError: UserFacingError {
     public let path: String
-    public let sqlite: SQLiteError
+    /// SQLite's message, or what `quick_check` reported.
+    public let problems: [String]
+
+    init(path: String, sqlite: SQLiteError) {
+        self.path = path
+        self.problems = ["\(sqlite.message) (sqlite error \(sqlite.extendedCode) while opening)"]
+    }
+
+    init(path: String, problems: [String]) {
+        self.path = path
+        self.problems = problems
+    }
+
     public var what: String {
-        "\(path) is not a readable run registry (\(sqlite.message)); nothing was changed. "
-            + "Move it aside (mv \(path) \(path).damaged) to start a new registry in this folder, or set "
-            + "MIXMAE_HOME to another folder; when copying a registry, copy registry.sqlite with its -wal file"
+        "\(path) is damaged: \(problems.prefix(3).joined(separator: "; "))"
+            + (problems.count > 3 ? " (and \(problems.count - 3) more problems)" : "") + "; nothing was changed"
+    }
+
+    public var hint: String? {
+        "run `mixmae runs recover` to rebuild the registry from the run folders (the damaged file is kept as "
+            + "registry.sqlite.damaged-TIME), or set MIXMAE_HOME to another folder; when copying a registry, copy "
+            + "registry.sqlite with its -wal file"
+    }
+}
+
+/// The registry database is missing, empty or holds no runs, but run folders exist: opening
+/// it as new would reuse their ids and overwrite their files.
+public struct LostRegistryError: UserFacingError {
+    public enum Found: String {
+        case missing = "does not exist"
+        case empty = "is empty (0 bytes)"
+        case noRuns = "holds no runs"
+    }
+    public let path: String
+    public let found: Found
+    public let runFolders: [RunID]
+
+    public var what: String {
+        let folder = (path as NSString).deletingLastPathComponent + "/runs"
+        let ids =
+            runFolders.count <= 6
+            ? runFolders.map(String.init).joined(separator: ", ")
+            : "\(runFolders.first!) to \(runFolders.last!)"
+        return "\(path) \(found.rawValue), but \(folder) holds \(runFolders.count) run folder"
+            + (runFolders.count == 1 ? "" : "s") + " (\(ids)); refusing to start a new registry over them"
+    }
+
+    public var hint: String? {
+        "run `mixmae runs recover` to rebuild the registry from the run folders, or restore the database "
+            + "(registry.sqlite with its -wal file) from a copy"
     }
 }

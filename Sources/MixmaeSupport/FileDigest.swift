@@ -9,11 +9,21 @@ public enum FileDigest {
     /// The lowercase hex SHA-256 (what `sha256sum` prints) and the size in bytes of the file
     /// at `url`. Throws ``FileDigestError`` when it cannot be opened or read.
     public static func of(_ url: URL) throws -> (sha256: String, size: Int64) {
-        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking and regular files only: a FIFO or a device such as
+        // /dev/zero is refused at once instead of blocking or never ending.
+        let descriptor = open(url.path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard descriptor >= 0 else {
             throw FileDigestError(path: url.path, reason: String(cString: strerror(errno)))
         }
         defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw FileDigestError(path: url.path, reason: String(cString: strerror(errno)))
+        }
+        guard (status.st_mode & S_IFMT) == S_IFREG else {
+            throw FileDigestError(path: url.path, reason: "not a regular file; give the path of a file")
+        }
+        _ = fcntl(descriptor, F_SETFL, O_RDONLY)
         let chunkSize = 1 << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 64)
         defer { buffer.deallocate() }

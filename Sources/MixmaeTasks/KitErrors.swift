@@ -26,3 +26,8 @@ extension ComponentConfigurationError: UserFacingError {
     public var what: String { problem }
     public var location: ErrorLocation? { .keyPath(parameter) }
 }
+
+extension PyTorchCheckpointError: UserFacingError {
+    public var what: String { problem }
+    public var location: ErrorLocation? { .file(path) }
+}

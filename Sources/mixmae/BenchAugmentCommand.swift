@@ -10,6 +10,7 @@ import MixmaeSupport
 /// ```
 /// mixmae bench augment
 /// mixmae bench augment --image photo.jpg --size 224 --images 500
+/// mixmae bench augment --format json
 /// ```
 struct BenchAugmentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,6 +25,8 @@ struct BenchAugmentCommand: ParsableCommand {
             thread's CPU time much less so.
             """
     )
+
+    @OptionGroup var output: OutputOptions
 
     @Option(name: .long, help: "A PNG or JPEG to augment (default: a synthetic 500x375 image).")
     var image: String?
@@ -56,18 +59,22 @@ struct BenchAugmentCommand: ParsableCommand {
         var seedRNG = RandomGenerator(seed: 1)
         let crops = try (0..<8).map { _ in try crop(source, using: &seedRNG) }
         var values = [Float](repeating: 0, count: training.valueCount)
-        let load =
-            (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
-            .split(separator: " ").first.map(String.init) ?? "unknown"
-        print("source \(source.width)x\(source.height), output \(size)x\(size), \(images) images per row, load \(load)")
-        var table = TextTable(["stage", "wall ms/image", "cpu ms/image"], rightAligned: [1, 2])
-        func measure(_ name: String, _ body: (Int, inout RandomGenerator) throws -> Void) rethrows {
+        var summary = Summary(
+            sourceWidth: source.width, sourceHeight: source.height, size: size, images: images,
+            autoAugment: autoAugment, loadAverage: MachineLoad.oneMinuteAverage(), stages: [])
+        func measure(
+            _ name: String, isRandAugmentOp: Bool = false, _ body: (Int, inout RandomGenerator) throws -> Void
+        ) rethrows {
             var rng = RandomGenerator(seed: 7)
             try body(0, &rng)  // warm-up
             let (wall, cpu) = (Self.wallSeconds(), Self.threadCPUSeconds())
             for i in 0..<images { try body(i, &rng) }
-            let perImage = { (seconds: Double) in String(format: "%.3f", seconds * 1e3 / Double(self.images)) }
-            table.append([name, perImage(Self.wallSeconds() - wall), perImage(Self.threadCPUSeconds() - cpu)])
+            let perImage = { (seconds: Double) in seconds * 1e3 / Double(self.images) }
+            summary.stages.append(
+                Summary.Stage(
+                    name: name, isRandAugmentOp: isRandAugmentOp,
+                    wallMsPerImage: perImage(Self.wallSeconds() - wall),
+                    cpuMsPerImage: perImage(Self.threadCPUSeconds() - cpu)))
         }
         try measure("RandomResizedCrop (bicubic) + flip") { _, rng in
             let out = try crop(source, using: &rng)
@@ -75,7 +82,7 @@ struct BenchAugmentCommand: ParsableCommand {
         }
         for op in randAugment.ops {
             let argument = op.argument(magnitude: randAugment.magnitude, negated: false)
-            try measure("  \(op.rawValue)") { i, _ in
+            try measure(op.rawValue, isRandAugmentOp: true) { i, _ in
                 _ = try op.apply(to: crops[i % crops.count], argument: argument, fill: randAugment.fill)
             }
         }
@@ -92,7 +99,55 @@ struct BenchAugmentCommand: ParsableCommand {
         }
         let evaluation = ResizeCenterCrop(size: size, cropFraction: 224.0 / 256, filter: .bicubic)
         try measure("evaluation: resize + centre crop") { _, _ in _ = try evaluation(source) }
+        if output.json {
+            try output.print(summary)
+            return
+        }
+        print(
+            "source \(source.width)x\(source.height), output \(size)x\(size), \(images) images per row, "
+                + "load \(MachineLoad.describe(summary.loadAverage))")
+        var table = TextTable(["stage", "wall ms/image", "cpu ms/image"], rightAligned: [1, 2])
+        for stage in summary.stages {
+            table.append([
+                (stage.isRandAugmentOp ? "  " : "") + stage.name, String(format: "%.3f", stage.wallMsPerImage),
+                String(format: "%.3f", stage.cpuMsPerImage),
+            ])
+        }
         print(table.rendered())
+    }
+
+    /// What the command measured; `--format json` prints it.
+    struct Summary: Encodable {
+        struct Stage: Encodable {
+            var name: String
+            /// One op of RandAugment's list, timed alone at magnitude 9.
+            var isRandAugmentOp: Bool
+            var wallMsPerImage: Double
+            var cpuMsPerImage: Double
+
+            enum CodingKeys: String, CodingKey {
+                case name
+                case isRandAugmentOp = "randaugment_op"
+                case wallMsPerImage = "wall_ms_per_image"
+                case cpuMsPerImage = "cpu_ms_per_image"
+            }
+        }
+
+        var sourceWidth: Int
+        var sourceHeight: Int
+        var size: Int
+        var images: Int
+        var autoAugment: String
+        var loadAverage: Double?
+        var stages: [Stage]
+
+        enum CodingKeys: String, CodingKey {
+            case size, images, stages
+            case sourceWidth = "source_width"
+            case sourceHeight = "source_height"
+            case autoAugment = "auto_augment"
+            case loadAverage = "load_average"
+        }
     }
 
     static func wallSeconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }

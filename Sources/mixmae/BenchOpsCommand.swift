@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MixKit
+import MixmaeSupport
 
 /// `mixmae bench ops`: GFLOP/s of `matmul` at the models' GEMM shapes next to raw
 /// `cblas_sgemm`, and the time and bandwidth of layer norm, softmax and GELU.
@@ -37,11 +38,9 @@ struct BenchOpsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let load =
-            (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
-            .split(separator: " ").first.map(String.init) ?? "unknown"
+        let load = MachineLoad.oneMinuteAverage()
         if !output.json {
-            print("threads: \(Parallel.threadCount), 1-minute load average: \(load)")
+            print("threads: \(Parallel.threadCount), 1-minute load average: \(MachineLoad.describe(load))")
             print("C kernels: \(CPUFeatures.summary)")
             print("")
             print(
@@ -66,7 +65,7 @@ struct BenchOpsCommand: ParsableCommand {
         if output.json {
             let object: [String: Any] = [
                 "threads": Parallel.threadCount, "kernel_path": CPUFeatures.kernelPath.rawValue,
-                "load_average": Double(load) ?? -1,
+                "load_average": load ?? -1,
                 "gemm": gemms.map { r in
                     [
                         "name": r.shape.name, "batch": r.shape.batch, "m": r.shape.m, "n": r.shape.n,

@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import MixKit
+import MixmaeSupport
 
 /// `mixmae bench roi-align`: the time of Mask R-CNN's RoI pooling (the FPN RoI
 /// extractor of the box and mask heads), forward and backward.
 ///
 /// ```
 /// mixmae bench roi-align
-/// mixmae bench roi-align --image-size 256 --channels 128 --json
+/// mixmae bench roi-align --image-size 256 --channels 128 --format json
 /// ```
 struct BenchRoIAlignCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,8 +23,7 @@ struct BenchRoIAlignCommand: ParsableCommand {
             """
     )
 
-    @Flag(name: .long, help: "Print JSON for scripts instead of a table.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     @Option(name: .long, help: "Side of the two (square) images, in pixels.")
     var imageSize = 512
@@ -42,39 +42,65 @@ struct BenchRoIAlignCommand: ParsableCommand {
 
     func run() throws {
         let results = OpsBenchmark.roiAlign(imageSize: imageSize, channels: channels, repetitions: repetitions)
-        let load =
-            (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?
-            .split(separator: " ").first.map(String.init) ?? "unknown"
-        if json {
-            let object: [String: Any] = [
-                "threads": Parallel.threadCount, "load_average": Double(load) ?? -1, "image_size": imageSize,
-                "channels": channels,
-                "cases": results.map { r in
-                    [
-                        "name": r.name, "rois": r.rois, "output_size": r.outputSize, "samples": r.samples,
-                        "forward_ms": r.forwardSeconds * 1e3, "backward_ms": r.backwardSeconds * 1e3,
-                    ] as [String: Any]
-                },
-            ]
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-            print(String(decoding: data, as: UTF8.self))
+        let summary = Summary(
+            threads: Parallel.threadCount, loadAverage: MachineLoad.oneMinuteAverage(), imageSize: imageSize,
+            channels: channels, cases: results.map(Summary.Case.init))
+        if output.json {
+            try output.print(summary)
             return
         }
-        print("threads: \(Parallel.threadCount), 1-minute load average: \(load)")
+        print("threads: \(summary.threads), 1-minute load average: \(MachineLoad.describe(summary.loadAverage))")
         print("two \(imageSize)x\(imageSize) images, FPN strides 4-32, \(channels) channels")
-        print(
-            pad("case", 26) + pad("forward ms", 12, right: true) + pad("Msamples/s", 12, right: true)
-                + pad("backward ms", 13, right: true))
-        for r in results {
-            print(
-                pad(r.name, 26) + pad(String(format: "%.1f", r.forwardSeconds * 1e3), 12, right: true)
-                    + pad(String(format: "%.0f", Double(r.samples) / r.forwardSeconds / 1e6), 12, right: true)
-                    + pad(String(format: "%.1f", r.backwardSeconds * 1e3), 13, right: true))
+        var table = TextTable(["case", "forward ms", "Msamples/s", "backward ms"], rightAligned: [1, 2, 3])
+        for c in summary.cases {
+            table.append([
+                c.name, String(format: "%.1f", c.forwardMs), String(format: "%.0f", c.forwardMegasamplesPerSecond),
+                String(format: "%.1f", c.backwardMs),
+            ])
         }
+        print(table.rendered())
     }
 
-    private func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
-        let fill = String(repeating: " ", count: max(0, width - s.count))
-        return right ? fill + s : s + fill
+    /// What the command measured; `--format json` prints it.
+    struct Summary: Encodable {
+        struct Case: Encodable {
+            var name: String
+            var rois: Int
+            var outputSize: Int
+            var samples: Int
+            var forwardMs: Double
+            var backwardMs: Double
+            var forwardMegasamplesPerSecond: Double
+
+            init(_ result: OpsBenchmark.RoIAlignResult) {
+                name = result.name
+                rois = result.rois
+                outputSize = result.outputSize
+                samples = result.samples
+                forwardMs = result.forwardSeconds * 1e3
+                backwardMs = result.backwardSeconds * 1e3
+                forwardMegasamplesPerSecond = Double(result.samples) / result.forwardSeconds / 1e6
+            }
+
+            enum CodingKeys: String, CodingKey {
+                case name, rois, samples
+                case outputSize = "output_size"
+                case forwardMs = "forward_ms"
+                case backwardMs = "backward_ms"
+                case forwardMegasamplesPerSecond = "forward_msamples_per_second"
+            }
+        }
+
+        var threads: Int
+        var loadAverage: Double?
+        var imageSize: Int
+        var channels: Int
+        var cases: [Case]
+
+        enum CodingKeys: String, CodingKey {
+            case threads, channels, cases
+            case loadAverage = "load_average"
+            case imageSize = "image_size"
+        }
     }
 }

@@ -3,17 +3,36 @@ import Foundation
 import MixKit
 import MixmaePluginHost
 import MixmaeRecipes
+import MixmaeSupport
 import MixmaeTasks
 
-/// `mixmae bench train --config NAME.json [--steps K] [--warmup W] [--format table|json]`
+/// What `bench train` times: the same three steps `torch_bench.py` times.
+enum BenchStepMode: String, ExpressibleByArgument, CaseIterable {
+    /// MixMAE forward with mixing, backward, AdamW (betas 0.9, 0.95).
+    case pretrain
+    /// Encoder + 1000-class head, cross entropy, backward, AdamW.
+    case finetune
+    /// Encoder + 1000-class head, forward only, evaluation mode, no gradients.
+    case infer
+}
+
+/// `mixmae bench train --config NAME.json [--mode pretrain|finetune|infer] [--steps K] [--warmup W] [--format table|json]`
+///
+/// ```
+/// mixmae bench train --config ../shared/bench/tiny224.json
+/// mixmae bench train --config ../shared/bench/small128.json --mode infer --format json
+/// ```
 struct BenchTrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Time full MixMAE training steps (forward, backward, AdamW) on random images.",
+        abstract: "Time full training steps (forward, backward, AdamW) or inference on random images.",
         discussion: """
             The configuration uses the reference implementation's names (as the parity fixtures' \
-            config.json and ../shared/bench/*.json do), plus `batch` and `mask_ratio`. Prints the \
-            median images/s over --steps timed steps after --warmup untimed ones. With \
+            config.json and ../shared/bench/*.json do), plus `batch` and `mask_ratio`. --mode \
+            pretrain times a MixMAE step, finetune a classification step (1000 classes, cross \
+            entropy, AdamW) and infer the classifier's forward pass without gradients, as \
+            ../shared/bench/torch_bench.py does. Prints the median images/s over --steps timed \
+            steps after --warmup untimed ones, and the process's peak resident memory. With \
             MIXMAE_PROFILE=1 a per-op profile goes to standard error. Under mpirun (or srun) \
             the batch is the whole job's: each of the N ranks steps on batch/N images, the \
             gradients are averaged with MPI_Allreduce, and rank 0 prints the job's images/s \
@@ -22,6 +41,7 @@ struct BenchTrainCommand: ParsableCommand {
     )
 
     @Option(help: "Model and batch configuration (JSON, reference names).") var config: String
+    @Option(help: "pretrain, finetune or infer.") var mode: BenchStepMode = .pretrain
     @Option(help: "Timed steps.") var steps = 5
     @Option(help: "Untimed steps first.") var warmup = 2
     @Option(help: "Batch size (default: the config's `batch`, else 16).") var batch: Int?
@@ -69,36 +89,48 @@ struct BenchTrainCommand: ParsableCommand {
                 "--batch \(batchSize) is the whole job's batch: it must divide into \(comm.size) ranks' even shares")
         }
         let share = batchSize / comm.size
-        let model = try reference.buildPretrainModel(
-            with: ComponentBuilder(provider: catalog, rng: RandomSource(seed: 0)))
-        let caps = model.backbone.capabilities
-        let side = caps.imageSize / (caps.outputs.last?.stride ?? 32)
-        var sampler = MaskSampler(height: side, width: side, ratio: maskRatio, extraRatio: 0, seed: 1)
-        var rng = RandomGenerator(seed: 2)
-        let images = Tensor.randomNormal([share, caps.inputChannels, caps.imageSize, caps.imageSize], using: &rng)
-        let optimizer = AdamW(
-            groups: ParameterGroup.decayAndNoDecay(model.namedParameters(), weightDecay: 0.05), learningRate: 1.5e-4,
-            betas: (0.9, 0.95))
-        let averager = GradientAverager(
-            parameters: optimizer.groups.flatMap { $0.parameters.map(\.1) }, communicator: comm)
+        let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: 0))
+        let (runStep, parameters): (() throws -> Float?, Int)
+        var averager: GradientAverager?
+        switch mode {
+        case .pretrain:
+            let model = try reference.buildPretrainModel(with: builder)
+            let optimizer = AdamW(
+                groups: ParameterGroup.decayAndNoDecay(model.namedParameters(), weightDecay: 0.05),
+                learningRate: 1.5e-4, betas: (0.9, 0.95))
+            averager = Self.averager(optimizer, comm)
+            runStep = Self.pretrainStep(
+                model, optimizer: optimizer, averager: averager, batchSize: share, maskRatio: maskRatio)
+            parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
+        case .finetune:
+            let model = try reference.buildClassifier(with: builder, numClasses: Self.benchmarkClasses)
+            let optimizer = AdamW(
+                groups: ParameterGroup.decayAndNoDecay(model.namedParameters(), weightDecay: 0.05), learningRate: 1e-4)
+            averager = Self.averager(optimizer, comm)
+            runStep = Self.finetuneStep(model, optimizer: optimizer, averager: averager, batchSize: share)
+            parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
+        case .infer:
+            let model = try reference.buildClassifier(with: builder, numClasses: Self.benchmarkClasses)
+            runStep = Self.inferenceStep(model, batchSize: share)
+            parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
+        }
         let quiet = output.json || comm.rank != 0
         var times: [Double] = []
         var allreduceBefore = 0.0
         for step in 0..<(warmup + steps) {
             if step == warmup && ProcessInfo.processInfo.environment["MIXMAE_PROFILE"] == "1" { Profiler.start() }
-            if step == warmup { allreduceBefore = averager.seconds }
+            if step == warmup { allreduceBefore = averager?.seconds ?? 0 }
+            // Every rank starts a step together, so the slowest rank's time is the job's.
+            try comm.barrier()
             let start = Date()
-            let loss = model(images, mixing: sampler.next()).loss
-            optimizer.zeroGrad()
-            loss.backward()
-            try averager.average()
-            optimizer.step()
+            let loss = try runStep()
+            try comm.barrier()
             let seconds = Date().timeIntervalSince(start)
             if step >= warmup { times.append(seconds) }
             if !quiet {
                 FileHandle.standardError.write(
                     Data(
-                        "step \(step + 1)/\(warmup + steps)\(step < warmup ? " (warm-up)" : ""): \(String(format: "%.1f", seconds * 1000)) ms, loss \(String(format: "%.4f", loss.item()))\n"
+                        "step \(step + 1)/\(warmup + steps)\(step < warmup ? " (warm-up)" : ""): \(String(format: "%.1f", seconds * 1000)) ms\(loss.map { ", loss " + String(format: "%.4f", $0) } ?? "")\n"
                             .utf8))
             }
         }
@@ -106,24 +138,89 @@ struct BenchTrainCommand: ParsableCommand {
             FileHandle.standardError.write(Data((Profiler.report() + "\n").utf8))
         }
         let median = times.sorted()[times.count / 2]
-        let allreduceShare = (averager.seconds - allreduceBefore) / max(times.reduce(0, +), 1e-9)
+        let allreduceShare = ((averager?.seconds ?? 0) - allreduceBefore) / max(times.reduce(0, +), 1e-9)
         guard comm.rank == 0 else { return }
         let job =
             comm.size > 1 ? ", \(comm.size) ranks, \(String(format: "%.1f", allreduceShare * 100))% in allreduce" : ""
-        let parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
         let name = (config as NSString).lastPathComponent
+        let peak = PeakMemory.residentMiB()
         if output.json {
             let object: [String: Any] = [
-                "config": name, "batch": batchSize, "steps": steps, "median_step_seconds": median,
-                "images_per_second": Double(batchSize) / median, "parameters": parameters,
-                "threads": Parallel.threadCount, "ranks": comm.size, "allreduce_share": allreduceShare,
+                "config": name, "mode": mode.rawValue, "batch": batchSize, "steps": steps,
+                "median_step_seconds": median, "images_per_second": Double(batchSize) / median,
+                "parameters": parameters, "threads": Parallel.threadCount, "peak_rss_mib": peak,
+                "kernel_path": CPUFeatures.kernelPath.rawValue, "ranks": comm.size, "allreduce_share": allreduceShare,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
         } else {
             print(
-                "\(name): batch \(batchSize), \(parameters) parameters, median step \(String(format: "%.1f", median * 1000)) ms over \(steps) steps: \(String(format: "%.1f", Double(batchSize) / median)) images/s (\(Parallel.threadCount) threads\(job))"
+                "\(name) \(mode.rawValue): batch \(batchSize), \(parameters) parameters, median step "
+                    + "\(String(format: "%.1f", median * 1000)) ms over \(steps) steps: "
+                    + "\(String(format: "%.1f", Double(batchSize) / median)) images/s, peak RSS "
+                    + "\(String(format: "%.1f", peak)) MiB\(comm.size > 1 ? " on rank 0" : "") (\(Parallel.threadCount) threads\(job))"
             )
+        }
+    }
+
+    /// The gradient averager of a job over several ranks; nil in one process (no buffer to allocate).
+    static func averager(_ optimizer: AdamW, _ comm: Communicator) -> GradientAverager? {
+        comm.size > 1
+            ? GradientAverager(parameters: optimizer.groups.flatMap { $0.parameters.map(\.1) }, communicator: comm)
+            : nil
+    }
+
+    /// The classes of the finetune and inference heads (ImageNet's, as `torch_bench.py`).
+    static let benchmarkClasses = 1000
+
+    /// One MixMAE step on a fixed random batch of this rank's share, gradients averaged over
+    /// the ranks; returns the loss.
+    static func pretrainStep(
+        _ model: PretrainModel, optimizer: AdamW, averager: GradientAverager?, batchSize: Int, maskRatio: Double
+    ) -> () throws -> Float? {
+        let caps = model.backbone.capabilities
+        let side = caps.imageSize / (caps.outputs.last?.stride ?? 32)
+        var sampler = MaskSampler(height: side, width: side, ratio: maskRatio, extraRatio: 0, seed: 1)
+        var rng = RandomGenerator(seed: 2)
+        let images = Tensor.randomNormal([batchSize, caps.inputChannels, caps.imageSize, caps.imageSize], using: &rng)
+        return {
+            let loss = model(images, mixing: sampler.next()).loss
+            optimizer.zeroGrad()
+            loss.backward()
+            try averager?.average()
+            optimizer.step()
+            return loss.item()
+        }
+    }
+
+    /// One classification step (cross entropy over 1000 classes, AdamW) on this rank's share,
+    /// gradients averaged over the ranks; returns the loss.
+    static func finetuneStep(
+        _ model: ClassifierModel, optimizer: AdamW, averager: GradientAverager?, batchSize: Int
+    ) -> () throws -> Float? {
+        let caps = model.backbone.capabilities
+        var rng = RandomGenerator(seed: 2)
+        let images = Tensor.randomNormal([batchSize, caps.inputChannels, caps.imageSize, caps.imageSize], using: &rng)
+        let labels = (0..<batchSize).map { _ in rng.nextInt(below: benchmarkClasses) }
+        return {
+            let loss = crossEntropy(model(images).logits, labels: labels)
+            optimizer.zeroGrad()
+            loss.backward()
+            try averager?.average()
+            optimizer.step()
+            return loss.item()
+        }
+    }
+
+    /// The classifier's forward pass in evaluation mode, without a graph (this rank's share).
+    static func inferenceStep(_ model: ClassifierModel, batchSize: Int) -> () throws -> Float? {
+        let caps = model.backbone.capabilities
+        var rng = RandomGenerator(seed: 2)
+        let images = Tensor.randomNormal([batchSize, caps.inputChannels, caps.imageSize, caps.imageSize], using: &rng)
+        model.train(false)
+        return {
+            _ = withNoGrad { model(images).logits }
+            return nil
         }
     }
 }

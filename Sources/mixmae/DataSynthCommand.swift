@@ -43,6 +43,13 @@ struct DataSynthCommand: ParsableCommand {
     @Option(help: "Image format: png or jpeg (label maps are always PNG).")
     var format = "png"
 
+    @Option(
+        help: ArgumentHelp(
+            "Sizes of the detection and segmentation images, taken in turn by image index "
+                + "(e.g. 64x48,48x80,80x64; default: square --size). Classification images stay square.",
+            valueName: "WxH,..."))
+    var denseSizes: String?
+
     @Flag(help: "Mark object borders 255 (ignore) in the label maps.")
     var ignoreBorders = false
 
@@ -61,12 +68,21 @@ struct DataSynthCommand: ParsableCommand {
         options.validationFraction = valFraction
         options.format = ImageFormat(pathExtension: format) ?? .png
         options.ignoreBorders = ignoreBorders
+        options.denseSizes =
+            denseSizes.map { $0.split(separator: ",").compactMap { SyntheticImageSize(parsing: String($0)) } } ?? []
         return options
     }
 
     func validate() throws {
         guard ImageFormat(pathExtension: format) != nil else {
             throw ValidationError("--format must be png or jpeg, got '\(format)'")
+        }
+        if let denseSizes {
+            for text in denseSizes.split(separator: ",", omittingEmptySubsequences: false)
+            where SyntheticImageSize(parsing: String(text)) == nil {
+                throw ValidationError(
+                    "--dense-sizes: '\(text)' is not WxH (such as 64x48); give sizes separated by commas")
+            }
         }
         guard workers > 0 else { throw ValidationError("--workers must be positive, got \(workers)") }
         do {

@@ -22,7 +22,8 @@ struct ForwardCommand: ParsableCommand {
     )
 
     @Option(help: "The model's hyper-parameters (JSON, reference names).") var config: String
-    @Option(help: "Weights by reference name (safetensors).") var weights: String
+    @Option(help: "Weights by reference name (safetensors, or a PyTorch .pth/.pt/.bin).") var weights: String
+    @Option(help: "The key of the state dict in a PyTorch file (default: found in the usual places).") var key: String?
     @Option(help: "The batch: images, and mask or labels (safetensors).") var batch: String
     @Option(help: "Where to write the outputs (safetensors).") var out: String
     @Flag(help: "Forward only: no backward pass, no grad.* outputs.") var noGrad = false
@@ -35,7 +36,7 @@ struct ForwardCommand: ParsableCommand {
         let outputs = try ForwardRunner(
             config: reference, builder: ComponentBuilder(provider: catalog, rng: RandomSource(seed: 0))
         )
-        .run(weights: weights, batch: batch, computeGradients: !noGrad)
+        .run(weights: weights, key: key, batch: batch, computeGradients: !noGrad)
         try SafeTensors.write(outputs, metadata: ["config": config, "kind": reference.kind.rawValue], to: out)
         let grads = outputs.keys.filter { $0.hasPrefix("grad.") }.count
         print(

@@ -15,9 +15,11 @@ struct MixmaeCommand: ParsableCommand {
             """,
         version: versionText,
         subcommands: [
-            TrainCommand.self, RerunCommand.self, ForwardCommand.self, RecipeCommand.self, EvalCommand.self,
+            TrainCommand.self, RerunCommand.self, ForwardCommand.self, ImportCommand.self, RecipeCommand.self,
+            EvalCommand.self,
             DataCommand.self, PluginsCommand.self, RunsCommand.self, LineageCommand.self, ReportCommand.self,
-            BenchCommand.self, DebugCommand.self,
+            UICommand.self,
+            BenchCommand.self, FlopsCommand.self, DebugCommand.self,
         ]
     )
 

@@ -41,10 +41,13 @@ struct HomeOptions: ParsableArguments {
     var home: String?
 
     func open(options: RunRegistry.Options = RunRegistry.Options()) throws -> RunRegistry {
-        let url = home.map {
-            URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, isDirectory: true)
-        }
-        return try RunRegistry(home: url, options: options)
+        try RunRegistry(home: url, options: options)
+    }
+
+    /// The registry folder these options select.
+    var url: URL {
+        home.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath, isDirectory: true) }
+            ?? RunRegistry.defaultHome()
     }
 }
 

@@ -5,6 +5,11 @@ import MixmaePluginHost
 import MixmaeSupport
 
 /// `mixmae plugins check ID`: build with defaults, forward, backward, finite differences, report.
+///
+/// ```
+/// mixmae plugins check swin
+/// mixmae plugins check swin --format json
+/// ```
 struct PluginsCheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
@@ -20,6 +25,7 @@ struct PluginsCheckCommand: ParsableCommand {
     )
 
     @OptionGroup var plugins: PluginRegistryOptions
+    @OptionGroup var output: OutputOptions
 
     @Argument(help: "The component id (see `mixmae plugins list`).")
     var id: String
@@ -35,11 +41,17 @@ struct PluginsCheckCommand: ParsableCommand {
         var check = ComponentCheck()
         check.parameterCount = max(1, tensors)
         check.elementsPerParameter = max(1, elements)
-        print("checking \(component.id) \(component.version) (\(component.kind)) from \(component.library)")
+        if !output.json {
+            print("checking \(component.id) \(component.version) (\(component.kind)) from \(component.library)")
+        }
         let report = check.run(component) { step in
             FileHandle.standardError.write(Data("... \(step)\n".utf8))
         }
-        print(PluginsCheckCommand.text(report, check: check))
+        if output.json {
+            try output.print(CheckSummary(report, check: check))
+        } else {
+            print(PluginsCheckCommand.text(report, check: check))
+        }
         if !report.passed { throw ExitCode.failure }
     }
 
@@ -101,5 +113,80 @@ struct PluginsCheckCommand: ParsableCommand {
     private static func count(_ n: Int) -> String {
         n >= 1_000_000
             ? String(format: "%.2fM", Double(n) / 1e6) : n >= 1000 ? String(format: "%.1fk", Double(n) / 1e3) : "\(n)"
+    }
+}
+
+/// `plugins check --format json`: everything the text report shows.
+struct CheckSummary: Encodable {
+    struct Step: Encodable {
+        var name: String
+        var seconds: Double
+    }
+
+    struct Sample: Encodable {
+        var tensor: String
+        var shape: [Int]
+        var element: Int
+        var analytic: Double
+        var numeric: Double
+        var passed: Bool
+        var conclusive: Bool
+    }
+
+    struct Map: Encodable {
+        var stride: Int
+        var channels: Int
+    }
+
+    var id: String
+    var kind: String
+    var version: String
+    var library: String
+    var parameters: [String: String]
+    var tensors: Int
+    var elements: Int
+    var probe: Float?
+    var featureMaps: [Map]
+    var steps: [Step]
+    var finiteDifferenceStep: Double
+    var relativeTolerance: Double
+    var samples: [Sample]
+    var withoutGradient: [String]
+    var passed: Bool
+    var failures: [String]
+
+    init(_ r: ComponentCheck.Report, check: ComponentCheck) {
+        id = r.id
+        kind = "\(r.kind)"
+        version = r.version
+        library = r.library
+        parameters = r.parameters.values.mapValues { "\($0)" }
+        tensors = r.tensorCount
+        elements = r.elementCount
+        probe = r.value
+        featureMaps = r.featureMaps.map { Map(stride: $0.stride, channels: $0.channels) }
+        let timed: [(String, Double?)] = [
+            ("build", r.buildSeconds), ("forward", r.forwardSeconds), ("backward", r.backwardSeconds),
+            ("finite differences", r.finiteDifferenceSeconds),
+        ]
+        steps = timed.compactMap { name, seconds in seconds.map { Step(name: name, seconds: $0) } }
+        finiteDifferenceStep = Double(check.gradientCheck.step)
+        relativeTolerance = Double(check.gradientCheck.relativeTolerance)
+        samples = r.samples.map {
+            Sample(
+                tensor: $0.name, shape: $0.shape, element: $0.index, analytic: $0.analytic, numeric: $0.numeric,
+                passed: $0.passed, conclusive: $0.isConclusive)
+        }
+        withoutGradient = r.withoutGradient
+        passed = r.passed
+        failures = r.failures
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, version, library, parameters, tensors, elements, probe, steps, samples, passed, failures
+        case featureMaps = "feature_maps"
+        case finiteDifferenceStep = "finite_difference_step"
+        case relativeTolerance = "relative_tolerance"
+        case withoutGradient = "without_gradient"
     }
 }

@@ -103,7 +103,12 @@ struct PluginsListCommand: ParsableCommand {
                 .init(
                     id: $0.id, kind: $0.kind.rawValue, version: $0.version, license: $0.descriptor.license,
                     summary: $0.descriptor.summary, library: $0.library)
-            },
+            }
+                + catalog.communicators.map {
+                    .init(
+                        id: $0.descriptor.id, kind: ComponentKind.communicator.rawValue, version: $0.descriptor.version,
+                        license: $0.descriptor.license, summary: $0.descriptor.summary, library: $0.library)
+                },
             refused: catalog.refusals.map {
                 .init(
                     library: $0.library, entry: $0.entry, reason: $0.summary, message: $0.description,

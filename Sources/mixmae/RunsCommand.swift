@@ -9,7 +9,10 @@ struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "List, inspect, compare and clean up recorded runs.",
-        subcommands: [RunsListCommand.self, RunsShowCommand.self, RunsCompareCommand.self, RunsGCCommand.self],
+        subcommands: [
+            RunsListCommand.self, RunsShowCommand.self, RunsCompareCommand.self, RunsGCCommand.self,
+            RunsRecoverCommand.self,
+        ],
         defaultSubcommand: RunsListCommand.self
     )
 }
@@ -57,19 +60,11 @@ struct RunsListCommand: ParsableCommand {
         }
         let sinceDate = try since.map { try RegistryDates.parse($0) }
         let registry = try home.open()
-        let runs = try registry.runs(task: task, status: statusFilter, since: sinceDate)
         let metricNames = (metrics ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }
-        let listed = try runs.map { run in
-            ListedRun(
-                run: run,
-                metrics: try metrics.map { _ in
-                    try Dictionary(
-                        uniqueKeysWithValues: metricNames.map { name in
-                            (name, try registry.metrics(ofRun: run.id, named: name).max { $0.step < $1.step }?.value)
-                        })
-                })
-        }
+        let listed = try registry.listedRuns(
+            task: task, status: statusFilter, since: sinceDate, metrics: metrics.map { _ in metricNames })
+        let runs = listed.map(\.run)
         if output.json { return try output.print(listed) }
         guard !runs.isEmpty else {
             print("no runs in \(registry.home.path)" + (task ?? status ?? since != nil ? " match the filters" : ""))
@@ -96,22 +91,5 @@ struct RunsListCommand: ParsableCommand {
             table.append(row)
         }
         print(table.rendered())
-    }
-}
-
-/// A run as `runs list` shows it: its record and, with --metrics, the last value of each
-/// metric asked for (null when the run logged none). JSON: the record's keys plus `metrics`.
-struct ListedRun: Encodable {
-    var run: RunRecord
-    var metrics: [String: Double?]?
-
-    enum CodingKeys: String, CodingKey { case metrics }
-
-    func encode(to encoder: Encoder) throws {
-        try run.encode(to: encoder)
-        if let metrics {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(metrics, forKey: .metrics)
-        }
     }
 }

@@ -7,7 +7,8 @@ import MixmaeSupport
 struct RunsGCCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gc",
-        abstract: "List (or with --delete remove) checkpoints of failed runs that nothing descends from.",
+        abstract:
+            "List (or with --delete remove) checkpoints of failed runs that nothing descends from, and leftovers of interrupted writes.",
         discussion: """
             A checkpoint is garbage when every run that produced it ended FAILED, KILLED or \
             CRASHED and no other run used it. An artifact with descendants is never deleted. \
@@ -27,6 +28,10 @@ struct RunsGCCommand: ParsableCommand {
         let registry = try home.open()
         if delete {
             let results = try registry.collectGarbage()
+            let removed = try registry.removeLeftoverFiles()
+            if !output.json {
+                for path in removed { print("removed leftover \(displayPath(path))") }
+            }
             if output.json {
                 try output.print(results)
                 return
@@ -52,6 +57,9 @@ struct RunsGCCommand: ParsableCommand {
             try output.print(candidates)
             return
         }
+        let leftovers = try registry.leftoverFiles()
+        for path in leftovers { print("leftover of an interrupted write: \(displayPath(path))") }
+        if !leftovers.isEmpty { print("`mixmae runs gc --delete` removes them") }
         guard !candidates.isEmpty else {
             print("no garbage: every checkpoint belongs to a successful or running run, or has descendants")
             return

@@ -123,6 +123,51 @@ import Testing
         #expect(issues.first?["at"] as? String == "--set[1] mask.ratio=2")
     }
 
+    /// The benchmarks print JSON with every row of their tables, timed (small sizes: seconds).
+    @Test func benchmarksPrintJSON() throws {
+        let roi = try runMixmae([
+            "bench", "roi-align", "--image-size", "64", "--channels", "4", "--repetitions", "1", "--format", "json",
+        ])
+        #expect(roi.status == 0, "\(roi.stderr)")
+        let pooling = try #require(try json(roi) as? [String: Any], "\(roi.stdout)")
+        #expect(pooling["image_size"] as? Int == 64 && pooling["channels"] as? Int == 4)
+        let cases = try #require(pooling["cases"] as? [[String: Any]])
+        #expect(cases.map { $0["output_size"] as? Int } == [7, 14])
+        #expect(cases.allSatisfy { ($0["forward_ms"] as? Double ?? 0) > 0 && ($0["backward_ms"] as? Double ?? 0) > 0 })
+
+        // bench train: the three steps torch_bench.py times, with images/s and peak memory.
+        let pico = TestPaths.shared.appendingPathComponent("bench/pico64.json").path
+        let registry = TestPaths.packageRoot.appendingPathComponent("registry.yaml").path
+        var parameters: [String: Int] = [:]
+        for mode in ["pretrain", "finetune", "infer"] {
+            let bench = try runMixmae([
+                "bench", "train", "--config", pico, "--mode", mode, "--batch", "2", "--steps", "1", "--warmup", "0",
+                "--format", "json", "--registry", registry,
+            ])
+            #expect(bench.status == 0, "\(bench.stderr)")
+            let result = try #require(try json(bench) as? [String: Any], "\(bench.stdout)")
+            #expect(result["mode"] as? String == mode && result["batch"] as? Int == 2)
+            #expect((result["images_per_second"] as? Double ?? 0) > 0)
+            #expect((result["peak_rss_mib"] as? Double ?? 0) > 10, "\(result)")
+            parameters[mode] = result["parameters"] as? Int
+        }
+        // The classifier has the encoder and a 1000-class head, no decoder.
+        #expect(parameters["finetune"] != nil && parameters["finetune"] == parameters["infer"])
+        #expect(parameters["finetune"] != parameters["pretrain"])
+
+        let augment = try runMixmae(["bench", "augment", "--size", "32", "--images", "2", "--format", "json"])
+        #expect(augment.status == 0, "\(augment.stderr)")
+        let transforms = try #require(try json(augment) as? [String: Any], "\(augment.stdout)")
+        #expect(transforms["size"] as? Int == 32 && transforms["source_width"] as? Int == 500)
+        let stages = try #require(transforms["stages"] as? [[String: Any]])
+        let names = stages.compactMap { $0["name"] as? String }
+        #expect(names.first == "RandomResizedCrop (bicubic) + flip")
+        #expect(names.last == "evaluation: resize + centre crop")
+        #expect(names.contains("whole training transform"))
+        #expect(stages.filter { $0["randaugment_op"] as? Bool == true }.count == 15, "\(names)")
+        #expect(stages.allSatisfy { ($0["cpu_ms_per_image"] as? Double ?? -1) >= 0 })
+    }
+
     @Test func evalSaysWhichTasksItCanEvaluate() throws {
         let home = try TemporaryFolder("cli")
         let recipe = TestPaths.packageRoot.appendingPathComponent("recipes/pretrain/swin-tiny.yaml").path

@@ -71,6 +71,21 @@ import Testing
         #expect(listing.refused[1].message.contains("the lookup table toy.bin is missing"))
     }
 
+    /// A communicator (Plugins/MPI's `mpi`) is listed with its kind, in JSON as in the table.
+    @Test func listShowsCommunicators() throws {
+        let dir = try TemporaryFolder()
+        let file = try dir.registry(["${MIXMAE_PLUGIN_DIR}/libMixMPI.so"])
+        let json = try runMixmae(["plugins", "list", "--format", "json", "--registry", file])
+        #expect(json.status == 0, "\(json.stderr)")
+        let listing = try JSONDecoder().decode(Listing.self, from: Data(json.stdout.utf8))
+        #expect(listing.components.map(\.id) == ["mpi"], "\(json.stdout)")
+        #expect(listing.components.first?.kind == "communicator")
+        #expect(listing.components.first?.library.hasSuffix("/libMixMPI.so") == true)
+        let table = try runMixmae(["plugins", "list", "--registry", file])
+        let row = table.stdout.split(separator: "\n").first { $0.hasPrefix("mpi ") }?.split(separator: " ")
+        #expect(row?[1] == "communicator", "\(table.stdout)")
+    }
+
     @Test func inspectPrintsTheParameterTableAndCapabilities() throws {
         let dir = try TemporaryFolder()
         let file = try dir.registry([fixture("Good")])
@@ -182,6 +197,55 @@ import Testing
         #expect(broken.status == 1)
         #expect(broken.stdout.contains("MISMATCH"))
         #expect(broken.stdout.contains("\nFAIL\n  - gradient of fc.weight["))
+    }
+
+    /// `--format json` carries the verdict, the samples and the failures the text shows.
+    @Test func checkAsJSON() throws {
+        struct Check: Decodable {
+            struct Sample: Decodable {
+                var tensor: String
+                var shape: [Int]
+                var passed: Bool
+            }
+            var id: String
+            var kind: String
+            var library: String
+            var tensors: Int
+            var samples: [Sample]
+            var passed: Bool
+            var failures: [String]
+        }
+        let dir = try TemporaryFolder()
+        let file = try dir.registry([fixture("Good")])
+        let good = try runMixmae(["plugins", "check", "toy-backbone", "--registry", file, "--format", "json"])
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        let passed = try JSONDecoder().decode(Check.self, from: Data(good.stdout.utf8))
+        #expect(passed.id == "toy-backbone" && passed.kind == "backbone" && passed.library == fixture("Good"))
+        #expect(passed.tensors == 10 && passed.passed && passed.failures.isEmpty)
+        #expect(passed.samples.count == 12 && passed.samples.allSatisfy(\.passed))
+
+        let broken = try runMixmae([
+            "plugins", "check", "toy-broken-gradient", "--registry", file, "--elements", "2", "--format", "json",
+        ])
+        #expect(broken.status == 1)
+        let failed = try JSONDecoder().decode(Check.self, from: Data(broken.stdout.utf8))
+        #expect(!failed.passed && failed.failures.contains { $0.hasPrefix("gradient of fc.weight[") })
+        #expect(failed.samples.contains { $0.tensor == "fc.weight" && !$0.passed })
+    }
+
+    /// A plugin's shape mistake stops the process at the op's entry check, in the
+    /// release build, with the op's name and every input shape: never a wrong result
+    /// or a read past a buffer.
+    @Test func aShapeMistakeInAPluginNamesTheOpAndTheShapes() throws {
+        let dir = try TemporaryFolder()
+        let file = try dir.registry([fixture("WrongBackward")])
+        let result = try runMixmae(["plugins", "check", "toy-misshapen-head", "--registry", file])
+        #expect(result.status != 0, "\(result.stdout)\(result.stderr)")
+        #expect(!result.stdout.contains("PASS"))
+        #expect(
+            result.stderr.contains(
+                "linear: weight [3, 17] does not fit input [4, 16] (expects [out, 16]) (input shapes [4, 16], [3, 17], [3])"
+            ), "\(result.stderr)")
     }
 
     /// A plugin's own op (`defineOp`) with a right backward passes; the same op whose

@@ -52,8 +52,8 @@ import Testing
         try garbage.write(to: file)
         let error = thrownError { _ = try RunRegistry(home: directory.url, options: quietOptions()) }
         let damaged = try #require(error as? DamagedRegistryError, "\(String(describing: error))")
-        #expect(damaged.description.contains("\(file.path) is not a readable run registry"))
-        #expect(damaged.description.contains("mv \(file.path) \(file.path).damaged"))
+        #expect(damaged.description.contains("\(file.path) is damaged"))
+        #expect(damaged.description.contains("mixmae runs recover"))
         #expect(try Data(contentsOf: file) == garbage)
     }
 

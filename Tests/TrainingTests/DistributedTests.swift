@@ -1,5 +1,6 @@
 import Foundation
 import MixKit
+import MixmaeData
 import MixmaeRuns
 import TestSupport
 import Testing
@@ -27,14 +28,18 @@ enum MPIRun {
 
 extension TrainingWorkspace {
     /// `mpirun -np ranks mixmae ARGUMENTS` in the workspace.
-    func mpirun(ranks: Int, _ arguments: [String], timeout: TimeInterval = 600) throws -> ProcessResult {
-        try startMPI(ranks: ranks, arguments).wait(timeout: timeout)
+    /// `mpirun -np ranks mixmae ARGUMENTS` in the workspace, with `extra` added to every rank's environment.
+    func mpirun(
+        ranks: Int, _ arguments: [String], extra: [String: String] = [:], timeout: TimeInterval = 600
+    ) throws -> ProcessResult {
+        try startMPI(ranks: ranks, arguments, extra: extra).wait(timeout: timeout)
     }
 
-    func startMPI(ranks: Int, _ arguments: [String]) throws -> ChildProcess {
+    func startMPI(ranks: Int, _ arguments: [String], extra: [String: String] = [:]) throws -> ChildProcess {
         guard let mpirun = MPIRun.path else {
             throw TestSetupError("no mpirun: install Open MPI with scripts/install-deps (openmpi-bin libopenmpi-dev)")
         }
+        let environment = environment.merging(extra) { $1 }
         return try ChildProcess(
             mpirun, MPIRun.arguments(ranks: ranks, environment: environment) + [TestPaths.mixmae] + arguments,
             in: folder.path, environment: environment)
@@ -116,6 +121,53 @@ func weightDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> (abs: F
         #expect(maxAbs <= 1e-5 && maxRel <= 1e-3)
     }
 
+    /// Validation split over two ranks (each evaluates every other batch, the sums are
+    /// added) gives one process's numbers: the runs train to the same weights (2 ranks x
+    /// 1 micro-batch against 1 process x 2, exact as above), so val_loss, top-1 and top-5
+    /// agree to double rounding. 40 validation images in batches of 16 (16, 16, 8) give
+    /// the ranks unequal shares; a lost share, a double count or a wrong divisor breaks it.
+    @Test func validationSplitOverTwoRanksGivesTheNumbersOfOneProcess() throws {
+        let ws = try TrainingWorkspace(images: 200)
+        try ws.pretrainRecipe(epochs: 1, batch: 16)
+        let probe = ["--set", "log.val_images=40"]
+        let single = try ws.single(["train", "pretrain.yaml", "--set", "optim.accum_steps=2"] + probe)
+        #expect(single.status == 0, "\(single.stderr)")
+        let ranks = try ws.mpirun(ranks: 2, ["train", "pretrain.yaml"] + probe)
+        #expect(ranks.status == 0, "\(ranks.stdout)\(ranks.stderr)")
+        try ws.classifyRecipe(name: "cls.yaml", initWeights: ws.folder.file("home/runs/1/last.safetensors"))
+        let noDropPath = ["--set", "model.backbone.drop_path_rate=0"]
+        let classifySingle = try ws.single(["train", "cls.yaml", "--set", "optim.accum_steps=2"] + noDropPath)
+        #expect(classifySingle.status == 0, "\(classifySingle.stderr)")
+        let classifyRanks = try ws.mpirun(ranks: 2, ["train", "cls.yaml"] + noDropPath)
+        #expect(classifyRanks.status == 0, "\(classifyRanks.stdout)\(classifyRanks.stderr)")
+        let registry = try ws.registry
+        func last(_ run: RunID, _ name: String) throws -> Double {
+            try #require(try registry.metrics(ofRun: run, named: name).last?.value)
+        }
+        for (one, two, name) in [(1, 2, "val_loss"), (3, 4, "val_loss"), (3, 4, "top1"), (3, 4, "top5")] {
+            let (a, b) = (try last(RunID(one), name), try last(RunID(two), name))
+            print("\(name): 1 process \(a), 2 ranks \(b)")
+            #expect(abs(a - b) <= 1e-9 * max(abs(a), 1), "\(name): \(a) in one process, \(b) over two ranks")
+        }
+        #expect(try last(1, "val_loss") > 0 && last(3, "top5") > 0)
+    }
+
+    /// The shares of an evaluation over 1 to 4 processes cover every batch once, the
+    /// last partial one included.
+    @Test func evaluationSharesCoverEveryBatchOnce() throws {
+        let schedule = EpochSchedule(sampleCount: 40, batchSize: 16, seed: 1, shuffle: false, dropLast: false)
+        for processes in 1...4 {
+            var seen: [Int] = []
+            for rank in 0..<processes {
+                let share = schedule.batches(epoch: 0, every: processes, from: rank, workers: 0, prefetch: 1) {
+                    _, index in index
+                }
+                while let index = try share.next() { seen.append(index) }
+            }
+            #expect(seen.sorted() == [0, 1, 2], "\(processes) processes: \(seen)")
+        }
+    }
+
     /// kill -9 of one rank: mpirun ends the other within seconds, the run is CRASHED with
     /// its last checkpoint intact, and it continues in one process (another number of ranks).
     @Test func killingOneRankEndsTheJobAndTheRunResumes() throws {
@@ -138,6 +190,32 @@ func weightDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> (abs: F
         let resumed = try ws.single(["train", "--resume", "1", "--stop-after-steps", "12"])
         #expect(resumed.status == 130, "\(resumed.stderr)")
         #expect(try ws.registry.run(1)?.attempt == 2)
+    }
+
+    /// Rank 0 killed (SIGKILL, a test crash point) right after writing the manifest of a
+    /// checkpoint commit: mpirun ends the job, the run is CRASHED, resumes over 2 ranks from
+    /// the newest complete commit (found and recorded by rank 0 alone), and ends with the
+    /// weights of an uninterrupted 2-rank job, bit for bit (drop path on: every rank's model
+    /// generator is restored from rank 0's trainer state, which equals its own).
+    @Test func aJobWhoseRankZeroIsKilledWhileCommittingResumesToTheSameWeights() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        try ws.pretrainRecipe(epochs: 3, batch: 8)
+        let full = try ws.mpirun(ranks: 2, ["train", "pretrain.yaml"] + KillTests.settings)
+        #expect(full.status == 0, "\(full.stderr)")
+        let killed = try ws.mpirun(
+            ranks: 2, ["train", "pretrain.yaml"] + KillTests.settings,
+            extra: ["MIXMAE_TEST_CRASH_AT": "after-manifest@12"])
+        #expect(killed.status != 0, "\(killed.stderr)")
+        #expect(try ws.registry.run(2)?.status == .crashed)
+        let resumed = try ws.mpirun(ranks: 2, ["train", "--resume", "run:2"])
+        #expect(resumed.status == 0, "\(resumed.stdout)\(resumed.stderr)")
+        #expect(resumed.stderr.contains("recorded checkpoints written before the process stopped"), "\(resumed.stderr)")
+        #expect(try ws.registry.run(2)?.status == .finished)
+        #expect(try ws.registry.run(2)?.attempt == 2)
+        #expect(try ws.weights(ofRun: 1) == ws.weights(ofRun: 2))
+        // Only rank 0 wrote: no scratch files of another rank in the run folder.
+        let names = try FileManager.default.contentsOfDirectory(atPath: ws.folder.file("home/runs/2"))
+        #expect(!names.contains { $0.contains(".tmp-") || $0.contains("rank") }, "\(names)")
     }
 
     /// Ctrl-C in a terminal: SIGINT reaches mpirun and its ranks (the foreground process

@@ -51,10 +51,16 @@ import Testing
         #expect(stopped.status != 0)
         let before = try #require(try ws.registry.run(1))
         #expect(before.status == .killed)
+        // The published copy is not needed (resume reads the committed step files) ...
         try FileManager.default.removeItem(atPath: ws.folder.file("home/runs/1/last.optim.safetensors"))
+        // ... but the committed optimizer state is.
+        try FileManager.default.removeItem(atPath: ws.folder.file("home/runs/1/step-00000002.optim.safetensors"))
         let resumed = try ws.mixmae(["train", "--resume", "1"])
         #expect(resumed.status == 1)
-        #expect(resumed.stderr.contains("last.optim.safetensors: run 1 cannot continue exactly"), "\(resumed.stderr)")
+        #expect(
+            resumed.stderr.contains(
+                "step-00000002.manifest.json: run 1 cannot continue exactly: step 2: step-00000002.optim.safetensors is "
+                    + "missing; restore the files and resume again (the run was not changed)"), "\(resumed.stderr)")
         let after = try #require(try ws.registry.run(1))
         #expect(after.status == .killed && after.attempt == before.attempt)
     }
@@ -85,11 +91,21 @@ import Testing
         let ws = try TrainingWorkspace(images: 64)
         for i in 0..<8 { try ws.folder.write("broken/\(i).png", "") }
         try ws.pretrainRecipe(epochs: 1, batch: 4)
+        // By default more than 1% unreadable stops the run with the list.
         let result = try ws.mixmae(["train", "pretrain.yaml", "--set", "data.root=broken", "--set", "log.pictures=0"])
         #expect(result.status == 1)
+        #expect(result.stderr.contains("more than data.max_unreadable allows (1%)"), "\(result.stderr)")
+        #expect(result.stderr.contains("  broken/"), "\(result.stderr)")
+        // With no threshold, a dataset without one readable image still says what to check.
+        let any = try ws.mixmae([
+            "train", "pretrain.yaml", "--set", "data.root=broken", "--set", "log.pictures=0", "--set",
+            "data.max_unreadable=1",
+        ])
+        #expect(any.status == 1)
         #expect(
-            result.stderr.contains("neither can any other of the dataset's 8 images (each is in a warning above)"),
-            "\(result.stderr)")
+            any.stderr.contains("neither can any other of the dataset's 8 images (each is in a warning above)"),
+            "\(any.stderr)")
+        #expect(!result.stderr.contains("compute count"), "\(result.stderr)")
     }
 
     @Test func benchTrainRejectsStepCountsAndMaskRatiosItCannotRun() throws {

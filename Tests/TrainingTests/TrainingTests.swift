@@ -96,6 +96,40 @@ final class TrainingWorkspace {
         #expect(try ws.registry.run(1)?.status == .finished)
     }
 
+    /// A run records the GFLOPs of its step (what `mixmae flops` counts for its recipe)
+    /// and its cumulative compute; `runs list --metrics` shows both; resuming exactly still holds
+    /// (the count leaves the generators alone: see resumingGivesTheSameWeightsAsAnUninterruptedRun).
+    @Test func aRunRecordsTheComputeMixmaeFlopsCounts() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        try ws.pretrainRecipe(epochs: 1, batch: 16)
+        let flops = try ws.mixmae(["flops", "pretrain.yaml", "--format", "json"])
+        #expect(flops.status == 0, "\(flops.stderr)")
+        let counted = try #require(
+            try JSONSerialization.jsonObject(with: Data(flops.stdout.utf8)) as? [String: Any], "\(flops.stdout)")
+        let perStep = try #require(counted["gflops_per_step"] as? Double)
+        let forward = try #require(counted["forward_gflops_per_image"] as? Double)
+        let encoder = try #require(counted["encoder_forward_gflops_per_image"] as? Double)
+        let rest = try #require(counted["rest_forward_gflops_per_image"] as? Double)
+        #expect(abs(encoder + rest - forward) < 1e-12 && encoder > rest && rest > 0)
+        #expect(counted["batch"] as? Int == 16)
+
+        #expect(try ws.mixmae(["train", "pretrain.yaml"]).status == 0)
+        let recorded = try ws.registry.metrics(ofRun: 1, named: "gflops")
+        #expect(recorded.map(\.step) == [0])
+        #expect(abs(try #require(recorded.first).value - perStep) <= 1e-9 * perStep)
+        // 64 images, a fifth of them for validation: 3 full batches of 16.
+        let total = try ws.registry.metrics(ofRun: 1, named: "compute_tflops")
+        #expect(total.count == 1 && abs(total[0].value - perStep * Double(total[0].step) / 1000) < 1e-9)
+        #expect(total[0].step == 3, "\(total)")
+
+        let listed = try ws.mixmae(["runs", "list", "--metrics", "gflops,compute_tflops", "--format", "json"])
+        let runs = try #require(
+            try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]], "\(listed.stdout)")
+        let metrics = try #require(runs.first?["metrics"] as? [String: Any])
+        #expect(metrics["gflops"] as? Double == recorded.first?.value)
+        #expect(metrics["compute_tflops"] as? Double == total.first?.value)
+    }
+
     @Test func valLossAndPicturesAreIndependent() throws {
         let ws = try TrainingWorkspace(images: 64)
         try ws.pretrainRecipe(epochs: 1, batch: 16)
@@ -231,14 +265,50 @@ final class TrainingWorkspace {
         let garbage = ws.folder.file("data/classification/train/circle/000000-broken.png")
         try Data("not a png".utf8).write(to: URL(fileURLWithPath: garbage))
         try ws.pretrainRecipe(epochs: 1, batch: 8)
-        let skipped = try ws.mixmae(["train", "pretrain.yaml"])
+        // 1 of 52 (2%) is more than the default data.max_unreadable (1%): the run fails with the list.
+        let tooMany = try ws.mixmae(["train", "pretrain.yaml"])
+        #expect(tooMany.status == 1, "\(tooMany.stderr)")
+        #expect(tooMany.stderr.contains("more than data.max_unreadable allows (1%)"), "\(tooMany.stderr)")
+        #expect(tooMany.stderr.contains("circle/000000-broken.png: not a PNG or JPEG file"), "\(tooMany.stderr)")
+        #expect(try ws.registry.run(1)?.status == .failed)
+        let skipped = try ws.mixmae(["train", "pretrain.yaml", "--set", "data.max_unreadable=0.05"])
         #expect(skipped.status == 0, "\(skipped.stderr)")
         #expect(
             skipped.stderr.contains("skipping unreadable image: data/classification/train/circle/000000-broken.png"),
             "\(skipped.stderr)")
+        // Below the threshold the skipped files are listed in the run folder and counted in a tag.
+        let list = try String(contentsOfFile: ws.folder.file("home/runs/2/unreadable.txt"), encoding: .utf8)
+        #expect(list.hasPrefix("data/classification/train/circle/000000-broken.png\t"), "\(list)")
+        #expect(try ws.registry.tags(ofRun: 2)["data.unreadable"] == "1")
         let strict = try ws.mixmae(["train", "pretrain.yaml", "--set", "data.skip_broken=false"])
         #expect(strict.status == 1)
         #expect(strict.stderr.contains("circle/000000-broken.png: not a PNG or JPEG file"))
-        #expect(try ws.registry.run(2)?.status == .failed)
+        #expect(try ws.registry.run(3)?.status == .failed)
+    }
+
+    /// Issue 11: a run with 7 of its 8 images unreadable must not finish.
+    @Test func sevenOfEightUnreadableImagesFailTheRun() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        let root = ws.folder.file("small/circle")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let images = try FileManager.default.contentsOfDirectory(
+            atPath: ws.folder.file("data/classification/train/circle")
+        )
+        .sorted()
+        try FileManager.default.copyItem(
+            atPath: ws.folder.file("data/classification/train/circle/\(images[0])"), toPath: root + "/good.png")
+        for index in 1...7 {
+            try Data("broken \(index)".utf8).write(to: URL(fileURLWithPath: root + "/bad\(index).png"))
+        }
+        try ws.pretrainRecipe(epochs: 1, batch: 2)
+        let result = try ws.mixmae([
+            "train", "pretrain.yaml", "--set", "data.root=small", "--set", "data.max_unreadable=0.5",
+            "--set", "log.pictures=0", "--set", "log.val_images=0",
+        ])
+        #expect(result.status == 1, "\(result.stderr)")
+        #expect(result.stderr.contains("of the dataset's 8 images"), "\(result.stderr)")
+        #expect(result.stderr.contains("more than data.max_unreadable allows (50%)"), "\(result.stderr)")
+        #expect(result.stderr.contains("small/circle/bad"), "\(result.stderr)")
+        #expect(try ws.registry.run(1)?.status == .failed)
     }
 }

@@ -43,7 +43,7 @@ typedef struct {
     char message[256]; /* what went wrong, when the status is not OK */
 } mixmae_image_result;
 
-/// Largest width * height the decoders accept (2^28, about 268 megapixels).
+/// Largest width * height the decoders accept (178,956,970: Pillow's decompression-bomb limit).
 extern const size_t mixmae_image_max_pixels;
 
 int mixmae_png_decode(const unsigned char *bytes, size_t size, int mode,

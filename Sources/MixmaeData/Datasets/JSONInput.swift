@@ -1,18 +1,20 @@
 import Foundation
+import MixKit
 import MixmaeSupport
 
 /// Decodes JSON with `JSONDecoder` and turns its errors into
 /// `InputError`s that name the file and the JSON path of the bad value.
 enum JSONInput {
+    /// The largest JSON file read (4 GiB; COCO's train2017 annotations are 450 MiB).
+    static let maximumFileBytes = 4 << 30
+
     /// Reads and decodes the JSON file at `path`.
     static func decodeFile<T: Decodable>(_ type: T.Type, path: String) throws -> T {
         let data: Data
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            let reason =
-                FileManager.default.fileExists(atPath: path)
-                ? "cannot read: \(error.localizedDescription)" : "no such file"
+            data = try RegularFile.read(path, maxBytes: maximumFileBytes, what: "JSON file")
+        } catch let error as InputFileError {
+            let reason = FileManager.default.fileExists(atPath: path) ? error.problem : "no such file"
             throw InputError(file: path, problem: reason)
         }
         return try decode(type, from: data, file: path)

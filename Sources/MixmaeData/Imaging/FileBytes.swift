@@ -4,7 +4,8 @@ import Foundation
 package enum FileBytes {
     /// The contents of the file at `path`.
     package static func read(_ path: String) throws -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // Non-blocking, so that a FIFO is refused instead of waiting for a writer.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard descriptor >= 0 else { throw unreadable(path, errno) }
         defer { close(descriptor) }
         var status = stat()
@@ -12,6 +13,7 @@ package enum FileBytes {
         guard (status.st_mode & S_IFMT) == S_IFREG else {
             throw ImageError(.unreadable, source: path, message: "not a regular file")
         }
+        _ = fcntl(descriptor, F_SETFL, O_RDONLY)
         var bytes = [UInt8]()
         bytes.reserveCapacity(Int(status.st_size))
         var chunk = [UInt8](repeating: 0, count: 1 << 16)

@@ -15,12 +15,28 @@ public struct DetectionBatch {
         public var crowdBoxes: [DetectionBox]
         /// Size, scale, flip and valid region, to map predictions back to the file.
         public var geometry: DetectionGeometry
+
+        public init(
+            imageID: Int, boxes: [DetectionBox], labels: [Int], crowdBoxes: [DetectionBox], geometry: DetectionGeometry
+        ) {
+            self.imageID = imageID
+            self.boxes = boxes
+            self.labels = labels
+            self.crowdBoxes = crowdBoxes
+            self.geometry = geometry
+        }
     }
 
     /// `[B, 3, H, W]`, normalised; each image at the top left, 0 (the mean) elsewhere.
     /// H and W are the largest padded size in the batch (multiples of the size divisor).
     public var images: Tensor
     public var targets: [Target]
+
+    /// `images` `[B, 3, H, W]` with each image at its top left; `targets` one per image.
+    public init(images: Tensor, targets: [Target]) {
+        self.images = images
+        self.targets = targets
+    }
 }
 
 extension Batch {

@@ -77,6 +77,27 @@ public struct EpochSchedule: Sendable, Equatable {
         RandomGenerator(seed: derivedSeed(seed, UInt64(epoch), UInt64(position)))
     }
 
+    /// Batches `first`, `first + every`, `first + 2 every`, ... of `epoch`, each made by
+    /// `makeBatch(order, batchIndex)`: one process's share of an evaluation spread over
+    /// `every` processes, every batch exactly as one process makes it.
+    ///
+    /// ```swift
+    /// let mine = schedule.batches(epoch: 0, every: 2, from: 1, workers: 2, prefetch: 2) { order, b in b }
+    /// ```
+    public func batches<Item>(
+        epoch: Int, every: Int, from first: Int, workers: Int, prefetch: Int,
+        makeBatch: @escaping ([Int], Int) throws -> Item
+    ) -> PrefetchingIterator<Item> {
+        precondition(
+            split == .whole && every > 0 && (0..<every).contains(first),
+            "EpochSchedule: a share of whole batches needs 0 <= first < every, got \(first) of \(every)")
+        let order = order(epoch: epoch)
+        let count = max(0, (batchesPerEpoch - first + every - 1) / every)
+        return PrefetchingIterator(count: count, workers: workers, prefetch: prefetch) { k in
+            try makeBatch(order, first + k * every)
+        }
+    }
+
     /// The items of `epoch` from batch `skip` on (``BatchSplit/accumulation`` micro-batches
     /// per batch), each made by `makeBatch(order, itemIndex)` on `workers` background threads.
     public func batches<Item>(
@@ -111,6 +132,7 @@ extension BrokenImageLog {
             } catch {
                 guard skipBroken else { throw error }
                 record(path(index), error)
+                try check(total: order.count)
                 attempt += 1
                 if attempt >= order.count {
                     throw InputError(

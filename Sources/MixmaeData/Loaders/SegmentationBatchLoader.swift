@@ -8,6 +8,8 @@ public struct SegmentationBatch {
         /// The file stem the image and label map share.
         public var stem: String
         public var geometry: SegmentationGeometry
+        /// The label map's file, for errors that name it.
+        public var labelPath: String = ""
     }
 
     /// `[B, 3, height, width]`, normalised; each image at the top left, 0 (the mean) elsewhere.
@@ -86,7 +88,8 @@ public final class SegmentationBatchLoader: BatchSource, @unchecked Sendable {
         ) { index, rng in
             let (image, labels) = try dataset.load(at: index)
             return (
-                stem: dataset.pairs[index].stem, sample: try transform.apply(image: image, labels: labels, using: &rng)
+                stem: dataset.pairs[index].stem, labelPath: dataset.pairs[index].labelPath,
+                sample: try transform.apply(image: image, labels: labels, using: &rng)
             )
         }
         let (width, height) = canvasSize(samples.map(\.sample))
@@ -105,7 +108,9 @@ public final class SegmentationBatchLoader: BatchSource, @unchecked Sendable {
         }
         return SegmentationBatch(
             images: images, labels: labels, height: height, width: width,
-            items: samples.map { SegmentationBatch.Item(stem: $0.stem, geometry: $0.sample.geometry) })
+            items: samples.map {
+                SegmentationBatch.Item(stem: $0.stem, geometry: $0.sample.geometry, labelPath: $0.labelPath)
+            })
     }
 
     private func canvasSize(_ samples: [SegmentationSample]) -> (width: Int, height: Int) {

@@ -84,6 +84,7 @@ public struct SyntheticDatasetGenerator: Sendable {
     struct Record: Sendable {
         var index: Int
         var annotations: [SyntheticAnnotation]
+        var denseSize: SyntheticImageSize
     }
 
     private func prepare(_ layout: SyntheticDatasetLayout, overwrite: Bool) throws {
@@ -184,14 +185,22 @@ public struct SyntheticDatasetGenerator: Sendable {
         ]
         let bytes = try sample.image.encoded(as: options.format, quality: SyntheticDatasetOptions.jpegQuality)
         try FileBytes.writeAtomically(bytes, to: paths[0])
-        for path in paths.dropFirst() where link(paths[0], path) != 0 {
-            try FileBytes.writeAtomically(bytes, to: path)
+        let square = options.denseSizes.isEmpty
+        let denseBytes =
+            square
+            ? bytes : try sample.denseImage.encoded(as: options.format, quality: SyntheticDatasetOptions.jpegQuality)
+        if !square { try FileBytes.writeAtomically(denseBytes, to: paths[1]) }
+        let source = square ? paths[0] : paths[1]
+        for path in paths.dropFirst(square ? 1 : 2) where link(source, path) != 0 {
+            try FileBytes.writeAtomically(denseBytes, to: path)
         }
         let labelPath =
             ((segmentation.appendingPathComponent("annotations") as NSString).appendingPathComponent(segmentationSplit)
             as NSString).appendingPathComponent(stem + ".png")
-        try sample.labelMap.write(toFile: labelPath, format: .png)
-        return Record(index: sample.index, annotations: sample.annotations)
+        try sample.denseLabelMap.write(toFile: labelPath, format: .png)
+        return Record(
+            index: sample.index, annotations: sample.denseAnnotations,
+            denseSize: options.denseSize(ofImage: sample.index))
     }
 
     /// The file stem of image `index`: six digits, zero-padded.

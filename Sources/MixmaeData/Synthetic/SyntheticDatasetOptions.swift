@@ -22,6 +22,16 @@ public struct SyntheticDatasetOptions: Equatable, Sendable {
     public var format = ImageFormat.png
     /// Mark pixels on object borders (anti-aliased, mixed colours) 255 in the label maps.
     public var ignoreBorders = false
+    /// Sizes of the detection and segmentation images, taken in turn by image
+    /// index (image i is `denseSizes[i % count]`); empty = the square `imageSize`.
+    /// Classification images stay square.
+    public var denseSizes: [SyntheticImageSize] = []
+
+    /// The size of detection/segmentation image `index`.
+    public func denseSize(ofImage index: Int) -> SyntheticImageSize {
+        denseSizes.isEmpty
+            ? SyntheticImageSize(width: imageSize, height: imageSize) : denseSizes[index % denseSizes.count]
+    }
 
     /// JPEG quality used with `format == .jpeg`.
     public static let jpegQuality = 95
@@ -50,6 +60,10 @@ public struct SyntheticDatasetOptions: Equatable, Sendable {
         }
         guard (16...1024).contains(imageSize) else {
             throw InputError(keyPath: "--size", problem: "must be in 16...1024 pixels, got \(imageSize)")
+        }
+        for size in denseSizes where !(16...1024).contains(size.width) || !(16...1024).contains(size.height) {
+            throw InputError(
+                keyPath: "--dense-sizes", problem: "every side must be in 16...1024 pixels, got \(size)")
         }
         guard validationFraction > 0 && validationFraction < 1 else {
             throw InputError(
@@ -115,4 +129,26 @@ public struct SyntheticDatasetLayout: Sendable {
     public var ownedEntries: [String] {
         [path("classification"), path("detection"), segmentationRoot, manifest, readme]
     }
+}
+
+/// A width x height in pixels, written `WxH` (`64x48`).
+public struct SyntheticImageSize: Equatable, Sendable, Codable, CustomStringConvertible {
+    public var width: Int
+    public var height: Int
+
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
+
+    /// Parses `WxH`; nil when the text is not two positive integers around an `x`.
+    public init?(parsing text: String) {
+        let parts = text.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]), width > 0, height > 0 else {
+            return nil
+        }
+        self.init(width: width, height: height)
+    }
+
+    public var description: String { "\(width)x\(height)" }
 }

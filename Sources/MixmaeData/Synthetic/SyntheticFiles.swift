@@ -43,7 +43,6 @@ enum COCOInstancesWriter {
     static func write(
         _ records: ArraySlice<SyntheticDatasetGenerator.Record>, options: SyntheticDatasetOptions, to path: String
     ) throws {
-        let size = options.imageSize
         var annotations = [File.AnnotationEntry]()
         for record in records {
             for annotation in record.annotations {
@@ -52,7 +51,8 @@ enum COCOInstancesWriter {
                         id: annotations.count + 1, imageId: record.index + 1, categoryId: annotation.classIndex + 1,
                         bbox: [annotation.x, annotation.y, annotation.width, annotation.height], area: annotation.area,
                         iscrowd: annotation.isCrowd ? 1 : 0,
-                        segmentation: File.Segmentation(size: [size, size], counts: annotation.runLengths)))
+                        segmentation: File.Segmentation(
+                            size: [record.denseSize.height, record.denseSize.width], counts: annotation.runLengths)))
             }
         }
         let file = File(
@@ -63,7 +63,7 @@ enum COCOInstancesWriter {
             images: records.map {
                 File.ImageEntry(
                     id: $0.index + 1, fileName: SyntheticDatasetGenerator.stem($0.index) + "." + options.imageExtension,
-                    width: size, height: size)
+                    width: $0.denseSize.width, height: $0.denseSize.height)
             },
             annotations: annotations,
             categories: options.classNames.enumerated().map {
@@ -86,6 +86,8 @@ struct SyntheticManifest: Codable, Equatable {
         var valFraction: Double
         var format: String
         var ignoreBorders: Bool
+        /// `WxH` of the dense images when they are not square (absent otherwise).
+        var denseSizes: [String]?
     }
     struct Splits: Codable, Equatable {
         var train: Int
@@ -133,7 +135,8 @@ extension SyntheticManifest.Arguments {
         self.init(
             images: options.imageCount, size: options.imageSize, classes: options.classCount, seed: options.seed,
             valFraction: options.validationFraction, format: options.format.rawValue,
-            ignoreBorders: options.ignoreBorders)
+            ignoreBorders: options.ignoreBorders,
+            denseSizes: options.denseSizes.isEmpty ? nil : options.denseSizes.map(\.description))
     }
 }
 

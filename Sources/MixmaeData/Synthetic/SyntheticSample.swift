@@ -39,6 +39,12 @@ public struct SyntheticSample: Sendable {
     /// Visible objects in painting order; fully hidden ones are left out.
     public var annotations: [SyntheticAnnotation]
     public var dominantClass: Int
+    /// The detection/segmentation image, its label map and annotations: the
+    /// square ones, or (with ``SyntheticDatasetOptions/denseSizes``) a scene of
+    /// its own drawn at the larger side and cut to the dense size at its top left.
+    public var denseImage: Image
+    public var denseLabelMap: Image
+    public var denseAnnotations: [SyntheticAnnotation]
 
     /// Objects with fewer visible pixels than this are crowd regions.
     public static let crowdArea = 10
@@ -74,9 +80,27 @@ public struct SyntheticSample: Sendable {
         self.scene = scene
         self.image = rendered.image
         self.dominantClass = dominantClass
-        let annotations = Self.annotations(scene, rendered)
+        let annotations = Self.annotations(scene, rendered, width: scene.size, height: scene.size)
         self.annotations = annotations.compactMap { $0 }
-        self.labelMap = Self.labelMap(scene, rendered, annotations: annotations, ignoreBorders: options.ignoreBorders)
+        self.labelMap = Self.labelMap(
+            scene, rendered, annotations: annotations, ignoreBorders: options.ignoreBorders, width: scene.size,
+            height: scene.size)
+        let dense = options.denseSize(ofImage: index)
+        if dense.width == scene.size && dense.height == scene.size {
+            (denseImage, denseLabelMap, denseAnnotations) = (image, labelMap, self.annotations)
+        } else {
+            var rng = RandomGenerator(seed: derivedSeed(options.seed, UInt64(index), UInt64(Self.attempts)))
+            let side = max(dense.width, dense.height)
+            let denseScene = SyntheticScene.random(
+                size: side, dominantClass: dominantClass, classCount: options.classCount, using: &rng)
+            let cut = denseScene.render().cropped(side: side, width: dense.width, height: dense.height)
+            let found = Self.annotations(denseScene, cut, width: dense.width, height: dense.height)
+            denseImage = cut.image
+            denseAnnotations = found.compactMap { $0 }
+            denseLabelMap = Self.labelMap(
+                denseScene, cut, annotations: found, ignoreBorders: options.ignoreBorders, width: dense.width,
+                height: dense.height)
+        }
     }
 
     /// Whether the dominant object covers more visible pixels than any other
@@ -109,17 +133,18 @@ public struct SyntheticSample: Sendable {
     }
 
     /// Per object (nil when fully hidden): its box, area, crowd flag and mask.
-    private static func annotations(_ scene: SyntheticScene, _ rendered: RenderedScene) -> [SyntheticAnnotation?] {
-        let size = scene.size
-        return scene.objects.enumerated().map { index, object in
+    private static func annotations(_ scene: SyntheticScene, _ rendered: RenderedScene, width: Int, height: Int)
+        -> [SyntheticAnnotation?]
+    {
+        scene.objects.enumerated().map { index, object in
             let owner = UInt8(index + 1)
-            var (minX, minY, maxX, maxY, area) = (size, size, -1, -1, 0)
+            var (minX, minY, maxX, maxY, area) = (width, height, -1, -1, 0)
             var runs = [Int]()
             var inside = false
             var run = 0
-            for x in 0..<size {
-                for y in 0..<size {
-                    let mine = rendered.owners[y * size + x] == owner
+            for x in 0..<width {
+                for y in 0..<height {
+                    let mine = rendered.owners[y * width + x] == owner
                     if mine != inside {
                         runs.append(run)
                         run = 0
@@ -141,13 +166,30 @@ public struct SyntheticSample: Sendable {
     }
 
     private static func labelMap(
-        _ scene: SyntheticScene, _ rendered: RenderedScene, annotations: [SyntheticAnnotation?], ignoreBorders: Bool
+        _ scene: SyntheticScene, _ rendered: RenderedScene, annotations: [SyntheticAnnotation?], ignoreBorders: Bool,
+        width: Int, height: Int
     ) -> Image {
         let values = rendered.owners.enumerated().map { pixel, owner -> UInt8 in
             if ignoreBorders && rendered.isBorder[pixel] { return 255 }
             guard owner > 0, let annotation = annotations[Int(owner) - 1] else { return 0 }
             return annotation.isCrowd ? 255 : UInt8(annotation.classIndex + 1)
         }
-        return try! Image(width: scene.size, height: scene.size, channels: 1, pixels: values)
+        return try! Image(width: width, height: height, channels: 1, pixels: values)
+    }
+}
+
+extension RenderedScene {
+    /// The top-left `width` x `height` of a `side` x `side` rendering.
+    func cropped(side: Int, width: Int, height: Int) -> RenderedScene {
+        var owners = [UInt8]()
+        var border = [Bool]()
+        owners.reserveCapacity(width * height)
+        border.reserveCapacity(width * height)
+        for y in 0..<height {
+            owners += self.owners[(y * side)..<(y * side + width)]
+            border += isBorder[(y * side)..<(y * side + width)]
+        }
+        return RenderedScene(
+            image: try! image.cropped(x: 0, y: 0, width: width, height: height), owners: owners, isBorder: border)
     }
 }

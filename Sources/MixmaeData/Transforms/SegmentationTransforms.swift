@@ -73,13 +73,16 @@ public struct SegmentationAugmentation: SegmentationTransform {
     public var flipProbability: Double
     public var ignoreIndex: UInt8
     public var filter: ResizeFilter
+    /// mmseg's `PhotoMetricDistortion` after the flip, or nil for none.
+    public var photometric: PhotometricDistortion?
 
     public init(
         longSide: Int, shortSide: Int, ratioRange: ClosedRange<Double> = 0.5...2.0, cropWidth: Int,
         cropHeight: Int, catMaxRatio: Double = 1, flipProbability: Double = 0.5, ignoreIndex: UInt8 = 255,
-        filter: ResizeFilter = .bilinear
+        filter: ResizeFilter = .bilinear, photometric: PhotometricDistortion? = nil
     ) {
         precondition(longSide > 0 && shortSide > 0 && cropWidth > 0 && cropHeight > 0, "sizes must be positive")
+        self.photometric = photometric
         precondition(ratioRange.lowerBound > 0, "the ratio range must be positive")
         self.longSide = longSide
         self.shortSide = shortSide
@@ -95,7 +98,7 @@ public struct SegmentationAugmentation: SegmentationTransform {
     public var paddedSize: (width: Int, height: Int)? { (cropWidth, cropHeight) }
 
     /// Draws, in order: the scale ratio, the crop offsets (y then x, repeated
-    /// for the category check), and the flip.
+    /// for the category check), the flip, and the photometric distortion.
     public func apply(image: Image, labels: Image, using rng: inout RandomGenerator) throws -> SegmentationSample {
         try checkPair(image, labels)
         let ratio = ratioRange.lowerBound + rng.nextDouble() * (ratioRange.upperBound - ratioRange.lowerBound)
@@ -125,6 +128,7 @@ public struct SegmentationAugmentation: SegmentationTransform {
             outImage = outImage.flippedHorizontally()
             outLabels = outLabels.flippedHorizontally()
         }
+        if let photometric { outImage = try photometric(outImage, using: &rng) }
         let geometry = SegmentationGeometry(
             originalWidth: image.width, originalHeight: image.height, resizedWidth: size.width,
             resizedHeight: size.height, cropX: crop.x, cropY: crop.y, cropWidth: width, cropHeight: height,

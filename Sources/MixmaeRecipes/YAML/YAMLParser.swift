@@ -1,5 +1,6 @@
 import CYAML
 import Foundation
+import MixKit
 import MixmaeSupport
 
 /// Parses YAML text into a ``YAMLNode`` tree with libyaml's event API.
@@ -19,16 +20,23 @@ public enum YAMLParser {
     public static let maximumNodeCount = 1_000_000
 
     /// Reads and parses the file at `path`; marks name the file as `path` was written.
+    /// Only a regular file of at most ``maximumFileBytes`` is read: a FIFO
+    /// or a device is refused at once.
     public static func parse(file path: String) throws -> YAMLNode {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let data: Data
+        do {
+            data = try RegularFile.read(path, maxBytes: maximumFileBytes, what: "YAML file")
+        } catch let error as InputFileError {
             throw YAMLError(
                 mark: SourceMark(file: path, line: 1, column: 1),
-                message: "cannot read file '\(path)': "
-                    + (FileManager.default.fileExists(atPath: path)
-                        ? "permission denied or not a regular file" : "no such file"))
+                message: FileManager.default.fileExists(atPath: path)
+                    ? error.problem : "cannot read file '\(path)': no such file")
         }
         return try parse(bytes: [UInt8](data), origin: .file(path))
     }
+
+    /// The largest YAML file read (16 MiB; recipes and registries are a few KiB).
+    public static let maximumFileBytes = 16 << 20
 
     /// Parses `text`, naming `file` in marks and errors.
     public static func parse(_ text: String, file: String) throws -> YAMLNode {

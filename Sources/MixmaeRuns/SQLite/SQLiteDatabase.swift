@@ -34,6 +34,9 @@ public final class SQLiteDatabase {
         public var initialBackoffSeconds: Double = 0.005
         /// The longest single backoff pause.
         public var maxBackoffSeconds: Double = 0.5
+        /// Opens the file read-only (it must exist) with `PRAGMA query_only`: nothing this
+        /// connection runs can change the database, and its journal mode is left as it is.
+        public var readOnly = false
 
         public init() {}
     }
@@ -54,7 +57,9 @@ public final class SQLiteDatabase {
         self.path = path
         self.options = options
         var connection: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
+        let flags =
+            (options.readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+            | SQLITE_OPEN_FULLMUTEX
         let code = sqlite3_open_v2(path, &connection, flags, nil)
         guard code == SQLITE_OK, let connection else {
             let error = SQLiteError(code: code, connection: connection, sql: nil, path: path)
@@ -78,6 +83,10 @@ public final class SQLiteDatabase {
     }
 
     private func configure() throws {
+        if options.readOnly {
+            try execute("PRAGMA query_only = ON")
+            return
+        }
         try execute("PRAGMA foreign_keys = ON")
         let current = try query("PRAGMA journal_mode") { $0.text(0) }.first ?? ""
         if current.lowercased() != "wal" {

@@ -27,11 +27,12 @@ public struct ForwardRunner {
     }
 
     /// What was wrong with the batch file.
-    public func run(weights weightsPath: String, batch batchPath: String, computeGradients: Bool = true) throws
-        -> [String: Tensor]
-    {
+    /// `weights` is a safetensors file or a PyTorch checkpoint (`key` chooses its state dict).
+    public func run(
+        weights weightsPath: String, key: String? = nil, batch batchPath: String, computeGradients: Bool = true
+    ) throws -> [String: Tensor] {
         let model: ComposedModel
-        let weights = try SafeTensorsFile(path: weightsPath)
+        let weights = try WeightsFile.open(weightsPath, key: key)
         let batch = try SafeTensorsFile(path: batchPath)
         let images = try batch.tensor("images")
         switch config.kind {

@@ -115,13 +115,14 @@ public struct ReferenceConfig {
         }
     }
 
-    /// The encoder and classification head the reference builds for finetuning.
-    public func buildClassifier(with builder: ComponentBuilder) throws -> ClassifierModel {
+    /// The encoder and classification head the reference builds for finetuning,
+    /// with `numClasses` outputs when given (else the configuration's `num_classes`).
+    public func buildClassifier(with builder: ComponentBuilder, numClasses: Int? = nil) throws -> ClassifierModel {
         try building {
             let backbone = try builder.backbone(Self.backboneID, self.backbone)
             let context = BuildContext(
                 inputs: backbone.capabilities.outputs, imageSize: backbone.capabilities.imageSize,
-                numClasses: numClasses ?? head.int("num_classes"))
+                numClasses: numClasses ?? self.numClasses ?? head.int("num_classes"))
             let head = try builder.classificationHead(Self.headID, self.head, context: context)
             return ClassifierModel(backbone: backbone, head: head)
         }

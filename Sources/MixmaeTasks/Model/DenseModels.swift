@@ -1,4 +1,5 @@
 import MixKit
+import MixmaeData
 
 /// Backbone + optional neck + detection head. Backbone tensors sit at the root
 /// (as in a pretraining checkpoint), the neck's under `neck.` and the head's
@@ -37,6 +38,39 @@ public final class DetectorModel: Module {
     public func predict(_ images: Tensor, imageSizes: [ImageSize], settings: DetectionSettings) -> [[Detection]] {
         withNoGrad { head.predict(features(images), imageSizes: imageSizes, settings: settings) }
     }
+
+    /// Detections for every image of a padded batch, in input coordinates. Images
+    /// run in groups of equal padded size (their own size rounded up to the size
+    /// divisor), each group cut from the batch at that size: an image gives the
+    /// detections it gives alone, whatever else shares its batch, and nothing is
+    /// predicted in its padding.
+    public func predict(_ batch: DetectionBatch, settings: DetectionSettings) -> [[Detection]] {
+        var results = [[Detection]](repeating: [], count: batch.targets.count)
+        let groups = Dictionary(grouping: batch.targets.indices) {
+            PaddedSize(width: batch.targets[$0].geometry.paddedWidth, height: batch.targets[$0].geometry.paddedHeight)
+        }
+        for (size, members) in groups.sorted(by: { $0.value[0] < $1.value[0] }) {
+            let images = withNoGrad {
+                concatenate(
+                    members.map {
+                        batch.images.slice(axis: 0, $0..<($0 + 1)).slice(axis: 2, 0..<size.height)
+                            .slice(axis: 3, 0..<size.width)
+                    }, axis: 0)
+            }
+            let sizes = members.map {
+                ImageSize(height: batch.targets[$0].geometry.validHeight, width: batch.targets[$0].geometry.validWidth)
+            }
+            for (slot, found) in zip(members, predict(images, imageSizes: sizes, settings: settings)) {
+                results[slot] = found
+            }
+        }
+        return results
+    }
+}
+
+private struct PaddedSize: Hashable {
+    var width: Int
+    var height: Int
 }
 
 /// Backbone + optional neck + segmentation head. Backbone tensors sit at the

@@ -56,7 +56,7 @@ public final class EvaluationSession {
         guard let evaluator = recipe.task.checkpointEvaluator else {
             throw CheckpointEvaluationError.nothingToEvaluate(task: recipe.task.name)
         }
-        let weights = try registry.resolveWeights(reference)
+        let weights = try registry.resolveWeightsImporting(reference, log: log)
         let metadata = try SafeTensorsFile(path: weights.url.path).metadata
         if let written = metadata["mixmae.task"], written != recipe.task.name {
             throw CheckpointEvaluationError.wrongTask(

@@ -61,13 +61,18 @@ public final class TrainingSession {
                     // Rank 0 resolves init.weights through its registry; the loop broadcasts the weights.
                     let initial = isRoot ? try initialWeights(recipe) : nil
                     let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
-                    let (task, data) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
+                    let (task, data, tags) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
                     guard isRoot else { return (recipe, builder, task, data, nil) }
                     let run = try registry.beginRun(
                         task: recipe.task.name,
                         recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
                         seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
+                    for (key, value) in tags.sorted(by: { $0.key < $1.key }) { try run.setTag(key, value) }
                     log("run \(run.id): \(recipe.task.name), outputs in \(run.outputDirectory.path)")
+                    // Where each value was set (file:line), for `mixmae ui`; the registry keeps the plain text.
+                    try? resolved.yaml(provenance: true).write(
+                        to: run.outputDirectory.appendingPathComponent(RunRegistry.recipeProvenanceFileName),
+                        atomically: true, encoding: .utf8)
                     if let initial {
                         try run.recordUsed(initial.artifact, role: .initBackbone, path: initial.url.path)
                         log(
@@ -106,58 +111,55 @@ public final class TrainingSession {
         throw RankFailure(failures: failures.map { (rank: $0.offset, message: $0.element) })
     }
 
-    /// Continues run `id` from its last checkpoint, as a new attempt under the same id.
+    /// Continues run `id` from its newest complete checkpoint (``ResumePoint``), as a new
+    /// attempt under the same id; a run that committed none starts again from step 0.
     ///
-    /// Over several processes, rank 0 reads the registry and sends the stored recipe and
-    /// the checkpoint's path to the others, which read the checkpoint's trainer and
-    /// optimizer state from that path (a folder every host sees, as on a cluster's shared
-    /// file system); the weights come from rank 0.
+    /// Over several processes, rank 0 reads the registry and the run folder and sends the
+    /// stored recipe and the checkpoint's path to the others, which read the checkpoint's
+    /// trainer and optimizer state from that path (a folder every host sees, as on a
+    /// cluster's shared file system); the weights come from rank 0.
     public func resume(_ id: RunID) throws -> Result {
-        let comm = try communicator ?? resumeCommunicator()
+        let comm = try communicator ?? CommunicatorSelection.choose(mode: "auto", catalog: catalog)
         communicator = comm
         let isRoot = comm.rank == 0
         let shared: (recipe: String, checkpoint: String) = try together(comm) {
             guard isRoot else { return ("", "") }
             let stored = try registry.recipe(ofRun: id)
-            let checkpoint = try registry.checkpoint(ofRun: id, role: .checkpointLast)
-            let optimizerState = Checkpoint.optimizerPath(for: checkpoint.url.path)
-            do {
-                _ = try SafeTensorsFile(path: optimizerState)
-            } catch {
-                throw InputError(
-                    file: optimizerState,
-                    problem: "run \(id) cannot continue exactly without its optimizer state (\(error)); "
-                        + "restore this file and resume again (the run was not changed)")
-            }
-            return (stored.text, checkpoint.url.path)
+            let checkpoint = try ResumePoint.find(ofRun: id, in: registry, log: log)
+            return (stored.text, checkpoint ?? "")
         }
         let recipeText = String(decoding: try comm.broadcast(bytes: Array(shared.recipe.utf8), root: 0), as: UTF8.self)
-        let checkpoint = String(
+        let sharedCheckpoint = String(
             decoding: try comm.broadcast(bytes: Array(shared.checkpoint.utf8), root: 0), as: UTF8.self)
+        let checkpoint = sharedCheckpoint.isEmpty ? nil : sharedCheckpoint
         let (recipe, builder, task, data, run): (TaskRecipe, ComponentBuilder, TrainingTask, BatchSource, ActiveRun?) =
             try together(comm) {
                 let resolved = try RecipeLoader().load(text: recipeText, as: "run \(id) recipe")
                 var recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
                 recipe.processes = ProcessShare(count: comm.size, rank: comm.rank)
                 _ = try recipe.microBatchSize()
-                // The model is built as at the start; the loop then restores its generator from the checkpoint.
+                // The model is built as at the start; the loop then restores its generator from the
+                // checkpoint. A run killed before its first checkpoint starts again from its initial
+                // weights, which rank 0 reads and the loop broadcasts.
                 let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
-                let (task, data) = try makeTask(recipe, builder: builder, initialWeights: nil)
+                let initial = isRoot && checkpoint == nil ? try initialWeights(recipe) : nil
+                let (task, data, _) = try makeTask(recipe, builder: builder, initialWeights: initial?.url.path)
                 guard isRoot else { return (recipe, builder, task, data, nil) }
                 let run = try registry.resumeRun(id)
-                log("run \(id): resuming (attempt \(run.attempt)) from \(checkpoint)")
+                if let checkpoint {
+                    log("run \(id): resuming (attempt \(run.attempt)) from \(checkpoint)")
+                } else {
+                    log(
+                        "run \(id): no checkpoint was committed before it stopped; starting it again from step 0 (attempt \(run.attempt))"
+                    )
+                }
                 return (recipe, builder, task, data, run)
             }
         return try execute(
             recipe, task: task, data: data, modelRandom: builder.rng, run: run, resume: checkpoint, communicator: comm)
     }
 
-    /// A resumed run's communicator: MPI under a launcher, else one process (the
-    /// stored recipe's `distributed: mpi` asks for MPI only when it starts).
-    private func resumeCommunicator() throws -> Communicator {
-        try CommunicatorSelection.choose(mode: "auto", catalog: catalog)
-    }
-
+    /// Rank 0's run (or the only process's): records, checkpoints and evaluates; other ranks ``follow``.
     private func execute(
         _ recipe: TaskRecipe, task: TrainingTask, data: BatchSource, modelRandom: RandomSource, run: ActiveRun?,
         resume: String?, communicator comm: Communicator
@@ -172,6 +174,9 @@ public final class TrainingSession {
                 to: run.outputDirectory.appendingPathComponent("recipe.yaml"), atomically: true, encoding: .utf8)
             try recordProcesses(of: run, comm)
             task.attach(runDirectory: run.outputDirectory.path)
+            let microBatches = recipe.accumulationSteps * comm.size
+            let gflopsPerStep = countCompute(
+                task, data: data, microBatchesPerStep: microBatches, observer: observer, run: run.id)
             let loop = TrainingLoop(
                 task: task, data: data, settings: recipe.optimization, checkpointDirectory: run.outputDirectory.path,
                 modelRandom: modelRandom)
@@ -181,15 +186,26 @@ public final class TrainingSession {
             loop.shouldStop = { step in ShutdownRequest.isRequested || stopAfter.map { step >= $0 } ?? false }
             loop.label = "\(recipe.task.name) run \(run.id)"
             loop.checkpointMetadata = ["mixmae.task": recipe.task.name, "mixmae.run": String(run.id)]
+            loop.checkpointRun = run.id
             _ = try comm.broadcast(bytes: Array(String(run.id).utf8), root: 0)
             let summary = try loop.run(resume: resume)
+            let unreadable = try unreadableImages(recipe.brokenImages, over: comm)
+            if let gflopsPerStep {
+                observer.record(
+                    metrics: [Self.computeMetric: gflopsPerStep * Double(summary.steps) / 1000], step: summary.steps)
+            }
+            recordUnreadable(unreadable, run: run)
             try end(run, .finished)
             return Result(runID: run.id, task: recipe.task, directory: run.outputDirectory, summary: summary)
         } catch TrainingStop.interrupted(let checkpoint) {
             let signal = ShutdownRequest.signal ?? SIGINT
+            // Every rank stopped at the same step and gathers the lists with rank 0.
+            recordUnreadable(
+                (try? unreadableImages(recipe.brokenImages, over: comm)) ?? recipe.brokenImages.unreadable, run: run)
             try? end(run, .killed(signal: signal))
             throw TrainingInterrupted(runID: run.id, checkpoint: checkpoint, signal: signal)
         } catch {
+            recordUnreadable(recipe.brokenImages.unreadable, run: run)
             try? end(run, .failed("\(error)"))
             throw error
         }
@@ -217,8 +233,10 @@ public final class TrainingSession {
         defer { try? FileManager.default.removeItem(at: scratch) }
         do {
             let summary = try loop.run(resume: resume)
+            _ = try unreadableImages(recipe.brokenImages, over: comm)
             return Result(runID: runID, task: recipe.task, directory: scratch, summary: summary)
         } catch TrainingStop.interrupted(let checkpoint) {
+            _ = try? unreadableImages(recipe.brokenImages, over: comm)
             throw TrainingInterrupted(runID: runID, checkpoint: checkpoint, signal: ShutdownRequest.signal ?? SIGINT)
         }
     }
@@ -235,6 +253,74 @@ public final class TrainingSession {
         if comm.size > 1 {
             log("run \(run.id): \(comm.size) processes on \(seen.joined(separator: ", ")) (\(comm.libraryVersion))")
         }
+    }
+
+    /// The metric holding a step's GEMM work, in GFLOPs (``ComputeCount``).
+    public static let gflopsMetric = "gflops"
+    /// The metric holding the run's cumulative GEMM work, in TFLOPs, at the end of an attempt.
+    public static let computeMetric = "compute_tflops"
+
+    /// Counts one step's GFLOPs on the first training micro-batch, times the
+    /// `microBatchesPerStep` of the whole job (accumulation steps x processes: GEMM work
+    /// grows linearly with the images), and records them as the metric `gflops` at step 0.
+    /// The task's generator, the model's mode and its gradients are left as they were, so
+    /// the run trains exactly as without the count; a count that fails is reported and
+    /// skipped, never fatal, and data that cannot be read is left for the loop to report.
+    private func countCompute(
+        _ task: TrainingTask, data: BatchSource, microBatchesPerStep: Int, observer: TrainingObserver, run: RunID
+    ) -> Double? {
+        let generator = task.generatorState
+        defer {
+            task.generatorState = generator
+            task.model.train(true)
+            task.model.zeroGrad()
+        }
+        // Data the loader cannot read is the loop's to report, with its own error.
+        guard let batch = try? data.batches(epoch: 0, skip: 0).next() else { return nil }
+        do {
+            task.model.train(false)
+            let count = try ComputeCount.trainingStep(of: task, on: batch).scaled(by: microBatchesPerStep)
+            let gflops = count.step / 1e9
+            observer.record(metrics: [Self.gflopsMetric: gflops], step: 0)
+            log(
+                "run \(run): "
+                    + String(
+                        format: "%.3f GFLOPs per step (%.4f per image forward)", gflops,
+                        count.forwardPerImage / 1e9))
+            return gflops
+        } catch {
+            log("run \(run): the compute count was skipped (\(error))")
+            return nil
+        }
+    }
+
+    /// The unreadable images every rank skipped, in rank order, each once (every rank
+    /// loads its own micro-batches, so rank 0's list alone misses the others').
+    private func unreadableImages(_ log: BrokenImageLog, over comm: Communicator) throws
+        -> [(path: String, reason: String)]
+    {
+        guard comm.size > 1 else { return log.unreadable }
+        // Paths hold no NUL; the separators keep reasons with line breaks whole.
+        let mine = log.unreadable.map { "\($0.path)\u{1F}\($0.reason)" }.joined(separator: "\u{0}")
+        var seen = Set<String>()
+        return try comm.allgather(bytes: Array(mine.utf8)).flatMap { bytes in
+            String(decoding: bytes, as: UTF8.self).split(separator: "\u{0}").compactMap { entry in
+                let parts = entry.split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
+                guard parts.count == 2, seen.insert(String(parts[0])).inserted else { return nil }
+                return (path: String(parts[0]), reason: String(parts[1]))
+            }
+        }
+    }
+
+    /// Lists the skipped unreadable images in `runs/<id>/unreadable.txt` (path and reason per
+    /// line) and counts them in the tag `data.unreadable`.
+    private func recordUnreadable(_ files: [(path: String, reason: String)], run: ActiveRun) {
+        guard !files.isEmpty else { return }
+        let list = run.outputDirectory.appendingPathComponent("unreadable.txt")
+        let text = files.map { "\($0.path)\t\($0.reason)" }.joined(separator: "\n") + "\n"
+        try? DurableFile.write(Data(text.utf8), to: list.path)
+        try? run.setTag("data.unreadable", String(files.count))
+        self.log("run \(run.id): \(files.count) unreadable image(s) were skipped; the list is in \(list.path)")
     }
 
     /// Records the outcome, then runs the end hooks (curves).
@@ -264,22 +350,33 @@ public final class TrainingSession {
                     throw recipe.issue(
                         at: "init.weights",
                         "\(url.path) \(exists ? "is a folder" : "does not exist")\(relative); give the path of a "
-                            + "checkpoint file (.safetensors), run:ID, run:ID:best or sha256:PREFIX")
+                            + "checkpoint file (.safetensors, or PyTorch .pth/.pt/.bin), run:ID, run:ID:best or sha256:PREFIX"
+                    )
+                }
+                var status = stat()
+                if stat(url.path, &status) == 0, status.st_mode & S_IFMT != S_IFREG {
+                    throw recipe.issue(
+                        at: "init.weights",
+                        "\(url.path) is not a regular file (a device, FIFO or socket); give the path of a "
+                            + "checkpoint file (.safetensors or .pth)")
                 }
             }
-            return try registry.resolveWeights(reference)
+            let key = recipe.section("init").string("key")
+            return try registry.resolveWeightsImporting(reference, key: key.isEmpty ? nil : key, log: log)
         } catch let error as RegistryError {
             throw recipe.issue(at: "init.weights", "\(error)")
+        } catch let error as FileDigestError {
+            throw recipe.issue(at: "init.weights", error.what)
         }
     }
 
     /// Builds the task with `builder` (the model's generator); its run folder is attached once the run exists.
     private func makeTask(_ recipe: TaskRecipe, builder: ComponentBuilder, initialWeights: String?) throws
-        -> (TrainingTask, BatchSource)
+        -> (TrainingTask, BatchSource, [String: String])
     {
         let prepared = try recipe.task.makeTraining(recipe, builder: builder, initialWeights: initialWeights)
         prepared.notes.forEach(log)
-        return (prepared.task, prepared.data)
+        return (prepared.task, prepared.data, prepared.tags)
     }
 }
 

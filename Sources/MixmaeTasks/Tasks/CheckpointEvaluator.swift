@@ -94,7 +94,9 @@ public struct ClassificationCheckpointEvaluator: CheckpointEvaluator {
             throw recipe.issue(at: "data.val_root", "data.val_root is empty")
         }
         let model = try ClassifySetup.makeModel(recipe: recipe, builder: builder, classCount: classes.count)
-        let (weights, _) = try Checkpoint.loadWeights(checkpoint.path)
+        let (stored, _) = try Checkpoint.loadWeights(checkpoint.path)
+        let (weights, conversions) = WeightConversion.fit(stored, to: model)
+        conversions.forEach { log("converted \($0)") }
         do {
             try model.load(stateDict: weights, strict: true)
         } catch let error as StateDictError {

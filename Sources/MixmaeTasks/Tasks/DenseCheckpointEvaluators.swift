@@ -19,15 +19,14 @@ public struct DetectionCheckpointEvaluator: CheckpointEvaluator {
         }
         let model = try DetectSetup.buildModel(
             recipe: recipe, builder: builder, classes: validation.dataset.classCount)
-        try load(checkpoint, into: model)
-        let canvas = BackboneCanvas(size: recipe.data.int("img_size"))
+        try load(checkpoint, into: model, log: log)
         let settings = DetectSetup.settings(recipe)
         let count = validation.dataset.items.count
         return PreparedEvaluation(
             summary:
                 "\(count) images of \(validation.dataset.annotationFile) (\(validation.dataset.classCount) classes)"
         ) {
-            let result = try DetectionEvaluation.run(model, on: validation, canvas: canvas, settings: settings)
+            let result = try DetectionEvaluation.run(model, on: validation, settings: settings)
             return CheckpointEvaluation(
                 metrics: zip(COCOBoxMetrics.keys, result.metrics.values).map { .init(name: $0, label: $0, value: $1) },
                 images: count, split: validation.dataset.annotationFile)
@@ -50,15 +49,14 @@ public struct SegmentationCheckpointEvaluator: CheckpointEvaluator {
         let segment = recipe.section("segment")
         let classes = segment.int("num_classes")
         let model = try SegmentSetup.buildModel(recipe: recipe, builder: builder, classes: classes)
-        try load(checkpoint, into: model)
-        let canvas = BackboneCanvas(size: recipe.data.int("img_size"))
+        try load(checkpoint, into: model, log: log)
         let inference = SegmentSetup.inference(recipe)
         let count = validation.dataset.pairs.count
         return PreparedEvaluation(
             summary: "\(count) images of \(validation.dataset.imageDirectory) (\(classes) classes)"
         ) {
             let metrics = try SegmentationEvaluation.run(
-                model, on: validation, canvas: canvas, classes: classes, ignoreIndex: segment.int("ignore_index"),
+                model, on: validation, classes: classes, ignoreIndex: segment.int("ignore_index"),
                 inference: inference)
             return CheckpointEvaluation(
                 metrics: [
@@ -70,8 +68,11 @@ public struct SegmentationCheckpointEvaluator: CheckpointEvaluator {
 }
 
 /// Loads every tensor of a finetune checkpoint into `model` and puts it in evaluation mode.
-private func load(_ checkpoint: URL, into model: Module) throws {
-    let (weights, _) = try Checkpoint.loadWeights(checkpoint.path)
+/// Tables at another window or resolution are resized (``WeightConversion``) and logged.
+private func load(_ checkpoint: URL, into model: Module, log: (String) -> Void) throws {
+    let (stored, _) = try Checkpoint.loadWeights(checkpoint.path)
+    let (weights, conversions) = WeightConversion.fit(stored, to: model)
+    conversions.forEach { log("converted \($0)") }
     do {
         try model.load(stateDict: weights, strict: true)
     } catch let error as StateDictError {

@@ -2,10 +2,12 @@ import MixKit
 import MixmaePluginHost
 
 /// The backbone and optional neck a dense task's head stands on, built from
-/// `model.backbone` and `model.neck` and checked against `data.img_size`.
+/// `model.backbone` and `model.neck`. A task whose inputs have their own sizes
+/// (`needsAnySize`) needs a backbone that takes any size; otherwise the
+/// backbone is checked against `data.img_size`.
 ///
 /// ```swift
-/// let trunk = try DenseTrunk(recipe: recipe, builder: builder)
+/// let trunk = try DenseTrunk(recipe: recipe, builder: builder, needsAnySize: "detection")
 /// let head = try builder.detectionHead("fcos", params, context: trunk.headContext(classes: 80))
 /// ```
 struct DenseTrunk {
@@ -15,17 +17,31 @@ struct DenseTrunk {
     /// The maps the head reads: the neck's outputs, or the backbone's without a neck.
     let maps: [FeatureSpec]
 
-    init(recipe: TaskRecipe, builder: ComponentBuilder) throws {
-        let imageSize = recipe.data.int("img_size")
-        self.imageSize = imageSize
+    /// - Parameter needsAnySize: what needs inputs of any size (for the error), or nil
+    ///   when inputs are `data.img_size` squares.
+    init(recipe: TaskRecipe, builder: ComponentBuilder, needsAnySize: String? = nil) throws {
         let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
         let backbone = try recipe.building("backbone") { try builder.backbone(backboneID, backboneParams) }
-        guard backbone.capabilities.imageSize == imageSize else {
-            throw recipe.issue(
-                at: "model.backbone.img_size",
-                "the backbone is built for \(backbone.capabilities.imageSize) px but data.img_size is \(imageSize): set both to the same size"
-            )
+        let capabilities = backbone.capabilities
+        if let needsAnySize {
+            guard capabilities.arbitraryInputSize else {
+                throw recipe.issue(
+                    at: "model.backbone.name",
+                    "\(needsAnySize) feeds images of their own sizes (resized keeping their aspect, padded per batch) "
+                        + "but backbone '\(backboneID)' takes only \(capabilities.imageSize)x\(capabilities.imageSize) "
+                        + "inputs: choose a backbone that takes any size (such as swin)")
+            }
+        } else {
+            let wanted = recipe.data.int("img_size")
+            guard capabilities.imageSize == wanted else {
+                throw recipe.issue(
+                    at: "model.backbone.img_size",
+                    "the backbone is built for \(capabilities.imageSize) px but data.img_size is \(wanted): set both to the same size"
+                )
+            }
         }
+        let imageSize = capabilities.imageSize
+        self.imageSize = imageSize
         self.backbone = backbone
         var maps = backbone.capabilities.outputs
         var neck: Neck? = nil

@@ -69,6 +69,10 @@ public struct TaskCatalog: Sendable {
                         "section '\(section)' is not used by task '\(task.name)'; remove it (or `--set \(section)=!delete`)"
                 ))
         }
+        // The components' own cross-parameter checks, only once every value is valid on its own.
+        if checked.issues.isEmpty, let plan = components?.plan {
+            checked.issues = ComponentPlanCheck.issues(checked, resolved: resolved, plan: plan)
+        }
         checked.issues = resolved.inFileOrder(checked.issues)
         return checked
     }

@@ -81,16 +81,24 @@ public struct PreparedTraining {
     public var task: TrainingTask
     public var data: BatchSource
     public var notes: [String]
+    /// Tags the registry keeps with the run (`runs show` prints them).
+    public var tags: [String: String]
 
-    public init(task: TrainingTask, data: BatchSource, notes: [String] = []) {
+    public init(task: TrainingTask, data: BatchSource, notes: [String] = [], tags: [String: String] = [:]) {
         self.task = task
         self.data = data
         self.notes = notes
+        self.tags = tags
     }
 
-    /// A finetune's training, noting how its backbone was initialised.
+    /// A finetune's training, noting how its backbone was initialised; the tables
+    /// converted to another window or resolution are tagged `init.conversions`.
     public init(task: TrainingTask, data: BatchSource, initialWeights: InitialWeights.Report?) {
-        self.init(task: task, data: data, notes: initialWeights.map { [$0.summary] } ?? [])
+        let conversions = initialWeights?.conversions ?? []
+        self.init(
+            task: task, data: data, notes: initialWeights.map { [$0.summary] } ?? [],
+            tags: conversions.isEmpty
+                ? [:] : ["init.conversions": conversions.map(\.description).joined(separator: "; ")])
     }
 }
 
@@ -109,6 +117,11 @@ public enum TaskSections {
                 "strict", default: false,
                 doc:
                     "Require every backbone tensor to be in the checkpoint (decoder and head tensors are always ignored)."
+            ),
+            .string(
+                "key", default: "",
+                doc:
+                    "In a PyTorch checkpoint (.pth/.pt/.bin): the key of the state dict (e.g. model); empty = found in the usual places."
             ),
         ], doc: "Where the initial weights come from.")
 }

@@ -20,6 +20,9 @@ public struct TaskRecipe {
     /// The processes the run is spread over and which one this is (set by the training
     /// session from its communicator); one process by default.
     public var processes = ProcessShare(count: 1, rank: 0)
+    /// The unreadable images the recipe's loaders skipped (all of them share it), limited by
+    /// `data.max_unreadable`.
+    public let brokenImages: BrokenImageLog
 
     /// Validates `resolved` completely (the schema of `tasks`, the component schemas, the
     /// sections its task reads) and throws every issue at once.
@@ -37,6 +40,13 @@ public struct TaskRecipe {
         self.seed = UInt64(root.int("seed"))
         self.sections = checked.sections
         self.components = checked.components
+        var maxUnreadable = 1.0
+        switch checked.sections[RecipePath([.key("data")])]?["max_unreadable"] {
+        case .float(let value)?: maxUnreadable = value
+        case .int(let value)?: maxUnreadable = Double(value)
+        default: break
+        }
+        brokenImages = BrokenImageLog(maxUnreadable: maxUnreadable)
     }
 
     public func section(_ name: String) -> Parameters {
@@ -146,7 +156,7 @@ public struct TaskRecipe {
     public var trainingLoaderOptions: LoaderOptions {
         var options = LoaderOptions(
             batchSize: data.int("batch_size"), seed: derivedSeed(seed, 1), workers: data.int("num_workers"),
-            skipBroken: data.bool("skip_broken"), normalization: normalization)
+            skipBroken: data.bool("skip_broken"), normalization: normalization, broken: brokenImages)
         options.split = batchSplit
         return options
     }
@@ -180,9 +190,11 @@ public struct TaskRecipe {
 
     /// The validation loader's options from `data.*`: every image once, in order.
     public var evaluationLoaderOptions: LoaderOptions {
-        .evaluation(
+        var options = LoaderOptions.evaluation(
             batchSize: data.int("batch_size"), workers: data.int("num_workers"), skipBroken: data.bool("skip_broken"),
             normalization: normalization)
+        options.broken = brokenImages
+        return options
     }
 
     public var resizeFilter: ResizeFilter { data.string("interpolation") == "bilinear" ? .bilinear : .bicubic }

@@ -63,7 +63,8 @@ public struct TrainerState: Codable, Equatable, Sendable {
 /// reference parameter names (PyTorch can load it with `safetensors.torch.load_file`),
 /// `NAME.optim.safetensors` the optimizer state and, in its metadata, the
 /// ``TrainerState``. Each file is written atomically (temporary file, fsync,
-/// rename), optimizer state first, so a crash leaves the previous checkpoint whole.
+/// rename), optimizer state first; a training run commits the pair with a manifest
+/// (``CheckpointCommit``), so a kill between the two files leaves the previous checkpoint in force.
 ///
 /// ```swift
 /// try Checkpoint.save(model: model, optimizer: opt, state: state, to: dir + "/last.safetensors")
@@ -77,13 +78,16 @@ public enum Checkpoint {
     }
 
     /// Writes weights, optimizer state and trainer state.
+    /// `afterOptimizer` runs between the two files (the kill tests stop there).
     public static func save(
-        model: Module, optimizer: Optimizer?, state: TrainerState, metadata: [String: String] = [:], to path: String
+        model: Module, optimizer: Optimizer?, state: TrainerState, metadata: [String: String] = [:], to path: String,
+        afterOptimizer: () -> Void = {}
     ) throws {
         let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
         if let optimizer {
             try SafeTensors.write(
                 optimizer.stateDict(), metadata: ["mixmae.trainer_state": stateJSON], to: optimizerPath(for: path))
+            afterOptimizer()
         }
         var meta = metadata
         meta["format"] = "pt"
@@ -94,7 +98,7 @@ public enum Checkpoint {
 
     /// The weights of a checkpoint, and its metadata.
     public static func loadWeights(_ path: String) throws -> ([String: Tensor], [String: String]) {
-        let file = try SafeTensorsFile(path: path)
+        let file = try WeightsFile.open(path)
         return (try file.tensors(), file.metadata)
     }
 

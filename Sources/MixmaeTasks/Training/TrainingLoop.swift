@@ -13,6 +13,13 @@ public protocol TrainingTask: AnyObject {
     func loss(for batch: Batch) throws -> (loss: Tensor, logs: [String: Double])
     /// Validation after an epoch; nil when the task has none.
     func evaluate(epoch: Int) throws -> [String: Double]?
+    /// Whether ``evaluate(epoch:over:)`` spreads the validation over a run's processes
+    /// (every process evaluates its share and the sums are added); false: rank 0 alone
+    /// evaluates everything with ``evaluate(epoch:)``.
+    var shardsEvaluation: Bool { get }
+    /// Validation after an epoch, this process's share of it, the numbers summed over
+    /// `processes`: every process gets the numbers of one process evaluating everything.
+    func evaluate(epoch: Int, over processes: EvaluationProcesses) throws -> [String: Double]?
     /// The metric that picks the best checkpoint, and whether higher is better.
     var selectionMetric: TaskMetric? { get }
     /// State of the task's own generator, saved in checkpoints.
@@ -25,6 +32,10 @@ public protocol TrainingTask: AnyObject {
 extension TrainingTask {
     public func attach(runDirectory: String) {}
     public func evaluate(epoch: Int) throws -> [String: Double]? { nil }
+    public var shardsEvaluation: Bool { false }
+    public func evaluate(epoch: Int, over processes: EvaluationProcesses) throws -> [String: Double]? {
+        try evaluate(epoch: epoch)
+    }
     public var selectionMetric: TaskMetric? { nil }
 }
 
@@ -156,6 +167,8 @@ public final class TrainingLoop {
     public var shouldStop: (Int) -> Bool = { _ in false }
     /// Extra metadata written into every checkpoint (task, recipe hash, ...).
     public var checkpointMetadata: [String: String] = [:]
+    /// The run whose folder holds the checkpoints, written into each checkpoint's manifest.
+    public var checkpointRun: Int64 = 0
     /// A label for the progress line.
     public var label = "train"
     /// The generator the model draws from in forward (dropout, drop path): its
@@ -282,18 +295,25 @@ public final class TrainingLoop {
                     observer?.heartbeat()
                     lastHeartbeat = Date()
                 }
-                if agreedStop ?? shouldStop(state.step) {
+                // A stop at an epoch's last step is taken after the epoch's own checkpoint below.
+                if state.stepInEpoch < perEpoch && (agreedStop ?? shouldStop(state.step)) {
                     progress.finish()
-                    try save(state, role: "checkpoint.last", to: lastCheckpointPath)
+                    try commit(state, roles: [.last])
                     throw TrainingStop.interrupted(checkpoint: lastCheckpointPath)
                 }
             }
             state.epoch += 1
             state.stepInEpoch = 0
             task.model.train(false)
-            // Rank 0 evaluates on the whole validation set: the numbers are those of one process.
-            let evaluation = isRoot ? try task.evaluate(epoch: epoch) : nil
+            // Split over the ranks when the task can (the sums are added), else rank 0 evaluates
+            // everything; either way the numbers are those of one process, and rank 0 records them.
+            var evaluation: [String: Double]?
+            if task.shardsEvaluation || isRoot {
+                evaluation = try task.evaluate(epoch: epoch, over: EvaluationProcesses(communicator: communicator))
+                if !isRoot { evaluation = nil }
+            }
             task.model.train(true)
+            var roles: [CheckpointCommit.Role] = [.last]
             if let evaluation {
                 observer?.record(metrics: evaluation, step: state.step)
                 latestMetrics.merge(evaluation) { _, b in b }
@@ -306,20 +326,15 @@ public final class TrainingLoop {
                         state.bestMetric.map { selection.higherIsBetter ? value > $0 : value < $0 } ?? true
                     if better {
                         state.bestMetric = value
-                        let path = checkpointDirectory + "/best.safetensors"
-                        try save(state, role: "checkpoint.best", to: path, withOptimizer: false)
-                        bestPath = path
+                        roles.append(.best)
+                        bestPath = checkpointDirectory + "/best.safetensors"
                     }
                 }
             }
             let periodic = settings.checkpointEvery > 0 && state.epoch % settings.checkpointEvery == 0
-            if periodic && state.epoch < settings.epochs {
-                try save(
-                    state, role: "checkpoint.epoch",
-                    to: checkpointDirectory + String(format: "/epoch-%04d.safetensors", state.epoch),
-                    withOptimizer: false)
-            }
-            try save(state, role: "checkpoint.last", to: lastCheckpointPath)
+            if periodic && state.epoch < settings.epochs { roles.append(.epoch(state.epoch)) }
+            // One commit serves every role of this step: last, best and the periodic copy.
+            try commit(state, roles: roles)
             if try agreeToStop(state.step) && state.epoch < settings.epochs {
                 progress.finish()
                 throw TrainingStop.interrupted(checkpoint: lastCheckpointPath)
@@ -405,14 +420,19 @@ public final class TrainingLoop {
         return flag[0] > 0
     }
 
-    private func save(_ state: TrainerState, role: String, to path: String, withOptimizer: Bool = true) throws {
+    /// Writes the checkpoint of this step as one commit (``CheckpointCommit``), publishes it
+    /// under `roles`' names, records them, then prunes older step files. Rank 0 alone writes.
+    private func commit(_ state: TrainerState, roles: [CheckpointCommit.Role]) throws {
         guard isRoot else { return }
         var s = state
         s.modelGenerator = modelRandom.state
         s.taskGenerator = task.generatorState
-        try Checkpoint.save(
-            model: task.model, optimizer: withOptimizer ? optimizer : nil, state: s, metadata: checkpointMetadata,
-            to: path)
-        observer?.checkpointWritten(path: path, role: role, epoch: s.epoch, step: s.step)
+        let commit = CheckpointCommit(folder: URL(fileURLWithPath: checkpointDirectory), run: checkpointRun)
+        let published = try commit.write(
+            model: task.model, optimizer: optimizer, state: s, metadata: checkpointMetadata, roles: roles)
+        for file in published {
+            observer?.checkpointWritten(path: file.path, role: file.role, epoch: s.epoch, step: s.step)
+        }
+        commit.prune(after: s.step)
     }
 }

@@ -4,7 +4,9 @@ import MixKit
 // SiLU (swish), `x * sigmoid(x)`. One component's backward is right; the
 // other's forgets the second term of the product rule, the kind of mistake a
 // hand-written backward makes. `mixmae plugins check` must pass the first and
-// fail the second.
+// fail the second. A third component has a shape mistake (its second layer
+// expects one input more than the first gives): the op it reaches must stop
+// with the op's name and the shapes, not read past a buffer.
 
 @_cdecl("mixmae_plugin_abi")
 public func mixmaePluginABI(_ stamp: UnsafeMutableRawPointer) {
@@ -16,6 +18,7 @@ public func mixmaePluginRegister(_ registrar: UnsafeMutableRawPointer) -> Int32 
     PluginRegistrar.register(into: registrar) { r in
         r.add(SwishHead.descriptor(id: "toy-swish-head", wrongBackward: false))
         r.add(SwishHead.descriptor(id: "toy-swish-head-wrong-backward", wrongBackward: true))
+        r.add(MisshapenHead.descriptor)
     }
 }
 
@@ -70,4 +73,31 @@ final class SwishHead: Module {
                 return (head(x) * readOut).sum()
             })
     }
+}
+
+/// Two linear layers that do not fit: `fc2` takes `hidden + 1` inputs, `fc1` gives `hidden`.
+final class MisshapenHead: Module {
+    let fc1: Linear
+    let fc2: Linear
+
+    init(width: Int, hidden: Int, rng: RandomSource) {
+        fc1 = Linear(width, hidden, rng: rng)
+        fc2 = Linear(hidden + 1, 3, rng: rng)
+        super.init()
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor { fc2(fc1(x)) }
+
+    static let descriptor = ComponentDescriptor(
+        id: "toy-misshapen-head", kind: .head, version: "1.0.0", license: "MIT",
+        summary: "A head whose second layer expects one input more than the first gives, on purpose",
+        parameters: [
+            .int("width", default: 8, range: 1...256, doc: "Input width."),
+            .int("hidden", default: 16, range: 1...1024, doc: "Width of the first layer."),
+        ],
+        build: { p, context in MisshapenHead(width: p.int("width"), hidden: p.int("hidden"), rng: context.rng) },
+        probe: { module, p, _ in
+            let head = module as! MisshapenHead
+            return head(Tensor.ones([4, p.int("width")])).sum()
+        })
 }

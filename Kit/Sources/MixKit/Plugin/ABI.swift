@@ -36,9 +36,14 @@ public enum PluginABI {
     /// SDK minor version at build: bump on any change of the public API or layout.
     ///
     /// 2.1: detection ops (RoIAlign, anchors, box coder, IoU, NMS, assigners, samplers); F64 safetensors.
-    /// 2.2: the `communicator` component kind (``Communicator``, ``CommunicatorDescriptor``,
-    /// ``PluginRegistrar/add(communicator:)``).
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 2 }
+    /// 2.2: `BackboneCapabilities.arbitraryInputSize`; `bicubicResize` (PyTorch's bicubic kernel).
+    /// 2.3: ``ComponentDescriptor/validate`` and ``ComponentPlan`` (cross-parameter checks and
+    /// memory estimates without building weights). The descriptor grew a stored property:
+    /// rebuild 2.1 and 2.2 plugins.
+    /// 2.4: the `communicator` component kind (``Communicator``, ``CommunicatorDescriptor``,
+    /// ``PluginRegistrar/add(communicator:)``). Additive: no layout a 2.3 plugin sees changed,
+    /// so 2.3 plugins still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 4 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.

@@ -26,15 +26,23 @@ public struct BackboneCapabilities: Sendable, Equatable {
     public var outputs: [FeatureSpec]
     /// Whether it supports MixMAE mixing (per-stage token grouping in attention).
     public var supportsMixing: Bool
-    /// The input it expects: channels and a square image size.
+    /// The input it expects: channels, and the square image size its position
+    /// tables are defined for.
     public var inputChannels: Int
     public var imageSize: Int
+    /// Whether it takes images of any height and width (not only `imageSize`
+    /// square): dense tasks at the sizes the field uses need it.
+    public var arbitraryInputSize: Bool
 
-    public init(outputs: [FeatureSpec], supportsMixing: Bool, inputChannels: Int, imageSize: Int) {
+    public init(
+        outputs: [FeatureSpec], supportsMixing: Bool, inputChannels: Int, imageSize: Int,
+        arbitraryInputSize: Bool = false
+    ) {
         self.outputs = outputs
         self.supportsMixing = supportsMixing
         self.inputChannels = inputChannels
         self.imageSize = imageSize
+        self.arbitraryInputSize = arbitraryInputSize
     }
 }
 
@@ -76,6 +84,29 @@ public struct BuildContext: Sendable {
     }
 }
 
+/// What a component's parameters amount to, worked out by its
+/// ``ComponentDescriptor/validate`` without building any weights: the host
+/// checks that a recipe fits in memory before it allocates anything, and
+/// feeds ``outputs`` to the components that consume them.
+///
+/// ```swift
+/// ComponentPlan(parameterCount: 28e6, activationsPerImage: 3.2e7, outputs: config.capabilities.outputs)
+/// ```
+public struct ComponentPlan: Sendable, Equatable {
+    /// Trainable float32 values (weights); an estimate is fine.
+    public var parameterCount: Double
+    /// Float32 values one image keeps alive through forward and backward; an estimate.
+    public var activationsPerImage: Double
+    /// The feature maps the component emits (backbones and necks), when known.
+    public var outputs: [FeatureSpec]?
+
+    public init(parameterCount: Double = 0, activationsPerImage: Double = 0, outputs: [FeatureSpec]? = nil) {
+        self.parameterCount = parameterCount
+        self.activationsPerImage = activationsPerImage
+        self.outputs = outputs
+    }
+}
+
 /// A plugin component: identity, typed parameters, and how to build and probe it.
 ///
 /// ```swift
@@ -97,6 +128,12 @@ public struct ComponentDescriptor {
     public var parameters: [ParameterSpec]
     /// For backbones: what it emits for the given parameters.
     public var capabilities: ((Parameters) -> BackboneCapabilities)?
+    /// Runs every cross-parameter check ``build`` would (throwing the same
+    /// ``ComponentConfigurationError``) without building weights, and says
+    /// what the component needs: `mixmae recipe check` calls it, so that
+    /// `recipe check` and `train` agree. The context is the one `build` gets
+    /// (inputs, image size), without a generator. Nil: only `build` checks. (SDK 1.2)
+    public var validate: ((Parameters, BuildContext) throws -> ComponentPlan)?
     /// Builds the component from validated parameters (defaults filled in),
     /// drawing its initial weights from the context's ``BuildContext/rng``.
     public var build: (Parameters, BuildContext) throws -> Module
@@ -111,6 +148,7 @@ public struct ComponentDescriptor {
         id: String, kind: ComponentKind, version: String, license: String, summary: String,
         parameters: [ParameterSpec], capabilities: ((Parameters) -> BackboneCapabilities)? = nil,
         exampleContext: @escaping (Parameters) -> BuildContext = { _ in BuildContext() },
+        validate: ((Parameters, BuildContext) throws -> ComponentPlan)? = nil,
         build: @escaping (Parameters, BuildContext) throws -> Module,
         probe: @escaping (Module, Parameters, BuildContext) -> Tensor
     ) {
@@ -122,6 +160,7 @@ public struct ComponentDescriptor {
         self.parameters = parameters
         self.capabilities = capabilities
         self.exampleContext = exampleContext
+        self.validate = validate
         self.build = build
         self.probe = probe
     }

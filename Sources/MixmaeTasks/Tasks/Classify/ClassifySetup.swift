@@ -2,6 +2,7 @@ import Foundation
 import MixKit
 import MixmaeData
 import MixmaePluginHost
+import MixmaeSupport
 
 /// Builds the classification finetune task, its data and its model from a recipe.
 public enum ClassifySetup {
@@ -22,14 +23,13 @@ public enum ClassifySetup {
             try InitialWeights.load(into: model.backbone, from: $0, strict: recipe.section("init").bool("strict"))
         }
 
-        let crop = RandomResizedCrop(size: imageSize, scale: try recipe.cropScale(), filter: recipe.resizeFilter)
-        let flip = data.float("hflip")
+        let augmentation = try recipe.classificationAugmentation()
         let loader = ImageBatchLoader(
             samples: train.samples, options: recipe.trainingLoaderOptions, imageSize: imageSize
         ) { image, rng in
-            let cropped = try crop(image, using: &rng)
-            return rng.nextDouble() < flip ? cropped.flippedHorizontally() : cropped
+            try augmentation.augmentedImage(image, using: &rng)
         }
+        loader.erasing = augmentation.erasing
         guard loader.batchesPerEpoch > 0 else {
             throw recipe.issue(
                 at: "data.batch_size",
@@ -45,6 +45,13 @@ public enum ClassifySetup {
         let task = ClassifyTask(
             model: model, mixing: mixing, layerDecay: recipe.optim.float("layer_decay"),
             weightDecay: recipe.optim.float("weight_decay"), validation: validation, seed: derivedSeed(recipe.seed, 3))
+        let normalization = recipe.normalization
+        task.trainingPicture = { [loader] in
+            guard let batch = try loader.batches(epoch: 0, skip: 0).next() else {
+                throw InputError("the training split gives no batch")
+            }
+            return try AugmentedImagesPicture(batch: batch, normalization: normalization)
+        }
         return (task, loader, report)
     }
 

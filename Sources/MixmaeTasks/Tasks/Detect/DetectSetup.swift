@@ -16,18 +16,7 @@ public enum DetectSetup {
     ) throws -> (task: DetectTask, data: DetectionBatchLoader, initReport: InitialWeights.Report?) {
         let data = recipe.data
         let detect = recipe.section("detect")
-        let imageSize = data.int("img_size")
-        guard imageSize % 32 == 0 else {
-            throw recipe.issue(
-                at: "data.img_size", "detection pads images to multiples of 32; use an img_size divisible by 32")
-        }
         let maxSize = detect.int("max_size")
-        guard maxSize <= imageSize else {
-            throw recipe.issue(
-                at: "detect.max_size",
-                "images are resized to at most \(maxSize) px on their longer side but the backbone takes \(imageSize) px (data.img_size): set detect.max_size <= \(imageSize)"
-            )
-        }
         let shortSides = detect.intList("short_sides")
         guard !shortSides.isEmpty else {
             throw recipe.issue(
@@ -62,7 +51,7 @@ public enum DetectSetup {
             )
         }
         let task = DetectTask(
-            model: model, canvas: BackboneCanvas(size: imageSize), layerDecay: recipe.optim.float("layer_decay"),
+            model: model, layerDecay: recipe.optim.float("layer_decay"),
             weightDecay: recipe.optim.float("weight_decay"), validation: validation, settings: settings(recipe),
             outputDirectory: runDirectory)
         return (task, loader, report)
@@ -81,7 +70,7 @@ public enum DetectSetup {
         -> DetectorModel
     {
         let (headID, headParams) = try recipe.requiredComponent("head", for: "e.g. name: fcos")
-        let trunk = try DenseTrunk(recipe: recipe, builder: builder)
+        let trunk = try DenseTrunk(recipe: recipe, builder: builder, needsAnySize: "detection")
         let head = try recipe.building("head") {
             try builder.detectionHead(headID, headParams, context: trunk.headContext(classes: classes))
         }

@@ -24,7 +24,6 @@ public struct DetectionValidation {
 /// checkpoint is the one with the highest AP.
 public final class DetectTask: TrainingTask {
     public let detector: DetectorModel
-    public let canvas: BackboneCanvas
     public let layerDecay: Double
     public let weightDecay: Double
     public let validation: DetectionValidation?
@@ -45,11 +44,10 @@ public final class DetectTask: TrainingTask {
     public var detectionsPath: String { (outputDirectory as NSString).appendingPathComponent("val_detections.json") }
 
     public init(
-        model: DetectorModel, canvas: BackboneCanvas, layerDecay: Double, weightDecay: Double,
+        model: DetectorModel, layerDecay: Double, weightDecay: Double,
         validation: DetectionValidation?, settings: DetectionSettings, outputDirectory: String
     ) {
         self.detector = model
-        self.canvas = canvas
         self.layerDecay = layerDecay
         self.weightDecay = weightDecay
         self.validation = validation
@@ -69,14 +67,13 @@ public final class DetectTask: TrainingTask {
             throw InputError(
                 "the detection task got a batch without boxes; its data source must be a DetectionBatchLoader")
         }
-        let images = try canvas.place(detection.images, advice: "set detect.max_size <= data.img_size")
-        let loss = detector.loss(images, targets: detection.targets.map(\.detectionTarget))
+        let loss = detector.loss(detection.images, targets: detection.targets.map(\.detectionTarget))
         return (loss.total, loss.terms)
     }
 
     public func evaluate(epoch: Int) throws -> [String: Double]? {
         guard let validation else { return nil }
-        let result = try DetectionEvaluation.run(detector, on: validation, canvas: canvas, settings: settings)
+        let result = try DetectionEvaluation.run(detector, on: validation, settings: settings)
         try COCOResults.write(result.detections, to: detectionsPath)
         return Dictionary(uniqueKeysWithValues: zip(COCOBoxMetrics.keys, result.metrics.values))
     }
@@ -104,18 +101,13 @@ public struct DetectionEvaluation {
 
     /// Predicts every image of `validation` (the model must be in evaluation mode),
     /// maps the boxes back to the original images, and scores them against the truth.
-    public static func run(
-        _ model: DetectorModel, on validation: DetectionValidation, canvas: BackboneCanvas,
-        settings: DetectionSettings
-    ) throws -> DetectionEvaluation {
+    public static func run(_ model: DetectorModel, on validation: DetectionValidation, settings: DetectionSettings)
+        throws -> DetectionEvaluation
+    {
         var detections: [COCODetection] = []
         let batches = validation.loader.detectionBatches(epoch: 0, skip: 0)
         while let batch = try batches.next() {
-            let images = try canvas.place(batch.images, advice: "set detect.max_size <= data.img_size")
-            let sizes = batch.targets.map {
-                ImageSize(height: $0.geometry.validHeight, width: $0.geometry.validWidth)
-            }
-            let predicted = model.predict(images, imageSizes: sizes, settings: settings)
+            let predicted = model.predict(batch, settings: settings)
             for (target, found) in zip(batch.targets, predicted) {
                 for detection in found {
                     let box = target.geometry.toOriginal(

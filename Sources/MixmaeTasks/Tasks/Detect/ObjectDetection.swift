@@ -33,8 +33,8 @@ public struct ObjectDetection: TaskKind {
     /// Task `detect`: a COCO instances file and an image folder per split, relative
     /// to `data.root` (mmdetection's `ann_file` and `data_prefix`), resizing as
     /// mmdet's `Resize(keep_ratio=True)` and the inference settings of its `test_cfg`.
-    /// Images are resized, padded to a multiple of 32 and placed on the backbone's
-    /// square `data.img_size` canvas, so `max_size` may not exceed `data.img_size`.
+    /// Images are resized, padded to a multiple of 32 and batched padded to the
+    /// largest; the backbone takes them at that size (it must take any size).
     public static let detectSection: [ParameterSpec] = [
         .string("train_ann", default: "train.json", doc: "COCO instances JSON of the training split, under data.root."),
         .string("train_img", default: "train/images", doc: "Folder of the training images, under data.root."),
@@ -46,7 +46,7 @@ public struct ObjectDetection: TaskKind {
             "short_sides", default: [800], range: 1...8192,
             doc: "Training resize: the shorter side, drawn per image when several (multi-scale)."),
         .int(
-            "max_size", default: 1333, range: 1...8192, doc: "Resize limit of the longer side (at most data.img_size)."),
+            "max_size", default: 1333, range: 1...8192, doc: "Resize limit of the longer side."),
         .int("test_short_side", default: 800, range: 1...8192, doc: "Evaluation resize of the shorter side."),
         .int("nms_pre", default: 1000, range: 1...1_000_000, doc: "Candidates kept per level before NMS."),
         .float("score_thr", default: 0.05, range: 0...1, doc: "Detections scoring at or below this are dropped."),

@@ -58,25 +58,36 @@ public final class PretrainTask: TrainingTask {
         }
     }
 
+    public func evaluate(epoch: Int) throws -> [String: Double]? { try evaluate(epoch: epoch, over: .single) }
+
+    public var shardsEvaluation: Bool { true }
+
     /// The reconstruction loss on the validation images under one fixed mask
-    /// (image i mixed with image B-1-i of each evaluation batch), and a picture
-    /// every ``picturesEvery`` epochs.
-    public func evaluate(epoch: Int) throws -> [String: Double]? {
+    /// (image i mixed with image B-1-i of each evaluation batch), each process taking
+    /// every `processes.count`-th evaluation batch; rank 0 draws a picture every
+    /// ``picturesEvery`` epochs.
+    public func evaluate(epoch: Int, over processes: EvaluationProcesses) throws -> [String: Double]? {
         guard let images = probeImages else { return nil }
         var fixed = MaskSampler(
             height: sampler.height, width: sampler.width, ratio: sampler.ratio, extraRatio: 0, seed: 12345)
         let mixing = fixed.next()
         var metrics: [String: Double] = [:]
         if validationCount > 0 {
-            var total = 0.0
-            for start in stride(from: 0, to: validationCount, by: evaluationBatch) {
-                let count = min(evaluationBatch, validationCount - start)
-                let batch = withNoGrad { pretrain(images.slice(axis: 0, start..<(start + count)), mixing: mixing) }
-                total += Double(batch.loss.item()) * Double(count)
+            let total = try processes.sum {
+                var total = 0.0
+                let starts = stride(from: 0, to: validationCount, by: evaluationBatch)
+                for (index, start) in starts.enumerated() where processes.owns(batch: index) {
+                    let count = min(evaluationBatch, validationCount - start)
+                    let batch = withNoGrad {
+                        pretrain(images.slice(axis: 0, start..<(start + count)), mixing: mixing)
+                    }
+                    total += Double(batch.loss.item()) * Double(count)
+                }
+                return [total]
             }
-            metrics["val_loss"] = total / Double(validationCount)
+            metrics["val_loss"] = total[0] / Double(validationCount)
         }
-        if pictureCount > 0 && picturesEvery > 0 && (epoch + 1) % picturesEvery == 0 {
+        if processes.rank == 0 && pictureCount > 0 && picturesEvery > 0 && (epoch + 1) % picturesEvery == 0 {
             let shown = images.slice(axis: 0, 0..<pictureCount)
             let out = withNoGrad { pretrain(shown, mixing: mixing) }
             let picture = try ReconstructionPicture(

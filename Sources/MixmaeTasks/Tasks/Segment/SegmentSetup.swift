@@ -39,7 +39,7 @@ public enum SegmentSetup {
         let augmentation = SegmentationAugmentation(
             longSide: scale[0], shortSide: scale[1], ratioRange: ratio[0]...ratio[1], cropWidth: imageSize,
             cropHeight: imageSize, catMaxRatio: segment.float("cat_max_ratio"), flipProbability: data.float("hflip"),
-            ignoreIndex: UInt8(ignoreIndex))
+            ignoreIndex: UInt8(ignoreIndex), photometric: segment.bool("photometric") ? PhotometricDistortion() : nil)
         let loader = SegmentationBatchLoader(
             dataset: train, options: recipe.trainingLoaderOptions, ignoreIndex: UInt8(ignoreIndex),
             transform: augmentation)
@@ -51,7 +51,7 @@ public enum SegmentSetup {
         }
         let validation = try validationSet(recipe: recipe)
         let task = SegmentTask(
-            model: model, canvas: BackboneCanvas(size: imageSize), classes: classes, ignoreIndex: ignoreIndex,
+            model: model, classes: classes, ignoreIndex: ignoreIndex,
             layerDecay: recipe.optim.float("layer_decay"), weightDecay: recipe.optim.float("weight_decay"),
             validation: validation, inference: inference(recipe))
         return (task, loader, report)
@@ -61,8 +61,8 @@ public enum SegmentSetup {
     public static func inference(_ recipe: TaskRecipe) -> SegmentationInference {
         let segment = recipe.section("segment")
         guard segment.string("mode") == "slide" else { return .whole }
-        let stride = segment.int("stride")
-        return .slide(stride: stride > 0 ? stride : max(recipe.data.int("img_size") * 2 / 3, 1))
+        let (crop, stride) = (recipe.data.int("img_size"), segment.int("stride"))
+        return .slide(crop: crop, stride: stride > 0 ? stride : max(crop * 2 / 3, 1))
     }
 
     /// Backbone, neck and head from `model.*`, checked against each other.
@@ -70,7 +70,7 @@ public enum SegmentSetup {
         -> SegmentorModel
     {
         let (headID, headParams) = try recipe.requiredComponent("head", for: "e.g. name: upernet")
-        let trunk = try DenseTrunk(recipe: recipe, builder: builder)
+        let trunk = try DenseTrunk(recipe: recipe, builder: builder, needsAnySize: "segmentation")
         let head = try recipe.building("head") {
             try builder.segmentationHead(headID, headParams, context: trunk.headContext(classes: classes))
         }

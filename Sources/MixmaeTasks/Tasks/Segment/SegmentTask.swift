@@ -15,12 +15,12 @@ public struct SegmentationValidation {
     }
 }
 
-/// How logits are computed for an evaluation image on the backbone's square input.
+/// How logits are computed for an evaluation image (the backbone takes any size).
 public enum SegmentationInference: Equatable, Sendable {
-    /// The whole (resized) image at once, padded to the input size.
+    /// The whole (resized) image at once, at its own size.
     case whole
-    /// Input-sized windows every `stride` pixels, logits averaged where they overlap (mmseg's `slide`).
-    case slide(stride: Int)
+    /// `crop` x `crop` windows every `stride` pixels, logits averaged where they overlap (mmseg's `slide`).
+    case slide(crop: Int, stride: Int)
 }
 
 /// Semantic segmentation finetuning: backbone + head trained on pixel
@@ -29,7 +29,6 @@ public enum SegmentationInference: Equatable, Sendable {
 /// original resolution (mmseg's IoUMetric). The best checkpoint has the highest mIoU.
 public final class SegmentTask: TrainingTask {
     public let segmentor: SegmentorModel
-    public let canvas: BackboneCanvas
     public let classes: Int
     public let ignoreIndex: Int
     public let layerDecay: Double
@@ -46,11 +45,10 @@ public final class SegmentTask: TrainingTask {
     }
 
     public init(
-        model: SegmentorModel, canvas: BackboneCanvas, classes: Int, ignoreIndex: Int, layerDecay: Double,
+        model: SegmentorModel, classes: Int, ignoreIndex: Int, layerDecay: Double,
         weightDecay: Double, validation: SegmentationValidation?, inference: SegmentationInference
     ) {
         self.segmentor = model
-        self.canvas = canvas
         self.classes = classes
         self.ignoreIndex = ignoreIndex
         self.layerDecay = layerDecay
@@ -72,41 +70,43 @@ public final class SegmentTask: TrainingTask {
                 "the segmentation task got a batch without label maps; its data source must be a SegmentationBatchLoader"
             )
         }
-        let images = try canvas.place(segmentation.images)
-        let labels = try padded(segmentation)
-        let loss = segmentor.loss(images, labels: labels)
+        let labels = try checkedLabels(segmentation)
+        let loss = segmentor.loss(segmentation.images, labels: labels)
         return (loss.total, loss.terms)
     }
 
-    /// The batch's labels on the input canvas (padding is ignored), checked against the class count.
-    private func padded(_ batch: SegmentationBatch) throws -> SegmentationLabels {
-        let (b, h, w, size) = (batch.items.count, batch.height, batch.width, canvas.size)
-        var values = [Int](repeating: ignoreIndex, count: b * size * size)
-        var bad: UInt8? = nil
+    /// The batch's labels (its padding holds the ignore index), checked against the class count.
+    private func checkedLabels(_ batch: SegmentationBatch) throws -> SegmentationLabels {
+        let (b, h, w) = (batch.items.count, batch.height, batch.width)
+        var values = [Int](repeating: ignoreIndex, count: b * h * w)
+        var bad: (item: Int, value: UInt8, x: Int, y: Int)? = nil
         batch.labels.withUnsafeBufferPointer { source in
             for i in 0..<b {
                 for y in 0..<h {
                     for x in 0..<w {
                         let v = source[(i * h + y) * w + x]
-                        if Int(v) >= classes && Int(v) != ignoreIndex { bad = v }
-                        values[(i * size + y) * size + x] = Int(v)
+                        if Int(v) >= classes && Int(v) != ignoreIndex && bad == nil { bad = (i, v, x, y) }
+                        values[(i * h + y) * w + x] = Int(v)
                     }
                 }
             }
         }
         if let bad {
+            let item = batch.items[bad.item]
             throw InputError(
-                "a training label map (one of \(batch.items.map(\.stem).joined(separator: ", "))) holds label \(bad), "
-                    + "outside 0..<\(classes) and not the ignore index \(ignoreIndex): set segment.num_classes to the "
-                    + "dataset's class count (and segment.reduce_zero_label for ADE20K-style maps)")
+                file: item.labelPath.isEmpty ? item.stem : item.labelPath,
+                problem: "holds label \(bad.value) (at x \(bad.x), y \(bad.y) after the training transforms), "
+                    + "outside 0..<\(classes) (segment.num_classes is \(classes)) and not the ignore index \(ignoreIndex)",
+                hint: "set segment.num_classes to the dataset's class count (and segment.reduce_zero_label for "
+                    + "ADE20K-style maps)")
         }
-        return SegmentationLabels(values: values, batch: b, height: size, width: size, ignoreIndex: ignoreIndex)
+        return SegmentationLabels(values: values, batch: b, height: h, width: w, ignoreIndex: ignoreIndex)
     }
 
     public func evaluate(epoch: Int) throws -> [String: Double]? {
         guard let validation else { return nil }
         let metrics = try SegmentationEvaluation.run(
-            segmentor, on: validation, canvas: canvas, classes: classes, ignoreIndex: ignoreIndex,
+            segmentor, on: validation, classes: classes, ignoreIndex: ignoreIndex,
             inference: inference)
         return ["mIoU": metrics.meanIoU, "aAcc": metrics.pixelAccuracy]
     }
@@ -117,7 +117,7 @@ public final class SegmentTask: TrainingTask {
 /// compared with the original label map.
 public enum SegmentationEvaluation {
     public static func run(
-        _ model: SegmentorModel, on validation: SegmentationValidation, canvas: BackboneCanvas, classes: Int,
+        _ model: SegmentorModel, on validation: SegmentationValidation, classes: Int,
         ignoreIndex: Int, inference: SegmentationInference
     ) throws -> SegmentationMetrics {
         var evaluator = try SegmentationEvaluator(classCount: classes, ignoreIndex: ignoreIndex)
@@ -128,11 +128,9 @@ public enum SegmentationEvaluation {
             let logits: Tensor
             switch inference {
             case .whole:
-                let images = try canvas.place(
-                    batch.images, advice: "evaluate with segment.mode: slide, or lower segment.scale")
-                logits = model.logits(images)
-            case .slide(let stride):
-                logits = try slidingLogits(model, batch.images, canvas: canvas, stride: stride)
+                logits = model.logits(batch.images)
+            case .slide(let crop, let stride):
+                logits = slidingLogits(model, batch.images, crop: crop, stride: stride)
             }
             for (i, item) in batch.items.enumerated() {
                 guard let pair = index[item.stem] else { continue }
@@ -150,13 +148,10 @@ public enum SegmentationEvaluation {
         return evaluator.metrics
     }
 
-    /// mmseg's `slide_inference`: windows of the canvas size every `stride`
+    /// mmseg's `slide_inference`: `crop` x `crop` windows (smaller along a shorter edge) every `stride`
     /// pixels (the last one flush with the border), logits averaged per pixel.
-    static func slidingLogits(_ model: SegmentorModel, _ images: Tensor, canvas: BackboneCanvas, stride: Int) throws
-        -> Tensor
-    {
+    static func slidingLogits(_ model: SegmentorModel, _ images: Tensor, crop: Int, stride: Int) -> Tensor {
         let (b, h, w) = (images.shape[0], images.shape[2], images.shape[3])
-        let crop = canvas.size
         let rows = max(h - crop + stride - 1, 0) / stride + 1
         let columns = max(w - crop + stride - 1, 0) / stride + 1
         var sum: Tensor? = nil
@@ -167,12 +162,12 @@ public enum SegmentationEvaluation {
                 let x2 = min(c * stride + crop, w)
                 let (y1, x1) = (max(y2 - crop, 0), max(x2 - crop, 0))
                 let window = withNoGrad { images.slice(axis: 2, y1..<y2).slice(axis: 3, x1..<x2) }
-                let logits = model.logits(try canvas.place(window))
-                let k = logits.shape[1]
+                let logits = model.logits(window)
+                let (k, wh, ww) = (logits.shape[1], y2 - y1, x2 - x1)
                 let total = sum ?? Tensor.zeros([b, k, h, w])
                 for plane in 0..<(b * k) {
                     for y in y1..<y2 {
-                        let source = logits.data + (plane * crop + (y - y1)) * crop
+                        let source = logits.data + (plane * wh + (y - y1)) * ww
                         let target = total.data + (plane * h + y) * w + x1
                         for x in 0..<(x2 - x1) { target[x] += source[x] }
                     }

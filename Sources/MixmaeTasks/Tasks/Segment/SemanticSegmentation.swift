@@ -37,7 +37,7 @@ public struct SemanticSegmentation: TaskKind {
     /// Task `segment`: image and label-map folders per split, relative to `data.root`
     /// (mmsegmentation's `img_path` / `seg_map_path`), its ADE20K pipeline (random
     /// resize around `scale`, `data.img_size` crops, flip) and whole-image or
-    /// sliding-window inference on the backbone's square `data.img_size` input.
+    /// sliding-window (`data.img_size` windows) inference; the backbone takes any size.
     public static let segmentSection: [ParameterSpec] = [
         .string("train_img_dir", default: "images/training", doc: "Training images, under data.root."),
         .string("train_ann_dir", default: "annotations/training", doc: "Training label maps (PNG), under data.root."),
@@ -59,9 +59,14 @@ public struct SemanticSegmentation: TaskKind {
         .float(
             "cat_max_ratio", default: 0.75, range: 0...1,
             doc: "Training crops: redraw (up to 10 times) while one class covers more than this; 1 = off."),
+        .bool(
+            "photometric", default: true,
+            doc:
+                "Training: mmseg's PhotoMetricDistortion (brightness, contrast, saturation, hue, each with probability 1/2)."
+        ),
         .string(
             "mode", default: "whole", allowed: ["whole", "slide"],
-            doc: "Evaluation: the whole resized image at once (it must fit data.img_size), or sliding windows."),
+            doc: "Evaluation: the whole resized image at once at its own size, or sliding data.img_size windows."),
         .int(
             "stride", default: 0, range: 0...16384,
             doc: "Sliding-window stride in pixels; 0 = two thirds of data.img_size."),

@@ -86,6 +86,30 @@ public struct PVTConfig {
             supportsMixing: mixing, inputChannels: inChannels, imageSize: imageSize)
     }
 
+    /// Parameters and per-image activations, counted from the shapes alone
+    /// (no weights built), for ``ComponentDescriptor/validate``.
+    public var plan: ComponentPlan {
+        var parameters = 0.0
+        var activations = Double(inChannels * imageSize * imageSize)
+        var previous = Double(inChannels)
+        for s in 0..<PVTConfig.stageCount {
+            let c = Double(embedDims[s])
+            let hidden = Double(mlpHidden(stage: s))
+            let tokens = Double(gridSide(stage: s) * gridSide(stage: s))
+            let keys = Double(keyGridSide(stage: s) * keyGridSide(stage: s))
+            let sr = Double(srRatios[s])
+            let kernel = s == 0 ? 49.0 : 9.0
+            parameters += previous * c * kernel + 3 * c
+            let block = 4 * c * c + (sr > 1 ? c * c * sr * sr + 3 * c : 0) + 2 * c * hidden + 9 * hidden + 9 * c
+            parameters += Double(depths[s]) * block
+            let saved = tokens * (12 * c + 3 * hidden) + 2 * tokens * keys * Double(numHeads[s])
+            activations += Double(depths[s]) * saved
+            previous = c
+        }
+        return ComponentPlan(
+            parameterCount: parameters, activationsPerImage: activations, outputs: capabilities.outputs)
+    }
+
     private func validate() throws {
         let lists: [(String, Int)] = [
             ("embed_dims", embedDims.count), ("depths", depths.count), ("num_heads", numHeads.count),

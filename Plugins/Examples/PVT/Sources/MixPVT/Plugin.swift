@@ -13,6 +13,7 @@ extension PVTBackbone {
             (try? PVTConfig(params).capabilities)
                 ?? BackboneCapabilities(outputs: [], supportsMixing: false, inputChannels: 3, imageSize: 224)
         },
+        validate: { params, _ in try PVTConfig(params).plan },
         build: { params, context in PVTBackbone(try PVTConfig(params), rng: context.rng) },
         probe: { module, params, _ in
             let pvt = module as! PVTBackbone

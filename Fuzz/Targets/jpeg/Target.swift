@@ -1,0 +1,9 @@
+import MixmaeData
+
+/// libFuzzer's entry point: the JPEG decoder in every mode on one input.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let bytes = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+    _ = DataReaderFuzzing.jpeg(bytes)
+    return 0
+}
