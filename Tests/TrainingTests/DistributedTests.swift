@@ -257,6 +257,32 @@ func weightDifference(_ a: [String: [Float]], _ b: [String: [Float]]) -> (abs: F
         #expect(try ws.registry.run(1)?.status == .failed)
     }
 
+    /// Unreadable images skipped by any rank are all listed in `unreadable.txt` and counted
+    /// in `data.unreadable`, as in one process (each rank reads its own micro-batches, so
+    /// rank 0's list alone would miss rank 1's).
+    @Test func unreadableImagesOfEveryRankAreListed() throws {
+        let ws = try TrainingWorkspace(images: 64)
+        try ws.pretrainRecipe(epochs: 1, batch: 8)
+        let train = ws.folder.file("data/classification/train")
+        for folder in try FileManager.default.contentsOfDirectory(atPath: train).sorted() {
+            for image in try FileManager.default.contentsOfDirectory(atPath: train + "/" + folder).sorted().prefix(2) {
+                try Data("not an image".utf8).write(to: URL(fileURLWithPath: train + "/" + folder + "/" + image))
+            }
+        }
+        let settings = ["--set", "data.max_unreadable=0.5", "--set", "log.val_images=0", "--set", "log.pictures=0"]
+        let single = try ws.single(["train", "pretrain.yaml", "--set", "optim.accum_steps=2"] + settings)
+        #expect(single.status == 0, "\(single.stderr)")
+        let ranks = try ws.mpirun(ranks: 2, ["train", "pretrain.yaml"] + settings)
+        #expect(ranks.status == 0, "\(ranks.stdout)\(ranks.stderr)")
+        func listed(_ run: Int) throws -> Set<String> {
+            let text = try String(contentsOfFile: ws.folder.file("home/runs/\(run)/unreadable.txt"), encoding: .utf8)
+            return Set(text.split(separator: "\n").map { String($0.split(separator: "\t")[0]) })
+        }
+        let (one, two) = (try listed(1), try listed(2))
+        #expect(one.count > 2 && one == two, "one process: \(one.sorted()), two ranks: \(two.sorted())")
+        #expect(try ws.registry.tags(ofRun: 2)["data.unreadable"] == String(one.count))
+    }
+
     /// A batch that does not split into accum_steps x ranks equal micro-batches is a recipe error at data.batch_size.
     @Test func batchThatDoesNotSplitIsARecipeError() throws {
         let ws = try TrainingWorkspace(images: 64)
