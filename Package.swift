@@ -159,6 +159,7 @@ var testPluginProducts: [Product] {
     [
         "Good", "OtherMajor", "NewerMinor", "OtherCompiler", "OwnSDK", "RegisterFails", "DuplicateA", "DuplicateB",
         "NotAPlugin", "BadStamp", "WrongBackward", "CrashesOnLoad", "CrashesOnRegister", "HangsOnRegister",
+        "FixedSize",
     ].map { .library(name: "TestPlugin\($0)", type: .dynamic, targets: ["TestPlugin\($0)"]) }
 }
 
@@ -168,7 +169,7 @@ var testPluginTargets: [Target] {
     let swiftPlugins: [(String, Target.Dependency)] = [
         ("Good", sdk), ("OtherMajor", sdk), ("NewerMinor", sdk), ("OtherCompiler", sdk), ("OwnSDK", ownCopyOfSDK),
         ("RegisterFails", sdk), ("DuplicateA", sdk), ("DuplicateB", sdk), ("WrongBackward", sdk),
-        ("CrashesOnRegister", sdk), ("HangsOnRegister", sdk),
+        ("CrashesOnRegister", sdk), ("HangsOnRegister", sdk), ("FixedSize", sdk),
     ]
     return swiftPlugins.map { name, dependency in
         .target(name: "TestPlugin\(name)", dependencies: [dependency], path: "Tests/FixturePlugins/\(name)")

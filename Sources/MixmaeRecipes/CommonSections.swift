@@ -146,7 +146,8 @@ public enum CommonSections {
         .int("every", default: 10, range: 1...1_000_000, doc: "Record averaged metrics every N steps."),
         .int(
             "pictures_every", default: 1, range: 0...100_000,
-            doc: "Epochs between pictures (reconstruction grids); 0 = none."),
+            doc: "Epochs between pictures (pretraining: reconstructions; detection, segmentation: predictions "
+                + "beside the ground truth); 0 = none."),
         .int("pictures", default: 8, range: 0...64, doc: "Images in each picture grid (the first validation images)."),
         .int(
             "val_images", default: 64, range: 0...100_000,

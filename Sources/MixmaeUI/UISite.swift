@@ -10,6 +10,8 @@ import MixmaeSupport
 /// Pages: `/runs`, `/run/<id>`, `/lineage?ref=REF`, `/compare?runs=1,2,...`.
 /// API (the bytes the CLI's `--format json` prints for the same query):
 /// - `/api/runs?task=&status=&since=&metrics=a,b` = `mixmae runs list ... --format json`
+/// - `/api/runs?...&page_size=50&page=1&sort=COLUMN&dir=asc|desc`: one page of those runs,
+///   sorted on the server (``RunsPaging``), with the total count
 /// - `/api/runs/<id>` = `mixmae runs show <id> --format json`
 /// - `/api/compare?runs=A,B` = `mixmae runs compare A B --format json`
 /// - `/api/lineage?ref=REF&direction=up|down` = `mixmae lineage REF --up|--down --format json`
@@ -80,6 +82,10 @@ package final class UISite {
             }
             let since = try query["since"].map { try RegistryDates.parse($0) }
             let metrics: [String]? = query.has("metrics") ? query.list("metrics") : nil
+            if let paging = try RunsPaging(query) {
+                let runs = try registry.runs(task: query["task"], status: status, since: since)
+                return try .json(paging.page(of: runs, metrics: metrics, in: registry))
+            }
             return try .json(
                 registry.listedRuns(task: query["task"], status: status, since: since, metrics: metrics))
         case ("runs", 2):

@@ -54,6 +54,7 @@ public enum DetectSetup {
             model: model, layerDecay: recipe.optim.float("layer_decay"),
             weightDecay: recipe.optim.float("weight_decay"), validation: validation, settings: settings(recipe),
             outputDirectory: runDirectory)
+        task.pictures = PredictionPictureSchedule(recipe: recipe)
         return (task, loader, report)
     }
 

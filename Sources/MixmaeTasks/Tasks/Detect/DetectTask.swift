@@ -20,8 +20,9 @@ public struct DetectionValidation {
 /// Detection finetuning: backbone + neck + dense head trained on the head's
 /// loss, with layer-wise learning-rate decay on the backbone; after every
 /// epoch, COCO box AP on the validation split (pycocotools-exact), with the
-/// detections written to `val_detections.json` in the run folder. The best
-/// checkpoint is the one with the highest AP.
+/// detections written to `val_detections.json` in the run folder and, every
+/// `log.pictures_every` epochs, a picture of the first validation images with their
+/// predicted boxes beside the ground truth. The best checkpoint is the one with the highest AP.
 public final class DetectTask: TrainingTask {
     public let detector: DetectorModel
     public let layerDecay: Double
@@ -29,6 +30,8 @@ public final class DetectTask: TrainingTask {
     public let validation: DetectionValidation?
     public let settings: DetectionSettings
     public private(set) var outputDirectory: String
+    /// Which epochs draw ``DetectionPicture``s of the first validation images (none by default).
+    public var pictures = PredictionPictureSchedule(count: 0, every: 0)
 
     public var model: Module { detector }
     public var selectionMetric: TaskMetric? { validation == nil ? nil : ObjectDetection().selectionMetric }
@@ -39,7 +42,10 @@ public final class DetectTask: TrainingTask {
     }
 
     /// The file evaluation writes the latest validation detections to.
-    public func attach(runDirectory: String) { outputDirectory = runDirectory }
+    public func attach(runDirectory: String) {
+        outputDirectory = runDirectory
+        pictures.directory = runDirectory + "/pictures"
+    }
 
     public var detectionsPath: String { (outputDirectory as NSString).appendingPathComponent("val_detections.json") }
 
@@ -75,6 +81,11 @@ public final class DetectTask: TrainingTask {
         guard let validation else { return nil }
         let result = try DetectionEvaluation.run(detector, on: validation, settings: settings)
         try COCOResults.write(result.detections, to: detectionsPath)
+        if pictures.isDue(epoch: epoch) {
+            pictures.drawing(DetectionPicture.kind, epoch: epoch) {
+                try DetectionPicture.grid(of: result.detections, on: validation.dataset, count: pictures.count)
+            }
+        }
         return Dictionary(uniqueKeysWithValues: zip(COCOBoxMetrics.keys, result.metrics.values))
     }
 }
