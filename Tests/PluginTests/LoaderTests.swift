@@ -161,9 +161,8 @@ extension InProcess {
             let host = PluginABI.hostStamp()
             let loader = PluginLoader(hostStamp: host)
             var older = host
-            older.sdkMinor -= 1
             // SDK 2.3 grew ComponentDescriptor (validate): a 2.2 plugin's descriptor has another layout.
-            #expect(older.sdkMinor < PluginLoader.oldestLayoutCompatibleMinor)
+            older.sdkMinor = PluginLoader.oldestLayoutCompatibleMinor - 1
             #expect(loader.incompatibility(of: older) == .olderSDKLayout(plugin: older, host: host))
             #expect(loader.incompatibility(of: host) == nil)
             var other = host

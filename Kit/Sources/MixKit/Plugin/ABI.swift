@@ -40,7 +40,10 @@ public enum PluginABI {
     /// 2.3: ``ComponentDescriptor/validate`` and ``ComponentPlan`` (cross-parameter checks and
     /// memory estimates without building weights). The descriptor grew a stored property:
     /// rebuild 2.1 and 2.2 plugins.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 3 }
+    /// 2.5: ``MaskTokenBackbone``, ``SingleImageDecoder``, ``MaskedReconstructionLoss`` (the
+    /// SimMIM-style baseline, `mask.mode: mask_token`). New protocols only: no layout changed,
+    /// so 2.3 plugins still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 5 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
