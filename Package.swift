@@ -84,8 +84,8 @@ let package = Package(
             name: "MixSwin", dependencies: ["MixSwinModel", .product(name: "MixKit", package: "Kit")],
             path: "Plugins/Swin",
             exclude: [
-                "SwinBackbone.swift", "SwinBlocks.swift", "SwinConfig.swift", "SwinPadding.swift",
-                "WindowAttention.swift",
+                "SwinBackbone.swift", "SwinBlocks.swift", "SwinConfig.swift", "SwinMaskToken.swift",
+                "SwinPadding.swift", "WindowAttention.swift",
             ], sources: ["Plugin.swift"]),
         .target(
             name: "MixViTDecoder", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/ViTDecoder"),

@@ -14,6 +14,7 @@ import MixmaeSupport
 ///   sorted on the server (``RunsPaging``), with the total count
 /// - `/api/runs/<id>` = `mixmae runs show <id> --format json`
 /// - `/api/compare?runs=A,B` = `mixmae runs compare A B --format json`
+/// - `/api/sweeps/<id>?metrics=a,b` = `mixmae runs compare --sweep <id> [--metrics a,b] --format json`
 /// - `/api/lineage?ref=REF&direction=up|down` = `mixmae lineage REF --up|--down --format json`
 /// - `/api/lineage.dot?ref=REF&direction=up|down` = `... --format dot`
 /// Files: `/files/run/<id>/pictures/<name>`, `/files/artifact/<sha256>` (``RunOutputFiles``).
@@ -97,6 +98,12 @@ package final class UISite {
                     "/api/compare takes exactly two runs, as `mixmae runs compare A B`; got \(ids.count)")
             }
             return try .json(registry.compare(ids[0], ids[1]))
+        case ("sweeps", 2):
+            guard let id = Int64(segments[1]) else {
+                throw UIRequestError.badRequest("a sweep id is a number (/api/sweeps/3), not '\(segments[1])'")
+            }
+            let metrics: [String]? = query.has("metrics") ? query.list("metrics") : nil
+            return try .json(SweepTable(registry: registry, sweep: id, metrics: metrics))
         case ("lineage", 1), ("lineage.dot", 1):
             guard let reference = query["ref"] else {
                 throw UIRequestError.badRequest(
@@ -119,7 +126,8 @@ package final class UISite {
         default:
             throw UIRequestError.notFound(
                 "no API at /api/\(segments.joined(separator: "/")); there are /api/runs, /api/runs/ID, "
-                    + "/api/compare?runs=A,B, /api/lineage?ref=REF&direction=up|down and /api/lineage.dot")
+                    + "/api/compare?runs=A,B, /api/sweeps/ID, /api/lineage?ref=REF&direction=up|down and /api/lineage.dot"
+            )
         }
     }
 
@@ -192,6 +200,7 @@ package final class UISite {
     }
 
     private static func status(of error: UserFacingError) -> Int {
+        if error is SweepNotFoundError { return 404 }
         if let registryError = error as? RegistryError {
             switch registryError {
             case .runNotFound: return 404

@@ -30,6 +30,8 @@ public final class TrainingSession {
     /// The processes of the run; nil: chosen from the recipe's `distributed` and the
     /// environment (``CommunicatorSelection``) when a run starts.
     public var communicator: Communicator?
+    /// Tags a new run gets when it is registered (`train --tag`; `mixmae sweep` ties its runs to it so).
+    public var runTags: [String: String] = [:]
 
     public init(catalog: PluginCatalog, registry: RunRegistry) {
         self.catalog = catalog
@@ -67,7 +69,9 @@ public final class TrainingSession {
                         task: recipe.task.name,
                         recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
                         seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
-                    for (key, value) in tags.sorted(by: { $0.key < $1.key }) { try run.setTag(key, value) }
+                    for (key, value) in tags.merging(runTags, uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
+                        try run.setTag(key, value)
+                    }
                     log("run \(run.id): \(recipe.task.name), outputs in \(run.outputDirectory.path)")
                     // Where each value was set (file:line), for `mixmae ui`; the registry keeps the plain text.
                     try? resolved.yaml(provenance: true).write(

@@ -43,7 +43,10 @@ public enum PluginABI {
     /// 2.4: the `communicator` component kind (``Communicator``, ``CommunicatorDescriptor``,
     /// ``PluginRegistrar/add(communicator:)``). Additive: no layout a 2.3 plugin sees changed,
     /// so 2.3 plugins still load.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 4 }
+    /// 2.5: ``MaskTokenBackbone``, ``SingleImageDecoder``, ``MaskedReconstructionLoss`` (the
+    /// SimMIM-style baseline, `mask.mode: mask_token`). New protocols only: no layout changed,
+    /// so 2.3 plugins still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 5 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.

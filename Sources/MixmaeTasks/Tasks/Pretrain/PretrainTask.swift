@@ -19,6 +19,8 @@ public final class PretrainTask: TrainingTask {
     /// Where pictures go, and how often (epochs; 0 = never).
     public private(set) var picturesDirectory: String
     public let picturesEvery: Int
+    /// Set for `mask.mode: mask_token` (the SimMIM-style baseline); nil for MixMAE.
+    public var maskTokenParts: MaskTokenParts?
 
     public var model: Module { pretrain }
 
@@ -48,7 +50,13 @@ public final class PretrainTask: TrainingTask {
 
     public func loss(for batch: Batch) throws -> (loss: Tensor, logs: [String: Double]) {
         let mixing = batch.position.map { sampler.mask(at: $0) } ?? sampler.next()
-        return (pretrain(batch.images, mixing: mixing).loss, [:])
+        return (forward(batch.images, mask: mixing).loss, [:])
+    }
+
+    /// The forward pass of the recipe's `mask.mode` under the batch mask.
+    func forward(_ images: Tensor, mask: MixingMask) -> PretrainModel.Output {
+        if let parts = maskTokenParts { return pretrain(images, maskedBy: mask, parts: parts) }
+        return pretrain(images, mixing: mask)
     }
 
     public var generatorState: [UInt64]? {
@@ -79,7 +87,7 @@ public final class PretrainTask: TrainingTask {
                 for (index, start) in starts.enumerated() where processes.owns(batch: index) {
                     let count = min(evaluationBatch, validationCount - start)
                     let batch = withNoGrad {
-                        pretrain(images.slice(axis: 0, start..<(start + count)), mixing: mixing)
+                        forward(images.slice(axis: 0, start..<(start + count)), mask: mixing)
                     }
                     total += Double(batch.loss.item()) * Double(count)
                 }
@@ -89,9 +97,10 @@ public final class PretrainTask: TrainingTask {
         }
         if processes.rank == 0 && pictureCount > 0 && picturesEvery > 0 && (epoch + 1) % picturesEvery == 0 {
             let shown = images.slice(axis: 0, 0..<pictureCount)
-            let out = withNoGrad { pretrain(shown, mixing: mixing) }
+            let out = withNoGrad { forward(shown, mask: mixing) }
             let picture = try ReconstructionPicture(
-                images: shown, output: out, mixing: mixing, patchSize: pretrain.decoder.patchSize,
+                images: shown, output: out, mixing: mixing, maskTokens: maskTokenParts != nil,
+                patchSize: pretrain.decoder.patchSize,
                 normalizedTargets: pretrain.objective.normalizesTargets, normalization: normalization)
             try FileManager.default.createDirectory(atPath: picturesDirectory, withIntermediateDirectories: true)
             try picture.image.write(
