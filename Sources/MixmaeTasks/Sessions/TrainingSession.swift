@@ -69,7 +69,8 @@ public final class TrainingSession {
                         task: recipe.task.name,
                         recipe: RecipeSnapshot(text: resolved.yaml(provenance: false), sha256: resolved.hash),
                         seed: recipe.seed, plugins: try catalog.pluginRecords(for: recipe), rerunOf: rerunOf)
-                    for (key, value) in tags.merging(runTags, uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
+                    for (key, value) in tags.merging(runTags, uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key })
+                    {
                         try run.setTag(key, value)
                     }
                     log("run \(run.id): \(recipe.task.name), outputs in \(run.outputDirectory.path)")
