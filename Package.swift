@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "MixRPN", type: .dynamic, targets: ["MixRPN"]),
         .library(name: "MixRoIBox", type: .dynamic, targets: ["MixRoIBox"]),
         .library(name: "MixRoIMask", type: .dynamic, targets: ["MixRoIMask"]),
+        .library(name: "MixMPI", type: .dynamic, targets: ["MixMPI"]),
     ] + testPluginProducts,
     dependencies: [
         .package(path: "Kit"),
@@ -86,8 +87,8 @@ let package = Package(
             name: "MixSwin", dependencies: ["MixSwinModel", .product(name: "MixKit", package: "Kit")],
             path: "Plugins/Swin",
             exclude: [
-                "SwinBackbone.swift", "SwinBlocks.swift", "SwinConfig.swift", "SwinPadding.swift",
-                "WindowAttention.swift",
+                "SwinBackbone.swift", "SwinBlocks.swift", "SwinConfig.swift", "SwinMaskToken.swift",
+                "SwinPadding.swift", "WindowAttention.swift",
             ], sources: ["Plugin.swift"]),
         .target(
             name: "MixViTDecoder", dependencies: [.product(name: "MixKit", package: "Kit")], path: "Plugins/ViTDecoder"),
@@ -107,6 +108,13 @@ let package = Package(
         .target(name: "MixRoIMaskModel", dependencies: [kit], path: "Plugins/RoIMask/Model"),
         .target(
             name: "MixRoIMask", dependencies: ["MixRoIMaskModel", kit], path: "Plugins/RoIMask", exclude: ["Model"]),
+        // The MPI communicator: Debian's Open MPI (libopenmpi-dev, scripts/install-deps).
+        .systemLibrary(
+            name: "CMPI", path: "Plugins/MPI/CMPI", pkgConfig: "ompi", providers: [.apt(["libopenmpi-dev"])]),
+        .target(name: "MixMPIShim", dependencies: ["CMPI"], path: "Plugins/MPI/Shim"),
+        .target(
+            name: "MixMPI", dependencies: ["MixMPIShim", .product(name: "MixKit", package: "Kit")],
+            path: "Plugins/MPI/Plugin"),
         .target(name: "TestSupport", path: "Tests/Support"),
         // One test target per host target (and Kit's own tests).
         .testTarget(name: "SupportTests", dependencies: ["MixmaeSupport", "TestSupport"], path: "Tests/SupportTests"),
@@ -166,6 +174,7 @@ var testPluginProducts: [Product] {
     [
         "Good", "OtherMajor", "NewerMinor", "OtherCompiler", "OwnSDK", "RegisterFails", "DuplicateA", "DuplicateB",
         "NotAPlugin", "BadStamp", "WrongBackward", "CrashesOnLoad", "CrashesOnRegister", "HangsOnRegister",
+        "FixedSize",
     ].map { .library(name: "TestPlugin\($0)", type: .dynamic, targets: ["TestPlugin\($0)"]) }
 }
 
@@ -175,7 +184,7 @@ var testPluginTargets: [Target] {
     let swiftPlugins: [(String, Target.Dependency)] = [
         ("Good", sdk), ("OtherMajor", sdk), ("NewerMinor", sdk), ("OtherCompiler", sdk), ("OwnSDK", ownCopyOfSDK),
         ("RegisterFails", sdk), ("DuplicateA", sdk), ("DuplicateB", sdk), ("WrongBackward", sdk),
-        ("CrashesOnRegister", sdk), ("HangsOnRegister", sdk),
+        ("CrashesOnRegister", sdk), ("HangsOnRegister", sdk), ("FixedSize", sdk),
     ]
     return swiftPlugins.map { name, dependency in
         .target(name: "TestPlugin\(name)", dependencies: [dependency], path: "Tests/FixturePlugins/\(name)")

@@ -7,8 +7,8 @@ Makes the registry with `mixmae debug registry-load` (real rows through the regi
 runs, metrics, checkpoints, init.backbone links; 10 writer processes at once, so 10
 lineage chains of runs/10 runs), starts `mixmae ui` on a free port, and times each page
 5 times: the server's answer (HTTP GET, whole body) and, in headless Chromium, the page
-until it is shown (the runs page: until its table is filled from /api/runs). Prints the
-median of each.
+until it is shown (the runs page: until its table is filled with its first page from
+/api/runs). Prints the median of each.
 """
 import argparse
 import os
@@ -56,12 +56,17 @@ def main():
         base = match.group(1)
         newest = int(re.search(r'"id" : (\d+)', urllib.request.urlopen(base + "api/runs").read().decode()).group(1))
         pages = [
-            ("runs", "runs", "#rows tr"),
+            ("runs (page of 50)", "runs", "#rows tr"),
+            ("runs (page of 50, metrics loss,lr)", "runs?metrics=loss,lr", "#rows tr"),
             ("run", f"run/{newest}", "#recipe"),
             ("lineage", f"lineage?ref=run:{newest}", "#graph svg"),
             ("compare (3 runs)", f"compare?runs={newest},{newest - 1},{newest - 2}", "#charts svg"),
         ]
         api = [("api/runs", "api/runs"), ("api/runs?metrics=loss,lr", "api/runs?metrics=loss,lr"),
+               ("api/runs page of 50 (the runs page)", "api/runs?page_size=50&page=1&sort=id&dir=desc"),
+               ("  same, metrics=loss,lr", "api/runs?page_size=50&page=1&sort=id&dir=desc&metrics=loss,lr"),
+               ("  same, page 20", "api/runs?page_size=50&page=20&sort=id&dir=desc&metrics=loss,lr"),
+               ("  same, sorted by metric:loss", "api/runs?page_size=50&sort=metric:loss&dir=asc&metrics=loss,lr"),
                ("api/runs/ID", f"api/runs/{newest}"),
                ("api/lineage?direction=up", f"api/lineage?ref=run:{newest}&direction=up")]
 

@@ -249,10 +249,57 @@ def main():
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "th[data-key='metric:top1']"))
         top1 = driver.find_element(By.CSS_SELECTOR, "#rows tr[data-run='2'] td:nth-child(11)").text
         check(re.match(r"^[0-9.e-]+$", top1) is not None, f"runs page: top1 of run 2 shows '{top1}'")
-        driver.find_element(By.CSS_SELECTOR, "th[data-key='id']").click()  # id ascending
-        ids = [row.get_attribute("data-run") for row in driver.find_elements(By.CSS_SELECTOR, "#rows tr")]
+        driver.find_element(By.CSS_SELECTOR, "th[data-key='id']").click()  # id ascending, sorted by the server
+
+        def row_ids(d):
+            return [row.get_attribute("data-run") for row in d.find_elements(By.CSS_SELECTOR, "#rows tr")]
+        try:
+            WebDriverWait(driver, 20, ignored_exceptions=transient).until(lambda d: row_ids(d) == ["1", "2"])
+        except Exception:
+            pass
+        ids = row_ids(driver)
         check(ids == ["1", "2"], f"runs page: sorting by id ascending gave {ids}")
+        check("dir=asc" in driver.current_url, f"runs page: the sort is not in the address: {driver.current_url}")
         driver.save_screenshot(os.path.join(shots, "runs.png"))
+
+        # Pages of one run: the server cuts them, with the sort and the filters.
+        driver.get(base + "runs?page_size=1")
+        try:
+            WebDriverWait(driver, 20, ignored_exceptions=transient).until(lambda d: row_ids(d) == ["2"])
+        except Exception:
+            pass
+        check(row_ids(driver) == ["2"], f"runs page 1 of size 1: rows {row_ids(driver)}")
+        check("page 1 of 2" in driver.find_element(By.ID, "position").text,
+              f"runs pager: {driver.find_element(By.ID, 'position').text}")
+        check(driver.find_element(By.ID, "previous").get_attribute("disabled") is not None,
+              "runs pager: previous is enabled on page 1")
+        driver.find_element(By.ID, "next").click()
+        try:
+            WebDriverWait(driver, 20, ignored_exceptions=transient).until(lambda d: row_ids(d) == ["1"])
+        except Exception:
+            pass
+        check(row_ids(driver) == ["1"], f"runs page 2 of size 1: rows {row_ids(driver)}")
+        check("page=2" in driver.current_url, f"runs pager: the page is not in the address: {driver.current_url}")
+        check(driver.find_element(By.ID, "next").get_attribute("disabled") is not None,
+              "runs pager: next is enabled on the last page")
+        driver.find_element(By.CSS_SELECTOR, "th[data-key='id']").click()  # id ascending: back to page 1
+        try:
+            WebDriverWait(driver, 20, ignored_exceptions=transient).until(
+                lambda d: row_ids(d) == ["1"] and "page 1 of 2" in d.find_element(By.ID, "position").text)
+        except Exception:
+            pass
+        check(row_ids(driver) == ["1"] and "page 1 of 2" in driver.find_element(By.ID, "position").text,
+              f"runs pager: sorting did not return to page 1 sorted ascending: {row_ids(driver)}")
+        Select(driver.find_element(By.ID, "task")).select_by_value("classify")
+        try:
+            WebDriverWait(driver, 20, ignored_exceptions=transient).until(
+                lambda d: row_ids(d) == ["2"] and "page 1 of 1" in d.find_element(By.ID, "position").text)
+        except Exception:
+            pass
+        check(row_ids(driver) == ["2"] and "page 1 of 1" in driver.find_element(By.ID, "position").text,
+              f"runs pager with a filter: {row_ids(driver)}, {driver.find_element(By.ID, 'position').text}")
+        driver.get(base + "runs?sort=id&dir=asc")
+        wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#rows tr")) == 2)
 
         # Runs table -> run 1 -> its lineage -> the finetune (run 2).
         driver.find_element(By.CSS_SELECTOR, "#rows tr[data-run='1'] a.run-link").click()
@@ -278,6 +325,9 @@ def main():
         heading = driver.find_element(By.TAG_NAME, "h1").text
         check(heading.startswith("run 2") and "classify" in heading, f"finetune page heading: {heading}")
         check(driver.find_elements(By.CSS_SELECTOR, "a.parents-link[href='/run/1']"), "run 2: no link to its parent")
+        parents = driver.find_element(By.CSS_SELECTOR, "p.parents").text
+        check(parents.startswith("parents: finetuned from run 1 pretrain") and "(init.backbone, sha256:" in parents,
+              f"run 2: its parent reads '{parents}'")
 
         # Compare: tick both runs in the table.
         driver.get(base + "runs")

@@ -2,20 +2,29 @@ import MixKit
 
 /// MixMAE's dual-reconstruction loss: unmix the two decoder branches so every
 /// position is predicted by the branch in which it was hidden, then the mean
-/// squared error against the (optionally per-patch normalised) pixels.
+/// squared error against the (optionally per-patch normalised) pixels. With
+/// `dual: false` only the first branch counts: each mixed input reconstructs
+/// its first image where it was hidden, and the partner image is left out.
 final class MixReconstructionLoss: Module, ReconstructionLoss {
     let normPixLoss: Bool
+    let dual: Bool
 
     static let schema: [ParameterSpec] = [
         .bool(
             "norm_pix_loss", default: true,
-            doc: "Normalise each target patch by its mean and unbiased variance (+1e-6) before the error.")
+            doc: "Normalise each target patch by its mean and unbiased variance (+1e-6) before the error."),
+        .bool(
+            "dual", default: true,
+            doc:
+                "Reconstruct both images of each mixed input (the paper's dual reconstruction); false: only the first, over the patches where it was hidden (mask.mode: mix)."
+        ),
     ]
 
     var normalizesTargets: Bool { normPixLoss }
 
     init(_ p: Parameters) {
         normPixLoss = p.bool("norm_pix_loss")
+        dual = p.bool("dual")
         super.init()
     }
 
@@ -45,6 +54,7 @@ final class MixReconstructionLoss: Module, ReconstructionLoss {
         let t = target(images, patchSize: patchSize)
         let m = mixing.tensor(height: mixing.height, width: mixing.width)
         let first = reconstruction.slice(axis: 0, 0..<b)
+        guard dual else { return MixReconstructionLoss.maskedMean(first, t, mask: mixing) }
         let second = reconstruction.slice(axis: 0, b..<(2 * b))
         let unmixed = first * m + second.flipped(axis: 0) * (1 - m)
         return mseLoss(unmixed, t)

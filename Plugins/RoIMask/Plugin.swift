@@ -16,8 +16,8 @@ extension FCNMaskHead {
         build: { params, context in FCNMaskHead(try RoIMaskConfig(params, context: context), rng: context.rng) },
         probe: { module, _, context in
             let head = module as! FCNMaskHead
-            let (features, samples, targets) = MaskProbe.inputs(context)
-            return head.loss(features, samples: samples, targets: targets).total
+            let (features, samples, masks) = MaskProbe.inputs(context)
+            return head.loss(features, samples: samples, masks: masks).total
         })
 }
 

@@ -13,6 +13,10 @@ package final class SwinBackbone: Module, Backbone {
     let norm: LayerNorm
     /// LayerNorms for outputs of earlier stages (dense tasks), `out_norms.i` for stage i.
     let outNorms: [LayerNorm]
+    /// The learned [MASK] token `[1, 1, C]` of `mask.mode: mask_token` (SimMIM), added by
+    /// ``addMaskToken(using:)`` only for that mode; `encoder_mask_token` in checkpoints,
+    /// apart from the decoder's `mask_token`.
+    package internal(set) var encoderMaskToken: Tensor?
 
     package let config: SwinConfig
     package let capabilities: BackboneCapabilities
@@ -72,18 +76,29 @@ package final class SwinBackbone: Module, Backbone {
     /// (defined for `img_size`) is resized bicubically when the grid differs.
     /// Mixing needs a grid that halves exactly at every stage (pretraining sizes).
     package func features(_ images: Tensor, mixing: MixingMask?) -> [FeatureMap] {
+        let attentionGroups = config.mixAttention == .masked ? mixing : nil
+        return encode(images, attentionGroups: attentionGroups) { tokens, height, width in
+            mixing.map { $0.mix(tokens, height: height, width: width) } ?? tokens
+        }
+    }
+
+    /// The encoder: patch embedding, `embedded` (mixing or masking the tokens
+    /// `[B, h*w, C]` of the stage-0 grid), position table, stages. Attention is
+    /// kept within each group of `attentionGroups` (upsampled to every stage), if given.
+    func encode(
+        _ images: Tensor, attentionGroups: MixingMask?, embedded: (Tensor, Int, Int) -> Tensor
+    ) -> [FeatureMap] {
         precondition(
             images.rank == 4 && images.shape[1] == config.inChannels,
             "swin: images must be [B, \(config.inChannels), H, W], got \(images.shape)")
         let patch = config.patchSize
         var height = (images.shape[2] + patch - 1) / patch
         var width = (images.shape[3] + patch - 1) / patch
-        var x = patchEmbed(padImages(images, toMultipleOf: patch))
-        if let mixing { x = mixing.mix(x, height: height, width: width) }
+        var x = embedded(patchEmbed(padImages(images, toMultipleOf: patch)), height, width)
         x = x + resizedPositionTable(absolutePosEmbed, side: config.gridSide(stage: 0), height: height, width: width)
         var outputs: [FeatureMap] = []
         for (s, stage) in layers.enumerated() {
-            let groups = mixing?.upsampled(height: height, width: width)
+            let groups = attentionGroups?.upsampled(height: height, width: width)
             let (features, next) = stage(x, height: height, width: width, groups: groups)
             if config.outIndices.contains(s) {
                 let normed = s == config.stageCount - 1 ? norm(features) : outNorms[s](features)
@@ -104,7 +119,11 @@ package final class SwinBackbone: Module, Backbone {
     package func layerIndex(ofParameter name: String) -> Int {
         let parts = name.split(separator: ".")
         let total = config.depths.reduce(0, +)
-        if name.hasPrefix("patch_embed") || name.hasPrefix("absolute_pos_embed") || name == "mask_token" { return 0 }
+        if name.hasPrefix("patch_embed") || name.hasPrefix("absolute_pos_embed") || name == "mask_token"
+            || name == "encoder_mask_token"
+        {
+            return 0
+        }
         if parts.count > 3, parts[0] == "layers", let stage = Int(parts[1]), config.depths.indices.contains(stage) {
             if parts[2] == "downsample" { return config.depths[...stage].reduce(0, +) + 1 }
             if parts[2] == "blocks", let block = Int(parts[3]) {

@@ -1,5 +1,13 @@
 import MixKit
 
+/// Whether the tokens of the two images a MixMAE input mixes may attend to each other.
+package enum MixAttention: String, CaseIterable {
+    /// Each token attends only to tokens of its own source image (the paper's masked self-attention).
+    case masked
+    /// Every token attends to every token of its window, whichever image it came from.
+    case full
+}
+
 /// Validated hyper-parameters of ``SwinBackbone``, by their reference names.
 package struct SwinConfig {
     package var imageSize: Int
@@ -13,6 +21,7 @@ package struct SwinConfig {
     var qkvBias: Bool
     var dropPathRate: Double
     var outIndices: [Int]
+    package var mixAttention: MixAttention
 
     package static let schema: [ParameterSpec] = [
         .int(
@@ -36,6 +45,11 @@ package struct SwinConfig {
             doc:
                 "Stages whose outputs are returned; the last stage goes through `norm`, earlier ones through `out_norms.i`."
         ),
+        .string(
+            "mix_attention", default: MixAttention.masked.rawValue, allowed: MixAttention.allCases.map(\.rawValue),
+            doc:
+                "MixMAE only: `masked` keeps each token's attention within its source image (the paper), `full` lets the tokens of the two mixed images attend to each other."
+        ),
     ]
 
     /// Reads and cross-checks validated parameters.
@@ -51,6 +65,7 @@ package struct SwinConfig {
         qkvBias = p.bool("qkv_bias")
         dropPathRate = p.float("drop_path_rate")
         outIndices = p.intList("out_indices")
+        mixAttention = MixAttention(rawValue: p.string("mix_attention")) ?? .masked
         try validate()
     }
 

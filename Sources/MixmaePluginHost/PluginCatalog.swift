@@ -98,6 +98,11 @@ public final class PluginCatalog {
     /// Every loaded component, in registry and registration order.
     public var components: [PluginComponent] { libraries.flatMap(\.components) }
 
+    /// Every loaded communicator (kind `communicator`) with its library, in registry order.
+    public var communicators: [(descriptor: CommunicatorDescriptor, library: String)] {
+        libraries.flatMap { library in library.communicators.map { ($0, library.path) } }
+    }
+
     /// The component with this id, or nil.
     public func component(_ id: String) -> PluginComponent? { byID[id] }
 

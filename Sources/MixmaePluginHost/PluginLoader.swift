@@ -32,6 +32,8 @@ public struct PluginLibrary {
     public var stamp: PluginStamp
     /// The components it registered, in registration order.
     public var components: [PluginComponent]
+    /// The communicators it registered (kind `communicator`), in registration order.
+    public var communicators: [CommunicatorDescriptor] = []
 }
 
 /// Loads plugin libraries and checks them before any of their components is used.
@@ -56,11 +58,10 @@ public struct PluginLoader {
     /// The stamp plugins are checked against: the running SDK's.
     public var hostStamp: PluginStamp
 
-    /// The oldest SDK minor whose shared types have this host's layout: 2.3
-    /// added a stored property to `ComponentDescriptor` (`validate`), so a 2.0,
-    /// 2.1 or 2.2 plugin would hand the host a descriptor of another size; 2.6
-    /// added one to `DetectionTarget` (`masks`), which the host hands to heads.
-    public static let oldestLayoutCompatibleMinor: Int64 = 6
+    /// The oldest SDK minor whose `ComponentDescriptor` has this host's
+    /// layout: 2.3 added a stored property (`validate`), so a 2.0, 2.1 or 2.2
+    /// plugin would hand the host a descriptor of another size.
+    public static let oldestLayoutCompatibleMinor: Int64 = 3
 
     public init(hostStamp: PluginStamp = PluginABI.hostStamp()) {
         self.hostStamp = hostStamp
@@ -100,6 +101,9 @@ public struct PluginLoader {
             return refuse(.registerFailed(reason: why), ids: ids)
         }
         var seen = Set<String>()
+        for id in registrar.communicators.map(\.id) {
+            guard seen.insert(id).inserted else { return refuse(.duplicateComponentInLibrary(id: id), ids: ids) }
+        }
         for descriptor in registrar.components {
             guard seen.insert(descriptor.id).inserted else {
                 return refuse(.duplicateComponentInLibrary(id: descriptor.id), ids: ids)
@@ -110,7 +114,8 @@ public struct PluginLoader {
         return .success(
             PluginLibrary(
                 path: path, stamp: stamp,
-                components: registrar.components.map { PluginComponent(descriptor: $0, library: path) }))
+                components: registrar.components.map { PluginComponent(descriptor: $0, library: path) },
+                communicators: registrar.communicators))
     }
 
     /// Why a plugin with `stamp` cannot run in this host, or nil when it can.

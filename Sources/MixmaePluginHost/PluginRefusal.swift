@@ -30,7 +30,7 @@ public struct PluginRefusal: UserFacingError, Sendable {
         case otherSDKMajor(plugin: PluginStamp, host: PluginStamp)
         /// Built against a newer SDK minor version than the host's.
         case newerSDKMinor(plugin: PluginStamp, host: PluginStamp)
-        /// Built against an older SDK minor whose shared types (component descriptor, detection target) have another layout.
+        /// Built against an older SDK minor whose component descriptor has another layout.
         case olderSDKLayout(plugin: PluginStamp, host: PluginStamp)
         /// Built by another Swift compiler.
         case otherCompiler(plugin: PluginStamp, host: PluginStamp)
@@ -114,9 +114,9 @@ public struct PluginRefusal: UserFacingError, Sendable {
             return "\(file)\(listed) was built against MixKit SDK \(plugin.sdkVersion), newer than this host's SDK "
                 + "\(host.sdkVersion): update mixmae, or rebuild the plugin against SDK \(host.sdkVersion)"
         case .olderSDKLayout(let plugin, let host):
-            return "\(file)\(listed) was built against MixKit SDK \(plugin.sdkVersion), whose shared types have "
-                + "another layout than this host's SDK \(host.sdkVersion) (2.3 added `validate` to the component "
-                + "descriptor, 2.6 `masks` to DetectionTarget): rebuild the plugin against SDK \(host.sdkVersion)"
+            return "\(file)\(listed) was built against MixKit SDK \(plugin.sdkVersion), whose component descriptor "
+                + "has another layout than this host's SDK \(host.sdkVersion) (2.3 added `validate`): rebuild the "
+                + "plugin against SDK \(host.sdkVersion)"
         case .otherCompiler(let plugin, let host):
             return "\(file)\(listed) was built by Swift \(plugin.compilerDescription), but this host by Swift "
                 + "\(host.compilerDescription); the SDK's types have no stable layout across compilers: rebuild "

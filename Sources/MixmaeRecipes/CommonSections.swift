@@ -20,6 +20,12 @@ extension RecipeSchema {
                         "task", default: names.first, allowed: names, doc: "What the recipe trains: \(summaries).")),
                 .parameter(
                     .int("seed", default: 0, range: 0...4_294_967_295, doc: "Seed of every random generator.")),
+                .parameter(
+                    .string(
+                        "distributed", default: "auto", allowed: ["auto", "none", "mpi"],
+                        doc:
+                            "Processes of one run: auto (MPI when started by mpirun or srun, else one process), "
+                            + "none (one process), mpi (MPI required: the communicator plugin Plugins/MPI).")),
                 .section("data", CommonSections.data, doc: "Training and validation data, augmentation."),
                 .section("optim", CommonSections.optim, doc: "The optimiser."),
                 .section("schedule", CommonSections.schedule, doc: "Epochs and learning-rate schedule."),
@@ -112,6 +118,12 @@ public enum CommonSections {
         .float(
             "layer_decay", default: 1, range: 0...1,
             doc: "Layer-wise learning-rate decay for finetuning (1 = off; the paper uses 0.7)."),
+        .int(
+            "accum_steps", default: 1, range: 1...65_536,
+            doc:
+                "Gradient accumulation (the reference's --accum_iter): each optimizer step sums the gradients of this many "
+                + "micro-batches per process; data.batch_size stays the whole step's batch and must divide by "
+                + "accum_steps times the number of processes."),
     ]
 
     public static let schedule: [ParameterSpec] = [
@@ -137,7 +149,8 @@ public enum CommonSections {
         .int("every", default: 10, range: 1...1_000_000, doc: "Record averaged metrics every N steps."),
         .int(
             "pictures_every", default: 1, range: 0...100_000,
-            doc: "Epochs between pictures (reconstruction grids); 0 = none."),
+            doc: "Epochs between pictures (pretraining: reconstructions; detection, segmentation: predictions "
+                + "beside the ground truth); 0 = none."),
         .int("pictures", default: 8, range: 0...64, doc: "Images in each picture grid (the first validation images)."),
         .int(
             "val_images", default: 64, range: 0...100_000,

@@ -145,7 +145,15 @@ private final class ValidatorTable: @unchecked Sendable {
     init(_ descriptors: [ComponentDescriptor]) {
         var table: [ComponentKind: [String: (Parameters, BuildContext) throws -> ComponentPlan]] = [:]
         for descriptor in descriptors {
-            if let validate = descriptor.validate { table[descriptor.kind, default: [:]][descriptor.id] = validate }
+            if let validate = descriptor.validate {
+                table[descriptor.kind, default: [:]][descriptor.id] = validate
+            } else if let capabilities = descriptor.capabilities {
+                // A backbone without `validate` (SDK < 2.3) still says what it emits:
+                // its consumers (decoder, neck, head) are checked against that.
+                table[descriptor.kind, default: [:]][descriptor.id] = { parameters, _ in
+                    ComponentPlan(outputs: capabilities(parameters).outputs)
+                }
+            }
         }
         self.table = table
     }

@@ -328,6 +328,15 @@ enum ReportPictures {
         var caption: String
     }
 
+    /// What the columns of a picture kind show.
+    static let columns = [
+        "reconstruction": "columns: original | mixed input | reconstruction",
+        "detections": "first validation images at their own sizes; columns: ground truth | predicted boxes "
+            + "with score >= 0.3, coloured and tagged by class",
+        "segmentation": "first validation images at their own sizes; columns: ground truth | predicted label "
+            + "map, one colour per class",
+    ]
+
     static func latest(in folder: URL) -> [Picture] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: folder.path) else { return [] }
         var groups: [String: [String]] = [:]
@@ -342,9 +351,7 @@ enum ReportPictures {
             if let range = latest.range(of: "-epoch-") {
                 let digits = latest[range.upperBound...].prefix { $0.isNumber }
                 caption = "\(kind), epoch \(Int(digits) ?? 0)"
-                if kind == "reconstruction" {
-                    caption += " (columns: original | mixed input | reconstruction)"
-                }
+                if let columns = columns[kind] { caption += " (\(columns))" }
             }
             return Picture(
                 latest: folder.appendingPathComponent(latest),

@@ -34,8 +34,14 @@ extension RunRegistry {
     public func listedRuns(
         task: String? = nil, status: RunStatus? = nil, since: Date? = nil, metrics: [String]? = nil
     ) throws -> [ListedRun] {
-        let found = try runs(task: task, status: status, since: since)
-        return try database.readTransaction {
+        try listedRuns(of: try runs(task: task, status: status, since: since), metrics: metrics)
+    }
+
+    /// `found` as ``listedRuns(task:status:since:metrics:)`` lists them: each with the last
+    /// value of every metric in `metrics`. A page of runs needs the metric queries of its own
+    /// runs only.
+    public func listedRuns(of found: [RunRecord], metrics: [String]?) throws -> [ListedRun] {
+        try database.readTransaction {
             try found.map { run in
                 ListedRun(
                     run: run,

@@ -116,8 +116,23 @@ public enum RegistrySchema {
         SchemaMigration(
             version: 1,
             summary: "runs, attempts, plugins, artifacts, events, metrics, tags",
-            apply: { try $0.execute(version1) })
+            apply: { try $0.execute(version1) }),
+        SchemaMigration(
+            version: 2,
+            summary: "sweeps (mixmae sweep): one row per grid, its runs tagged sweep / sweep.point / sweep.stage",
+            apply: { try $0.execute(version2) }),
     ]
+
+    // `spec` is the sweep's canonical JSON (``SweepSpec``), `spec_sha256` its hash: running
+    // the same sweep command again finds the same row and resumes it.
+    private static let version2 = """
+        CREATE TABLE sweeps (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            spec_sha256 TEXT NOT NULL UNIQUE,
+            spec TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        """
 
     // `artifacts.path` is where the bytes were last seen, at `seen_at`.
     // Times are REAL seconds since 1970 UTC. Metric values may be NULL, which stands for

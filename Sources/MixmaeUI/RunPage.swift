@@ -28,8 +28,8 @@ package struct RunPage {
                 "<a href=\"/compare?runs=\(min(run, other)),\(max(run, other))\">compare with run \(other)</a>")
         }
         var body = "<p class=\"links\">" + links.joined(separator: " ") + "</p>\n"
-        body += neighbourList("parents", details.parents, how: "used")
-        body += neighbourList("children", details.children, how: "used by")
+        body += neighbourList("parents", details.parents) { NeighbourWording.parent($0, of: record.task) }
+        body += neighbourList("children", details.children) { NeighbourWording.child($0) }
         body += sections
         body += "<h2 id=\"provenance\">Resolved recipe with provenance</h2>\n"
         if let provenance = registry.recipeProvenance(ofRun: run) {
@@ -58,16 +58,15 @@ package struct RunPage {
         return try RunReport(registry: registry, run: run).chartsHTML()
     }
 
-    private func neighbourList(_ title: String, _ links: [RunLink], how: String) -> String {
+    private func neighbourList(_ title: String, _ links: [RunLink], phrase: (RunLink) -> NeighbourWording.Phrase)
+        -> String
+    {
         guard !links.isEmpty else { return "" }
         let items = links.map { link in
-            let relation =
-                link.relation == "rerun"
-                ? "re-run"
-                : "\(how) as \(link.role?.rawValue ?? "") (sha256:\(link.sha256?.prefix(12) ?? ""))"
-            return "<a href=\"/run/\(link.runID)\" class=\"\(title)-link\">run \(link.runID)</a> "
-                + "\(UILayout.escape(link.task)) \(UILayout.status(link.status)) <span class=\"muted\">"
-                + "\(UILayout.escape(relation))</span>"
+            let words = phrase(link)
+            return "\(UILayout.escape(words.before)) <a href=\"/run/\(link.runID)\" class=\"\(title)-link\">run "
+                + "\(link.runID)</a> \(UILayout.escape(link.task)) \(UILayout.status(link.status))"
+                + (words.after.isEmpty ? "" : " <span class=\"muted\">\(UILayout.escape(words.after))</span>")
         }
         return "<p class=\"\(title)\"><b>\(title):</b> " + items.joined(separator: "; ") + "</p>\n"
     }
@@ -87,5 +86,49 @@ package struct RunPage {
         }
         setTimeout(refresh, 3000);
         """
+    }
+}
+
+/// How the run page names a lineage neighbour, as a phrase read from this run:
+/// "finetuned by run 3 classify FINISHED (init.backbone, sha256:1a2b…)",
+/// "finetuned from run 1 pretrain FINISHED (init.backbone, …)", "evaluated by run 4 …",
+/// "re-run as run 5 …". The verb follows the task of the run that used the artifact.
+///
+/// ```swift
+/// NeighbourWording.child(link).before   // "finetuned by"
+/// ```
+package enum NeighbourWording {
+    package struct Phrase: Equatable {
+        /// Before the run's link: "finetuned by".
+        package var before: String
+        /// After the run's task and status: "(init.backbone, sha256:1a2b3c4d5e6f)".
+        package var after: String
+    }
+
+    /// A run that used an artifact of this run (or re-runs it).
+    package static func child(_ link: RunLink) -> Phrase {
+        guard link.relation != "rerun" else { return Phrase(before: "re-run as", after: "") }
+        return Phrase(before: verbs(usedBy: link.task).by, after: through(link))
+    }
+
+    /// A run whose artifact this run (of task `task`) used (or that this run re-runs).
+    package static func parent(_ link: RunLink, of task: String) -> Phrase {
+        guard link.relation != "rerun" else { return Phrase(before: "re-run of", after: "") }
+        return Phrase(before: verbs(usedBy: task).from, after: through(link))
+    }
+
+    /// The verbs for a run of `task` that used an artifact: "finetuned by" / "finetuned from".
+    static func verbs(usedBy task: String) -> (by: String, from: String) {
+        switch task {
+        case "classify", "detect", "segment": ("finetuned by", "finetuned from")
+        case "eval": ("evaluated by", "evaluates")
+        case "pretrain": ("pretraining continued by", "continues pretraining from")
+        default: ("used by", "uses")
+        }
+    }
+
+    private static func through(_ link: RunLink) -> String {
+        let parts = [link.role?.rawValue, link.sha256.map { "sha256:" + $0.prefix(12) }].compactMap { $0 }
+        return parts.isEmpty ? "" : "(" + parts.joined(separator: ", ") + ")"
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
 import MixmaeRuns
 
-/// `/runs`: every run in a table the browser sorts (click a header), filtered by task,
-/// status and start date, with metric columns the user picks. The rows come from
-/// `/api/runs` (the JSON of `mixmae runs list --format json`), polled every few seconds
-/// while a RUNNING run is shown, so statuses and metrics stay live. The filters live in the
-/// page's address, so a filtered view can be bookmarked.
+/// `/runs`: the runs in a table of pages, sorted by any column (click a header), filtered by
+/// task, status and start date, with metric columns the user picks. Each page comes sorted
+/// from the server (`/api/runs?...&page_size=&page=&sort=&dir=`, ``RunsPaging``: the entries of
+/// `mixmae runs list --format json`), polled every few seconds while a RUNNING run is shown,
+/// so statuses and metrics stay live. Filters, sort and page live in the page's address, so a
+/// view can be bookmarked.
 package struct RunsPage {
     package let registry: RunRegistry
 
@@ -31,6 +32,14 @@ package struct RunsPage {
             </form>
             <pre class="error" id="error" hidden="hidden"></pre>
             <table class="runs" id="runs"><thead><tr id="header"></tr></thead><tbody id="rows"></tbody></table>
+            <div class="filters pager" id="pager">
+            <button type="button" id="first">&laquo; first</button>
+            <button type="button" id="previous">&lsaquo; previous</button>
+            <span id="position"></span>
+            <button type="button" id="next">next &rsaquo;</button>
+            <button type="button" id="last">last &raquo;</button>
+            <label>runs per page<select id="page-size">            <option>25</option><option selected="selected">50</option><option>100</option><option>200</option>            </select></label>
+            </div>
             <p class="muted">Metric columns show each metric's value at the run's last logged step. \
             Known metrics: \(e(metrics.joined(separator: ", ")))</p>
             """
@@ -47,6 +56,13 @@ package struct RunsPage {
         let runs = [];
         let sortKey = start.get('sort') || 'id';
         let sortDir = start.get('dir') || 'desc';
+        let page = Math.max(1, Number(start.get('page')) || 1);
+        let pageSize = Number(start.get('page_size')) || 50;
+        let pages = 1;
+        let total = 0;
+        const sizeSelect = document.getElementById('page-size');
+        if (![...sizeSelect.options].some(o => o.value === String(pageSize))) sizeSelect.add(new Option(pageSize, pageSize));
+        sizeSelect.value = String(pageSize);
         let timer = null;
         const selected = new Set();
 
@@ -98,7 +114,7 @@ package struct RunsPage {
           }
           cols.push({key: 'note', label: 'note', get: r => r.error || (r.parentRunID ? 'rerun of run ' + r.parentRunID : ''),
             html: r => escapeHTML((r.error || (r.parentRunID ? 'rerun of run ' + r.parentRunID : '')).split('\n')[0].slice(0, 80))});
-          cols.push({key: 'lineage', label: 'lineage', get: r => r.id, html: r => `<a href="/lineage?ref=run:${r.id}">lineage</a>`});
+          cols.push({key: 'lineage', label: 'lineage', fixed: true, get: r => r.id, html: r => `<a href="/lineage?ref=run:${r.id}">lineage</a>`});
           return cols;
         }
         function escapeHTML(s) {
@@ -109,22 +125,18 @@ package struct RunsPage {
           const header = document.getElementById('header');
           header.innerHTML = '<th></th>' + cols.map(c => {
             const cls = c.key === sortKey ? (sortDir === 'asc' ? 'sorted-asc' : 'sorted-desc') : '';
+            if (c.fixed) return `<th>${escapeHTML(c.label)}</th>`;
             return `<th data-key="${escapeHTML(c.key)}" class="${cls}">${escapeHTML(c.label)}</th>`;
           }).join('');
           for (const th of header.querySelectorAll('th[data-key]')) {
             th.onclick = () => {
               const key = th.dataset.key;
               if (sortKey === key) sortDir = sortDir === 'asc' ? 'desc' : 'asc'; else { sortKey = key; sortDir = 'asc'; }
-              render();
+              page = 1;
+              load();
             };
           }
-          const col = cols.find(c => c.key === sortKey) || cols[0];
-          const sorted = runs.slice().sort((a, b) => {
-            const x = col.get(a), y = col.get(b);
-            const order = x < y ? -1 : x > y ? 1 : 0;
-            return sortDir === 'asc' ? order : -order;
-          });
-          const rows = sorted.map(r => '<tr data-run="' + r.id + '" data-status="' + r.status + '">' +
+          const rows = runs.map(r => '<tr data-run="' + r.id + '" data-status="' + r.status + '">' +
             `<td><input type="checkbox" class="pick" value="${r.id}" ${selected.has(r.id) ? 'checked' : ''}/></td>` +
             cols.map(c => `<td class="${c.num ? 'num' : ''}">${c.html ? c.html(r) : escapeHTML(c.get(r))}</td>`).join('') +
             '</tr>');
@@ -132,7 +144,12 @@ package struct RunsPage {
           for (const box of document.querySelectorAll('input.pick')) {
             box.onchange = () => { const id = Number(box.value); box.checked ? selected.add(id) : selected.delete(id); pickChanged(); };
           }
-          document.getElementById('count').textContent = '(' + runs.length + ')';
+          document.getElementById('count').textContent = '(' + total + ')';
+          const from = total === 0 ? 0 : (page - 1) * pageSize + 1;
+          document.getElementById('position').textContent =
+            `page ${page} of ${pages}: runs ${from}-${(page - 1) * pageSize + runs.length} of ${total}`;
+          document.getElementById('first').disabled = document.getElementById('previous').disabled = page <= 1;
+          document.getElementById('next').disabled = document.getElementById('last').disabled = page >= pages;
           pickChanged();
         }
         function pickChanged() {
@@ -141,19 +158,32 @@ package struct RunsPage {
         document.getElementById('compare').onclick = () => {
           location.href = '/compare?runs=' + Array.from(selected).sort((a, b) => a - b).join(',');
         };
+        function goTo(target) { page = Math.max(1, Math.min(target, pages)); load(); }
+        document.getElementById('first').onclick = () => goTo(1);
+        document.getElementById('previous').onclick = () => goTo(page - 1);
+        document.getElementById('next').onclick = () => goTo(page + 1);
+        document.getElementById('last').onclick = () => goTo(pages);
+        sizeSelect.onchange = () => { pageSize = Number(sizeSelect.value); page = 1; load(); };
         async function load() {
           const q = query();
-          const page = new URLSearchParams(q);
-          if (sortKey !== 'id') page.set('sort', sortKey);
-          if (sortDir !== 'desc') page.set('dir', sortDir);
-          history.replaceState(null, '', '/runs' + (page.toString() ? '?' + page : ''));
+          const address = new URLSearchParams(q);
+          if (sortKey !== 'id') address.set('sort', sortKey);
+          if (sortDir !== 'desc') address.set('dir', sortDir);
+          if (page !== 1) address.set('page', page);
+          if (pageSize !== 50) address.set('page_size', pageSize);
+          history.replaceState(null, '', '/runs' + (address.toString() ? '?' + address : ''));
+          const api = new URLSearchParams(q);
+          for (const [k, v] of [['page_size', pageSize], ['page', page], ['sort', sortKey], ['dir', sortDir]]) api.set(k, v);
           const error = document.getElementById('error');
           try {
-            const response = await fetch('/api/runs?' + q);
+            const response = await fetch('/api/runs?' + api);
             const body = await response.json();
             if (!response.ok) { error.textContent = body.error; error.hidden = false; runs = []; render(); return; }
             error.hidden = true;
-            runs = body;
+            if (body.runs.length === 0 && body.total > 0 && page > body.pages) { page = body.pages; return load(); }
+            runs = body.runs;
+            total = body.total;
+            pages = body.pages;
             render();
           } catch (e) {
             error.textContent = 'cannot reach the mixmae ui server: ' + e; error.hidden = false;
@@ -164,8 +194,8 @@ package struct RunsPage {
           if (live) timer = setTimeout(load, 3000);
           document.body.dataset.loaded = String(Date.now());
         }
-        form.onsubmit = event => { event.preventDefault(); load(); };
-        for (const name of ['task', 'status']) form.elements[name].onchange = load;
+        form.onsubmit = event => { event.preventDefault(); page = 1; load(); };
+        for (const name of ['task', 'status']) form.elements[name].onchange = () => { page = 1; load(); };
         load();
         """#
 }

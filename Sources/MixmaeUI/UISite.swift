@@ -10,8 +10,11 @@ import MixmaeSupport
 /// Pages: `/runs`, `/run/<id>`, `/lineage?ref=REF`, `/compare?runs=1,2,...`.
 /// API (the bytes the CLI's `--format json` prints for the same query):
 /// - `/api/runs?task=&status=&since=&metrics=a,b` = `mixmae runs list ... --format json`
+/// - `/api/runs?...&page_size=50&page=1&sort=COLUMN&dir=asc|desc`: one page of those runs,
+///   sorted on the server (``RunsPaging``), with the total count
 /// - `/api/runs/<id>` = `mixmae runs show <id> --format json`
 /// - `/api/compare?runs=A,B` = `mixmae runs compare A B --format json`
+/// - `/api/sweeps/<id>?metrics=a,b` = `mixmae runs compare --sweep <id> [--metrics a,b] --format json`
 /// - `/api/lineage?ref=REF&direction=up|down` = `mixmae lineage REF --up|--down --format json`
 /// - `/api/lineage.dot?ref=REF&direction=up|down` = `... --format dot`
 /// Files: `/files/run/<id>/pictures/<name>`, `/files/artifact/<sha256>` (``RunOutputFiles``).
@@ -80,6 +83,10 @@ package final class UISite {
             }
             let since = try query["since"].map { try RegistryDates.parse($0) }
             let metrics: [String]? = query.has("metrics") ? query.list("metrics") : nil
+            if let paging = try RunsPaging(query) {
+                let runs = try registry.runs(task: query["task"], status: status, since: since)
+                return try .json(paging.page(of: runs, metrics: metrics, in: registry))
+            }
             return try .json(
                 registry.listedRuns(task: query["task"], status: status, since: since, metrics: metrics))
         case ("runs", 2):
@@ -91,6 +98,12 @@ package final class UISite {
                     "/api/compare takes exactly two runs, as `mixmae runs compare A B`; got \(ids.count)")
             }
             return try .json(registry.compare(ids[0], ids[1]))
+        case ("sweeps", 2):
+            guard let id = Int64(segments[1]) else {
+                throw UIRequestError.badRequest("a sweep id is a number (/api/sweeps/3), not '\(segments[1])'")
+            }
+            let metrics: [String]? = query.has("metrics") ? query.list("metrics") : nil
+            return try .json(SweepTable(registry: registry, sweep: id, metrics: metrics))
         case ("lineage", 1), ("lineage.dot", 1):
             guard let reference = query["ref"] else {
                 throw UIRequestError.badRequest(
@@ -113,7 +126,8 @@ package final class UISite {
         default:
             throw UIRequestError.notFound(
                 "no API at /api/\(segments.joined(separator: "/")); there are /api/runs, /api/runs/ID, "
-                    + "/api/compare?runs=A,B, /api/lineage?ref=REF&direction=up|down and /api/lineage.dot")
+                    + "/api/compare?runs=A,B, /api/sweeps/ID, /api/lineage?ref=REF&direction=up|down and /api/lineage.dot"
+            )
         }
     }
 
@@ -186,6 +200,7 @@ package final class UISite {
     }
 
     private static func status(of error: UserFacingError) -> Int {
+        if error is SweepNotFoundError { return 404 }
         if let registryError = error as? RegistryError {
             switch registryError {
             case .runNotFound: return 404

@@ -33,7 +33,10 @@ struct BenchTrainCommand: ParsableCommand {
             entropy, AdamW) and infer the classifier's forward pass without gradients, as \
             ../shared/bench/torch_bench.py does. Prints the median images/s over --steps timed \
             steps after --warmup untimed ones, and the process's peak resident memory. With \
-            MIXMAE_PROFILE=1 a per-op profile goes to standard error.
+            MIXMAE_PROFILE=1 a per-op profile goes to standard error. Under mpirun (or srun) \
+            the batch is the whole job's: each of the N ranks steps on batch/N images, the \
+            gradients are averaged with MPI_Allreduce, and rank 0 prints the job's images/s \
+            and the share of the step time spent in allreduce.
             """
     )
 
@@ -80,28 +83,51 @@ struct BenchTrainCommand: ParsableCommand {
             ])
         }
         let maskRatio = settings.float("mask_ratio")
+        let comm = try CommunicatorSelection.choose(mode: "auto", catalog: catalog)
+        guard batchSize % (2 * comm.size) == 0 else {
+            throw ValidationError(
+                "--batch \(batchSize) is the whole job's batch: it must divide into \(comm.size) ranks' even shares")
+        }
+        let share = batchSize / comm.size
         let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: 0))
-        let (runStep, parameters): (() -> Float?, Int)
+        let (runStep, parameters): (() throws -> Float?, Int)
+        var averager: GradientAverager?
         switch mode {
         case .pretrain:
             let model = try reference.buildPretrainModel(with: builder)
-            runStep = Self.pretrainStep(model, batchSize: batchSize, maskRatio: maskRatio)
+            let optimizer = AdamW(
+                groups: ParameterGroup.decayAndNoDecay(model.namedParameters(), weightDecay: 0.05),
+                learningRate: 1.5e-4, betas: (0.9, 0.95))
+            averager = Self.averager(optimizer, comm)
+            runStep = Self.pretrainStep(
+                model, optimizer: optimizer, averager: averager, batchSize: share, maskRatio: maskRatio)
             parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
-        case .finetune, .infer:
+        case .finetune:
             let model = try reference.buildClassifier(with: builder, numClasses: Self.benchmarkClasses)
-            runStep =
-                mode == .finetune
-                ? Self.finetuneStep(model, batchSize: batchSize) : Self.inferenceStep(model, batchSize: batchSize)
+            let optimizer = AdamW(
+                groups: ParameterGroup.decayAndNoDecay(model.namedParameters(), weightDecay: 0.05), learningRate: 1e-4)
+            averager = Self.averager(optimizer, comm)
+            runStep = Self.finetuneStep(model, optimizer: optimizer, averager: averager, batchSize: share)
+            parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
+        case .infer:
+            let model = try reference.buildClassifier(with: builder, numClasses: Self.benchmarkClasses)
+            runStep = Self.inferenceStep(model, batchSize: share)
             parameters = model.namedParameters().reduce(0) { $0 + $1.1.count }
         }
+        let quiet = output.json || comm.rank != 0
         var times: [Double] = []
+        var allreduceBefore = 0.0
         for step in 0..<(warmup + steps) {
             if step == warmup && ProcessInfo.processInfo.environment["MIXMAE_PROFILE"] == "1" { Profiler.start() }
+            if step == warmup { allreduceBefore = averager?.seconds ?? 0 }
+            // Every rank starts a step together, so the slowest rank's time is the job's.
+            try comm.barrier()
             let start = Date()
-            let loss = runStep()
+            let loss = try runStep()
+            try comm.barrier()
             let seconds = Date().timeIntervalSince(start)
             if step >= warmup { times.append(seconds) }
-            if !output.json {
+            if !quiet {
                 FileHandle.standardError.write(
                     Data(
                         "step \(step + 1)/\(warmup + steps)\(step < warmup ? " (warm-up)" : ""): \(String(format: "%.1f", seconds * 1000)) ms\(loss.map { ", loss " + String(format: "%.4f", $0) } ?? "")\n"
@@ -112,6 +138,10 @@ struct BenchTrainCommand: ParsableCommand {
             FileHandle.standardError.write(Data((Profiler.report() + "\n").utf8))
         }
         let median = times.sorted()[times.count / 2]
+        let allreduceShare = ((averager?.seconds ?? 0) - allreduceBefore) / max(times.reduce(0, +), 1e-9)
+        guard comm.rank == 0 else { return }
+        let job =
+            comm.size > 1 ? ", \(comm.size) ranks, \(String(format: "%.1f", allreduceShare * 100))% in allreduce" : ""
         let name = (config as NSString).lastPathComponent
         let peak = PeakMemory.residentMiB()
         if output.json {
@@ -119,7 +149,7 @@ struct BenchTrainCommand: ParsableCommand {
                 "config": name, "mode": mode.rawValue, "batch": batchSize, "steps": steps,
                 "median_step_seconds": median, "images_per_second": Double(batchSize) / median,
                 "parameters": parameters, "threads": Parallel.threadCount, "peak_rss_mib": peak,
-                "kernel_path": CPUFeatures.kernelPath.rawValue,
+                "kernel_path": CPUFeatures.kernelPath.rawValue, "ranks": comm.size, "allreduce_share": allreduceShare,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -128,51 +158,62 @@ struct BenchTrainCommand: ParsableCommand {
                 "\(name) \(mode.rawValue): batch \(batchSize), \(parameters) parameters, median step "
                     + "\(String(format: "%.1f", median * 1000)) ms over \(steps) steps: "
                     + "\(String(format: "%.1f", Double(batchSize) / median)) images/s, peak RSS "
-                    + "\(String(format: "%.1f", peak)) MiB (\(Parallel.threadCount) threads)")
+                    + "\(String(format: "%.1f", peak)) MiB\(comm.size > 1 ? " on rank 0" : "") (\(Parallel.threadCount) threads\(job))"
+            )
         }
+    }
+
+    /// The gradient averager of a job over several ranks; nil in one process (no buffer to allocate).
+    static func averager(_ optimizer: AdamW, _ comm: Communicator) -> GradientAverager? {
+        comm.size > 1
+            ? GradientAverager(parameters: optimizer.groups.flatMap { $0.parameters.map(\.1) }, communicator: comm)
+            : nil
     }
 
     /// The classes of the finetune and inference heads (ImageNet's, as `torch_bench.py`).
     static let benchmarkClasses = 1000
 
-    /// One MixMAE step on a fixed random batch; returns the loss.
-    static func pretrainStep(_ model: PretrainModel, batchSize: Int, maskRatio: Double) -> () -> Float? {
+    /// One MixMAE step on a fixed random batch of this rank's share, gradients averaged over
+    /// the ranks; returns the loss.
+    static func pretrainStep(
+        _ model: PretrainModel, optimizer: AdamW, averager: GradientAverager?, batchSize: Int, maskRatio: Double
+    ) -> () throws -> Float? {
         let caps = model.backbone.capabilities
         let side = caps.imageSize / (caps.outputs.last?.stride ?? 32)
         var sampler = MaskSampler(height: side, width: side, ratio: maskRatio, extraRatio: 0, seed: 1)
         var rng = RandomGenerator(seed: 2)
         let images = Tensor.randomNormal([batchSize, caps.inputChannels, caps.imageSize, caps.imageSize], using: &rng)
-        let optimizer = AdamW(
-            groups: ParameterGroup.decayAndNoDecay(model.namedParameters(), weightDecay: 0.05), learningRate: 1.5e-4,
-            betas: (0.9, 0.95))
         return {
             let loss = model(images, mixing: sampler.next()).loss
             optimizer.zeroGrad()
             loss.backward()
+            try averager?.average()
             optimizer.step()
             return loss.item()
         }
     }
 
-    /// One classification step (cross entropy over 1000 classes, AdamW); returns the loss.
-    static func finetuneStep(_ model: ClassifierModel, batchSize: Int) -> () -> Float? {
+    /// One classification step (cross entropy over 1000 classes, AdamW) on this rank's share,
+    /// gradients averaged over the ranks; returns the loss.
+    static func finetuneStep(
+        _ model: ClassifierModel, optimizer: AdamW, averager: GradientAverager?, batchSize: Int
+    ) -> () throws -> Float? {
         let caps = model.backbone.capabilities
         var rng = RandomGenerator(seed: 2)
         let images = Tensor.randomNormal([batchSize, caps.inputChannels, caps.imageSize, caps.imageSize], using: &rng)
         let labels = (0..<batchSize).map { _ in rng.nextInt(below: benchmarkClasses) }
-        let optimizer = AdamW(
-            groups: ParameterGroup.decayAndNoDecay(model.namedParameters(), weightDecay: 0.05), learningRate: 1e-4)
         return {
             let loss = crossEntropy(model(images).logits, labels: labels)
             optimizer.zeroGrad()
             loss.backward()
+            try averager?.average()
             optimizer.step()
             return loss.item()
         }
     }
 
-    /// The classifier's forward pass in evaluation mode, without a graph.
-    static func inferenceStep(_ model: ClassifierModel, batchSize: Int) -> () -> Float? {
+    /// The classifier's forward pass in evaluation mode, without a graph (this rank's share).
+    static func inferenceStep(_ model: ClassifierModel, batchSize: Int) -> () throws -> Float? {
         let caps = model.backbone.capabilities
         var rng = RandomGenerator(seed: 2)
         let images = Tensor.randomNormal([batchSize, caps.inputChannels, caps.imageSize, caps.imageSize], using: &rng)

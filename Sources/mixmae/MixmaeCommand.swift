@@ -15,7 +15,8 @@ struct MixmaeCommand: ParsableCommand {
             """,
         version: versionText,
         subcommands: [
-            TrainCommand.self, RerunCommand.self, ForwardCommand.self, ImportCommand.self, RecipeCommand.self,
+            TrainCommand.self, RerunCommand.self, SweepCommand.self, ForwardCommand.self, ImportCommand.self,
+            RecipeCommand.self,
             EvalCommand.self,
             DataCommand.self, PluginsCommand.self, RunsCommand.self, LineageCommand.self, ReportCommand.self,
             UICommand.self,

@@ -32,6 +32,11 @@ struct PluginsListCommand: ParsableCommand {
                 for c in library.components {
                     table.append([c.id, c.kind.rawValue, c.version, displayPath(library.path), "loaded"])
                 }
+                for c in library.communicators {
+                    table.append([
+                        c.id, ComponentKind.communicator.rawValue, c.version, displayPath(library.path), "loaded",
+                    ])
+                }
             case .failure(let refusal):
                 let ids = refusal.componentIDs.isEmpty ? ["-"] : refusal.componentIDs
                 for id in ids {
@@ -46,7 +51,7 @@ struct PluginsListCommand: ParsableCommand {
         if catalog.outcomes.isEmpty {
             lines.append("no plugin libraries are registered; add one with `mixmae plugins add PATH`")
         } else {
-            let loaded = catalog.components.count
+            let loaded = catalog.components.count + catalog.communicators.count
             lines.append(table.rendered())
             lines.append("")
             lines.append(
@@ -98,7 +103,12 @@ struct PluginsListCommand: ParsableCommand {
                 .init(
                     id: $0.id, kind: $0.kind.rawValue, version: $0.version, license: $0.descriptor.license,
                     summary: $0.descriptor.summary, library: $0.library)
-            },
+            }
+                + catalog.communicators.map {
+                    .init(
+                        id: $0.descriptor.id, kind: ComponentKind.communicator.rawValue, version: $0.descriptor.version,
+                        license: $0.descriptor.license, summary: $0.descriptor.summary, library: $0.library)
+                },
             refused: catalog.refusals.map {
                 .init(
                     library: $0.library, entry: $0.entry, reason: $0.summary, message: $0.description,

@@ -7,23 +7,50 @@ import MixmaeSupport
 struct RunsCompareCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Compare two runs: their facts, a unified diff of their recipes, final metrics.",
-        discussion: "Final metrics are each metric's value at its last logged step; change is B - A."
+        abstract: "Compare two runs (facts, recipe diff, final metrics), or every run of a sweep in one table.",
+        discussion: """
+            Final metrics are each metric's value at its last logged step; change is B - A. With --sweep ID: one             row per grid point (the varied keys, each stage's run and status, the final metrics as STAGE.METRIC,             the compute of both stages in TFLOPs), then the mean ± sd over seeds when `seed` is varied.
+            """
     )
 
     @OptionGroup var home: HomeOptions
 
     @Argument(help: "The first run (A): 12, run:12 or run:12:best.")
-    var a: String
+    var a: String?
 
     @Argument(help: "The second run (B).")
-    var b: String
+    var b: String?
+
+    @Option(help: ArgumentHelp("Compare the runs of this sweep (`mixmae sweep` prints its id).", valueName: "id"))
+    var sweep: Int64?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --sweep: the metric columns, comma-separated (default: \(SweepTable.defaultMetrics.joined(separator: ",")), where logged).",
+            valueName: "names"))
+    var metrics: String?
 
     @OptionGroup var output: OutputOptions
 
+    func validate() throws {
+        if sweep != nil {
+            if a != nil || b != nil { throw ValidationError("give two runs or --sweep ID, not both") }
+        } else {
+            if a == nil || b == nil { throw ValidationError("give two runs (A B), or --sweep ID") }
+            if metrics != nil { throw ValidationError("--metrics picks the columns of --sweep") }
+        }
+    }
+
     func run() throws {
         let registry = try home.open()
-        let comparison = try registry.compare(try RunReference(parsing: a).runID, try RunReference(parsing: b).runID)
+        if let sweep {
+            let names = metrics?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let table = try SweepTable(registry: registry, sweep: sweep, metrics: names)
+            if output.json { try output.print(table) } else { print(table.rendered(), terminator: "") }
+            return
+        }
+        let comparison = try registry.compare(
+            try RunReference(parsing: a!).runID, try RunReference(parsing: b!).runID)
         if output.json {
             try output.print(comparison)
         } else {

@@ -37,13 +37,24 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var plugins: PluginRegistryOptions
     @OptionGroup var output: OutputOptions
 
+    @Option(
+        name: .customLong("tag"),
+        help: ArgumentHelp(
+            "Record a tag with the new run: KEY=VALUE (`runs show` lists them; `mixmae sweep` tags its runs). Repeatable.",
+            valueName: "key=value"))
+    var tags: [String] = []
+
     @Option(help: .hidden)
     var stopAfterSteps: Int?
 
     func validate() throws {
         if resume == nil && recipe == nil { throw ValidationError("give a recipe, or --resume RUN") }
-        if resume != nil && (recipe != nil || !overrides.overrides.isEmpty) {
-            throw ValidationError("--resume continues with the run's stored recipe: drop the recipe and --set")
+        if resume != nil && (recipe != nil || !overrides.overrides.isEmpty || !tags.isEmpty) {
+            throw ValidationError(
+                "--resume continues with the run's stored recipe and tags: drop the recipe, --set and --tag")
+        }
+        for tag in tags where !tag.contains("=") || tag.hasPrefix("=") {
+            throw ValidationError("--tag \(tag): write KEY=VALUE")
         }
     }
 
@@ -51,6 +62,19 @@ struct TrainCommand: ParsableCommand {
         let session = TrainingSession(catalog: try plugins.catalog(), registry: try home.open())
         session.stopAfterSteps = stopAfterSteps
         session.endHooks = .standard
+        session.runTags = Dictionary(
+            tags.map { tag in
+                let equals = tag.firstIndex(of: "=")!
+                return (String(tag[..<equals]), String(tag[tag.index(after: equals)...]))
+            }, uniquingKeysWith: { $1 })
+        do {
+            try train(session)
+        } catch {
+            try ProcessGroupExit.handle(error, communicator: session.communicator)
+        }
+    }
+
+    private func train(_ session: TrainingSession) throws {
         let result: TrainingSession.Result
         if let resume {
             let run = try RunReference(parsing: resume)
@@ -62,7 +86,7 @@ struct TrainCommand: ParsableCommand {
         } else {
             result = try session.start(try RecipeLoader().load(recipe!, overrides: overrides.parsed()))
         }
-        try TrainingSummary(result).print(output)
+        if session.communicator?.rank ?? 0 == 0 { try TrainingSummary(result).print(output) }
     }
 }
 

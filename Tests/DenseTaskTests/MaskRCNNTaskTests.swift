@@ -48,11 +48,11 @@ final class ConstantMaskHead: Module, RoIMaskHead {
         parameters: [], build: { _, _ in ConstantMaskHead() },
         probe: { module, _, _ in (module as! ConstantMaskHead).logit })
 
-    func loss(_ features: [FeatureMap], samples: [SamplingResult], targets: [DetectionTarget]) -> HeadLoss {
+    func loss(_ features: [FeatureMap], samples: [SamplingResult], masks: [InstanceMasks]) -> HeadLoss {
         var wanted: [Float] = []
-        for (sample, target) in zip(samples, targets) where !sample.positiveIndices.isEmpty {
+        for (sample, masks) in zip(samples, masks) where !sample.positiveIndices.isEmpty {
             wanted +=
-                target.masks!.cropAndResize(
+                masks.cropAndResize(
                     indices: sample.positiveTruthIndices, boxes: sample.positivePriors, size: maskSize
                 ).scalars
         }
@@ -117,6 +117,7 @@ struct CatalogWithExtra: ComponentProvider {
         try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
         let (task, data, _) = try DetectSetup.make(
             recipe: recipe, builder: builder, initialWeights: nil, runDirectory: run)
+        task.attach(runDirectory: run)  // as a registered run: pictures go to run/pictures
         // The loader carries one mask per box at the padded size, inside its box.
         let batch = try #require(try data.detectionBatches(epoch: 0, skip: 0).next())
         for target in batch.targets {
@@ -145,7 +146,25 @@ struct CatalogWithExtra: ComponentProvider {
         let masks = try COCODetection.load(contentsOfFile: task.segmentationsPath)
         #expect(masks.allSatisfy { $0.segmentation != nil })
         let pictures = try FileManager.default.contentsOfDirectory(atPath: run + "/pictures")
-        #expect(pictures == [InstancesPicture.fileName(epoch: 1)])
+        #expect(pictures == [DetectionPicture.kind + "-epoch-0001.png"])
+    }
+
+    @Test func detectionPicturesTintMasksUnderTheirBoxes() throws {
+        let grey = try Image(width: 40, height: 30, channels: 3, filledWith: 100)
+        // A 10x8 rectangle at (12, 9) as a COCO polygon, its box 2 px larger on each side.
+        let square = COCOSegmentation.polygons([[12, 9, 22, 9, 22, 17, 12, 17]])
+        let masked = PictureBox(x1: 10, y1: 7, x2: 24, y2: 19, label: 1, score: 0.9, mask: square)
+        var bare = masked
+        bare.mask = nil
+        let row = try DetectionPicture.row(image: grey, truth: [masked], predicted: [bare], classNames: ["a", "b"])
+        let (truth, predicted) = (try PictureCanvas(row[0]), try PictureCanvas(row[1]))
+        var expected = try PictureCanvas(grey)
+        expected.blend(x: 16, y: 12, ClassPalette.colour(of: 1), alpha: DetectionPicture.maskOpacity)
+        // Inside the mask: tinted in the class colour; between mask and box outline, and without a mask: grey.
+        #expect(truth.colour(x: 16, y: 12) == expected.colour(x: 16, y: 12))
+        #expect(truth.colour(x: 16, y: 12) != RGB(100, 100, 100))
+        #expect(truth.colour(x: 11, y: 15) == RGB(100, 100, 100))
+        #expect(predicted.colour(x: 16, y: 12) == RGB(100, 100, 100))
     }
 
     @Test func aThirdPartyMaskHeadReplacesRoIMask() throws {

@@ -326,12 +326,12 @@ import Testing
         let head = try maskHead()
         reinitialise(head)
         let context = BuildContext(inputs: Self.pyramid, imageSize: 64, numClasses: 3)
-        let (maps, samples, targets) = MaskProbe.inputs(context)
+        let (maps, samples, masks) = MaskProbe.inputs(context)
         #expect(samples.reduce(0) { $0 + $1.positiveIndices.count } > 0)
         // Every RoI is below 112 px, so pooled from P2 only: only P2 gets a gradient.
         let inputs = [("p2", maps[0].tensor)] + head.namedParameters()
         let report = GradientCheck(samplesPerInput: 48).check(inputs) {
-            head.loss(maps, samples: samples, targets: targets).total
+            head.loss(maps, samples: samples, masks: masks).total
         }
         #expect(report.passed, "\(report)")
     }
@@ -339,16 +339,16 @@ import Testing
     @Test func maskLossIsBCEOfTheOwnClassAgainstCroppedTargets() throws {
         let head = try maskHead()
         let context = BuildContext(inputs: Self.pyramid, imageSize: 64, numClasses: 3)
-        let (maps, samples, targets) = MaskProbe.inputs(context)
-        let loss = head.loss(maps, samples: samples, targets: targets).total.item()
+        let (maps, samples, masks) = MaskProbe.inputs(context)
+        let loss = head.loss(maps, samples: samples, masks: masks).total.item()
         // Recompute: logits of every positive's class, BCE against its cropped truth, mean.
         let rois = RoIAlign.rois(samples.map(\.positivePriors))
         let logits = head.forward(maps, rois: rois)
         let labels = samples.flatMap(\.positiveLabels)
         var wanted: [Float] = []
-        for (sample, target) in zip(samples, targets) where !sample.positiveIndices.isEmpty {
+        for (sample, masks) in zip(samples, masks) where !sample.positiveIndices.isEmpty {
             wanted +=
-                target.masks!.cropAndResize(
+                masks.cropAndResize(
                     indices: sample.positiveTruthIndices, boxes: sample.positivePriors, size: 8
                 ).scalars
         }

@@ -160,11 +160,16 @@ extension InProcess {
         @Test func theStampRulesCompareMajorMinorCompilerAndSDKIdentity() {
             let host = PluginABI.hostStamp()
             let loader = PluginLoader(hostStamp: host)
+            // SDK 2.3 grew ComponentDescriptor (validate): a 2.2 plugin's descriptor has another layout.
             var older = host
-            older.sdkMinor -= 1
-            // SDK 2.6 grew DetectionTarget (masks): a 2.5 plugin's targets have another layout.
-            #expect(older.sdkMinor < PluginLoader.oldestLayoutCompatibleMinor)
+            older.sdkMinor = PluginLoader.oldestLayoutCompatibleMinor - 1
             #expect(loader.incompatibility(of: older) == .olderSDKLayout(plugin: older, host: host))
+            // 2.4 only added the communicator kind: a plugin built against the oldest
+            // layout-compatible minor still loads.
+            var oldestCompatible = host
+            oldestCompatible.sdkMinor = PluginLoader.oldestLayoutCompatibleMinor
+            #expect(oldestCompatible.sdkMinor < host.sdkMinor)
+            #expect(loader.incompatibility(of: oldestCompatible) == nil)
             #expect(loader.incompatibility(of: host) == nil)
             var other = host
             other.tensorMetadata += 64

@@ -71,6 +71,21 @@ import Testing
         #expect(listing.refused[1].message.contains("the lookup table toy.bin is missing"))
     }
 
+    /// A communicator (Plugins/MPI's `mpi`) is listed with its kind, in JSON as in the table.
+    @Test func listShowsCommunicators() throws {
+        let dir = try TemporaryFolder()
+        let file = try dir.registry(["${MIXMAE_PLUGIN_DIR}/libMixMPI.so"])
+        let json = try runMixmae(["plugins", "list", "--format", "json", "--registry", file])
+        #expect(json.status == 0, "\(json.stderr)")
+        let listing = try JSONDecoder().decode(Listing.self, from: Data(json.stdout.utf8))
+        #expect(listing.components.map(\.id) == ["mpi"], "\(json.stdout)")
+        #expect(listing.components.first?.kind == "communicator")
+        #expect(listing.components.first?.library.hasSuffix("/libMixMPI.so") == true)
+        let table = try runMixmae(["plugins", "list", "--registry", file])
+        let row = table.stdout.split(separator: "\n").first { $0.hasPrefix("mpi ") }?.split(separator: " ")
+        #expect(row?[1] == "communicator", "\(table.stdout)")
+    }
+
     @Test func inspectPrintsTheParameterTableAndCapabilities() throws {
         let dir = try TemporaryFolder()
         let file = try dir.registry([fixture("Good")])

@@ -159,6 +159,7 @@ import Testing
                 "${MIXMAE_PLUGIN_DIR}/libMixFPN.so", "${MIXMAE_PLUGIN_DIR}/libMixFCOS.so",
                 "${MIXMAE_PLUGIN_DIR}/libMixUperNet.so", "${MIXMAE_PLUGIN_DIR}/libMixRPN.so",
                 "${MIXMAE_PLUGIN_DIR}/libMixRoIBox.so", "${MIXMAE_PLUGIN_DIR}/libMixRoIMask.so",
+                "${MIXMAE_PLUGIN_DIR}/libMixMPI.so",
             ])
         let catalog = PluginCatalog(registry: registry)
         #expect(catalog.refusals.isEmpty, "\(catalog.refusals)")
@@ -169,5 +170,7 @@ import Testing
         ] {
             #expect(throws: Never.self) { try catalog.component(id, kind: kind) }
         }
+        // The MPI plugin offers a communicator, not a model component.
+        #expect(catalog.communicators.map(\.descriptor.id) == ["mpi"])
     }
 }

@@ -58,18 +58,18 @@ package final class FCNMaskHead: Module, RoIMaskHead {
         return logits.reshaped([-1, side * side]).indexSelect(axis: 0, indices: rows)
     }
 
-    package func loss(_ features: [FeatureMap], samples: [SamplingResult], targets: [DetectionTarget]) -> HeadLoss {
-        precondition(samples.count == targets.count, "roi-mask: \(samples.count) samplings, \(targets.count) targets")
+    package func loss(_ features: [FeatureMap], samples: [SamplingResult], masks: [InstanceMasks]) -> HeadLoss {
+        precondition(samples.count == masks.count, "roi-mask: \(samples.count) samplings, \(masks.count) mask sets")
         var boxes: [[BoundingBox]] = []
         var labels: [Int] = []
         var wanted: [Float] = []
-        for (sample, target) in zip(samples, targets) {
+        for (sample, masks) in zip(samples, masks) {
             boxes.append(sample.positivePriors)
             labels += sample.positiveLabels
             guard !sample.positiveIndices.isEmpty else { continue }
-            guard let masks = target.masks else {
-                preconditionFailure("roi-mask: a training image has boxes but no instance masks")
-            }
+            precondition(
+                masks.count == sample.truth.count,
+                "roi-mask: \(masks.count) instance masks for \(sample.truth.count) truth boxes")
             wanted += Profiler.measure("mask_targets") {
                 masks.cropAndResize(indices: sample.positiveTruthIndices, boxes: sample.positivePriors, size: maskSize)
                     .scalars

@@ -1,11 +1,11 @@
 import MixKit
 
 /// Deterministic inputs for `plugins check` and the tests: random feature maps
-/// of a 2-image batch, a sampling of proposals, and targets with instance masks
-/// (a rectangle and a disc inside their boxes).
+/// of a 2-image batch, a sampling of proposals, and each image's instance masks
+/// (a rectangle and a disc inside their truth boxes).
 package enum MaskProbe {
     package static func inputs(_ context: BuildContext)
-        -> (features: [FeatureMap], samples: [SamplingResult], targets: [DetectionTarget])
+        -> (features: [FeatureMap], samples: [SamplingResult], masks: [InstanceMasks])
     {
         var rng = RandomGenerator(seed: 0)
         let side = context.imageSize
@@ -35,12 +35,12 @@ package enum MaskProbe {
         let classes = context.numClasses ?? 3
         let truth = [[box(8, 8, 40, 40), box(60, 30, 124, 110)], [box(4, 4, 36, 20)]]
         let targets = [
-            DetectionTarget(
-                boxes: truth[0], labels: [0, 1 % classes],
-                masks: InstanceMasks(height: side, width: side, bitmaps: [disc(truth[0][0]), rectangle(truth[0][1])])),
-            DetectionTarget(
-                boxes: truth[1], labels: [2 % classes],
-                masks: InstanceMasks(height: side, width: side, bitmaps: [disc(truth[1][0])])),
+            DetectionTarget(boxes: truth[0], labels: [0, 1 % classes]),
+            DetectionTarget(boxes: truth[1], labels: [2 % classes]),
+        ]
+        let masks = [
+            InstanceMasks(height: side, width: side, bitmaps: [disc(truth[0][0]), rectangle(truth[0][1])]),
+            InstanceMasks(height: side, width: side, bitmaps: [disc(truth[1][0])]),
         ]
         let proposals = [[box(10, 6, 42, 38), box(64, 34, 120, 100), box(80, 0, 100, 20)], [box(2, 6, 34, 22)]]
         let samples = zip(proposals, targets).map { priors, target in
@@ -48,6 +48,6 @@ package enum MaskProbe {
             return RandomSampler.rcnn.sample(
                 assignment, priors: priors, truth: target.boxes, truthLabels: target.labels, using: &rng)
         }
-        return (features, samples, targets)
+        return (features, samples, masks)
     }
 }

@@ -128,6 +128,20 @@ public final class ImageBatchLoader: BatchSource, @unchecked Sendable {
         }
     }
 
+    /// Process `rank`'s share of `epoch` for an evaluation spread over `processes`:
+    /// batches `rank`, `rank + processes`, ..., each as in one process.
+    ///
+    /// ```swift
+    /// let mine = loader.batches(epoch: 0, rank: 1, of: 2)   // batches 1, 3, 5, ...
+    /// ```
+    public func batches(epoch: Int, rank: Int, of processes: Int) -> BatchIterator {
+        schedule.batches(
+            epoch: epoch, every: processes, from: rank, workers: options.workers, prefetch: options.prefetch
+        ) { [self] order, k in
+            try self.makeBatch(epoch: epoch, order: order, batchIndex: k)
+        }
+    }
+
     /// Decodes, augments and normalises one batch.
     func makeBatch(epoch: Int, order: [Int], batchIndex: Int) throws -> Batch {
         let loaded = try options.samples(

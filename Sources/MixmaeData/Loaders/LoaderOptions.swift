@@ -26,6 +26,9 @@ public struct LoaderOptions {
     public var broken: BrokenImageLog
     /// Batches prepared ahead of the consumer, per worker.
     public var prefetch: Int
+    /// Micro-batches and the share of this process (training over several processes
+    /// or with gradient accumulation).
+    public var split: BatchSplit = .whole
 
     public init(
         batchSize: Int, seed: UInt64, workers: Int = 2, shuffle: Bool = true, dropLast: Bool = true,
@@ -54,7 +57,9 @@ public struct LoaderOptions {
 
     /// Which of `sampleCount` samples goes where in each epoch.
     public func schedule(sampleCount: Int) -> EpochSchedule {
-        EpochSchedule(sampleCount: sampleCount, batchSize: batchSize, seed: seed, shuffle: shuffle, dropLast: dropLast)
+        EpochSchedule(
+            sampleCount: sampleCount, batchSize: batchSize, seed: seed, shuffle: shuffle, dropLast: dropLast,
+            split: split)
     }
 
     /// The batches of `epoch` from batch `skip` on, each made by `makeBatch(order, batchIndex)`

@@ -52,6 +52,19 @@ public struct ComputeCount: Sendable, Equatable, Codable {
     /// Backward work over forward work (about 2 for GEMM-dominated models).
     public var backwardRatio: Double { forward > 0 ? backward / forward : 0 }
 
+    /// The count of `factor` such batches (GEMM work is linear in the images): a step of
+    /// `factor` micro-batches (accumulation steps times processes).
+    ///
+    /// ```swift
+    /// let job = ComputeCount.trainingStep(of: task, on: microBatch).scaled(by: 4)
+    /// ```
+    public func scaled(by factor: Int) -> ComputeCount {
+        let k = Double(factor)
+        return ComputeCount(
+            batchSize: batchSize * factor, encoderForward: encoderForward * k, forward: forward * k,
+            backward: backward * k)
+    }
+
     /// Counts GEMM work of `body` on the calling thread, split by phase.
     ///
     /// ```swift

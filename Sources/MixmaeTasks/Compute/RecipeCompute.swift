@@ -22,7 +22,7 @@ public struct RecipeCompute: Sendable {
     public var count: ComputeCount
 
     /// Builds the recipe's model and data loader, takes the first training
-    /// batch and counts one step on it.
+    /// batch and counts one step on it (an `optim.accum_steps` step: its micro-batches).
     public static func measure(_ resolved: ResolvedRecipe, catalog: PluginCatalog) throws -> RecipeCompute {
         let recipe = try TaskRecipe(resolved, components: catalog.componentCatalog)
         let builder = ComponentBuilder(provider: catalog, rng: RandomSource(seed: recipe.seed))
@@ -33,9 +33,14 @@ public struct RecipeCompute: Sendable {
                 file: resolved.path, keyPath: "data.batch_size",
                 hint: "lower data.batch_size (with --set data.batch_size=N) or add images")
         }
+        // The loader gives one micro-batch of an optim.accum_steps step: the step is K of them.
+        let microBatches = recipe.accumulationSteps
+        var shape = batch.images.shape
+        shape[0] *= microBatches
         return RecipeCompute(
             task: recipe.task.name,
             components: Dictionary(uniqueKeysWithValues: recipe.components.map { ("\($0.key)", $0.value.id) }),
-            imageShape: batch.images.shape, count: try ComputeCount.trainingStep(of: prepared.task, on: batch))
+            imageShape: shape,
+            count: try ComputeCount.trainingStep(of: prepared.task, on: batch).scaled(by: microBatches))
     }
 }

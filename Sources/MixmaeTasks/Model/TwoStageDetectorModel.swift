@@ -99,7 +99,12 @@ public final class TwoStageDetectorModel: Module, DetectionModel {
         var total = rpnLoss.total + boxLoss.total
         var terms = rpnLoss.terms.merging(boxLoss.terms) { a, _ in a }
         if let maskHead {
-            let maskLoss = maskHead.loss(maps, samples: samples, targets: targets)
+            // The loader makes masks for every image of a mask model (DetectSetup checks the
+            // annotations); an image without boxes may have none.
+            let masks = batch.targets.map {
+                $0.masks ?? InstanceMasks(height: $0.geometry.paddedHeight, width: $0.geometry.paddedWidth, values: [])
+            }
+            let maskLoss = maskHead.loss(maps, samples: samples, masks: masks)
             total = total + maskLoss.total
             terms.merge(maskLoss.terms) { a, _ in a }
         }

@@ -17,6 +17,9 @@ public struct TaskRecipe {
     public let seed: UInt64
     public let sections: [RecipePath: Parameters]
     public let components: [RecipePath: ComponentChoice]
+    /// The processes the run is spread over and which one this is (set by the training
+    /// session from its communicator); one process by default.
+    public var processes = ProcessShare(count: 1, rank: 0)
     /// The unreadable images the recipe's loaders skipped (all of them share it), limited by
     /// `data.max_unreadable`.
     public let brokenImages: BrokenImageLog
@@ -49,6 +52,9 @@ public struct TaskRecipe {
     public func section(_ name: String) -> Parameters {
         sections[RecipePath([.key(name)])] ?? Parameters(defaultsOf: [])
     }
+
+    /// `distributed`: `auto`, `none` or `mpi` (see ``CommunicatorSelection``).
+    public var distributedMode: String { sections[.root]?.string("distributed") ?? "auto" }
 
     public var data: Parameters { section("data") }
     public var optim: Parameters { section("optim") }
@@ -107,7 +113,8 @@ public struct TaskRecipe {
             batchSize: data.int("batch_size"), baseLR: optim.float("base_lr"), minLR: schedule.float("min_lr"),
             weightDecay: optim.float("weight_decay"), beta1: betas[0], beta2: betas[1], eps: optim.float("eps"),
             clipGrad: optim.float("clip_grad"), schedule: schedule.string("kind"),
-            checkpointEvery: section("checkpoint").int("every"), logEvery: section("log").int("every"))
+            checkpointEvery: section("checkpoint").int("every"), logEvery: section("log").int("every"),
+            accumulationSteps: accumulationSteps)
     }
 
     /// Pixel normalisation from `data.mean` and `data.std`.
@@ -147,9 +154,38 @@ public struct TaskRecipe {
     /// The training loader's options from `data.*`: shuffled, last partial batch
     /// dropped, seeded from the run's seed.
     public var trainingLoaderOptions: LoaderOptions {
-        LoaderOptions(
+        var options = LoaderOptions(
             batchSize: data.int("batch_size"), seed: derivedSeed(seed, 1), workers: data.int("num_workers"),
             skipBroken: data.bool("skip_broken"), normalization: normalization, broken: brokenImages)
+        options.split = batchSplit
+        return options
+    }
+
+    /// `optim.accum_steps`: micro-batches per process and optimizer step.
+    public var accumulationSteps: Int { optim.int("accum_steps") }
+
+    /// How a step's batch is cut into micro-batches and which of them this process loads.
+    public var batchSplit: BatchSplit {
+        BatchSplit(accumulation: accumulationSteps, processes: processes.count, rank: processes.rank)
+    }
+
+    /// Images in one micro-batch; `data.batch_size` must divide by `accum_steps` times
+    /// the number of processes (an error at `data.batch_size` otherwise).
+    ///
+    /// ```swift
+    /// let micro = try recipe.microBatchSize()   // 64 for batch_size 256, accum_steps 2, 2 processes
+    /// ```
+    public func microBatchSize() throws -> Int {
+        let batch = data.int("batch_size")
+        let parts = accumulationSteps * processes.count
+        guard batch % parts == 0 else {
+            throw issue(
+                at: "data.batch_size",
+                "the batch of \(batch) images is cut into optim.accum_steps (\(accumulationSteps)) x processes "
+                    + "(\(processes.count)) = \(parts) equal micro-batches, which does not divide it: use a multiple "
+                    + "of \(parts), or change optim.accum_steps or the number of processes")
+        }
+        return batch / parts
     }
 
     /// The validation loader's options from `data.*`: every image once, in order.
@@ -162,4 +198,15 @@ public struct TaskRecipe {
     }
 
     public var resizeFilter: ResizeFilter { data.string("interpolation") == "bilinear" ? .bilinear : .bicubic }
+}
+
+/// How many processes one run is spread over, and which one this is.
+public struct ProcessShare: Sendable, Equatable {
+    public var count: Int
+    public var rank: Int
+
+    public init(count: Int, rank: Int) {
+        self.count = count
+        self.rank = rank
+    }
 }

@@ -13,6 +13,13 @@ public protocol TrainingTask: AnyObject {
     func loss(for batch: Batch) throws -> (loss: Tensor, logs: [String: Double])
     /// Validation after an epoch; nil when the task has none.
     func evaluate(epoch: Int) throws -> [String: Double]?
+    /// Whether ``evaluate(epoch:over:)`` spreads the validation over a run's processes
+    /// (every process evaluates its share and the sums are added); false: rank 0 alone
+    /// evaluates everything with ``evaluate(epoch:)``.
+    var shardsEvaluation: Bool { get }
+    /// Validation after an epoch, this process's share of it, the numbers summed over
+    /// `processes`: every process gets the numbers of one process evaluating everything.
+    func evaluate(epoch: Int, over processes: EvaluationProcesses) throws -> [String: Double]?
     /// The metric that picks the best checkpoint, and whether higher is better.
     var selectionMetric: TaskMetric? { get }
     /// State of the task's own generator, saved in checkpoints.
@@ -25,6 +32,10 @@ public protocol TrainingTask: AnyObject {
 extension TrainingTask {
     public func attach(runDirectory: String) {}
     public func evaluate(epoch: Int) throws -> [String: Double]? { nil }
+    public var shardsEvaluation: Bool { false }
+    public func evaluate(epoch: Int, over processes: EvaluationProcesses) throws -> [String: Double]? {
+        try evaluate(epoch: epoch)
+    }
     public var selectionMetric: TaskMetric? { nil }
 }
 
@@ -58,12 +69,15 @@ public struct OptimizationSettings: Sendable, Equatable {
     public var checkpointEvery: Int
     /// Steps between metric records.
     public var logEvery: Int
+    /// Micro-batches per process whose gradients add up to one step (`optim.accum_steps`).
+    public var accumulationSteps: Int
 
     public init(
         epochs: Int, warmupEpochs: Double, batchSize: Int, baseLR: Double, minLR: Double = 0, weightDecay: Double,
         beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, clipGrad: Double = 0,
-        schedule: String = "cosine", checkpointEvery: Int = 1, logEvery: Int = 10
+        schedule: String = "cosine", checkpointEvery: Int = 1, logEvery: Int = 10, accumulationSteps: Int = 1
     ) {
+        self.accumulationSteps = accumulationSteps
         self.epochs = epochs
         self.warmupEpochs = warmupEpochs
         self.batchSize = batchSize
@@ -130,6 +144,14 @@ public enum TrainingStop: UserFacingError {
     }
 }
 
+/// The data source handed fewer micro-batches than a step needs.
+struct DataEndedEarly: UserFacingError {
+    var step: Int
+    var microBatch: Int
+    var of: Int
+    var what: String { "the training data ended inside step \(step) (micro-batch \(microBatch) of \(of))" }
+}
+
 /// The optimisation loop every task shares: AdamW with a per-iteration
 /// schedule, optional clipping, progress, metrics, periodic and best
 /// checkpoints, exact resume, and a clean stop on SIGINT/SIGTERM.
@@ -152,6 +174,14 @@ public final class TrainingLoop {
     /// The generator the model draws from in forward (dropout, drop path): its
     /// state is saved with every checkpoint and restored on resume.
     public let modelRandom: RandomSource
+    /// The processes of the run: rank 0 broadcasts the initial weights, gradients
+    /// are averaged over all ranks, and only rank 0 writes checkpoints, metrics and
+    /// progress. One process by default.
+    public var communicator: Communicator = SingleProcessCommunicator()
+    /// Seconds spent averaging gradients between processes.
+    public var allreduceSeconds: Double { averager?.seconds ?? 0 }
+    private var averager: GradientAverager?
+    private var isRoot: Bool { communicator.rank == 0 }
 
     public private(set) var optimizer: AdamW
     private let schedule: LearningRateSchedule
@@ -199,10 +229,16 @@ public final class TrainingLoop {
             }
             task.generatorState = state.taskGenerator
         }
+        let parameters = optimizer.groups.flatMap { $0.parameters.map(\.1) }
+        let averager = GradientAverager(parameters: parameters, communicator: communicator)
+        self.averager = averager
+        try GradientAverager.broadcast(
+            task.model.stateDict().sorted { $0.key < $1.key }.map(\.value), communicator: communicator)
         let perEpoch = data.batchesPerEpoch
         precondition(perEpoch > 0, "TrainingLoop: the data source has no full batch")
         let totalSteps = perEpoch * settings.epochs
-        let progress = ProgressReporter(total: totalSteps, label: label)
+        let progress = ProgressReporter(
+            total: totalSteps, label: label, output: isRoot ? .standardError : .nullDevice)
         let started = Date()
         var lastHeartbeat = Date()
         var window: [String: (sum: Double, count: Int)] = [:]
@@ -217,25 +253,23 @@ public final class TrainingLoop {
         while state.epoch < settings.epochs {
             let epoch = state.epoch
             let batches = data.batches(epoch: epoch, skip: state.stepInEpoch)
-            while let batch = try batches.next() {
+            while state.stepInEpoch < perEpoch {
                 let epochProgress = Double(epoch) + Double(state.stepInEpoch) / Double(perEpoch)
                 let lr = schedule.learningRate(atEpoch: epochProgress)
                 optimizer.learningRate = Float(lr)
-                let (loss, logs) = try task.loss(for: batch)
-                let value = loss.item()
+                let local = accumulate(from: batches, step: state.step)
+                let (value, logs, agreedStop) = try agree(on: local, step: state.step)
                 guard value.isFinite else { throw TrainingStop.diverged(step: state.step, loss: value) }
-                optimizer.zeroGrad()
-                loss.backward()
+                try averager.average()
                 if settings.clipGrad > 0 {
-                    let norm = clipGradientNorm(
-                        optimizer.groups.flatMap { $0.parameters.map(\.1) }, maxNorm: Float(settings.clipGrad))
+                    let norm = clipGradientNorm(parameters, maxNorm: Float(settings.clipGrad))
                     window["grad_norm", default: (0, 0)].sum += Double(norm)
                     window["grad_norm", default: (0, 0)].count += 1
                 }
                 optimizer.step()
                 state.step += 1
                 state.stepInEpoch += 1
-                imagesSeen += batch.images.shape[0]
+                imagesSeen += local.images * communicator.size
                 for (k, v) in logs.merging(["loss": Double(value)], uniquingKeysWith: { a, _ in a }) {
                     window[k, default: (0, 0)].sum += v
                     window[k, default: (0, 0)].count += 1
@@ -257,12 +291,12 @@ public final class TrainingLoop {
                     imagesSeen = 0
                     windowStart = Date()
                 }
-                if Date().timeIntervalSince(lastHeartbeat) > 5 {
+                if isRoot && Date().timeIntervalSince(lastHeartbeat) > 5 {
                     observer?.heartbeat()
                     lastHeartbeat = Date()
                 }
                 // A stop at an epoch's last step is taken after the epoch's own checkpoint below.
-                if state.stepInEpoch < perEpoch && shouldStop(state.step) {
+                if state.stepInEpoch < perEpoch && (agreedStop ?? shouldStop(state.step)) {
                     progress.finish()
                     try commit(state, roles: [.last])
                     throw TrainingStop.interrupted(checkpoint: lastCheckpointPath)
@@ -271,7 +305,13 @@ public final class TrainingLoop {
             state.epoch += 1
             state.stepInEpoch = 0
             task.model.train(false)
-            let evaluation = try task.evaluate(epoch: epoch)
+            // Split over the ranks when the task can (the sums are added), else rank 0 evaluates
+            // everything; either way the numbers are those of one process, and rank 0 records them.
+            var evaluation: [String: Double]?
+            if task.shardsEvaluation || isRoot {
+                evaluation = try task.evaluate(epoch: epoch, over: EvaluationProcesses(communicator: communicator))
+                if !isRoot { evaluation = nil }
+            }
             task.model.train(true)
             var roles: [CheckpointCommit.Role] = [.last]
             if let evaluation {
@@ -295,7 +335,7 @@ public final class TrainingLoop {
             if periodic && state.epoch < settings.epochs { roles.append(.epoch(state.epoch)) }
             // One commit serves every role of this step: last, best and the periodic copy.
             try commit(state, roles: roles)
-            if shouldStop(state.step) && state.epoch < settings.epochs {
+            if try agreeToStop(state.step) && state.epoch < settings.epochs {
                 progress.finish()
                 throw TrainingStop.interrupted(checkpoint: lastCheckpointPath)
             }
@@ -310,9 +350,80 @@ public final class TrainingLoop {
             seconds: Date().timeIntervalSince(started))
     }
 
+    /// What this rank's micro-batches of one step left: the summed loss, logs, and the error if one failed.
+    private struct LocalStep {
+        var lossSum = 0.0
+        var logs: [String: Double] = [:]
+        var images = 0
+        var failure: Error?
+    }
+
+    /// Runs this rank's `accumulationSteps` micro-batches of step `step`, adding
+    /// their gradients, each scaled by 1/K (the mean over the micro-batches).
+    private func accumulate(from batches: BatchIterator, step: Int) -> LocalStep {
+        var local = LocalStep()
+        optimizer.zeroGrad()
+        let k = settings.accumulationSteps
+        for j in 0..<k {
+            do {
+                guard var batch = try batches.next() else {
+                    local.failure = DataEndedEarly(step: step + 1, microBatch: j + 1, of: k)
+                    return local
+                }
+                batch.position = MicroBatchPosition(step: step, index: communicator.rank * k + j)
+                let (loss, logs) = try task.loss(for: batch)
+                let value = loss.item()
+                local.lossSum += Double(value)
+                for (key, v) in logs { local.logs[key, default: 0] += v }
+                local.images += batch.images.shape[0]
+                guard value.isFinite else { return local }
+                loss.backward(k == 1 ? nil : Tensor.full(loss.shape, 1 / Float(k)))
+            } catch {
+                local.failure = error
+                return local
+            }
+        }
+        return local
+    }
+
+    /// Agrees with the other ranks on the step: whether one failed (then every rank
+    /// throws the failing ranks' messages), the mean loss and logs over all
+    /// micro-batches, and whether to stop after it (nil in one process: the loop
+    /// asks after the step).
+    private func agree(on local: LocalStep, step: Int) throws -> (loss: Float, logs: [String: Double], stop: Bool?) {
+        let k = Double(settings.accumulationSteps * communicator.size)
+        if communicator.size == 1 {
+            if let failure = local.failure { throw failure }
+            return (Float(local.lossSum / k), local.logs.mapValues { $0 / k }, nil)
+        }
+        let keys = local.logs.keys.sorted()
+        var status = [local.lossSum, local.failure == nil ? 0 : 1, shouldStop(step + 1) ? 1 : 0]
+        try status.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+        if status[1] > 0 {
+            let message = local.failure.map { ($0 as? UserFacingError)?.report ?? "\($0)" } ?? ""
+            let messages = try communicator.allgather(bytes: Array(message.utf8))
+            throw RankFailure(
+                failures: messages.enumerated().filter { !$0.element.isEmpty }.map {
+                    (rank: $0.offset, message: String(decoding: $0.element, as: UTF8.self))
+                })
+        }
+        var values = keys.map { local.logs[$0]! }
+        try values.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+        return (Float(status[0] / k), Dictionary(uniqueKeysWithValues: zip(keys, values.map { $0 / k })), status[2] > 0)
+    }
+
+    /// Whether the ranks agreed to stop after step `step` (any rank asked).
+    private func agreeToStop(_ step: Int) throws -> Bool {
+        guard communicator.size > 1 else { return shouldStop(step) }
+        var flag = [shouldStop(step) ? 1.0 : 0]
+        try flag.withUnsafeMutableBufferPointer { try communicator.allreduceSum($0) }
+        return flag[0] > 0
+    }
+
     /// Writes the checkpoint of this step as one commit (``CheckpointCommit``), publishes it
-    /// under `roles`' names, records them, then prunes older step files.
+    /// under `roles`' names, records them, then prunes older step files. Rank 0 alone writes.
     private func commit(_ state: TrainerState, roles: [CheckpointCommit.Role]) throws {
+        guard isRoot else { return }
         var s = state
         s.modelGenerator = modelRandom.state
         s.taskGenerator = task.generatorState

@@ -40,9 +40,17 @@ public enum PluginABI {
     /// 2.3: ``ComponentDescriptor/validate`` and ``ComponentPlan`` (cross-parameter checks and
     /// memory estimates without building weights). The descriptor grew a stored property:
     /// rebuild 2.1 and 2.2 plugins.
+    /// 2.4: the `communicator` component kind (``Communicator``, ``CommunicatorDescriptor``,
+    /// ``PluginRegistrar/add(communicator:)``). Additive: no layout a 2.3 plugin sees changed,
+    /// so 2.3 plugins still load.
+    /// 2.5: ``MaskTokenBackbone``, ``SingleImageDecoder``, ``MaskedReconstructionLoss`` (the
+    /// SimMIM-style baseline, `mask.mode: mask_token`). New protocols only: no layout changed,
+    /// so 2.3 plugins still load.
     /// 2.6: two-stage detection: component kinds `rpn` and `roi_head`, the protocols
-    /// ``RegionProposalHead``, ``RoIBoxHead``, ``RoIMaskHead``, ``DetectionImageShape``,
-    /// ``InstanceMasks`` and ``MaskPasting``; ``DetectionTarget`` grew `masks` (rebuild plugins).
+    /// ``RegionProposalHead``, ``RoIBoxHead``, ``RoIMaskHead`` and the types
+    /// ``DetectionImageShape``, ``InstanceMasks``, ``MaskPasting``. Additive: the instance masks
+    /// reach the mask head as a parameter of its own, not as a field of ``DetectionTarget``
+    /// (which every detection head receives), so no layout changed and 2.3 plugins still load.
     @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 6 }
 
     /// The Swift compiler that produced the SDK interface the code was built
@@ -134,6 +142,8 @@ public struct PluginStamp: Equatable, Sendable {
 /// library and passes it, opaque, to the library's register function.
 public final class PluginRegistrar {
     public private(set) var components: [ComponentDescriptor] = []
+    /// The communicators the plugin offers (kind `communicator`).
+    public private(set) var communicators: [CommunicatorDescriptor] = []
     /// Why registration failed, when the plugin said so.
     public private(set) var failure: String?
 
@@ -141,6 +151,9 @@ public final class PluginRegistrar {
 
     /// Adds a component.
     public func add(_ descriptor: ComponentDescriptor) { components.append(descriptor) }
+
+    /// Adds a communicator (a component of kind `communicator`).
+    public func add(communicator descriptor: CommunicatorDescriptor) { communicators.append(descriptor) }
 
     /// Marks registration as failed with a reason the host shows.
     public func fail(_ reason: String) { failure = reason }

@@ -3,7 +3,12 @@
 /// A two-stage detector (Mask R-CNN) fills three more slots: a region proposal
 /// network (`rpn`) and RoI heads (`roi_head`: the box head and the mask head).
 public enum ComponentKind: String, Sendable, CaseIterable, CustomStringConvertible {
-    case backbone, neck, decoder, loss, head, rpn
+    case backbone, neck, decoder, loss, head
+    /// Collective communication between the processes of one run (``CommunicatorDescriptor``).
+    case communicator
+    /// A two-stage detector's region proposal network (``RegionProposalHead``).
+    case rpn
+    /// A two-stage detector's RoI box or mask head (``RoIBoxHead``, ``RoIMaskHead``).
     case roiHead = "roi_head"
     public var description: String { rawValue }
 }

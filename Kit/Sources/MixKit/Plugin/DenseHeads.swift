@@ -30,18 +30,12 @@ public struct DetectionTarget: Equatable, Sendable {
     public var labels: [Int]
     /// Regions (COCO crowd boxes) whose unassigned points do not count as background.
     public var ignoredRegions: [BoundingBox]
-    /// The instance mask of every box (same order), when the task trains masks (SDK 2.6).
-    public var masks: InstanceMasks?
 
-    public init(boxes: [BoundingBox], labels: [Int], ignoredRegions: [BoundingBox] = [], masks: InstanceMasks? = nil) {
+    public init(boxes: [BoundingBox], labels: [Int], ignoredRegions: [BoundingBox] = []) {
         precondition(boxes.count == labels.count, "DetectionTarget: \(boxes.count) boxes but \(labels.count) labels")
-        precondition(
-            masks.map { $0.count == boxes.count } ?? true,
-            "DetectionTarget: \(masks?.count ?? 0) masks for \(boxes.count) boxes")
         self.boxes = boxes
         self.labels = labels
         self.ignoredRegions = ignoredRegions
-        self.masks = masks
     }
 }
 

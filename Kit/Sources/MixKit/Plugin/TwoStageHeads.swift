@@ -56,15 +56,17 @@ public protocol RoIBoxHead: Module {
 /// A RoI mask head (mmdet's `FCNMaskHead`): a small mask per RoI and class.
 ///
 /// ```swift
-/// let loss = mask.loss(features, samples: samples, targets: targets)   // targets carry masks
+/// let loss = mask.loss(features, samples: samples, masks: masks)   // one InstanceMasks per image
 /// let probabilities = withNoGrad { mask.predict(features, detections: detections) }
 /// ```
 public protocol RoIMaskHead: Module {
     /// The side of the predicted masks (28).
     var maskSize: Int { get }
-    /// The mask loss on the sampled positives of every image, against the
-    /// ``DetectionTarget/masks`` cropped and resized to each positive's box.
-    func loss(_ features: [FeatureMap], samples: [SamplingResult], targets: [DetectionTarget]) -> HeadLoss
+    /// The mask loss on the sampled positives of every image, against the image's
+    /// instance masks (one per truth box, in the targets' order) cropped and resized
+    /// to each positive's box. The masks are a parameter of their own, not a field of
+    /// ``DetectionTarget``, so that the target keeps the layout 2.3-2.5 plugins were built with.
+    func loss(_ features: [FeatureMap], samples: [SamplingResult], masks: [InstanceMasks]) -> HeadLoss
     /// For every detection of every image, the `maskSize x maskSize` foreground
     /// probabilities (row-major) of its class, in the detection's box.
     func predict(_ features: [FeatureMap], detections: [[Detection]]) -> [[[Float]]]

@@ -12,6 +12,8 @@ public final class ClassifyTask: TrainingTask {
     public let weightDecay: Double
     public let validation: ImageBatchLoader?
     public var generator: RandomGenerator
+    /// Seeds the mixup/cutmix draws of each micro-batch (``MicroBatchPosition``).
+    public let seed: UInt64
     /// Makes the report's grid of augmented training images (set by ``ClassifySetup``);
     /// written to `pictures/` when the run folder is attached.
     public var trainingPicture: (() throws -> AugmentedImagesPicture)?
@@ -31,6 +33,7 @@ public final class ClassifyTask: TrainingTask {
         self.weightDecay = weightDecay
         self.validation = validation
         self.generator = RandomGenerator(seed: seed)
+        self.seed = seed
     }
 
     public func attach(runDirectory: String) {
@@ -53,7 +56,11 @@ public final class ClassifyTask: TrainingTask {
     }
 
     public func loss(for batch: Batch) throws -> (loss: Tensor, logs: [String: Double]) {
-        let (images, targets) = mixing.apply(batch.images, labels: batch.labels, using: &generator)
+        var drawn = batch.position?.generator(seed: seed)
+        let (images, targets) =
+            drawn == nil
+            ? mixing.apply(batch.images, labels: batch.labels, using: &generator)
+            : mixing.apply(batch.images, labels: batch.labels, using: &drawn!)
         let logits = classifier(images).logits
         return (softCrossEntropy(logits, targets: targets), [:])
     }
@@ -65,9 +72,15 @@ public final class ClassifyTask: TrainingTask {
         }
     }
 
-    public func evaluate(epoch: Int) throws -> [String: Double]? {
+    public func evaluate(epoch: Int) throws -> [String: Double]? { try evaluate(epoch: epoch, over: .single) }
+
+    public var shardsEvaluation: Bool { true }
+
+    /// Top-1, top-5 and loss on the validation split, each process taking every
+    /// `processes.count`-th batch.
+    public func evaluate(epoch: Int, over processes: EvaluationProcesses) throws -> [String: Double]? {
         guard let validation else { return nil }
-        return try ClassificationEvaluation.run(classifier, on: validation).metrics
+        return try ClassificationEvaluation.run(classifier, on: validation, over: processes).metrics
     }
 }
 
@@ -80,13 +93,28 @@ public struct ClassificationEvaluation {
 
     public var metrics: [String: Double] { ["top1": top1, "top5": top5, "val_loss": loss] }
 
-    /// Evaluates in inference mode without recording the graph.
-    public static func run(_ model: ClassifierModel, on data: ImageBatchLoader) throws -> ClassificationEvaluation {
+    /// Evaluates in inference mode without recording the graph; over several processes
+    /// each takes every `processes.count`-th batch and the counts are added.
+    public static func run(
+        _ model: ClassifierModel, on data: ImageBatchLoader, over processes: EvaluationProcesses = .single
+    ) throws -> ClassificationEvaluation {
+        let totals = try processes.sum {
+            let batches =
+                processes.count == 1
+                ? data.batches(epoch: 0, skip: 0) : data.batches(epoch: 0, rank: processes.rank, of: processes.count)
+            return try counts(model, batches)
+        }
+        let n = max(totals[3], 1)
+        return ClassificationEvaluation(
+            top1: totals[0] / n, top5: totals[1] / n, loss: totals[2] / n, images: Int(totals[3]))
+    }
+
+    /// Top-1 hits, top-5 hits, the summed loss and the images of `batches`.
+    private static func counts(_ model: ClassifierModel, _ batches: BatchIterator) throws -> [Double] {
         var correct1 = 0
         var correct5 = 0
         var lossSum = 0.0
         var seen = 0
-        let batches = data.batches(epoch: 0, skip: 0)
         while let batch = try batches.next() {
             let logits = withNoGrad { model(batch.images).logits }
             let classes = logits.shape[1]
@@ -103,8 +131,6 @@ public struct ClassificationEvaluation {
             }
             seen += batch.labels.count
         }
-        let n = Double(max(seen, 1))
-        return ClassificationEvaluation(
-            top1: Double(correct1) / n, top5: Double(correct5) / n, loss: lossSum / n, images: seen)
+        return [Double(correct1), Double(correct5), lossSum, Double(seen)]
     }
 }

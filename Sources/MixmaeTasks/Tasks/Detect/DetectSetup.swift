@@ -63,8 +63,7 @@ public enum DetectSetup {
             model: model, layerDecay: recipe.optim.float("layer_decay"),
             weightDecay: recipe.optim.float("weight_decay"), validation: validation, settings: settings(recipe),
             outputDirectory: runDirectory)
-        task.picturesEvery = recipe.section("log").int("pictures_every")
-        task.pictureCount = recipe.section("log").int("pictures")
+        task.pictures = PredictionPictureSchedule(recipe: recipe)
         return (task, loader, report)
     }
 

@@ -22,8 +22,9 @@ public struct DetectionValidation {
 /// on the backbone; after every epoch, COCO box AP on the validation split
 /// (pycocotools-exact), with the detections written to `val_detections.json` in
 /// the run folder, and for a model with a mask head also mask AP (`mask_AP`, ...)
-/// with the masks written to `val_segmentations.json`. The best checkpoint is the
-/// one with the highest box AP.
+/// with the masks written to `val_segmentations.json`. Every `log.pictures_every`
+/// epochs, a picture of the first validation images with their predicted boxes (and
+/// masks) beside the ground truth. The best checkpoint is the one with the highest box AP.
 public final class DetectTask: TrainingTask {
     public let detector: any DetectionModel
     public let layerDecay: Double
@@ -31,10 +32,8 @@ public final class DetectTask: TrainingTask {
     public let validation: DetectionValidation?
     public let settings: DetectionSettings
     public private(set) var outputDirectory: String
-    /// For a model with a mask head: every this many epochs (0 = never), an
-    /// ``InstancesPicture`` of the first ``pictureCount`` validation images.
-    public var picturesEvery = 0
-    public var pictureCount = 0
+    /// Which epochs draw ``DetectionPicture``s of the first validation images (none by default).
+    public var pictures = PredictionPictureSchedule(count: 0, every: 0)
 
     public var model: Module { detector }
     public var selectionMetric: TaskMetric? { validation == nil ? nil : ObjectDetection().selectionMetric }
@@ -45,7 +44,10 @@ public final class DetectTask: TrainingTask {
     }
 
     /// The file evaluation writes the latest validation detections to.
-    public func attach(runDirectory: String) { outputDirectory = runDirectory }
+    public func attach(runDirectory: String) {
+        outputDirectory = runDirectory
+        pictures.directory = runDirectory + "/pictures"
+    }
 
     public var detectionsPath: String { (outputDirectory as NSString).appendingPathComponent("val_detections.json") }
 
@@ -88,14 +90,12 @@ public final class DetectTask: TrainingTask {
         try COCOResults.write(result.detections, to: detectionsPath)
         if result.maskMetrics != nil {
             try COCOResults.write(result.detections, to: segmentationsPath, masks: true)
-            if pictureCount > 0 && picturesEvery > 0 && (epoch + 1) % picturesEvery == 0 {
-                let dataset = validation.dataset
-                let picture = try InstancesPicture(
-                    items: Array(dataset.items.prefix(pictureCount)), truth: validation.truth,
-                    detections: result.detections, classIndex: { dataset.classIndex(forCategoryID: $0) })
-                let folder = (outputDirectory as NSString).appendingPathComponent("pictures")
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-                try picture.image.write(toFile: folder + "/" + InstancesPicture.fileName(epoch: epoch + 1))
+        }
+        if pictures.isDue(epoch: epoch) {
+            pictures.drawing(DetectionPicture.kind, epoch: epoch) {
+                try DetectionPicture.grid(
+                    of: result.detections, on: validation.dataset, count: pictures.count,
+                    masks: result.maskMetrics != nil)
             }
         }
         return Dictionary(uniqueKeysWithValues: result.namedMetrics)
@@ -103,12 +103,11 @@ public final class DetectTask: TrainingTask {
 }
 
 extension DetectionBatch.Target {
-    /// The annotations as the SDK's detection heads take them (with the instance
-    /// masks when the loader made them).
+    /// The annotations as the SDK's detection heads take them (instance masks, when
+    /// the loader made them, go to a mask head separately: ``masks``).
     public var detectionTarget: DetectionTarget {
         DetectionTarget(
-            boxes: boxes.map(\.boundingBox), labels: labels, ignoredRegions: crowdBoxes.map(\.boundingBox),
-            masks: masks)
+            boxes: boxes.map(\.boundingBox), labels: labels, ignoredRegions: crowdBoxes.map(\.boundingBox))
     }
 }
 

@@ -10,10 +10,15 @@ public enum PretrainSetup {
     {
         let data = recipe.data
         let batch = data.int("batch_size")
-        guard batch % 2 == 0 else {
+        let micro = try recipe.microBatchSize()
+        let mixes = recipe.section("mask").string("mode") == PretrainMode.mix.rawValue
+        guard micro % 2 == 0 || !mixes else {
             throw recipe.issue(
                 at: "data.batch_size",
-                "MixMAE mixes image i with image B-1-i, so the batch size must be even; got \(batch)")
+                micro == batch
+                    ? "MixMAE mixes image i with image B-1-i, so the batch size must be even; got \(batch)"
+                    : "MixMAE mixes image i with image B-1-i of each micro-batch, so the micro-batch (data.batch_size "
+                        + "\(batch) / (optim.accum_steps x processes) = \(micro)) must be even")
         }
         let (backboneID, backboneParams) = try recipe.requiredComponent("backbone", for: "the encoder")
         let (decoderID, decoderParams) = try recipe.requiredComponent("decoder", for: "e.g. name: vit-decoder")
@@ -27,7 +32,7 @@ public enum PretrainSetup {
                 "the backbone is built for \(caps.imageSize) px but data.img_size is \(imageSize): set both to the same size"
             )
         }
-        guard caps.supportsMixing else {
+        guard caps.supportsMixing || !mixes else {
             throw recipe.issue(
                 at: "model.backbone.name", "backbone '\(backboneID)' does not declare MixMAE mixing support")
         }
@@ -40,6 +45,9 @@ public enum PretrainSetup {
         }
         let loss = try recipe.building("loss") { try builder.reconstructionLoss(lossID, lossParams) }
         let model = PretrainModel(backbone: backbone, decoder: decoder, loss: loss)
+        let tokenParts = try maskTokenParts(
+            recipe: recipe, backbone: (backboneID, backbone), decoder: (decoderID, decoder), loss: (lossID, loss),
+            rng: builder.rng)
 
         let folder = try recipe.imageFolder("root")
         let crop = RandomResizedCrop(size: imageSize, scale: try recipe.cropScale(), filter: recipe.resizeFilter)
@@ -71,6 +79,7 @@ public enum PretrainSetup {
             validationCount: log.int("val_images"), pictureCount: log.int("pictures"), evaluationBatch: batch,
             normalization: recipe.normalization, picturesDirectory: runDirectory + "/pictures",
             picturesEvery: log.int("pictures_every"))
+        task.maskTokenParts = tokenParts
         return (task, loader)
     }
 

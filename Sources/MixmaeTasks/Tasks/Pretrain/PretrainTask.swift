@@ -19,6 +19,8 @@ public final class PretrainTask: TrainingTask {
     /// Where pictures go, and how often (epochs; 0 = never).
     public private(set) var picturesDirectory: String
     public let picturesEvery: Int
+    /// Set for `mask.mode: mask_token` (the SimMIM-style baseline); nil for MixMAE.
+    public var maskTokenParts: MaskTokenParts?
 
     public var model: Module { pretrain }
 
@@ -47,8 +49,14 @@ public final class PretrainTask: TrainingTask {
     }
 
     public func loss(for batch: Batch) throws -> (loss: Tensor, logs: [String: Double]) {
-        let mixing = sampler.next()
-        return (pretrain(batch.images, mixing: mixing).loss, [:])
+        let mixing = batch.position.map { sampler.mask(at: $0) } ?? sampler.next()
+        return (forward(batch.images, mask: mixing).loss, [:])
+    }
+
+    /// The forward pass of the recipe's `mask.mode` under the batch mask.
+    func forward(_ images: Tensor, mask: MixingMask) -> PretrainModel.Output {
+        if let parts = maskTokenParts { return pretrain(images, maskedBy: mask, parts: parts) }
+        return pretrain(images, mixing: mask)
     }
 
     public var generatorState: [UInt64]? {
@@ -58,29 +66,41 @@ public final class PretrainTask: TrainingTask {
         }
     }
 
+    public func evaluate(epoch: Int) throws -> [String: Double]? { try evaluate(epoch: epoch, over: .single) }
+
+    public var shardsEvaluation: Bool { true }
+
     /// The reconstruction loss on the validation images under one fixed mask
-    /// (image i mixed with image B-1-i of each evaluation batch), and a picture
-    /// every ``picturesEvery`` epochs.
-    public func evaluate(epoch: Int) throws -> [String: Double]? {
+    /// (image i mixed with image B-1-i of each evaluation batch), each process taking
+    /// every `processes.count`-th evaluation batch; rank 0 draws a picture every
+    /// ``picturesEvery`` epochs.
+    public func evaluate(epoch: Int, over processes: EvaluationProcesses) throws -> [String: Double]? {
         guard let images = probeImages else { return nil }
         var fixed = MaskSampler(
             height: sampler.height, width: sampler.width, ratio: sampler.ratio, extraRatio: 0, seed: 12345)
         let mixing = fixed.next()
         var metrics: [String: Double] = [:]
         if validationCount > 0 {
-            var total = 0.0
-            for start in stride(from: 0, to: validationCount, by: evaluationBatch) {
-                let count = min(evaluationBatch, validationCount - start)
-                let batch = withNoGrad { pretrain(images.slice(axis: 0, start..<(start + count)), mixing: mixing) }
-                total += Double(batch.loss.item()) * Double(count)
+            let total = try processes.sum {
+                var total = 0.0
+                let starts = stride(from: 0, to: validationCount, by: evaluationBatch)
+                for (index, start) in starts.enumerated() where processes.owns(batch: index) {
+                    let count = min(evaluationBatch, validationCount - start)
+                    let batch = withNoGrad {
+                        forward(images.slice(axis: 0, start..<(start + count)), mask: mixing)
+                    }
+                    total += Double(batch.loss.item()) * Double(count)
+                }
+                return [total]
             }
-            metrics["val_loss"] = total / Double(validationCount)
+            metrics["val_loss"] = total[0] / Double(validationCount)
         }
-        if pictureCount > 0 && picturesEvery > 0 && (epoch + 1) % picturesEvery == 0 {
+        if processes.rank == 0 && pictureCount > 0 && picturesEvery > 0 && (epoch + 1) % picturesEvery == 0 {
             let shown = images.slice(axis: 0, 0..<pictureCount)
-            let out = withNoGrad { pretrain(shown, mixing: mixing) }
+            let out = withNoGrad { forward(shown, mask: mixing) }
             let picture = try ReconstructionPicture(
-                images: shown, output: out, mixing: mixing, patchSize: pretrain.decoder.patchSize,
+                images: shown, output: out, mixing: mixing, maskTokens: maskTokenParts != nil,
+                patchSize: pretrain.decoder.patchSize,
                 normalizedTargets: pretrain.objective.normalizesTargets, normalization: normalization)
             try FileManager.default.createDirectory(atPath: picturesDirectory, withIntermediateDirectories: true)
             try picture.image.write(

@@ -23,9 +23,16 @@ public struct Pretraining: TaskKind {
     }
 
     public static let maskSection: [ParameterSpec] = [
+        .string(
+            "mode", default: PretrainMode.mix.rawValue, allowed: PretrainMode.allCases.map(\.rawValue),
+            doc:
+                "`mix`: MixMAE (image i mixed with image B-1-i, both reconstructed); `mask_token`: the SimMIM-style baseline (one image per input, masked patches replaced by the backbone's learned [MASK] token, loss over them only)."
+        ),
         .float(
             "ratio", default: 0.5, range: 0...1,
-            doc: "Fraction of final-stage tokens (32x32-pixel units) taken from the partner image."),
+            doc:
+                "Fraction of final-stage tokens (32x32-pixel units) taken from the partner image (mix) or masked (mask_token); 0 and 1 are allowed (see recipes/README.md)."
+        ),
         .float(
             "extra_ratio", default: 0, range: 0...1,
             doc: "A random U(0, extra_ratio) added to the ratio for each batch (the reference's range_mask_ratio)."),

@@ -4,7 +4,10 @@ import MixmaeData
 
 /// A picture of MixMAE at work: one row per image, showing the original, the
 /// mixed input the encoder saw, and the reconstruction (each position taken
-/// from the branch in which it was hidden), separated by white gaps.
+/// from the branch in which it was hidden), separated by white gaps. With
+/// `maskTokens` (`mask.mode: mask_token`) the middle column shows the masked
+/// patches as the dataset mean (where the [MASK] token went) and the
+/// reconstruction is the image's own, one branch.
 public struct ReconstructionPicture {
     public let image: Image
 
@@ -14,7 +17,8 @@ public struct ReconstructionPicture {
     ///   - normalizedTargets: the loss predicted per-patch normalised pixels;
     ///     they are mapped back with each original patch's mean and variance.
     public init(
-        images: Tensor, output: PretrainModel.Output, mixing: MixingMask, patchSize p: Int, normalizedTargets: Bool,
+        images: Tensor, output: PretrainModel.Output, mixing: MixingMask, maskTokens: Bool = false, patchSize p: Int,
+        normalizedTargets: Bool,
         normalization: Normalization
     ) throws {
         let (b, side) = (images.shape[0], images.shape[2])
@@ -36,14 +40,14 @@ public struct ReconstructionPicture {
                 for y in 0..<side {
                     for x in 0..<side {
                         let k = c * side * side + y * side + x
-                        mixed[k] = pixelMask[y * side + x] == 1 ? partner[k] : original[k]
+                        mixed[k] = pixelMask[y * side + x] == 1 ? (maskTokens ? 0 : partner[k]) : original[k]
                     }
                 }
             }
             for t in 0..<(grid * grid) {
                 let (gy, gx) = (t / grid, t % grid)
                 // Hidden from branch 1 where m = 1 (row i); from branch 2 where m = 0 (row B-1-i).
-                let row = mixing.values[t] == 1 ? i : b + (b - 1 - i)
+                let row = maskTokens || mixing.values[t] == 1 ? i : b + (b - 1 - i)
                 let pred = rec.data + (row * grid * grid + t) * perToken
                 var mean: Float = 0
                 var scale: Float = 1

@@ -54,6 +54,7 @@ public enum SegmentSetup {
             model: model, classes: classes, ignoreIndex: ignoreIndex,
             layerDecay: recipe.optim.float("layer_decay"), weightDecay: recipe.optim.float("weight_decay"),
             validation: validation, inference: inference(recipe))
+        task.pictures = PredictionPictureSchedule(recipe: recipe)
         return (task, loader, report)
     }
 

@@ -26,7 +26,9 @@ public enum SegmentationInference: Equatable, Sendable {
 /// Semantic segmentation finetuning: backbone + head trained on pixel
 /// cross-entropy (ignore index 255) with layer-wise learning-rate decay; after
 /// every epoch, mIoU and aAcc on the validation split at the label maps'
-/// original resolution (mmseg's IoUMetric). The best checkpoint has the highest mIoU.
+/// original resolution (mmseg's IoUMetric) and, every `log.pictures_every` epochs, a picture of
+/// the first validation images with their predicted label maps beside the ground truth. The
+/// best checkpoint has the highest mIoU.
 public final class SegmentTask: TrainingTask {
     public let segmentor: SegmentorModel
     public let classes: Int
@@ -35,6 +37,8 @@ public final class SegmentTask: TrainingTask {
     public let weightDecay: Double
     public let validation: SegmentationValidation?
     public let inference: SegmentationInference
+    /// Which epochs draw ``SegmentationPicture``s of the first validation images (none by default).
+    public var pictures = PredictionPictureSchedule(count: 0, every: 0)
 
     public var model: Module { segmentor }
     public var selectionMetric: TaskMetric? { validation == nil ? nil : SemanticSegmentation().selectionMetric }
@@ -56,6 +60,8 @@ public final class SegmentTask: TrainingTask {
         self.validation = validation
         self.inference = inference
     }
+
+    public func attach(runDirectory: String) { pictures.directory = runDirectory + "/pictures" }
 
     public func parameterGroups() -> [ParameterGroup] {
         LayerDecayGroups.make(
@@ -105,9 +111,28 @@ public final class SegmentTask: TrainingTask {
 
     public func evaluate(epoch: Int) throws -> [String: Double]? {
         guard let validation else { return nil }
+        let drawn = pictures.isDue(epoch: epoch) ? pictures.count : 0
+        var rows: [Int: [Image]] = [:]
+        var failure: Error? = nil
         let metrics = try SegmentationEvaluation.run(
             segmentor, on: validation, classes: classes, ignoreIndex: ignoreIndex,
-            inference: inference)
+            inference: inference
+        ) { pair, prediction, truth in
+            guard pair < drawn, failure == nil else { return }
+            do {
+                rows[pair] = try SegmentationPicture.row(
+                    image: validation.dataset.loadImage(at: pair), truth: truth, prediction: prediction,
+                    ignoreIndex: ignoreIndex)
+            } catch {
+                failure = error
+            }
+        }
+        if drawn > 0 {
+            pictures.drawing(SegmentationPicture.kind, epoch: epoch) {
+                if let failure { throw failure }
+                return try PictureGrid.compose(rows: rows.keys.sorted().map { rows[$0]! })
+            }
+        }
         return ["mIoU": metrics.meanIoU, "aAcc": metrics.pixelAccuracy]
     }
 }
@@ -116,9 +141,12 @@ public final class SegmentTask: TrainingTask {
 /// logits of the resized image, resized (bilinear) to the original size, argmax,
 /// compared with the original label map.
 public enum SegmentationEvaluation {
+    /// - Parameter observe: called with each image's pair index in the dataset, its predicted
+    ///   classes and its label map, both at the original size.
     public static func run(
         _ model: SegmentorModel, on validation: SegmentationValidation, classes: Int,
-        ignoreIndex: Int, inference: SegmentationInference
+        ignoreIndex: Int, inference: SegmentationInference,
+        observe: (_ pair: Int, _ prediction: [Int32], _ truth: Image) -> Void = { _, _, _ in }
     ) throws -> SegmentationMetrics {
         var evaluator = try SegmentationEvaluator(classCount: classes, ignoreIndex: ignoreIndex)
         let index = Dictionary(
@@ -143,6 +171,7 @@ public enum SegmentationEvaluation {
                     return argmaxOverChannels(full)
                 }
                 try evaluator.add(prediction: prediction, truth: truth.pixels, name: item.stem)
+                observe(pair, prediction, truth)
             }
         }
         return evaluator.metrics

@@ -26,7 +26,10 @@ public struct PVTConfig {
     var mixing: Bool
 
     public static let schema: [ParameterSpec] = [
-        .int("img_size", default: 224, range: 32...4096, doc: "Input image side in pixels; a multiple of 32."),
+        .int(
+            "img_size", default: 224, range: 32...4096,
+            doc: "Image side in pixels the configuration is checked for and MixMAE pretrains at; a multiple of 32. "
+                + "Other tasks may feed any height and width (PVT has no position table to resize)."),
         .int("in_chans", default: 3, range: 1...64, doc: "Input image channels."),
         .intList(
             "embed_dims", default: [32, 64, 160, 256], range: 1...4096, count: stageCount,
@@ -83,7 +86,7 @@ public struct PVTConfig {
     public var capabilities: BackboneCapabilities {
         BackboneCapabilities(
             outputs: outIndices.map { FeatureSpec(stride: PVTConfig.stride(stage: $0), channels: embedDims[$0]) },
-            supportsMixing: mixing, inputChannels: inChannels, imageSize: imageSize)
+            supportsMixing: mixing, inputChannels: inChannels, imageSize: imageSize, arbitraryInputSize: true)
     }
 
     /// Parameters and per-image activations, counted from the shapes alone

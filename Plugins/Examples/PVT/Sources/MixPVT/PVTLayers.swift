@@ -58,8 +58,9 @@ public final class SpatialReductionAttention: Module {
         var source = x
         var keyGrid = (height: height, width: width)
         if let sr, let norm {
-            let (reduced, h, w) = sr(x, height: height, width: width)
-            (source, keyGrid) = (norm(reduced), (h, w))
+            let (tokens, h, w) = Self.padToOneKey(x, height: height, width: width, ratio: sr.weight.shape[2])
+            let (reduced, kh, kw) = sr(tokens, height: h, width: w)
+            (source, keyGrid) = (norm(reduced), (kh, kw))
         }
         let m = source.shape[1]
         let keysValues = kv(source).reshaped([b, m, 2, heads, d]).permuted([2, 0, 3, 1, 4])
@@ -71,6 +72,25 @@ public final class SpatialReductionAttention: Module {
         }
         let attention = scores.softmax()
         return proj(matmul(attention, values).permuted([0, 2, 1, 3]).reshaped([b, n, c]))
+    }
+}
+
+extension SpatialReductionAttention {
+    /// The token grid `[B, height * width, C]` with zero rows and columns added at the bottom and
+    /// right up to `ratio` tokens on a side shorter than that, so the reduction still gives one key
+    /// there (the reference's `Conv2d(kernel = stride = ratio)` gives none and fails). A grid
+    /// of at least `ratio` on both sides is returned as it is: the reduction then floors, as
+    /// `Conv2d` does, and matches the reference.
+    public static func padToOneKey(_ x: Tensor, height: Int, width: Int, ratio: Int) -> (
+        Tensor, height: Int, width: Int
+    ) {
+        guard height < ratio || width < ratio else { return (x, height, width) }
+        let (b, c) = (x.shape[0], x.shape[2])
+        let (h, w) = (max(height, ratio), max(width, ratio))
+        var grid = x.reshaped([b, height, width, c])
+        if w > width { grid = concatenate([grid, Tensor.zeros([b, height, w - width, c])], axis: 2) }
+        if h > height { grid = concatenate([grid, Tensor.zeros([b, h - height, w, c])], axis: 1) }
+        return (grid.reshaped([b, h * w, c]), h, w)
     }
 }
 
