@@ -32,7 +32,7 @@ public struct SyntheticDatasetGenerator: Sendable {
     public let workers: Int
 
     /// Bumped whenever the same options would produce different files.
-    public static let version = 1
+    public static let version = 2
 
     public init(options: SyntheticDatasetOptions, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.options = options

@@ -13,9 +13,25 @@ enum COCOInstancesWriter {
             var width: Int
             var height: Int
         }
-        struct Segmentation: Encodable {
-            var size: [Int]
-            var counts: [Int]
+        /// Polygons (`[[x0, y0, x1, y1, ...], ...]`, pixel corners) or, for crowd objects
+        /// as in COCO, uncompressed RLE.
+        enum Segmentation: Encodable {
+            case polygons([[Int]])
+            case runLengths(size: [Int], counts: [Int])
+
+            private enum Keys: String, CodingKey { case size, counts }
+
+            func encode(to encoder: Encoder) throws {
+                switch self {
+                case .polygons(let polygons):
+                    var container = encoder.singleValueContainer()
+                    try container.encode(polygons)
+                case .runLengths(let size, let counts):
+                    var container = encoder.container(keyedBy: Keys.self)
+                    try container.encode(size, forKey: .size)
+                    try container.encode(counts, forKey: .counts)
+                }
+            }
         }
         struct AnnotationEntry: Encodable {
             var id: Int
@@ -51,8 +67,7 @@ enum COCOInstancesWriter {
                         id: annotations.count + 1, imageId: record.index + 1, categoryId: annotation.classIndex + 1,
                         bbox: [annotation.x, annotation.y, annotation.width, annotation.height], area: annotation.area,
                         iscrowd: annotation.isCrowd ? 1 : 0,
-                        segmentation: File.Segmentation(
-                            size: [record.denseSize.height, record.denseSize.width], counts: annotation.runLengths)))
+                        segmentation: segmentation(annotation, size: record.denseSize)))
             }
         }
         let file = File(
@@ -73,6 +88,20 @@ enum COCOInstancesWriter {
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         try FileBytes.writeAtomically(Array(encoder.encode(file)), to: path)
+    }
+
+    /// The visible mask of an object: traced polygons (``MaskPolygons``), which rasterise
+    /// back to exactly its pixels; a crowd object keeps its RLE, as COCO's crowd regions do.
+    private static func segmentation(_ annotation: SyntheticAnnotation, size: SyntheticImageSize)
+        -> File.Segmentation
+    {
+        guard !annotation.isCrowd else {
+            return .runLengths(size: [size.height, size.width], counts: annotation.runLengths)
+        }
+        let mask = RunLengthMask(
+            height: size.height, width: size.width, counts: annotation.runLengths.map { UInt32($0) })
+        return .polygons(
+            MaskPolygons.trace(mask.decoded(), height: size.height, width: size.width).map { $0.map { Int($0) } })
     }
 }
 
@@ -183,8 +212,12 @@ enum SyntheticReadme {
             - `detection/{train,val}/images/NNNNNN.\(ext)` and `detection/{train,val}.json`: COCO instances. \
             Image id = NNNNNN + 1. One annotation per visible object: `bbox` = [x, y, width, height], the tight \
             box of its visible pixels; `area` = its visible pixel count; `segmentation` = its visible mask as \
-            uncompressed RLE (column-major). Objects hidden entirely are left out; objects with fewer than \
-            \(SyntheticSample.crowdArea) visible pixels have `iscrowd` 1 (ignored in training and evaluation).
+            polygons along the pixel edges (vertices at pixel corners), one per connected part (an object \
+            cut by occluders has several), which pycocotools rasterises back to exactly its visible pixels; \
+            a part with holes (a ring, an occluder inside an object) is one keyhole polygon, joined to each \
+            hole by a zero-width cut that the even-odd fill cancels. Objects hidden entirely are left out; \
+            objects with fewer than \(SyntheticSample.crowdArea) visible pixels have `iscrowd` 1 (ignored in \
+            training and evaluation) and, as COCO's crowd regions, their mask as uncompressed RLE (column-major).
             - `segmentation/{images,annotations}/{training,validation}/NNNNNN`: ADE20K layout, images \
             `.\(ext)`, label maps `.png` (8-bit grayscale): 0 = background, 1...\(k) = the classes above, \
             255 = ignore: crowd objects\(options.ignoreBorders ? ", and every pixel on an object border (its 3x3 samples have different owners)" : "; borders are labelled (regenerate with --ignore-borders to mark them 255)"). \
