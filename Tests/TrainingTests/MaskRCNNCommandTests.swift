@@ -65,4 +65,21 @@ import Testing
             #expect(abs(printed - value) <= 1e-15 * max(1, abs(value)), "\(name): eval \(printed), train \(value)")
         }
     }
+
+    /// `MIXMAE_PROFILE=1 mixmae train`: the table printed at exit is of the training steps (all
+    /// but the first, the warm-up), not of the compute count the run starts with.
+    @Test(arguments: ["pretrain", "mask-rcnn"]) func theProfileTableCountsTheTrainingSteps(task: String) throws {
+        let ws = try TrainingWorkspace(images: 48)
+        let recipe = task == "pretrain" ? try ws.pretrainRecipe(epochs: 1, batch: 8) : try recipe(in: ws, epochs: 1)
+        let train = try runMixmae(
+            ["train", recipe], in: ws.folder.path, environment: ws.environment.merging(["MIXMAE_PROFILE": "1"]) { $1 })
+        #expect(train.status == 0, "\(train.stderr)")
+        // The run's cumulative compute is recorded at its last step.
+        let steps = try #require(try ws.registry.metrics(ofRun: 1, named: "compute_tflops").last?.step)
+        let header = try #require(
+            train.stderr.split(separator: "\n").first { $0.hasPrefix("MixKit profile: ") }, "\(train.stderr)")
+        #expect(header.hasPrefix("MixKit profile: \(steps - 1) step(s)"), "\(header); the run took \(steps) steps")
+        #expect(steps >= 3)
+        if task == "mask-rcnn" { #expect(train.stderr.contains("roi_targets"), "\(train.stderr)") }
+    }
 }

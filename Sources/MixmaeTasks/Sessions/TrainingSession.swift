@@ -284,7 +284,8 @@ public final class TrainingSession {
         guard let batch = try? data.batches(epoch: 0, skip: 0).next() else { return nil }
         do {
             task.model.train(false)
-            let count = try ComputeCount.trainingStep(of: task, on: batch).scaled(by: microBatchesPerStep)
+            let count = try ProfileSafeCount.run { try ComputeCount.trainingStep(of: task, on: batch) }
+                .scaled(by: microBatchesPerStep)
             let gflops = count.step / 1e9
             observer.record(metrics: [Self.gflopsMetric: gflops], step: 0)
             log(
