@@ -213,6 +213,24 @@ func labelMaps(_ layout: SyntheticDatasetLayout, _ split: SyntheticDatasetLayout
         #expect(try String(contentsOf: keep, encoding: .utf8) == "mine")
     }
 
+    @Test func aDatasetOfAnOlderGeneratorIsNamedAsSuchAndReplacedWithOverwrite() throws {
+        let layout = try generate(smallOptions())
+        // As if written by generator version 1 (RLE masks instead of polygons).
+        let manifest = try String(contentsOfFile: layout.manifest, encoding: .utf8)
+        let older = manifest.replacingOccurrences(
+            of: "\"version\" : \(SyntheticDatasetGenerator.version)", with: "\"version\" : 1")
+        #expect(older != manifest)
+        try older.write(toFile: layout.manifest, atomically: true, encoding: .utf8)
+        let error = #expect(throws: InputError.self) {
+            try SyntheticDatasetGenerator(options: smallOptions()).generate(into: layout.root)
+        }
+        #expect(
+            "\(error.map { "\($0)" } ?? "")".contains(
+                "generator version 1 (this mixmae writes version \(SyntheticDatasetGenerator.version))"))
+        let again = try SyntheticDatasetGenerator(options: smallOptions()).generate(into: layout.root, overwrite: true)
+        #expect(!again.upToDate)
+    }
+
     @Test func optionsOutOfRangeAreRejectedWithTheOptionNamed() {
         var options = smallOptions()
         options.classCount = 11

@@ -96,7 +96,14 @@ public struct SyntheticDatasetGenerator: Sendable {
         let entries = (try? fm.contentsOfDirectory(atPath: layout.root)) ?? []
         if !entries.isEmpty {
             guard overwrite else {
-                let what = fm.fileExists(atPath: layout.manifest) ? "a synthetic dataset with other options" : "files"
+                let previous = try? SyntheticManifest.read(layout.manifest)
+                let what =
+                    previous.map {
+                        $0.version == Self.version
+                            ? "a synthetic dataset with other options"
+                            : "a synthetic dataset of generator version \($0.version) (this mixmae writes version "
+                                + "\(Self.version))"
+                    } ?? (fm.fileExists(atPath: layout.manifest) ? "a synthetic dataset with other options" : "files")
                 throw InputError(
                     file: layout.root,
                     problem: "already holds \(what) (\(entries.sorted().prefix(3).joined(separator: ", "))...); "
