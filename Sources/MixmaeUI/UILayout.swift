@@ -10,7 +10,7 @@ import MixmaeRuns
 /// ```
 package enum UILayout {
     package enum Section: String, CaseIterable {
-        case runs, lineage, compare
+        case runs, sweeps, lineage, compare
     }
 
     package static func page(title: String, active: Section?, body: String, script: String = "") -> String {
