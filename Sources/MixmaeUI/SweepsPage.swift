@@ -240,7 +240,10 @@ package struct SweepPage {
                     out += "<td class=\"num muted\">-</td>"
                     continue
                 }
-                let sd = statistic.std.map { " ± " + RegistryText.value($0) } ?? ""
+                // Fewer values than seeds (a point not run yet, a metric not logged): say how many.
+                let sd =
+                    (statistic.std.map { " ± " + RegistryText.value($0) } ?? "")
+                    + (statistic.count < group.points.count ? " (n = \(statistic.count))" : "")
                 out +=
                     "<td class=\"num\" title=\"n = \(statistic.count)\">\(e(RegistryText.value(statistic.mean) + sd))</td>"
             }
