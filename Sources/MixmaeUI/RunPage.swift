@@ -27,11 +27,13 @@ package struct RunPage {
             links.append(
                 "<a href=\"/compare?runs=\(min(run, other)),\(max(run, other))\">compare with run \(other)</a>")
         }
-        var body = "<p class=\"links\">" + links.joined(separator: " ") + "</p>\n"
+        // The report's heading first, then the links and neighbours, then the report's sections.
+        let headingEnd = sections.range(of: "</h1>")?.upperBound ?? sections.startIndex
+        var body = String(sections[..<headingEnd]) + "\n<p class=\"links\">" + links.joined(separator: " ") + "</p>\n"
         body += sweepLine(details.tags)
         body += neighbourList("parents", details.parents) { NeighbourWording.parent($0, of: record.task) }
         body += neighbourList("children", details.children) { NeighbourWording.child($0) }
-        body += sections
+        body += sections[headingEnd...]
         body += "<h2 id=\"provenance\">Resolved recipe with provenance</h2>\n"
         if let provenance = registry.recipeProvenance(ofRun: run) {
             body +=

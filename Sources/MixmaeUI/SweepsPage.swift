@@ -170,7 +170,7 @@ package struct SweepPage {
             let task = tasks[stage - 1].map { " · " + e($0) } ?? ""
             out += "<th colspan=\"\(2 + columns[stage - 1].count)\" class=\"stage\">stage \(stage)\(task)</th>"
         }
-        out += "<th rowspan=\"2\" class=\"num\">TFLOPs</th></tr><tr>"
+        out += (Self.showsTotal(table) ? "<th rowspan=\"2\" class=\"num\">TFLOPs</th>" : "") + "</tr><tr>"
         for stage in 1...stageCount {
             out += "<th>run</th><th>status</th>"
             out += columns[stage - 1].map { "<th class=\"num\">\(e($0.metric))</th>" }.joined()
@@ -180,8 +180,9 @@ package struct SweepPage {
             uniqueKeysWithValues: table.columns.map { column in
                 (
                     column.name,
-                    Self.best(
-                        table.rows.map { $0.stages[column.stage - 1].metrics[column.metric] ?? nil }, column.metric)
+                    UILayout.best(
+                        of: table.rows.map { $0.stages[column.stage - 1].metrics[column.metric] ?? nil },
+                        metric: column.metric)
                 )
             })
         for row in table.rows {
@@ -205,7 +206,8 @@ package struct SweepPage {
                     out += "<td class=\"num\(isBest ? " best" : "")\">\(e(RegistryText.value(value)))</td>"
                 }
             }
-            out += "<td class=\"num\">\(e(RegistryText.value(row.computeTFLOPs)))</td></tr>\n"
+            if Self.showsTotal(table) { out += "<td class=\"num\">\(e(RegistryText.value(row.computeTFLOPs)))</td>" }
+            out += "</tr>\n"
         }
         out += "</tbody></table>\n"
         var links: [String] = []
@@ -223,14 +225,14 @@ package struct SweepPage {
 
     private func groups(_ table: SweepTable) -> String {
         guard !table.groups.isEmpty else { return "" }
-        let names = table.columns.map(\.name) + ["compute_tflops"]
+        let names = table.columns.map(\.name) + (Self.showsTotal(table) ? ["compute_tflops"] : [])
         var out = "<h2>Mean ± sd over seeds</h2>\n<table class=\"runs\" id=\"groups\"><thead><tr>"
         out += table.groupKeys.map { "<th>\(e($0))</th>" }.joined() + "<th class=\"num\">seeds</th>"
         out += table.columns.map {
             "<th class=\"num\">\(e($0.metric)) <span class=\"muted\">(stage \($0.stage))</span></th>"
         }
         .joined()
-        out += "<th class=\"num\">TFLOPs</th></tr></thead><tbody>\n"
+        out += (Self.showsTotal(table) ? "<th class=\"num\">TFLOPs</th>" : "") + "</tr></thead><tbody>\n"
         for group in table.groups {
             out += "<tr data-points=\"\(group.points.map(String.init).joined(separator: ","))\">"
             out += group.values.map { "<td><code>\(e($0))</code></td>" }.joined()
@@ -254,15 +256,9 @@ package struct SweepPage {
         return out
     }
 
-    /// The best of a column by ``MetricGoal``, when the points' values differ (compute has no best).
-    private static func best(_ values: [Double?], _ metric: String) -> Double? {
-        let present = values.compactMap { $0 }.filter { !$0.isNaN }
-        guard Set(present).count >= 2, !["compute_tflops", "gflops"].contains(metric) else { return nil }
-        switch MetricGoal.inferred(from: metric) {
-        case .minimize: return present.min()
-        case .maximize: return present.max()
-        case .none: return nil
-        }
+    /// The compute of all stages, unless it repeats the one stage's compute_tflops column.
+    private static func showsTotal(_ table: SweepTable) -> Bool {
+        table.spec.stageCount > 1 || !table.columns.contains { $0.metric == "compute_tflops" }
     }
 
     private func overrides(_ list: [String]) -> String {

@@ -53,7 +53,7 @@ struct UISweepRegistry {
         running = try registry.beginRun(
             task: "pretrain", recipe: RecipeSnapshot(text: "task: pretrain\n"), seed: 0,
             tags: [SweepTags.sweep: String(second.id), SweepTags.point: "1", SweepTags.stage: "1"])
-        try running.log(step: 1, ["loss": 0.5])
+        try running.log(step: 1, ["loss": 0.5, "compute_tflops": 0.1])
     }
 }
 
@@ -171,6 +171,40 @@ struct UISweepRegistry {
         let soon = SweepProgress(record: record, members: partial, now: lastEnd.addingTimeInterval(5))
         #expect(soon.isLive && soon.notRun == 1 && soon.summary == "7 FINISHED, 1 not run")
         #expect(!SweepProgress(record: record, members: partial, now: lastEnd.addingTimeInterval(120)).isLive)
+    }
+}
+
+/// What the pages show in bold, and how they lay out a run and a comparison.
+@Suite struct PageLayoutTests {
+    @Test func onlyADifferentBestResultIsBold() {
+        #expect(UILayout.best(of: [0.1, 0.3, nil], metric: "top1") == 0.3)
+        #expect(UILayout.best(of: [1.2, 0.9, .nan], metric: "val_loss") == 0.9)
+        #expect(UILayout.best(of: [0.2, 0.2], metric: "top1") == nil)
+        #expect(UILayout.best(of: [0.5], metric: "top1") == nil)
+        #expect(UILayout.best(of: [1.0, 2.0], metric: "compute_tflops") == nil)
+        #expect(UILayout.best(of: [1.0, 2.0], metric: "lr") == nil)
+    }
+
+    @Test func theRunPageStartsWithItsHeadingAndCompareDrawsNoOnePointCurves() throws {
+        let fixture = try UISweepRegistry()
+        let site = UISite(registry: try fixture.base.readOnly())
+        let run = site.respond(method: "GET", path: "/run/2", query: nil).text
+        let heading = try #require(run.range(of: "<h1>run 2"))
+        let links = try #require(run.range(of: "id=\"lineage-link\""))
+        #expect(heading.lowerBound < links.lowerBound)
+        // Runs 5 and 7 logged each metric once: a table, no curves; top1 differs, compute does not.
+        let compare = site.respond(method: "GET", path: "/compare", query: "runs=5,7").text
+        #expect(!compare.contains("<h2>Curves</h2>") && !compare.contains("<svg"))
+        #expect(compare.contains("<td class=\"num best\">0.2</td>"))
+        #expect(!compare.contains("<td class=\"num best\">2</td>"))
+        #expect(site.respond(method: "GET", path: "/compare", query: "runs=2,3").text.contains("<h2>Curves</h2>"))
+    }
+
+    @Test func aOneStageSweepShowsItsComputeOnce() throws {
+        let fixture = try UISweepRegistry()
+        let site = UISite(registry: try fixture.base.readOnly())
+        #expect(site.respond(method: "GET", path: "/sweep/1", query: nil).text.contains(">TFLOPs</th>"))
+        #expect(!site.respond(method: "GET", path: "/sweep/2", query: nil).text.contains(">TFLOPs</th>"))
     }
 }
 
