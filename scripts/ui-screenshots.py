@@ -1,139 +1,100 @@
 #!/usr/bin/python3
-"""Screenshots of the four `mixmae ui` pages on a registry made by a short real training chain.
+"""Full-page screenshots of the `mixmae ui` pages.
 
-    /usr/bin/python3 scripts/ui-screenshots.py OUT_DIR [PATH/TO/mixmae]
+    /usr/bin/python3 scripts/ui-screenshots.py OUT_DIR [--mixmae PATH] [--home DIR]
+        [--run ID] [--lineage REF] [--compare A,B] [--sweep ID]
 
-The chain, on `mixmae data synth` images (dense tasks on non-square 64x48, 48x64, 56x64 images):
-run 1 pretrains a tiny Swin (MixMAE), runs 2 and 3 finetune classification from it at two
-learning rates, run 4 detection (FPN + FCOS) and run 5 segmentation (UperNet) from it. Then
-`mixmae ui` serves the registry and headless Chromium saves runs.png, run-detect.png,
-run-segment.png, run-pretrain.png, lineage.png and compare.png (full page height) in OUT_DIR.
+With --home: the registry there (e.g. the quickstart's, quickstart/home), read-only. The pages
+default to: the run = the first classification run finetuned from a pretraining run; lineage
+from the first pretraining run; compare = the first two classification runs outside sweeps;
+the newest sweep. Without --home: a registry made by a short real chain (scripts/uiharness.py):
+run 1 pretrains a tiny Swin, runs 2 and 3 finetune classification from it at two learning
+rates, run 4 detection (FPN + FCOS), run 5 segmentation (UperNet), then a 2-point sweep of the
+finetune over seeds (runs 6 and 7).
+
+Saves runs.png, run.png, lineage.png, compare.png, sweeps.png, sweep.png (and without --home
+also run-pretrain.png, run-detect.png, run-segment.png) in OUT_DIR.
 """
+import argparse
+import json
 import os
 import re
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
+import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BACKBONE = ("{name: swin, img_size: 64, embed_dim: 16, depths: [1, 1, 2, 1], num_heads: [1, 2, 2, 4], "
-            "window_size: [4, 4, 4, 2], out_indices: [0, 1, 2, 3]}")
-RECIPES = {
-    "pretrain.yaml": f"""base: {ROOT}/recipes/base/pretrain.yaml
-data: {{root: data/classification/train, img_size: 64, batch_size: 16, num_workers: 2}}
-optim: {{base_lr: 1.5e-3}}
-schedule: {{epochs: 3, warmup_epochs: 1}}
-log: {{every: 2, pictures: 4}}
-model:
-  backbone: {BACKBONE}
-  decoder: {{name: vit-decoder, decoder_dim: 32, decoder_depth: 1, decoder_num_heads: 2}}
-""",
-    "classify.yaml": f"""task: classify
-data: {{root: data/classification/train, val_root: data/classification/val, img_size: 64, batch_size: 16, eval_crop: 1.0}}
-optim: {{base_lr: 1e-3, betas: [0.9, 0.999], layer_decay: 0.7}}
-schedule: {{epochs: 3, warmup_epochs: 0.5}}
-init: {{weights: "run:1"}}
-log: {{every: 2}}
-model:
-  backbone: {BACKBONE}
-  head: {{name: linear-cls}}
-""",
-    "detect.yaml": f"""base: {ROOT}/recipes/base/detect.yaml
-data: {{root: data/detection, img_size: 64, batch_size: 8, num_workers: 2}}
-detect: {{train_ann: train.json, train_img: train/images, val_ann: val.json, val_img: val/images,
-         short_sides: [48, 64], max_size: 64, test_short_side: 56}}
-optim: {{base_lr: 3.2e-2}}
-schedule: {{epochs: 3, warmup_epochs: 0.3}}
-init: {{weights: "run:1"}}
-log: {{every: 2, pictures: 6}}
-model:
-  backbone: {BACKBONE}
-  neck: {{name: fpn, out_channels: 32, start_level: 0}}
-  head: {{name: fcos, feat_channels: 32, stacked_convs: 1, num_groups: 8, regress_ranges: [32, 64, 128, 256]}}
-""",
-    "segment.yaml": f"""base: {ROOT}/recipes/base/segment.yaml
-data: {{root: data/segmentation, img_size: 48, batch_size: 8, num_workers: 2}}
-segment: {{num_classes: 7, reduce_zero_label: false, scale: [64, 64], mode: whole}}
-optim: {{base_lr: 3.2e-2, weight_decay: 0.05}}
-schedule: {{epochs: 3, warmup_epochs: 0.3}}
-init: {{weights: "run:1"}}
-log: {{every: 2, pictures: 6}}
-model:
-  backbone: {BACKBONE}
-  head: {{name: upernet, channels: 32, num_groups: 8, aux_channels: 16}}
-""",
-}
+import uiharness as ui
+
+
+def fetch(base, path):
+    with urllib.request.urlopen(base + path) as response:
+        return response.read().decode()
+
+
+def default_pages(base):
+    """The runs and sweep to show, chosen through the UI's own API as the module doc says."""
+    runs = sorted(json.loads(fetch(base, "api/runs")), key=lambda run: run["id"])
+    pretrain = next((run["id"] for run in runs if run["task"] == "pretrain"), None)
+    classify = [json.loads(fetch(base, f"api/runs/{run['id']}")) for run in runs if run["task"] == "classify"]
+    outside = [details for details in classify if "sweep" not in details.get("tags", {})]
+    finetuned = next((details["run"]["id"] for details in outside
+                      if any(parent["task"] == "pretrain" for parent in details.get("parents", []))), None)
+    sweeps = re.findall(r'data-sweep="(\d+)"', fetch(base, "sweeps/table"))
+    return {
+        "run": finetuned or (runs[-1]["id"] if runs else None),
+        "lineage": f"run:{pretrain}" if pretrain else None,
+        "compare": ",".join(str(details["run"]["id"]) for details in outside[:2]) if len(outside) >= 2 else None,
+        "sweep": sweeps[0] if sweeps else None,
+    }
 
 
 def main():
-    out = os.path.abspath(sys.argv[1])
-    binary = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else os.path.join(subprocess.run(
-        ["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, capture_output=True, text=True,
-        check=True).stdout.strip(), "mixmae")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("out")
+    parser.add_argument("--mixmae")
+    parser.add_argument("--home", help="an existing MIXMAE_HOME (read-only); default: make a registry")
+    parser.add_argument("--run", help="the run page to show")
+    parser.add_argument("--lineage", help="the lineage page's reference (run:1)")
+    parser.add_argument("--compare", help="the runs to compare (2,3)")
+    parser.add_argument("--sweep", help="the sweep page to show")
+    parser.add_argument("--metrics", default="loss,top1,AP,mIoU", help="the runs table's metric columns")
+    args = parser.parse_args()
+    out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="mixmae-ui-shots-")
-    home = os.path.join(work, "home")
-    env = dict(os.environ, MIXMAE_HOME=home, MIXMAE_REGISTRY=os.path.join(ROOT, "registry.yaml"))
-
-    def mixmae(*args):
-        started = time.time()
-        result = subprocess.run([binary, *args], cwd=work, env=env, capture_output=True, text=True)
-        if result.returncode != 0:
-            sys.exit(f"mixmae {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-        print(f"mixmae {' '.join(args)}: {time.time() - started:.0f}s", flush=True)
-
-    for name, text in RECIPES.items():
-        with open(os.path.join(work, name), "w") as f:
-            f.write(text)
-    mixmae("data", "synth", "--out", "data", "--images", "160", "--size", "64",
-           "--dense-sizes", "64x48,48x64,56x64")
-    mixmae("train", "pretrain.yaml")
-    mixmae("train", "classify.yaml")
-    mixmae("train", "classify.yaml", "--set", "optim.base_lr=3e-3")
-    mixmae("train", "detect.yaml")
-    mixmae("train", "segment.yaml")
-
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service as ChromeService
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-    server = subprocess.Popen([binary, "ui", "--home", home, "--port", "0"], env=env, stdout=subprocess.PIPE,
-                              text=True)
-    driver = None
-    try:
-        base = re.search(r"at (http://127\.0\.0\.1:\d+/)", server.stdout.readline()).group(1)
-        options = webdriver.ChromeOptions()
-        for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1400,1000", "--hide-scrollbars"):
-            options.add_argument(argument)
-        driver = webdriver.Chrome(options=options, service=ChromeService(executable_path=shutil.which("chromedriver")))
-        shots = [
-            ("runs.png", "runs?metrics=loss,top1,AP,mIoU", "#rows tr"),
-            ("run-pretrain.png", "run/1", "#recipe"),
-            ("run-detect.png", "run/4", "#recipe"),
-            ("run-segment.png", "run/5", "#recipe"),
-            ("lineage.png", "lineage?ref=run:1", "#graph svg"),
-            ("compare.png", "compare?runs=2,3", "#charts svg"),
-        ]
-        for name, path, ready in shots:
-            driver.set_window_size(1400, 1000)
-            driver.get(base + path)
-            WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, ready))
-            time.sleep(0.5)
-            height = driver.execute_script("return document.documentElement.scrollHeight")
-            driver.set_window_size(1400, min(max(height, 600), 8000))
-            time.sleep(0.3)
-            driver.save_screenshot(os.path.join(out, name))
+    ui.need_browser()
+    ws = ui.Workspace(ui.mixmae_binary(args.mixmae), prefix="mixmae-ui-shots-", home=args.home)
+    extra = []
+    if args.home is None:
+        ws.chain(pretrain_epochs=3, log_every=2, dense_sizes="64x48,48x64,56x64")
+        ws.must("train", "classify.yaml")
+        ws.must("train", "classify.yaml", "--set", "optim.base_lr=3e-3")
+        ws.must("train", "detect.yaml")
+        ws.must("train", "segment.yaml")
+        ws.must(*ui.SWEEP)
+        extra = [("run-pretrain.png", "run/1", "#recipe"), ("run-detect.png", "run/4", "#recipe"),
+                 ("run-segment.png", "run/5", "#recipe")]
+    with ui.Server(ws) as server, ui.Browser() as browser:
+        chosen = default_pages(server.base)
+        for key in chosen:
+            if getattr(args, key):
+                chosen[key] = getattr(args, key)
+        print("pages: " + json.dumps(chosen), flush=True)
+        shots = [("runs.png", f"runs?metrics={args.metrics}", "#rows tr"), ("sweeps.png", "sweeps", "h1")]
+        if chosen["run"]:
+            shots.append(("run.png", f"run/{chosen['run']}", "#recipe"))
+        if chosen["lineage"]:
+            shots.append(("lineage.png", f"lineage?ref={chosen['lineage']}", "#graph svg"))
+        if chosen["compare"]:
+            shots.append(("compare.png", f"compare?runs={chosen['compare']}", "#facts"))
+        if chosen["sweep"]:
+            shots.append(("sweep.png", f"sweep/{chosen['sweep']}", "#points"))
+        for name, path, ready in shots + extra:
+            browser.open(server.base + path, ready)
+            browser.screenshot(os.path.join(out, name), full_page=True)
             print(f"{out}/{name} ({path})", flush=True)
-    finally:
-        if driver is not None:
-            driver.quit()
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-    print(f"registry: {home}")
+    print(f"registry: {ws.home}")
+    if not all(chosen.values()):
+        missing = [key for key, value in chosen.items() if not value]
+        print(f"not shown (nothing in the registry to show): {', '.join(missing)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -135,12 +135,17 @@ public struct RunCurves {
         registry.outputDirectory(ofRun: run).appendingPathComponent("curves", isDirectory: true)
     }
 
-    /// The run's charts, in ``CurvePlan`` order; none when the run logged no metric.
+    /// The run's charts, in ``CurvePlan`` order; none when the run logged no metric. A chart
+    /// whose metrics have one value each (gflops, compute_tflops, a one-epoch accuracy) is left
+    /// out: a single dot is no curve, and the metrics table shows the value.
     public func charts() throws -> [(plan: CurvePlan.Chart, chart: LineChart)] {
         let record = try registry.requireRun(run)
         let samples = try registry.metrics(ofRun: run)
         let byName = Dictionary(grouping: samples, by: \.name)
-        return CurvePlan.charts(for: Array(byName.keys)).map { plan in
+        let plans = CurvePlan.charts(for: Array(byName.keys)).filter { plan in
+            plan.metrics.contains { (byName[$0]?.count ?? 0) > 1 }
+        }
+        return plans.map { plan in
             let series = plan.metrics.map { name in
                 LineChart.Series(
                     name: name,

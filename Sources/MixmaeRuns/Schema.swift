@@ -121,7 +121,17 @@ public enum RegistrySchema {
             version: 2,
             summary: "sweeps (mixmae sweep): one row per grid, its runs tagged sweep / sweep.point / sweep.stage",
             apply: { try $0.execute(version2) }),
+        SchemaMigration(
+            version: 3,
+            summary: "index metrics(name): the names of all metrics without reading every metric row",
+            apply: { try $0.execute(version3) }),
     ]
+
+    // ``RunRegistry/metricNames()`` (the runs page's metric-column picker) walks this index
+    // from one name to the next: a lookup per distinct name instead of a scan of every row.
+    private static let version3 = """
+        CREATE INDEX metrics_name ON metrics(name);
+        """
 
     // `spec` is the sweep's canonical JSON (``SweepSpec``), `spec_sha256` its hash: running
     // the same sweep command again finds the same row and resumes it.

@@ -70,10 +70,7 @@ package struct ComparePage {
         out += all.map { "<th class=\"num\">run \($0.run.id)</th>" }.joined() + "</tr>"
         for name in names {
             let values = all.map { details in details.metrics.first { $0.name == name }?.last.value }
-            let goal = MetricGoal.inferred(from: name)
-            let present = values.compactMap { $0 }.filter { !$0.isNaN }
-            let best: Double? =
-                present.count < 2 ? nil : goal == .minimize ? present.min() : goal == .maximize ? present.max() : nil
+            let best = UILayout.best(of: values, metric: name)
             out += "<tr data-metric=\"\(e(name))\"><td>\(e(name))</td>"
             out += values.map { value in
                 let isBest = value != nil && value == best
@@ -91,8 +88,7 @@ package struct ComparePage {
         }
         let names = Set(samples.values.flatMap(\.keys))
         let plans = CurvePlan.charts(for: Array(names))
-        guard !plans.isEmpty else { return "" }
-        var out = "<h2>Curves</h2><div class=\"charts\" id=\"charts\">\n"
+        var svgs: [String] = []
         for plan in plans {
             var series: [LineChart.Series] = []
             for details in all {
@@ -104,10 +100,13 @@ package struct ComparePage {
                             name: label, points: points.map { LineChart.Point(x: Double($0.step), y: $0.value) }))
                 }
             }
+            // A metric logged once per run (gflops, compute_tflops) is in the table, not a curve.
+            guard series.contains(where: { $0.points.count > 1 }) else { continue }
             let chart = LineChart(title: plan.title, xLabel: "step", yScale: plan.scale, series: series)
-            out += chart.svgElement() + "\n"
+            svgs.append(chart.svgElement())
         }
-        return out + "</div>\n"
+        guard !svgs.isEmpty else { return "" }
+        return "<h2>Curves</h2><div class=\"charts\" id=\"charts\">\n" + svgs.joined(separator: "\n") + "\n</div>\n"
     }
 
     private func diffs(_ all: [RunDetails]) -> String {

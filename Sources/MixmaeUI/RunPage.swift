@@ -27,10 +27,13 @@ package struct RunPage {
             links.append(
                 "<a href=\"/compare?runs=\(min(run, other)),\(max(run, other))\">compare with run \(other)</a>")
         }
-        var body = "<p class=\"links\">" + links.joined(separator: " ") + "</p>\n"
+        // The report's heading first, then the links and neighbours, then the report's sections.
+        let headingEnd = sections.range(of: "</h1>")?.upperBound ?? sections.startIndex
+        var body = String(sections[..<headingEnd]) + "\n<p class=\"links\">" + links.joined(separator: " ") + "</p>\n"
+        body += sweepLine(details.tags)
         body += neighbourList("parents", details.parents) { NeighbourWording.parent($0, of: record.task) }
         body += neighbourList("children", details.children) { NeighbourWording.child($0) }
-        body += sections
+        body += sections[headingEnd...]
         body += "<h2 id=\"provenance\">Resolved recipe with provenance</h2>\n"
         if let provenance = registry.recipeProvenance(ofRun: run) {
             body +=
@@ -56,6 +59,19 @@ package struct RunPage {
     package func charts() throws -> String {
         guard try registry.run(run) != nil else { throw UIRequestError.notFound("no run \(run) in the registry") }
         return try RunReport(registry: registry, run: run).chartsHTML()
+    }
+
+    /// "sweep: sweep 3, point 2 (optim.base_lr=2e-3), stage 1" for a run `mixmae sweep` started.
+    private func sweepLine(_ tags: [String: String]) -> String {
+        guard let text = tags[SweepTags.sweep], let sweep = Int64(text) else { return "" }
+        var position = ""
+        if let point = tags[SweepTags.point].flatMap(Int.init) {
+            let label = (try? registry.sweep(sweep))?.spec.points.first { $0.index == point }?.label
+            position += ", point \(point)" + (label.map { " (\(UILayout.escape($0)))" } ?? "")
+        }
+        if let stage = tags[SweepTags.stage] { position += ", stage \(UILayout.escape(stage))" }
+        return "<p class=\"sweep\"><b>sweep:</b> <a href=\"/sweep/\(sweep)\" class=\"sweep-link\">sweep \(sweep)</a>"
+            + position + "</p>\n"
     }
 
     private func neighbourList(_ title: String, _ links: [RunLink], phrase: (RunLink) -> NeighbourWording.Phrase)

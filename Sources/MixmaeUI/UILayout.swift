@@ -10,7 +10,7 @@ import MixmaeRuns
 /// ```
 package enum UILayout {
     package enum Section: String, CaseIterable {
-        case runs, lineage, compare
+        case runs, sweeps, lineage, compare
     }
 
     package static func page(title: String, active: Section?, body: String, script: String = "") -> String {
@@ -54,6 +54,24 @@ package enum UILayout {
         return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
     }
 
+    /// The value to show in bold in a column of final metrics: the best by ``MetricGoal``, but
+    /// only when the values differ, and never for compute (`compute_tflops`, `gflops`: a cost,
+    /// not a result).
+    ///
+    /// ```swift
+    /// UILayout.best(of: [0.1, 0.3, nil], metric: "top1")   // 0.3
+    /// UILayout.best(of: [2, 2], metric: "top1")            // nil: nothing stands out
+    /// ```
+    package static func best(of values: [Double?], metric: String) -> Double? {
+        let present = values.compactMap { $0 }.filter { !$0.isNaN }
+        guard Set(present).count >= 2, !["compute_tflops", "gflops"].contains(metric) else { return nil }
+        switch MetricGoal.inferred(from: metric) {
+        case .minimize: return present.min()
+        case .maximize: return present.max()
+        case .none: return nil
+        }
+    }
+
     /// `<span class="status RUNNING">RUNNING</span>`.
     package static func status(_ status: RunStatus) -> String {
         "<span class=\"status \(status.rawValue)\">\(status.rawValue)</span>"
@@ -83,5 +101,7 @@ package enum UILayout {
         pre.diff .hunk { color: #6a4fb3; }
         td.best { font-weight: 700; }
         .panel { display: flex; gap: 24px; flex-wrap: wrap; }
+        td.num, th.num { white-space: nowrap; }
+        .pager label select { margin-left: 6px; }
         """
 }

@@ -7,7 +7,8 @@ import MixmaeSupport
 /// read-only. Independent of the HTTP server, so tests call it directly as well as over
 /// HTTP.
 ///
-/// Pages: `/runs`, `/run/<id>`, `/lineage?ref=REF`, `/compare?runs=1,2,...`.
+/// Pages: `/runs`, `/run/<id>`, `/lineage?ref=REF`, `/compare?runs=1,2,...`, `/sweeps`,
+/// `/sweep/<id>` (and the live fragments `/run/<id>/charts`, `/sweeps/table`, `/sweep/<id>/table`).
 /// API (the bytes the CLI's `--format json` prints for the same query):
 /// - `/api/runs?task=&status=&since=&metrics=a,b` = `mixmae runs list ... --format json`
 /// - `/api/runs?...&page_size=50&page=1&sort=COLUMN&dir=asc|desc`: one page of those runs,
@@ -61,6 +62,13 @@ package final class UISite {
             let runs = query.list("runs")
             guard !runs.isEmpty else { return .html(compareChooser()) }
             return .html(try ComparePage(registry: registry).render(runs: try ComparePage.runIDs(runs)))
+        case "sweeps" where segments.count == 1: return .html(try SweepsPage(registry: registry).render())
+        case "sweeps" where segments.count == 2 && segments[1] == "table":
+            return .html(try SweepsPage(registry: registry).table())
+        case "sweep" where segments.count == 2:
+            return .html(try SweepPage(registry: registry, sweep: try sweepID(segments[1])).render())
+        case "sweep" where segments.count == 3 && segments[2] == "table":
+            return .html(try SweepPage(registry: registry, sweep: try sweepID(segments[1])).table())
         case "api": return try api(Array(segments.dropFirst()), query)
         case "files": return try file(Array(segments.dropFirst()))
         default: throw UIRequestError.notFound("no page at /\(segments.joined(separator: "/")); start at /runs")
@@ -99,9 +107,7 @@ package final class UISite {
             }
             return try .json(registry.compare(ids[0], ids[1]))
         case ("sweeps", 2):
-            guard let id = Int64(segments[1]) else {
-                throw UIRequestError.badRequest("a sweep id is a number (/api/sweeps/3), not '\(segments[1])'")
-            }
+            let id = try sweepID(segments[1])
             let metrics: [String]? = query.has("metrics") ? query.list("metrics") : nil
             return try .json(SweepTable(registry: registry, sweep: id, metrics: metrics))
         case ("lineage", 1), ("lineage.dot", 1):
@@ -159,6 +165,13 @@ package final class UISite {
     private func runID(_ text: String) throws -> RunID {
         guard let id = RunID(text), id > 0 else {
             throw UIRequestError.notFound("'\(text)' is not a run id (a positive number)")
+        }
+        return id
+    }
+
+    private func sweepID(_ text: String) throws -> Int64 {
+        guard let id = Int64(text), id > 0 else {
+            throw UIRequestError.badRequest("a sweep id is a positive number (/sweep/3, /api/sweeps/3), not '\(text)'")
         }
         return id
     }

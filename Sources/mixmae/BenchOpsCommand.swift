@@ -42,6 +42,7 @@ struct BenchOpsCommand: ParsableCommand {
         if !output.json {
             print("threads: \(Parallel.threadCount), 1-minute load average: \(MachineLoad.describe(load))")
             print("C kernels: \(CPUFeatures.summary)")
+            print("BLAS: \(CPUFeatures.blasSummary)")
             print("")
             print(
                 pad("GEMM", 26) + pad("batch", 6, right: true) + pad("M x N x K", 20, right: true)
@@ -65,7 +66,7 @@ struct BenchOpsCommand: ParsableCommand {
         if output.json {
             let object: [String: Any] = [
                 "threads": Parallel.threadCount, "kernel_path": CPUFeatures.kernelPath.rawValue,
-                "load_average": load ?? -1,
+                "blas_kernels": CPUFeatures.blasKernels, "load_average": load ?? -1,
                 "gemm": gemms.map { r in
                     [
                         "name": r.shape.name, "batch": r.shape.batch, "m": r.shape.m, "n": r.shape.n,

@@ -46,6 +46,12 @@ struct DebugRegistryLoadCommand: ParsableCommand {
     @Option(help: "Bytes per artifact file.")
     var artifactBytes = 4096
 
+    @Flag(
+        help:
+            "Also register a sweep (grid optim.base_lr x seed, 5 seeds when --runs is a multiple of 5) whose points are these runs, tagged as `mixmae sweep` tags them."
+    )
+    var sweep = false
+
     struct Summary: Encodable {
         var pid: Int32
         var runIDs: [RunID] = []
@@ -65,6 +71,7 @@ struct DebugRegistryLoadCommand: ParsableCommand {
         var summary = Summary(pid: getpid())
         var generator = SystemRandomNumberGenerator()
         var previous: RunID?
+        let sweepID = sweep ? try registry.sweep(for: Self.sweepSpec(runs: runs)).sweep.id : nil
         for index in 0..<runs {
             let recipe = RecipeSnapshot(text: "task: load-test\nworker: \(getpid())\nindex: \(index)\n")
             let run = try registry.beginRun(
@@ -78,6 +85,12 @@ struct DebugRegistryLoadCommand: ParsableCommand {
             try run.heartbeat()
             try run.setTag("worker", String(getpid()))
             summary.tags += 1
+            if let sweepID {
+                try run.setTag(SweepTags.sweep, String(sweepID))
+                try run.setTag(SweepTags.point, String(index + 1))
+                try run.setTag(SweepTags.stage, "1")
+                summary.tags += 3
+            }
             if let previous, artifacts > 0 {
                 try run.use(.run(previous, .last), role: .initBackbone)
                 summary.usedEvents += 1
@@ -111,6 +124,16 @@ struct DebugRegistryLoadCommand: ParsableCommand {
         }
         summary.seconds = Date().timeIntervalSince(start)
         print(try JSONOutput.encode(summary), terminator: "")
+    }
+
+    /// A grid of `runs` points, its own per process (the recipe names the pid).
+    static func sweepSpec(runs: Int) -> SweepSpec {
+        let seeds = runs % 5 == 0 ? 5 : 1
+        var grid = [SweepSpec.Axis(key: "optim.base_lr", values: (1...(runs / seeds)).map { "\($0)e-4" })]
+        if seeds > 1 { grid.append(SweepSpec.Axis(key: "seed", values: (0..<seeds).map(String.init))) }
+        return SweepSpec(
+            recipe: "load-test-\(getpid()).yaml", recipeSHA256: String(repeating: "0", count: 64), overrides: [],
+            grid: grid, then: nil)
     }
 }
 

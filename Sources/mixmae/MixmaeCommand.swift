@@ -35,6 +35,7 @@ struct MixmaeCommand: ParsableCommand {
             major \(host.sdkMajor), minor <= \(host.sdkMinor), and the same compiler)
             Swift compiler \(host.compilerDescription)
             C kernels: \(CPUFeatures.summary)
+            BLAS: \(CPUFeatures.blasSummary)
             """
     }
 }

@@ -24,6 +24,42 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: directory.file("registry.sqlite")))
     }
 
+    /// A registry written at schema v2 (before the metrics(name) index): a read-only reader
+    /// (the UI) says how to upgrade it; opening it for writing migrates it to v3 with its rows
+    /// intact, and the metric names come from the new index, sorted, without a table scan.
+    @Test func aVersion2RegistryGainsTheMetricNameIndex() throws {
+        let directory = try TemporaryFolder("schema-v2")
+        do {
+            let db = try SQLiteDatabase(path: directory.file("registry.sqlite"))
+            try SchemaMigrator(migrations: Array(RegistrySchema.migrations.prefix(2))).migrate(db)
+            try db.run(
+                """
+                INSERT INTO runs(task, status, recipe_text, recipe_sha256, host, pid, started_at, heartbeat_at)
+                VALUES ('pretrain', 'FINISHED', 'task: pretrain', ?, 'host', 1, 0, 0)
+                """, [String(repeating: "0", count: 64)])
+            for (step, name) in [(1, "loss"), (1, "lr"), (2, "loss"), (2, "top1"), (3, "AP"), (3, "loss")] {
+                try db.run(
+                    "INSERT INTO metrics(run_id, step, name, value, time) VALUES (1, ?, ?, 0.5, 0)", [step, name])
+            }
+            #expect(try db.userVersion() == 2)
+            #expect(try db.query("SELECT name FROM sqlite_master WHERE name = 'metrics_name'") { $0.text(0) }.isEmpty)
+        }
+        var readOnly = quietOptions()
+        readOnly.readOnly = true
+        let refused = thrownError { _ = try RunRegistry(home: directory.url, options: readOnly) }
+        #expect("\(refused.map { "\($0)" } ?? "")".contains("schema is version 2, older than this mixmae's 3"))
+
+        let registry = try RunRegistry(home: directory.url, options: quietOptions())
+        #expect(try registry.database.userVersion() == 3)
+        #expect(try registry.database.query("SELECT COUNT(*) FROM metrics") { $0.int(0) } == [6])
+        #expect(try registry.metricNames() == ["AP", "loss", "lr", "top1"])
+        let plan = try registry.database.query(
+            "EXPLAIN QUERY PLAN SELECT min(name) FROM metrics WHERE name > 'loss'"
+        ) { $0.text(3) }
+        #expect(plan.contains { $0.contains("USING COVERING INDEX metrics_name") }, "\(plan)")
+        #expect(try RunRegistry(home: directory.url, options: readOnly).metricNames() == ["AP", "loss", "lr", "top1"])
+    }
+
     @Test func aNewerDatabaseIsRefusedWithAClearMessage() throws {
         let directory = try TemporaryFolder("schema")
         do {

@@ -17,6 +17,8 @@ import Testing
         for step in 1...4 {
             try pretrain.log(step: Int64(step * 10), ["loss": 1 / Double(step), "lr": 1e-4 * Double(step)])
         }
+        // Logged once: in the metrics table, but no chart of one dot.
+        try pretrain.log(step: 40, ["gflops": 4.6])
         let weights = pretrain.outputDirectory.appendingPathComponent("last.safetensors")
         try Data("pretrained weights".utf8).write(to: weights)
         try pretrain.recordProduced(fileAt: weights, role: .checkpointLast, step: 40)
@@ -61,7 +63,7 @@ import Testing
         // The recipe is escaped, so it reads back exactly.
         #expect(page.text.contains("note: \"<b>&amp;</b>\""))
         #expect(page.text.contains("0.25") && page.text.contains("0.0004"))
-        // Two charts (loss, lr) and the lineage picture; the curve files are there too.
+        // Two charts (loss, lr; not gflops, logged once) and the lineage picture; the curve files too.
         #expect(page.svgCount == 3)
         let curves = try FileManager.default.contentsOfDirectory(atPath: folder.file("home/runs/1/curves")).sorted()
         #expect(curves == ["loss.svg", "lr.svg"])

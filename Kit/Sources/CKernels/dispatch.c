@@ -1,6 +1,7 @@
 // Picks the kernels' instruction set once at start and forwards every public
 // mk_* function to the active path's table (see include/cpu_dispatch.h).
 #include "CKernels.h"
+#include "blas_core.h"
 #include "kernel_table.h"
 
 #include <pthread.h>
@@ -151,6 +152,8 @@ static void initialize(void) {
     int path = requested_path();
     atomic_store(&active_path, path);
     atomic_store_explicit(&active_table, path_table(path), memory_order_release);
+    const char *forced = getenv("MIXMAE_CPU");
+    mk_blas_match_kernel_path(path, forced != NULL && forced[0] != 0 && strcmp(forced, "auto") != 0);
 }
 
 // Chooses at load time, so a bad MIXMAE_CPU stops the process before it does any work.

@@ -46,6 +46,26 @@ import Testing
         #expect(refused.path == nil)
     }
 
+    @Test func blasKernelsFollowTheKernelPathUnlessTheUserChose() throws {
+        #expect(!CPUFeatures.blasKernels.isEmpty, "MixKit links an OpenBLAS built with DYNAMIC_ARCH")
+        let avx512Kernels: Set = ["skylakex", "cooperlake", "sapphirerapids"]
+        for path in CPUFeatures.supportedPaths {
+            let child = try runChild(environment: ["MIXMAE_CPU": path.rawValue])
+            let kernels = try #require(child.blasKernels, "MIXMAE_CPU=\(path.rawValue): \(child.errors)")
+            switch path {
+            case .avx512: #expect(avx512Kernels.contains(kernels.lowercased()), "\(child.blasNote)")
+            case .avx2: #expect(["haswell", "zen"].contains(kernels.lowercased()), "\(child.blasNote)")
+            case .portable: #expect(child.blasNote.isEmpty, "the portable path keeps OpenBLAS's choice: \(kernels)")
+            }
+            if !child.blasNote.isEmpty {
+                #expect(child.blasNote.contains("switched to \(kernels) to match the \(path) kernels"))
+            }
+        }
+        let chosen = try runChild(environment: ["OPENBLAS_CORETYPE": "Nehalem"])
+        #expect(chosen.blasKernels == "Nehalem", "\(chosen.errors)")
+        #expect(chosen.blasNote == "OPENBLAS_CORETYPE=Nehalem")
+    }
+
     /// What the parent tests run in the child process: writes the kernel path
     /// and ``smallTrainingSteps()`` to the file the parent names.
     @Test(
@@ -54,7 +74,9 @@ import Testing
             "runs only in the process that CPUPathProcessTests starts"))
     func childTrainingSteps() throws {
         let file = try #require(ProcessInfo.processInfo.environment[childOutputVariable])
-        let text = "\(CPUFeatures.kernelPath)\n" + smallTrainingSteps().map { "\($0)" }.joined(separator: " ")
+        let text =
+            "\(CPUFeatures.kernelPath)\n" + smallTrainingSteps().map { "\($0)" }.joined(separator: " ")
+            + "\n\(CPUFeatures.blasKernels)\t\(CPUFeatures.blasNote)"
         try text.write(toFile: file, atomically: true, encoding: .utf8)
     }
 }
@@ -111,6 +133,9 @@ private struct ChildReport {
     var errors: String
     var path: String?
     var values: [Float]
+    /// The child's ``CPUFeatures/blasKernels`` and ``CPUFeatures/blasNote``.
+    var blasKernels: String?
+    var blasNote = ""
 }
 
 /// Runs this test binary's ``CPUPathProcessTests/childTrainingSteps()`` alone,
@@ -121,7 +146,7 @@ private func runChild(environment: [String: String]) throws -> ChildReport {
     process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     process.arguments = ["--testing-library", "swift-testing", "--filter", "CPUPathProcessTests/childTrainingSteps"]
     var env = ProcessInfo.processInfo.environment
-    for key in ["MIXMAE_CPU", "MIXMAE_CPU_HIDE"] { env[key] = nil }
+    for key in ["MIXMAE_CPU", "MIXMAE_CPU_HIDE", "OPENBLAS_CORETYPE"] { env[key] = nil }
     env.merge(environment) { $1 }
     env[childOutputVariable] = output.path
     process.environment = env
@@ -135,7 +160,9 @@ private func runChild(environment: [String: String]) throws -> ChildReport {
         return ChildReport(status: process.terminationStatus, errors: errorText, path: nil, values: [])
     }
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    let blas = lines.dropFirst(2).first?.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
     return ChildReport(
         status: process.terminationStatus, errors: errorText, path: lines.first.map(String.init),
-        values: lines.dropFirst().first?.split(separator: " ").compactMap { Float($0) } ?? [])
+        values: lines.dropFirst().first?.split(separator: " ").compactMap { Float($0) } ?? [],
+        blasKernels: blas?.first, blasNote: blas?.dropFirst().first ?? "")
 }

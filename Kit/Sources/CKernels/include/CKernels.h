@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "blas_core.h"
 #include "cpu_dispatch.h"
 #include "kernel_ops.h"
 

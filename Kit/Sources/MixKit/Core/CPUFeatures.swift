@@ -95,6 +95,31 @@ public enum CPUFeatures {
         return text
     }
 
+    /// The OpenBLAS kernels the GEMMs run on (`"SkylakeX"`, `"Haswell"`, `"Prescott"`, ...), or an
+    /// empty string when the BLAS is not an OpenBLAS built with `DYNAMIC_ARCH`.
+    ///
+    /// When MixKit loads it matches them to its own kernel path (an OpenBLAS older than the CPU falls
+    /// back to SSE3 kernels, several times slower): SkylakeX for `avx512`, Haswell for `avx2`. The
+    /// `portable` path keeps OpenBLAS's choice, and `OPENBLAS_CORETYPE` set at start always wins.
+    ///
+    /// ```swift
+    /// print(CPUFeatures.blasKernels)  // "SkylakeX"
+    /// ```
+    public static var blasKernels: String { String(cString: mk_blas_core()) }
+
+    /// What MixKit did about the BLAS kernels at load, such as `"OpenBLAS chose Prescott for this CPU;
+    /// switched to SkylakeX to match the avx512 kernels"`; empty when OpenBLAS's own choice was kept.
+    public static var blasNote: String { String(cString: mk_blas_core_note()) }
+
+    /// One line for `--version` and benchmark headers, such as `"OpenBLAS SkylakeX"`, with
+    /// ``blasNote`` in parentheses when there is one.
+    public static var blasSummary: String {
+        let kernels = blasKernels
+        guard !kernels.isEmpty else { return "not OpenBLAS (kernels unknown)" }
+        let note = blasNote
+        return note.isEmpty ? "OpenBLAS \(kernels)" : "OpenBLAS \(kernels) (\(note))"
+    }
+
     /// Switches every later kernel call, on every thread, to `path`.
     ///
     /// ```swift
