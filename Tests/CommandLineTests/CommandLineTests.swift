@@ -41,17 +41,20 @@ import Testing
         #expect(validation.status == 2 && validation.stderr.contains("give a recipe, or --resume RUN"))
     }
 
-    @Test func versionNamesMixmaeTheSDKThePluginStampTheCompilerAndTheKernelPath() throws {
+    @Test func versionNamesMixmaeTheSDKThePluginStampTheCompilerTheKernelPathAndTheBLASKernels() throws {
         let result = try runMixmae(["--version"])
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 5, "\(result.stdout)")
+        #expect(lines.count == 6, "\(result.stdout)")
         #expect(lines[0].range(of: #"^mixmae \d+\.\d+\.\d+$"#, options: .regularExpression) != nil, "\(lines)")
         #expect(lines[1].range(of: #"^MixKit SDK \d+\.\d+$"#, options: .regularExpression) != nil, "\(lines)")
         #expect(lines[2].hasPrefix("plugin ABI stamp: SDK "), "\(lines)")
         #expect(lines[3].range(of: #"^Swift compiler \d+\.\d+\.\d+$"#, options: .regularExpression) != nil)
         #expect(
             lines[4].range(of: #"^C kernels: (avx512|avx2|portable) \(CPU runs "#, options: .regularExpression) != nil)
+        #expect(lines[5].range(of: #"^BLAS: OpenBLAS \w+"#, options: .regularExpression) != nil, "\(lines)")
+        let chosen = try runMixmae(["--version"], environment: ["OPENBLAS_CORETYPE": "Haswell"])
+        #expect(chosen.stdout.contains("BLAS: OpenBLAS Haswell (OPENBLAS_CORETYPE=Haswell)"), "\(chosen.stdout)")
         let portable = try runMixmae(["--version"], environment: ["MIXMAE_CPU": "portable"])
         #expect(portable.stdout.contains("C kernels: portable"), "\(portable.stdout)\(portable.stderr)")
     }
