@@ -47,19 +47,38 @@ struct PluginsCheckCommand: ParsableCommand {
         let report = check.run(component) { step in
             FileHandle.standardError.write(Data("... \(step)\n".utf8))
         }
+        let maskToken = Self.maskTokenSupport(component, report: report)
         if output.json {
-            try output.print(CheckSummary(report, check: check))
+            var summary = CheckSummary(report, check: check)
+            summary.maskToken = maskToken
+            try output.print(summary)
         } else {
-            print(PluginsCheckCommand.text(report, check: check))
+            print(PluginsCheckCommand.text(report, check: check, maskToken: maskToken))
         }
         if !report.passed { throw ExitCode.failure }
     }
 
-    static func text(_ r: ComponentCheck.Report, check: ComponentCheck) -> String {
+    /// Whether the component, built once more with the checked parameters, supports
+    /// `mask.mode: mask_token`; nil when its kind plays no part in it or it did not build.
+    static func maskTokenSupport(_ component: PluginComponent, report: ComponentCheck.Report) -> Bool? {
+        guard MaskTokenSupport.requirement(for: component.kind) != nil, report.buildSeconds != nil,
+            let module = try? component.descriptor.build(
+                report.parameters, component.descriptor.exampleContext(report.parameters))
+        else { return nil }
+        return MaskTokenSupport.isSupported(by: module, as: component.kind)
+    }
+
+    static func text(_ r: ComponentCheck.Report, check: ComponentCheck, maskToken: Bool? = nil) -> String {
         let params = r.parameters.values.keys.sorted().map { "\($0)=\(r.parameters.values[$0]!)" }
         var lines = ["parameters: " + (params.isEmpty ? "none" : params.joined(separator: ", "))]
         if r.buildSeconds != nil {
             lines.append("model: \(count(r.elementCount)) parameters in \(r.tensorCount) tensors")
+        }
+        if let maskToken, let requirement = MaskTokenSupport.requirement(for: r.kind) {
+            lines.append(
+                "mask.mode mask_token: "
+                    + (maskToken
+                        ? "supported (\(requirement))" : "not supported (not a \(requirement): refused at mask.mode)"))
         }
         var steps = TextTable()
         if let t = r.buildSeconds { steps.append(["build", duration(t), "ok"]) }
@@ -154,6 +173,8 @@ struct CheckSummary: Encodable {
     var withoutGradient: [String]
     var passed: Bool
     var failures: [String]
+    /// Whether it supports `mask.mode: mask_token` (backbones, decoders and losses).
+    var maskToken: Bool?
 
     init(_ r: ComponentCheck.Report, check: ComponentCheck) {
         id = r.id
@@ -185,6 +206,7 @@ struct CheckSummary: Encodable {
     enum CodingKeys: String, CodingKey {
         case id, kind, version, library, parameters, tensors, elements, probe, steps, samples, passed, failures
         case featureMaps = "feature_maps"
+        case maskToken = "mask_token"
         case finiteDifferenceStep = "finite_difference_step"
         case relativeTolerance = "relative_tolerance"
         case withoutGradient = "without_gradient"

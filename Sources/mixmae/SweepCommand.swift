@@ -18,7 +18,9 @@ struct SweepCommand: ParsableCommand {
             init.weights={parent}) and {KEY} the point's value of grid key KEY. Every point's recipes are checked \
             before anything runs. Ctrl-C stops the sweep: running stages stop at a step boundary and are saved \
             (KILLED), exit status 130. Running the same command again skips finished stages and resumes killed \
-            ones. At the end it prints `mixmae runs compare --sweep ID`.
+            ones. At the end it prints `mixmae runs compare --sweep ID`. A zipped axis, \
+            --grid '(K1,K2)=(A1,A2),(B1,B2)', varies keys together, for points that are not a full grid \
+            (e.g. mask_token at the epochs that give it mix's compute).
 
             Example: mixmae sweep recipes/ablation/pretrain.yaml --grid mask.mode=mix,mask_token --grid seed=0,1 \
             --then recipes/ablation/finetune.yaml --set init.weights={parent} --set seed={seed}
@@ -30,8 +32,8 @@ struct SweepCommand: ParsableCommand {
     @Option(
         name: .customLong("grid"),
         help: ArgumentHelp(
-            "A key and its values: KEY=V1,V2,... (commas inside [...] or {...} do not split). Repeatable; every "
-                + "combination runs, the first key varying slowest.",
+            "A key and its values: KEY=V1,V2,... (commas inside [...], {...} or (...) do not split). Repeatable; every "
+                + "combination runs, the first key varying slowest. (K1,K2)=(A1,A2),(B1,B2) varies keys together.",
             valueName: "key=values"))
     var grids: [String] = []
 
@@ -59,7 +61,8 @@ struct SweepCommand: ParsableCommand {
         } catch let error as InputError {
             throw ValidationError(error.what + (error.hint.map { "; " + $0 } ?? ""))
         }
-        if let repeated = Dictionary(grouping: axes, by: \.key).first(where: { $0.value.count > 1 })?.key {
+        let keys = axes.flatMap(\.keys)
+        if let repeated = keys.first(where: { key in keys.filter { $0 == key }.count > 1 }) {
             throw ValidationError("--grid \(repeated) is given twice: list all its values in one --grid")
         }
     }

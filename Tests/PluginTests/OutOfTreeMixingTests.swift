@@ -119,7 +119,7 @@ extension InProcess {
                 "/usr/bin/env", ["swift", "test", "--package-path", OutOfTreeMixingTests.package])
             let output = result.stdout + result.stderr
             #expect(result.status == 0, "\(output)")
-            for suite in ["GroupAwareConvolutionTests", "MixingAttentionTests", "PVTConfigTests"] {
+            for suite in ["GroupAwareConvolutionTests", "MixingAttentionTests", "PVTConfigTests", "MaskTokenTests"] {
                 #expect(output.contains("Suite \(suite) passed"), "\(output)")
             }
         }
@@ -148,6 +148,34 @@ extension InProcess {
             // Per-patch normalised pixels start near a loss of 1.
             #expect((losses.first ?? 0) > 0.9, "val_loss \(losses)")
             #expect((losses.last ?? 1) < (losses.first ?? 0) - 0.05, "val_loss \(losses)")
+        }
+
+        /// `mask.mode: mask_token` (the SimMIM-style baseline) with PVT through `mixmae
+        /// train`: the host accepts the backbone at the key, the run trains and its
+        /// checkpoint holds the backbone's `encoder_mask_token` `[1, 1, embed_dims[0]]`.
+        @Test(.timeLimit(.minutes(30))) func mixmaeTrainPretrainsPVTWithAMaskToken() throws {
+            try OutOfTreePluginTests.buildIfNeeded()
+            let dir = try TemporaryFolder()
+            let registry = try dir.registry([
+                buildDirectory + "/libMixViTDecoder.so", buildDirectory + "/libMixReconstruction.so",
+                OutOfTreePluginTests.library,
+            ])
+            let environment = ["MIXMAE_HOME": dir.path + "/home", "MIXMAE_REGISTRY": registry]
+            let synth = try runMixmae(
+                ["data", "synth", "--out", "data", "--images", "160", "--size", "64"], in: dir.path,
+                environment: environment)
+            #expect(synth.status == 0, "\(synth.stderr)")
+            let recipe = OutOfTreeMixingTests.package + "/recipes/pretrain-pvt-small64.yaml"
+            let train = try runMixmae(
+                ["train", recipe, "--set", "mask.mode=mask_token", "--set", "schedule.epochs=4"], in: dir.path,
+                environment: environment)
+            #expect(train.status == 0, "\(train.stdout)\(train.stderr)")
+            #expect(train.stdout.contains("run 1 (pretrain) finished"), "\(train.stdout)")
+            let checkpoint = try SafeTensorsFile(path: dir.path + "/home/runs/1/last.safetensors")
+            #expect(try checkpoint.tensor("encoder_mask_token").shape == [1, 1, 32])
+            let runs = try RunRegistry(home: URL(fileURLWithPath: dir.path + "/home"))
+            let losses = try runs.metrics(ofRun: 1, named: "val_loss").map(\.value)
+            #expect(losses.count == 4 && losses.allSatisfy { $0.isFinite && $0 > 0 }, "val_loss \(losses)")
         }
     }
 }

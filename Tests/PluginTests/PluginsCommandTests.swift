@@ -192,11 +192,29 @@ import Testing
         #expect(good.stdout.contains("10 of 10 tensors received a gradient"))
         #expect(good.stdout.hasSuffix("\nPASS\n"))
         #expect(good.stderr.contains("... finite differences on 4 parameters"))
+        #expect(
+            good.stdout.contains(
+                "\nmask.mode mask_token: not supported (not a MaskTokenBackbone: refused at mask.mode)\n"),
+            "\(good.stdout)")
 
         let broken = try runMixmae(["plugins", "check", "toy-broken-gradient", "--registry", file, "--elements", "2"])
         #expect(broken.status == 1)
         #expect(broken.stdout.contains("MISMATCH"))
         #expect(broken.stdout.contains("\nFAIL\n  - gradient of fc.weight["))
+    }
+
+    /// `plugins check` says whether a backbone, decoder or loss supports `mask.mode:
+    /// mask_token` (the SDK protocol its built module conforms to): the in-tree loss does.
+    @Test func checkSaysWhetherAPartSupportsMaskTokens() throws {
+        let dir = try TemporaryFolder()
+        let file = try dir.registry([buildDirectory + "/libMixReconstruction.so"])
+        let loss = try runMixmae(["plugins", "check", "mix-reconstruction", "--registry", file])
+        #expect(loss.status == 0, "\(loss.stdout)\(loss.stderr)")
+        #expect(
+            loss.stdout.contains("\nmask.mode mask_token: supported (MaskedReconstructionLoss)\n"), "\(loss.stdout)")
+        let json = try runMixmae(["plugins", "check", "mix-reconstruction", "--registry", file, "--format", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["mask_token"] as? Bool == true, "\(json.stdout)")
     }
 
     /// `--format json` carries the verdict, the samples and the failures the text shows.
@@ -214,6 +232,12 @@ import Testing
             var samples: [Sample]
             var passed: Bool
             var failures: [String]
+            var maskToken: Bool?
+
+            enum CodingKeys: String, CodingKey {
+                case id, kind, library, tensors, samples, passed, failures
+                case maskToken = "mask_token"
+            }
         }
         let dir = try TemporaryFolder()
         let file = try dir.registry([fixture("Good")])
@@ -222,6 +246,7 @@ import Testing
         let passed = try JSONDecoder().decode(Check.self, from: Data(good.stdout.utf8))
         #expect(passed.id == "toy-backbone" && passed.kind == "backbone" && passed.library == fixture("Good"))
         #expect(passed.tensors == 10 && passed.passed && passed.failures.isEmpty)
+        #expect(passed.maskToken == false)
         #expect(passed.samples.count == 12 && passed.samples.allSatisfy(\.passed))
 
         let broken = try runMixmae([

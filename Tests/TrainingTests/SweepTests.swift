@@ -125,6 +125,34 @@ import Testing
         }
     }
 
+    /// A zipped axis runs its listed points only (here two of the four combinations of
+    /// mode and ratio), times the other axes; the table has a column per key and groups
+    /// the seeds of each listed point.
+    @Test func aZippedAxisRunsOnlyItsListedPoints() throws {
+        let ws = try TrainingWorkspace(images: 48)
+        try ws.pretrainRecipe(epochs: 1, batch: 16)
+        let result = try ws.mixmae(
+            ["sweep", "pretrain.yaml"] + Self.quick + [
+                "--grid", "(mask.mode,mask.ratio)=(mix,0.5),(mask_token,0.25)", "--grid", "seed=0,1", "--format",
+                "json",
+            ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let table = try json(result.stdout)
+        #expect(table["keys"] as? [String] == ["mask.mode", "mask.ratio", "seed"])
+        let rows = try #require(table["rows"] as? [[String: Any]])
+        #expect(
+            rows.map { $0["values"] as? [String] ?? [] } == [
+                ["mix", "0.5", "0"], ["mix", "0.5", "1"], ["mask_token", "0.25", "0"], ["mask_token", "0.25", "1"],
+            ])
+        #expect(table["group_keys"] as? [String] == ["mask.mode", "mask.ratio"])
+        let groups = try #require(table["groups"] as? [[String: Any]])
+        #expect(groups.map { $0["points"] as? [Int] ?? [] } == [[1, 2], [3, 4]])
+        let members = try ws.registry.members(ofSweep: 1)
+        #expect(members.count == 4 && members.allSatisfy { $0.run.status == .finished })
+        let text = try ws.mixmae(["runs", "compare", "--sweep", "1"])
+        #expect(text.status == 0 && text.stdout.contains("mask.mode") && text.stdout.contains("mask.ratio"))
+    }
+
     /// A backbone that does not declare the [MASK] token (the test plugin's toy backbone)
     /// is refused at `mask.mode` before any run is registered; with `mix` it pretrains.
     @Test func maskTokenIsRefusedAtTheKeyForABackboneWithoutIt() throws {
@@ -161,6 +189,12 @@ import Testing
         let attention = try ws.mixmae(["sweep", "pretrain.yaml", "--grid", "model.backbone.mix_attention=partial"])
         #expect(attention.status == 1 && attention.stderr.contains("full"), "\(attention.stderr)")
         #expect(try ws.mixmae(["sweep", "pretrain.yaml"]).status == 2)
+        let arity = try ws.mixmae(["sweep", "pretrain.yaml", "--grid", "(mask.mode,seed)=(mix,0),(mask_token)"])
+        #expect(arity.status == 2 && arity.stderr.contains("is not a tuple of 2 values"), "\(arity.stderr)")
+        let twice = try ws.mixmae([
+            "sweep", "pretrain.yaml", "--grid", "seed=0,1", "--grid", "(mask.mode,seed)=(mix,0),(mask_token,1)",
+        ])
+        #expect(twice.status == 2 && twice.stderr.contains("--grid seed is given twice"), "\(twice.stderr)")
         #expect(try ws.mixmae(["sweep", "pretrain.yaml", "--grid", "seed=0", "--then", "--set", "x=1"]).status == 2)
         #expect(!FileManager.default.fileExists(atPath: ws.folder.file("home/runs/1")))
     }

@@ -17,7 +17,8 @@ import MixmaeSupport
 /// spec.points.map(\.label)   // ["mask.mode=mix seed=0", "mask.mode=mix seed=1", ...]
 /// ```
 public struct SweepSpec: Codable, Equatable, Sendable {
-    /// One varied key and its values, as given on the command line.
+    /// One varied key and its values, as given on the command line; or several keys
+    /// varied together (a zipped axis): `key` `(K1,K2)` and each value `(V1,V2)`.
     public struct Axis: Codable, Equatable, Sendable {
         public var key: String
         public var values: [String]
@@ -25,6 +26,15 @@ public struct SweepSpec: Codable, Equatable, Sendable {
         public init(key: String, values: [String]) {
             self.key = key
             self.values = values
+        }
+
+        /// The keys this axis sets: `[key]`, or the keys of a zipped axis.
+        public var keys: [String] { SweepSpec.tuple(key) ?? [key] }
+
+        /// The `(key, value)` pairs that `value` (one of ``values``) sets.
+        public func assignments(of value: String) -> [(key: String, value: String)] {
+            guard let keys = SweepSpec.tuple(key), let parts = SweepSpec.tuple(value) else { return [(key, value)] }
+            return Array(zip(keys, parts)).map { (key: $0.0, value: $0.1) }
         }
     }
 
@@ -88,7 +98,7 @@ public struct SweepSpec: Codable, Equatable, Sendable {
     public var points: [Point] {
         var combinations: [[(key: String, value: String)]] = [[]]
         for axis in grid {
-            combinations = combinations.flatMap { prefix in axis.values.map { prefix + [(axis.key, $0)] } }
+            combinations = combinations.flatMap { prefix in axis.values.map { prefix + axis.assignments(of: $0) } }
         }
         return combinations.enumerated().map { Point(index: $0.offset + 1, assignments: $0.element) }
     }
@@ -103,38 +113,74 @@ public struct SweepSpec: Codable, Equatable, Sendable {
         return String(decoding: try encoder.encode(self), as: UTF8.self)
     }
 
-    /// `--grid KEY=V1,V2,...`: commas inside brackets or braces (`[2,2,6,2]`) do not split.
+    /// `--grid KEY=V1,V2,...`: commas inside brackets, braces or parentheses (`[2,2,6,2]`) do not split.
+    ///
+    /// `--grid (K1,K2)=(A1,A2),(B1,B2)` varies several keys together (a zipped axis, for
+    /// points that are not a full grid): one point sets K1=A1 and K2=A2, the next K1=B1 and K2=B2.
+    ///
+    /// ```swift
+    /// let axis = try SweepSpec.axis(parsing: "(mask.mode,schedule.epochs)=(mix,10),(mask_token,11)")
+    /// axis.keys                          // ["mask.mode", "schedule.epochs"]
+    /// axis.assignments(of: axis.values[1]).map(\.value)   // ["mask_token", "11"]
+    /// ```
     public static func axis(parsing argument: String) throws -> Axis {
         guard let equals = argument.firstIndex(of: "="), equals != argument.startIndex else {
             throw InputError(
                 "--grid \(argument): not KEY=V1,V2,...", hint: "write e.g. --grid mask.mode=mix,mask_token")
         }
         let key = String(argument[..<equals])
-        var values: [String] = []
-        var current = ""
-        var depth = 0
-        for character in argument[argument.index(after: equals)...] {
-            switch character {
-            case "[", "{": depth += 1
-            case "]", "}": depth -= 1
-            default: break
-            }
-            if character == "," && depth == 0 {
-                values.append(current)
-                current = ""
-            } else {
-                current.append(character)
-            }
-        }
-        values.append(current)
-        values = values.map { $0.trimmingCharacters(in: .whitespaces) }
+        let values = splitTopLevel(argument[argument.index(after: equals)...])
         guard !values.contains(where: \.isEmpty) else {
             throw InputError("--grid \(argument): an empty value", hint: "write \(key)=V1,V2,... without empty items")
         }
         guard Set(values).count == values.count else {
             throw InputError("--grid \(argument): a value is listed twice", hint: "list each value of \(key) once")
         }
+        guard key.hasPrefix("(") else { return Axis(key: key, values: values) }
+        let zipHint = "write (K1,K2)=(A1,A2),(B1,B2): each value one parenthesised tuple with a value per key"
+        guard let keys = tuple(key), keys.count >= 2, !keys.contains(where: \.isEmpty) else {
+            throw InputError("--grid \(argument): the keys \(key) are not (K1,K2,...)", hint: zipHint)
+        }
+        guard Set(keys).count == keys.count else {
+            throw InputError("--grid \(argument): a key is listed twice in \(key)", hint: zipHint)
+        }
+        for value in values {
+            guard let parts = tuple(value), parts.count == keys.count, !parts.contains(where: \.isEmpty) else {
+                throw InputError(
+                    "--grid \(argument): the value \(value) is not a tuple of \(keys.count) values for \(key)",
+                    hint: zipHint)
+            }
+        }
         return Axis(key: key, values: values)
+    }
+
+    /// The items of `(A,B,...)` (commas inside nested brackets do not split), or nil when
+    /// `text` is not parenthesised.
+    static func tuple(_ text: String) -> [String]? {
+        guard text.count >= 2, text.hasPrefix("("), text.hasSuffix(")") else { return nil }
+        return splitTopLevel(text.dropFirst().dropLast())
+    }
+
+    /// `text` split at the commas outside brackets, braces and parentheses, each item trimmed.
+    static func splitTopLevel(_ text: Substring) -> [String] {
+        var items: [String] = []
+        var current = ""
+        var depth = 0
+        for character in text {
+            switch character {
+            case "[", "{", "(": depth += 1
+            case "]", "}", ")": depth -= 1
+            default: break
+            }
+            if character == "," && depth == 0 {
+                items.append(current)
+                current = ""
+            } else {
+                current.append(character)
+            }
+        }
+        items.append(current)
+        return items.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
     /// `template` with `{parent}` replaced by `parent` and `{KEY}` by the point's value of KEY.

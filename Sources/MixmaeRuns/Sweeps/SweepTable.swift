@@ -60,7 +60,7 @@ public struct SweepTable: Encodable, Sendable {
     public var sweep: Int64
     public var createdAt: Date
     public var spec: SweepSpec
-    /// The varied keys, in grid order.
+    /// The varied keys, in grid order (a zipped axis gives each of its keys).
     public var keys: [String]
     public var columns: [Column]
     public var rows: [Row]
@@ -80,7 +80,7 @@ public struct SweepTable: Encodable, Sendable {
         sweep = id
         createdAt = record.createdAt
         spec = record.spec
-        keys = record.spec.grid.map(\.key)
+        keys = record.spec.grid.flatMap(\.keys)
         let members = try registry.members(ofSweep: id)
         var newest: [String: SweepMember] = [:]
         for member in members { newest["\(member.point).\(member.stage)"] = member }

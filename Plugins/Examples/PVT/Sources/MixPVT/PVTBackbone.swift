@@ -25,6 +25,11 @@ final class PVTBackbone: Module, Backbone {
     let norm2: LayerNorm
     let norm3: LayerNorm
     let norm4: LayerNorm
+    /// The learned [MASK] token `[1, 1, embed_dims[0]]` of `mask.mode: mask_token`
+    /// (SimMIM), added by ``addMaskToken(using:)`` only for that mode, so that
+    /// MixMAE checkpoints keep the reference's names; `encoder_mask_token` in
+    /// checkpoints, apart from the decoder's `mask_token`.
+    internal(set) var encoderMaskToken: Tensor?
     let config: PVTConfig
 
     /// Draws the initial weights from `rng` (the model's generator), and drop path from it in training.
@@ -74,12 +79,25 @@ final class PVTBackbone: Module, Backbone {
     /// the MLP's depthwise convolution are group-aware (a token reads only
     /// neighbours of its own image), and attention masks the other image's keys.
     func features(_ images: Tensor, mixing: MixingMask?) -> [FeatureMap] {
-        precondition(
-            images.rank == 4 && images.shape[1] == config.inChannels,
-            "pvt: expected images [B, \(config.inChannels), H, W], got \(images.shape)")
+        checkImages(images)
+        if let mixing {
+            checkMixing(mixing, height: images.shape[2], width: images.shape[3])
+            return encode(images, mixing: mixing) { tokens, h, w in mixing.mix(tokens, height: h, width: w) }
+        }
+        return encode(images, mixing: nil) { tokens, _, _ in tokens }
+    }
+
+    /// The encoder: the pixel tokens `[B, H*W, C]` through `hidden` (which may zero
+    /// pixels the model must not see), the stages, and `embedded` on the first
+    /// stage's tokens (mixing or masking them); `mixing` makes every later op
+    /// group-aware (``features(_:mixing:)``).
+    func encode(
+        _ images: Tensor, mixing: MixingMask?, hidden: (Tensor, Int, Int) -> Tensor = { x, _, _ in x },
+        embedded: (Tensor, Int, Int) -> Tensor
+    ) -> [FeatureMap] {
+        checkImages(images)
         let (b, c, height, width) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3])
-        if let mixing { checkMixing(mixing, height: height, width: width) }
-        var x = images.permuted([0, 2, 3, 1]).reshaped([b, height * width, c])
+        var x = hidden(images.permuted([0, 2, 3, 1]).reshaped([b, height * width, c]), height, width)
         var (h, w) = (height, width)
         let embeds = [patchEmbed1, patchEmbed2, patchEmbed3, patchEmbed4]
         let stages = [block1, block2, block3, block4]
@@ -87,7 +105,7 @@ final class PVTBackbone: Module, Backbone {
         var maps: [Int: FeatureMap] = [:]
         for s in 0..<PVTConfig.stageCount {
             (x, h, w) = embeds[s](x, height: h, width: w, mixing: mixing)
-            if s == 0, let mixing { x = mixing.mix(x, height: h, width: w) }
+            if s == 0 { x = embedded(x, h, w) }
             for block in stages[s] { x = block(x, height: h, width: w, mixing: mixing) }
             x = norms[s](x)
             if config.outIndices.contains(s) {
@@ -106,19 +124,32 @@ final class PVTBackbone: Module, Backbone {
                 "pvt: this backbone was built with mixing: false (capabilities.supportsMixing is false); "
                     + "the host must not pass a mixing mask to it")
         }
+        checkMaskGrid(mixing, height: height, width: width, use: "mixing")
+    }
+
+    func checkImages(_ images: Tensor) {
+        precondition(
+            images.rank == 4 && images.shape[1] == config.inChannels,
+            "pvt: expected images [B, \(config.inChannels), H, W], got \(images.shape)")
+    }
+
+    /// Stops with a clear message when `mask` is not one cell per 32x32-pixel unit
+    /// of `height` x `width` images.
+    func checkMaskGrid(_ mask: MixingMask, height: Int, width: Int, use: String) {
         let unit = PVTConfig.maskUnit
-        if height % unit != 0 || width % unit != 0 || mixing.height != height / unit || mixing.width != width / unit {
+        if height % unit != 0 || width % unit != 0 || mask.height != height / unit || mask.width != width / unit {
             fatalError(
-                "pvt: a \(mixing.height)x\(mixing.width) mixing mask does not cover \(height)x\(width) images "
+                "pvt: a \(mask.height)x\(mask.width) \(use) mask does not cover \(height)x\(width) images "
                     + "in \(unit)x\(unit)-pixel units (expected \(height / unit)x\(width / unit))")
         }
     }
 
     /// Depth for layer-wise learning-rate decay: 0 for the first patch
-    /// embedding, 1... for the blocks in order (a stage's patch embedding
+    /// embedding (and the [MASK] token), 1... for the blocks in order (a stage's patch embedding
     /// shares its first block's index, a stage's norm its last block's), and
     /// the last index for the final norm.
     func layerIndex(ofParameter name: String) -> Int {
+        if name == "encoder_mask_token" { return 0 }
         let parts = name.split(separator: ".")
         guard let head = parts.first else { return layerCount - 1 }
         let stage = head.last.flatMap { Int(String($0)) }.map { $0 - 1 }

@@ -1,0 +1,33 @@
+import MixKit
+
+/// Whether a component can take part in `mask.mode: mask_token` (the SimMIM-style
+/// baseline): a capability a plugin declares by conforming its built module to an
+/// SDK protocol, one per slot, so it is known only once the component is built.
+///
+/// ```swift
+/// let module = try component.descriptor.build(params, BuildContext())
+/// MaskTokenSupport.requirement(for: .backbone)            // "MaskTokenBackbone"
+/// MaskTokenSupport.isSupported(by: module, as: .backbone)  // true for swin and pvt
+/// ```
+public enum MaskTokenSupport {
+    /// The SDK protocol a component of `kind` must conform to, or nil for a kind that
+    /// plays no part in pretraining (necks, heads, communicators).
+    public static func requirement(for kind: ComponentKind) -> String? {
+        switch kind {
+        case .backbone: "MaskTokenBackbone"
+        case .decoder: "SingleImageDecoder"
+        case .loss: "MaskedReconstructionLoss"
+        case .neck, .head, .communicator: nil
+        }
+    }
+
+    /// Whether the built `module` of a `kind` component conforms to ``requirement(for:)``.
+    public static func isSupported(by module: Module, as kind: ComponentKind) -> Bool {
+        switch kind {
+        case .backbone: module is MaskTokenBackbone
+        case .decoder: module is SingleImageDecoder
+        case .loss: module is MaskedReconstructionLoss
+        case .neck, .head, .communicator: false
+        }
+    }
+}
