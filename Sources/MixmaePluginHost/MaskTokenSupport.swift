@@ -11,13 +11,13 @@ import MixKit
 /// ```
 public enum MaskTokenSupport {
     /// The SDK protocol a component of `kind` must conform to, or nil for a kind that
-    /// plays no part in pretraining (necks, heads, communicators).
+    /// plays no part in pretraining (necks, heads, communicators, two-stage detection parts).
     public static func requirement(for kind: ComponentKind) -> String? {
         switch kind {
         case .backbone: "MaskTokenBackbone"
         case .decoder: "SingleImageDecoder"
         case .loss: "MaskedReconstructionLoss"
-        case .neck, .head, .communicator: nil
+        case .neck, .head, .communicator, .rpn, .roiHead: nil
         }
     }
 
@@ -27,7 +27,7 @@ public enum MaskTokenSupport {
         case .backbone: module is MaskTokenBackbone
         case .decoder: module is SingleImageDecoder
         case .loss: module is MaskedReconstructionLoss
-        case .neck, .head, .communicator: false
+        case .neck, .head, .communicator, .rpn, .roiHead: false
         }
     }
 }
