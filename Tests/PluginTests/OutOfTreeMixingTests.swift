@@ -127,17 +127,7 @@ extension InProcess {
         /// A real MixMAE pretraining run of PVT through `mixmae train`, with the shipped
         /// recipe on a synthetic dataset: the validation loss falls.
         @Test(.timeLimit(.minutes(30))) func mixmaeTrainPretrainsPVTAndTheLossFalls() throws {
-            try OutOfTreePluginTests.buildIfNeeded()
-            let dir = try TemporaryFolder()
-            let registry = try dir.registry([
-                buildDirectory + "/libMixViTDecoder.so", buildDirectory + "/libMixReconstruction.so",
-                OutOfTreePluginTests.library,
-            ])
-            let environment = ["MIXMAE_HOME": dir.path + "/home", "MIXMAE_REGISTRY": registry]
-            let synth = try runMixmae(
-                ["data", "synth", "--out", "data", "--images", "320", "--size", "64"], in: dir.path,
-                environment: environment)
-            #expect(synth.status == 0, "\(synth.stderr)")
+            let (dir, environment) = try pvtPretrainingFolder(images: 320)
             let recipe = OutOfTreeMixingTests.package + "/recipes/pretrain-pvt-small64.yaml"
             let train = try runMixmae(["train", recipe], in: dir.path, environment: environment)
             #expect(train.status == 0, "\(train.stdout)\(train.stderr)")
@@ -154,17 +144,7 @@ extension InProcess {
         /// train`: the host accepts the backbone at the key, the run trains and its
         /// checkpoint holds the backbone's `encoder_mask_token` `[1, 1, embed_dims[0]]`.
         @Test(.timeLimit(.minutes(30))) func mixmaeTrainPretrainsPVTWithAMaskToken() throws {
-            try OutOfTreePluginTests.buildIfNeeded()
-            let dir = try TemporaryFolder()
-            let registry = try dir.registry([
-                buildDirectory + "/libMixViTDecoder.so", buildDirectory + "/libMixReconstruction.so",
-                OutOfTreePluginTests.library,
-            ])
-            let environment = ["MIXMAE_HOME": dir.path + "/home", "MIXMAE_REGISTRY": registry]
-            let synth = try runMixmae(
-                ["data", "synth", "--out", "data", "--images", "160", "--size", "64"], in: dir.path,
-                environment: environment)
-            #expect(synth.status == 0, "\(synth.stderr)")
+            let (dir, environment) = try pvtPretrainingFolder(images: 160)
             let recipe = OutOfTreeMixingTests.package + "/recipes/pretrain-pvt-small64.yaml"
             let train = try runMixmae(
                 ["train", recipe, "--set", "mask.mode=mask_token", "--set", "schedule.epochs=4"], in: dir.path,
@@ -176,6 +156,24 @@ extension InProcess {
             let runs = try RunRegistry(home: URL(fileURLWithPath: dir.path + "/home"))
             let losses = try runs.metrics(ofRun: 1, named: "val_loss").map(\.value)
             #expect(losses.count == 4 && losses.allSatisfy { $0.isFinite && $0 > 0 }, "val_loss \(losses)")
+        }
+
+        /// A folder with a registry of the out-of-tree PVT plugin, the ViT decoder and the
+        /// reconstruction loss, and a synthetic dataset of `images` 64-pixel images in `data`;
+        /// the environment that points `mixmae` at them.
+        private func pvtPretrainingFolder(images: Int) throws -> (TemporaryFolder, [String: String]) {
+            try OutOfTreePluginTests.buildIfNeeded()
+            let dir = try TemporaryFolder()
+            let registry = try dir.registry([
+                buildDirectory + "/libMixViTDecoder.so", buildDirectory + "/libMixReconstruction.so",
+                OutOfTreePluginTests.library,
+            ])
+            let environment = ["MIXMAE_HOME": dir.path + "/home", "MIXMAE_REGISTRY": registry]
+            let synth = try runMixmae(
+                ["data", "synth", "--out", "data", "--images", "\(images)", "--size", "64"], in: dir.path,
+                environment: environment)
+            #expect(synth.status == 0, "\(synth.stderr)")
+            return (dir, environment)
         }
     }
 }
