@@ -43,6 +43,7 @@ struct BenchOpsCommand: ParsableCommand {
             print("threads: \(Parallel.threadCount), 1-minute load average: \(MachineLoad.describe(load))")
             print("C kernels: \(CPUFeatures.summary)")
             print("BLAS: \(CPUFeatures.blasSummary)")
+            print("GEMM: \(GEMMKernels.summary) (matmul below; sgemm is OpenBLAS's cblas_sgemm on its own threads)")
             print("")
             print(
                 pad("GEMM", 26) + pad("batch", 6, right: true) + pad("M x N x K", 20, right: true)
@@ -66,7 +67,8 @@ struct BenchOpsCommand: ParsableCommand {
         if output.json {
             let object: [String: Any] = [
                 "threads": Parallel.threadCount, "kernel_path": CPUFeatures.kernelPath.rawValue,
-                "blas_kernels": CPUFeatures.blasKernels, "load_average": load ?? -1,
+                "blas_kernels": CPUFeatures.blasKernels, "gemm_kernels": GEMMKernels.active.rawValue,
+                "load_average": load ?? -1,
                 "gemm": gemms.map { r in
                     [
                         "name": r.shape.name, "batch": r.shape.batch, "m": r.shape.m, "n": r.shape.n,

@@ -150,7 +150,7 @@ struct BenchTrainCommand: ParsableCommand {
                 "median_step_seconds": median, "images_per_second": Double(batchSize) / median,
                 "parameters": parameters, "threads": Parallel.threadCount, "peak_rss_mib": peak,
                 "kernel_path": CPUFeatures.kernelPath.rawValue, "ranks": comm.size, "allreduce_share": allreduceShare,
-                "blas_kernels": CPUFeatures.blasKernels,
+                "blas_kernels": CPUFeatures.blasKernels, "gemm_kernels": GEMMKernels.active.rawValue,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -160,7 +160,7 @@ struct BenchTrainCommand: ParsableCommand {
                     + "\(String(format: "%.1f", median * 1000)) ms over \(steps) steps: "
                     + "\(String(format: "%.1f", Double(batchSize) / median)) images/s, peak RSS "
                     + "\(String(format: "%.1f", peak)) MiB\(comm.size > 1 ? " on rank 0" : "") (\(Parallel.threadCount) threads\(job))"
-                    + "; C kernels \(CPUFeatures.kernelPath), \(CPUFeatures.blasSummary)"
+                    + "; C kernels \(CPUFeatures.kernelPath), \(CPUFeatures.blasSummary), GEMM \(GEMMKernels.summary)"
             )
         }
     }

@@ -25,7 +25,7 @@ struct MixmaeCommand: ParsableCommand {
     )
 
     /// What `mixmae --version` prints: mixmae, the SDK it runs, the stamp a plugin must
-    /// match to load, the compiler, and the C kernel path chosen for this CPU.
+    /// match to load, the compiler, the C kernel path chosen for this CPU, the BLAS and what runs GEMMs.
     static var versionText: String {
         let host = PluginABI.hostStamp()
         return """
@@ -36,6 +36,7 @@ struct MixmaeCommand: ParsableCommand {
             Swift compiler \(host.compilerDescription)
             C kernels: \(CPUFeatures.summary)
             BLAS: \(CPUFeatures.blasSummary)
+            GEMM: \(GEMMKernels.summary)
             """
     }
 }

@@ -41,11 +41,11 @@ import Testing
         #expect(validation.status == 2 && validation.stderr.contains("give a recipe, or --resume RUN"))
     }
 
-    @Test func versionNamesMixmaeTheSDKThePluginStampTheCompilerTheKernelPathAndTheBLASKernels() throws {
+    @Test func versionNamesMixmaeTheSDKThePluginStampTheCompilerTheKernelPathTheBLASAndTheGEMMKernels() throws {
         let result = try runMixmae(["--version"])
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 6, "\(result.stdout)")
+        #expect(lines.count == 7, "\(result.stdout)")
         #expect(lines[0].range(of: #"^mixmae \d+\.\d+\.\d+$"#, options: .regularExpression) != nil, "\(lines)")
         #expect(lines[1].range(of: #"^MixKit SDK \d+\.\d+$"#, options: .regularExpression) != nil, "\(lines)")
         #expect(lines[2].hasPrefix("plugin ABI stamp: SDK "), "\(lines)")
@@ -53,10 +53,16 @@ import Testing
         #expect(
             lines[4].range(of: #"^C kernels: (avx512|avx2|portable) \(CPU runs "#, options: .regularExpression) != nil)
         #expect(lines[5].range(of: #"^BLAS: OpenBLAS \w+"#, options: .regularExpression) != nil, "\(lines)")
+        #expect(lines[6].range(of: #"^GEMM: (MixKit avx|OpenBLAS )"#, options: .regularExpression) != nil, "\(lines)")
+        let openBLAS = try runMixmae(["--version"], environment: ["MIXMAE_GEMM": "openblas"])
+        #expect(openBLAS.stdout.contains("(MIXMAE_GEMM=openblas)"), "\(openBLAS.stdout)")
+        let wrong = try runMixmae(["--version"], environment: ["MIXMAE_GEMM": "mkl"])
+        #expect(wrong.status == 2 && wrong.stderr.contains("set MIXMAE_GEMM to mixkit or openblas"), "\(wrong.stderr)")
         let chosen = try runMixmae(["--version"], environment: ["OPENBLAS_CORETYPE": "Haswell"])
         #expect(chosen.stdout.contains("BLAS: OpenBLAS Haswell (OPENBLAS_CORETYPE=Haswell)"), "\(chosen.stdout)")
         let portable = try runMixmae(["--version"], environment: ["MIXMAE_CPU": "portable"])
         #expect(portable.stdout.contains("C kernels: portable"), "\(portable.stdout)\(portable.stderr)")
+        #expect(portable.stdout.contains("GEMM: OpenBLAS"), "\(portable.stdout)")
     }
 
     @Test func runReferencesWorkWhereverARunIsTaken() throws {

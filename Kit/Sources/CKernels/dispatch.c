@@ -225,6 +225,7 @@ const char *mk_cpu_feature_list(void) {
 
 #define MK_RETURN_void
 #define MK_RETURN_double return
+#define MK_RETURN_int return
 #define MK_FORWARD(ret, name, params, args) \
     ret name params { MK_RETURN_##ret table()->name args; }
 MK_KERNELS(MK_FORWARD)

@@ -1,3 +1,4 @@
+import CBLAS
 import CKernels
 import Foundation
 import MixKit
@@ -83,7 +84,7 @@ struct KernelCase: Sendable, CustomTestStringConvertible {
     static let rows = 5
     static let cols = 77
 
-    static let all: [KernelCase] = elementwise + reductions + normalisation + attention + optimizers + dense
+    static let all: [KernelCase] = elementwise + reductions + normalisation + attention + optimizers + dense + gemm
 }
 
 /// Reproducible inputs: uniform in [low, high), from a seed.
@@ -394,6 +395,38 @@ extension KernelCase {
             KernelCase(name: "mk_giou_loss") {
                 outputs([9, 36]) { o in mk_giou_loss(boxes, targets, 9, 1e-6, o[0], o[1]) }
             },
+        ]
+    }
+}
+
+extension KernelCase {
+    /// mk_sgemm on shapes with edges in every direction, each transpose, alpha and beta; where a path has no
+    /// kernel of its own (portable), the case runs OpenBLAS, as MixKit does, so the other paths are compared with it.
+    static var gemm: [KernelCase] {
+        [
+            KernelCase(name: "mk_sgemm", relativeTolerance: 1e-4) {
+                var out: [[Float]] = []
+                for (m, n, k) in [(37, 70, 29), (12, 32, 400), (130, 5, 3)] {
+                    for (ta, tb) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                        let a = values(m * k, seed: UInt64(m + k))
+                        let b = values(k * n, seed: UInt64(n + k))
+                        let c = values(m * n, seed: 7)
+                        let (lda, ldb) = (ta == 1 ? m : k, tb == 1 ? k : n)
+                        for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (2, 0.25)] {
+                            out += outputs([m * n]) { o in
+                                o[0].update(from: c, count: m * n)
+                                if mk_sgemm(Int32(ta), Int32(tb), m, n, k, alpha, a, lda, b, ldb, beta, o[0], n) == 0 {
+                                    cblas_sgemm(
+                                        CblasRowMajor, ta == 1 ? CblasTrans : CblasNoTrans,
+                                        tb == 1 ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), alpha, a,
+                                        Int32(lda), b, Int32(ldb), beta, o[0], Int32(n))
+                                }
+                            }
+                        }
+                    }
+                }
+                return out
+            }
         ]
     }
 }

@@ -1,10 +1,87 @@
 import CBLAS
+import CKernels
 import Dispatch
+import Foundation
 
-/// One single-threaded `cblas_sgemm` on row-major matrices with explicit leading
-/// dimensions: `C = alpha op(A) op(B) + beta C`.
+/// Which code multiplies the single-threaded blocks every GEMM of MixKit is cut into.
+///
+/// MixKit's own cache-blocked SGEMM (`mk_sgemm` in CKernels: a 12x32 AVX-512 or
+/// 6x16 AVX2 register-blocked micro-kernel; A read in place unless transposed,
+/// B packed) runs on the avx512 and avx2 kernel paths for blocks of at least
+/// ``minimumWork`` multiply-adds; smaller blocks, the portable path, and a
+/// process started with `MIXMAE_GEMM=openblas` use OpenBLAS's `cblas_sgemm`.
+///
+/// ```swift
+/// print(GEMMKernels.summary)  // "MixKit avx512 (12x32 micro-kernel)"
+/// ```
+public enum GEMMKernels: String, Sendable, CaseIterable {
+    /// MixKit's own kernel where the kernel path has one (avx2, avx512), else OpenBLAS.
+    case mixkit
+    /// OpenBLAS's `cblas_sgemm` everywhere (to compare, or as a fallback).
+    case openblas
+
+    /// The choice of `MIXMAE_GEMM` (`mixkit`, the default, or `openblas`). Another
+    /// value ends the process with exit status 2 and says what to set, as a bad
+    /// `MIXMAE_CPU` does.
+    public static let requested: GEMMKernels = {
+        let value = ProcessInfo.processInfo.environment["MIXMAE_GEMM"] ?? ""
+        if value.isEmpty { return .mixkit }
+        guard let choice = GEMMKernels(rawValue: value.lowercased()) else {
+            FileHandle.standardError.write(
+                Data(
+                    "mixmae: MIXMAE_GEMM=\(value) is not a GEMM choice; set MIXMAE_GEMM to mixkit or openblas, or unset it\n"
+                        .utf8))
+            exit(2)
+        }
+        return choice
+    }()
+
+    /// Below this many multiply-adds a block goes to OpenBLAS even with `mixkit`: on
+    /// attention's 8x8-window products (64x32x64, one thread) OpenBLAS's small-matrix
+    /// kernels ran 159 GFLOP/s to MixKit's 111, while at 14x14 windows (196x32x196)
+    /// MixKit ran 147 to OpenBLAS's 105.
+    public static let minimumWork = 1 << 19
+
+    /// What multiplies GEMM blocks on the calling thread's kernel path now.
+    public static var active: GEMMKernels {
+        requested == .mixkit && CPUFeatures.kernelPath != .portable ? .mixkit : .openblas
+    }
+
+    /// One line for `--version` and benchmark headers: `"MixKit avx512 (12x32 micro-kernel)"`,
+    /// or `"OpenBLAS SkylakeX"` (with the reason when MixKit's kernel is not used).
+    public static var summary: String {
+        switch (active, CPUFeatures.kernelPath) {
+        case (.mixkit, .avx512): return "MixKit avx512 (12x32 micro-kernel)"
+        case (.mixkit, _): return "MixKit avx2 (6x16 micro-kernel)"
+        case (.openblas, .portable) where requested == .mixkit:
+            return "OpenBLAS \(CPUFeatures.blasKernels) (the portable kernel path has no MixKit GEMM)"
+        case (.openblas, _): return "OpenBLAS \(CPUFeatures.blasKernels) (MIXMAE_GEMM=openblas)"
+        }
+    }
+}
+
+/// One single-threaded GEMM on row-major matrices with explicit leading
+/// dimensions: `C = alpha op(A) op(B) + beta C`, by MixKit's kernel or OpenBLAS
+/// (see ``GEMMKernels``).
 @inline(__always)
 func blasGEMM(
+    _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>,
+    ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0
+) {
+    if GEMMKernels.requested == .mixkit && m * n * k >= GEMMKernels.minimumWork
+        && mk_sgemm(
+            transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) != 0
+    {
+        return
+    }
+    openBLASGEMM(
+        a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+        alpha: alpha, beta: beta)
+}
+
+/// `cblas_sgemm` on row-major matrices, on OpenBLAS's current thread count.
+@inline(__always)
+func openBLASGEMM(
     _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>,
     ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0
 ) {
@@ -18,10 +95,10 @@ let minimumParallelGEMM = 1 << 19
 
 /// `C = alpha op(A) op(B) + beta C` with explicit leading dimensions, on
 /// ``Parallel/threadCount`` threads (rule 1 of ``Parallel``): MixKit cuts the
-/// larger of M and N in one block per thread (a multiple of 16 rows or
-/// columns), each a single-threaded sgemm.
+/// larger of M and N in one block per thread (a multiple of 48 rows or 32
+/// columns), each a single-threaded GEMM (``GEMMKernels``).
 ///
-/// Measured on this project's GEMMs (min of 12 interleaved runs, 2 threads,
+/// Measured with OpenBLAS blocks on this project's GEMMs (min of 12 interleaved runs, 2 threads,
 /// GFLOP/s), the cut beats OpenBLAS's own threading on the tall-skinny linears
 /// of the first stages (16384x192x64: 179 vs 152; 6272x96x288: 143 vs 116) and
 /// on long-reduction weight gradients (288x96x6272: 152 vs 93), and loses on
@@ -37,22 +114,31 @@ func gemm(
 ) {
     let threads = Parallel.threadCount
     let small = threads == 1 || m * n * k < minimumParallelGEMM || (m < 32 && n < 32)
-    if small || Parallel.gemmThreading == .openblas {
-        Parallel.setBLASThreads(small ? 1 : threads)
+    if small {
+        Parallel.setBLASThreads(1)
         blasGEMM(
             a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
             alpha: alpha, beta: beta)
         return
     }
+    if Parallel.gemmThreading == .openblas {
+        Parallel.setBLASThreads(threads)
+        openBLASGEMM(
+            a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+            alpha: alpha, beta: beta)
+        return
+    }
     Parallel.configure()
-    // One block per thread, a multiple of 16 rows or columns (the width of the sgemm micro-kernels).
+    // One block per thread: a multiple of 48 rows (whole micro-tiles of MixKit's 12- and 6-row kernels and
+    // OpenBLAS's 16-row ones) or of 32 columns.
     let splitRows = m >= n
     let extent = splitRows ? m : n
-    let units = (extent + 15) / 16
+    let unit = splitRows ? 48 : 32
+    let units = (extent + unit - 1) / unit
     let parts = min(threads, units)
     DispatchQueue.concurrentPerform(iterations: parts) { p in
-        let lo = min(extent, units * p / parts * 16)
-        let hi = min(extent, units * (p + 1) / parts * 16)
+        let lo = min(extent, units * p / parts * unit)
+        let hi = min(extent, units * (p + 1) / parts * unit)
         guard hi > lo else { return }
         if splitRows {
             blasGEMM(

@@ -1,0 +1,241 @@
+// The body of mk_sgemm: a single-threaded, cache-blocked SGEMM on row-major
+// matrices, C = alpha op(A) op(B) + beta C, in the BLIS design (pack a block
+// of A and a block of B into contiguous micro-panels, then run one register-
+// blocked micro-kernel over them). Included by each kernels_<path>.c like
+// kernels_impl.h. A path that defines the vector macros below before including
+// this file gets the kernel; any other path gets a mk_sgemm that returns 0, and
+// the caller uses the BLAS instead.
+//
+// Why our own: on the project's GEMM shapes (tall-skinny linears, weight
+// gradients with a long reduction, attention's k = 32 batches) OpenBLAS
+// 0.3.21's SkylakeX kernels reach 60-70% of what the same CPU gives PyTorch
+// (`mixmae bench ops`, GEMM table).
+//
+// Vector macros a path defines: MK_GEMM_VW (floats per vector), MK_GEMM_MR
+// (rows of C per micro-tile; two vectors of columns per row, so NR = 2 VW),
+// mk_gemm_vec, MK_GEMM_LOAD, MK_GEMM_STORE, MK_GEMM_SET1, MK_GEMM_FMA,
+// MK_GEMM_MUL, MK_GEMM_ZERO.
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef MK_GEMM_VW
+
+#define MK_GEMM_NR (2 * MK_GEMM_VW)
+// Depth of one packed block (the reduction length a micro-kernel call covers).
+#ifndef MK_GEMM_KC
+#define MK_GEMM_KC 384
+#endif
+// Columns of B packed at once (L2-resident: KC * NC floats), a multiple of NR.
+#define MK_GEMM_NC (15 * MK_GEMM_NR)
+// Rows of A packed at once, a multiple of MR.
+#define MK_GEMM_MC (128 * MK_GEMM_MR)
+
+#ifndef MK_GEMM_PACK_A_COLUMNS
+#define MK_GEMM_PACK_A_COLUMNS (2 * MK_GEMM_NR)
+#endif
+#define MK_GEMM_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+// A packed: for each group of MR rows, kc steps of MR values (rows past m are 0).
+static void mk_gemm_pack_a(int ta, const float *a, size_t lda, size_t mc, size_t kc, float *dst) {
+    for (size_t i0 = 0; i0 < mc; i0 += MK_GEMM_MR) {
+        size_t mr = MK_GEMM_MIN((size_t)MK_GEMM_MR, mc - i0);
+        if (ta) {
+            // op(A)[i][p] = a[p * lda + i]: MR contiguous values per step.
+            for (size_t p = 0; p < kc; p++) {
+                const float *src = a + p * lda + i0;
+                if (mr == MK_GEMM_MR) {
+                    memcpy(dst + p * MK_GEMM_MR, src, sizeof(float) * MK_GEMM_MR);
+                } else {
+                    size_t i = 0;
+                    for (; i < mr; i++) dst[p * MK_GEMM_MR + i] = src[i];
+                    for (; i < MK_GEMM_MR; i++) dst[p * MK_GEMM_MR + i] = 0;
+                }
+            }
+        } else {
+            for (size_t i = 0; i < mr; i++) {
+                const float *src = a + (i0 + i) * lda;
+                for (size_t p = 0; p < kc; p++) dst[p * MK_GEMM_MR + i] = src[p];
+            }
+            for (size_t i = mr; i < MK_GEMM_MR; i++)
+                for (size_t p = 0; p < kc; p++) dst[p * MK_GEMM_MR + i] = 0;
+        }
+        dst += kc * MK_GEMM_MR;
+    }
+}
+
+// B packed: for each group of NR columns, kc steps of NR values (columns past n are 0).
+static void mk_gemm_pack_b(int tb, const float *b, size_t ldb, size_t kc, size_t nc, float *dst) {
+    for (size_t j0 = 0; j0 < nc; j0 += MK_GEMM_NR) {
+        size_t nr = MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - j0);
+        if (!tb) {
+            for (size_t p = 0; p < kc; p++) {
+                const float *src = b + p * ldb + j0;
+                float *out = dst + p * MK_GEMM_NR;
+                if (nr == MK_GEMM_NR) {
+                    memcpy(out, src, sizeof(float) * MK_GEMM_NR);
+                } else {
+                    size_t j = 0;
+                    for (; j < nr; j++) out[j] = src[j];
+                    for (; j < MK_GEMM_NR; j++) out[j] = 0;
+                }
+            }
+        } else {
+            // op(B)[p][j] = b[j * ldb + p]: written in order, read from NR rows at once.
+            const float *src = b + j0 * ldb;
+            for (size_t p = 0; p < kc; p++) {
+                float *out = dst + p * MK_GEMM_NR;
+                size_t j = 0;
+                for (; j < nr; j++) out[j] = src[j * ldb + p];
+                for (; j < MK_GEMM_NR; j++) out[j] = 0;
+            }
+        }
+        dst += kc * MK_GEMM_NR;
+    }
+}
+
+// One MR x NR tile of C from kc steps of A and packed B: C = alpha acc + beta C
+// (C is not read when beta is 0). Rows past mr and columns past nr are not
+// written. A's value for row i at step p is pa[i * row_step + p * step]: packed A
+// has row_step 1 and step MR; A read in place has (1, lda) when transposed and
+// (lda, 1) when not. The two instances below fix one of the two at compile time.
+#define MK_GEMM_MICRO(NAME, ROW_STEP, STEP)                                                                         \
+    static inline void NAME(size_t kc, const float *restrict pa, size_t lda, const float *restrict pb, float *c,   \
+                            size_t ldc, size_t mr, size_t nr, float alpha, float beta) {                           \
+        (void)lda;                                                                                                 \
+        mk_gemm_vec acc0[MK_GEMM_MR], acc1[MK_GEMM_MR];                                                            \
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < MK_GEMM_MR; i++) acc0[i] = acc1[i] = MK_GEMM_ZERO(); \
+        for (size_t p = 0; p < kc; p++) {                                                                          \
+            mk_gemm_vec b0 = MK_GEMM_LOAD(pb), b1 = MK_GEMM_LOAD(pb + MK_GEMM_VW);                                 \
+            _Pragma("clang loop unroll(full)") for (int i = 0; i < MK_GEMM_MR; i++) {                              \
+                mk_gemm_vec ai = MK_GEMM_SET1(pa[(size_t)i * (ROW_STEP)]);                                         \
+                acc0[i] = MK_GEMM_FMA(ai, b0, acc0[i]);                                                            \
+                acc1[i] = MK_GEMM_FMA(ai, b1, acc1[i]);                                                            \
+            }                                                                                                      \
+            pa += (STEP);                                                                                          \
+            pb += MK_GEMM_NR;                                                                                      \
+        }                                                                                                          \
+        mk_gemm_store(acc0, acc1, c, ldc, mr, nr, alpha, beta);                                                    \
+    }
+
+static inline void mk_gemm_store(const mk_gemm_vec *acc0, const mk_gemm_vec *acc1, float *c, size_t ldc, size_t mr,
+                                 size_t nr, float alpha, float beta) {
+    mk_gemm_vec va = MK_GEMM_SET1(alpha), vb = MK_GEMM_SET1(beta);
+    if (mr == MK_GEMM_MR && nr == MK_GEMM_NR) {
+#pragma clang loop unroll(full)
+        for (int i = 0; i < MK_GEMM_MR; i++) {
+            float *ci = c + (size_t)i * ldc;
+            mk_gemm_vec v0 = MK_GEMM_MUL(acc0[i], va), v1 = MK_GEMM_MUL(acc1[i], va);
+            if (beta != 0) {
+                v0 = MK_GEMM_FMA(MK_GEMM_LOAD(ci), vb, v0);
+                v1 = MK_GEMM_FMA(MK_GEMM_LOAD(ci + MK_GEMM_VW), vb, v1);
+            }
+            MK_GEMM_STORE(ci, v0);
+            MK_GEMM_STORE(ci + MK_GEMM_VW, v1);
+        }
+        return;
+    }
+    float tile[MK_GEMM_MR * MK_GEMM_NR];
+    for (int i = 0; i < MK_GEMM_MR; i++) {
+        MK_GEMM_STORE(tile + i * MK_GEMM_NR, acc0[i]);
+        MK_GEMM_STORE(tile + i * MK_GEMM_NR + MK_GEMM_VW, acc1[i]);
+    }
+    for (size_t i = 0; i < mr; i++) {
+        float *ci = c + i * ldc;
+        for (size_t j = 0; j < nr; j++) {
+            float v = alpha * tile[i * MK_GEMM_NR + j];
+            ci[j] = beta != 0 ? v + beta * ci[j] : v;
+        }
+    }
+}
+
+MK_GEMM_MICRO(mk_gemm_micro_packed, 1, MK_GEMM_MR)
+MK_GEMM_MICRO(mk_gemm_micro_columns, 1, lda)
+MK_GEMM_MICRO(mk_gemm_micro_rows, lda, 1)
+
+// The calling thread's packing buffers, kept for the next call (freed when the thread ends).
+static pthread_key_t mk_gemm_buffer_key;
+static pthread_once_t mk_gemm_buffer_once = PTHREAD_ONCE_INIT;
+static void mk_gemm_make_key(void) { pthread_key_create(&mk_gemm_buffer_key, free); }
+
+static float *mk_gemm_buffer(void) {
+    pthread_once(&mk_gemm_buffer_once, mk_gemm_make_key);
+    float *buffer = pthread_getspecific(mk_gemm_buffer_key);
+    if (buffer == NULL) {
+        size_t floats = (size_t)MK_GEMM_KC * (MK_GEMM_MC + MK_GEMM_NC);
+        if (posix_memalign((void **)&buffer, 64, floats * sizeof(float)) != 0) return NULL;
+        pthread_setspecific(mk_gemm_buffer_key, buffer);
+    }
+    return buffer;
+}
+
+static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                    const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+    if (m == 0 || n == 0) return 1;
+    if (k == 0 || alpha == 0) {
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta != 0 ? beta * c[i * ldc + j] : 0;
+        return 1;
+    }
+    float *buffer = mk_gemm_buffer();
+    if (buffer == NULL) return 0;
+    float *packed_a = buffer, *packed_b = buffer + (size_t)MK_GEMM_KC * MK_GEMM_MC;
+    // A not transposed is read in place, row by row (each of the MR rows a
+    // contiguous stream): measured faster than packing on every shape of the
+    // project's models. Transposed A (MR contiguous values per step, lda apart)
+    // is packed when many column panels read it again.
+    int pack_a = ta && n > MK_GEMM_PACK_A_COLUMNS;
+    for (size_t i0 = 0; i0 < m; i0 += MK_GEMM_MC) {
+        size_t mc = MK_GEMM_MIN((size_t)MK_GEMM_MC, m - i0);
+        for (size_t p0 = 0; p0 < k; p0 += MK_GEMM_KC) {
+            size_t kc = MK_GEMM_MIN((size_t)MK_GEMM_KC, k - p0);
+            // The first block of the reduction applies beta; later ones add to it.
+            float block_beta = p0 == 0 ? beta : 1;
+            const float *a_block = ta ? a + p0 * lda + i0 : a + i0 * lda + p0;
+            if (pack_a) mk_gemm_pack_a(ta, a_block, lda, mc, kc, packed_a);
+            for (size_t j0 = 0; j0 < n; j0 += MK_GEMM_NC) {
+                size_t nc = MK_GEMM_MIN((size_t)MK_GEMM_NC, n - j0);
+                mk_gemm_pack_b(tb, tb ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, kc, nc, packed_b);
+                for (size_t ir = 0; ir < mc; ir += MK_GEMM_MR) {
+                    size_t mr = MK_GEMM_MIN((size_t)MK_GEMM_MR, mc - ir);
+                    float *c_row = c + (i0 + ir) * ldc + j0;
+                    if (pack_a) {
+                        for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)
+                            mk_gemm_micro_packed(
+                                kc, packed_a + ir * kc, lda, packed_b + jr * kc, c_row + jr, ldc, mr,
+                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta);
+                    } else if (mr < MK_GEMM_MR) {
+                        // The last rows: pack them (zero-padded) so the kernel reads no row past m.
+                        mk_gemm_pack_a(ta, ta ? a_block + ir : a_block + ir * lda, lda, mr, kc, packed_a);
+                        for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)
+                            mk_gemm_micro_packed(
+                                kc, packed_a, lda, packed_b + jr * kc, c_row + jr, ldc, mr,
+                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta);
+                    } else if (ta) {
+                        for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)
+                            mk_gemm_micro_columns(
+                                kc, a_block + ir, lda, packed_b + jr * kc, c_row + jr, ldc, mr,
+                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta);
+                    } else {
+                        for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)
+                            mk_gemm_micro_rows(
+                                kc, a_block + ir * lda, lda, packed_b + jr * kc, c_row + jr, ldc, mr,
+                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta);
+                    }
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+#else
+
+static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                    const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+    (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta;
+    (void)c, (void)ldc;
+    return 0;
+}
+
+#endif

@@ -1,0 +1,82 @@
+import CKernels
+import Foundation
+import MixKit
+import Testing
+
+/// MixKit's own SGEMM (`mk_sgemm`, the avx2 and avx512 kernel paths) against a
+/// float64 reference: every transpose, shapes with edges in each direction and
+/// across the cache blocks (k past 384, n past 480, m past 1,536 rows),
+/// leading dimensions wider than the matrices, alpha and beta (beta 0 must not
+/// read C, which starts as NaN).
+@Suite struct GEMMKernelTests {
+    struct Shape: Sendable, CustomTestStringConvertible {
+        var m: Int, n: Int, k: Int
+        var testDescription: String { "\(m)x\(n)x\(k)" }
+    }
+
+    static let shapes = [
+        Shape(m: 1, n: 1, k: 1), Shape(m: 11, n: 31, k: 7), Shape(m: 12, n: 32, k: 384), Shape(m: 13, n: 33, k: 385),
+        Shape(m: 97, n: 481, k: 40), Shape(m: 1_549, n: 40, k: 9), Shape(m: 30, n: 70, k: 0),
+        Shape(m: 200, n: 64, k: 1_000),
+    ]
+
+    @Test(arguments: shapes)
+    func matchesAFloat64ReferenceOnEveryPathWithItsOwnKernel(_ shape: Shape) throws {
+        let paths = CPUFeatures.supportedPaths.filter { $0 != .portable }
+        for path in paths {
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (-2, 0.25)] {
+                    let worst = try CPUFeatures.withThreadKernelPath(path) {
+                        try worstError(shape, ta: ta, tb: tb, alpha: alpha, beta: beta)
+                    }
+                    #expect(
+                        worst <= 1,
+                        "\(path) \(shape.testDescription) ta \(ta) tb \(tb) alpha \(alpha) beta \(beta): \(worst)")
+                }
+            }
+        }
+    }
+
+    @Test func thePortablePathLeavesGEMMsToTheBLAS() throws {
+        let handled = try CPUFeatures.withThreadKernelPath(.portable) { () -> Int32 in
+            var c: [Float] = [7]
+            return mk_sgemm(0, 0, 1, 1, 1, 1, [2], 1, [3], 1, 0, &c, 1)
+        }
+        #expect(handled == 0)
+    }
+
+    /// Largest |got - want| / (1e-6 (sum |a b| + |beta c|) + 1e-30) over C: 1 is float rounding of the sum's size.
+    private func worstError(_ s: Shape, ta: Bool, tb: Bool, alpha: Float, beta: Float) throws -> Double {
+        var rng = SystemRandomNumberGenerator()
+        let (lda, ldb, ldc) = ((ta ? s.m : s.k) + 3, (tb ? s.k : s.n) + 2, s.n + 5)
+        let a = (0..<((ta ? s.k : s.m) * lda)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let b = (0..<((tb ? s.n : s.k) * ldb)).map { _ in Float.random(in: -1...1, using: &rng) }
+        let c0 = (0..<(s.m * ldc)).map { _ in beta == 0 ? Float.nan : Float.random(in: -1...1, using: &rng) }
+        var c = c0
+        let handled = mk_sgemm(ta ? 1 : 0, tb ? 1 : 0, s.m, s.n, s.k, alpha, a, lda, b, ldb, beta, &c, ldc)
+        try #require(handled == 1)
+        var worst = 0.0
+        for i in 0..<s.m {
+            for j in 0..<s.n {
+                var sum = 0.0
+                var size = 0.0
+                for p in 0..<s.k {
+                    let x = Double(ta ? a[p * lda + i] : a[i * lda + p])
+                    let y = Double(tb ? b[j * ldb + p] : b[p * ldb + j])
+                    sum += x * y
+                    size += abs(x * y)
+                }
+                let old = beta == 0 ? 0 : Double(c0[i * ldc + j])
+                let want = Double(alpha) * sum + Double(beta) * old
+                let got = Double(c[i * ldc + j])
+                let error = abs(got - want) / (1e-6 * (abs(Double(alpha)) * size + abs(Double(beta) * old)) + 1e-30)
+                worst = max(worst, error.isNaN ? .infinity : error)
+            }
+            // Columns past n (the padding of ldc) are never written.
+            for j in s.n..<ldc where c[i * ldc + j] != c0[i * ldc + j] && !c0[i * ldc + j].isNaN {
+                worst = .infinity
+            }
+        }
+        return worst
+    }
+}
