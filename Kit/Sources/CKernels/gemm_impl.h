@@ -94,14 +94,14 @@ static void mk_gemm_pack_b(int tb, const float *b, size_t ldb, size_t kc, size_t
     }
 }
 
-// One MR x NR tile of C from kc steps of A and packed B: C = alpha acc + beta C
-// (C is not read when beta is 0). Rows past mr and columns past nr are not
+// One MR x NR tile of C from kc steps of A and packed B: C = alpha acc + bias + beta C
+// (C is not read when beta is 0; bias, per column, may be NULL). Rows past mr and columns past nr are not
 // written. A's value for row i at step p is pa[i * row_step + p * step]: packed A
 // has row_step 1 and step MR; A read in place has (1, lda) when transposed and
 // (lda, 1) when not. The two instances below fix one of the two at compile time.
 #define MK_GEMM_MICRO(NAME, ROW_STEP, STEP)                                                                         \
     static inline void NAME(size_t kc, const float *restrict pa, size_t lda, const float *restrict pb, float *c,   \
-                            size_t ldc, size_t mr, size_t nr, float alpha, float beta) {                           \
+                            size_t ldc, size_t mr, size_t nr, float alpha, float beta, const float *bias) {        \
         (void)lda;                                                                                                 \
         mk_gemm_vec acc0[MK_GEMM_MR], acc1[MK_GEMM_MR];                                                            \
         _Pragma("clang loop unroll(full)") for (int i = 0; i < MK_GEMM_MR; i++) acc0[i] = acc1[i] = MK_GEMM_ZERO(); \
@@ -115,17 +115,19 @@ static void mk_gemm_pack_b(int tb, const float *b, size_t ldb, size_t kc, size_t
             pa += (STEP);                                                                                          \
             pb += MK_GEMM_NR;                                                                                      \
         }                                                                                                          \
-        mk_gemm_store(acc0, acc1, c, ldc, mr, nr, alpha, beta);                                                    \
+        mk_gemm_store(acc0, acc1, c, ldc, mr, nr, alpha, beta, bias);                                              \
     }
 
 static inline void mk_gemm_store(const mk_gemm_vec *acc0, const mk_gemm_vec *acc1, float *c, size_t ldc, size_t mr,
-                                 size_t nr, float alpha, float beta) {
+                                 size_t nr, float alpha, float beta, const float *bias) {
     mk_gemm_vec va = MK_GEMM_SET1(alpha), vb = MK_GEMM_SET1(beta);
     if (mr == MK_GEMM_MR && nr == MK_GEMM_NR) {
+        mk_gemm_vec bias0 = MK_GEMM_ZERO(), bias1 = MK_GEMM_ZERO();
+        if (bias != NULL) bias0 = MK_GEMM_LOAD(bias), bias1 = MK_GEMM_LOAD(bias + MK_GEMM_VW);
 #pragma clang loop unroll(full)
         for (int i = 0; i < MK_GEMM_MR; i++) {
             float *ci = c + (size_t)i * ldc;
-            mk_gemm_vec v0 = MK_GEMM_MUL(acc0[i], va), v1 = MK_GEMM_MUL(acc1[i], va);
+            mk_gemm_vec v0 = MK_GEMM_FMA(acc0[i], va, bias0), v1 = MK_GEMM_FMA(acc1[i], va, bias1);
             if (beta != 0) {
                 v0 = MK_GEMM_FMA(MK_GEMM_LOAD(ci), vb, v0);
                 v1 = MK_GEMM_FMA(MK_GEMM_LOAD(ci + MK_GEMM_VW), vb, v1);
@@ -143,7 +145,7 @@ static inline void mk_gemm_store(const mk_gemm_vec *acc0, const mk_gemm_vec *acc
     for (size_t i = 0; i < mr; i++) {
         float *ci = c + i * ldc;
         for (size_t j = 0; j < nr; j++) {
-            float v = alpha * tile[i * MK_GEMM_NR + j];
+            float v = alpha * tile[i * MK_GEMM_NR + j] + (bias != NULL ? bias[j] : 0);
             ci[j] = beta != 0 ? v + beta * ci[j] : v;
         }
     }
@@ -170,11 +172,12 @@ static float *mk_gemm_buffer(void) {
 }
 
 static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
-                    const float *b, size_t ldb, float beta, float *c, size_t ldc) {
+                    const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias) {
     if (m == 0 || n == 0) return 1;
     if (k == 0 || alpha == 0) {
         for (size_t i = 0; i < m; i++)
-            for (size_t j = 0; j < n; j++) c[i * ldc + j] = beta != 0 ? beta * c[i * ldc + j] : 0;
+            for (size_t j = 0; j < n; j++)
+                c[i * ldc + j] = (beta != 0 ? beta * c[i * ldc + j] : 0) + (bias != NULL ? bias[j] : 0);
         return 1;
     }
     float *buffer = mk_gemm_buffer();
@@ -191,6 +194,7 @@ static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
             size_t kc = MK_GEMM_MIN((size_t)MK_GEMM_KC, k - p0);
             // The first block of the reduction applies beta; later ones add to it.
             float block_beta = p0 == 0 ? beta : 1;
+            const float *block_bias = p0 == 0 ? bias : NULL;
             const float *a_block = ta ? a + p0 * lda + i0 : a + i0 * lda + p0;
             if (pack_a) mk_gemm_pack_a(ta, a_block, lda, mc, kc, packed_a);
             for (size_t j0 = 0; j0 < n; j0 += MK_GEMM_NC) {
@@ -203,24 +207,28 @@ static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
                         for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)
                             mk_gemm_micro_packed(
                                 kc, packed_a + ir * kc, lda, packed_b + jr * kc, c_row + jr, ldc, mr,
-                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta);
+                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta,
+                                block_bias != NULL ? block_bias + j0 + jr : NULL);
                     } else if (mr < MK_GEMM_MR) {
                         // The last rows: pack them (zero-padded) so the kernel reads no row past m.
                         mk_gemm_pack_a(ta, ta ? a_block + ir : a_block + ir * lda, lda, mr, kc, packed_a);
                         for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)
                             mk_gemm_micro_packed(
                                 kc, packed_a, lda, packed_b + jr * kc, c_row + jr, ldc, mr,
-                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta);
+                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta,
+                                block_bias != NULL ? block_bias + j0 + jr : NULL);
                     } else if (ta) {
                         for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)
                             mk_gemm_micro_columns(
                                 kc, a_block + ir, lda, packed_b + jr * kc, c_row + jr, ldc, mr,
-                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta);
+                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta,
+                                block_bias != NULL ? block_bias + j0 + jr : NULL);
                     } else {
                         for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)
                             mk_gemm_micro_rows(
                                 kc, a_block + ir * lda, lda, packed_b + jr * kc, c_row + jr, ldc, mr,
-                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta);
+                                MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta,
+                                block_bias != NULL ? block_bias + j0 + jr : NULL);
                     }
                 }
             }
@@ -232,8 +240,8 @@ static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
 #else
 
 static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
-                    const float *b, size_t ldb, float beta, float *c, size_t ldc) {
-    (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta;
+                    const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias) {
+    (void)bias, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta;
     (void)c, (void)ldc;
     return 0;
 }

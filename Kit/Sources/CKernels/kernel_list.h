@@ -52,6 +52,6 @@
     X(void, mk_sigmoid_focal, (const float *x, const int64_t *labels, size_t C, float alpha, float gamma, float *loss, float *grad, size_t r0, size_t r1), (x, labels, C, alpha, gamma, loss, grad, r0, r1)) \
     X(void, mk_bce_logits, (const float *x, const float *t, float *loss, float *grad, size_t n), (x, t, loss, grad, n)) \
     X(void, mk_giou_loss, (const float *pred, const float *target, size_t n, float eps, float *loss, float *grad), (pred, target, n, eps, loss, grad)) \
-    X(int, mk_sgemm, (int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc), (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
+    X(int, mk_sgemm, (int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias), (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias))
 
 #endif

@@ -412,14 +412,21 @@ extension KernelCase {
                         let b = values(k * n, seed: UInt64(n + k))
                         let c = values(m * n, seed: 7)
                         let (lda, ldb) = (ta == 1 ? m : k, tb == 1 ? k : n)
-                        for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (2, 0.25)] {
+                        let bias = values(n, seed: 11)
+                        for (alpha, beta, withBias) in [(Float(1), Float(0), false), (0.5, 1, false), (2, 0, true)] {
                             out += outputs([m * n]) { o in
                                 o[0].update(from: c, count: m * n)
-                                if mk_sgemm(Int32(ta), Int32(tb), m, n, k, alpha, a, lda, b, ldb, beta, o[0], n) == 0 {
+                                let handled = bias.withUnsafeBufferPointer { pb in
+                                    mk_sgemm(
+                                        Int32(ta), Int32(tb), m, n, k, alpha, a, lda, b, ldb, beta, o[0], n,
+                                        withBias ? pb.baseAddress : nil)
+                                }
+                                if handled == 0 {
+                                    if withBias { for r in 0..<m { (o[0] + r * n).update(from: bias, count: n) } }
                                     cblas_sgemm(
                                         CblasRowMajor, ta == 1 ? CblasTrans : CblasNoTrans,
                                         tb == 1 ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), alpha, a,
-                                        Int32(lda), b, Int32(ldb), beta, o[0], Int32(n))
+                                        Int32(lda), b, Int32(ldb), withBias ? 1 : beta, o[0], Int32(n))
                                 }
                             }
                         }

@@ -25,13 +25,16 @@ import Testing
         let paths = CPUFeatures.supportedPaths.filter { $0 != .portable }
         for path in paths {
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
-                for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (-2, 0.25)] {
+                for (alpha, beta, bias) in [
+                    (Float(1), Float(0), false), (0.5, 1, false), (-2, 0.25, false), (1, 0, true),
+                ] {
                     let worst = try CPUFeatures.withThreadKernelPath(path) {
-                        try worstError(shape, ta: ta, tb: tb, alpha: alpha, beta: beta)
+                        try worstError(shape, ta: ta, tb: tb, alpha: alpha, beta: beta, bias: bias)
                     }
                     #expect(
                         worst <= 1,
-                        "\(path) \(shape.testDescription) ta \(ta) tb \(tb) alpha \(alpha) beta \(beta): \(worst)")
+                        "\(path) \(shape.testDescription) ta \(ta) tb \(tb) alpha \(alpha) beta \(beta) bias \(bias): \(worst)"
+                    )
                 }
             }
         }
@@ -40,20 +43,52 @@ import Testing
     @Test func thePortablePathLeavesGEMMsToTheBLAS() throws {
         let handled = try CPUFeatures.withThreadKernelPath(.portable) { () -> Int32 in
             var c: [Float] = [7]
-            return mk_sgemm(0, 0, 1, 1, 1, 1, [2], 1, [3], 1, 0, &c, 1)
+            return mk_sgemm(0, 0, 1, 1, 1, 1, [2], 1, [3], 1, 0, &c, 1, nil)
         }
         #expect(handled == 0)
     }
 
     /// Largest |got - want| / (1e-6 (sum |a b| + |beta c|) + 1e-30) over C: 1 is float rounding of the sum's size.
-    private func worstError(_ s: Shape, ta: Bool, tb: Bool, alpha: Float, beta: Float) throws -> Double {
+    /// `linear` with a bias (added by the GEMM as it writes, or by a fill before OpenBLAS on the portable path)
+    /// against a float64 reference, on every path, for shapes below and above the size MixKit's kernel takes.
+    @Test func linearAddsItsBiasOnEveryPath() throws {
+        for path in CPUFeatures.supportedPaths {
+            for (rows, inFeatures, outFeatures) in [(5, 3, 7), (300, 64, 70)] {
+                let x = randn([rows, inFeatures], seed: 1)
+                let w = randn([outFeatures, inFeatures], seed: 2)
+                let b = randn([outFeatures], seed: 3)
+                let y = try CPUFeatures.withThreadKernelPath(path) { withNoGrad { linear(x, weight: w, bias: b) } }
+                let (xs, ws, bs, ys) = (x.scalars, w.scalars, b.scalars, y.scalars)
+                var worst = 0.0
+                for r in 0..<rows {
+                    for o in 0..<outFeatures {
+                        var want = Double(bs[o])
+                        for i in 0..<inFeatures {
+                            want += Double(xs[r * inFeatures + i]) * Double(ws[o * inFeatures + i])
+                        }
+                        worst = max(worst, abs(Double(ys[r * outFeatures + o]) - want) / (1e-5 * (abs(want) + 1)))
+                    }
+                }
+                #expect(worst <= 1, "\(path) \(rows)x\(inFeatures)->\(outFeatures): \(worst)")
+            }
+        }
+    }
+
+    private func worstError(_ s: Shape, ta: Bool, tb: Bool, alpha: Float, beta: Float, bias withBias: Bool) throws
+        -> Double
+    {
         var rng = SystemRandomNumberGenerator()
         let (lda, ldb, ldc) = ((ta ? s.m : s.k) + 3, (tb ? s.k : s.n) + 2, s.n + 5)
         let a = (0..<((ta ? s.k : s.m) * lda)).map { _ in Float.random(in: -1...1, using: &rng) }
         let b = (0..<((tb ? s.n : s.k) * ldb)).map { _ in Float.random(in: -1...1, using: &rng) }
         let c0 = (0..<(s.m * ldc)).map { _ in beta == 0 ? Float.nan : Float.random(in: -1...1, using: &rng) }
+        let bias = (0..<s.n).map { _ in Float.random(in: -1...1, using: &rng) }
         var c = c0
-        let handled = mk_sgemm(ta ? 1 : 0, tb ? 1 : 0, s.m, s.n, s.k, alpha, a, lda, b, ldb, beta, &c, ldc)
+        let handled = bias.withUnsafeBufferPointer { pb in
+            mk_sgemm(
+                ta ? 1 : 0, tb ? 1 : 0, s.m, s.n, s.k, alpha, a, lda, b, ldb, beta, &c, ldc,
+                withBias ? pb.baseAddress : nil)
+        }
         try #require(handled == 1)
         var worst = 0.0
         for i in 0..<s.m {
@@ -67,9 +102,9 @@ import Testing
                     size += abs(x * y)
                 }
                 let old = beta == 0 ? 0 : Double(c0[i * ldc + j])
-                let want = Double(alpha) * sum + Double(beta) * old
+                let want = Double(alpha) * sum + Double(beta) * old + (withBias ? Double(bias[j]) : 0)
                 let got = Double(c[i * ldc + j])
-                let error = abs(got - want) / (1e-6 * (abs(Double(alpha)) * size + abs(Double(beta) * old)) + 1e-30)
+                let error = abs(got - want) / (1e-6 * (abs(Double(alpha)) * size + abs(Double(beta) * old) + 1) + 1e-30)
                 worst = max(worst, error.isNaN ? .infinity : error)
             }
             // Columns past n (the padding of ldc) are never written.

@@ -1,5 +1,5 @@
 /// `x @ weightᵀ + bias` over the last axis of `x`, as PyTorch's `F.linear`
-/// (weight is `[out, in]`). The bias is added inside the GEMM.
+/// (weight is `[out, in]`). The bias is added as the GEMM writes its output (no separate pass).
 ///
 /// ```swift
 /// let y = linear(x, weight: w, bias: b)   // x [B, N, in] -> [B, N, out]
@@ -14,17 +14,10 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         if let bias { op.requireShape(bias, [outFeatures], "bias") }
         let rows = x.count / Swift.max(inFeatures, 1)
         let y = Tensor(uninitializedShape: Array(x.shape.dropLast()) + [outFeatures])
-        Parallel.configure()
-        if let bias {
-            let (pb, py) = (UnsafePointer(bias.data), y.data)
-            Parallel.forRanges(rows, work: rows * outFeatures) { lo, hi in
-                for r in lo..<hi { (py + r * outFeatures).update(from: pb, count: outFeatures) }
-            }
-        }
         Profiler.countGEMM(m: rows, n: outFeatures, k: inFeatures)
         sgemm(
             x.data, weight.data, y.data, m: rows, n: outFeatures, k: inFeatures, transposeA: false, transposeB: true,
-            accumulate: bias != nil)
+            bias: bias.map { UnsafePointer($0.data) })
         return OpResult(y) { g in
             var gx: Tensor? = nil
             if x.needsGrad {

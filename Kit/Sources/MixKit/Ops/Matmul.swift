@@ -61,18 +61,24 @@ public enum GEMMKernels: String, Sendable, CaseIterable {
 }
 
 /// One single-threaded GEMM on row-major matrices with explicit leading
-/// dimensions: `C = alpha op(A) op(B) + beta C`, by MixKit's kernel or OpenBLAS
-/// (see ``GEMMKernels``).
+/// dimensions: `C = alpha op(A) op(B) + bias + beta C`, by MixKit's kernel or
+/// OpenBLAS (see ``GEMMKernels``). `bias` (n values, added to every row) needs beta 0.
 @inline(__always)
 func blasGEMM(
     _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>,
-    ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0
+    ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0,
+    bias: UnsafePointer<Float>? = nil
 ) {
     if GEMMKernels.requested == .mixkit && m * n * k >= GEMMKernels.minimumWork
         && mk_sgemm(
-            transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) != 0
+            transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) != 0
     {
         return
+    }
+    var beta = beta
+    if let bias {
+        for row in 0..<m { (c + row * ldc).update(from: bias, count: n) }
+        beta = 1
     }
     openBLASGEMM(
         a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
@@ -110,7 +116,8 @@ let minimumParallelGEMM = 1 << 19
 /// MixKit threads every GEMM.
 func gemm(
     _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>,
-    ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0
+    ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0,
+    bias: UnsafePointer<Float>? = nil
 ) {
     let threads = Parallel.threadCount
     let small = threads == 1 || m * n * k < minimumParallelGEMM || (m < 32 && n < 32)
@@ -118,11 +125,16 @@ func gemm(
         Parallel.setBLASThreads(1)
         blasGEMM(
             a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-            alpha: alpha, beta: beta)
+            alpha: alpha, beta: beta, bias: bias)
         return
     }
     if Parallel.gemmThreading == .openblas {
         Parallel.setBLASThreads(threads)
+        var beta = beta
+        if let bias {
+            for row in 0..<m { (c + row * ldc).update(from: bias, count: n) }
+            beta = 1
+        }
         openBLASGEMM(
             a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
             alpha: alpha, beta: beta)
@@ -143,24 +155,26 @@ func gemm(
         if splitRows {
             blasGEMM(
                 transposeA ? a + lo : a + lo * lda, lda: lda, b, ldb: ldb, c + lo * ldc, ldc: ldc, m: hi - lo, n: n,
-                k: k, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta)
+                k: k, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias)
         } else {
             blasGEMM(
                 a, lda: lda, transposeB ? b + lo * ldb : b + lo, ldb: ldb, c + lo, ldc: ldc, m: m, n: hi - lo, k: k,
-                transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta)
+                transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias.map { $0 + lo })
         }
     }
 }
 
-/// `C = op(A) op(B) (+ C when accumulate)` for contiguous row-major matrices, threaded as ``gemm``.
+/// `C = op(A) op(B) (+ bias per column) (+ C when accumulate)` for contiguous row-major matrices, threaded as
+/// ``gemm``.
 @inline(__always)
 func sgemm(
     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool = false
+    m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool = false,
+    bias: UnsafePointer<Float>? = nil
 ) {
     gemm(
         a, lda: transposeA ? m : k, b, ldb: transposeB ? k : n, c, ldc: n, m: m, n: n, k: k, transposeA: transposeA,
-        transposeB: transposeB, beta: accumulate ? 1 : 0)
+        transposeB: transposeB, beta: accumulate ? 1 : 0, bias: bias)
 }
 
 /// Batched `op(A) op(B)` where A is [batch, ...] and B is [batch, ...] or one
