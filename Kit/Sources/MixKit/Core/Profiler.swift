@@ -198,13 +198,7 @@ public enum Profiler {
     }
 
     /// The calling thread's GEMM tally (retained by the key; released when the thread ends).
-    private static let tallyKey: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key) { raw in
-            if let raw { Unmanaged<AnyObject>.fromOpaque(raw).release() }
-        }
-        return key
-    }()
+    private static let tallyKey: pthread_key_t = makeThreadKey()
 
     /// The calling thread's tally while a count runs on it.
     @inline(__always)
@@ -242,14 +236,17 @@ public enum Profiler {
         return tally.work.since(before)
     }
 
-    /// The calling thread's session (retained by the key; released when the thread ends).
-    private static let sessionKey: pthread_key_t = {
+    /// A key for a per-thread object: the key retains it, and releases it when its thread ends.
+    private static func makeThreadKey() -> pthread_key_t {
         var key = pthread_key_t()
         pthread_key_create(&key) { raw in
             if let raw { Unmanaged<AnyObject>.fromOpaque(raw).release() }
         }
         return key
-    }()
+    }
+
+    /// The calling thread's session (retained by the key; released when the thread ends).
+    private static let sessionKey: pthread_key_t = makeThreadKey()
 
     private static let environmentMode: Bool = {
         let value = ProcessInfo.processInfo.environment["MIXMAE_PROFILE"] ?? ""
