@@ -42,4 +42,21 @@ import Testing
         #expect(counted.forward == expected * Double(batch))
         #expect(counted.backward == 0)
     }
+
+    /// A run's start-up count runs on the training thread, inside `MIXMAE_PROFILE=1`'s
+    /// profile: it must neither restart nor stop it (the table would show the count, not
+    /// the training steps). A profile started by the API stands in for the switch's.
+    @Test func countingLeavesTheThreadsProfileAsItWas() {
+        let a = Tensor.ones([2, 3])
+        let b = Tensor.ones([3, 4])
+        Profiler.start()
+        defer { Profiler.stop() }
+        _ = a.gelu()
+        let counted = ComputeCount.counting { _ = matmul(a, b) }
+        #expect(counted.forward == 2 * 2 * 3 * 4)
+        #expect(counted.backward == 0)
+        #expect(Profiler.isActive)
+        let ops = Set(Profiler.summary().entries.map(\.op))
+        #expect(ops.isSuperset(of: ["gelu", "matmul"]), "\(ops)")
+    }
 }

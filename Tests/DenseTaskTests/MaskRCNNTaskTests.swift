@@ -109,6 +109,19 @@ struct CatalogWithExtra: ComponentProvider {
         #expect("\(error)".contains("model.head"), "\(error)")
     }
 
+    /// An RoI head that asks for more levels than the neck emits is refused at its key path
+    /// (RoIExtractor's checking initializer), the box head and the mask head alike.
+    @Test(arguments: ["roi_box", "roi_mask"]) func tooManyRoILevelsAreRefusedAtTheirKeyPath(slot: String) throws {
+        let ws = try DenseWorkspace(images: 24)
+        let error = try #require(
+            thrownError {
+                let recipe = try ws.maskRCNNRecipe(overrides: ["model.\(slot).num_levels=6"])
+                _ = try DetectSetup.buildModel(recipe: recipe, builder: ws.builder(), classes: 3)
+            })
+        #expect("\(error)".contains("model.\(slot).num_levels"), "\(error)")
+        #expect("\(error)".contains("6 levels but the neck emits 5 maps"), "\(error)")
+    }
+
     @Test func trainingMovesMasksThroughTheLoaderAndEvaluationWritesBothResults() throws {
         let ws = try DenseWorkspace(images: 32)
         let recipe = try ws.maskRCNNRecipe(val: "val")

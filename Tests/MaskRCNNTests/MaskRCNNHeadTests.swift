@@ -16,12 +16,7 @@ import Testing
 
     func features(_ specs: [FeatureSpec], size: Int, batch: Int = 2, seed: UInt64 = 3) -> [FeatureMap] {
         var rng = RandomGenerator(seed: seed)
-        return specs.map { spec in
-            let side = max(size / spec.stride, 1)
-            return FeatureMap(
-                tensor: Tensor.randomNormal([batch, side * side, spec.channels], using: &rng), height: side,
-                width: side, stride: spec.stride)
-        }
+        return FeatureMap.probe(specs, imageSize: size, batch: batch, using: &rng)
     }
 
     static let pyramid = [4, 8, 16, 32, 64].map { FeatureSpec(stride: $0, channels: 4) }

@@ -78,4 +78,55 @@ import Testing
         #expect(summary.entries.first { $0.op == "linear" && $0.phase == .forward }?.calls == 3)
         #expect(summary.entries.first { $0.op == "adamw" && $0.phase == .optimizer }?.calls == 3)
     }
+
+    /// A GEMM count inside a recording profile (as `MIXMAE_PROFILE=1`'s, which a training
+    /// run's start-up count runs inside) counts right and leaves the profile recording, with
+    /// the rows it had: the count's ops are added to them as any other work of the thread.
+    @Test func aGEMMCountLeavesTheThreadsProfileRecording() {
+        let x = randn([6, 5, 8], seed: 1)
+        let w = randn([4, 8], seed: 2).asParameter()
+        let opt = AdamW(
+            groups: [ParameterGroup(name: "w", parameters: [("w", w)], weightDecay: 0)], learningRate: 1e-3)
+        func step() {
+            linear(x, weight: w, bias: nil).gelu().mean().backward()
+            opt.step()
+            opt.zeroGrad()
+        }
+        func row(_ op: String, _ phase: Profiler.Phase) -> Profiler.Entry? {
+            Profiler.summary().entries.first { $0.op == op && $0.phase == phase }
+        }
+        Profiler.start()
+        defer { Profiler.stop() }
+        step()
+        let work = Profiler.gemmWork { linear(x, weight: w, bias: nil).mean().backward() }
+        opt.zeroGrad()
+        // y = x Wᵀ: 2 * 30 * 4 * 8 forward; backward only d/dW (x is a constant).
+        #expect(work == Profiler.GEMMWork(forward: 2 * 30 * 4 * 8, backward: 2 * 4 * 8 * 30))
+        #expect(Profiler.isActive)
+        #expect(row("adamw", .optimizer)?.calls == 1, "the step before the count is still in the profile")
+        #expect(row("gelu", .forward)?.calls == 1)
+        #expect(row("linear", .forward)?.calls == 2)
+        #expect(row("linear", .forward)?.flops == 2 * work.forward)
+        step()
+        #expect(Profiler.summary().steps == 2)
+        #expect(row("adamw", .optimizer)?.calls == 2, "the profile still records after the count")
+    }
+
+    /// Counts nest (the outer one includes the inner one's work) and, without a profile,
+    /// start none.
+    @Test func gemmCountsNestAndStartNoProfile() {
+        let a = randn([3, 4], seed: 3)
+        let b = randn([4, 5], seed: 4)
+        let profiling = Profiler.isActive
+        var inner = Profiler.GEMMWork()
+        let outer = Profiler.gemmWork {
+            _ = matmul(a, b)
+            inner = Profiler.gemmWork { _ = matmul(a, b) }
+        }
+        #expect(inner == Profiler.GEMMWork(forward: 2 * 3 * 4 * 5))
+        #expect(outer == Profiler.GEMMWork(forward: 2 * 2 * 3 * 4 * 5))
+        #expect(outer.total == outer[.forward])
+        #expect(Profiler.gemmWork { _ = a + a }.total == 0)
+        #expect(Profiler.isActive == profiling)
+    }
 }

@@ -85,6 +85,41 @@ import Testing
         GradientCheck().expect([fine, coarse]) { inputs in extractor(inputs, rois: rois) }
     }
 
+    /// The checking initializer takes the finest levels of a neck's maps and refuses maps
+    /// that do not fit, naming the parameter (`num_levels`) or the head's slot.
+    @Test func extractorFromANecksMapsChecksLevelsChannelsAndStrides() throws {
+        let fpn = [4, 8, 16, 32, 64].map { FeatureSpec(stride: $0, channels: 8) }
+        let extractor = try RoIExtractor(levels: 4, of: fpn, outputSize: 7, samplingRatio: 2, head: "roi_box")
+        #expect(extractor == RoIExtractor(featureStrides: [4, 8, 16, 32], outputSize: 7, samplingRatio: 2))
+        func refusal(_ levels: Int, _ inputs: [FeatureSpec]) -> ComponentConfigurationError? {
+            do {
+                _ = try RoIExtractor(levels: levels, of: inputs, outputSize: 7, head: "roi_mask")
+                return nil
+            } catch {
+                return error as? ComponentConfigurationError
+            }
+        }
+        let tooFew = try #require(refusal(6, fpn))
+        #expect(tooFew.parameter == "num_levels")
+        #expect(
+            tooFew.problem
+                == "6 levels but the neck emits 5 maps (strides [4, 8, 16, 32, 64]): lower num_levels or raise the "
+                + "neck's num_outs")
+        #expect(refusal(0, fpn)?.parameter == "num_levels")
+        let swin = [(4, 96), (8, 192), (16, 384), (32, 768)].map { FeatureSpec(stride: $0, channels: $1) }
+        let mixed = try #require(refusal(2, swin))
+        #expect(mixed.parameter == "roi_mask")
+        #expect(
+            mixed.problem
+                == "pools every level into one head, so the maps need the same channels; got [96, 192, 384, 768] "
+                + "(use an fpn neck)")
+        // Only the levels used must agree: a coarser map of other channels is not pooled.
+        #expect(refusal(1, swin) == nil)
+        let coarseFirst = [32, 16].map { FeatureSpec(stride: $0, channels: 8) }
+        #expect(refusal(2, coarseFirst)?.problem.contains("got [32, 16]") == true)
+        #expect(refusal(1, [FeatureSpec(stride: 0, channels: 8)])?.parameter == "roi_mask")
+    }
+
     /// mmdet's `map_roi_levels` with finest scale 56: floor(log2(s / 56 + 1e-6)), clamped.
     @Test func levelMappingFollowsMMDet() {
         func level(_ side: Float) -> Int { RoIExtractor.level(width: side, height: side, levels: 4) }

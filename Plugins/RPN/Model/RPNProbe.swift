@@ -1,4 +1,5 @@
 import MixKit
+import MixKitTesting
 
 /// Deterministic inputs for `plugins check` and the tests: random feature maps
 /// of a 2-image batch at the context's image size, and boxes drawn to overlap anchors.
@@ -7,12 +8,7 @@ package enum RPNProbe {
         -> (features: [FeatureMap], targets: [DetectionTarget], images: [DetectionImageShape])
     {
         var rng = RandomGenerator(seed: 0)
-        let features = context.inputs.map { spec in
-            let side = max(context.imageSize / spec.stride, 1)
-            return FeatureMap(
-                tensor: Tensor.randomNormal([2, side * side, spec.channels], using: &rng), height: side, width: side,
-                stride: spec.stride)
-        }
+        let features = FeatureMap.probe(context.inputs, imageSize: context.imageSize, using: &rng)
         let s = Float(context.imageSize) / 128
         func box(_ x1: Float, _ y1: Float, _ x2: Float, _ y2: Float) -> BoundingBox {
             BoundingBox(x1: x1 * s, y1: y1 * s, x2: x2 * s, y2: y2 * s)

@@ -1,4 +1,5 @@
 import MixKit
+import MixKitTesting
 
 /// Deterministic inputs for `plugins check` and the tests: random feature maps
 /// of a 2-image batch, a sampling of proposals, and each image's instance masks
@@ -9,12 +10,7 @@ package enum MaskProbe {
     {
         var rng = RandomGenerator(seed: 0)
         let side = context.imageSize
-        let features = context.inputs.map { spec in
-            let cells = max(side / spec.stride, 1)
-            return FeatureMap(
-                tensor: Tensor.randomNormal([2, cells * cells, spec.channels], using: &rng), height: cells,
-                width: cells, stride: spec.stride)
-        }
+        let features = FeatureMap.probe(context.inputs, imageSize: side, using: &rng)
         let s = Float(side) / 128
         func box(_ x1: Float, _ y1: Float, _ x2: Float, _ y2: Float) -> BoundingBox {
             BoundingBox(x1: x1 * s, y1: y1 * s, x2: x2 * s, y2: y2 * s)

@@ -25,24 +25,10 @@ package struct RoIMaskConfig: Sendable {
         numClasses = context.numClasses ?? p.int("num_classes")
         numConvs = p.int("num_convs")
         convOutChannels = p.int("conv_out_channels")
-        let levels = p.int("num_levels")
-        guard context.inputs.count >= levels else {
-            throw ComponentConfigurationError(
-                parameter: "num_levels",
-                problem: "\(levels) levels but the neck emits \(context.inputs.count) maps (strides "
-                    + "\(context.inputs.map(\.stride))): lower num_levels or raise the neck's num_outs")
-        }
-        let used = context.inputs.prefix(levels)
-        guard let first = used.first, used.allSatisfy({ $0.channels == first.channels }) else {
-            throw ComponentConfigurationError(
-                parameter: "roi_mask",
-                problem: "pools every level into one head, so the maps need the same channels; got "
-                    + "\(context.inputs.map(\.channels)) (use an fpn neck)")
-        }
-        inChannels = first.channels
-        extractor = RoIExtractor(
-            featureStrides: used.map(\.stride), outputSize: p.int("roi_feat_size"),
-            samplingRatio: p.int("sampling_ratio"), finestScale: Float(p.float("finest_scale")))
+        extractor = try RoIExtractor(
+            levels: p.int("num_levels"), of: context.inputs, outputSize: p.int("roi_feat_size"),
+            samplingRatio: p.int("sampling_ratio"), finestScale: Float(p.float("finest_scale")), head: "roi_mask")
+        inChannels = context.inputs[0].channels
         maskWeight = Float(p.float("loss_mask_weight"))
     }
 

@@ -65,19 +65,16 @@ public struct ComputeCount: Sendable, Equatable, Codable {
             backward: backward * k)
     }
 
-    /// Counts GEMM work of `body` on the calling thread, split by phase.
+    /// Counts GEMM work of `body` on the calling thread, split by phase. The
+    /// thread's profile (`MIXMAE_PROFILE=1`'s table, or ``Profiler/start()``'s)
+    /// is left as it was: see ``Profiler/gemmWork(of:)``.
     ///
     /// ```swift
     /// let (forward, backward) = ComputeCount.counting { let loss = f(x); loss.backward() }
     /// ```
     public static func counting(_ body: () throws -> Void) rethrows -> (forward: Double, backward: Double) {
-        Profiler.start()
-        defer { Profiler.stop() }
-        try body()
-        let entries = Profiler.summary().entries
-        let forward = entries.filter { $0.phase == .forward }.reduce(0) { $0 + $1.flops }
-        let backward = entries.filter { $0.phase == .backward }.reduce(0) { $0 + $1.flops }
-        return (forward, backward)
+        let work = try Profiler.gemmWork(of: body)
+        return (work.forward, work.backward)
     }
 
     /// Counts one training step of `task` on `batch`: the loss forward and its

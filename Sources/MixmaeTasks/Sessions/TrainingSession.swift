@@ -271,6 +271,8 @@ public final class TrainingSession {
     /// The task's generator, the model's mode and its gradients are left as they were, so
     /// the run trains exactly as without the count; a count that fails is reported and
     /// skipped, never fatal, and data that cannot be read is left for the loop to report.
+    /// With `MIXMAE_PROFILE=1` the count runs inside the profile's warm-up (discarded at the
+    /// first step's update), so the table at exit is of the training steps alone.
     private func countCompute(
         _ task: TrainingTask, data: BatchSource, microBatchesPerStep: Int, observer: TrainingObserver, run: RunID
     ) -> Double? {
@@ -284,8 +286,7 @@ public final class TrainingSession {
         guard let batch = try? data.batches(epoch: 0, skip: 0).next() else { return nil }
         do {
             task.model.train(false)
-            let count = try ProfileSafeCount.run { try ComputeCount.trainingStep(of: task, on: batch) }
-                .scaled(by: microBatchesPerStep)
+            let count = try ComputeCount.trainingStep(of: task, on: batch).scaled(by: microBatchesPerStep)
             let gflops = count.step / 1e9
             observer.record(metrics: [Self.gflopsMetric: gflops], step: 0)
             log(

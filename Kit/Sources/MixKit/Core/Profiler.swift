@@ -29,6 +29,10 @@ import Synchronization
 /// updates of that thread are what it counts; ``summary()`` and ``report()``
 /// read it. Work on other threads (another test running in parallel, another
 /// model training in the same process) is neither counted nor disturbed.
+///
+/// To count the GEMM work of a piece of code (a compute count, not a timing),
+/// use ``gemmWork(of:)``: it counts on its own and leaves the thread's profile,
+/// started by the API or by the environment switch, as it is.
 public enum Profiler {
     /// Which pass an op's time belongs to.
     public enum Phase: String, Sendable {
@@ -43,6 +47,54 @@ public enum Profiler {
         public var seconds: Double
         /// Floating-point operations done by GEMMs inside the op (2 per multiply-add).
         public var flops: Double
+    }
+
+    /// GEMM work by phase, as ``gemmWork(of:)`` counts it: floating-point
+    /// operations (2 per multiply-add) of the GEMMs inside measured ops, each
+    /// in the phase of the outermost measured op around it.
+    ///
+    /// ```swift
+    /// let work = Profiler.gemmWork { _ = matmul(a, b) }
+    /// print(work.forward / 1e9, "GFLOP")
+    /// ```
+    public struct GEMMWork: Sendable, Equatable {
+        public var forward: Double
+        public var backward: Double
+        public var optimizer: Double
+
+        public init(forward: Double = 0, backward: Double = 0, optimizer: Double = 0) {
+            self.forward = forward
+            self.backward = backward
+            self.optimizer = optimizer
+        }
+
+        /// The work of every phase.
+        public var total: Double { forward + backward + optimizer }
+
+        /// The work of `phase`.
+        public subscript(phase: Phase) -> Double {
+            get {
+                switch phase {
+                case .forward: forward
+                case .backward: backward
+                case .optimizer: optimizer
+                }
+            }
+            set {
+                switch phase {
+                case .forward: forward = newValue
+                case .backward: backward = newValue
+                case .optimizer: optimizer = newValue
+                }
+            }
+        }
+
+        /// The work done between `earlier` and this reading of a running tally.
+        func since(_ earlier: GEMMWork) -> GEMMWork {
+            GEMMWork(
+                forward: forward - earlier.forward, backward: backward - earlier.backward,
+                optimizer: optimizer - earlier.optimizer)
+        }
     }
 
     /// A snapshot of the profile.
@@ -121,14 +173,80 @@ public enum Profiler {
         }
     }
 
-    /// The calling thread's session (retained by the key; released when the thread ends).
-    private static let sessionKey: pthread_key_t = {
+    /// One thread's running GEMM tally for ``gemmWork(of:)``: it only grows, and a
+    /// count is the difference of two readings, so counts can nest. It follows
+    /// the measured ops on its own, apart from the thread's profile ``Session``.
+    private final class GEMMTally {
+        /// Counts running on the thread; the tally follows ops only while one runs.
+        var openCounts = 0
+        var depth = 0
+        var phase = Phase.forward
+        var work = GEMMWork()
+
+        func measure<R>(_ phase: Phase, _ body: () throws -> R) rethrows -> R {
+            guard depth == 0 else { return try body() }
+            depth = 1
+            self.phase = phase
+            defer { depth = 0 }
+            return try body()
+        }
+
+        /// GEMM work inside a measured op; work outside any op is not counted, as in a profile.
+        func add(_ flops: Double) {
+            if depth > 0 { work[phase] += flops }
+        }
+    }
+
+    /// The calling thread's GEMM tally (retained by the key; released when the thread ends).
+    private static let tallyKey: pthread_key_t = makeThreadKey()
+
+    /// The calling thread's tally while a count runs on it.
+    @inline(__always)
+    private static func countingTally() -> GEMMTally? {
+        guard let raw = pthread_getspecific(tallyKey) else { return nil }
+        let tally = Unmanaged<GEMMTally>.fromOpaque(raw).takeUnretainedValue()
+        return tally.openCounts > 0 ? tally : nil
+    }
+
+    /// The calling thread's tally, made on first use.
+    private static func threadTally() -> GEMMTally {
+        if let raw = pthread_getspecific(tallyKey) { return Unmanaged<GEMMTally>.fromOpaque(raw).takeUnretainedValue() }
+        let tally = GEMMTally()
+        pthread_setspecific(tallyKey, Unmanaged.passRetained(tally).toOpaque())
+        return tally
+    }
+
+    /// Counts the GEMM work that `body` does on the calling thread, by phase.
+    ///
+    /// The count is apart from the thread's profile: it neither starts, stops
+    /// nor clears it, and a profile that records (``start()`` or `MIXMAE_PROFILE`)
+    /// goes on recording `body`'s ops as usual. Counts can nest; work on other
+    /// threads is not counted.
+    ///
+    /// ```swift
+    /// let work = Profiler.gemmWork { let loss = model(x).mean(); loss.backward() }
+    /// print(work.forward / 1e9, "GFLOP forward,", work.backward / 1e9, "backward")
+    /// ```
+    public static func gemmWork(of body: () throws -> Void) rethrows -> GEMMWork {
+        let tally = threadTally()
+        let before = tally.work
+        tally.openCounts += 1
+        defer { tally.openCounts -= 1 }
+        try body()
+        return tally.work.since(before)
+    }
+
+    /// A key for a per-thread object: the key retains it, and releases it when its thread ends.
+    private static func makeThreadKey() -> pthread_key_t {
         var key = pthread_key_t()
         pthread_key_create(&key) { raw in
             if let raw { Unmanaged<AnyObject>.fromOpaque(raw).release() }
         }
         return key
-    }()
+    }
+
+    /// The calling thread's session (retained by the key; released when the thread ends).
+    private static let sessionKey: pthread_key_t = makeThreadKey()
 
     private static let environmentMode: Bool = {
         let value = ProcessInfo.processInfo.environment["MIXMAE_PROFILE"] ?? ""
@@ -222,6 +340,13 @@ public enum Profiler {
     /// ```
     @inline(__always)
     public static func measure<R>(_ op: String, _ phase: Phase = .forward, _ body: () throws -> R) rethrows -> R {
+        guard let tally = countingTally() else { return try profiled(op, phase, body) }
+        return try tally.measure(phase) { try profiled(op, phase, body) }
+    }
+
+    /// ``measure(_:_:_:)`` for the thread's profile alone.
+    @inline(__always)
+    private static func profiled<R>(_ op: String, _ phase: Phase, _ body: () throws -> R) rethrows -> R {
         guard let session = recordingSession() else { return try body() }
         return try session.measure(op, phase, body)
     }
@@ -229,8 +354,10 @@ public enum Profiler {
     /// Counts `2 * m * n * k * batch` GEMM operations for the op being measured.
     @inline(__always)
     static func countGEMM(m: Int, n: Int, k: Int, batch: Int = 1) {
+        let flops = 2 * Double(m) * Double(n) * Double(k) * Double(batch)
+        countingTally()?.add(flops)
         guard let session = recordingSession() else { return }
-        session.pendingFlops += 2 * Double(m) * Double(n) * Double(k) * Double(batch)
+        session.pendingFlops += flops
     }
 
     /// Called at the end of every backward pass.

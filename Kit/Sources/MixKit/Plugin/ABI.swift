@@ -51,7 +51,11 @@ public enum PluginABI {
     /// ``DetectionImageShape``, ``InstanceMasks``, ``MaskPasting``. Additive: the instance masks
     /// reach the mask head as a parameter of its own, not as a field of ``DetectionTarget``
     /// (which every detection head receives), so no layout changed and 2.3 plugins still load.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 6 }
+    /// 2.7: ``Profiler/gemmWork(of:)`` and ``Profiler/GEMMWork`` (a GEMM count that leaves the
+    /// thread's profile as it was), ``RoIExtractor``'s checking `init(levels:of:...)` (an RoI
+    /// head's level, channel and stride checks) and `FeatureMap.probe` (MixKitTesting). New
+    /// functions and types only: no layout changed, so 2.3 plugins still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 7 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
