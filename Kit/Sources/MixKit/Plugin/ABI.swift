@@ -53,7 +53,8 @@ public enum PluginABI {
     /// (which every detection head receives), so no layout changed and 2.3 plugins still load.
     /// 2.7: ``Profiler/gemmWork(of:)`` and ``Profiler/GEMMWork`` (a GEMM count that leaves the
     /// thread's profile as it was), ``RoIExtractor``'s checking `init(levels:of:...)` (an RoI
-    /// head's level, channel and stride checks) and `FeatureMap.probe` (MixKitTesting). New
+    /// head's level, channel and stride checks), `FeatureMap.probe` (MixKitTesting) and
+    /// ``GEMMKernels`` (which code multiplies GEMM blocks: MixKit's own SGEMM or OpenBLAS). New
     /// functions and types only: no layout changed, so 2.3 plugins still load.
     @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 7 }
 
