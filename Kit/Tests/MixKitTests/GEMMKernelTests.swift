@@ -17,7 +17,7 @@ import Testing
     static let shapes = [
         Shape(m: 1, n: 1, k: 1), Shape(m: 11, n: 31, k: 7), Shape(m: 12, n: 32, k: 384), Shape(m: 13, n: 33, k: 385),
         Shape(m: 97, n: 481, k: 40), Shape(m: 1_549, n: 40, k: 9), Shape(m: 30, n: 70, k: 0),
-        Shape(m: 200, n: 64, k: 1_000),
+        Shape(m: 200, n: 64, k: 1_000), Shape(m: 131, n: 45, k: 390),
     ]
 
     @Test(arguments: shapes)
@@ -88,6 +88,11 @@ import Testing
             mk_sgemm(
                 ta ? 1 : 0, tb ? 1 : 0, s.m, s.n, s.k, alpha, a, lda, b, ldb, beta, &c, ldc,
                 withBias ? pb.baseAddress : nil)
+        }
+        // A transposed B with fewer than 128 rows of C is left to OpenBLAS (see CKernels.h).
+        if tb && s.m < 128 {
+            #expect(handled == 0 && c.elementsEqual(c0) { $0 == $1 || ($0.isNaN && $1.isNaN) })
+            return 0
         }
         try #require(handled == 1)
         var worst = 0.0

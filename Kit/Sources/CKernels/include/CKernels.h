@@ -85,9 +85,9 @@ void mk_strided_copy(const float *x, const int64_t *shape, const int64_t *stride
 
 // C = alpha op(A) op(B) + bias + beta C on row-major matrices (op transposes when ta / tb is 1; A is m x k after
 // op, B k x n, leading dimensions lda, ldb, ldc; bias has n values, added to every row, or is NULL), on the calling
-// thread; C is not read when beta is 0. The avx2 and
-// avx512 paths run MixKit's own cache-blocked kernel and return 1; the portable path returns 0 without touching
-// C, and the caller then uses the BLAS.
+// thread; C is not read when beta is 0. The avx2 and avx512 paths run MixKit's own cache-blocked kernel and
+// return 1, except for a transposed B with fewer than 128 rows of C (OpenBLAS is faster there); the portable path,
+// and those products, return 0 without touching C, and the caller then uses the BLAS.
 int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b,
              size_t ldb, float beta, float *c, size_t ldc, const float *bias);
 
