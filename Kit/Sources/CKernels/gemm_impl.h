@@ -1,15 +1,19 @@
 // The body of mk_sgemm: a single-threaded, cache-blocked SGEMM on row-major
-// matrices, C = alpha op(A) op(B) + beta C, in the BLIS design (pack a block
-// of A and a block of B into contiguous micro-panels, then run one register-
-// blocked micro-kernel over them). Included by each kernels_<path>.c like
-// kernels_impl.h. A path that defines the vector macros below before including
-// this file gets the kernel; any other path gets a mk_sgemm that returns 0, and
-// the caller uses the BLAS instead.
+// matrices, C = alpha op(A) op(B) + bias + beta C, in the BLIS design (B packed
+// into contiguous micro-panels, one register-blocked micro-kernel over them).
+// Unlike BLIS, A is read in place, row by row, unless it is transposed (then it
+// is packed when several column panels reuse it): the project's activations
+// are tall and narrow, and the copy cost more than it saved. Included by each
+// kernels_<path>.c like kernels_impl.h. A path that defines the vector macros
+// below before including this file gets the kernel; any other path gets a
+// mk_sgemm that returns 0, and the caller uses the BLAS instead.
 //
-// Why our own: on the project's GEMM shapes (tall-skinny linears, weight
-// gradients with a long reduction, attention's k = 32 batches) OpenBLAS
-// 0.3.21's SkylakeX kernels reach 60-70% of what the same CPU gives PyTorch
-// (`mixmae bench ops`, GEMM table).
+// Why our own: on the project's GEMM shapes (tall-skinny linears with k = 32-96,
+// weight gradients with a long reduction) OpenBLAS 0.3.21's SkylakeX kernels
+// reached 60-70% of what PyTorch's MKL does on the same CPU; this kernel runs
+// the forward and input-gradient products of those shapes 10-35% faster than
+// OpenBLAS (one thread each), ties on weight gradients and large square ones.
+// `mixmae bench ops` shows both (set MIXMAE_GEMM=openblas for OpenBLAS blocks).
 //
 // Vector macros a path defines: MK_GEMM_VW (floats per vector), MK_GEMM_MR
 // (rows of C per micro-tile; two vectors of columns per row, so NR = 2 VW),
@@ -23,17 +27,15 @@
 
 #define MK_GEMM_NR (2 * MK_GEMM_VW)
 // Depth of one packed block (the reduction length a micro-kernel call covers).
-#ifndef MK_GEMM_KC
 #define MK_GEMM_KC 384
-#endif
 // Columns of B packed at once (L2-resident: KC * NC floats), a multiple of NR.
 #define MK_GEMM_NC (15 * MK_GEMM_NR)
 // Rows of A packed at once, a multiple of MR.
 #define MK_GEMM_MC (128 * MK_GEMM_MR)
 
-#ifndef MK_GEMM_PACK_A_COLUMNS
+// A transposed A is packed when C has more columns than this.
 #define MK_GEMM_PACK_A_COLUMNS (2 * MK_GEMM_NR)
-#endif
+// Below this many rows of C, a transposed B is left to the caller (see mk_sgemm).
 #define MK_GEMM_MIN_ROWS_TRANSPOSED_B 128
 #define MK_GEMM_MIN(a, b) ((a) < (b) ? (a) : (b))
 
@@ -175,8 +177,8 @@ static float *mk_gemm_buffer(void) {
 static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                     const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias) {
     // Transposed B is packed by a gather; with few rows of C to share that copy, OpenBLAS's vectorised packing
-    // wins (64x768x256 with B transposed, one thread: OpenBLAS 89 GFLOP/s, this kernel 73 on AVX-512, 59 and 48
-    // on AVX2), so those products go back to the caller.
+    // wins (64x768x256 with B transposed, one thread, GFLOP/s: OpenBLAS 89 and this kernel 73 on AVX-512,
+    // OpenBLAS 59 and this kernel 48 on AVX2), so those products go back to the caller.
     if (tb && m < MK_GEMM_MIN_ROWS_TRANSPOSED_B) return 0;
     if (m == 0 || n == 0) return 1;
     if (k == 0 || alpha == 0) {
