@@ -8,6 +8,8 @@ import MixKit
 /// let module = try component.descriptor.build(params, BuildContext())
 /// MaskTokenSupport.requirement(for: .backbone)            // "MaskTokenBackbone"
 /// MaskTokenSupport.isSupported(by: module, as: .backbone)  // true for swin and pvt
+/// MaskTokenSupport.isSupported(by: catalog.component("swin")!, parameters: defaults)  // builds it: true
+/// MaskTokenSupport.verdict(true, kind: .backbone)          // "supported (MaskTokenBackbone)"
 /// ```
 public enum MaskTokenSupport {
     /// The SDK protocol a component of `kind` must conform to, or nil for a kind that
@@ -28,6 +30,25 @@ public enum MaskTokenSupport {
         case .decoder: module is SingleImageDecoder
         case .loss: module is MaskedReconstructionLoss
         case .neck, .head, .communicator, .rpn, .roiHead: false
+        }
+    }
+
+    /// Whether `component`, built with `parameters` (what `plugins check` checked, or the
+    /// defaults for `plugins inspect`), supports `mask.mode: mask_token`; nil when its kind
+    /// plays no part in it or it does not build with them.
+    public static func isSupported(by component: PluginComponent, parameters: Parameters) -> Bool? {
+        guard requirement(for: component.kind) != nil,
+            let module = try? component.descriptor.build(
+                parameters, component.descriptor.exampleContext(parameters))
+        else { return nil }
+        return isSupported(by: module, as: component.kind)
+    }
+
+    /// The words `plugins check` and `plugins inspect` print after `mask.mode mask_token:`,
+    /// or nil for a kind that plays no part in it.
+    public static func verdict(_ supported: Bool, kind: ComponentKind) -> String? {
+        requirement(for: kind).map {
+            supported ? "supported (\($0))" : "not supported (not a \($0): refused at mask.mode)"
         }
     }
 }

@@ -7,9 +7,10 @@ import MixmaeSupport
 ///
 /// From each `runs/<id>/` it takes the run record (`run.json`: task, recipe, seed, parent,
 /// plugins, initial weights), or for a folder of an older mixmae its `recipe.yaml`; the
-/// committed checkpoints (manifests) and the published checkpoint files; the lineage from the
-/// recorded initial weights, matched by content. Metrics lived only in the database and are
-/// lost with it. Recovered runs are CRASHED (their outcome was not kept) and can be resumed.
+/// committed checkpoints (manifests) and the published checkpoint files; its metrics
+/// (``RunMetricsLog``, `metrics.jsonl`; runs of a mixmae older than that file have none);
+/// the lineage from the recorded initial weights, matched by content. Recovered runs are
+/// CRASHED (their outcome was not kept) and can be resumed.
 ///
 /// ```swift
 /// let report = try RegistryRecovery(home: RunRegistry.defaultHome()).run()
@@ -23,6 +24,8 @@ public struct RegistryRecovery {
         public var recoveredRuns: [RunID] = []
         /// Checkpoint files recorded.
         public var checkpoints = 0
+        /// Metric values restored from the runs' `metrics.jsonl`.
+        public var metrics = 0
         /// Initial-weights links restored (lineage).
         public var lineageLinks = 0
         /// Folders or files that could not be used, and why.
@@ -59,6 +62,9 @@ public struct RegistryRecovery {
                 }
                 try registry.insertRecovered(record)
                 report.recoveredRuns.append(id)
+                let samples = try RunMetricsLog(folder: folder).read()
+                try registry.insertMetrics(run: id, samples)
+                report.metrics += samples.count
                 report.checkpoints += try registry.adoptCommittedCheckpoints(ofRun: id).count
                 report.checkpoints += try registry.recordPublishedCheckpoints(ofRun: id)
                 uses += record.used.map { (id, $0) }
@@ -108,7 +114,7 @@ extension RunRegistry {
     /// Inserts a run rebuilt from its folder, CRASHED, with one attempt.
     func insertRecovered(_ record: RunFolderRecord) throws {
         let message =
-            "recovered by `mixmae runs recover` from its folder; its outcome and metrics were lost with the old registry"
+            "recovered by `mixmae runs recover` from its folder; its outcome was lost with the old registry"
         try database.writeTransaction {
             try database.run(
                 """

@@ -307,8 +307,16 @@ public final class RunRegistry {
         }
     }
 
+    /// Stores `samples` in the database and appends them to the run folder's
+    /// ``RunMetricsLog`` (what `mixmae runs recover` reads them back from).
     func log(run id: RunID, metrics samples: [MetricSample]) throws {
         guard !samples.isEmpty else { return }
+        try RunMetricsLog(folder: outputDirectory(ofRun: id)).append(samples)
+        try insertMetrics(run: id, samples)
+    }
+
+    /// Inserts `samples` into the database only.
+    func insertMetrics(run id: RunID, _ samples: [MetricSample]) throws {
         try database.writeTransaction {
             for sample in samples {
                 try database.run(

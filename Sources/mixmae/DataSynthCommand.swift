@@ -10,7 +10,8 @@ struct DataSynthCommand: ParsableCommand {
         abstract: "Generate a synthetic shapes dataset for classification, detection and segmentation.",
         discussion: """
             Writes scenes of textured shapes on textured backgrounds into DIR in three layouts: \
-            classification/{train,val}/<class>/ (ImageFolder, label = the dominant shape), \
+            classification/{train,val}/<class>/ (ImageFolder, label = the dominant shape; by default one \
+            shape per image, --classification-scenes cluttered for the detection scenes), \
             detection/{train,val}.json + images (COCO instances) and segmentation/{images,annotations}/\
             {training,validation}/ (ADE20K; label maps 0 = background, 1..K = shapes, 255 = ignore). \
             DIR/README.md describes the conventions, DIR/synth.json records the arguments. The same \
@@ -50,6 +51,14 @@ struct DataSynthCommand: ParsableCommand {
             valueName: "WxH,..."))
     var denseSizes: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Classification images: single (one shape on a textured background, the default) or cluttered "
+                + "(the detection scenes: the shape among 1 to 4 others; generator version 2's only kind, hard for "
+                + "small models at short budgets).",
+            valueName: "single|cluttered"))
+    var classificationScenes = "single"
+
     @Flag(help: "Mark object borders 255 (ignore) in the label maps.")
     var ignoreBorders = false
 
@@ -68,6 +77,7 @@ struct DataSynthCommand: ParsableCommand {
         options.validationFraction = valFraction
         options.format = ImageFormat(pathExtension: format) ?? .png
         options.ignoreBorders = ignoreBorders
+        options.classificationScenes = ClassificationScenes(rawValue: classificationScenes) ?? .single
         options.denseSizes =
             denseSizes.map { $0.split(separator: ",").compactMap { SyntheticImageSize(parsing: String($0)) } } ?? []
         return options
@@ -76,6 +86,10 @@ struct DataSynthCommand: ParsableCommand {
     func validate() throws {
         guard ImageFormat(pathExtension: format) != nil else {
             throw ValidationError("--format must be png or jpeg, got '\(format)'")
+        }
+        guard ClassificationScenes(rawValue: classificationScenes) != nil else {
+            throw ValidationError(
+                "--classification-scenes must be single or cluttered, got '\(classificationScenes)'")
         }
         if let denseSizes {
             for text in denseSizes.split(separator: ",", omittingEmptySubsequences: false)

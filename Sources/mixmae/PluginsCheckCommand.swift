@@ -61,11 +61,8 @@ struct PluginsCheckCommand: ParsableCommand {
     /// Whether the component, built once more with the checked parameters, supports
     /// `mask.mode: mask_token`; nil when its kind plays no part in it or it did not build.
     static func maskTokenSupport(_ component: PluginComponent, report: ComponentCheck.Report) -> Bool? {
-        guard MaskTokenSupport.requirement(for: component.kind) != nil, report.buildSeconds != nil,
-            let module = try? component.descriptor.build(
-                report.parameters, component.descriptor.exampleContext(report.parameters))
-        else { return nil }
-        return MaskTokenSupport.isSupported(by: module, as: component.kind)
+        guard report.buildSeconds != nil else { return nil }
+        return MaskTokenSupport.isSupported(by: component, parameters: report.parameters)
     }
 
     static func text(_ r: ComponentCheck.Report, check: ComponentCheck, maskToken: Bool? = nil) -> String {
@@ -74,11 +71,8 @@ struct PluginsCheckCommand: ParsableCommand {
         if r.buildSeconds != nil {
             lines.append("model: \(count(r.elementCount)) parameters in \(r.tensorCount) tensors")
         }
-        if let maskToken, let requirement = MaskTokenSupport.requirement(for: r.kind) {
-            lines.append(
-                "mask.mode mask_token: "
-                    + (maskToken
-                        ? "supported (\(requirement))" : "not supported (not a \(requirement): refused at mask.mode)"))
+        if let maskToken, let verdict = MaskTokenSupport.verdict(maskToken, kind: r.kind) {
+            lines.append("mask.mode mask_token: " + verdict)
         }
         var steps = TextTable()
         if let t = r.buildSeconds { steps.append(["build", duration(t), "ok"]) }

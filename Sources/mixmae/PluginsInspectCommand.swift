@@ -22,10 +22,14 @@ struct PluginsInspectCommand: ParsableCommand {
         let catalog = try plugins.catalog()
         let component = try catalog.requireComponent(id)
         let stamp = catalog.libraries.first { $0.path == component.library }?.stamp
+        let maskToken = MaskTokenSupport.isSupported(
+            by: component, parameters: Parameters(defaultsOf: component.descriptor.parameters))
         if output.json {
-            try output.print(Inspection(component, stamp: stamp))
+            var inspection = Inspection(component, stamp: stamp)
+            inspection.maskToken = maskToken
+            try output.print(inspection)
         } else {
-            print(PluginsInspectCommand.text(component, stamp: stamp))
+            print(PluginsInspectCommand.text(component, stamp: stamp, maskToken: maskToken))
         }
     }
 
@@ -63,6 +67,14 @@ struct PluginsInspectCommand: ParsableCommand {
         var parameters: [Parameter]
         /// With the default parameters.
         var capabilities: Capabilities?
+        /// Whether it supports `mask.mode: mask_token` (built with the default parameters;
+        /// absent for kinds that play no part in pretraining and parts that need parameters).
+        var maskToken: Bool?
+
+        enum CodingKeys: String, CodingKey {
+            case id, version, kind, summary, license, library, builtWith, parameters, capabilities
+            case maskToken = "mask_token"
+        }
 
         init(_ component: PluginComponent, stamp: PluginStamp?) {
             let d = component.descriptor
@@ -91,7 +103,9 @@ struct PluginsInspectCommand: ParsableCommand {
         }
     }
 
-    static func text(_ component: PluginComponent, stamp: PluginStamp?) -> String {
+    /// The text form; `maskToken` as ``MaskTokenSupport/isSupported(by:parameters:)`` found
+    /// it with the default parameters (nil: not a pretraining part, or it needs parameters).
+    static func text(_ component: PluginComponent, stamp: PluginStamp?, maskToken: Bool? = nil) -> String {
         let d = component.descriptor
         var lines = [
             "\(d.id) \(d.version)", "  \(d.summary)", "",
@@ -103,6 +117,12 @@ struct PluginsInspectCommand: ParsableCommand {
         facts.append(["License", d.license])
         facts.append(["Library", component.library])
         if let stamp { facts.append(["Built with", "SDK \(stamp.sdkVersion), Swift \(stamp.compilerDescription)"]) }
+        if MaskTokenSupport.requirement(for: d.kind) != nil {
+            let verdict =
+                maskToken.flatMap { MaskTokenSupport.verdict($0, kind: d.kind) }
+                ?? "unknown: does not build with the default parameters (`mixmae plugins check \(d.id)` says more)"
+            facts.append(["mask.mode mask_token", verdict])
+        }
         lines.append(facts.rendered(indent: 2))
         lines += ["", "Parameters (\(d.parameters.count))"]
         if d.parameters.isEmpty {

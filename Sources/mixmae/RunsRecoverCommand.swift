@@ -12,9 +12,9 @@ struct RunsRecoverCommand: ParsableCommand {
             Moves registry.sqlite (and its -wal and -shm files) aside as \
             registry.sqlite.damaged-TIME, never writing into it, then rebuilds a new registry \
             from runs/<id>/: each run's record (run.json) or recipe.yaml, its committed \
-            checkpoints, and the lineage from its initial weights, matched by content. Metrics \
-            were kept only in the database and are not recovered. Recovered runs are CRASHED \
-            and continue with `mixmae train --resume run:ID`.
+            checkpoints, its metrics (metrics.jsonl; runs of a mixmae older than that file have \
+            none), and the lineage from its initial weights, matched by content. Recovered runs \
+            are CRASHED and continue with `mixmae train --resume run:ID`.
             """
     )
 
@@ -35,6 +35,7 @@ struct RunsRecoverCommand: ParsableCommand {
             "recovered \(report.recoveredRuns.count) run\(report.recoveredRuns.count == 1 ? "" : "s")"
                 + (ids.isEmpty ? "" : " (\(ids))")
                 + ", \(report.checkpoints) checkpoint file\(report.checkpoints == 1 ? "" : "s"), "
+                + "\(report.metrics) metric value\(report.metrics == 1 ? "" : "s"), "
                 + "\(report.lineageLinks) lineage link\(report.lineageLinks == 1 ? "" : "s")")
         for problem in report.problems { print("warning: \(problem)") }
     }

@@ -107,6 +107,9 @@ struct RerunCommand: ParsableCommand {
     func run() throws {
         let id = try RunReference(parsing: reference).runID
         let runs = try home.open()
+        if try runs.run(id)?.task == CheckpointImport.task {
+            throw try CheckpointImport.rerunRefusal(of: id, registry: runs)
+        }
         let stored = try runs.recipe(ofRun: id)
         let resolved = try RecipeLoader().load(text: stored.text, as: "run \(id) recipe")
         let session = TrainingSession(catalog: try plugins.catalog(), registry: runs)

@@ -1,6 +1,10 @@
 import ArgumentParser
 import Foundation
 import MixmaeSupport
+import MixmaeTasks
+
+// A child of `mixmae sweep` ends with it (SIGTERM when the sweep process exits).
+ParentDeath.adoptFromEnvironment()
 
 // Every error a user can hit is a UserFacingError: its report goes to standard error and
 // its exit code ends the process (1 for an error, 130 or 143 for an interrupted training).

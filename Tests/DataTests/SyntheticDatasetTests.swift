@@ -194,6 +194,67 @@ func labelMaps(_ layout: SyntheticDatasetLayout, _ split: SyntheticDatasetLayout
         }
     }
 
+    /// By default a classification image holds one shape, of its class, on a textured
+    /// background (a scene of its own, larger and nearer the centre); detection and
+    /// segmentation keep the cluttered scenes. `cluttered` brings back generator version 2's
+    /// classification images (the detection scenes), and the manifest records which.
+    @Test(arguments: [ClassificationScenes.single, .cluttered])
+    func classificationImagesAreSingleShapesByDefaultAndClutteredOnRequest(scenes: ClassificationScenes) throws {
+        var options = smallOptions()
+        if scenes == .cluttered { options.classificationScenes = .cluttered }
+        #expect(SyntheticDatasetOptions().classificationScenes == .single)
+        #expect(SyntheticDatasetGenerator.version == 3)
+        let layout = try generate(options)
+        for index in [0, 7, 31] {
+            let sample = SyntheticSample(index: index, options: options)
+            let split: SyntheticDatasetLayout.Split = index < options.trainCount ? .train : .validation
+            let name = SyntheticDatasetGenerator.stem(index) + ".png"
+            let classFolder = URL(fileURLWithPath: layout.classificationRoot(split))
+                .appendingPathComponent(options.classNames[index % options.classCount])
+            let classification = try Image(contentsOfFile: classFolder.appendingPathComponent(name).path)
+            let detection = try Image(
+                contentsOfFile: URL(fileURLWithPath: layout.detectionImages(split)).appendingPathComponent(name).path)
+            #expect(classification == sample.classificationImage)
+            #expect(detection == sample.denseImage)
+            let objects = sample.classificationScene.objects
+            #expect(objects[sample.classificationScene.dominantIndex].classIndex == index % options.classCount)
+            switch scenes {
+            case .single:
+                #expect(objects.count == 1, "image \(index)")
+                #expect(classification != detection)
+                let shape = objects[0]
+                #expect(SceneLayout.single.dominantRadius.contains(shape.radius / 48))
+                #expect(SceneLayout.single.dominantCenter.contains(shape.centerX / 48))
+            case .cluttered:
+                #expect(sample.classificationScene == sample.scene)
+                #expect(classification == detection)
+            }
+        }
+        let manifest = try String(contentsOfFile: layout.manifest, encoding: .utf8)
+        #expect(manifest.contains("\"classification_scenes\" : \"\(scenes.rawValue)\""), "\(manifest)")
+        let readme = try String(contentsOfFile: layout.readme, encoding: .utf8)
+        #expect(readme.contains("--classification-scenes \(scenes.rawValue)"))
+    }
+
+    @Test func theCommandTakesTheClassificationScenesAndRefusesOtherWords() throws {
+        let root = try TemporaryFolder().url.appendingPathComponent("synth")
+        let arguments = [
+            "data", "synth", "--out", root.path, "--images", "12", "--size", "32", "--val-fraction", "0.5",
+        ]
+        let cluttered = try runMixmae(arguments + ["--classification-scenes", "cluttered"])
+        #expect(cluttered.status == 0, "\(cluttered.stderr)")
+        let layout = SyntheticDatasetLayout(root: root.path)
+        let classification = try Data(
+            contentsOf: URL(fileURLWithPath: layout.classificationRoot(.train)).appendingPathComponent(
+                "circle/000000.png"))
+        let detection = try Data(
+            contentsOf: URL(fileURLWithPath: layout.detectionImages(.train)).appendingPathComponent("000000.png"))
+        #expect(classification == detection)
+        let bad = try runMixmae(arguments + ["--classification-scenes", "busy", "--overwrite"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("--classification-scenes must be single or cluttered, got 'busy'"), "\(bad.stderr)")
+    }
+
     @Test func aFinishedFolderIsReusedAndOtherwiseProtected() throws {
         let layout = try generate(smallOptions())
         let again = try SyntheticDatasetGenerator(options: smallOptions()).generate(into: layout.root)

@@ -105,12 +105,31 @@ import Testing
             "out_indices list[int] [0, 1] 0 ... 1 no Which feature maps to emit.",
             "Input 3 channels, 32x32 pixels", "Supports mixing yes",
             "STRIDE CHANNELS GRID", "8 8 4x4", "16 16 2x2",
+            "mask.mode mask_token not supported (not a MaskTokenBackbone: refused at mask.mode)",
         ] {
             #expect(rows.contains(expected), "missing row: \(expected)\n\(result.stdout)")
         }
         let neck = try runMixmae(["plugins", "inspect", "toy-neck", "--registry", file])
         #expect(neck.stdout.contains("out_channels  int   -        1 ... 1024       yes"))
         #expect(!neck.stdout.contains("Capabilities"))
+        #expect(!neck.stdout.contains("mask_token"), "a neck plays no part in pretraining")
+        let json = try runMixmae(["plugins", "inspect", "toy-backbone", "--registry", file, "--format", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["mask_token"] as? Bool == false, "\(json.stdout)")
+    }
+
+    /// `plugins inspect` says whether a part supports `mask.mode: mask_token`, in the words
+    /// of `plugins check` (one source: ``MaskTokenSupport``): the in-tree loss does.
+    @Test func inspectSaysWhetherAPartSupportsMaskTokens() throws {
+        let dir = try TemporaryFolder()
+        let file = try dir.registry([buildDirectory + "/libMixReconstruction.so"])
+        let loss = try runMixmae(["plugins", "inspect", "mix-reconstruction", "--registry", file])
+        #expect(loss.status == 0, "\(loss.stdout)\(loss.stderr)")
+        let rows = loss.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        #expect(rows.contains("mask.mode mask_token supported (MaskedReconstructionLoss)"), "\(loss.stdout)")
+        let json = try runMixmae(["plugins", "inspect", "mix-reconstruction", "--registry", file, "--format", "json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        #expect(object?["mask_token"] as? Bool == true, "\(json.stdout)")
     }
 
     @Test func inspectExplainsUnknownAndRefusedIds() throws {

@@ -68,6 +68,28 @@ import Testing
         #expect(table.stdout.contains("source sha256") && table.stdout.contains(sha), "\(table.stdout)")
     }
 
+    /// `mixmae rerun` of an import run is refused with what it is and the two commands
+    /// that do what one would want instead (import again, train from its output); nothing
+    /// new is recorded.
+    @Test func rerunOfAnImportRunSaysWhatToDoInstead() throws {
+        let folder = try TemporaryFolder("import")
+        let source = pth.appendingPathComponent("official_layout.pth").path
+        let imported = try runMixmae(
+            ["import", source, "--format", "json"], in: folder.path, environment: environment(folder))
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let output = try #require(try json(imported.stdout)["output"] as? String)
+        let rerun = try runMixmae(["rerun", "run:1"], in: folder.path, environment: environment(folder))
+        #expect(rerun.status == 1, "\(rerun.stdout)\(rerun.stderr)")
+        #expect(
+            rerun.stderr.contains(
+                "run 1: is an import run (`mixmae import` converted \(source) to safetensors); it trained nothing, "
+                    + "so `mixmae rerun` has no training recipe to run again"), "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("mixmae import \(source) --key model"), "\(rerun.stderr)")
+        #expect(rerun.stderr.contains("--set init.weights=\(output)"), "\(rerun.stderr)")
+        let registry = try RunRegistry(home: URL(fileURLWithPath: folder.file("home")))
+        #expect(try registry.runs().count == 1)
+    }
+
     /// The file's SHA-256 by coreutils' sha256sum (independent of ours).
     func digest(_ path: String) throws -> (String, Int) {
         let process = Process()

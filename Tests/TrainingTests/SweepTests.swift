@@ -99,6 +99,41 @@ import Testing
         #expect(try registry.runs().count == 2)
     }
 
+    /// A SIGKILL of the sweep process (which cannot forward it) still ends its children:
+    /// each asked the kernel for a signal at its parent's death (one SIGTERM, however many
+    /// times the kernel repeats it), so both running trainings stop within seconds, at a
+    /// step boundary with a checkpoint (KILLED, not CRASHED), instead of training on as orphans.
+    @Test func childrenDieWithASweepKilledBySIGKILL() throws {
+        let ws = try TrainingWorkspace(images: 80)
+        try ws.pretrainRecipe(epochs: 30, batch: 16)
+        let sweep = try ws.start(["sweep", "pretrain.yaml"] + Self.quick + ["--grid", "seed=0,1", "--jobs", "2"])
+        let registry = try ws.registry
+        let started = waitUntil(timeout: 300) {
+            (try? [RunID(1), RunID(2)].allSatisfy { try registry.metrics(ofRun: $0, named: "loss").count >= 1 })
+                ?? false
+        }
+        #expect(started, "\(sweep.standardErrorSoFar)")
+        let children = try [RunID(1), RunID(2)].map { try #require(try registry.run($0)).pid }
+        #expect(children.allSatisfy { $0 > 0 && Self.isAlive($0) }, "\(children)")
+        sweep.send(SIGKILL)
+        let killed = try sweep.wait(timeout: 30)
+        #expect(killed.signalled && killed.status == SIGKILL)
+        let gone = waitUntil(timeout: 20) { children.allSatisfy { !Self.isAlive($0) } }
+        #expect(gone, "sweep children \(children) outlived the sweep")
+        for id in [RunID(1), RunID(2)] {
+            let status = try registry.run(id)?.status
+            #expect(status == .killed, "run \(id): \(String(describing: status))")
+        }
+    }
+
+    /// Whether `pid` is a live process (not gone, not a zombie waiting for its reaper).
+    static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+        let state = stat.split(separator: ")").last?.split(separator: " ").first
+        return state != "Z" && !stat.isEmpty
+    }
+
     /// `mask.ratio` at both ends of its range, in both modes, as a 2x2 sweep: every
     /// run finishes with a finite loss, and the SimMIM-style loss with nothing
     /// masked is exactly 0 (SimMIM's average over masked patches).

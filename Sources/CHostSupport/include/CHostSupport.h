@@ -13,4 +13,8 @@ void mixmae_uninstall_shutdown_handlers(void);
 int mixmae_shutdown_signal(void);
 /// Forgets a recorded shutdown request.
 void mixmae_reset_shutdown_request(void);
+/// Arranges one SIGTERM to this process when its parent exits (Linux PR_SET_PDEATHSIG,
+/// through SIGUSR2, whose repeats are ignored). Returns 0, 1 when the parent is no longer
+/// `expected_parent` (it died before the request), or -1 when the system cannot do it.
+int mixmae_die_with_parent(int expected_parent);
 #endif

@@ -32,7 +32,7 @@ public struct SyntheticDatasetGenerator: Sendable {
     public let workers: Int
 
     /// Bumped whenever the same options would produce different files.
-    public static let version = 2
+    public static let version = 3
 
     public init(options: SyntheticDatasetOptions, workers: Int = ProcessInfo.processInfo.activeProcessorCount) {
         self.options = options
@@ -190,15 +190,17 @@ public struct SyntheticDatasetGenerator: Sendable {
             ((segmentation.appendingPathComponent("images") as NSString).appendingPathComponent(segmentationSplit)
                 as NSString).appendingPathComponent(name),
         ]
-        let bytes = try sample.image.encoded(as: options.format, quality: SyntheticDatasetOptions.jpegQuality)
-        try FileBytes.writeAtomically(bytes, to: paths[0])
-        let square = options.denseSizes.isEmpty
-        let denseBytes =
-            square
-            ? bytes : try sample.denseImage.encoded(as: options.format, quality: SyntheticDatasetOptions.jpegQuality)
-        if !square { try FileBytes.writeAtomically(denseBytes, to: paths[1]) }
-        let source = square ? paths[0] : paths[1]
-        for path in paths.dropFirst(square ? 1 : 2) where link(source, path) != 0 {
+        let encode = { (image: Image) in
+            try image.encoded(as: options.format, quality: SyntheticDatasetOptions.jpegQuality)
+        }
+        // The same picture is written once and linked (copied where links fail) to its other paths.
+        let classificationBytes = try encode(sample.classificationImage)
+        try FileBytes.writeAtomically(classificationBytes, to: paths[0])
+        let shared = options.denseSizes.isEmpty && options.classificationScenes == .cluttered
+        let denseBytes = shared ? classificationBytes : try encode(sample.denseImage)
+        if !shared { try FileBytes.writeAtomically(denseBytes, to: paths[1]) }
+        let source = shared ? paths[0] : paths[1]
+        for path in paths.dropFirst(shared ? 1 : 2) where link(source, path) != 0 {
             try FileBytes.writeAtomically(denseBytes, to: path)
         }
         let labelPath =

@@ -26,6 +26,9 @@ public struct SyntheticDatasetOptions: Equatable, Sendable {
     /// index (image i is `denseSizes[i % count]`); empty = the square `imageSize`.
     /// Classification images stay square.
     public var denseSizes: [SyntheticImageSize] = []
+    /// How the classification images are drawn: the shape alone (the default)
+    /// or among other shapes, as in the detection and segmentation images.
+    public var classificationScenes = ClassificationScenes.single
 
     /// The size of detection/segmentation image `index`.
     public func denseSize(ofImage index: Int) -> SyntheticImageSize {
@@ -81,6 +84,24 @@ public struct SyntheticDatasetOptions: Equatable, Sendable {
                     + "(\(classCount)): use more images or a different fraction")
         }
     }
+}
+
+/// How `mixmae data synth` draws the classification images.
+///
+/// ```swift
+/// ClassificationScenes(rawValue: "cluttered")?.layout   // SceneLayout.cluttered
+/// ```
+public enum ClassificationScenes: String, CaseIterable, Sendable, Codable {
+    /// The dominant shape alone (``SceneLayout/single``), a scene of its own drawn
+    /// for the classification split; the detection and segmentation images stay cluttered.
+    case single
+    /// The same cluttered scenes as the detection and segmentation images
+    /// (``SceneLayout/cluttered``): the dominant shape among 1 to 4 others. Generator
+    /// version 2 wrote only these; small models learn them slowly (near chance
+    /// after the quickstart's 6 epochs).
+    case cluttered
+
+    public var layout: SceneLayout { self == .single ? .single : .cluttered }
 }
 
 /// Where `mixmae data synth` puts each format under its output folder.

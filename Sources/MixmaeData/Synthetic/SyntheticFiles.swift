@@ -117,6 +117,8 @@ struct SyntheticManifest: Codable, Equatable {
         var ignoreBorders: Bool
         /// `WxH` of the dense images when they are not square (absent otherwise).
         var denseSizes: [String]?
+        /// `single` or `cluttered` (absent in datasets of generator version 2, which were cluttered).
+        var classificationScenes: String?
     }
     struct Splits: Codable, Equatable {
         var train: Int
@@ -165,7 +167,8 @@ extension SyntheticManifest.Arguments {
             images: options.imageCount, size: options.imageSize, classes: options.classCount, seed: options.seed,
             valFraction: options.validationFraction, format: options.format.rawValue,
             ignoreBorders: options.ignoreBorders,
-            denseSizes: options.denseSizes.isEmpty ? nil : options.denseSizes.map(\.description))
+            denseSizes: options.denseSizes.isEmpty ? nil : options.denseSizes.map(\.description),
+            classificationScenes: options.classificationScenes.rawValue)
     }
 }
 
@@ -180,6 +183,24 @@ enum SyntheticReadme {
             "mixmae data synth --out DIR --images \(options.imageCount) --size \(options.imageSize) "
             + "--classes \(k) --seed \(options.seed) --val-fraction \(options.validationFraction) "
             + "--format \(options.format.rawValue)\(options.ignoreBorders ? " --ignore-borders" : "")"
+            + (options.denseSizes.isEmpty
+                ? "" : " --dense-sizes " + options.denseSizes.map(\.description).joined(separator: ","))
+            + " --classification-scenes \(options.classificationScenes.rawValue)"
+        let classificationImages =
+            switch options.classificationScenes {
+            case .single:
+                """
+                The classification images are scenes of their own: one shape of the image's class, \
+                \(patterns(SceneLayout.single.shapePatterns)) fill, on a \
+                \(patterns(SceneLayout.single.backgroundPatterns)) background (radius \
+                \(percent(SceneLayout.single.dominantRadius)) of the side, centre within \
+                \(percent(SceneLayout.single.dominantCenter)) of the side on each axis, any rotation and colours), \
+                so that recognising the shape is the whole task (`--classification-scenes cluttered` makes them the \
+                cluttered scenes below instead).
+                """
+            case .cluttered:
+                "The classification images are the cluttered scenes below (`--classification-scenes cluttered`)."
+            }
         return """
             # Synthetic shapes
 
@@ -189,7 +210,9 @@ enum SyntheticReadme {
             \(summary.validationCount) for validation (the rest), \(summary.objectCount) annotated objects of \
             which \(summary.crowdCount) are crowd regions.
 
-            Each image shows a textured background (gradient, stripes, checkers or value noise) and 2 to 5 \
+            \(classificationImages)
+
+            Each detection and segmentation image shows a textured background (gradient, stripes, checkers or value noise) and 2 to 5 \
             textured shapes (solid, gradient, stripes, checkers or noise fill), scaled, rotated where that \
             changes the shape, overlapping and cut by the border. One shape is large and dominant: it covers \
             more visible pixels than any other object, and its class at least \
@@ -208,7 +231,8 @@ enum SyntheticReadme {
 
             ## Layout
 
-            - `classification/{train,val}/<class>/NNNNNN.\(ext)`: ImageFolder; the class is the dominant shape.
+            - `classification/{train,val}/<class>/NNNNNN.\(ext)`: ImageFolder; the class is the \
+            \(options.classificationScenes == .single ? "shape" : "dominant shape").
             - `detection/{train,val}/images/NNNNNN.\(ext)` and `detection/{train,val}.json`: COCO instances. \
             Image id = NNNNNN + 1. One annotation per visible object: `bbox` = [x, y, width, height], the tight \
             box of its visible pixels; `area` = its visible pixel count; `segmentation` = its visible mask as \
@@ -224,8 +248,18 @@ enum SyntheticReadme {
             Evaluate with `mixmae eval seg --num-classes \(k + 1)` (no zero-label reduction).
             - `synth.json`: the arguments, the class names and the counts.
 
-            The same image file appears in all three layouts.
+            \(options.classificationScenes == .cluttered && options.denseSizes.isEmpty ? "The same image file appears in all three layouts." : "The same image file appears in the detection and segmentation layouts.")
 
             """
+    }
+
+    /// `solid or gradient` for [.solid, .gradient].
+    private static func patterns(_ patterns: [SceneTexture.Pattern]) -> String {
+        patterns.map(\.rawValue).joined(separator: " or ")
+    }
+
+    /// `28-38 %` for 0.28...0.38.
+    private static func percent(_ range: ClosedRange<Double>) -> String {
+        "\(Int((range.lowerBound * 100).rounded()))-\(Int((range.upperBound * 100).rounded())) %"
     }
 }

@@ -39,6 +39,12 @@ public struct SyntheticSample: Sendable {
     /// Visible objects in painting order; fully hidden ones are left out.
     public var annotations: [SyntheticAnnotation]
     public var dominantClass: Int
+    /// The scene of the classification split: `scene`, or (with
+    /// ``ClassificationScenes/single``) a scene of its own holding only a shape of
+    /// class ``dominantClass``.
+    public var classificationScene: SyntheticScene
+    /// The image of the classification split (`classificationScene` drawn).
+    public var classificationImage: Image
     /// The detection/segmentation image, its label map and annotations: the
     /// square ones, or (with ``SyntheticDatasetOptions/denseSizes``) a scene of
     /// its own drawn at the larger side and cut to the dense size at its top left.
@@ -56,7 +62,9 @@ public struct SyntheticSample: Sendable {
     /// The image `index` of a dataset with `options`: its dominant class is
     /// `index % classCount`; its scene comes from the generator seeded with
     /// (seed, index, attempt), the first attempt whose dominant shape is clearly
-    /// dominant (see ``isClearlyDominant(_:_:classCount:)``).
+    /// dominant (see ``isClearlyDominant(_:_:classCount:)``). The dense scene is
+    /// seeded with attempt ``attempts``, the single-shape classification scene with
+    /// ``attempts`` + 1.
     public init(index: Int, options: SyntheticDatasetOptions) {
         let dominantClass = index % options.classCount
         var scene: SyntheticScene!
@@ -80,6 +88,16 @@ public struct SyntheticSample: Sendable {
         self.scene = scene
         self.image = rendered.image
         self.dominantClass = dominantClass
+        switch options.classificationScenes {
+        case .cluttered:
+            (classificationScene, classificationImage) = (scene, rendered.image)
+        case .single:
+            var rng = RandomGenerator(seed: derivedSeed(options.seed, UInt64(index), UInt64(Self.attempts + 1)))
+            classificationScene = SyntheticScene.random(
+                size: options.imageSize, dominantClass: dominantClass, classCount: options.classCount,
+                layout: .single, using: &rng)
+            classificationImage = classificationScene.render().image
+        }
         let annotations = Self.annotations(scene, rendered, width: scene.size, height: scene.size)
         self.annotations = annotations.compactMap { $0 }
         self.labelMap = Self.labelMap(

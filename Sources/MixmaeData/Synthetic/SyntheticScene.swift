@@ -48,12 +48,47 @@ public struct SceneObject: Equatable, Sendable {
     }
 }
 
+/// Where and how large a scene's shapes are, and how many there are.
+///
+/// ```swift
+/// SceneLayout.cluttered.distractorCount   // 1...4
+/// SceneLayout.single.distractorCount      // 0...0
+/// ```
+public struct SceneLayout: Equatable, Sendable {
+    /// Radius of the dominant shape, as a fraction of the image side.
+    public var dominantRadius: ClosedRange<Double>
+    /// Range of each coordinate of the dominant shape's centre, as a fraction of the image side.
+    public var dominantCenter: ClosedRange<Double>
+    /// How many other shapes a scene has.
+    public var distractorCount: ClosedRange<Int>
+    /// Radius of the other shapes, as a fraction of the image side.
+    public var distractorRadius: ClosedRange<Double>
+    /// The patterns a background is drawn from (uniformly).
+    public var backgroundPatterns: [SceneTexture.Pattern]
+    /// The patterns a shape is filled with (uniformly).
+    public var shapePatterns: [SceneTexture.Pattern]
+
+    /// The detection and segmentation scenes (and the classification images of
+    /// `--classification-scenes cluttered`): a large shape among 1 to 4 smaller
+    /// ones of any class, anywhere.
+    public static let cluttered = SceneLayout(
+        dominantRadius: 0.24...0.36, dominantCenter: 0.32...0.68, distractorCount: 1...4,
+        distractorRadius: 0.08...0.18, backgroundPatterns: [.gradient, .stripes, .checkers, .noise],
+        shapePatterns: SceneTexture.Pattern.allCases)
+    /// The default classification images: the shape alone, in one colour, larger and
+    /// nearer the centre, so that it is seldom cut by the border, on a smooth gradient
+    /// (still any position within the middle fifth, scale, rotation and colours).
+    public static let single = SceneLayout(
+        dominantRadius: 0.28...0.38, dominantCenter: 0.4...0.6, distractorCount: 0...0,
+        distractorRadius: 0.08...0.18, backgroundPatterns: [.gradient], shapePatterns: [.solid])
+}
+
 /// A synthetic scene: a textured background and shapes painted bottom to top,
 /// one of them (``dominantIndex``) large and meant to cover most visible pixels.
 ///
 /// ```swift
 /// var rng = RandomGenerator(seed: 1)
-/// let scene = SyntheticScene.random(size: 64, dominantClass: 2, classCount: 6, using: &rng)
+/// let scene = SyntheticScene.random(size: 64, dominantClass: 2, classCount: 6, layout: .cluttered, using: &rng)
 /// let rendered = scene.render()
 /// ```
 public struct SyntheticScene: Equatable, Sendable {
@@ -63,32 +98,25 @@ public struct SyntheticScene: Equatable, Sendable {
     public var objects: [SceneObject]
     public var dominantIndex: Int
 
-    /// Radius of the dominant shape, as a fraction of the image side.
-    public static let dominantRadius = 0.24...0.36
-    /// Radius of the other shapes, as a fraction of the image side.
-    public static let distractorRadius = 0.08...0.18
-    /// How many other shapes a scene has.
-    public static let distractorCount = 1...4
-
-    /// A random scene whose dominant shape is of class `dominantClass`; the other
-    /// shapes are of any of the `classCount` classes, may overlap it, and may be
-    /// cut by the image border.
-    public static func random(size: Int, dominantClass: Int, classCount: Int, using rng: inout RandomGenerator)
-        -> SyntheticScene
-    {
+    /// A random scene whose dominant shape is of class `dominantClass`, laid out
+    /// as `layout` says; the other shapes are of any of the `classCount`
+    /// classes, may overlap it, and may be cut by the image border.
+    public static func random(
+        size: Int, dominantClass: Int, classCount: Int, layout: SceneLayout = .cluttered,
+        using rng: inout RandomGenerator
+    ) -> SyntheticScene {
         let side = Double(size)
-        let background = randomBackground(size: side, using: &rng)
+        let background = randomBackground(size: side, patterns: layout.backgroundPatterns, using: &rng)
         let dominant = randomObject(
-            classIndex: dominantClass, radius: side * draw(dominantRadius, &rng),
-            centerX: side * draw(0.32...0.68, &rng), centerY: side * draw(0.32...0.68, &rng), side: side,
-            background: background,
-            using: &rng)
-        let count = distractorCount.lowerBound + rng.nextInt(below: distractorCount.count)
+            classIndex: dominantClass, radius: side * draw(layout.dominantRadius, &rng),
+            centerX: side * draw(layout.dominantCenter, &rng), centerY: side * draw(layout.dominantCenter, &rng),
+            side: side, background: background, patterns: layout.shapePatterns, using: &rng)
+        let count = layout.distractorCount.lowerBound + rng.nextInt(below: layout.distractorCount.count)
         var objects = (0..<count).map { _ in
             randomObject(
-                classIndex: rng.nextInt(below: classCount), radius: side * draw(distractorRadius, &rng),
+                classIndex: rng.nextInt(below: classCount), radius: side * draw(layout.distractorRadius, &rng),
                 centerX: side * rng.nextDouble(), centerY: side * rng.nextDouble(), side: side, background: background,
-                using: &rng)
+                patterns: layout.shapePatterns, using: &rng)
         }
         let depth = rng.nextInt(below: count + 1)
         objects.insert(dominant, at: depth)
@@ -113,8 +141,9 @@ public struct SyntheticScene: Equatable, Sendable {
         range.lowerBound + rng.nextDouble() * (range.upperBound - range.lowerBound)
     }
 
-    private static func randomBackground(size: Double, using rng: inout RandomGenerator) -> SceneTexture {
-        let patterns: [SceneTexture.Pattern] = [.gradient, .stripes, .checkers, .noise]
+    private static func randomBackground(
+        size: Double, patterns: [SceneTexture.Pattern], using rng: inout RandomGenerator
+    ) -> SceneTexture {
         let pattern = patterns[rng.nextInt(below: patterns.count)]
         let hue = rng.nextDouble()
         let first = SceneColor(
@@ -129,12 +158,12 @@ public struct SyntheticScene: Equatable, Sendable {
 
     private static func randomObject(
         classIndex: Int, radius: Double, centerX: Double, centerY: Double, side: Double, background: SceneTexture,
-        using rng: inout RandomGenerator
+        patterns: [SceneTexture.Pattern], using rng: inout RandomGenerator
     ) -> SceneObject {
         let kind = ShapeKind.allCases[classIndex]
         let angle = kind.isRotationInvariant ? 0 : draw(0...(2 * Double.pi), &rng)
         let aspect = kind == .ellipse ? draw(0.45...0.7, &rng) : 1
-        let pattern = SceneTexture.Pattern.allCases[rng.nextInt(below: SceneTexture.Pattern.allCases.count)]
+        let pattern = patterns[rng.nextInt(below: patterns.count)]
         let backdrop = background.color(x: centerX - side / 2, y: centerY - side / 2)
         var first = SceneColor(hue: 0, saturation: 0, value: 0)
         for _ in 0..<8 {

@@ -131,6 +131,39 @@ public struct CheckpointImport {
         return try run(source: source, key: key, output: nil)
     }
 
+    /// Why `mixmae rerun` of import run `id` is refused (an import trained nothing: its
+    /// record is a file conversion, not a recipe), with the two commands that do what a
+    /// user wants instead: import the source again, or train from the converted weights.
+    ///
+    /// ```swift
+    /// if try registry.run(7)?.task == CheckpointImport.task {
+    ///     throw try CheckpointImport.rerunRefusal(of: 7, registry: registry)
+    /// }
+    /// ```
+    public static func rerunRefusal(of id: RunID, registry: RunRegistry) throws -> InputError {
+        let tags = try registry.tags(ofRun: id)
+        let source = tags["import.source"] ?? "SOURCE.pth"
+        let key = tags["import.key"].flatMap { $0.isEmpty ? nil : " --key \(shellQuoted($0))" } ?? ""
+        var hint = "to convert the PyTorch file again (a new import run): mixmae import \(shellQuoted(source))\(key)"
+        if let output = try? registry.recordedCheckpoint(ofRun: id, role: outputRole) {
+            let path = output.event.path ?? output.artifact.path
+            hint +=
+                "; to train from the weights it wrote: mixmae train RECIPE --set init.weights=\(shellQuoted(path)) "
+                + "(or init.weights=sha256:\(output.artifact.sha256.prefix(12)))"
+        }
+        return InputError(
+            keyPath: "run \(id)",
+            problem: "is an import run (`mixmae import` converted \(source) to safetensors); it trained nothing, "
+                + "so `mixmae rerun` has no training recipe to run again",
+            hint: hint)
+    }
+
+    /// `text` as one shell word: unchanged when it is plain, else in single quotes.
+    private static func shellQuoted(_ text: String) -> String {
+        let plain = text.allSatisfy { $0.isLetter || $0.isNumber || "/._-+:=@,".contains($0) }
+        return plain && !text.isEmpty ? text : "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
     private func open(_ path: String) throws -> PyTorchCheckpoint {
         if !Self.isPyTorchFile(path), (try? SafeTensorsFile(path: path)) != nil {
             throw InputError(

@@ -8,7 +8,8 @@ import Foundation
 /// standard output and error appended to a log file, its standard input
 /// /dev/null. In its own group a Ctrl-C at the terminal reaches only the parent,
 /// which then asks each child to stop exactly once (a second SIGINT would end a
-/// training at once instead of at a step boundary).
+/// training at once instead of at a step boundary). The child ends with SIGTERM when
+/// this process exits, even by SIGKILL (``ParentDeath``).
 ///
 /// ```swift
 /// let child = try SpawnedProcess("/usr/bin/mixmae", ["train", "r.yaml"], log: "point-1.log")
@@ -57,8 +58,11 @@ final class SpawnedProcess {
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        let environment: [UnsafeMutablePointer<CChar>?] =
+            ParentDeath.environment(for: getpid()).map { strdup($0) } + [nil]
+        defer { for pointer in environment { free(pointer) } }
         var child = pid_t()
-        let code = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
+        let code = posix_spawn(&child, executable, &actions, &attributes, argv, environment)
         guard code == 0 else {
             throw SweepError(what: "cannot start \(executable): \(String(cString: strerror(code)))")
         }
