@@ -11,8 +11,14 @@ extension InProcess {
         static let package = packageRoot + "/Plugins/Examples/PVT"
         static let library = package + "/.build/release/libMixPVT.so"
 
+        /// Serialises ``buildIfNeeded()``: tests of several suites call it at once, and a second
+        /// `swift build` relinking the library while another test loads it made that load fail.
+        private static let buildLock = NSLock()
+
         /// Builds the package unless its library is newer than every source it is made from.
         static func buildIfNeeded() throws {
+            buildLock.lock()
+            defer { buildLock.unlock() }
             let sources =
                 [package + "/Package.swift", packageRoot + "/Kit/Package.swift"]
                 + files(under: package + "/Sources") + files(under: packageRoot + "/Kit/Sources")
