@@ -58,6 +58,13 @@ import Testing
         #expect(openBLAS.stdout.contains("(MIXMAE_GEMM=openblas)"), "\(openBLAS.stdout)")
         let wrong = try runMixmae(["--version"], environment: ["MIXMAE_GEMM": "mkl"])
         #expect(wrong.status == 2 && wrong.stderr.contains("set MIXMAE_GEMM to mixkit or openblas"), "\(wrong.stderr)")
+        // Before any command runs: nothing is recorded under a training started with it.
+        let home = try TemporaryFolder()
+        let training = try runMixmae(
+            ["train", "recipes/quickstart/classify.yaml"],
+            environment: ["MIXMAE_GEMM": "mkl", "MIXMAE_HOME": home.path])
+        #expect(training.status == 2 && training.stderr.contains("MIXMAE_GEMM=mkl"), "\(training.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: home.path + "/registry.sqlite"))
         let chosen = try runMixmae(["--version"], environment: ["OPENBLAS_CORETYPE": "Haswell"])
         #expect(chosen.stdout.contains("BLAS: OpenBLAS Haswell (OPENBLAS_CORETYPE=Haswell)"), "\(chosen.stdout)")
         let portable = try runMixmae(["--version"], environment: ["MIXMAE_CPU": "portable"])
