@@ -75,22 +75,24 @@ func blasGEMM(
     {
         return
     }
+    openBLASGEMM(
+        a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
+        alpha: alpha, beta: beta, bias: bias)
+}
+
+/// `cblas_sgemm` on row-major matrices, on OpenBLAS's current thread count. A `bias`
+/// (which needs beta 0) is copied into every row of C first, and the GEMM adds to it.
+@inline(__always)
+func openBLASGEMM(
+    _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>,
+    ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0,
+    bias: UnsafePointer<Float>? = nil
+) {
     var beta = beta
     if let bias {
         for row in 0..<m { (c + row * ldc).update(from: bias, count: n) }
         beta = 1
     }
-    openBLASGEMM(
-        a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-        alpha: alpha, beta: beta)
-}
-
-/// `cblas_sgemm` on row-major matrices, on OpenBLAS's current thread count.
-@inline(__always)
-func openBLASGEMM(
-    _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>,
-    ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0
-) {
     cblas_sgemm(
         CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
         Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
@@ -130,14 +132,9 @@ func gemm(
     }
     if Parallel.gemmThreading == .openblas {
         Parallel.setBLASThreads(threads)
-        var beta = beta
-        if let bias {
-            for row in 0..<m { (c + row * ldc).update(from: bias, count: n) }
-            beta = 1
-        }
         openBLASGEMM(
             a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-            alpha: alpha, beta: beta)
+            alpha: alpha, beta: beta, bias: bias)
         return
     }
     Parallel.configure()
