@@ -40,7 +40,7 @@ struct BenchOpsCommand: ParsableCommand {
     func run() throws {
         let load = MachineLoad.oneMinuteAverage()
         if !output.json {
-            print("threads: \(Parallel.threadCount), 1-minute load average: \(MachineLoad.describe(load))")
+            print("threads: \(Parallel.summary), 1-minute load average: \(MachineLoad.describe(load))")
             print("C kernels: \(CPUFeatures.summary)")
             print("BLAS: \(CPUFeatures.blasSummary)")
             print("GEMM: \(GEMMKernels.summary) (matmul below; sgemm is OpenBLAS's cblas_sgemm on its own threads)")
@@ -68,6 +68,7 @@ struct BenchOpsCommand: ParsableCommand {
             let object: [String: Any] = [
                 "threads": Parallel.threadCount, "kernel_path": CPUFeatures.kernelPath.rawValue,
                 "blas_kernels": CPUFeatures.blasKernels, "gemm_kernels": GEMMKernels.active.rawValue,
+                "pool_spin_us": Parallel.spinMicroseconds,
                 "load_average": load ?? -1,
                 "gemm": gemms.map { r in
                     [

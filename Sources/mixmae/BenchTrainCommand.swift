@@ -151,6 +151,7 @@ struct BenchTrainCommand: ParsableCommand {
                 "parameters": parameters, "threads": Parallel.threadCount, "peak_rss_mib": peak,
                 "kernel_path": CPUFeatures.kernelPath.rawValue, "ranks": comm.size, "allreduce_share": allreduceShare,
                 "blas_kernels": CPUFeatures.blasKernels, "gemm_kernels": GEMMKernels.active.rawValue,
+                "pool_spin_us": Parallel.spinMicroseconds,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))

@@ -25,7 +25,8 @@ struct MixmaeCommand: ParsableCommand {
     )
 
     /// What `mixmae --version` prints: mixmae, the SDK it runs, the stamp a plugin must
-    /// match to load, the compiler, the C kernel path chosen for this CPU, the BLAS and what runs GEMMs.
+    /// match to load, the compiler, the C kernel path chosen for this CPU, the BLAS, what runs GEMMs
+    /// and the compute threads.
     static var versionText: String {
         let host = PluginABI.hostStamp()
         return """
@@ -37,6 +38,7 @@ struct MixmaeCommand: ParsableCommand {
             C kernels: \(CPUFeatures.summary)
             BLAS: \(CPUFeatures.blasSummary)
             GEMM: \(GEMMKernels.summary)
+            compute threads: \(Parallel.summary)
             """
     }
 }

@@ -7,9 +7,10 @@ import MixmaeTasks
 // A child of `mixmae sweep` ends with it (SIGTERM when the sweep process exits).
 ParentDeath.adoptFromEnvironment()
 
-// A bad MIXMAE_GEMM stops the process here, before any command records anything (as a bad
-// MIXMAE_CPU does when MixKit loads), not at the first GEMM of a training.
+// A bad MIXMAE_GEMM or MIXMAE_POOL_SPIN_US stops the process here, before any command records
+// anything (as a bad MIXMAE_CPU does when MixKit loads), not at the first GEMM of a training.
 _ = GEMMKernels.requested
+_ = Parallel.spinMicroseconds
 
 // Every error a user can hit is a UserFacingError: its report goes to standard error and
 // its exit code ends the process (1 for an error, 130 or 143 for an interrupted training).

@@ -41,11 +41,11 @@ import Testing
         #expect(validation.status == 2 && validation.stderr.contains("give a recipe, or --resume RUN"))
     }
 
-    @Test func versionNamesMixmaeTheSDKThePluginStampTheCompilerTheKernelPathTheBLASAndTheGEMMKernels() throws {
+    @Test func versionNamesTheSDKThePluginStampTheCompilerTheKernelPathTheBLASTheGEMMAndTheThreads() throws {
         let result = try runMixmae(["--version"])
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 7, "\(result.stdout)")
+        #expect(lines.count == 8, "\(result.stdout)")
         #expect(lines[0].range(of: #"^mixmae \d+\.\d+\.\d+$"#, options: .regularExpression) != nil, "\(lines)")
         #expect(lines[1].range(of: #"^MixKit SDK \d+\.\d+$"#, options: .regularExpression) != nil, "\(lines)")
         #expect(lines[2].hasPrefix("plugin ABI stamp: SDK "), "\(lines)")
@@ -54,6 +54,18 @@ import Testing
             lines[4].range(of: #"^C kernels: (avx512|avx2|portable) \(CPU runs "#, options: .regularExpression) != nil)
         #expect(lines[5].range(of: #"^BLAS: OpenBLAS \w+"#, options: .regularExpression) != nil, "\(lines)")
         #expect(lines[6].range(of: #"^GEMM: (MixKit avx|OpenBLAS )"#, options: .regularExpression) != nil, "\(lines)")
+        #expect(
+            lines[7].range(
+                of: #"^compute threads: \d+ threads? \(MixKit pool, idle threads spin 1000 us\)$"#,
+                options: .regularExpression) != nil, "\(lines)")
+        let sleeping = try runMixmae(["--version"], environment: ["MIXMAE_POOL_SPIN_US": "0"])
+        #expect(sleeping.stdout.contains("idle threads spin 0 us"), "\(sleeping.stdout)")
+        for bad in ["fast", "-1", "20000000"] {
+            let refused = try runMixmae(["--version"], environment: ["MIXMAE_POOL_SPIN_US": bad])
+            #expect(
+                refused.status == 2 && refused.stderr.contains("MIXMAE_POOL_SPIN_US=\(bad) is not a spin time"),
+                "\(refused.stderr)")
+        }
         let openBLAS = try runMixmae(["--version"], environment: ["MIXMAE_GEMM": "openblas"])
         #expect(openBLAS.stdout.contains("(MIXMAE_GEMM=openblas)"), "\(openBLAS.stdout)")
         let wrong = try runMixmae(["--version"], environment: ["MIXMAE_GEMM": "mkl"])

@@ -12,6 +12,7 @@
 #include "blas_core.h"
 #include "cpu_dispatch.h"
 #include "kernel_ops.h"
+#include "thread_pool.h"
 
 // out[i] = a[i*sa] op b[i*sb] for i < n; sa and sb are 0 or 1; op one of MK_ADD ... MK_MIN.
 void mk_binary(int op, const float *a, ptrdiff_t sa, const float *b, ptrdiff_t sb, float *out, size_t n);

@@ -1,12 +1,13 @@
 import CBLAS
-import Dispatch
+import CKernels
 import Foundation
 
 /// How mixmae shares the machine's cores between OpenBLAS and its own loops.
 ///
 /// The rule: OpenBLAS always runs on one thread; MixKit does all the
-/// threading itself, on GCD's pool (`DispatchQueue.concurrentPerform`), with
-/// ``threadCount`` chunks, and never nests one parallel region in another.
+/// threading itself, on its own pool of ``threadCount`` - 1 workers plus the
+/// calling thread (``forEachPart(_:_:)``), and never nests one parallel region
+/// in another (a nested region runs on the calling thread).
 /// 1. A large GEMM is cut along the larger of M and N into one block per
 ///    thread, each a single-threaded sgemm (see `gemm` in Matmul.swift for the
 ///    measurements: faster than OpenBLAS's threading on the tall-skinny
@@ -22,6 +23,11 @@ import Foundation
 /// threads and only decodes images: it competes for the cores, which is what
 /// makes it keep up.
 ///
+/// The pool's workers spin for a millisecond after each region before they
+/// sleep, so the next region starts at once (GCD's `concurrentPerform`, used
+/// before, put its workers to sleep between regions: 11% of a pico64 step's
+/// CPU time went to the scheduler). `MIXMAE_POOL_SPIN_US` sets the spin time.
+///
 /// `MIXMAE_THREADS` sets ``threadCount`` (default: the number of online cores).
 public enum Parallel {
     /// The number of threads compute uses.
@@ -29,6 +35,22 @@ public enum Parallel {
         if let s = ProcessInfo.processInfo.environment["MIXMAE_THREADS"], let n = Int(s), n > 0 { return n }
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
+
+    /// How long an idle compute thread spins, waiting for the next parallel
+    /// region, before it sleeps (`MIXMAE_POOL_SPIN_US`, default 1000; 0 sleeps
+    /// at once, for a machine shared with other work). A value that is not a
+    /// number of microseconds from 0 to 10,000,000 ends the process with exit
+    /// status 2 and a message saying what to set.
+    public static var spinMicroseconds: Int { mk_pool_spin_microseconds() }
+
+    /// A one-line description of the compute threads, for `--version` and the benchmarks.
+    ///
+    /// ```swift
+    /// print(Parallel.summary)  // "2 threads (MixKit pool, idle threads spin 1000 us)"
+    /// ```
+    public static var summary: String {
+        "\(threadCount) thread\(threadCount == 1 ? "" : "s") (MixKit pool, idle threads spin \(spinMicroseconds) us)"
+    }
 
     /// Below this many elements of work a kernel runs on the calling thread.
     public static let minimumParallelWork = 1 << 15
@@ -74,11 +96,33 @@ public enum Parallel {
             if count > 0 { body(0, count) }
             return
         }
+        forEachPart(chunks) { c in
+            let lo = count * c / chunks
+            let hi = count * (c + 1) / chunks
+            if hi > lo { body(lo, hi) }
+        }
+    }
+
+    /// Runs `body(0)` ... `body(parts - 1)` on the compute pool and the calling
+    /// thread (at most ``threadCount`` at once) and returns when all have run.
+    /// Each part runs exactly once; parts must not depend on each other's order.
+    ///
+    /// ```swift
+    /// Parallel.forEachPart(2) { p in process(half: p) }
+    /// ```
+    public static func forEachPart(_ parts: Int, _ body: (Int) -> Void) {
+        if parts <= 1 || threadCount == 1 {
+            for p in 0..<parts { body(p) }
+            return
+        }
         withoutActuallyEscaping(body) { body in
-            DispatchQueue.concurrentPerform(iterations: chunks) { c in
-                let lo = count * c / chunks
-                let hi = count * (c + 1) / chunks
-                if hi > lo { body(lo, hi) }
+            var part = body
+            withUnsafeMutablePointer(to: &part) { context in
+                mk_pool_run(
+                    parts, Int32(threadCount),
+                    { context, p in
+                        context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(p)
+                    }, context)
             }
         }
     }

@@ -1,6 +1,5 @@
 import CBLAS
 import CKernels
-import Dispatch
 import Foundation
 
 /// Which code multiplies the single-threaded blocks every GEMM of MixKit is cut into.
@@ -145,7 +144,7 @@ func gemm(
     let unit = splitRows ? 48 : 32
     let units = (extent + unit - 1) / unit
     let parts = min(threads, units)
-    DispatchQueue.concurrentPerform(iterations: parts) { p in
+    Parallel.forEachPart(parts) { p in
         let lo = min(extent, units * p / parts * unit)
         let hi = min(extent, units * (p + 1) / parts * unit)
         guard hi > lo else { return }

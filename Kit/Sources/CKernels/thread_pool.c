@@ -1,0 +1,246 @@
+// MixKit's compute thread pool (see include/thread_pool.h).
+#include "thread_pool.h"
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define MK_POOL_RELAX() __builtin_ia32_pause()
+#else
+#define MK_POOL_RELAX() ((void)0)
+#endif
+
+// The most workers the pool starts (a region may ask for more threads; the rest run on the ones there are).
+#define MK_POOL_MAX_WORKERS 255
+
+// `state`: bits 63..32 the current region's number, bit 31 set once the region is closed (its parts are all
+// done: a worker that arrives late must not enter), bits 30..0 the workers inside it. A worker enters with a
+// compare-and-swap that checks the number and the closed bit, and the caller returns only when no worker is
+// inside, so the region's fields (and the caller's context) are never read after the caller has moved on.
+#define MK_POOL_CLOSED ((uint64_t)1 << 31)
+#define MK_POOL_INSIDE ((uint64_t)MK_POOL_CLOSED - 1)
+
+static struct {
+    pthread_mutex_t submit;  // one region at a time
+    pthread_mutex_t grow;    // starting workers
+    _Atomic uint64_t state;
+    _Atomic uint32_t region;  // the futex word: the number of the newest region
+    _Atomic int sleepers;
+    _Atomic int workers;
+    uint32_t last_region;  // guarded by `submit`
+    // The open region; written by its caller before `state` is published.
+    mk_pool_part_fn fn;
+    void *context;
+    long parts;
+    _Atomic long next;
+    _Atomic uint32_t done;  // parts finished; a futex word when the caller sleeps on it
+    _Atomic int caller_sleeps;
+} pool = {.submit = PTHREAD_MUTEX_INITIALIZER, .grow = PTHREAD_MUTEX_INITIALIZER};
+
+// 1 on the pool's workers and on a caller while its region runs: a region started there runs serially.
+static _Thread_local int inside_region;
+
+static long spin_microseconds = -1;
+
+long mk_pool_spin_microseconds(void) {
+    if (spin_microseconds < 0) {
+        const char *value = getenv("MIXMAE_POOL_SPIN_US");
+        if (value == NULL || *value == 0) {
+            spin_microseconds = 1000;
+        } else {
+            char *end = NULL;
+            long v = strtol(value, &end, 10);
+            if (*end != 0 || v < 0 || v > 10000000) {
+                fprintf(stderr,
+                        "mixmae: MIXMAE_POOL_SPIN_US=%s is not a spin time: give microseconds from 0 (idle compute "
+                        "threads sleep at once) to 10000000, or unset it for the default (1000).\n",
+                        value);
+                exit(2);
+            }
+            spin_microseconds = v;
+        }
+    }
+    return spin_microseconds;
+}
+
+int mk_pool_workers(void) { return atomic_load(&pool.workers); }
+
+static long now_microseconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static void run_parts(void) {
+    for (;;) {
+        long part = atomic_fetch_add_explicit(&pool.next, 1, memory_order_relaxed);
+        if (part >= pool.parts) return;
+        pool.fn(pool.context, part);
+        atomic_fetch_add(&pool.done, 1);
+        if (atomic_load(&pool.caller_sleeps)) syscall(SYS_futex, &pool.done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    }
+}
+
+// Spinning only pays while the pool has the cores to itself: a worker preempted in its spin tells that another
+// runnable thread wants the core (measured with one other busy process on 2 cores: pico64 finetuning lost 35-40%
+// with 1 ms spins, nothing when idle workers slept at once). A gap this long between two looks at the clock
+// (256 pauses, normally ~10 us) counts as preempted...
+#define MK_POOL_PREEMPTED_US 200
+// ...and then idle workers sleep at once for this long before they try spinning again.
+#define MK_POOL_BACK_OFF_US 50000
+
+static _Atomic long spin_again_at;  // microseconds; spinning is off until then
+
+// Waits until the region number differs from `seen`: spins for the spin time (unless the cores are contended,
+// see above), then sleeps on the futex.
+static uint32_t wait_for_region(uint32_t seen) {
+    long spin = mk_pool_spin_microseconds();
+    long start = 0, last = 0;
+    if (spin > 0) {
+        start = last = now_microseconds();
+        if (start < atomic_load_explicit(&spin_again_at, memory_order_relaxed)) spin = 0;
+    }
+    for (unsigned i = 1;; i++) {
+        uint32_t region = atomic_load_explicit(&pool.region, memory_order_acquire);
+        if (region != seen) return region;
+        if (spin > 0) {
+            if ((i & 255) != 0) {
+                MK_POOL_RELAX();
+                continue;
+            }
+            long now = now_microseconds();
+            if (now - last > MK_POOL_PREEMPTED_US) {
+                atomic_store_explicit(&spin_again_at, now + MK_POOL_BACK_OFF_US, memory_order_relaxed);
+            } else if (now - start < spin) {
+                last = now;
+                MK_POOL_RELAX();
+                continue;
+            }
+        }
+        // Announce the sleep before the futex reads the word: a caller that publishes a region after this
+        // increment sees a sleeper and wakes it; one that published before makes the futex return at once.
+        atomic_fetch_add(&pool.sleepers, 1);
+        syscall(SYS_futex, &pool.region, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+        atomic_fetch_sub(&pool.sleepers, 1);
+        spin = mk_pool_spin_microseconds();
+        if (spin > 0) {
+            start = last = now_microseconds();
+            if (start < atomic_load_explicit(&spin_again_at, memory_order_relaxed)) spin = 0;
+        }
+    }
+}
+
+static void *worker_main(void *unused) {
+    (void)unused;
+    inside_region = 1;
+    uint32_t seen = atomic_load(&pool.region);
+    for (;;) {
+        uint32_t region = wait_for_region(seen);
+        seen = region;
+        uint64_t state = atomic_load_explicit(&pool.state, memory_order_acquire);
+        int entered = 0;
+        while ((uint32_t)(state >> 32) == region && (state & MK_POOL_CLOSED) == 0) {
+            if (atomic_compare_exchange_weak_explicit(&pool.state, &state, state + 1, memory_order_acquire,
+                                                      memory_order_acquire)) {
+                entered = 1;
+                break;
+            }
+        }
+        if (!entered) continue;
+        run_parts();
+        atomic_fetch_sub_explicit(&pool.state, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+// Starts workers until there are `wanted` (at most MK_POOL_MAX_WORKERS); returns how many there are.
+static int grow_to(int wanted) {
+    if (wanted > MK_POOL_MAX_WORKERS) wanted = MK_POOL_MAX_WORKERS;
+    int have = atomic_load_explicit(&pool.workers, memory_order_acquire);
+    if (have >= wanted) return have;
+    mk_pool_spin_microseconds();  // read the setting before any worker does
+    pthread_mutex_lock(&pool.grow);
+    have = atomic_load(&pool.workers);
+    while (have < wanted) {
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_t thread;
+        int failed = pthread_create(&thread, &attr, worker_main, NULL);
+        pthread_attr_destroy(&attr);
+        if (failed) break;
+        have++;
+        atomic_store_explicit(&pool.workers, have, memory_order_release);
+    }
+    pthread_mutex_unlock(&pool.grow);
+    return have;
+}
+
+static void run_serially(long parts, mk_pool_part_fn fn, void *context) {
+    for (long part = 0; part < parts; part++) fn(context, part);
+}
+
+// Waits until every part is done: spins while the parts still running are likely to end soon, then (a worker
+// preempted in the middle of its part, on a contended machine) sleeps on the futex until the last one ends,
+// leaving the core to whoever runs instead.
+static void wait_for_parts(long parts) {
+    long start = 0;
+    for (unsigned i = 1;; i++) {
+        uint32_t done = atomic_load_explicit(&pool.done, memory_order_acquire);
+        if (done >= (uint32_t)parts) return;
+        if ((i & 255) != 0) {
+            MK_POOL_RELAX();
+            continue;
+        }
+        long now = now_microseconds();
+        if (start == 0) start = now;
+        if (now - start < MK_POOL_PREEMPTED_US) continue;
+        atomic_store_explicit(&spin_again_at, now + MK_POOL_BACK_OFF_US, memory_order_relaxed);
+        // Announce the sleep before the futex reads the word (as the workers do for `region`).
+        atomic_store(&pool.caller_sleeps, 1);
+        syscall(SYS_futex, &pool.done, FUTEX_WAIT_PRIVATE, done, NULL, NULL, 0);
+        atomic_store(&pool.caller_sleeps, 0);
+    }
+}
+
+// Spins until no worker is inside the region (they leave right after their last part).
+static void wait_for_workers_to_leave(void) {
+    for (unsigned i = 1; (atomic_load_explicit(&pool.state, memory_order_acquire) & MK_POOL_INSIDE) != 0; i++) {
+        if ((i & 4095) == 0) sched_yield();
+        else MK_POOL_RELAX();
+    }
+}
+
+void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context) {
+    if (parts <= 0) return;
+    if (parts == 1 || threads <= 1 || inside_region || grow_to(threads - 1) == 0 ||
+        pthread_mutex_trylock(&pool.submit) != 0) {
+        run_serially(parts, fn, context);
+        return;
+    }
+    pool.fn = fn;
+    pool.context = context;
+    pool.parts = parts;
+    atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    uint32_t region = ++pool.last_region;
+    atomic_store_explicit(&pool.state, (uint64_t)region << 32, memory_order_release);
+    atomic_store(&pool.region, region);
+    if (atomic_load(&pool.sleepers) > 0) syscall(SYS_futex, &pool.region, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    inside_region = 1;
+    run_parts();
+    inside_region = 0;
+    wait_for_parts(parts);
+    atomic_fetch_or_explicit(&pool.state, MK_POOL_CLOSED, memory_order_acq_rel);
+    wait_for_workers_to_leave();
+    pthread_mutex_unlock(&pool.submit);
+}

@@ -1,0 +1,93 @@
+import Foundation
+import MixKit
+import Testing
+
+/// MixKit's compute pool (`Parallel.forEachPart`, `mk_pool_run`): every part
+/// runs exactly once, parts run on more than one thread at once, a region
+/// started inside a part or from several threads at a time still runs every
+/// part (serially), and workers that went to sleep are woken for new work.
+@Suite struct ThreadPoolTests {
+    /// A counter per part, written only by the thread that runs that part.
+    final class PartLog: @unchecked Sendable {
+        var runs: [Int]
+        var threads: [UInt]
+        init(_ parts: Int) {
+            runs = Array(repeating: 0, count: parts)
+            threads = Array(repeating: 0, count: parts)
+        }
+        func record(_ part: Int) {
+            runs[part] += 1
+            threads[part] = UInt(pthread_self())
+        }
+    }
+
+    @Test(arguments: [2, 3, 17, 1_000])
+    func everyPartRunsExactlyOnce(_ parts: Int) {
+        for _ in 0..<50 {
+            let log = PartLog(parts)
+            Parallel.forEachPart(parts) { log.record($0) }
+            #expect(log.runs == Array(repeating: 1, count: parts))
+        }
+    }
+
+    @Test func forRangesCoversTheRangeOnceInContiguousChunks() {
+        let count = 100_003
+        var hits = [Int](repeating: 0, count: count)
+        hits.withUnsafeMutableBufferPointer { hits in
+            Parallel.forRanges(count, work: count * 64) { lo, hi in
+                for i in lo..<hi { hits[i] += 1 }
+            }
+        }
+        #expect(hits.allSatisfy { $0 == 1 })
+    }
+
+    @Test(.enabled(if: Parallel.threadCount >= 2))
+    func twoSlowPartsRunAtTheSameTimeOnTwoThreads() {
+        // Once right after other work (the workers spin) and once after an idle pause long enough for them to
+        // fall asleep (1 ms spin), so the futex wake-up is what brings a worker in. A region started while
+        // another test's region holds the pool runs serially, so each case gets a few tries.
+        for pause in [0, 20_000] {
+            var overlapped = false
+            var report = ""
+            for _ in 0..<10 where !overlapped {
+                usleep(UInt32(pause))
+                let log = PartLog(2)
+                let start = Date()
+                Parallel.forEachPart(2) { part in
+                    log.record(part)
+                    usleep(60_000)
+                }
+                let seconds = Date().timeIntervalSince(start)
+                #expect(log.runs == [1, 1])
+                overlapped = log.threads[0] != log.threads[1] && seconds < 0.110
+                report = "two 60 ms parts took \(seconds) s, threads \(log.threads)"
+            }
+            #expect(overlapped, "after a pause of \(pause) us: \(report)")
+        }
+    }
+
+    @Test func aRegionInsideAPartRunsAllItsPartsOnThatThread() {
+        let outer = PartLog(4)
+        let inner = (0..<4).map { _ in PartLog(8) }
+        Parallel.forEachPart(4) { o in
+            outer.record(o)
+            Parallel.forEachPart(8) { i in inner[o].record(i) }
+        }
+        #expect(outer.runs == [1, 1, 1, 1])
+        for o in 0..<4 {
+            #expect(inner[o].runs == Array(repeating: 1, count: 8))
+            #expect(Set(inner[o].threads) == [outer.threads[o]], "part \(o)'s inner region left its thread")
+        }
+    }
+
+    @Test func regionsFromManyThreadsAtOnceAllComplete() {
+        let callers = 8
+        let logs = (0..<callers).map { _ in (0..<200).map { _ in PartLog(16) } }
+        DispatchQueue.concurrentPerform(iterations: callers) { c in
+            for r in 0..<200 { Parallel.forEachPart(16) { logs[c][r].record($0) } }
+        }
+        for c in 0..<callers {
+            for r in 0..<200 { #expect(logs[c][r].runs == Array(repeating: 1, count: 16), "caller \(c) region \(r)") }
+        }
+    }
+}
