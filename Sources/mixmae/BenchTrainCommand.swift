@@ -151,7 +151,7 @@ struct BenchTrainCommand: ParsableCommand {
                 "parameters": parameters, "threads": Parallel.threadCount, "peak_rss_mib": peak,
                 "kernel_path": CPUFeatures.kernelPath.rawValue, "ranks": comm.size, "allreduce_share": allreduceShare,
                 "blas_kernels": CPUFeatures.blasKernels, "gemm_kernels": GEMMKernels.active.rawValue,
-                "pool_spin_us": Parallel.spinMicroseconds,
+                "pool_spin_us": Parallel.spinMicroseconds, "pool_back_offs": Parallel.backOffs,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -162,6 +162,9 @@ struct BenchTrainCommand: ParsableCommand {
                     + "\(String(format: "%.1f", Double(batchSize) / median)) images/s, peak RSS "
                     + "\(String(format: "%.1f", peak)) MiB\(comm.size > 1 ? " on rank 0" : "") (\(Parallel.threadCount) threads\(job))"
                     + "; C kernels \(CPUFeatures.kernelPath), \(CPUFeatures.blasSummary), GEMM \(GEMMKernels.summary)"
+                    + (Parallel.backOffs > 0
+                        ? "; the compute threads were preempted \(Parallel.backOffs) times (another process used the cores)"
+                        : "")
             )
         }
     }

@@ -1,4 +1,7 @@
 // MixKit's compute thread pool (see include/thread_pool.h).
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE  // RUSAGE_THREAD
+#endif
 #include "thread_pool.h"
 
 #include <limits.h>
@@ -9,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -99,6 +103,14 @@ static void run_parts(void) {
 #define MK_POOL_BACK_OFF_US 50000
 
 static _Atomic long spin_again_at;  // microseconds; spinning is off until then
+static _Atomic long back_offs;
+
+long mk_pool_back_offs(void) { return atomic_load(&back_offs); }
+
+static void back_off(long now) {
+    atomic_store_explicit(&spin_again_at, now + MK_POOL_BACK_OFF_US, memory_order_relaxed);
+    atomic_fetch_add_explicit(&back_offs, 1, memory_order_relaxed);
+}
 
 // Waits until the region number differs from `seen`: spins for the spin time (unless the cores are contended,
 // see above), then sleeps on the futex.
@@ -119,7 +131,7 @@ static uint32_t wait_for_region(uint32_t seen) {
             }
             long now = now_microseconds();
             if (now - last > MK_POOL_PREEMPTED_US) {
-                atomic_store_explicit(&spin_again_at, now + MK_POOL_BACK_OFF_US, memory_order_relaxed);
+                back_off(now);
             } else if (now - start < spin) {
                 last = now;
                 MK_POOL_RELAX();
@@ -139,9 +151,39 @@ static uint32_t wait_for_region(uint32_t seen) {
     }
 }
 
+// Involuntary context switches of a worker (the system preempted it, in a part or in its spin). A quiet
+// machine preempts a worker now and then (kernel threads: 10-20 times a second measured here); a contended
+// one at every scheduler slice (a few milliseconds). Two within this window count as contention.
+#define MK_POOL_PREEMPTION_WINDOW_US 20000
+
+struct preemption_check {
+    long window_start;     // microseconds
+    long window_switches;  // the count when the window started
+    long checked_at;
+};
+
+// At most once a millisecond: backs off when the system preempted this worker twice within the window.
+static void check_preemption(struct preemption_check *check) {
+    if (mk_pool_spin_microseconds() == 0) return;
+    long now = now_microseconds();
+    if (now - check->checked_at < 1000) return;
+    check->checked_at = now;
+    struct rusage usage;
+    if (getrusage(RUSAGE_THREAD, &usage) != 0) return;
+    if (now - check->window_start > MK_POOL_PREEMPTION_WINDOW_US) {
+        check->window_start = now;
+        check->window_switches = usage.ru_nivcsw;
+    } else if (usage.ru_nivcsw - check->window_switches >= 2) {
+        back_off(now);
+        check->window_start = now;
+        check->window_switches = usage.ru_nivcsw;
+    }
+}
+
 static void *worker_main(void *unused) {
     (void)unused;
     inside_region = 1;
+    struct preemption_check preemption = {0, 0, 0};
     uint32_t seen = atomic_load(&pool.region);
     for (;;) {
         uint32_t region = wait_for_region(seen);
@@ -158,6 +200,7 @@ static void *worker_main(void *unused) {
         if (!entered) continue;
         run_parts();
         atomic_fetch_sub_explicit(&pool.state, 1, memory_order_release);
+        check_preemption(&preemption);
     }
     return NULL;
 }
@@ -189,11 +232,14 @@ static void run_serially(long parts, mk_pool_part_fn fn, void *context) {
     for (long part = 0; part < parts; part++) fn(context, part);
 }
 
-// Waits until every part is done: spins while the parts still running are likely to end soon, then (a worker
-// preempted in the middle of its part, on a contended machine) sleeps on the futex until the last one ends,
-// leaving the core to whoever runs instead.
+// How long the caller spins for the other threads' parts before it sleeps until the last one ends.
+#define MK_POOL_CALLER_SPIN_US 2000
+
+// Waits until every part is done: spins while the parts still running are likely to end soon, then sleeps on
+// the futex until the last one ends (a worker preempted in the middle of its part, on a contended machine),
+// leaving the core to whoever runs instead. A caller preempted while it spins also means contention.
 static void wait_for_parts(long parts) {
-    long start = 0;
+    long start = 0, last = 0;
     for (unsigned i = 1;; i++) {
         uint32_t done = atomic_load_explicit(&pool.done, memory_order_acquire);
         if (done >= (uint32_t)parts) return;
@@ -203,12 +249,15 @@ static void wait_for_parts(long parts) {
         }
         long now = now_microseconds();
         if (start == 0) start = now;
-        if (now - start < MK_POOL_PREEMPTED_US) continue;
-        atomic_store_explicit(&spin_again_at, now + MK_POOL_BACK_OFF_US, memory_order_relaxed);
+        if (last != 0 && now - last > MK_POOL_PREEMPTED_US)
+            back_off(now);
+        last = now;
+        if (now - start < MK_POOL_CALLER_SPIN_US) continue;
         // Announce the sleep before the futex reads the word (as the workers do for `region`).
         atomic_store(&pool.caller_sleeps, 1);
         syscall(SYS_futex, &pool.done, FUTEX_WAIT_PRIVATE, done, NULL, NULL, 0);
         atomic_store(&pool.caller_sleeps, 0);
+        start = last = 0;
     }
 }
 

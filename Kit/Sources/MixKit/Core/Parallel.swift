@@ -43,6 +43,12 @@ public enum Parallel {
     /// status 2 and a message saying what to set.
     public static var spinMicroseconds: Int { mk_pool_spin_microseconds() }
 
+    /// How many times the pool found one of its threads preempted while it
+    /// waited (another process wanted the cores) and stopped spinning for 50 ms.
+    /// `mixmae bench train` reports it: a count above zero means the timing
+    /// was taken on a contended machine.
+    public static var backOffs: Int { mk_pool_back_offs() }
+
     /// A one-line description of the compute threads, for `--version` and the benchmarks.
     ///
     /// ```swift
