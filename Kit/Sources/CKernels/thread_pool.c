@@ -4,6 +4,7 @@
 #endif
 #include "thread_pool.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -27,11 +28,14 @@
 #define MK_POOL_MAX_WORKERS 255
 
 // `state`: bits 63..32 the current region's number, bit 31 set once the region is closed (its parts are all
-// done: a worker that arrives late must not enter), bits 30..0 the workers inside it. A worker enters with a
-// compare-and-swap that checks the number and the closed bit, and the caller returns only when no worker is
-// inside, so the region's fields (and the caller's context) are never read after the caller has moved on.
+// done: a worker that arrives late must not enter), bits 30..16 how many workers may enter (the region's
+// threads - 1), bits 15..0 the workers inside it. A worker enters with a compare-and-swap that checks the
+// number, the closed bit and the limit, and the caller returns only when no worker is inside, so the region's
+// fields (and the caller's context) are never read after the caller has moved on.
 #define MK_POOL_CLOSED ((uint64_t)1 << 31)
-#define MK_POOL_INSIDE ((uint64_t)MK_POOL_CLOSED - 1)
+#define MK_POOL_LIMIT_SHIFT 16
+#define MK_POOL_LIMIT(state) (((state) >> MK_POOL_LIMIT_SHIFT) & 0x7fff)
+#define MK_POOL_INSIDE ((uint64_t)0xffff)
 
 static struct {
     pthread_mutex_t submit;  // one region at a time
@@ -53,27 +57,26 @@ static struct {
 // 1 on the pool's workers and on a caller while its region runs: a region started there runs serially.
 static _Thread_local int inside_region;
 
-static long spin_microseconds = -1;
+static _Atomic long spin_microseconds = -1;  // -1 until the setting is read (reading it twice does no harm)
 
 long mk_pool_spin_microseconds(void) {
-    if (spin_microseconds < 0) {
-        const char *value = getenv("MIXMAE_POOL_SPIN_US");
-        if (value == NULL || *value == 0) {
-            spin_microseconds = 1000;
-        } else {
-            char *end = NULL;
-            long v = strtol(value, &end, 10);
-            if (*end != 0 || v < 0 || v > 10000000) {
-                fprintf(stderr,
-                        "mixmae: MIXMAE_POOL_SPIN_US=%s is not a spin time: give microseconds from 0 (idle compute "
-                        "threads sleep at once) to 10000000, or unset it for the default (1000).\n",
-                        value);
-                exit(2);
-            }
-            spin_microseconds = v;
+    long known = atomic_load_explicit(&spin_microseconds, memory_order_relaxed);
+    if (known >= 0) return known;
+    const char *value = getenv("MIXMAE_POOL_SPIN_US");
+    long v = 1000;
+    if (value != NULL && *value != 0) {
+        char *end = NULL;
+        v = strtol(value, &end, 10);
+        if (*end != 0 || v < 0 || v > 10000000) {
+            fprintf(stderr,
+                    "mixmae: MIXMAE_POOL_SPIN_US=%s is not a spin time: give microseconds from 0 (idle compute "
+                    "threads sleep at once) to 10000000, or unset it for the default (1000).\n",
+                    value);
+            exit(2);
         }
     }
-    return spin_microseconds;
+    atomic_store_explicit(&spin_microseconds, v, memory_order_relaxed);
+    return v;
 }
 
 int mk_pool_workers(void) { return atomic_load(&pool.workers); }
@@ -190,7 +193,8 @@ static void *worker_main(void *unused) {
         seen = region;
         uint64_t state = atomic_load_explicit(&pool.state, memory_order_acquire);
         int entered = 0;
-        while ((uint32_t)(state >> 32) == region && (state & MK_POOL_CLOSED) == 0) {
+        while ((uint32_t)(state >> 32) == region && (state & MK_POOL_CLOSED) == 0 &&
+               (state & MK_POOL_INSIDE) < MK_POOL_LIMIT(state)) {
             if (atomic_compare_exchange_weak_explicit(&pool.state, &state, state + 1, memory_order_acquire,
                                                       memory_order_acquire)) {
                 entered = 1;
@@ -205,12 +209,28 @@ static void *worker_main(void *unused) {
     return NULL;
 }
 
+// In a child forked by any thread the workers do not exist: start from an empty pool (the child starts its
+// own workers at its first region). Forking from inside a part is not supported: the child would wait for
+// parts other threads had taken.
+static void reset_in_child(void) {
+    pthread_mutex_init(&pool.submit, NULL);
+    pthread_mutex_init(&pool.grow, NULL);
+    atomic_store(&pool.workers, 0);
+    atomic_store(&pool.sleepers, 0);
+    atomic_store(&pool.caller_sleeps, 0);
+    atomic_store(&pool.state, MK_POOL_CLOSED);
+}
+
+static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+static void install_fork_handler(void) { pthread_atfork(NULL, NULL, reset_in_child); }
+
 // Starts workers until there are `wanted` (at most MK_POOL_MAX_WORKERS); returns how many there are.
 static int grow_to(int wanted) {
     if (wanted > MK_POOL_MAX_WORKERS) wanted = MK_POOL_MAX_WORKERS;
     int have = atomic_load_explicit(&pool.workers, memory_order_acquire);
     if (have >= wanted) return have;
     mk_pool_spin_microseconds();  // read the setting before any worker does
+    pthread_once(&fork_handler_once, install_fork_handler);
     pthread_mutex_lock(&pool.grow);
     have = atomic_load(&pool.workers);
     while (have < wanted) {
@@ -276,13 +296,15 @@ void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context) {
         run_serially(parts, fn, context);
         return;
     }
+    int saved_errno = errno;  // the futex calls below may set it; the caller's code must not see that
     pool.fn = fn;
     pool.context = context;
     pool.parts = parts;
     atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
     uint32_t region = ++pool.last_region;
-    atomic_store_explicit(&pool.state, (uint64_t)region << 32, memory_order_release);
+    uint64_t limit = (uint64_t)(threads - 1 < MK_POOL_MAX_WORKERS ? threads - 1 : MK_POOL_MAX_WORKERS);
+    atomic_store_explicit(&pool.state, (uint64_t)region << 32 | limit << MK_POOL_LIMIT_SHIFT, memory_order_release);
     atomic_store(&pool.region, region);
     if (atomic_load(&pool.sleepers) > 0) syscall(SYS_futex, &pool.region, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     inside_region = 1;
@@ -292,4 +314,5 @@ void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context) {
     atomic_fetch_or_explicit(&pool.state, MK_POOL_CLOSED, memory_order_acq_rel);
     wait_for_workers_to_leave();
     pthread_mutex_unlock(&pool.submit);
+    errno = saved_errno;
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import MixKit
 import Testing
@@ -88,6 +89,42 @@ import Testing
         }
         for c in 0..<callers {
             for r in 0..<200 { #expect(logs[c][r].runs == Array(repeating: 1, count: 16), "caller \(c) region \(r)") }
+        }
+    }
+
+    /// Counts the parts running at once.
+    final class Concurrency: @unchecked Sendable {
+        let lock = NSLock()
+        var running = 0
+        var most = 0
+        func enter() {
+            lock.lock()
+            running += 1
+            most = max(most, running)
+            lock.unlock()
+        }
+        func leave() {
+            lock.lock()
+            running -= 1
+            lock.unlock()
+        }
+    }
+
+    @Test func aRegionNeverRunsOnMoreThreadsThanItAsksFor() {
+        // A region for 4 threads first, so the pool has 3 workers; then regions for 2 must use one of them.
+        for threads: Int32 in [4, 2, 1] {
+            let concurrency = Concurrency()
+            var body: (Int) -> Void = { _ in
+                concurrency.enter()
+                usleep(3_000)
+                concurrency.leave()
+            }
+            withUnsafeMutablePointer(to: &body) { context in
+                mk_pool_run(
+                    8, threads,
+                    { context, p in context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(p) }, context)
+            }
+            #expect(concurrency.most <= Int(threads), "\(concurrency.most) parts at once in a region for \(threads)")
         }
     }
 }

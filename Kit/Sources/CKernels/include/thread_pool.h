@@ -15,7 +15,8 @@
 // Regions do not nest: a region started from inside a part, or while another
 // thread's region runs, runs all its parts on the calling thread (same result,
 // no deadlock). Parts are claimed in order from a shared counter, so each runs
-// exactly once, on whichever thread takes it first.
+// exactly once, on whichever thread takes it first. A forked child starts with
+// an empty pool (fork from inside a part is not supported).
 #include <stddef.h>
 
 // One part of a region: `part` is in 0 ..< parts.
@@ -23,8 +24,9 @@ typedef void (*mk_pool_part_fn)(void *context, long part);
 
 // Runs fn(context, 0) ... fn(context, parts - 1) on the pool and the calling
 // thread, and returns when all have finished. `threads` is how many threads
-// may work on it (the caller included; the pool grows to threads - 1 workers
-// on first use and never shrinks).
+// may work on it at once (the caller included; the pool grows to threads - 1
+// workers, at most 255, on first use and never shrinks). `parts` must be
+// below 2^31.
 void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context);
 
 // How long an idle worker spins before it sleeps, in microseconds (default

@@ -121,11 +121,12 @@ public enum Parallel {
             for p in 0..<parts { body(p) }
             return
         }
+        precondition(parts < 1 << 31, "Parallel.forEachPart: \(parts) parts; at most 2^31 - 1")
         withoutActuallyEscaping(body) { body in
             var part = body
             withUnsafeMutablePointer(to: &part) { context in
                 mk_pool_run(
-                    parts, Int32(threadCount),
+                    parts, Int32(clamping: threadCount),
                     { context, p in
                         context!.assumingMemoryBound(to: ((Int) -> Void).self).pointee(p)
                     }, context)
