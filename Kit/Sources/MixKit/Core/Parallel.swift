@@ -17,9 +17,10 @@ import Foundation
 /// 3. Element-wise, normalisation and reduction kernels split their rows into
 ///    ``threadCount`` chunks, only when the work is large enough to pay for the
 ///    hand-off (``minimumParallelWork`` elements).
-/// OpenBLAS's own threads would busy-wait after each call and take a core from
-/// the next parallel kernel (measured: +25% CPU time per small128 step), so
-/// the two kinds of parallelism are never mixed. Data loading runs on its own
+/// OpenBLAS's threads busy-wait after each call as the pool's do, and two sets
+/// of spinning threads take the cores from each other (measured with GCD
+/// before the pool: +25% CPU time per small128 step), so the two kinds of
+/// parallelism are never mixed. Data loading runs on its own
 /// threads and only decodes images: it competes for the cores, which is what
 /// makes it keep up.
 ///
@@ -27,6 +28,8 @@ import Foundation
 /// sleep, so the next region starts at once (GCD's `concurrentPerform`, used
 /// before, put its workers to sleep between regions: 11% of a pico64 step's
 /// CPU time went to the scheduler). `MIXMAE_POOL_SPIN_US` sets the spin time.
+/// A worker the system preempts twice within 20 ms (another process wants the
+/// cores) stops the spinning for 50 ms (``backOffs`` counts it).
 ///
 /// `MIXMAE_THREADS` sets ``threadCount`` (default: the number of online cores).
 public enum Parallel {
@@ -43,10 +46,10 @@ public enum Parallel {
     /// status 2 and a message saying what to set.
     public static var spinMicroseconds: Int { mk_pool_spin_microseconds() }
 
-    /// How many times the pool found one of its threads preempted while it
-    /// waited (another process wanted the cores) and stopped spinning for 50 ms.
-    /// `mixmae bench train` reports it: a count above zero means the timing
-    /// was taken on a contended machine.
+    /// How many times the pool found its threads preempted (twice within
+    /// 20 ms, or the caller while it waited: another process wanted the cores)
+    /// and stopped spinning for 50 ms. `mixmae bench train` reports it: a quiet
+    /// machine gives 0-2 in a run, a contended one dozens.
     public static var backOffs: Int { mk_pool_back_offs() }
 
     /// A one-line description of the compute threads, for `--version` and the benchmarks.
