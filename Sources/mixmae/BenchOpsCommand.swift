@@ -40,7 +40,7 @@ struct BenchOpsCommand: ParsableCommand {
     func run() throws {
         let load = MachineLoad.oneMinuteAverage()
         if !output.json {
-            print("threads: \(Parallel.summary), 1-minute load average: \(MachineLoad.describe(load))")
+            print("compute threads: \(Parallel.summary), 1-minute load average: \(MachineLoad.describe(load))")
             print("C kernels: \(CPUFeatures.summary)")
             print("BLAS: \(CPUFeatures.blasSummary)")
             print("GEMM: \(GEMMKernels.summary) (matmul below; sgemm is OpenBLAS's cblas_sgemm on its own threads)")

@@ -97,10 +97,11 @@ static void run_parts(void) {
     }
 }
 
-// Spinning only pays while the pool has the cores to itself: a worker preempted in its spin tells that another
-// runnable thread wants the core (measured with one other busy process on 2 cores: pico64 finetuning lost 35-40%
-// with 1 ms spins, nothing when idle workers slept at once). A gap this long between two looks at the clock
-// (256 pauses, normally ~10 us) counts as preempted...
+// Spinning only pays while the pool has the cores to itself (measured with one other busy process on 2 cores:
+// pico64 finetuning lost 35-40% to GCD with 1 ms spins, 27-36% with the back-off below, nothing when idle
+// workers slept at once, MIXMAE_POOL_SPIN_US=0). A thread preempted while it waits tells that another runnable
+// thread wants the core: a gap this long between two looks at the clock (256 pauses, normally ~10 us) counts
+// as preempted...
 #define MK_POOL_PREEMPTED_US 200
 // ...and then idle workers sleep at once for this long before they try spinning again.
 #define MK_POOL_BACK_OFF_US 50000
@@ -115,15 +116,19 @@ static void back_off(long now) {
     atomic_fetch_add_explicit(&back_offs, 1, memory_order_relaxed);
 }
 
+// The spin time for a wait that starts now (0 while backing off); sets `start` when it is not 0.
+static long spin_budget(long *start) {
+    long spin = mk_pool_spin_microseconds();
+    if (spin == 0) return 0;
+    *start = now_microseconds();
+    return *start < atomic_load_explicit(&spin_again_at, memory_order_relaxed) ? 0 : spin;
+}
+
 // Waits until the region number differs from `seen`: spins for the spin time (unless the cores are contended,
 // see above), then sleeps on the futex.
 static uint32_t wait_for_region(uint32_t seen) {
-    long spin = mk_pool_spin_microseconds();
-    long start = 0, last = 0;
-    if (spin > 0) {
-        start = last = now_microseconds();
-        if (start < atomic_load_explicit(&spin_again_at, memory_order_relaxed)) spin = 0;
-    }
+    long start = 0;
+    long spin = spin_budget(&start), last = start;
     for (unsigned i = 1;; i++) {
         uint32_t region = atomic_load_explicit(&pool.region, memory_order_acquire);
         if (region != seen) return region;
@@ -146,11 +151,8 @@ static uint32_t wait_for_region(uint32_t seen) {
         atomic_fetch_add(&pool.sleepers, 1);
         syscall(SYS_futex, &pool.region, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
         atomic_fetch_sub(&pool.sleepers, 1);
-        spin = mk_pool_spin_microseconds();
-        if (spin > 0) {
-            start = last = now_microseconds();
-            if (start < atomic_load_explicit(&spin_again_at, memory_order_relaxed)) spin = 0;
-        }
+        spin = spin_budget(&start);
+        last = start;
     }
 }
 

@@ -33,8 +33,8 @@ void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context);
 // 1000; MIXMAE_POOL_SPIN_US sets it, 0 sleeps at once).
 long mk_pool_spin_microseconds(void);
 
-// How many times the pool saw a thread of its own preempted while it waited (another process wants the
-// cores) and stopped spinning for 50 ms.
+// How many times the pool found its threads preempted (a worker twice within 20 ms, or a thread while it
+// waited: another process wants the cores) and stopped spinning for 50 ms.
 long mk_pool_back_offs(void);
 
 // Worker threads started so far.

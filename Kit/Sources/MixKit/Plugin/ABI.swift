@@ -56,8 +56,8 @@ public enum PluginABI {
     /// head's level, channel and stride checks), `FeatureMap.probe` (MixKitTesting) and
     /// ``GEMMKernels`` (which code multiplies GEMM blocks: MixKit's own SGEMM or OpenBLAS). New
     /// functions and types only: no layout changed, so 2.3 plugins still load.
-    /// 2.8: ``Parallel/forEachPart(_:_:)``, ``Parallel/spinMicroseconds`` and ``Parallel/summary``
-    /// (MixKit's own compute thread pool replaces GCD's `concurrentPerform`). New functions
+    /// 2.8: ``Parallel/forEachPart(_:_:)``, ``Parallel/spinMicroseconds``, ``Parallel/backOffs`` and
+    /// ``Parallel/summary`` (MixKit's own compute thread pool replaces GCD's `concurrentPerform`). New functions
     /// only: no layout changed, so 2.3 plugins still load.
     @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 8 }
 
