@@ -163,7 +163,7 @@ struct BenchTrainCommand: ParsableCommand {
                     + "\(String(format: "%.1f", peak)) MiB\(comm.size > 1 ? " on rank 0" : "") (\(Parallel.threadCount) threads\(job))"
                     + "; C kernels \(CPUFeatures.kernelPath), \(CPUFeatures.blasSummary), GEMM \(GEMMKernels.summary)"
                     + (Parallel.backOffs > 0
-                        ? "; the compute threads stopped spinning \(Parallel.backOffs) times after preemptions (another process wanted the cores)"
+                        ? "; the compute threads stopped spinning \(Parallel.backOffs) times (other threads wanted the cores)"
                         : "")
             )
         }

@@ -5,6 +5,7 @@
 #include "thread_pool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -97,11 +99,12 @@ static void run_parts(void) {
     }
 }
 
-// Spinning only pays while the pool has the cores to itself (measured with one other busy process on 2 cores:
-// pico64 finetuning lost 35-40% to GCD with 1 ms spins, 27-36% with the back-off below, nothing when idle
-// workers slept at once, MIXMAE_POOL_SPIN_US=0). A thread preempted while it waits tells that another runnable
-// thread wants the core: a gap this long between two looks at the clock (256 pauses, normally ~10 us) counts
-// as preempted...
+// Spinning only pays while the pool has the cores to itself. Measured with one other busy process on 2 cores,
+// pico64 finetuning: 1 ms spins lost 35-40% to GCD, the preemption back-off alone 27-36%, sleeping at once
+// (MIXMAE_POOL_SPIN_US=0) nothing; with the load check below as well, images/s went from 262-272 to 399-468
+// against the build without it (small128: 14.1-15.2 to 16.5-17.5). A thread preempted while it waits tells
+// that another runnable thread wants the core: a gap this long between two looks at the clock (256 pauses,
+// normally ~10 us) counts as preempted...
 #define MK_POOL_PREEMPTED_US 200
 // ...and then idle workers sleep at once for this long before they try spinning again.
 #define MK_POOL_BACK_OFF_US 50000
@@ -111,9 +114,71 @@ static _Atomic long back_offs;
 
 long mk_pool_back_offs(void) { return atomic_load(&back_offs); }
 
+int mk_pool_backing_off(void) { return now_microseconds() < atomic_load(&spin_again_at); }
+
+// Stops spinning until MK_POOL_BACK_OFF_US from now (counted once when spinning was on).
 static void back_off(long now) {
-    atomic_store_explicit(&spin_again_at, now + MK_POOL_BACK_OFF_US, memory_order_relaxed);
-    atomic_fetch_add_explicit(&back_offs, 1, memory_order_relaxed);
+    long until = atomic_exchange_explicit(&spin_again_at, now + MK_POOL_BACK_OFF_US, memory_order_relaxed);
+    if (until <= now) atomic_fetch_add_explicit(&back_offs, 1, memory_order_relaxed);
+}
+
+// Preemptions are a late sign: by then a part has waited a scheduler slice. The kernel's count of runnable
+// threads says it earlier. /proc/loadavg's fourth field ("2/250": runnable/all) counts every runnable thread
+// on the machine, this process's compute threads among them; the others, if there are more than the cores the
+// pool does not use, would have to preempt a spinning thread to run. Measured here: with nothing else running,
+// 99% of samples counted only the reading thread, 1% one more (a kernel thread); with one busy process, every
+// sample counted it. So a check every few milliseconds backs off after two in a row that see other threads.
+#define MK_POOL_LOAD_CHECK_US 5000
+#define MK_POOL_LOAD_STRIKES 4
+
+static _Atomic long load_checked_at;  // microseconds
+static _Atomic int load_strikes;      // consecutive checks that saw other runnable threads
+static int usable_cpus;               // the CPUs this process may run on, set before the first worker starts
+
+long mk_pool_runnable_threads(void) {
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char text[128];
+    ssize_t length = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (length <= 0) return -1;
+    text[length] = 0;
+    const char *field = text;
+    for (int skip = 0; skip < 3; skip++) {  // three load averages, then "runnable/all"
+        field = strchr(field, ' ');
+        if (field == NULL) return -1;
+        field++;
+    }
+    char *end = NULL;
+    long runnable = strtol(field, &end, 10);
+    return end != field && *end == '/' ? runnable : -1;
+}
+
+// At most once per MK_POOL_LOAD_CHECK_US (one thread checks): backs off while other runnable threads would
+// need the cores the pool's threads spin on.
+static void check_load(long now) {
+    long last = atomic_load_explicit(&load_checked_at, memory_order_relaxed);
+    if (now - last < MK_POOL_LOAD_CHECK_US) return;
+    if (!atomic_compare_exchange_strong_explicit(&load_checked_at, &last, now, memory_order_relaxed,
+                                                 memory_order_relaxed))
+        return;
+    long runnable = mk_pool_runnable_threads();
+    if (runnable < 0 || usable_cpus <= 0) return;
+    long pool_threads = atomic_load(&pool.workers) + 1;  // the workers and one caller
+    int backing_off = now < atomic_load_explicit(&spin_again_at, memory_order_relaxed);
+    // While the pool spins, all its threads may be runnable, and a thread just woken from its futex is
+    // runnable before it counts itself awake: only what exceeds all of them counts, and only when it lasts
+    // (kernel threads come in bursts of a few milliseconds). While it backs off, its sleeping threads are
+    // asleep for long and can be left out, so that the back-off lasts as long as the other threads do.
+    long ours = backing_off ? pool_threads - atomic_load(&pool.sleepers) - atomic_load(&pool.caller_sleeps)
+                            : pool_threads;
+    long others = runnable - ours;
+    if (others + pool_threads <= usable_cpus) {
+        atomic_store_explicit(&load_strikes, 0, memory_order_relaxed);
+    } else if (atomic_fetch_add_explicit(&load_strikes, 1, memory_order_relaxed) + 1 >=
+               (backing_off ? 1 : MK_POOL_LOAD_STRIKES)) {
+        back_off(now);
+    }
 }
 
 // The spin time for a wait that starts now (0 while backing off); sets `start` when it is not 0.
@@ -121,6 +186,7 @@ static long spin_budget(long *start) {
     long spin = mk_pool_spin_microseconds();
     if (spin == 0) return 0;
     *start = now_microseconds();
+    check_load(*start);
     return *start < atomic_load_explicit(&spin_again_at, memory_order_relaxed) ? 0 : spin;
 }
 
@@ -224,6 +290,12 @@ static void reset_in_child(void) {
 }
 
 static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
+static pthread_once_t cpu_count_once = PTHREAD_ONCE_INIT;
+
+static void count_usable_cpus(void) {
+    cpu_set_t set;
+    usable_cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
 static void install_fork_handler(void) { pthread_atfork(NULL, NULL, reset_in_child); }
 
 // Starts workers until there are `wanted` (at most MK_POOL_MAX_WORKERS); returns how many there are.
@@ -233,6 +305,7 @@ static int grow_to(int wanted) {
     if (have >= wanted) return have;
     mk_pool_spin_microseconds();  // read the setting before any worker does
     pthread_once(&fork_handler_once, install_fork_handler);
+    pthread_once(&cpu_count_once, count_usable_cpus);
     pthread_mutex_lock(&pool.grow);
     have = atomic_load(&pool.workers);
     while (have < wanted) {

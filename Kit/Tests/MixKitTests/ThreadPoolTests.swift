@@ -8,6 +8,14 @@ import Testing
 /// started inside a part or from several threads at a time still runs every
 /// part (serially), and workers that went to sleep are woken for new work.
 @Suite struct ThreadPoolTests {
+    /// A counter shared by threads.
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var count = 0
+        var value: Int { lock.withLock { count } }
+        func add() { lock.withLock { count += 1 } }
+    }
+
     /// A counter per part, written only by the thread that runs that part.
     final class PartLog: @unchecked Sendable {
         var runs: [Int]
@@ -65,6 +73,71 @@ import Testing
             }
             #expect(overlapped, "after a pause of \(pause) us: \(report)")
         }
+    }
+
+    /// The count the pool's contention check reads: it includes the reading thread, and busy threads show in
+    /// it (a parser that read another field of /proc/loadavg, or none, would fail one of the two).
+    @Test func runnableThreadsCountTheCallerAndBusyThreads() {
+        #expect(mk_pool_runnable_threads() >= 1)
+        let busy = 3
+        let running = Counter()
+        let stop = Counter()
+        let finished = DispatchGroup()
+        for _ in 0..<busy {
+            finished.enter()
+            Thread.detachNewThread {
+                running.add()
+                var x = 0.0
+                while stop.value == 0 { for i in 0..<10_000 { x += Double(i) } }
+                withExtendedLifetime(x) {}
+                finished.leave()
+            }
+        }
+        while running.value < busy { usleep(100) }
+        let samples = (0..<50).map { _ in
+            usleep(1_000)
+            return mk_pool_runnable_threads()
+        }
+        stop.add()
+        finished.wait()
+        #expect(samples.max()! >= busy + 1, "runnable threads next to \(busy) busy ones: \(samples)")
+        #expect(samples.min()! >= 1)
+    }
+
+    /// Threads that keep every core busy are runnable in /proc/loadavg: while they run, the pool must stop
+    /// spinning within a few checks (5 ms apart), and regions must still run every part. The busy threads run
+    /// at the lowest priority so that they slow the suites running beside this one as little as possible.
+    @Test(.enabled(if: Parallel.spinMicroseconds > 0 && Parallel.threadCount >= 2))
+    func busyThreadsElsewhereStopTheSpinning() {
+        let stop = Counter()
+        let busy = ProcessInfo.processInfo.activeProcessorCount
+        let finished = DispatchGroup()
+        for _ in 0..<busy {
+            finished.enter()
+            Thread.detachNewThread {
+                // SCHED_IDLE (5 on Linux; Glibc declares it only under _GNU_SOURCE): runnable, lowest priority.
+                var lowest = sched_param(sched_priority: 0)
+                pthread_setschedparam(pthread_self(), 5, &lowest)
+                var x = 0.0
+                while stop.value == 0 { for i in 0..<10_000 { x += Double(i) } }
+                withExtendedLifetime(x) {}
+                finished.leave()
+            }
+        }
+        let deadline = Date().addingTimeInterval(3)
+        var regions = 0
+        var backedOff = false
+        while !backedOff && Date() < deadline {
+            let log = PartLog(4)
+            Parallel.forEachPart(4) { log.record($0) }
+            #expect(log.runs == [1, 1, 1, 1])
+            regions += 1
+            usleep(1_000)
+            backedOff = Parallel.isBackingOff
+        }
+        stop.add()
+        finished.wait()
+        #expect(backedOff, "still spinning after \(regions) regions next to \(busy) busy threads")
     }
 
     @Test func aRegionInsideAPartRunsAllItsPartsOnThatThread() {

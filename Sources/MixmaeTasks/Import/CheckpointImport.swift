@@ -146,7 +146,7 @@ public struct CheckpointImport {
         let key = tags["import.key"].flatMap { $0.isEmpty ? nil : " --key \(shellQuoted($0))" } ?? ""
         var hint = "to convert the PyTorch file again (a new import run): mixmae import \(shellQuoted(source))\(key)"
         if let output = try? registry.recordedCheckpoint(ofRun: id, role: outputRole) {
-            let path = output.event.path ?? output.artifact.path
+            let path = output.event.path
             hint +=
                 "; to train from the weights it wrote: mixmae train RECIPE --set init.weights=\(shellQuoted(path)) "
                 + "(or init.weights=sha256:\(output.artifact.sha256.prefix(12)))"

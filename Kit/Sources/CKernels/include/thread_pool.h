@@ -33,9 +33,18 @@ void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context);
 // 1000; MIXMAE_POOL_SPIN_US sets it, 0 sleeps at once).
 long mk_pool_spin_microseconds(void);
 
-// How many times the pool found its threads preempted (a worker twice within 20 ms, or a thread while it
-// waited: another process wants the cores) and stopped spinning for 50 ms.
+// How many times the pool stopped spinning because other threads wanted the cores: more runnable threads in
+// /proc/loadavg than the pool's threads and the free cores account for, four checks in a row 5 ms apart, or its
+// own threads preempted (a worker twice within 20 ms, or a thread while it waited). Spinning stays off for
+// 50 ms after each sign, and while they last.
 long mk_pool_back_offs(void);
+
+// 1 while spinning is off after such a sign, else 0.
+int mk_pool_backing_off(void);
+
+// Runnable threads on the whole machine, the caller included (the kernel's count in /proc/loadavg), or -1
+// when it cannot be read: what the pool checks for other threads that want the cores.
+long mk_pool_runnable_threads(void);
 
 // Worker threads started so far.
 int mk_pool_workers(void);

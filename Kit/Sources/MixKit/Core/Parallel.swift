@@ -28,8 +28,11 @@ import Foundation
 /// sleep, so the next region starts at once (GCD's `concurrentPerform`, used
 /// before, put its workers to sleep between regions: 11% of a pico64 step's
 /// CPU time went to the scheduler). `MIXMAE_POOL_SPIN_US` sets the spin time.
-/// A worker the system preempts twice within 20 ms (another process wants the
-/// cores) stops the spinning for 50 ms (``backOffs`` counts it).
+/// Spinning stops for 50 ms (``backOffs`` counts it) when other threads want
+/// the cores: when the kernel's count of runnable threads (/proc/loadavg)
+/// exceeds what the pool's threads and the free cores account for in four
+/// checks 5 ms apart, or when the system preempts a worker twice within 20 ms.
+/// It stays off while they run.
 ///
 /// `MIXMAE_THREADS` sets ``threadCount`` (default: the number of online cores).
 public enum Parallel {
@@ -46,11 +49,14 @@ public enum Parallel {
     /// status 2 and a message saying what to set.
     public static var spinMicroseconds: Int { mk_pool_spin_microseconds() }
 
-    /// How many times the pool found its threads preempted (twice within
-    /// 20 ms, or the caller while it waited: another process wanted the cores)
-    /// and stopped spinning for 50 ms. `mixmae bench train` reports it: a quiet
-    /// machine gives 0-2 in a run, a contended one dozens.
+    /// How many times the pool stopped spinning because other threads wanted
+    /// the cores (other runnable threads in /proc/loadavg, or its own threads
+    /// preempted). `mixmae bench train` reports it.
     public static var backOffs: Int { mk_pool_back_offs() }
+
+    /// Whether idle compute threads sleep at once right now because other
+    /// threads wanted the cores in the last 50 ms (see ``backOffs``).
+    public static var isBackingOff: Bool { mk_pool_backing_off() != 0 }
 
     /// A one-line description of the compute threads, for `--version` and the benchmarks.
     ///
