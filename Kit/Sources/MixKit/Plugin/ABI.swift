@@ -59,7 +59,9 @@ public enum PluginABI {
     /// 2.8: ``Parallel/forEachPart(_:_:)``, ``Parallel/spinMicroseconds``, ``Parallel/backOffs`` and
     /// ``Parallel/summary`` (MixKit's own compute thread pool replaces GCD's `concurrentPerform`). New functions
     /// only: no layout changed, so 2.3 plugins still load.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 8 }
+    /// 2.9: ``Parallel/isBackingOff`` (the pool also stops spinning while /proc/loadavg shows other runnable
+    /// threads). A new property only: 2.3 plugins still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 9 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
