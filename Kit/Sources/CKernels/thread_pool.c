@@ -127,7 +127,9 @@ static void back_off(long now) {
 // on the machine, this process's compute threads among them; the others, if there are more than the cores the
 // pool does not use, would have to preempt a spinning thread to run. Measured here: with nothing else running,
 // 99% of samples counted only the reading thread, 1% one more (a kernel thread); with one busy process, every
-// sample counted it. So a check every few milliseconds backs off after two in a row that see other threads.
+// sample counted it. So a check every few milliseconds backs off after four in a row that see other threads.
+// A pool with more threads than the process has CPUs (MIXMAE_THREADS above them) never spins for long: its own
+// threads already want more cores than there are (libgomp throttles its spinning in that case too).
 #define MK_POOL_LOAD_CHECK_US 5000
 #define MK_POOL_LOAD_STRIKES 4
 
@@ -290,13 +292,13 @@ static void reset_in_child(void) {
 }
 
 static pthread_once_t fork_handler_once = PTHREAD_ONCE_INIT;
-static pthread_once_t cpu_count_once = PTHREAD_ONCE_INIT;
+static void install_fork_handler(void) { pthread_atfork(NULL, NULL, reset_in_child); }
 
+static pthread_once_t cpu_count_once = PTHREAD_ONCE_INIT;
 static void count_usable_cpus(void) {
     cpu_set_t set;
     usable_cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
-static void install_fork_handler(void) { pthread_atfork(NULL, NULL, reset_in_child); }
 
 // Starts workers until there are `wanted` (at most MK_POOL_MAX_WORKERS); returns how many there are.
 static int grow_to(int wanted) {
