@@ -114,7 +114,10 @@ static _Atomic long back_offs;
 
 long mk_pool_back_offs(void) { return atomic_load(&back_offs); }
 
-int mk_pool_backing_off(void) { return now_microseconds() < atomic_load(&spin_again_at); }
+// Whether spinning is off at `now` (microseconds).
+static int backing_off_at(long now) { return now < atomic_load_explicit(&spin_again_at, memory_order_relaxed); }
+
+int mk_pool_backing_off(void) { return backing_off_at(now_microseconds()); }
 
 // Stops spinning until MK_POOL_BACK_OFF_US from now (counted once when spinning was on).
 static void back_off(long now) {
@@ -167,7 +170,7 @@ static void check_load(long now) {
     long runnable = mk_pool_runnable_threads();
     if (runnable < 0 || usable_cpus <= 0) return;
     long pool_threads = atomic_load(&pool.workers) + 1;  // the workers and one caller
-    int backing_off = now < atomic_load_explicit(&spin_again_at, memory_order_relaxed);
+    int backing_off = backing_off_at(now);
     // While the pool spins, all its threads may be runnable, and a thread just woken from its futex is
     // runnable before it counts itself awake: only what exceeds all of them counts, and only when it lasts
     // (kernel threads come in bursts of a few milliseconds). While it backs off, its sleeping threads are
@@ -189,7 +192,7 @@ static long spin_budget(long *start) {
     if (spin == 0) return 0;
     *start = now_microseconds();
     check_load(*start);
-    return *start < atomic_load_explicit(&spin_again_at, memory_order_relaxed) ? 0 : spin;
+    return backing_off_at(*start) ? 0 : spin;
 }
 
 // Waits until the region number differs from `seen`: spins for the spin time (unless the cores are contended,

@@ -16,6 +16,34 @@ import Testing
         func add() { lock.withLock { count += 1 } }
     }
 
+    /// Runs `body` while `count` other threads spin on arithmetic (at the lowest scheduling priority,
+    /// SCHED_IDLE, when `idle`), and returns once they have all stopped.
+    static func withBusyThreads<T>(_ count: Int, idle: Bool = false, _ body: () -> T) -> T {
+        let running = Counter()
+        let stop = Counter()
+        let finished = DispatchGroup()
+        for _ in 0..<count {
+            finished.enter()
+            Thread.detachNewThread {
+                if idle {
+                    // SCHED_IDLE (5 on Linux; Glibc declares it only under _GNU_SOURCE): runnable, lowest priority.
+                    var lowest = sched_param(sched_priority: 0)
+                    pthread_setschedparam(pthread_self(), 5, &lowest)
+                }
+                running.add()
+                var x = 0.0
+                while stop.value == 0 { for i in 0..<10_000 { x += Double(i) } }
+                withExtendedLifetime(x) {}
+                finished.leave()
+            }
+        }
+        while running.value < count { usleep(100) }
+        let result = body()
+        stop.add()
+        finished.wait()
+        return result
+    }
+
     /// A counter per part, written only by the thread that runs that part.
     final class PartLog: @unchecked Sendable {
         var runs: [Int]
@@ -80,26 +108,12 @@ import Testing
     @Test func runnableThreadsCountTheCallerAndBusyThreads() {
         #expect(mk_pool_runnable_threads() >= 1)
         let busy = 3
-        let running = Counter()
-        let stop = Counter()
-        let finished = DispatchGroup()
-        for _ in 0..<busy {
-            finished.enter()
-            Thread.detachNewThread {
-                running.add()
-                var x = 0.0
-                while stop.value == 0 { for i in 0..<10_000 { x += Double(i) } }
-                withExtendedLifetime(x) {}
-                finished.leave()
+        let samples = Self.withBusyThreads(busy) {
+            (0..<50).map { _ in
+                usleep(1_000)
+                return mk_pool_runnable_threads()
             }
         }
-        while running.value < busy { usleep(100) }
-        let samples = (0..<50).map { _ in
-            usleep(1_000)
-            return mk_pool_runnable_threads()
-        }
-        stop.add()
-        finished.wait()
         #expect(samples.max()! >= busy + 1, "runnable threads next to \(busy) busy ones: \(samples)")
         #expect(samples.min()! >= 1)
     }
@@ -109,34 +123,21 @@ import Testing
     /// at the lowest priority so that they slow the suites running beside this one as little as possible.
     @Test(.enabled(if: Parallel.spinMicroseconds > 0 && Parallel.threadCount >= 2))
     func busyThreadsElsewhereStopTheSpinning() {
-        let stop = Counter()
         let busy = ProcessInfo.processInfo.activeProcessorCount
-        let finished = DispatchGroup()
-        for _ in 0..<busy {
-            finished.enter()
-            Thread.detachNewThread {
-                // SCHED_IDLE (5 on Linux; Glibc declares it only under _GNU_SOURCE): runnable, lowest priority.
-                var lowest = sched_param(sched_priority: 0)
-                pthread_setschedparam(pthread_self(), 5, &lowest)
-                var x = 0.0
-                while stop.value == 0 { for i in 0..<10_000 { x += Double(i) } }
-                withExtendedLifetime(x) {}
-                finished.leave()
-            }
-        }
-        let deadline = Date().addingTimeInterval(3)
         var regions = 0
-        var backedOff = false
-        while !backedOff && Date() < deadline {
-            let log = PartLog(4)
-            Parallel.forEachPart(4) { log.record($0) }
-            #expect(log.runs == [1, 1, 1, 1])
-            regions += 1
-            usleep(1_000)
-            backedOff = Parallel.isBackingOff
+        let backedOff = Self.withBusyThreads(busy, idle: true) {
+            let deadline = Date().addingTimeInterval(3)
+            var backedOff = false
+            while !backedOff && Date() < deadline {
+                let log = PartLog(4)
+                Parallel.forEachPart(4) { log.record($0) }
+                #expect(log.runs == [1, 1, 1, 1])
+                regions += 1
+                usleep(1_000)
+                backedOff = Parallel.isBackingOff
+            }
+            return backedOff
         }
-        stop.add()
-        finished.wait()
         #expect(backedOff, "still spinning after \(regions) regions next to \(busy) busy threads")
     }
 
