@@ -1,40 +1,11 @@
 import MixKit
 
-/// Splits `[B, H, W, C]` into windows `[B * (H/w) * (W/w), w*w, C]`, row-major over windows.
-func windowPartition(_ x: Tensor, window w: Int) -> Tensor {
-    let (b, h, wd, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    if h == w && wd == w { return x.reshaped([b, w * w, c]) }
-    return x.reshaped([b, h / w, w, wd / w, w, c]).permuted([0, 1, 3, 2, 4, 5]).reshaped([-1, w * w, c])
-}
-
-/// The inverse of ``windowPartition(_:window:)``: windows back to `[B, H*W, C]`.
-func windowReverse(_ windows: Tensor, window w: Int, height h: Int, width wd: Int) -> Tensor {
-    let c = windows.shape[2]
-    let b = windows.shape[0] / ((h / w) * (wd / w))
-    if h == w && wd == w { return windows.reshaped([b, h * wd, c]) }
-    return windows.reshaped([b, h / w, wd / w, w, w, c]).permuted([0, 1, 3, 2, 4, 5]).reshaped([b, h * wd, c])
-}
-
-/// Per-token group ids `[H*W]` reordered the way ``windowPartition(_:window:)`` orders tokens.
-func windowGroups(_ groups: [UInt8], window w: Int, height h: Int, width wd: Int) -> [UInt8] {
-    var out: [UInt8] = []
-    out.reserveCapacity(groups.count)
-    for wy in 0..<(h / w) {
-        for wx in 0..<(wd / w) {
-            for iy in 0..<w {
-                for ix in 0..<w { out.append(groups[(wy * w + iy) * wd + wx * w + ix]) }
-            }
-        }
-    }
-    return out
-}
-
 /// A pre-norm Swin block without shifted windows: window attention, then MLP,
 /// each with a residual connection and stochastic depth.
 ///
-/// The block works on tokens in window order (``windowPartition(_:window:)``):
-/// every other op of the block is per token, so the stage partitions once
-/// and reverses once, instead of every block permuting twice each way.
+/// The block works on tokens in window order (``WindowLayout``): every other
+/// op of the block is per token, so the stage orders its tokens once and
+/// restores the grid once, instead of every block permuting twice each way.
 final class SwinBlock: Module {
     let norm1: LayerNorm
     let attn: WindowAttention
@@ -56,14 +27,14 @@ final class SwinBlock: Module {
         super.init()
     }
 
-    /// `x` `[B, L, C]` in window order, `windowsPerImage` windows of `window * window`
-    /// tokens per image; `groups` `[L]` the tokens' group ids in the same order (source
-    /// image when mixing, ``GridPadding/paddedGroup`` for padding), if any.
-    func callAsFunction(_ x: Tensor, windowGroups groups: [UInt8]?, windowsPerImage: Int) -> Tensor {
+    /// `x` `[B, L, C]` in the window order of `layout`.
+    func callAsFunction(_ x: Tensor, layout: WindowLayout) -> Tensor {
         let (b, l, c) = (x.shape[0], x.shape[1], x.shape[2])
-        precondition(l == windowsPerImage * window * window, "SwinBlock: \(l) tokens for \(windowsPerImage) windows")
-        let windows = norm1(x).reshaped([b * windowsPerImage, window * window, c])
-        let attended = attn.attend(windows, groups: groups, windowsPerImage: windowsPerImage).reshaped([b, l, c])
+        precondition(
+            l == layout.windowsPerImage * window * window,
+            "SwinBlock: \(l) tokens for \(layout.windowsPerImage) windows")
+        let windows = norm1(x).reshaped([b * layout.windowsPerImage, window * window, c])
+        let attended = attn.attend(windows, layout: layout).reshaped([b, l, c])
         let h = x + dropPath(attended, p: dropPathRate, training: isTraining, using: rng)
         return h + dropPath(mlp(norm2(h)), p: dropPathRate, training: isTraining, using: rng)
     }
@@ -124,12 +95,11 @@ package final class SwinStage: Module {
         let (ph, pw) = (plan.paddedHeight, plan.paddedWidth)
         let padded = plan.pad(x, fill: fill)
         let gridGroups = plan.isEmpty ? groups : plan.groups(groups)
-        var h = windowPartition(padded.reshaped([b, ph, pw, c]), window: window).reshaped([b, ph * pw, c])
-        let grouped = gridGroups.map { windowGroups($0, window: window, height: ph, width: pw) }
-        let windowsPerImage = (ph / window) * (pw / window)
-        for block in blocks { h = block(h, windowGroups: grouped, windowsPerImage: windowsPerImage) }
-        let features = plan.crop(
-            windowReverse(h.reshaped([-1, window * window, c]), window: window, height: ph, width: pw))
+        let layout = WindowLayout(
+            window: window, heads: blocks[0].attn.heads, height: ph, width: pw, groups: gridGroups)
+        var h = layout.order(padded.reshaped([b, ph, pw, c]))
+        for block in blocks { h = block(h, layout: layout) }
+        let features = plan.crop(layout.restore(h))
         return (features, merge(features))
     }
 }

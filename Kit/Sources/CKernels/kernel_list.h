@@ -28,8 +28,8 @@
     X(void, mk_log_softmax_backward_rows, (const float *y, const float *gy, float *gx, size_t rows, size_t cols), (y, gy, gx, rows, cols)) \
     X(void, mk_attention_softmax, (const float *s, const float *bias, const uint8_t *groups, size_t period, float *p, size_t g0, size_t g1, size_t H, size_t N), (s, bias, groups, period, p, g0, g1, H, N)) \
     X(void, mk_attention_softmax_backward, (const float *p, const float *gp, float *gs, float *gbias, size_t g0, size_t g1, size_t H, size_t N), (p, gp, gs, gbias, g0, g1, H, N)) \
-    X(void, mk_attention_softmax_block, (float *p, const float *bias, const uint8_t *groups, size_t N), (p, bias, groups, N)) \
-    X(void, mk_attention_softmax_block_backward, (const float *p, float *g, float *gbias, size_t N), (p, g, gbias, N)) \
+    X(void, mk_attention_softmax_block, (float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups, size_t len), (p, ldp, bias, ldb, groups, len)) \
+    X(void, mk_attention_softmax_block_backward, (const float *p, float *g, size_t ld, float *gbias, size_t ldb, size_t len), (p, g, ld, gbias, ldb, len)) \
     X(void, mk_layer_norm, (const float *x, const float *w, const float *b, float *y, float *mean, float *rstd, size_t r0, size_t r1, size_t cols, float eps), (x, w, b, y, mean, rstd, r0, r1, cols, eps)) \
     X(void, mk_layer_norm_backward, (const float *x, const float *w, const float *mean, const float *rstd, const float *gy, float *gx, float *gw, float *gb, size_t r0, size_t r1, size_t cols), (x, w, mean, rstd, gy, gx, gw, gb, r0, r1, cols)) \
     X(void, mk_cross_entropy, (const float *x, const int64_t *labels, int64_t ignore, float *logp, float *loss, size_t r0, size_t r1, size_t cols), (x, labels, ignore, logp, loss, r0, r1, cols)) \

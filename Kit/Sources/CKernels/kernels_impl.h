@@ -426,39 +426,41 @@ static void mk_strided_copy(const float *x, const int64_t *shape, const int64_t 
     mk_strided_copy_rec(x, shape, stride, rank, &out);
 }
 
-static void mk_attention_softmax_block(float *p, const float *bias, const uint8_t *groups, size_t N) {
-    for (size_t i = 0; i < N; i++) {
-        float *pr = p + i * N;
+static void mk_attention_softmax_block(float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups,
+                                       size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        float *pr = p + i * ldp;
         if (bias) {
-            const float *br = bias + i * N;
-            for (size_t j = 0; j < N; j++) pr[j] += br[j];
+            const float *br = bias + i * ldb;
+            for (size_t j = 0; j < len; j++) pr[j] += br[j];
         }
         if (groups) {
             uint8_t gi = groups[i];
-            for (size_t j = 0; j < N; j++) pr[j] = groups[j] == gi ? pr[j] : -INFINITY;
+            for (size_t j = 0; j < len; j++) pr[j] = groups[j] == gi ? pr[j] : -INFINITY;
         }
-        float m = mk_max_row(pr, N);
-        for (size_t j = 0; j < N; j++) pr[j] = mk_expf(pr[j] - m);
-        float inv = 1.0f / mk_sum_row(pr, N);
-        for (size_t j = 0; j < N; j++) pr[j] *= inv;
+        float m = mk_max_row(pr, len);
+        for (size_t j = 0; j < len; j++) pr[j] = mk_expf(pr[j] - m);
+        float inv = 1.0f / mk_sum_row(pr, len);
+        for (size_t j = 0; j < len; j++) pr[j] *= inv;
     }
 }
 
-static void mk_attention_softmax_block_backward(const float *p, float *g, float *gbias, size_t N) {
-    for (size_t i = 0; i < N; i++) {
-        const float *pr = p + i * N;
-        float *gr = g + i * N;
+static void mk_attention_softmax_block_backward(const float *p, float *g, size_t ld, float *gbias, size_t ldb,
+                                                size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        const float *pr = p + i * ld;
+        float *gr = g + i * ld;
         float acc[8] = {0};
         size_t j = 0;
-        for (; j + 8 <= N; j += 8)
+        for (; j + 8 <= len; j += 8)
             for (int k = 0; k < 8; k++) acc[k] += pr[j + k] * gr[j + k];
         float dot = 0;
         for (int k = 0; k < 8; k++) dot += acc[k];
-        for (; j < N; j++) dot += pr[j] * gr[j];
-        for (j = 0; j < N; j++) gr[j] = pr[j] * (gr[j] - dot);
+        for (; j < len; j++) dot += pr[j] * gr[j];
+        for (j = 0; j < len; j++) gr[j] = pr[j] * (gr[j] - dot);
         if (gbias) {
-            float *br = gbias + i * N;
-            for (j = 0; j < N; j++) br[j] += gr[j];
+            float *br = gbias + i * ldb;
+            for (j = 0; j < len; j++) br[j] += gr[j];
         }
     }
 }

@@ -52,11 +52,14 @@ void mk_attention_softmax(const float *s, const float *bias, const uint8_t *grou
 void mk_attention_softmax_backward(const float *p, const float *gp, float *gs, float *gbias,
                                    size_t g0, size_t g1, size_t H, size_t N);
 
-// One attention head's scores [N, N], in place: p = softmax(p + bias - inf * (groups[i] != groups[j]))
-// row by row; bias [N, N] and groups [N] may be NULL.
-void mk_attention_softmax_block(float *p, const float *bias, const uint8_t *groups, size_t N);
-// Its backward, in place: g = p * (g - sum_j g*p) row by row; gbias += g when not NULL.
-void mk_attention_softmax_block_backward(const float *p, float *g, float *gbias, size_t N);
+// One attention head's scores [len, len] (rows of ldp floats), in place:
+// p = softmax(p + bias - inf * (groups[i] != groups[j])) row by row; bias (rows of ldb floats) and groups [len]
+// may be NULL. The run of tokens of a window's group sorted together reads the bias block at (start, start).
+void mk_attention_softmax_block(float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups,
+                                size_t len);
+// Its backward, in place: g = p * (g - sum_j g*p) row by row (p and g rows of ld floats); gbias (rows of ldb
+// floats) += g when not NULL.
+void mk_attention_softmax_block_backward(const float *p, float *g, size_t ld, float *gbias, size_t ldb, size_t len);
 
 // LayerNorm over the last axis for rows [r0, r1). mean/rstd are per row (saved for backward).
 void mk_layer_norm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,

@@ -135,6 +135,7 @@ public final class PatchEmbed: Module, UnaryLayer {
 /// let attn = MultiHeadAttention(dim: 96, heads: 3, rng: rng)
 /// let y = attn(x)                                   // [B, N, 96]
 /// let z = attn(x, bias: relBias, groups: g, period: windowsPerImage)
+/// let s = attn(sortedX, bias: sortedBias, spans: spans)   // tokens sorted by group in each window
 /// ```
 open class MultiHeadAttention: Module {
     public let qkv: Linear
@@ -156,6 +157,14 @@ open class MultiHeadAttention: Module {
         let out = multiHeadAttention(
             qkv: qkv(x), heads: heads, scale: scale, bias: bias, groups: groups, period: period)
         return proj(out)
+    }
+
+    /// Attention within each group's run of tokens of windows sorted by group
+    /// (see ``multiHeadAttention(qkv:heads:scale:bias:spans:)``); `bias` is
+    /// `[heads, N, N]` or `[spans.period, heads, N, N]`.
+    public func callAsFunction(_ x: Tensor, bias: Tensor? = nil, spans: AttentionSpans) -> Tensor {
+        precondition(x.rank == 3, "MultiHeadAttention: input must be [B, N, C], got \(x.shape)")
+        return proj(multiHeadAttention(qkv: qkv(x), heads: heads, scale: scale, bias: bias, spans: spans))
     }
 }
 

@@ -23,6 +23,140 @@ import CKernels
 public func multiHeadAttention(
     qkv: Tensor, heads: Int, scale: Float, bias: Tensor? = nil, groups: [UInt8]? = nil, period: Int = 1
 ) -> Tensor {
+    windowAttention(qkv: qkv, heads: heads, scale: scale, bias: bias, mask: groups, spans: nil, period: period)
+}
+
+/// Multi-head attention in windows whose tokens are sorted by group: each token
+/// attends only to the tokens of its own run (``AttentionSpans``), and the
+/// pairs across runs, whose probabilities would be exactly 0, are never computed.
+///
+/// `qkv` is `[G, N, 3C]` as in ``multiHeadAttention(qkv:heads:scale:bias:groups:period:)``,
+/// window `g` at position `g % spans.period` of its image. `bias` is `[heads, N, N]`
+/// (one for every window) or `[spans.period, heads, N, N]` (one per window position,
+/// in that position's token order). With two equal runs per window the op does half
+/// the multiply-adds of the masked op, and gives the same result.
+///
+/// ```swift
+/// let (order, spans) = AttentionSpans.sortingWindows(groups: ids, tokens: 49)
+/// // ... put every window's tokens in `order`, then:
+/// let y = multiHeadAttention(qkv: qkv, heads: 3, scale: 0.18, bias: sortedBias, spans: spans)
+/// ```
+public func multiHeadAttention(qkv: Tensor, heads: Int, scale: Float, bias: Tensor? = nil, spans: AttentionSpans)
+    -> Tensor
+{
+    windowAttention(qkv: qkv, heads: heads, scale: scale, bias: bias, mask: nil, spans: spans, period: spans.period)
+}
+
+/// The groups of windows whose tokens are sorted by group: every maximal run of
+/// equal ids in a window is one group, and its tokens attend only to each other
+/// (see ``multiHeadAttention(qkv:heads:scale:bias:spans:)``).
+///
+/// ```swift
+/// let spans = AttentionSpans(runsOf: [0, 0, 1, 1, 1, 0, 0, 0, 0, 1], tokens: 5)
+/// spans.starts  // [[0, 2], [0, 4]]: two windows, runs of 2 + 3 and 4 + 1 tokens
+/// ```
+public struct AttentionSpans: Sendable, Equatable {
+    /// Tokens per window.
+    public let tokens: Int
+    /// For each window position, where every run starts, ascending from 0; a run ends where the next starts,
+    /// the last at ``tokens``.
+    public let starts: [[Int]]
+
+    /// Window positions per image (the period of the windows' positions in a batch).
+    public var period: Int { starts.count }
+
+    /// The runs of equal ids in `ids` (`[period * tokens]`, window after window).
+    public init(runsOf ids: [UInt8], tokens: Int) {
+        precondition(
+            tokens > 0 && !ids.isEmpty && ids.count % tokens == 0,
+            "AttentionSpans: \(ids.count) group ids are not whole windows of \(tokens) tokens")
+        self.tokens = tokens
+        starts = stride(from: 0, to: ids.count, by: tokens).map { base in
+            [0] + (1..<tokens).filter { ids[base + $0] != ids[base + $0 - 1] }
+        }
+    }
+
+    /// Sorts each window's tokens by group id (stably) and returns, for window
+    /// position `p`, `order[p * tokens + t]`: the place in the window of its `t`-th
+    /// token once sorted, with the spans of the sorted windows.
+    ///
+    /// ```swift
+    /// let (order, spans) = AttentionSpans.sortingWindows(groups: [1, 0, 1, 0], tokens: 4)
+    /// // order [1, 3, 0, 2], spans.starts [[0, 2]]
+    /// ```
+    public static func sortingWindows(groups ids: [UInt8], tokens: Int) -> (order: [Int], spans: AttentionSpans) {
+        precondition(
+            tokens > 0 && !ids.isEmpty && ids.count % tokens == 0,
+            "AttentionSpans: \(ids.count) group ids are not whole windows of \(tokens) tokens")
+        var order: [Int] = []
+        order.reserveCapacity(ids.count)
+        for base in stride(from: 0, to: ids.count, by: tokens) {
+            order += (0..<tokens).sorted { (ids[base + $0], $0) < (ids[base + $1], $1) }
+        }
+        let sorted = order.enumerated().map { ids[$0.offset / tokens * tokens + $0.element] }
+        return (order, AttentionSpans(runsOf: sorted, tokens: tokens))
+    }
+
+    /// The runs of window position `p` as (start, length).
+    func runs(at p: Int) -> [(start: Int, count: Int)] {
+        let s = starts[p]
+        return s.indices.map { (s[$0], ($0 + 1 < s.count ? s[$0 + 1] : tokens) - s[$0]) }
+    }
+}
+
+/// Where every window's runs keep their scores and probabilities: each run's
+/// `[len, len]` block one after another, window after window, head after head
+/// (a whole window without runs is one block of `N * N`).
+private struct RunLayout {
+    /// Per window position: its runs, each with the offset of its block from the window's first.
+    let runs: [[(start: Int, count: Int, offset: Int)]]
+    /// Per window position: its query-key pairs (the size of one head's blocks).
+    let pairs: [Int]
+    /// Per window position: the pairs of the positions before it, times the heads.
+    let firstPair: [Int]
+    let heads: Int
+
+    init(runs positionRuns: [[(start: Int, count: Int)]], heads: Int) {
+        var withOffsets: [[(start: Int, count: Int, offset: Int)]] = []
+        var pairs: [Int] = []
+        for runs in positionRuns {
+            var offset = 0
+            withOffsets.append(
+                runs.map { run in
+                    defer { offset += run.count * run.count }
+                    return (run.start, run.count, offset)
+                })
+            pairs.append(offset)
+        }
+        self.runs = withOffsets
+        self.pairs = pairs
+        firstPair = pairs.indices.map { heads * pairs[..<$0].reduce(0, +) }
+        self.heads = heads
+    }
+
+    var period: Int { pairs.count }
+
+    /// Query-key pairs of all heads of one image's windows.
+    var pairsPerImage: Int { heads * pairs.reduce(0, +) }
+
+    /// Query-key pairs of all heads of `windows` windows.
+    func totalPairs(windows: Int) -> Int {
+        (windows / period) * pairsPerImage + (0..<(windows % period)).reduce(0) { $0 + heads * pairs[$1] }
+    }
+
+    /// Where head `h` of window `w` starts.
+    func offset(window w: Int, head h: Int) -> Int {
+        let p = w % period
+        return (w / period) * pairsPerImage + firstPair[p] + h * pairs[p]
+    }
+}
+
+/// Both attention ops: every window's tokens attend within each run of `spans` (or,
+/// without spans, to the whole window, masked by the `mask` group ids). The
+/// probabilities of every run are kept for backward, in the blocks of ``RunLayout``.
+private func windowAttention(
+    qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, mask: [UInt8]?, spans: AttentionSpans?, period: Int
+) -> Tensor {
     defineOp("attention", qkv, bias) { op in
         op.require(
             qkv.rank == 3 && heads > 0 && qkv.shape[2] % (3 * heads) == 0,
@@ -30,78 +164,105 @@ public func multiHeadAttention(
         let (g, n, c3) = (qkv.shape[0], qkv.shape[1], qkv.shape[2])
         let c = c3 / 3
         let d = c / heads
-        if let bias { op.requireShape(bias, [heads, n, n], "bias (\(heads) heads of \(n) tokens)") }
-        if let groups {
-            op.require(
-                period > 0 && groups.count == period * n,
-                "\(groups.count) group ids for period \(period) and \(n) tokens")
+        var biasPositions = 1
+        if let bias {
+            if let spans, bias.rank == 4 {
+                op.requireShape(bias, [spans.period, heads, n, n], "bias (\(spans.period) window positions)")
+                biasPositions = spans.period
+            } else {
+                op.requireShape(bias, [heads, n, n], "bias (\(heads) heads of \(n) tokens)")
+            }
         }
-        let out = Tensor(uninitializedShape: [g, n, c])
-        let probs = Tensor(uninitializedShape: [g, heads, n, n])
+        if let mask {
+            op.require(
+                period > 0 && mask.count == period * n, "\(mask.count) group ids for period \(period) and \(n) tokens")
+        }
+        if let spans {
+            op.require(spans.tokens == n, "spans of \(spans.tokens)-token windows for windows of \(n) tokens")
+        }
+        let layout = RunLayout(
+            runs: spans.map { s in (0..<s.period).map { s.runs(at: $0) } } ?? [[(start: 0, count: n)]], heads: heads)
+        let pairs = layout.totalPairs(windows: g)
         let items = g * heads
+        let out = Tensor(uninitializedShape: [g, n, c])
+        // Sized for whole windows, not `pairs`: the runs change with every mask, and the buffer pool
+        // recycles only buffers of one exact size (a fresh one costs its page faults on every step).
+        let probs = Tensor(uninitializedShape: [items * n * n])
         let (px, po, pp) = (UnsafePointer(qkv.data), out.data, probs.data)
         let pb: UnsafePointer<Float>? = bias.map { UnsafePointer($0.data) }
-        let groupStore = groups ?? []
+        let maskStore = mask ?? []
         Parallel.configure()
-        Profiler.countGEMM(m: n, n: n, k: d, batch: 2 * items)
-        groupStore.withUnsafeBufferPointer { gp in
-            let gptr = groups == nil ? nil : gp.baseAddress
-            Parallel.forRanges(items, work: items * n * n * d) { lo, hi in
+        Profiler.countGEMM(m: pairs, n: 1, k: d, batch: 2)
+        maskStore.withUnsafeBufferPointer { gp in
+            let gptr = mask == nil ? nil : gp.baseAddress
+            Parallel.forRanges(items, work: pairs * d) { lo, hi in
                 for i in lo..<hi {
                     let (w, h) = (i / heads, i % heads)
-                    let q = px + w * n * c3 + h * d
-                    let p = pp + i * n * n
-                    blasGEMM(
-                        q, lda: c3, q + c, ldb: c3, p, ldc: n, m: n, n: n, k: d, transposeA: false, transposeB: true,
-                        alpha: scale)
-                    mk_attention_softmax_block(p, pb.map { $0 + h * n * n }, gptr.map { $0 + (w % period) * n }, n)
-                    blasGEMM(
-                        p, lda: n, q + 2 * c, ldb: c3, po + w * n * c + h * d, ldc: c, m: n, n: d, k: n,
-                        transposeA: false, transposeB: false)
+                    let windowBias = pb.map { $0 + ((w % period % biasPositions) * heads + h) * n * n }
+                    let windowMask = gptr.map { $0 + (w % period) * n }
+                    let block = pp + layout.offset(window: w, head: h)
+                    for run in layout.runs[w % layout.period] {
+                        let q = px + (w * n + run.start) * c3 + h * d
+                        let p = block + run.offset
+                        blasGEMM(
+                            q, lda: c3, q + c, ldb: c3, p, ldc: run.count, m: run.count, n: run.count, k: d,
+                            transposeA: false, transposeB: true, alpha: scale)
+                        mk_attention_softmax_block(
+                            p, run.count, windowBias.map { $0 + run.start * (n + 1) }, n, windowMask, run.count)
+                        blasGEMM(
+                            p, lda: run.count, q + 2 * c, ldb: c3, po + (w * n + run.start) * c + h * d, ldc: c,
+                            m: run.count, n: d, k: run.count, transposeA: false, transposeB: false)
+                    }
                 }
             }
         }
         return OpResult(out) { gout in
             let dqkv = Tensor(uninitializedShape: qkv.shape)
             let wantBias = bias?.needsGrad ?? false
-            let chunks = items * n * n * d >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, items) : 1
-            let scratch = Tensor(uninitializedShape: [chunks, n, n])
-            let partial = wantBias ? Tensor.zeros([chunks, heads, n, n]) : nil
+            let chunks = pairs * d >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, items) : 1
+            let scratch = Tensor(uninitializedShape: [chunks, n * n])
+            let partial = wantBias ? Tensor.zeros([chunks, biasPositions * heads, n, n]) : nil
             // The closure holds `probs` and `qkv` (not only their pointers) so their buffers stay alive.
-            let (px, pp) = (UnsafePointer(qkv.data), probs.data)
+            let (px, pp) = (UnsafePointer(qkv.data), UnsafePointer(probs.data))
             let (pg, pdx, ps) = (UnsafePointer(gout.data), dqkv.data, scratch.data)
             let ppart = partial?.data
-            Profiler.countGEMM(m: n, n: n, k: d, batch: 4 * items)
+            Profiler.countGEMM(m: pairs, n: 1, k: d, batch: 4)
             Parallel.configure()
             Parallel.forRanges(chunks, work: Int.max) { c0, c1 in
                 for chunk in c0..<c1 {
-                    let dp = ps + chunk * n * n
                     for i in (items * chunk / chunks)..<(items * (chunk + 1) / chunks) {
                         let (w, h) = (i / heads, i % heads)
-                        let q = px + w * n * c3 + h * d
-                        let dq = pdx + w * n * c3 + h * d
-                        let go = pg + w * n * c + h * d
-                        let p = UnsafePointer(pp + i * n * n)
-                        // dP = dO Vᵀ; dV = Pᵀ dO.
-                        blasGEMM(
-                            go, lda: c, q + 2 * c, ldb: c3, dp, ldc: n, m: n, n: n, k: d, transposeA: false,
-                            transposeB: true)
-                        blasGEMM(
-                            p, lda: n, go, ldb: c, dq + 2 * c, ldc: c3, m: n, n: d, k: n, transposeA: true,
-                            transposeB: false)
-                        // dS (in place over dP), and its sum into the bias gradient.
-                        mk_attention_softmax_block_backward(p, dp, ppart.map { $0 + (chunk * heads + h) * n * n }, n)
-                        // dQ = scale dS K; dK = scale dSᵀ Q.
-                        blasGEMM(
-                            dp, lda: n, q + c, ldb: c3, dq, ldc: c3, m: n, n: d, k: n, transposeA: false,
-                            transposeB: false, alpha: scale)
-                        blasGEMM(
-                            dp, lda: n, q, ldb: c3, dq + c, ldc: c3, m: n, n: d, k: n, transposeA: true,
-                            transposeB: false, alpha: scale)
+                        let biasGrad = ppart.map {
+                            $0 + ((chunk * biasPositions + w % period % biasPositions) * heads + h) * n * n
+                        }
+                        let block = pp + layout.offset(window: w, head: h)
+                        for run in layout.runs[w % layout.period] {
+                            let q = px + (w * n + run.start) * c3 + h * d
+                            let dq = pdx + (w * n + run.start) * c3 + h * d
+                            let go = pg + (w * n + run.start) * c + h * d
+                            let (p, dp, len) = (block + run.offset, ps + chunk * n * n, run.count)
+                            // dP = dO Vᵀ; dV = Pᵀ dO.
+                            blasGEMM(
+                                go, lda: c, q + 2 * c, ldb: c3, dp, ldc: len, m: len, n: len, k: d,
+                                transposeA: false, transposeB: true)
+                            blasGEMM(
+                                p, lda: len, go, ldb: c, dq + 2 * c, ldc: c3, m: len, n: d, k: len,
+                                transposeA: true, transposeB: false)
+                            // dS (in place over dP), and its sum into the bias gradient.
+                            mk_attention_softmax_block_backward(
+                                p, dp, len, biasGrad.map { $0 + run.start * (n + 1) }, n, len)
+                            // dQ = scale dS K; dK = scale dSᵀ Q.
+                            blasGEMM(
+                                dp, lda: len, q + c, ldb: c3, dq, ldc: c3, m: len, n: d, k: len,
+                                transposeA: false, transposeB: false, alpha: scale)
+                            blasGEMM(
+                                dp, lda: len, q, ldb: c3, dq + c, ldc: c3, m: len, n: d, k: len,
+                                transposeA: true, transposeB: false, alpha: scale)
+                        }
                     }
                 }
             }
-            return [dqkv, partial.map { reduceSumKernel($0, axes: [0]).reshapedView([heads, n, n]) }]
+            return [dqkv, partial.map { reduceSumKernel($0, axes: [0]).reshapedView(bias!.shape) }]
         }
     }
 }

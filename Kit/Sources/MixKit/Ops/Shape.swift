@@ -152,9 +152,8 @@ extension Tensor {
             op.require(axis >= -rank && axis < rank, "axis \(axis) is out of range")
             let a = normalizeAxis(axis)
             let size = shape[a]
-            for i in indices {
-                op.require(i >= 0 && i < size, "index \(i) out of range 0..<\(size) on axis \(a)")
-            }
+            let bad = indices.first { $0 < 0 || $0 >= size }
+            op.require(bad == nil, "index \(bad ?? 0) out of range 0..<\(size) on axis \(a)")
             return OpResult(indexSelectKernel(self, axis: a, indices: indices)) { g in
                 [indexAddKernel(g, axis: a, indices: indices, size: size)]
             }
@@ -198,9 +197,18 @@ func indexSelectKernel(_ x: Tensor, axis a: Int, indices: [Int]) -> Tensor {
     let n = x.shape[a]
     let inner = x.shape[(a + 1)...].reduce(1, *)
     let outer = x.shape[..<a].reduce(1, *)
-    for o in 0..<outer {
-        for (k, i) in indices.enumerated() {
-            (out.data + (o * indices.count + k) * inner).update(from: x.data + (o * n + i) * inner, count: inner)
+    let (px, po) = (UnsafePointer(x.data), out.data)
+    indices.withUnsafeBufferPointer { index in
+        Parallel.forRanges(index.count, work: outer * index.count * inner) { lo, hi in
+            for o in 0..<outer {
+                let (source, target) = (px + o * n * inner, po + o * index.count * inner)
+                if inner == 1 {
+                    // Single values (a bias table flattened head-major): a plain gather, no copy call per value.
+                    for k in lo..<hi { target[k] = source[index[k]] }
+                    continue
+                }
+                for k in lo..<hi { (target + k * inner).update(from: source + index[k] * inner, count: inner) }
+            }
         }
     }
     return out
@@ -212,9 +220,14 @@ func indexAddKernel(_ g: Tensor, axis a: Int, indices: [Int], size: Int) -> Tens
     let out = Tensor.zeros(outShape)
     let inner = g.shape[(a + 1)...].reduce(1, *)
     let outer = g.shape[..<a].reduce(1, *)
-    for o in 0..<outer {
-        for (k, i) in indices.enumerated() {
-            mk_accumulate(g.data + (o * indices.count + k) * inner, 1, out.data + (o * size + i) * inner, inner)
+    indices.withUnsafeBufferPointer { index in
+        for o in 0..<outer {
+            let (source, target) = (UnsafePointer(g.data + o * index.count * inner), out.data + o * size * inner)
+            if inner == 1 {
+                for k in index.indices { target[index[k]] += source[k] }
+                continue
+            }
+            for k in index.indices { mk_accumulate(source + k * inner, 1, target + index[k] * inner, inner) }
         }
     }
     return out

@@ -61,7 +61,10 @@ public enum PluginABI {
     /// only: no layout changed, so 2.3 plugins still load.
     /// 2.9: ``Parallel/isBackingOff`` (the pool also stops spinning while /proc/loadavg shows other runnable
     /// threads). A new property only: 2.3 plugins still load.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 9 }
+    /// 2.10: ``AttentionSpans`` and the `spans:` overloads of ``multiHeadAttention(qkv:heads:scale:bias:spans:)``
+    /// and ``MultiHeadAttention`` (attention within each group's run of tokens, skipping the pairs across
+    /// groups). New functions and a new type only: 2.3 plugins still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 10 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
