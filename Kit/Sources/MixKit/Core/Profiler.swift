@@ -336,7 +336,7 @@ public enum Profiler {
     /// one. Plugins can use it for their own work.
     ///
     /// ```swift
-    /// let groups = Profiler.measure("swin.window_groups") { windowGroups(mask, window: 7) }
+    /// let sorted = Profiler.measure("swin.sort_windows") { AttentionSpans.sortingWindows(groups: ids, tokens: 49) }
     /// ```
     @inline(__always)
     public static func measure<R>(_ op: String, _ phase: Phase = .forward, _ body: () throws -> R) rethrows -> R {

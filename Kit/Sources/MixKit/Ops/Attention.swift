@@ -14,8 +14,8 @@ import CKernels
 /// The queries, keys and values are read in place with strided GEMMs and the
 /// heads written in place, so neither pass copies or permutes a tensor; each
 /// (sequence, head) pair runs on one thread from its scores to its output
-/// while they are in cache. The probabilities `[G, heads, N, N]` are kept for
-/// backward.
+/// while they are in cache. The probabilities (`G * heads * N * N` floats) are
+/// kept for backward.
 ///
 /// ```swift
 /// let y = multiHeadAttention(qkv: qkv(x), heads: 4, scale: 0.125)   // [B, N, 3C] -> [B, N, C]
@@ -114,6 +114,8 @@ private struct RunLayout {
     let pairs: [Int]
     /// Per window position: the pairs of the positions before it, times the heads.
     let firstPair: [Int]
+    /// Query-key pairs of all heads of one image's windows.
+    let pairsPerImage: Int
     let heads: Int
 
     init(runs positionRuns: [[(start: Int, count: Int)]], heads: Int) {
@@ -131,13 +133,11 @@ private struct RunLayout {
         self.runs = withOffsets
         self.pairs = pairs
         firstPair = pairs.indices.map { heads * pairs[..<$0].reduce(0, +) }
+        pairsPerImage = heads * pairs.reduce(0, +)
         self.heads = heads
     }
 
     var period: Int { pairs.count }
-
-    /// Query-key pairs of all heads of one image's windows.
-    var pairsPerImage: Int { heads * pairs.reduce(0, +) }
 
     /// Query-key pairs of all heads of `windows` windows.
     func totalPairs(windows: Int) -> Int {
