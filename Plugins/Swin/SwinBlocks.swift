@@ -82,7 +82,7 @@ package final class SwinStage: Module {
     /// Returns the stage's output before and after the patch merging, both row-major
     /// over their grids (`[B, H*W, C]` and `[B, ceil(H/2)*ceil(W/2), 2C]`); the blocks
     /// run in window order in between, on the grid padded to whole windows
-    /// (`padding`, by default the smallest) with the padded tokens masked out as keys.
+    /// (`padding`, by default the smallest), the padded tokens a group of their own.
     package func callAsFunction(
         _ x: Tensor, height: Int, width: Int, groups: [UInt8]?, padding: GridPadding? = nil, fill: Float = 0
     ) -> (features: Tensor, next: Tensor) {

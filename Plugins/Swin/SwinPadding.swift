@@ -3,11 +3,12 @@ import MixKit
 /// How a token grid is padded at the bottom and right so that its windows
 /// tile it, and how the padded tokens are kept out of attention.
 ///
-/// Padded tokens get their own group id (``paddedGroup``) in the attention
-/// group mask, which already keeps the two source images of a MixMAE batch
-/// apart: a real token never attends to a padded one (the additive -inf of
-/// the group mask), whatever the padded tokens hold. The stage crops the
-/// padding away after its blocks, so no padded token reaches the output.
+/// Padded tokens get their own group id (``paddedGroup``), as the two source
+/// images of a MixMAE batch have theirs: the stage sorts each window's tokens
+/// by group and attention runs within each group (``WindowLayout``), so a
+/// real token never attends to a padded one, whatever the padded tokens hold.
+/// The stage crops the padding away after its blocks, so no padded token
+/// reaches the output.
 ///
 /// ```swift
 /// let plan = GridPadding(height: 25, width: 38, window: 7)   // pads to 28 x 42

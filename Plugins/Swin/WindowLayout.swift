@@ -19,6 +19,8 @@ struct WindowLayout {
     let spans: AttentionSpans?
     /// For each token in layout order (of one image), its index in the row-major grid.
     let gridIndex: [Int]?
+    /// For each token of the row-major grid, its index in layout order (the inverse of ``gridIndex``).
+    let layoutIndex: [Int]?
     /// For every window position, head and (query, key) pair of the sorted windows, the
     /// place of its bias in the head-major table (``WindowAttention/headMajorBiasIndex(window:heads:order:relative:)``).
     let biasIndex: [Int]
@@ -31,14 +33,17 @@ struct WindowLayout {
         precondition(height % window == 0 && width % window == 0, "WindowLayout: \(height)x\(width) grid")
         (self.window, self.height, self.width) = (window, height, width)
         guard let groups else {
-            (spans, gridIndex, biasIndex) = (nil, nil, [])
+            (spans, gridIndex, layoutIndex, biasIndex) = (nil, nil, nil, [])
             return
         }
         let n = window * window
         let places = Self.windowOrder(window: window, height: height, width: width)
         let (order, spans) = AttentionSpans.sortingWindows(groups: places.map { groups[$0] }, tokens: n)
         self.spans = spans
-        gridIndex = order.indices.map { places[$0 / n * n + order[$0]] }
+        let gridIndex = order.indices.map { places[$0 / n * n + order[$0]] }
+        var layoutIndex = [Int](repeating: 0, count: gridIndex.count)
+        for (place, grid) in gridIndex.enumerated() { layoutIndex[grid] = place }
+        (self.gridIndex, self.layoutIndex) = (gridIndex, layoutIndex)
         biasIndex = WindowAttention.headMajorBiasIndex(
             window: window, heads: heads, order: order, relative: WindowAttention.relativePositionIndex(window: window))
     }
@@ -55,11 +60,7 @@ struct WindowLayout {
     /// The inverse of ``order(_:)``: `[B, H*W, C]` in layout order back to row-major.
     func restore(_ x: Tensor) -> Tensor {
         let (b, c) = (x.shape[0], x.shape[2])
-        if let gridIndex {
-            var inverse = [Int](repeating: 0, count: gridIndex.count)
-            for (place, grid) in gridIndex.enumerated() { inverse[grid] = place }
-            return x.indexSelect(axis: 1, indices: inverse)
-        }
+        if let layoutIndex { return x.indexSelect(axis: 1, indices: layoutIndex) }
         if height == window && width == window { return x }
         return x.reshaped([b, height / window, width / window, window, window, c]).permuted([0, 1, 3, 2, 4, 5])
             .reshaped([b, height * width, c])

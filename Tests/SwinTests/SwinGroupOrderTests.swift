@@ -53,4 +53,67 @@ import Testing
         #expect(worst(base, other) > 1e-2, "group 1's outputs do change")
         #expect(worst(base, stage(x, height: 8, width: 8, groups: swapped).features) <= 1e-5)
     }
+
+    /// The stage of ``SwinPaddingTests/tinySwin(seed:)`` (8x8 grid, windows of 4, two
+    /// blocks) written out with the stage's own weights as the reference does it:
+    /// window partition, the bias table gathered by `relative_position_index`,
+    /// attention masked by group, window reverse.
+    func referenceStage(_ stage: SwinStage, _ x: Tensor, groups: [UInt8]) throws -> Tensor {
+        let weights = Dictionary(uniqueKeysWithValues: stage.namedParameters())
+        let (b, c, w) = (x.shape[0], x.shape[2], 4)
+        let n = w * w
+        var relative: [Int] = []
+        for q in 0..<n {
+            for k in 0..<n { relative.append((q / w - k / w + w - 1) * (2 * w - 1) + q % w - k % w + w - 1) }
+        }
+        var windowIds: [UInt8] = []
+        for window in 0..<4 {
+            for place in 0..<n {
+                windowIds.append(groups[(window / 2 * w + place / w) * 8 + window % 2 * w + place % w])
+            }
+        }
+        var h = x.reshaped([b, 2, w, 2, w, c]).permuted([0, 1, 3, 2, 4, 5]).reshaped([b, 4 * n, c])
+        for block in 0..<2 {
+            func weight(_ name: String) throws -> Tensor {
+                try #require(
+                    weights["blocks.\(block).\(name)"], "no blocks.\(block).\(name) in \(weights.keys.sorted())")
+            }
+            let table = try weight("attn.relative_position_bias_table")
+            let heads = table.shape[1]
+            let bias = table.indexSelect(axis: 0, indices: relative).reshaped([n, n, heads]).permuted([2, 0, 1])
+            let normed = layerNorm(h, weight: try weight("norm1.weight"), bias: try weight("norm1.bias"))
+            let qkv = linear(normed, weight: try weight("attn.qkv.weight"), bias: try weight("attn.qkv.bias"))
+            let attended = multiHeadAttention(
+                qkv: qkv.reshaped([b * 4, n, 3 * c]), heads: heads, scale: 1 / Float(c / heads).squareRoot(),
+                bias: bias, groups: windowIds, period: 4)
+            h =
+                h
+                + linear(
+                    attended.reshaped([b, 4 * n, c]), weight: try weight("attn.proj.weight"),
+                    bias: try weight("attn.proj.bias"))
+            let hidden = linear(
+                layerNorm(h, weight: try weight("norm2.weight"), bias: try weight("norm2.bias")),
+                weight: try weight("mlp.fc1.weight"), bias: try weight("mlp.fc1.bias")
+            ).gelu()
+            h = h + linear(hidden, weight: try weight("mlp.fc2.weight"), bias: try weight("mlp.fc2.bias"))
+        }
+        return h.reshaped([b, 2, 2, w, w, c]).permuted([0, 1, 3, 2, 4, 5]).reshaped([b, 64, c])
+    }
+
+    /// Groups that split every window unevenly, with bias tables large enough
+    /// (std 1) that a bias read at the wrong token pair shows: the grouped stage
+    /// gives the reference's output.
+    @Test func groupedStageMatchesTheMaskedReference() throws {
+        let stage = try SwinPaddingTests.tinySwin().layers[0]
+        for (name, table) in stage.namedParameters() where name.hasSuffix("relative_position_bias_table") {
+            let values = tokens(table.count / 2, channels: 1, seed: 8).scalars
+            for i in 0..<table.count { table.data[i] = values[i] }
+        }
+        let groups: [UInt8] = (0..<64).map { (t: Int) -> UInt8 in UInt8((t * 5 + t / 8) % 7 < 3 ? 1 : 0) }
+        let x = tokens(64, channels: 8, seed: 9)
+        let grouped = stage(x, height: 8, width: 8, groups: groups).features
+        let reference = try referenceStage(stage, x, groups: groups)
+        #expect(grouped.shape == reference.shape)
+        #expect(worst(grouped, reference) <= 1e-4)
+    }
 }

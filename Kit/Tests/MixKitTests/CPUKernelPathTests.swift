@@ -252,13 +252,16 @@ extension KernelCase {
                     mk_attention_softmax_backward(o[0], gp, o[1], o[2], 0, g, h, n)
                 }
             },
-            // A whole window, and a group's run of tokens: 40 rows of 40 scores with the bias block at (5, 5).
+            // A whole window, a group's run of tokens (40 rows of 40 scores with the bias block at (5, 5)),
+            // and a window without bias.
             KernelCase(name: "mk_attention_softmax_block") {
-                outputs([n * n, n * n]) { o in
+                outputs([n * n, n * n, n * n]) { o in
                     o[0].update(from: scores, count: n * n)
                     mk_attention_softmax_block(o[0], n, bias, n, groups, n)
                     o[1].update(from: scores, count: n * n)
                     mk_attention_softmax_block(o[1], 40, Array(bias[(5 * n + 5)...]), n, nil, 40)
+                    o[2].update(from: scores, count: n * n)
+                    mk_attention_softmax_block(o[2], n, nil, 0, nil, n)
                 }
             },
             KernelCase(name: "mk_attention_softmax_block_backward") {

@@ -23,7 +23,7 @@ import CKernels
 public func multiHeadAttention(
     qkv: Tensor, heads: Int, scale: Float, bias: Tensor? = nil, groups: [UInt8]? = nil, period: Int = 1
 ) -> Tensor {
-    windowAttention(qkv: qkv, heads: heads, scale: scale, bias: bias, mask: groups, spans: nil, period: period)
+    windowAttention(qkv: qkv, heads: heads, scale: scale, bias: bias, mask: groups, spans: nil, maskPeriod: period)
 }
 
 /// Multi-head attention in windows whose tokens are sorted by group: each token
@@ -44,7 +44,7 @@ public func multiHeadAttention(
 public func multiHeadAttention(qkv: Tensor, heads: Int, scale: Float, bias: Tensor? = nil, spans: AttentionSpans)
     -> Tensor
 {
-    windowAttention(qkv: qkv, heads: heads, scale: scale, bias: bias, mask: nil, spans: spans, period: spans.period)
+    windowAttention(qkv: qkv, heads: heads, scale: scale, bias: bias, mask: nil, spans: spans, maskPeriod: 1)
 }
 
 /// The groups of windows whose tokens are sorted by group: every maximal run of
@@ -155,7 +155,7 @@ private struct RunLayout {
 /// without spans, to the whole window, masked by the `mask` group ids). The
 /// probabilities of every run are kept for backward, in the blocks of ``RunLayout``.
 private func windowAttention(
-    qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, mask: [UInt8]?, spans: AttentionSpans?, period: Int
+    qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, mask: [UInt8]?, spans: AttentionSpans?, maskPeriod: Int
 ) -> Tensor {
     defineOp("attention", qkv, bias) { op in
         op.require(
@@ -175,7 +175,8 @@ private func windowAttention(
         }
         if let mask {
             op.require(
-                period > 0 && mask.count == period * n, "\(mask.count) group ids for period \(period) and \(n) tokens")
+                maskPeriod > 0 && mask.count == maskPeriod * n,
+                "\(mask.count) group ids for period \(maskPeriod) and \(n) tokens")
         }
         if let spans {
             op.require(spans.tokens == n, "spans of \(spans.tokens)-token windows for windows of \(n) tokens")
@@ -198,8 +199,8 @@ private func windowAttention(
             Parallel.forRanges(items, work: pairs * d) { lo, hi in
                 for i in lo..<hi {
                     let (w, h) = (i / heads, i % heads)
-                    let windowBias = pb.map { $0 + ((w % period % biasPositions) * heads + h) * n * n }
-                    let windowMask = gptr.map { $0 + (w % period) * n }
+                    let windowBias = pb.map { $0 + ((w % biasPositions) * heads + h) * n * n }
+                    let windowMask = gptr.map { $0 + (w % maskPeriod) * n }
                     let block = pp + layout.offset(window: w, head: h)
                     for run in layout.runs[w % layout.period] {
                         let q = px + (w * n + run.start) * c3 + h * d
@@ -219,50 +220,68 @@ private func windowAttention(
         return OpResult(out) { gout in
             let dqkv = Tensor(uninitializedShape: qkv.shape)
             let wantBias = bias?.needsGrad ?? false
-            let chunks = pairs * d >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, items) : 1
+            // With a bias per window position, one unit of work is a (position, head) pair: its windows
+            // all add into one block of the bias gradient, which its thread then writes directly.
+            // Otherwise a unit is a (window, head) item, and each chunk of items sums into a
+            // `[heads, N, N]` copy of its own (a copy per window position would grow with both).
+            let byPosition = wantBias && biasPositions > 1
+            let units = byPosition ? biasPositions * heads : items
+            let chunks = pairs * d >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, units) : 1
             let scratch = Tensor(uninitializedShape: [chunks, n * n])
-            let partial = wantBias ? Tensor.zeros([chunks, biasPositions * heads, n, n]) : nil
+            let biasGrad = wantBias ? Tensor.zeros(byPosition ? bias!.shape : [chunks, heads, n, n]) : nil
             // The closure holds `probs` and `qkv` (not only their pointers) so their buffers stay alive.
             let (px, pp) = (UnsafePointer(qkv.data), UnsafePointer(probs.data))
             let (pg, pdx, ps) = (UnsafePointer(gout.data), dqkv.data, scratch.data)
-            let ppart = partial?.data
+            let pbg = biasGrad?.data
             Profiler.countGEMM(m: pairs, n: 1, k: d, batch: 4)
             Parallel.configure()
+            /// The backward of item `i` (window, head), with `dp` as scratch, adding into `gradBlock`.
+            func backward(item i: Int, scratch dp: UnsafeMutablePointer<Float>, gradBlock: UnsafeMutablePointer<Float>?)
+            {
+                let (w, h) = (i / heads, i % heads)
+                let block = pp + layout.offset(window: w, head: h)
+                for run in layout.runs[w % layout.period] {
+                    let q = px + (w * n + run.start) * c3 + h * d
+                    let dq = pdx + (w * n + run.start) * c3 + h * d
+                    let go = pg + (w * n + run.start) * c + h * d
+                    let (p, len) = (block + run.offset, run.count)
+                    // dP = dO Vᵀ; dV = Pᵀ dO.
+                    blasGEMM(
+                        go, lda: c, q + 2 * c, ldb: c3, dp, ldc: len, m: len, n: len, k: d, transposeA: false,
+                        transposeB: true)
+                    blasGEMM(
+                        p, lda: len, go, ldb: c, dq + 2 * c, ldc: c3, m: len, n: d, k: len, transposeA: true,
+                        transposeB: false)
+                    // dS (in place over dP), and its sum into the bias gradient.
+                    mk_attention_softmax_block_backward(p, dp, len, gradBlock.map { $0 + run.start * (n + 1) }, n, len)
+                    // dQ = scale dS K; dK = scale dSᵀ Q.
+                    blasGEMM(
+                        dp, lda: len, q + c, ldb: c3, dq, ldc: c3, m: len, n: d, k: len, transposeA: false,
+                        transposeB: false, alpha: scale)
+                    blasGEMM(
+                        dp, lda: len, q, ldb: c3, dq + c, ldc: c3, m: len, n: d, k: len, transposeA: true,
+                        transposeB: false, alpha: scale)
+                }
+            }
             Parallel.forRanges(chunks, work: Int.max) { c0, c1 in
                 for chunk in c0..<c1 {
-                    for i in (items * chunk / chunks)..<(items * (chunk + 1) / chunks) {
-                        let (w, h) = (i / heads, i % heads)
-                        let biasGrad = ppart.map {
-                            $0 + ((chunk * biasPositions + w % period % biasPositions) * heads + h) * n * n
+                    let dp = ps + chunk * n * n
+                    for unit in (units * chunk / chunks)..<(units * (chunk + 1) / chunks) {
+                        guard byPosition else {
+                            let copy = pbg.map { $0 + (chunk * heads + unit % heads) * n * n }
+                            backward(item: unit, scratch: dp, gradBlock: copy)
+                            continue
                         }
-                        let block = pp + layout.offset(window: w, head: h)
-                        for run in layout.runs[w % layout.period] {
-                            let q = px + (w * n + run.start) * c3 + h * d
-                            let dq = pdx + (w * n + run.start) * c3 + h * d
-                            let go = pg + (w * n + run.start) * c + h * d
-                            let (p, dp, len) = (block + run.offset, ps + chunk * n * n, run.count)
-                            // dP = dO Vᵀ; dV = Pᵀ dO.
-                            blasGEMM(
-                                go, lda: c, q + 2 * c, ldb: c3, dp, ldc: len, m: len, n: len, k: d,
-                                transposeA: false, transposeB: true)
-                            blasGEMM(
-                                p, lda: len, go, ldb: c, dq + 2 * c, ldc: c3, m: len, n: d, k: len,
-                                transposeA: true, transposeB: false)
-                            // dS (in place over dP), and its sum into the bias gradient.
-                            mk_attention_softmax_block_backward(
-                                p, dp, len, biasGrad.map { $0 + run.start * (n + 1) }, n, len)
-                            // dQ = scale dS K; dK = scale dSᵀ Q.
-                            blasGEMM(
-                                dp, lda: len, q + c, ldb: c3, dq, ldc: c3, m: len, n: d, k: len,
-                                transposeA: false, transposeB: false, alpha: scale)
-                            blasGEMM(
-                                dp, lda: len, q, ldb: c3, dq + c, ldc: c3, m: len, n: d, k: len,
-                                transposeA: true, transposeB: false, alpha: scale)
+                        let (position, h) = (unit / heads, unit % heads)
+                        for w in stride(from: position, to: g, by: biasPositions) {
+                            backward(item: w * heads + h, scratch: dp, gradBlock: pbg! + unit * n * n)
                         }
                     }
                 }
             }
-            return [dqkv, partial.map { reduceSumKernel($0, axes: [0]).reshapedView(bias!.shape) }]
+            let gradBias =
+                byPosition ? biasGrad : biasGrad.map { reduceSumKernel($0, axes: [0]).reshapedView(bias!.shape) }
+            return [dqkv, gradBias]
         }
     }
 }

@@ -68,7 +68,7 @@ extension Tensor {
 /// result equals adding -1e30 to the other group's logits before the softmax.
 ///
 /// ```swift
-/// let p = attentionSoftmax(scores, bias: relBias, groups: windowGroups, period: windowsPerImage)
+/// let p = attentionSoftmax(scores, bias: relBias, groups: idsInWindowOrder, period: windowsPerImage)
 /// ```
 public func attentionSoftmax(_ scores: Tensor, bias: Tensor?, groups: [UInt8]?, period: Int = 1) -> Tensor {
     defineOp("attention_softmax", scores, bias) { op in
