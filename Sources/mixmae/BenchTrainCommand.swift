@@ -226,6 +226,7 @@ struct BenchTrainCommand: ParsableCommand {
         model.train(false)
         return {
             _ = withNoGrad { model(images).logits }
+            Profiler.stepFinished()
             return nil
         }
     }

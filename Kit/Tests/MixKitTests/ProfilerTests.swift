@@ -44,6 +44,33 @@ import Testing
         #expect(Profiler.summary().entries.first { $0.op == "linear" && $0.phase == .forward }?.calls == 2)
     }
 
+    /// Forward-only steps count once marked, and a marked training step still counts once.
+    @Test func inferenceStepsCountWhenMarked() {
+        let x = randn([6, 5, 8], seed: 4)
+        let w = randn([4, 8], seed: 5).asParameter()
+        Profiler.start()
+        for _ in 0..<3 {
+            _ = withNoGrad { linear(x, weight: w, bias: nil).gelu() }
+            Profiler.stepFinished()
+        }
+        Profiler.stop()
+        let inference = Profiler.summary()
+        #expect(inference.steps == 3)
+        #expect(inference.entries.first { $0.op == "linear" }?.calls == 3)
+        #expect(Profiler.report().contains("MixKit profile: 3 step(s)"), "\(Profiler.report())")
+        Profiler.start()
+        for _ in 0..<2 {
+            linear(x, weight: w, bias: nil).mean().backward()
+            Profiler.stepFinished()
+        }
+        Profiler.stop()
+        #expect(Profiler.summary().steps == 2, "backward passes count; the marks do not add to them")
+        Profiler.start()
+        _ = linear(x, weight: w, bias: nil)
+        Profiler.stop()
+        #expect(Profiler.summary().steps == 0)
+    }
+
     /// A profile is the calling thread's: steps and ops that other threads run at the
     /// same time (parallel tests, another model in the process) are not counted.
     @Test func countsOnlyTheCallingThread() {

@@ -126,8 +126,10 @@ public enum Profiler {
         var stopNanos: UInt64?
         var optimizerSteps = 0
         var backwardPasses = 0
+        var markedSteps = 0
         var lastOptimizerStepNanos: UInt64 = 0
         var lastBackwardNanos: UInt64 = 0
+        var lastMarkedStepNanos: UInt64 = 0
         var warmUpPending = false
 
         init(warmUp: Bool) { restart(warmUp: warmUp) }
@@ -138,6 +140,7 @@ public enum Profiler {
             pendingFlops = 0
             optimizerSteps = 0
             backwardPasses = 0
+            markedSteps = 0
             startNanos = Profiler.now()
             stopNanos = nil
             warmUpPending = warmUp
@@ -163,10 +166,12 @@ public enum Profiler {
         }
 
         func summary() -> Summary {
-            let steps = optimizerSteps > 0 ? optimizerSteps : backwardPasses
-            let end =
+            let (steps, end): (Int, UInt64) =
                 optimizerSteps > 0
-                ? lastOptimizerStepNanos : backwardPasses > 0 ? lastBackwardNanos : stopNanos ?? Profiler.now()
+                ? (optimizerSteps, lastOptimizerStepNanos)
+                : backwardPasses > 0
+                    ? (backwardPasses, lastBackwardNanos)
+                    : markedSteps > 0 ? (markedSteps, lastMarkedStepNanos) : (0, stopNanos ?? Profiler.now())
             return Summary(
                 entries: rows.values.sorted { $0.seconds > $1.seconds },
                 wallSeconds: Double(end - startNanos) * 1e-9, steps: steps)
@@ -378,10 +383,25 @@ public enum Profiler {
         session.lastOptimizerStepNanos = now()
     }
 
+    /// Marks the end of a step without backward pass or optimizer update (an
+    /// inference step), so that a forward-only profile reports per step too.
+    /// Steps with a backward pass count by themselves; this mark is then ignored.
+    ///
+    /// ```swift
+    /// Profiler.start()
+    /// for _ in 0..<5 { _ = withNoGrad { model(images) }; Profiler.stepFinished() }
+    /// print(Profiler.report())   // per step: the mean of the five
+    /// ```
+    public static func stepFinished() {
+        guard let session = recordingSession() else { return }
+        session.markedSteps += 1
+        session.lastMarkedStepNanos = now()
+    }
+
     /// The calling thread's rows so far, largest time first. The wall time ends
-    /// at the end of the last step (optimizer update, or backward pass when
-    /// there were none), so that work after the steps does not count; without
-    /// steps, at ``stop()`` or now. Empty when the thread never recorded.
+    /// at the end of the last step (optimizer update, else backward pass, else
+    /// ``stepFinished()`` mark), so that work after the steps does not count;
+    /// without steps, at ``stop()`` or now. Empty when the thread never recorded.
     public static func summary() -> Summary {
         threadSession?.summary() ?? Summary(entries: [], wallSeconds: 0, steps: 0)
     }

@@ -64,7 +64,9 @@ public enum PluginABI {
     /// 2.10: ``AttentionSpans`` and the `spans:` overloads of ``multiHeadAttention(qkv:heads:scale:bias:spans:)``
     /// and ``MultiHeadAttention`` (attention within each group's run of tokens, skipping the pairs across
     /// groups). New functions and a new type only: 2.3 plugins still load.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 10 }
+    /// 2.11: ``Profiler/stepFinished()`` (forward-only steps in a profile). A new function only: 2.3 plugins
+    /// still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 11 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
