@@ -67,9 +67,7 @@ public struct AttentionSpans: Sendable, Equatable {
 
     /// The runs of equal ids in `ids` (`[period * tokens]`, window after window).
     public init(runsOf ids: [UInt8], tokens: Int) {
-        precondition(
-            tokens > 0 && !ids.isEmpty && ids.count % tokens == 0,
-            "AttentionSpans: \(ids.count) group ids are not whole windows of \(tokens) tokens")
+        Self.requireWholeWindows(ids, tokens: tokens)
         self.tokens = tokens
         starts = stride(from: 0, to: ids.count, by: tokens).map { base in
             [0] + (1..<tokens).filter { ids[base + $0] != ids[base + $0 - 1] }
@@ -85,9 +83,7 @@ public struct AttentionSpans: Sendable, Equatable {
     /// // order [1, 3, 0, 2], spans.starts [[0, 2]]
     /// ```
     public static func sortingWindows(groups ids: [UInt8], tokens: Int) -> (order: [Int], spans: AttentionSpans) {
-        precondition(
-            tokens > 0 && !ids.isEmpty && ids.count % tokens == 0,
-            "AttentionSpans: \(ids.count) group ids are not whole windows of \(tokens) tokens")
+        requireWholeWindows(ids, tokens: tokens)
         var order: [Int] = []
         order.reserveCapacity(ids.count)
         for base in stride(from: 0, to: ids.count, by: tokens) {
@@ -95,6 +91,12 @@ public struct AttentionSpans: Sendable, Equatable {
         }
         let sorted = order.enumerated().map { ids[$0.offset / tokens * tokens + $0.element] }
         return (order, AttentionSpans(runsOf: sorted, tokens: tokens))
+    }
+
+    private static func requireWholeWindows(_ ids: [UInt8], tokens: Int) {
+        precondition(
+            tokens > 0 && !ids.isEmpty && ids.count % tokens == 0,
+            "AttentionSpans: \(ids.count) group ids are not whole windows of \(tokens) tokens; pass one id per token")
     }
 
     /// The runs of window position `p` as (start, length).
