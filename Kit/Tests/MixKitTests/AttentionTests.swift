@@ -78,6 +78,33 @@ import Testing
     /// gathered per window position). The two window positions have different runs
     /// (128 + 40 tokens, and 68 + 60 + 40) and the last image is cut after its first
     /// window. Runs of 128 tokens take MixKit's GEMM, the others OpenBLAS's.
+    /// Without a backward pass the op keeps no probabilities (each thread reuses one window's block): the same
+    /// values, to the bit, as a recorded call, with spans, a mask or neither, on enough windows to use every thread,
+    /// for a parameter under `withNoGrad` (grad mode is per thread: the op must read it on the calling thread).
+    @Test func attentionWithoutGradientsMatchesTheRecordedCall() {
+        let (windows, n, heads, d) = (16, 64, 2, 32)
+        let ids: [UInt8] = (0..<(windows * n)).map { UInt8($0 % n < 40 ? 0 : 1) }
+        let spans = AttentionSpans(runsOf: ids, tokens: n)
+        let bias = randn([heads, n, n], seed: 3)
+        let qkv = randn([windows, n, 3 * heads * d], seed: 2)
+        let variants: [(String, (Tensor) -> Tensor)] = [
+            ("spans", { multiHeadAttention(qkv: $0, heads: heads, scale: 0.3, bias: bias, spans: spans) }),
+            (
+                "mask",
+                { multiHeadAttention(qkv: $0, heads: heads, scale: 0.3, bias: bias, groups: ids, period: windows) }
+            ),
+            ("plain", { multiHeadAttention(qkv: $0, heads: heads, scale: 0.3) }),
+        ]
+        for (name, attend) in variants {
+            // A parameter under withNoGrad: only the calling thread's grad mode says nothing records.
+            let parameter = qkv.copy().asParameter()
+            let free = withNoGrad { attend(parameter) }
+            let recorded = attend(parameter)
+            let worst = zip(free.scalars, recorded.scalars).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst == 0, "\(name): largest difference \(worst)")
+        }
+    }
+
     @Test func spanAttentionOnSortedTokensMatchesTheMaskedOp() {
         let (windows, n, heads, d, period) = (3, 168, 2, 32, 2)
         let ids: [UInt8] = (0..<(period * n)).map { t in

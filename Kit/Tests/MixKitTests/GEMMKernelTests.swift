@@ -6,8 +6,8 @@ import Testing
 /// MixKit's own SGEMM (`mk_sgemm`, the avx2 and avx512 kernel paths) against a
 /// float64 reference: every transpose, shapes with edges in each direction and
 /// across the cache blocks (k past 384, n past 480, m past 1,536 rows),
-/// leading dimensions wider than the matrices, alpha and beta (beta 0 must not
-/// read C, which starts as NaN).
+/// leading dimensions wider than the matrices (one a multiple of 512 floats, which
+/// A's rows are copied for), alpha and beta (beta 0 must not read C, which starts as NaN).
 @Suite struct GEMMKernelTests {
     struct Shape: Sendable, CustomTestStringConvertible {
         var m: Int, n: Int, k: Int
@@ -18,6 +18,8 @@ import Testing
         Shape(m: 1, n: 1, k: 1), Shape(m: 11, n: 31, k: 7), Shape(m: 12, n: 32, k: 384), Shape(m: 13, n: 33, k: 385),
         Shape(m: 97, n: 481, k: 40), Shape(m: 1_549, n: 40, k: 9), Shape(m: 30, n: 70, k: 0),
         Shape(m: 200, n: 64, k: 1_000), Shape(m: 131, n: 45, k: 390),
+        // lda = k + 3 = 1,024: A's rows 4 KB apart take the padded-copy path, across three reduction blocks.
+        Shape(m: 150, n: 70, k: 1_021),
     ]
 
     @Test(arguments: shapes)

@@ -68,6 +68,50 @@ import Testing
         }
     }
 
+    /// Above the threading threshold the input and weight gradients run at the same time, each on its share of
+    /// the threads (the weight gradient's reduction runs over all 300 rows); alone, each is cut over all of them.
+    /// Both against float64 sums, with either gradient wanted alone too.
+    @Test func linearGradientsMatchFloat64WhenComputedTogetherOrAlone() {
+        let (rows, inFeatures, outFeatures) = (300, 64, 70)
+        let upstream = randn([rows, outFeatures], seed: 13)
+        for (wantX, wantW) in [(true, true), (true, false), (false, true)] {
+            let x = randn([rows, inFeatures], seed: 11)
+            let w = randn([outFeatures, inFeatures], seed: 12)
+            x.requiresGrad = wantX
+            w.requiresGrad = wantW
+            (linear(x, weight: w, bias: nil) * upstream).sum().backward()
+            let (xs, ws, gs) = (x.scalars, w.scalars, upstream.scalars)
+            if wantX {
+                var worst = 0.0
+                for r in 0..<rows {
+                    for i in 0..<inFeatures {
+                        var want = 0.0
+                        for o in 0..<outFeatures {
+                            want += Double(gs[r * outFeatures + o]) * Double(ws[o * inFeatures + i])
+                        }
+                        worst = max(worst, abs(Double(x.grad!.scalars[r * inFeatures + i]) - want))
+                    }
+                }
+                #expect(worst < 1e-4, "input gradient (weight gradient too: \(wantW)): max error \(worst)")
+            } else {
+                #expect(x.grad == nil)
+            }
+            if wantW {
+                var worst = 0.0
+                for o in 0..<outFeatures {
+                    for i in 0..<inFeatures {
+                        var want = 0.0
+                        for r in 0..<rows { want += Double(gs[r * outFeatures + o]) * Double(xs[r * inFeatures + i]) }
+                        worst = max(worst, abs(Double(w.grad!.scalars[o * inFeatures + i]) - want))
+                    }
+                }
+                #expect(worst < 1e-3, "weight gradient (input gradient too: \(wantX)): max error \(worst)")
+            } else {
+                #expect(w.grad == nil)
+            }
+        }
+    }
+
     @Test func linearMatchesMatmulAndHasGradients() {
         let x = randn([2, 3, 4], seed: 1)
         let w = randn([5, 4], seed: 2)

@@ -74,8 +74,8 @@ public struct OpResult {
 /// What an op's definition knows at its entry: its name and inputs, whether
 /// the graph is being recorded, and checks that stop with a clear message.
 ///
-/// The checks call `fatalError`, which every build keeps (MixKit is compiled
-/// `-Ounchecked`, which drops `precondition`): a shape mistake stops with
+/// The checks call `fatalError`, which every build keeps (even `-Ounchecked`,
+/// which drops `precondition`): a shape mistake stops with
 /// `linear: weight [4, 7] does not fit ... (input shapes [6, 5, 8], [4, 7], [4])`,
 /// never with a wrong result or a stray memory access.
 public struct OpContext {

@@ -6,8 +6,9 @@ import Foundation
 
 /// Overflow-safe sizes for shapes and byte ranges read from files.
 ///
-/// The SDK is compiled `-Ounchecked`, where Swift's own overflow traps are
-/// gone: every size that comes from a file goes through these functions.
+/// Every size that comes from a file goes through these functions: an
+/// overflow is a clear error about the file, not Swift's overflow trap (which
+/// stops the process) nor, in an `-Ounchecked` build, a wrapped size.
 ///
 /// ```swift
 /// CheckedSize.elementCount([1 << 40, 1 << 40])        // nil: more than Int.max elements
@@ -54,7 +55,7 @@ public enum CheckedSize {
 
     /// The element count of a shape built by the SDK itself: a negative or
     /// overflowing shape here is a programming error and stops the process
-    /// with the shape in the message (checked even in `-Ounchecked` builds).
+    /// with the shape in the message (checked in every build, `-Ounchecked` too).
     static func elementCountOrFail(_ shape: [Int]) -> Int {
         guard let n = elementCount(shape) else {
             fatalError("Tensor: shape \(shape) has a negative dimension or more than \(Int.max) elements")

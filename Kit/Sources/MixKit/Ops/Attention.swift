@@ -188,9 +188,13 @@ private func windowAttention(
         let pairs = layout.totalPairs(windows: g)
         let items = g * heads
         let out = Tensor(uninitializedShape: [g, n, c])
-        // Sized for whole windows, not `pairs`: the runs change with every mask, and the buffer pool
-        // recycles only buffers of one exact size (a fresh one costs its page faults on every step).
-        let probs = Tensor(uninitializedShape: [items * n * n])
+        // The probabilities are kept for the backward pass. Sized for whole windows, not `pairs`: the runs
+        // change with every mask, and the buffer pool recycles only buffers of one exact size (a fresh one costs
+        // its page faults on every step). Without a backward pass, each thread reuses one window's block.
+        let chunks = pairs * d >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, items) : 1
+        // Read once, here: grad mode is the calling thread's, and the parts run on other threads too.
+        let keepsProbabilities = op.isRecording
+        let probs = Tensor(uninitializedShape: keepsProbabilities ? [items * n * n] : [chunks, n * n])
         let (px, po, pp) = (UnsafePointer(qkv.data), out.data, probs.data)
         let pb: UnsafePointer<Float>? = bias.map { UnsafePointer($0.data) }
         let maskStore = mask ?? []
@@ -198,12 +202,12 @@ private func windowAttention(
         Profiler.countGEMM(m: pairs, n: 1, k: d, batch: 2)
         maskStore.withUnsafeBufferPointer { gp in
             let gptr = mask == nil ? nil : gp.baseAddress
-            Parallel.forRanges(items, work: pairs * d) { lo, hi in
-                for i in lo..<hi {
+            Parallel.forEachPart(chunks) { chunk in
+                for i in (items * chunk / chunks)..<(items * (chunk + 1) / chunks) {
                     let (w, h) = (i / heads, i % heads)
                     let windowBias = pb.map { $0 + ((w % biasPositions) * heads + h) * n * n }
                     let windowMask = gptr.map { $0 + (w % maskPeriod) * n }
-                    let block = pp + layout.offset(window: w, head: h)
+                    let block = keepsProbabilities ? pp + layout.offset(window: w, head: h) : pp + chunk * n * n
                     for run in layout.runs[w % layout.period] {
                         let q = px + (w * n + run.start) * c3 + h * d
                         let p = block + run.offset

@@ -19,22 +19,25 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
             x.data, weight.data, y.data, m: rows, n: outFeatures, k: inFeatures, transposeA: false, transposeB: true,
             bias: bias.map { UnsafePointer($0.data) })
         return OpResult(y) { g in
-            var gx: Tensor? = nil
-            if x.needsGrad {
-                gx = Tensor(uninitializedShape: x.shape)
+            // The input and weight gradients share no data: they run at the same time (``gemmConcurrently``).
+            var products: [GEMMProduct] = []
+            let gx = x.needsGrad ? Tensor(uninitializedShape: x.shape) : nil
+            if let gx {
                 Profiler.countGEMM(m: rows, n: inFeatures, k: outFeatures)
-                sgemm(
-                    g.data, weight.data, gx!.data, m: rows, n: inFeatures, k: outFeatures, transposeA: false,
-                    transposeB: false)
+                products.append(
+                    GEMMProduct(
+                        g.data, weight.data, gx.data, m: rows, n: inFeatures, k: outFeatures, transposeA: false,
+                        transposeB: false))
             }
-            var gw: Tensor? = nil
-            if weight.needsGrad {
-                gw = Tensor(uninitializedShape: weight.shape)
+            let gw = weight.needsGrad ? Tensor(uninitializedShape: weight.shape) : nil
+            if let gw {
                 Profiler.countGEMM(m: outFeatures, n: inFeatures, k: rows)
-                sgemm(
-                    g.data, x.data, gw!.data, m: outFeatures, n: inFeatures, k: rows, transposeA: true,
-                    transposeB: false)
+                products.append(
+                    GEMMProduct(
+                        g.data, x.data, gw.data, m: outFeatures, n: inFeatures, k: rows, transposeA: true,
+                        transposeB: false))
             }
+            gemmConcurrently(products)
             let gb =
                 bias?.needsGrad == true
                 ? reduceSumKernel(g.reshapedView([rows, outFeatures]), axes: [0]).reshapedView([outFeatures]) : nil

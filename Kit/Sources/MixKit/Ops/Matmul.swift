@@ -102,7 +102,7 @@ let minimumParallelGEMM = 1 << 19
 
 /// `C = alpha op(A) op(B) + beta C` with explicit leading dimensions, on
 /// ``Parallel/threadCount`` threads (rule 1 of ``Parallel``): MixKit cuts the
-/// larger of M and N in one block per thread (a multiple of 48 rows or 32
+/// larger of M and N in one block per thread (a multiple of 12 rows or 32
 /// columns), each a single-threaded GEMM (``GEMMKernels``).
 ///
 /// Measured with OpenBLAS blocks on this project's GEMMs (min of 12 interleaved runs, 2 threads,
@@ -120,35 +120,81 @@ func gemm(
     ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0,
     bias: UnsafePointer<Float>? = nil
 ) {
-    let threads = Parallel.threadCount
-    let small = threads == 1 || m * n * k < minimumParallelGEMM || (m < 32 && n < 32)
-    if small {
-        Parallel.setBLASThreads(1)
+    GEMMProduct(
+        a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA,
+        transposeB: transposeB, alpha: alpha, beta: beta, bias: bias
+    ).run()
+}
+
+/// One GEMM `C = alpha op(A) op(B) + bias + beta C` on row-major matrices with explicit leading dimensions:
+/// what ``gemm`` runs, and what ``gemmConcurrently(_:)`` runs several of at once.
+struct GEMMProduct {
+    var a: UnsafePointer<Float>
+    var lda: Int
+    var b: UnsafePointer<Float>
+    var ldb: Int
+    var c: UnsafeMutablePointer<Float>
+    var ldc: Int
+    var m: Int
+    var n: Int
+    var k: Int
+    var transposeA: Bool
+    var transposeB: Bool
+    var alpha: Float = 1
+    var beta: Float = 0
+    var bias: UnsafePointer<Float>? = nil
+
+    /// A product of contiguous matrices (leading dimensions from the shape, as ``sgemm``).
+    init(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int,
+        k: Int, transposeA: Bool, transposeB: Bool
+    ) {
+        self.init(
+            a: a, lda: transposeA ? m : k, b: b, ldb: transposeB ? k : n, c: c, ldc: n, m: m, n: n, k: k,
+            transposeA: transposeA, transposeB: transposeB)
+    }
+
+    init(
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>,
+        ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0,
+        bias: UnsafePointer<Float>? = nil
+    ) {
+        (self.a, self.lda, self.b, self.ldb, self.c, self.ldc) = (a, lda, b, ldb, c, ldc)
+        (self.m, self.n, self.k, self.transposeA, self.transposeB) = (m, n, k, transposeA, transposeB)
+        (self.alpha, self.beta, self.bias) = (alpha, beta, bias)
+    }
+
+    /// Multiply-adds.
+    var work: Int { m * n * k }
+
+    /// Too small to share: runs on the calling thread.
+    var isSmall: Bool { work < minimumParallelGEMM || (m < 32 && n < 32) }
+
+    /// The larger of M and N is cut: rows when M >= N.
+    private var splitsRows: Bool { m >= n }
+
+    /// Blocks of whole micro-tiles along the cut: 12 rows (MixKit's 12- and 6-row kernels; 16 for OpenBLAS's)
+    /// or 32 columns. Finer costs a partial tile, coarser unbalances the threads: with 48-row units, the 1024
+    /// rows of small128's stage 2 split 528/496 and the 256 of stage 3 144/112.
+    private var unit: Int { splitsRows ? (GEMMKernels.requested == .mixkit ? 12 : 16) : 32 }
+
+    /// How many blocks the cut allows.
+    var units: Int { ((splitsRows ? m : n) + unit - 1) / unit }
+
+    /// The whole product on the calling thread.
+    func runSingle() {
         blasGEMM(
             a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
             alpha: alpha, beta: beta, bias: bias)
-        return
     }
-    if Parallel.gemmThreading == .openblas {
-        Parallel.setBLASThreads(threads)
-        openBLASGEMM(
-            a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-            alpha: alpha, beta: beta, bias: bias)
-        return
-    }
-    Parallel.configure()
-    // One block per thread: a multiple of 48 rows (whole micro-tiles of MixKit's 12- and 6-row kernels and
-    // OpenBLAS's 16-row ones) or of 32 columns.
-    let splitRows = m >= n
-    let extent = splitRows ? m : n
-    let unit = splitRows ? 48 : 32
-    let units = (extent + unit - 1) / unit
-    let parts = min(threads, units)
-    Parallel.forEachPart(parts) { p in
-        let lo = min(extent, units * p / parts * unit)
-        let hi = min(extent, units * (p + 1) / parts * unit)
+
+    /// Block `part` of `parts` along the cut (``units`` at most), on the calling thread.
+    func runBlock(_ part: Int, of parts: Int) {
+        let extent = splitsRows ? m : n
+        let lo = min(extent, units * part / parts * unit)
+        let hi = min(extent, units * (part + 1) / parts * unit)
         guard hi > lo else { return }
-        if splitRows {
+        if splitsRows {
             blasGEMM(
                 transposeA ? a + lo : a + lo * lda, lda: lda, b, ldb: ldb, c + lo * ldc, ldc: ldc, m: hi - lo, n: n,
                 k: k, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias)
@@ -157,6 +203,58 @@ func gemm(
                 a, lda: lda, transposeB ? b + lo * ldb : b + lo, ldb: ldb, c + lo, ldc: ldc, m: m, n: hi - lo, k: k,
                 transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias.map { $0 + lo })
         }
+    }
+
+    /// The product on ``Parallel/threadCount`` threads, one block each (see ``gemm``).
+    func run() {
+        let threads = Parallel.threadCount
+        if threads == 1 || isSmall {
+            Parallel.setBLASThreads(1)
+            runSingle()
+            return
+        }
+        if Parallel.gemmThreading == .openblas {
+            Parallel.setBLASThreads(threads)
+            openBLASGEMM(
+                a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA,
+                transposeB: transposeB, alpha: alpha, beta: beta, bias: bias)
+            return
+        }
+        Parallel.configure()
+        let parts = min(threads, units)
+        Parallel.forEachPart(parts) { runBlock($0, of: parts) }
+    }
+}
+
+/// Runs independent GEMMs (no output is another's input) at the same time, the threads shared among them in
+/// proportion to their work, each product cut in as many blocks as it has threads; with fewer threads than
+/// products, or too little work to share, one after another as ``gemm`` runs them.
+///
+/// A linear layer's backward pass has two products of the same work (input and weight gradients). On two
+/// threads each then runs whole on its own thread instead of cut in two: no block is smaller than the
+/// product, and the threads need not finish a product together.
+func gemmConcurrently(_ products: [GEMMProduct]) {
+    let threads = Parallel.threadCount
+    let total = products.reduce(0) { $0 + $1.work }
+    guard products.count > 1, threads >= products.count, total >= minimumParallelGEMM,
+        Parallel.gemmThreading == .mixkit
+    else {
+        for product in products { product.run() }
+        return
+    }
+    Parallel.configure()
+    // Threads per product: one each, then the rest one at a time to whichever has the most work per thread.
+    var shares = products.map { _ in 1 }
+    for _ in products.count..<threads {
+        let next = products.indices.max { products[$0].work * shares[$1] < products[$1].work * shares[$0] }!
+        guard shares[next] < products[next].units else { break }
+        shares[next] += 1
+    }
+    var owner: [(product: Int, part: Int)] = []
+    for (index, share) in shares.enumerated() { owner += (0..<share).map { (index, $0) } }
+    Parallel.forEachPart(owner.count) { p in
+        let (index, part) = owner[p]
+        products[index].runBlock(part, of: shares[index])
     }
 }
 
