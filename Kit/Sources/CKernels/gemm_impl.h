@@ -88,7 +88,7 @@ static void mk_gemm_pack_b(int tb, const float *b, size_t ldb, size_t kc, size_t
                     for (; j < MK_GEMM_NR; j++) out[j] = 0;
                 }
             }
-        } else {
+        } else if (ldb % MK_GEMM_ALIASING_FLOATS != 0) {
             // op(B)[p][j] = b[j * ldb + p]: written in order, read from NR rows at once.
             const float *src = b + j0 * ldb;
             for (size_t p = 0; p < kc; p++) {
@@ -97,6 +97,23 @@ static void mk_gemm_pack_b(int tb, const float *b, size_t ldb, size_t kc, size_t
                 for (; j < nr; j++) out[j] = src[j * ldb + p];
                 for (; j < MK_GEMM_NR; j++) out[j] = 0;
             }
+        } else {
+            // Rows 2 KB apart: NR of them read at once evict each other from L1 (a 1024-wide weight packed at
+            // 1.96 ns per float, against 0.32 when 256 wide). Four rows at a time stay in their set's ways:
+            // 0.58-0.61 ns per float at every width.
+            const float *src = b + j0 * ldb;
+            size_t j = 0;
+            for (; j + 4 <= nr; j += 4) {
+                const float *r0 = src + j * ldb, *r1 = r0 + ldb, *r2 = r1 + ldb, *r3 = r2 + ldb;
+                for (size_t p = 0; p < kc; p++) {
+                    float *out = dst + p * MK_GEMM_NR + j;
+                    out[0] = r0[p], out[1] = r1[p], out[2] = r2[p], out[3] = r3[p];
+                }
+            }
+            for (; j < nr; j++)
+                for (size_t p = 0; p < kc; p++) dst[p * MK_GEMM_NR + j] = src[j * ldb + p];
+            for (; j < MK_GEMM_NR; j++)
+                for (size_t p = 0; p < kc; p++) dst[p * MK_GEMM_NR + j] = 0;
         }
         dst += kc * MK_GEMM_NR;
     }

@@ -6,8 +6,9 @@ import Testing
 /// MixKit's own SGEMM (`mk_sgemm`, the avx2 and avx512 kernel paths) against a
 /// float64 reference: every transpose, shapes with edges in each direction and
 /// across the cache blocks (k past 384, n past 480, m past 1,536 rows),
-/// leading dimensions wider than the matrices (one a multiple of 512 floats, which
-/// A's rows are copied for), alpha and beta (beta 0 must not read C, which starts as NaN).
+/// leading dimensions wider than the matrices (multiples of 512 floats, for which
+/// A's rows are copied and a transposed B is packed by rows), alpha and beta (beta 0
+/// must not read C, which starts as NaN).
 @Suite struct GEMMKernelTests {
     struct Shape: Sendable, CustomTestStringConvertible {
         var m: Int, n: Int, k: Int
@@ -20,6 +21,8 @@ import Testing
         Shape(m: 200, n: 64, k: 1_000), Shape(m: 131, n: 45, k: 390),
         // lda = k + 3 = 1,024: A's rows 4 KB apart take the padded-copy path, across three reduction blocks.
         Shape(m: 150, n: 70, k: 1_021),
+        // ldb = k + 2 = 512: a transposed B 2 KB wide is packed four rows at a time (37 columns: a 4-row tail and 1).
+        Shape(m: 130, n: 37, k: 510),
     ]
 
     @Test(arguments: shapes)
