@@ -243,11 +243,14 @@ func gemmConcurrently(_ products: [GEMMProduct]) {
         return
     }
     Parallel.configure()
-    // Threads per product: one each, then the rest one at a time to whichever has the most work per thread.
+    // Threads per product: one each, then the rest one at a time to whichever has the most work per thread
+    // among those with blocks left to cut.
     var shares = products.map { _ in 1 }
     for _ in products.count..<threads {
-        let next = products.indices.max { products[$0].work * shares[$1] < products[$1].work * shares[$0] }!
-        guard shares[next] < products[next].units else { break }
+        let open = products.indices.filter { shares[$0] < products[$0].units }
+        guard let next = open.max(by: { products[$0].work * shares[$1] < products[$1].work * shares[$0] }) else {
+            break
+        }
         shares[next] += 1
     }
     var owner: [(product: Int, part: Int)] = []
