@@ -73,11 +73,6 @@ import Testing
         #expect(sorted.starts == [[0, 2], [0, 2, 3]])
     }
 
-    /// Tokens sorted by group in each window, attended run by run, give what the
-    /// masked op gives on the original order, forward and backward (qkv and a bias
-    /// gathered per window position). The two window positions have different runs
-    /// (128 + 40 tokens, and 68 + 60 + 40) and the last image is cut after its first
-    /// window. Runs of 128 tokens take MixKit's GEMM, the others OpenBLAS's.
     /// Without a backward pass the op keeps no probabilities (each thread reuses one window's block): the same
     /// values, to the bit, as a recorded call, with spans, a mask or neither, on enough windows to use every thread,
     /// for a parameter under `withNoGrad` (grad mode is per thread: the op must read it on the calling thread).
@@ -105,6 +100,11 @@ import Testing
         }
     }
 
+    /// Tokens sorted by group in each window, attended run by run, give what the
+    /// masked op gives on the original order, forward and backward (qkv and a bias
+    /// gathered per window position). The two window positions have different runs
+    /// (128 + 40 tokens, and 68 + 60 + 40) and the last image is cut after its first
+    /// window. Runs of 128 tokens take MixKit's GEMM, the others OpenBLAS's.
     @Test func spanAttentionOnSortedTokensMatchesTheMaskedOp() {
         let (windows, n, heads, d, period) = (3, 168, 2, 32, 2)
         let ids: [UInt8] = (0..<(period * n)).map { t in

@@ -82,6 +82,7 @@ import Testing
             (linear(x, weight: w, bias: nil) * upstream).sum().backward()
             let (xs, ws, gs) = (x.scalars, w.scalars, upstream.scalars)
             if wantX {
+                let gx = x.grad!.scalars
                 var worst = 0.0
                 for r in 0..<rows {
                     for i in 0..<inFeatures {
@@ -89,7 +90,7 @@ import Testing
                         for o in 0..<outFeatures {
                             want += Double(gs[r * outFeatures + o]) * Double(ws[o * inFeatures + i])
                         }
-                        worst = max(worst, abs(Double(x.grad!.scalars[r * inFeatures + i]) - want))
+                        worst = max(worst, abs(Double(gx[r * inFeatures + i]) - want))
                     }
                 }
                 #expect(worst < 1e-4, "input gradient (weight gradient too: \(wantW)): max error \(worst)")
@@ -97,12 +98,13 @@ import Testing
                 #expect(x.grad == nil)
             }
             if wantW {
+                let gw = w.grad!.scalars
                 var worst = 0.0
                 for o in 0..<outFeatures {
                     for i in 0..<inFeatures {
                         var want = 0.0
                         for r in 0..<rows { want += Double(gs[r * outFeatures + o]) * Double(xs[r * inFeatures + i]) }
-                        worst = max(worst, abs(Double(w.grad!.scalars[o * inFeatures + i]) - want))
+                        worst = max(worst, abs(Double(gw[o * inFeatures + i]) - want))
                     }
                 }
                 #expect(worst < 1e-3, "weight gradient (input gradient too: \(wantX)): max error \(worst)")

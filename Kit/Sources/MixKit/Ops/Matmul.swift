@@ -144,26 +144,6 @@ struct GEMMProduct {
     var beta: Float = 0
     var bias: UnsafePointer<Float>? = nil
 
-    /// A product of contiguous matrices (leading dimensions from the shape, as ``sgemm``).
-    init(
-        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int,
-        k: Int, transposeA: Bool, transposeB: Bool
-    ) {
-        self.init(
-            a: a, lda: transposeA ? m : k, b: b, ldb: transposeB ? k : n, c: c, ldc: n, m: m, n: n, k: k,
-            transposeA: transposeA, transposeB: transposeB)
-    }
-
-    init(
-        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, c: UnsafeMutablePointer<Float>,
-        ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0,
-        bias: UnsafePointer<Float>? = nil
-    ) {
-        (self.a, self.lda, self.b, self.ldb, self.c, self.ldc) = (a, lda, b, ldb, c, ldc)
-        (self.m, self.n, self.k, self.transposeA, self.transposeB) = (m, n, k, transposeA, transposeB)
-        (self.alpha, self.beta, self.bias) = (alpha, beta, bias)
-    }
-
     /// Multiply-adds.
     var work: Int { m * n * k }
 
@@ -226,6 +206,18 @@ struct GEMMProduct {
     }
 }
 
+extension GEMMProduct {
+    /// A product of contiguous matrices: the leading dimensions follow from the shape.
+    init(
+        _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int,
+        k: Int, transposeA: Bool, transposeB: Bool, beta: Float = 0, bias: UnsafePointer<Float>? = nil
+    ) {
+        self.init(
+            a: a, lda: transposeA ? m : k, b: b, ldb: transposeB ? k : n, c: c, ldc: n, m: m, n: n, k: k,
+            transposeA: transposeA, transposeB: transposeB, beta: beta, bias: bias)
+    }
+}
+
 /// Runs independent GEMMs (no output is another's input) at the same time, the threads shared among them in
 /// proportion to their work, each product cut in as many blocks as it has threads; with fewer threads than
 /// products, or too little work to share, one after another as ``gemm`` runs them.
@@ -269,9 +261,10 @@ func sgemm(
     m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, accumulate: Bool = false,
     bias: UnsafePointer<Float>? = nil
 ) {
-    gemm(
-        a, lda: transposeA ? m : k, b, ldb: transposeB ? k : n, c, ldc: n, m: m, n: n, k: k, transposeA: transposeA,
-        transposeB: transposeB, beta: accumulate ? 1 : 0, bias: bias)
+    GEMMProduct(
+        a, b, c, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB, beta: accumulate ? 1 : 0,
+        bias: bias
+    ).run()
 }
 
 /// Batched `op(A) op(B)` where A is [batch, ...] and B is [batch, ...] or one
