@@ -82,36 +82,38 @@ import Testing
             (linear(x, weight: w, bias: nil) * upstream).sum().backward()
             let (xs, ws, gs) = (x.scalars, w.scalars, upstream.scalars)
             if wantX {
-                let gx = x.grad!.scalars
-                var worst = 0.0
-                for r in 0..<rows {
-                    for i in 0..<inFeatures {
-                        var want = 0.0
-                        for o in 0..<outFeatures {
-                            want += Double(gs[r * outFeatures + o]) * Double(ws[o * inFeatures + i])
-                        }
-                        worst = max(worst, abs(Double(gx[r * inFeatures + i]) - want))
-                    }
+                let worst = worstError(of: x.grad!.scalars, rows: rows, columns: inFeatures, terms: outFeatures) {
+                    r, i, o in Double(gs[r * outFeatures + o]) * Double(ws[o * inFeatures + i])
                 }
                 #expect(worst < 1e-4, "input gradient (weight gradient too: \(wantW)): max error \(worst)")
             } else {
                 #expect(x.grad == nil)
             }
             if wantW {
-                let gw = w.grad!.scalars
-                var worst = 0.0
-                for o in 0..<outFeatures {
-                    for i in 0..<inFeatures {
-                        var want = 0.0
-                        for r in 0..<rows { want += Double(gs[r * outFeatures + o]) * Double(xs[r * inFeatures + i]) }
-                        worst = max(worst, abs(Double(gw[o * inFeatures + i]) - want))
-                    }
+                let worst = worstError(of: w.grad!.scalars, rows: outFeatures, columns: inFeatures, terms: rows) {
+                    o, i, r in Double(gs[r * outFeatures + o]) * Double(xs[r * inFeatures + i])
                 }
                 #expect(worst < 1e-3, "weight gradient (input gradient too: \(wantX)): max error \(worst)")
             } else {
                 #expect(w.grad == nil)
             }
         }
+    }
+
+    /// The largest difference between `got` (a row-major `rows` x `columns` matrix) and its float64 reference,
+    /// element (r, c) being the sum of `term(r, c, t)` over `t < terms`.
+    func worstError(
+        of got: [Float], rows: Int, columns: Int, terms: Int, _ term: (Int, Int, Int) -> Double
+    ) -> Double {
+        var worst = 0.0
+        for r in 0..<rows {
+            for c in 0..<columns {
+                var want = 0.0
+                for t in 0..<terms { want += term(r, c, t) }
+                worst = max(worst, abs(Double(got[r * columns + c]) - want))
+            }
+        }
+        return worst
     }
 
     @Test func linearMatchesMatmulAndHasGradients() {
