@@ -28,6 +28,32 @@ typedef __m256 mk_gemm_vec;
 #pragma GCC target("avx2,fma")
 #endif
 
+// An 8x8 block of floats transposed in registers (rows lds apart in, ldd apart out): row k of dst is column k
+// of src. Shuffles of 32-bit pairs, then 64-bit pairs, then 128-bit halves.
+static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, size_t ldd) {
+    __m256 r[8], t[8];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * lds);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 2; i++) {
+        r[4 * i] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+        r[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xee);
+        r[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+        r[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xee);
+    }
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 4; j++) {
+        _mm256_storeu_ps(dst + j * ldd, _mm256_permute2f128_ps(r[j], r[j + 4], 0x20));
+        _mm256_storeu_ps(dst + (j + 4) * ldd, _mm256_permute2f128_ps(r[j], r[j + 4], 0x31));
+    }
+}
+#define MK_GEMM_TRANSPOSE mk_gemm_transpose
+
 #include "kernels_impl.h"
 #include "dense_impl.h"
 #include "gemm_impl.h"

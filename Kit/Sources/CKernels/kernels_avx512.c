@@ -28,6 +28,41 @@ typedef __m512 mk_gemm_vec;
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")
 #endif
 
+// A 16x16 block of floats transposed in registers (rows lds apart in, ldd apart out): row k of dst is column k
+// of src. Four rounds of shuffles: 32-bit pairs, 64-bit pairs, then 128-bit lanes twice.
+static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, size_t ldd) {
+    __m512 r[16], t[16];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_ps(src + i * lds);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+#pragma clang loop unroll(full)
+    for (int i = 0; i < 2; i++)
+#pragma clang loop unroll(full)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + j + 4], 0x88);
+            t[8 * i + j + 4] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + j + 4], 0xdd);
+        }
+#pragma clang loop unroll(full)
+    for (int j = 0; j < 8; j++) {
+        _mm512_storeu_ps(dst + j * ldd, _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88));
+        _mm512_storeu_ps(dst + (j + 8) * ldd, _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd));
+    }
+}
+#define MK_GEMM_TRANSPOSE mk_gemm_transpose
+
 #include "kernels_impl.h"
 #include "dense_impl.h"
 #include "gemm_impl.h"

@@ -7,8 +7,9 @@ import Testing
 /// float64 reference: every transpose, shapes with edges in each direction and
 /// across the cache blocks (k past 384, n past 480, m past 1,536 rows),
 /// leading dimensions wider than the matrices (multiples of 512 floats, for which
-/// A's rows are copied and a transposed B is packed by rows), alpha and beta (beta 0
-/// must not read C, which starts as NaN).
+/// A's rows are copied and a transposed B is packed by rows), a transposed B's whole
+/// column panels packed by in-register transposes (with a reduction tail past the
+/// last whole block), alpha and beta (beta 0 must not read C, which starts as NaN).
 @Suite struct GEMMKernelTests {
     struct Shape: Sendable, CustomTestStringConvertible {
         var m: Int, n: Int, k: Int
