@@ -54,6 +54,50 @@ import Testing
         #expect(handled == 0)
     }
 
+    /// A narrow layer's weight gradient (`C = Aᵀ B`, at most 128 rows) whose transpose fills MixKit's micro-tiles
+    /// better runs as `Cᵀ = Bᵀ A` and is copied back: C must be bit for bit what the kernel gives unturned on one
+    /// thread, through `matmul` (cut over the threads) and through a linear layer's backward pass (next to the input
+    /// gradient). 64x256 and 64x48 turn on the avx512 and avx2 paths; on the portable path nothing turns and
+    /// OpenBLAS's result is checked against float64 sums instead.
+    @Test func narrowWeightGradientsTurnedAreBitForBitTheKernels() throws {
+        for (m, n, k) in [(64, 256, 700), (64, 48, 2_000)] {
+            let a = randn([k, m], seed: 21)
+            let b = randn([k, n], seed: 22)
+            let fromMatmul = matmul(a, b, transposeA: true).scalars
+            // The same product as a linear layer's weight gradient: upstream [k, m] is A, the input [k, n] is B.
+            let x = b.copy()
+            let w = randn([m, n], seed: 23)
+            x.requiresGrad = true
+            w.requiresGrad = true
+            (linear(x, weight: w, bias: nil) * a).sum().backward()
+            let fromBackward = try #require(w.grad).scalars
+            var want = [Float](repeating: .nan, count: m * n)
+            let handled = mk_sgemm(1, 0, m, n, k, 1, a.scalars, m, b.scalars, n, 0, &want, n, nil)
+            if handled == 1 {
+                let differ = { (got: [Float]) in zip(got, want).filter { $0.0.bitPattern != $0.1.bitPattern }.count }
+                #expect(differ(fromMatmul) == 0, "\(m)x\(n)x\(k) through matmul: elements that differ")
+                #expect(differ(fromBackward) == 0, "\(m)x\(n)x\(k) through linear's backward: elements that differ")
+            } else {
+                let (av, bv) = (a.scalars, b.scalars)
+                for got in [fromMatmul, fromBackward] {
+                    var worst = 0.0
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var sum = 0.0
+                            var size = 0.0
+                            for p in 0..<k {
+                                sum += Double(av[p * m + i]) * Double(bv[p * n + j])
+                                size += abs(Double(av[p * m + i]) * Double(bv[p * n + j]))
+                            }
+                            worst = max(worst, abs(Double(got[i * n + j]) - sum) / (1e-6 * size + 1e-30))
+                        }
+                    }
+                    #expect(worst <= 1, "\(m)x\(n)x\(k) on the portable path: \(worst)")
+                }
+            }
+        }
+    }
+
     /// Largest |got - want| / (1e-6 (sum |a b| + |beta c|) + 1e-30) over C: 1 is float rounding of the sum's size.
     /// `linear` with a bias (added by the GEMM as it writes, or by a fill before OpenBLAS on the portable path)
     /// against a float64 reference, on every path, for shapes below and above the size MixKit's kernel takes.
