@@ -44,6 +44,34 @@ import Testing
         #expect(Profiler.summary().entries.first { $0.op == "linear" && $0.phase == .forward }?.calls == 2)
     }
 
+    /// The report lists GEMM calls by shape: a linear layer's forward product, and its input and weight gradients
+    /// run at the same time (joined by ‖), each with its calls per step; a stopped profile adds no more.
+    @Test func reportsGEMMCallsByShape() throws {
+        let x = randn([300, 64], seed: 31)
+        x.requiresGrad = true
+        let w = randn([70, 64], seed: 32).asParameter()
+        Profiler.start()
+        for _ in 0..<2 {
+            linear(x, weight: w, bias: nil).sum().backward()
+            Profiler.stepFinished()
+        }
+        Profiler.stop()
+        let report = Profiler.report()
+        let table = report.split(separator: "\n").drop { !$0.hasPrefix("GEMM shape") }
+        try #require(!table.isEmpty, "no GEMM-shape table in:\n\(report)")
+        func row(_ shape: String) -> [Substring]? {
+            table.first { $0.hasPrefix(shape + " ") }?.split(separator: " ", omittingEmptySubsequences: true)
+        }
+        // Forward: y = x Wᵀ, 300 x 70 x 64; backward: dx = dy W (300 x 64 x 70) ‖ dW = dyᵀ x (70 x 64 x 300).
+        let forward = try #require(row("300x70x64 Bᵀ"), "\(report)")
+        #expect(forward[2] == "1.0", "calls per step: \(forward)")
+        let backward = try #require(row("300x64x70 ‖ 70x64x300 Aᵀ"), "\(report)")
+        #expect(backward[4] == "1.0", "calls per step: \(backward)")
+        #expect(Double(forward.last!).map { $0 > 0 } == true)
+        _ = linear(x, weight: w, bias: nil)
+        #expect(Profiler.report() == report)
+    }
+
     /// Forward-only steps count once marked, and a marked training step still counts once.
     @Test func inferenceStepsCountWhenMarked() {
         let x = randn([6, 5, 8], seed: 4)

@@ -8,7 +8,9 @@ import Synchronization
 /// the outermost measured op is added to its row (op name, phase), so nested
 /// ops never count twice. GEMM-backed ops also count their floating-point
 /// work, which gives their GFLOP/s. Time outside any op (model glue, the
-/// autograd engine's bookkeeping) shows as its own row.
+/// autograd engine's bookkeeping) shows as its own row. A second table lists
+/// the GEMM calls by shape (M x N x K, transposes, and the products run at the
+/// same time), with each shape's GFLOP/s over all its calls and in its fastest.
 ///
 /// Two ways to use it:
 /// - `MIXMAE_PROFILE=1` in the environment: every step after the first is
@@ -116,12 +118,23 @@ public enum Profiler {
         var phase: Phase
     }
 
+    /// The GEMM calls of one shape in a profile: their count, time, work and fastest call.
+    struct GEMMShapeRow {
+        var calls = 0
+        var seconds = 0.0
+        var flops = 0.0
+        var fastestSeconds = Double.infinity
+        var fastestFlops = 0.0
+    }
+
     /// One thread's profile.
     private final class Session {
         var isActive = true
         var depth = 0
         var pendingFlops = 0.0
         var rows: [Key: Entry] = [:]
+        /// GEMM calls by shape (see ``Profiler/measureGEMM(_:work:_:)``).
+        var shapes: [String: GEMMShapeRow] = [:]
         var startNanos: UInt64 = 0
         var stopNanos: UInt64?
         var optimizerSteps = 0
@@ -136,6 +149,7 @@ public enum Profiler {
 
         func restart(warmUp: Bool) {
             rows = [:]
+            shapes = [:]
             depth = 0
             pendingFlops = 0
             optimizerSteps = 0
@@ -294,7 +308,8 @@ public enum Profiler {
         environmentReport = session
         atexit {
             if let session = Profiler.environmentReport {
-                FileHandle.standardError.write(Data((Profiler.report(session.summary()) + "\n").utf8))
+                let table = Profiler.gemmShapeReport(session.shapes, steps: session.summary().steps)
+                FileHandle.standardError.write(Data((Profiler.report(session.summary()) + table + "\n").utf8))
             }
         }
         return session
@@ -365,6 +380,28 @@ public enum Profiler {
         session.pendingFlops += flops
     }
 
+    /// Runs `body`, a GEMM call (or calls run at the same time) of `work` multiply-adds, adding its wall time to
+    /// the row of `shape` in the GEMM-shape table of the calling thread's profile when it records. The table
+    /// shows which shapes take the time, and how far each shape's mean is from its fastest call.
+    @inline(__always)
+    static func measureGEMM(_ shape: @autoclosure () -> String, work: Int, _ body: () -> Void) {
+        guard let session = recordingSession() else { return body() }
+        let t0 = now()
+        body()
+        let seconds = Double(now() - t0) * 1e-9
+        let flops = 2 * Double(work)
+        let key = shape()
+        var row = session.shapes[key] ?? GEMMShapeRow()
+        row.calls += 1
+        row.seconds += seconds
+        row.flops += flops
+        if seconds < row.fastestSeconds {
+            row.fastestSeconds = seconds
+            row.fastestFlops = flops
+        }
+        session.shapes[key] = row
+    }
+
     /// Called at the end of every backward pass.
     static func backwardFinished() {
         guard let session = recordingSession() else { return }
@@ -408,7 +445,44 @@ public enum Profiler {
 
     /// The profile as a table: per step, each op's time, its share of the step,
     /// its calls and, for GEMM-backed ops, GFLOP and GFLOP/s.
-    public static func report() -> String { report(summary()) }
+    public static func report() -> String {
+        report(summary()) + gemmShapeReport(threadSession?.shapes ?? [:], steps: summary().steps)
+    }
+
+    /// How many shapes the GEMM-shape table lists (the ones taking the most time).
+    static let reportedGEMMShapes = 15
+
+    /// The GEMM calls by shape, most time first: per step, calls and time; GFLOP/s of all calls and of the
+    /// fastest. Empty without GEMM calls.
+    static func gemmShapeReport(_ shapes: [String: GEMMShapeRow], steps: Int) -> String {
+        guard !shapes.isEmpty else { return "" }
+        let perStep = Double(max(steps, 1))
+        let header = ["GEMM shape (M x N x K; ‖ runs at the same time)", "calls/step", "ms/step", "GFLOP/s", "fastest"]
+        let rows = shapes.sorted { $0.value.seconds > $1.value.seconds }.prefix(reportedGEMMShapes).map { shape, row in
+            [
+                shape, String(format: "%.1f", Double(row.calls) / perStep),
+                String(format: "%.2f", row.seconds / perStep * 1e3),
+                String(format: "%.1f", row.flops * 1e-9 / max(row.seconds, 1e-12)),
+                String(format: "%.1f", row.fastestFlops * 1e-9 / max(row.fastestSeconds, 1e-12)),
+            ]
+        }
+        let hidden = shapes.count - reportedGEMMShapes
+        let more = hidden > 0 ? "\n(\(hidden) more shapes, less time each)" : ""
+        return "\n" + aligned(header, rows, leftColumns: 1).joined(separator: "\n") + more
+    }
+
+    /// `header` and `rows` as lines of columns two spaces apart, the first `leftColumns` padded on the right and
+    /// the others on the left.
+    private static func aligned(_ header: [String], _ rows: [[String]], leftColumns: Int) -> [String] {
+        let widths = (0..<header.count).map { c in ([header] + rows).map { $0[c].count }.max() ?? 0 }
+        return ([header] + rows).map { cells in
+            cells.enumerated().map { c, cell in
+                c < leftColumns
+                    ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                    : String(repeating: " ", count: widths[c] - cell.count) + cell
+            }.joined(separator: "  ")
+        }
+    }
 
     private static func report(_ s: Summary) -> String {
         let steps = Double(max(s.steps, 1))
@@ -439,16 +513,7 @@ public enum Profiler {
             "(outside any op)", "", "", String(format: "%.2f", s.unattributedSeconds / steps * 1e3),
             String(format: "%.1f", s.unattributedSeconds / wall * 100), "", "",
         ])
-        let widths = (0..<header.count).map { c in ([header] + table).map { $0[c].count }.max() ?? 0 }
-        func row(_ cells: [String]) -> String {
-            cells.enumerated().map { c, cell in
-                c == 0 || c == 1
-                    ? cell.padding(toLength: widths[c], withPad: " ", startingAt: 0)
-                    : String(repeating: " ", count: widths[c] - cell.count) + cell
-            }.joined(separator: "  ")
-        }
-        lines.append(row(header))
-        for r in table { lines.append(row(r)) }
+        lines += aligned(header, table, leftColumns: 2)
         if gemmFlops > 0 {
             lines.append(
                 String(

@@ -187,7 +187,14 @@ struct GEMMProduct {
 
     /// The product on ``Parallel/threadCount`` threads, one block each (see ``gemm``).
     func run() {
-        TransposedTiles.run([self]) { $0[0].runUnchanged() }
+        Profiler.measureGEMM(shapeLabel, work: work) {
+            TransposedTiles.run([self]) { $0[0].runUnchanged() }
+        }
+    }
+
+    /// `M x N x K`, with `Aᵀ` and `Bᵀ` for the transposed operands: the row of the profile's GEMM-shape table.
+    var shapeLabel: String {
+        "\(m)x\(n)x\(k)" + (transposeA ? " Aᵀ" : "") + (transposeB ? " Bᵀ" : "")
     }
 
     /// ``run()`` without turning a weight gradient (``TransposedTiles``).
@@ -299,7 +306,11 @@ enum TransposedTiles {
 /// threads each then runs whole on its own thread instead of cut in two: no block is smaller than the
 /// product, and the threads need not finish a product together.
 func gemmConcurrently(_ products: [GEMMProduct]) {
-    TransposedTiles.run(products) { runConcurrently($0) }
+    Profiler.measureGEMM(
+        products.map(\.shapeLabel).joined(separator: " ‖ "), work: products.reduce(0) { $0 + $1.work }
+    ) {
+        TransposedTiles.run(products) { runConcurrently($0) }
+    }
 }
 
 private func runConcurrently(_ products: [GEMMProduct]) {
