@@ -118,13 +118,12 @@ public enum Profiler {
         var phase: Phase
     }
 
-    /// The GEMM calls of one shape in a profile: their count, time, work and fastest call.
+    /// The GEMM calls of one shape in a profile (every call the same work): their count, time, work and fastest.
     struct GEMMShapeRow {
         var calls = 0
         var seconds = 0.0
         var flops = 0.0
         var fastestSeconds = Double.infinity
-        var fastestFlops = 0.0
     }
 
     /// One thread's profile.
@@ -308,8 +307,7 @@ public enum Profiler {
         environmentReport = session
         atexit {
             if let session = Profiler.environmentReport {
-                let table = Profiler.gemmShapeReport(session.shapes, steps: session.summary().steps)
-                FileHandle.standardError.write(Data((Profiler.report(session.summary()) + table + "\n").utf8))
+                FileHandle.standardError.write(Data((Profiler.report(of: session) + "\n").utf8))
             }
         }
         return session
@@ -395,10 +393,7 @@ public enum Profiler {
         row.calls += 1
         row.seconds += seconds
         row.flops += flops
-        if seconds < row.fastestSeconds {
-            row.fastestSeconds = seconds
-            row.fastestFlops = flops
-        }
+        row.fastestSeconds = min(row.fastestSeconds, seconds)
         session.shapes[key] = row
     }
 
@@ -446,7 +441,13 @@ public enum Profiler {
     /// The profile as a table: per step, each op's time, its share of the step,
     /// its calls and, for GEMM-backed ops, GFLOP and GFLOP/s.
     public static func report() -> String {
-        report(summary()) + gemmShapeReport(threadSession?.shapes ?? [:], steps: summary().steps)
+        threadSession.map { report(of: $0) } ?? report(summary())
+    }
+
+    /// A session's op table followed by its GEMM-shape table.
+    private static func report(of session: Session) -> String {
+        let summary = session.summary()
+        return report(summary) + gemmShapeReport(session.shapes, steps: summary.steps)
     }
 
     /// How many shapes the GEMM-shape table lists (the ones taking the most time).
@@ -463,7 +464,7 @@ public enum Profiler {
                 shape, String(format: "%.1f", Double(row.calls) / perStep),
                 String(format: "%.2f", row.seconds / perStep * 1e3),
                 String(format: "%.1f", row.flops * 1e-9 / max(row.seconds, 1e-12)),
-                String(format: "%.1f", row.fastestFlops * 1e-9 / max(row.fastestSeconds, 1e-12)),
+                String(format: "%.1f", row.flops / Double(row.calls) * 1e-9 / max(row.fastestSeconds, 1e-12)),
             ]
         }
         let hidden = shapes.count - reportedGEMMShapes

@@ -49,12 +49,22 @@ public enum GEMMKernels: String, Sendable, CaseIterable {
     /// One line for `--version` and benchmark headers: `"MixKit avx512 (12x32 micro-kernel)"`,
     /// or `"OpenBLAS SkylakeX"` (with the reason when MixKit's kernel is not used).
     public static var summary: String {
-        switch (active, CPUFeatures.kernelPath) {
-        case (.mixkit, .avx512): return "MixKit avx512 (12x32 micro-kernel)"
-        case (.mixkit, _): return "MixKit avx2 (6x16 micro-kernel)"
-        case (.openblas, .portable) where requested == .mixkit:
-            return "OpenBLAS \(CPUFeatures.blasKernels) (the portable kernel path has no MixKit GEMM)"
-        case (.openblas, _): return "OpenBLAS \(CPUFeatures.blasKernels) (MIXMAE_GEMM=openblas)"
+        if let tile = microTile {
+            return "MixKit \(CPUFeatures.kernelPath) (\(tile.rows)x\(tile.columns) micro-kernel)"
+        }
+        return requested == .mixkit
+            ? "OpenBLAS \(CPUFeatures.blasKernels) (the portable kernel path has no MixKit GEMM)"
+            : "OpenBLAS \(CPUFeatures.blasKernels) (MIXMAE_GEMM=openblas)"
+    }
+
+    /// MixKit's micro-tile (rows, columns of C) on the calling thread's kernel path (`MK_GEMM_MR` and
+    /// `MK_GEMM_NR` of its kernels file); nil where OpenBLAS multiplies.
+    static var microTile: (rows: Int, columns: Int)? {
+        guard active == .mixkit else { return nil }
+        switch CPUFeatures.kernelPath {
+        case .avx512: return (12, 32)
+        case .avx2: return (6, 16)
+        case .portable: return nil
         }
     }
 }
@@ -246,7 +256,7 @@ enum TransposedTiles {
 
     /// Runs `body` on `products`, each that fits its tiles better turned, then copies those results into their C.
     static func run(_ products: [GEMMProduct], _ body: ([GEMMProduct]) -> Void) {
-        guard let tile = microTile, products.contains(where: { turns($0, tile: tile) }) else {
+        guard let tile = GEMMKernels.microTile, products.contains(where: { turns($0, tile: tile) }) else {
             body(products)
             return
         }
@@ -267,16 +277,6 @@ enum TransposedTiles {
                     for j in 0..<n { c[i * ldc + j] = source[j * m + i] }
                 }
             }
-        }
-    }
-
-    /// MixKit's micro-tile (rows, columns) on the calling thread's kernel path; nil where OpenBLAS multiplies.
-    static var microTile: (rows: Int, columns: Int)? {
-        guard GEMMKernels.active == .mixkit else { return nil }
-        switch CPUFeatures.kernelPath {
-        case .avx512: return (12, 32)
-        case .avx2: return (6, 16)
-        case .portable: return nil
         }
     }
 
