@@ -52,6 +52,8 @@
     X(void, mk_sigmoid_focal, (const float *x, const int64_t *labels, size_t C, float alpha, float gamma, float *loss, float *grad, size_t r0, size_t r1), (x, labels, C, alpha, gamma, loss, grad, r0, r1)) \
     X(void, mk_bce_logits, (const float *x, const float *t, float *loss, float *grad, size_t n), (x, t, loss, grad, n)) \
     X(void, mk_giou_loss, (const float *pred, const float *target, size_t n, float eps, float *loss, float *grad), (pred, target, n, eps, loss, grad)) \
+    X(int, mk_attention_scores, (const float *a, size_t lda, const float *b, size_t ldb, size_t len, float alpha, float *s, size_t lds, float *scratch), (a, lda, b, ldb, len, alpha, s, lds, scratch)) \
+    X(int, mk_attention_apply, (const float *p, size_t ldp, int transpose_p, const float *v, size_t ldv, size_t len, float alpha, float *out, size_t ldo), (p, ldp, transpose_p, v, ldv, len, alpha, out, ldo)) \
     X(int, mk_sgemm, (int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias), (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias))
 
 #endif

@@ -57,6 +57,9 @@ static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, s
 #include "kernels_impl.h"
 #include "dense_impl.h"
 #include "gemm_impl.h"
+// Attention's per-head products: 2 rows x 4 vectors: 8 of the 16 vector registers hold the block, 5 more the operands.
+#define MK_ATTENTION_ROWS 2
+#include "attention_impl.h"
 
 #if defined(__clang__)
 #pragma clang attribute pop

@@ -66,6 +66,9 @@ static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, s
 #include "kernels_impl.h"
 #include "dense_impl.h"
 #include "gemm_impl.h"
+// Attention's per-head products: 8 rows x 2 vectors: 16 of the 32 vector registers hold the block.
+#define MK_ATTENTION_ROWS 8
+#include "attention_impl.h"
 
 #if defined(__clang__)
 #pragma clang attribute pop

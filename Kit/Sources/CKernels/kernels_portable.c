@@ -5,5 +5,6 @@
 #include "kernels_impl.h"
 #include "dense_impl.h"
 #include "gemm_impl.h"
+#include "attention_impl.h"
 
 MK_DEFINE_KERNEL_TABLE(mk_kernels_portable)

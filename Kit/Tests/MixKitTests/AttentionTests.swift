@@ -2,23 +2,34 @@ import MixKit
 import MixKitTesting
 import Testing
 
+/// The attention of ``multiHeadAttention(qkv:heads:scale:bias:groups:period:)`` written with
+/// separate permute, slice, matmul and softmax ops (timm's `Attention.forward`).
+func composedAttention(_ qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, groups: [UInt8]?, period: Int)
+    -> Tensor
+{
+    let (b, n, c3) = (qkv.shape[0], qkv.shape[1], qkv.shape[2])
+    let d = c3 / 3 / heads
+    let parts = qkv.reshaped([b, n, 3, heads, d]).permuted([2, 0, 3, 1, 4])
+    let q = parts.slice(axis: 0, 0..<1).reshaped([b, heads, n, d]) * scale
+    let k = parts.slice(axis: 0, 1..<2).reshaped([b, heads, n, d])
+    let v = parts.slice(axis: 0, 2..<3).reshaped([b, heads, n, d])
+    let p = attentionSoftmax(matmul(q, k, transposeB: true), bias: bias, groups: groups, period: period)
+    return matmul(p, v).permuted([0, 2, 1, 3]).reshaped([b, n, c3 / 3])
+}
+
+/// `f(qkv, bias)`, and the gradients of `sum(f(qkv, bias) * w)` with respect to `qkv` and `bias` (taken on copies).
+func attentionWithGradients(_ qkv: Tensor, _ bias: Tensor, weights w: Tensor, _ f: (Tensor, Tensor) -> Tensor)
+    -> (output: Tensor, qkv: Tensor, bias: Tensor)
+{
+    let x = qkv.copy().asParameter()
+    let b = bias.copy().asParameter()
+    let y = f(x, b)
+    (y * w).sum().backward()
+    return (y, x.grad!, b.grad!)
+}
+
 @Suite struct AttentionTests {
     let check = GradientCheck()
-
-    /// The attention of ``multiHeadAttention(qkv:heads:scale:bias:groups:period:)`` written with
-    /// separate permute, slice, matmul and softmax ops (timm's `Attention.forward`).
-    func composedAttention(_ qkv: Tensor, heads: Int, scale: Float, bias: Tensor?, groups: [UInt8]?, period: Int)
-        -> Tensor
-    {
-        let (b, n, c3) = (qkv.shape[0], qkv.shape[1], qkv.shape[2])
-        let d = c3 / 3 / heads
-        let parts = qkv.reshaped([b, n, 3, heads, d]).permuted([2, 0, 3, 1, 4])
-        let q = parts.slice(axis: 0, 0..<1).reshaped([b, heads, n, d]) * scale
-        let k = parts.slice(axis: 0, 1..<2).reshaped([b, heads, n, d])
-        let v = parts.slice(axis: 0, 2..<3).reshaped([b, heads, n, d])
-        let p = attentionSoftmax(matmul(q, k, transposeB: true), bias: bias, groups: groups, period: period)
-        return matmul(p, v).permuted([0, 2, 1, 3]).reshaped([b, n, c3 / 3])
-    }
 
     @Test func fusedAttentionMatchesComposedOps() {
         let groups: [UInt8] = (0..<(2 * 9)).map { UInt8(($0 * 7) % 3 == 0 ? 1 : 0) }
@@ -128,11 +139,7 @@ import Testing
         let bias = randn([heads, n, n], seed: 12)
         let w = randn([windows, n, heads * d], seed: 13)
         func grads(_ f: (Tensor, Tensor) -> Tensor) -> (Tensor, Tensor, Tensor) {
-            let x = qkv.copy().asParameter()
-            let b = bias.copy().asParameter()
-            let y = f(x, b)
-            (y * w).sum().backward()
-            return (y, x.grad!, b.grad!)
+            attentionWithGradients(qkv, bias, weights: w, f)
         }
         let masked = grads {
             multiHeadAttention(qkv: $0, heads: heads, scale: 0.2, bias: $1, groups: ids, period: period)

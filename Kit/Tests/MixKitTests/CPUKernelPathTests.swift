@@ -84,7 +84,8 @@ struct KernelCase: Sendable, CustomTestStringConvertible {
     static let rows = 5
     static let cols = 77
 
-    static let all: [KernelCase] = elementwise + reductions + normalisation + attention + optimizers + dense + gemm
+    static let all: [KernelCase] =
+        elementwise + reductions + normalisation + attention + optimizers + dense + gemm + headProducts
 }
 
 /// Reproducible inputs: uniform in [low, high), from a seed.
@@ -442,6 +443,46 @@ extension KernelCase {
                 }
                 return out
             }
+        ]
+    }
+}
+
+extension KernelCase {
+    /// mk_attention_scores and mk_attention_apply on runs of 5, 32, 33 and 70 tokens (operand rows further apart
+    /// than the head, a transposed `p`); on the portable path, which leaves them to the BLAS, the case runs OpenBLAS,
+    /// as MixKit does.
+    static var headProducts: [KernelCase] {
+        let d = Int(MK_ATTENTION_HEAD_DIM)
+        let lengths = [5, 32, 33, 70]
+        return [
+            KernelCase(name: "mk_attention_scores", relativeTolerance: 1e-4) {
+                lengths.flatMap { len in
+                    let (a, b) = (values(len * (d + 3), seed: UInt64(len)), values(len * (2 * d), seed: 5))
+                    var scratch = [Float](repeating: 0, count: d * (len + d))
+                    return outputs([len * len]) { o in
+                        if mk_attention_scores(a, d + 3, b, 2 * d, len, 0.4, o[0], len, &scratch) == 0 {
+                            cblas_sgemm(
+                                CblasRowMajor, CblasNoTrans, CblasTrans, Int32(len), Int32(len), Int32(d), 0.4, a,
+                                Int32(d + 3), b, Int32(2 * d), 0, o[0], Int32(len))
+                        }
+                    }
+                }
+            },
+            KernelCase(name: "mk_attention_apply", relativeTolerance: 1e-4) {
+                lengths.flatMap { len in
+                    [Int32(0), 1].flatMap { transposed in
+                        let (p, v) = (values(len * len, seed: UInt64(len) + 1), values(len * (3 * d), seed: 6))
+                        return outputs([len * d]) { o in
+                            if mk_attention_apply(p, len, transposed, v, 3 * d, len, -0.5, o[0], d) == 0 {
+                                cblas_sgemm(
+                                    CblasRowMajor, transposed == 1 ? CblasTrans : CblasNoTrans, CblasNoTrans,
+                                    Int32(len), Int32(d), Int32(len), -0.5, p, Int32(len), v, Int32(3 * d), 0, o[0],
+                                    Int32(d))
+                            }
+                        }
+                    }
+                }
+            },
         ]
     }
 }

@@ -95,6 +95,17 @@ void mk_strided_copy(const float *x, const int64_t *shape, const int64_t *stride
 int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b,
              size_t ldb, float beta, float *c, size_t ldc, const float *bias);
 
+// Attention's products for one head of one window (or one run of a masked window) whose head dimension is
+// MK_ATTENTION_HEAD_DIM (32), on the calling thread. mk_attention_scores: s[len x len] (rows lds apart) = alpha a bᵀ,
+// where a and b are [len x 32] with rows lda and ldb apart; `scratch` holds 32 x round_up(len, 32) floats.
+// mk_attention_apply: out[len x 32] (rows ldo apart) = alpha op(p) v, where p is [len x len] (rows ldp apart), op(p)
+// is p or, when transpose_p is 1, pᵀ, and v is [len x 32] with rows ldv apart. The avx2 and avx512 paths return 1;
+// the portable path returns 0 without touching the output, and the caller then uses the BLAS.
+int mk_attention_scores(const float *a, size_t lda, const float *b, size_t ldb, size_t len, float alpha, float *s,
+                        size_t lds, float *scratch);
+int mk_attention_apply(const float *p, size_t ldp, int transpose_p, const float *v, size_t ldv, size_t len,
+                       float alpha, float *out, size_t ldo);
+
 // Dense-prediction kernels (convolution, group norm, resampling, detection losses).
 #include "dense_kernels.h"
 

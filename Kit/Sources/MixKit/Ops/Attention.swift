@@ -195,6 +195,7 @@ private func windowAttention(
         // Read once, here: grad mode is the calling thread's, and the parts run on other threads too.
         let keepsProbabilities = op.isRecording
         let probs = Tensor(uninitializedShape: keepsProbabilities ? [items * n * n] : [chunks, n * n])
+        let kernels = HeadProducts(headDim: d, tokens: n, chunks: chunks)
         let (px, po, pp) = (UnsafePointer(qkv.data), out.data, probs.data)
         let pb: UnsafePointer<Float>? = bias.map { UnsafePointer($0.data) }
         let maskStore = mask ?? []
@@ -211,14 +212,12 @@ private func windowAttention(
                     for run in layout.runs[w % layout.period] {
                         let q = px + (w * n + run.start) * c3 + h * d
                         let p = block + run.offset
-                        blasGEMM(
-                            q, lda: c3, q + c, ldb: c3, p, ldc: run.count, m: run.count, n: run.count, k: d,
-                            transposeA: false, transposeB: true, alpha: scale)
+                        let o = po + (w * n + run.start) * c + h * d
+                        kernels.scores(
+                            q, lda: c3, q + c, ldb: c3, len: run.count, alpha: scale, into: p, scratch: chunk)
                         mk_attention_softmax_block(
                             p, run.count, windowBias.map { $0 + run.start * (n + 1) }, n, windowMask, run.count)
-                        blasGEMM(
-                            p, lda: run.count, q + 2 * c, ldb: c3, po + (w * n + run.start) * c + h * d, ldc: c,
-                            m: run.count, n: d, k: run.count, transposeA: false, transposeB: false)
+                        kernels.apply(p, transposed: false, q + 2 * c, ldv: c3, len: run.count, into: o, ldo: c)
                     }
                 }
             }
@@ -242,8 +241,11 @@ private func windowAttention(
             Profiler.countGEMM(m: pairs, n: 1, k: d, batch: 4)
             Parallel.configure()
             /// The backward of item `i` (window, head), with `dp` as scratch, adding into `gradBlock`.
-            func backward(item i: Int, scratch dp: UnsafeMutablePointer<Float>, gradBlock: UnsafeMutablePointer<Float>?)
-            {
+            let kernels = HeadProducts(headDim: d, tokens: n, chunks: chunks)
+            func backward(
+                item i: Int, chunk: Int, scratch dp: UnsafeMutablePointer<Float>,
+                gradBlock: UnsafeMutablePointer<Float>?
+            ) {
                 let (w, h) = (i / heads, i % heads)
                 let block = pp + layout.offset(window: w, head: h)
                 for run in layout.runs[w % layout.period] {
@@ -252,21 +254,13 @@ private func windowAttention(
                     let go = pg + (w * n + run.start) * c + h * d
                     let (p, len) = (block + run.offset, run.count)
                     // dP = dO Vᵀ; dV = Pᵀ dO.
-                    blasGEMM(
-                        go, lda: c, q + 2 * c, ldb: c3, dp, ldc: len, m: len, n: len, k: d, transposeA: false,
-                        transposeB: true)
-                    blasGEMM(
-                        p, lda: len, go, ldb: c, dq + 2 * c, ldc: c3, m: len, n: d, k: len, transposeA: true,
-                        transposeB: false)
+                    kernels.scores(go, lda: c, q + 2 * c, ldb: c3, len: len, alpha: 1, into: dp, scratch: chunk)
+                    kernels.apply(p, transposed: true, go, ldv: c, len: len, into: dq + 2 * c, ldo: c3)
                     // dS (in place over dP), and its sum into the bias gradient.
                     mk_attention_softmax_block_backward(p, dp, len, gradBlock.map { $0 + run.start * (n + 1) }, n, len)
                     // dQ = scale dS K; dK = scale dSᵀ Q.
-                    blasGEMM(
-                        dp, lda: len, q + c, ldb: c3, dq, ldc: c3, m: len, n: d, k: len, transposeA: false,
-                        transposeB: false, alpha: scale)
-                    blasGEMM(
-                        dp, lda: len, q, ldb: c3, dq + c, ldc: c3, m: len, n: d, k: len, transposeA: true,
-                        transposeB: false, alpha: scale)
+                    kernels.apply(dp, transposed: false, q + c, ldv: c3, len: len, alpha: scale, into: dq, ldo: c3)
+                    kernels.apply(dp, transposed: true, q, ldv: c3, len: len, alpha: scale, into: dq + c, ldo: c3)
                 }
             }
             Parallel.forRanges(chunks, work: Int.max) { c0, c1 in
@@ -275,12 +269,12 @@ private func windowAttention(
                     for unit in (units * chunk / chunks)..<(units * (chunk + 1) / chunks) {
                         guard byPosition else {
                             let copy = pbg.map { $0 + (chunk * heads + unit % heads) * n * n }
-                            backward(item: unit, scratch: dp, gradBlock: copy)
+                            backward(item: unit, chunk: chunk, scratch: dp, gradBlock: copy)
                             continue
                         }
                         let (position, h) = (unit / heads, unit % heads)
                         for w in stride(from: position, to: g, by: biasPositions) {
-                            backward(item: w * heads + h, scratch: dp, gradBlock: pbg! + unit * n * n)
+                            backward(item: w * heads + h, chunk: chunk, scratch: dp, gradBlock: pbg! + unit * n * n)
                         }
                     }
                 }
@@ -289,5 +283,59 @@ private func windowAttention(
                 byPosition ? biasGrad : biasGrad.map { reduceSumKernel($0, axes: [0]).reshapedView(bias!.shape) }
             return [dqkv, gradBias]
         }
+    }
+}
+
+/// The two products of one head's attention over a run of `len` tokens, `S = alpha A Bᵀ` and
+/// `O = alpha op(P) V`: CKernels' `mk_attention_scores` and `mk_attention_apply` when the head
+/// dimension is theirs (32) and the kernel path has them (avx2, avx512), else the BLAS. Each
+/// thread's chunk has its own scratch for the transposed B.
+///
+/// ```swift
+/// let kernels = HeadProducts(headDim: 32, tokens: 64, chunks: 2)
+/// kernels.scores(q, lda: 96, k, ldb: 96, len: 64, alpha: 0.18, into: p, scratch: 0)
+/// kernels.apply(p, transposed: false, v, ldv: 96, len: 64, into: o, ldo: 32)
+/// ```
+struct HeadProducts {
+    let headDim: Int
+    /// The transposed B of each chunk (nil when the BLAS runs the products).
+    private let scratch: Tensor?
+    private let scratchPerChunk: Int
+
+    init(headDim: Int, tokens: Int, chunks: Int) {
+        self.headDim = headDim
+        let width = (tokens + Int(MK_ATTENTION_HEAD_DIM) - 1) / Int(MK_ATTENTION_HEAD_DIM) * Int(MK_ATTENTION_HEAD_DIM)
+        scratchPerChunk = Int(MK_ATTENTION_HEAD_DIM) * width
+        scratch =
+            headDim == Int(MK_ATTENTION_HEAD_DIM) && GEMMKernels.requested == .mixkit
+            ? Tensor(uninitializedShape: [chunks * scratchPerChunk]) : nil
+    }
+
+    /// `s[len, len] = alpha a bᵀ` (rows `len` apart), where `a` and `b` are `[len, headDim]` with rows `lda` and
+    /// `ldb` apart.
+    func scores(
+        _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, len: Int, alpha: Float,
+        into s: UnsafeMutablePointer<Float>, scratch chunk: Int
+    ) {
+        if let scratch,
+            mk_attention_scores(a, lda, b, ldb, len, alpha, s, len, scratch.data + chunk * scratchPerChunk) != 0
+        {
+            return
+        }
+        blasGEMM(
+            a, lda: lda, b, ldb: ldb, s, ldc: len, m: len, n: len, k: headDim, transposeA: false, transposeB: true,
+            alpha: alpha)
+    }
+
+    /// `out[len, headDim] = alpha op(p) v` (rows `ldo` apart), where `p` is `[len, len]` (rows `len` apart), op(p)
+    /// is `p` or `pᵀ`, and `v` is `[len, headDim]` with rows `ldv` apart.
+    func apply(
+        _ p: UnsafePointer<Float>, transposed: Bool, _ v: UnsafePointer<Float>, ldv: Int, len: Int, alpha: Float = 1,
+        into out: UnsafeMutablePointer<Float>, ldo: Int
+    ) {
+        if scratch != nil, mk_attention_apply(p, len, transposed ? 1 : 0, v, ldv, len, alpha, out, ldo) != 0 { return }
+        blasGEMM(
+            p, lda: len, v, ldb: ldv, out, ldc: ldo, m: len, n: headDim, k: len, transposeA: transposed,
+            transposeB: false, alpha: alpha)
     }
 }

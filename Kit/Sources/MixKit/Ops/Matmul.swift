@@ -38,7 +38,8 @@ public enum GEMMKernels: String, Sendable, CaseIterable {
     /// Below this many multiply-adds a block goes to OpenBLAS even with `mixkit`: on
     /// attention's 8x8-window products (64x32x64, one thread) OpenBLAS's small-matrix
     /// kernels ran 159 GFLOP/s to MixKit's 111, while at 14x14 windows (196x32x196)
-    /// MixKit ran 147 to OpenBLAS's 105.
+    /// MixKit ran 147 to OpenBLAS's 105. (Attention with 32-dimensional heads now runs
+    /// its per-head products on CKernels' `mk_attention_scores` and `mk_attention_apply`.)
     public static let minimumWork = 1 << 19
 
     /// What multiplies GEMM blocks on the calling thread's kernel path now.
