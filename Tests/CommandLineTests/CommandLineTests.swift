@@ -196,6 +196,22 @@ import Testing
         #expect(stages.allSatisfy { ($0["cpu_ms_per_image"] as? Double ?? -1) >= 0 })
     }
 
+    /// `MIXMAE_PROFILE=1 mixmae bench train`: one report on standard error, of the timed steps only.
+    @Test func benchTrainProfilesTheTimedStepsOnce() throws {
+        let pico = TestPaths.shared.appendingPathComponent("bench/pico64.json").path
+        let registry = TestPaths.packageRoot.appendingPathComponent("registry.yaml").path
+        let bench = try runMixmae(
+            [
+                "bench", "train", "--config", pico, "--batch", "2", "--steps", "2", "--warmup", "1", "--registry",
+                registry,
+            ], environment: ["MIXMAE_PROFILE": "1"])
+        #expect(bench.status == 0, "\(bench.stderr)")
+        let reports = bench.stderr.components(separatedBy: "MixKit profile: ").dropFirst()
+        #expect(reports.count == 1, "\(bench.stderr)")
+        #expect(reports.first?.hasPrefix("2 step(s)") == true, "\(bench.stderr)")
+        #expect(bench.stderr.components(separatedBy: "GEMM shape (M x N x K").count == 2, "\(bench.stderr)")
+    }
+
     @Test func evalSaysWhichTasksItCanEvaluate() throws {
         let home = try TemporaryFolder("cli")
         let recipe = TestPaths.packageRoot.appendingPathComponent("recipes/pretrain/swin-tiny.yaml").path
