@@ -93,7 +93,7 @@ extension Tensor {
         let order = Profiler.measure("autograd.order", .backward) { topologicalOrder() }
         var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
         for tensor in order.reversed() {
-            guard let g = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+            guard var g = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
             if let node = tensor.gradNode {
                 let inputGrads = Profiler.measure(node.op, .backward) { node.backward(g) }
                 if _slowPath(inputGrads.count != node.inputs.count) {
@@ -115,11 +115,14 @@ extension Tensor {
                     }
                 }
             } else if tensor.requiresGrad {
+                // A gradient nothing else holds (no other reference, no view of its buffer) becomes the
+                // parameter's as it is; any other is copied, so that no later write reaches the parameter's.
+                let owned = isKnownUniquelyReferenced(&g) && g.isSoleTensorOverItsStorage
                 Profiler.measure("autograd.parameter_grad", .backward) {
                     if let existing = tensor.grad {
                         existing.addInPlace(g)
                     } else {
-                        tensor.grad = g.copy()
+                        tensor.grad = owned ? g : g.copy()
                     }
                 }
             }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -13,6 +14,8 @@ import Foundation
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// How many ``Tensor`` objects read this buffer (the tensor it was made for and its views).
+    let tensors = Atomic<Int>(0)
 
     /// A buffer of `count` floats with undefined contents.
     init(uninitializedCount count: Int) {

@@ -47,6 +47,7 @@ public final class Tensor: CustomStringConvertible {
         self.storage = storage
         self.offset = offset
         self.count = n
+        storage.tensors.add(1, ordering: .relaxed)
     }
 
     /// A new tensor with undefined contents (every element is written by the caller).
@@ -59,6 +60,15 @@ public final class Tensor: CustomStringConvertible {
         self.storage = storage
         self.offset = 0
         self.count = n
+        storage.tensors.add(1, ordering: .relaxed)
+    }
+
+    deinit { storage.tensors.subtract(1, ordering: .releasing) }
+
+    /// Whether this tensor is the only tensor over all of its storage (no view shares or covers part of it).
+    /// With no other reference to the tensor itself, its buffer can change hands without a copy.
+    var isSoleTensorOverItsStorage: Bool {
+        offset == 0 && count == storage.count && storage.tensors.load(ordering: .acquiring) == 1
     }
 
     /// A tensor of the given shape holding `scalars` in row-major order.
