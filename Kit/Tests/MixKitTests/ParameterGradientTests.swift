@@ -5,7 +5,8 @@ import Testing
 /// A parameter's gradient takes over the buffer the backward pass computed when nothing else holds it (no
 /// other reference, no view of the buffer), and is a copy otherwise: a gradient that two parameters receive,
 /// views of one buffer, the caller's seed. Each parameter's gradient must hold the right values and be its own:
-/// writing into one leaves every other gradient, and the seed, as they were.
+/// writing into one leaves every other gradient, and the seed, as they were. A tensor's second gradient adds
+/// into its first in place only under the same condition.
 @Suite struct ParameterGradientTests {
     /// The gradient of `sum(y * w)` with respect to `y` is `w`: the tests read expected values from it.
     private func backward(_ y: Tensor, weights w: Tensor) { (y * w).sum().backward() }
@@ -87,5 +88,32 @@ import Testing
         backward(linear(x, weight: weight, bias: nil), weights: w2)
         let grad = try #require(weight.grad)
         #expect(maxAbsDiff(grad, matmul(w1 + w2, x, transposeA: true)) < 1e-5)
+    }
+
+    /// `u` and `v` both get the add's gradient (one tensor), and each gets a second one: adding either in place
+    /// into the add's would change the other's. Every order of the three terms, so that the gradients can arrive
+    /// in any order.
+    @Test func aGradientSharedByTwoTensorsIsNotAccumulatedInPlace() throws {
+        let orders = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]]
+        for order in orders {
+            let a = randn([4], seed: 20).asParameter()
+            let b = randn([4], seed: 21).asParameter()
+            let (w1, w2, w3) = (randn([4], seed: 22), randn([4], seed: 23), randn([4], seed: 24))
+            let (u, v) = (a * 1, b * 1)
+            let terms = [(u + v) * w1, u * w2, v * w3]
+            (terms[order[0]] + terms[order[1]] + terms[order[2]]).sum().backward()
+            let (ga, gb) = (try #require(a.grad), try #require(b.grad))
+            #expect(maxAbsDiff(ga, w1 + w2) < 1e-6, "terms in order \(order)")
+            #expect(maxAbsDiff(gb, w1 + w3) < 1e-6, "terms in order \(order)")
+        }
+    }
+
+    @Test func aTensorUsedTwiceGetsBothGradients() throws {
+        let p = randn([5], seed: 25).asParameter()
+        let (w1, w2, w3) = (randn([5], seed: 26), randn([5], seed: 27), randn([5], seed: 28))
+        let h = p * 2
+        (h * w1 + h * w2 + (h + h) * w3).sum().backward()
+        let grad = try #require(p.grad)
+        #expect(maxAbsDiff(grad, (w1 + w2 + w3 * 2) * 2) < 1e-5)
     }
 }

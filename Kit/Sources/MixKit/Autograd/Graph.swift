@@ -108,15 +108,23 @@ extension Tensor {
                         )
                     }
                     let key = ObjectIdentifier(input)
-                    if let existing = grads[key] {
-                        grads[key] = Profiler.measure("autograd.accumulate", .backward) { existing + ig }
+                    if var existing = grads.removeValue(forKey: key) {
+                        // Into the first gradient's buffer when nothing else holds it (as a parameter's gradient
+                        // is taken below), else into a new one.
+                        let owned = isKnownUniquelyReferenced(&existing) && existing.isSoleTensorOverItsStorage
+                        grads[key] = Profiler.measure("autograd.accumulate", .backward) {
+                            guard owned else { return existing + ig }
+                            existing.addInPlace(ig)
+                            return existing
+                        }
                     } else {
                         grads[key] = ig
                     }
                 }
             } else if tensor.requiresGrad {
                 // A gradient nothing else holds (no other reference, no view of its buffer) becomes the
-                // parameter's as it is; any other is copied, so that no later write reaches the parameter's.
+                // parameter's as it is; any other is copied, so that no later write reaches the parameter's
+                // (a gradient is only ever written where it is owned like this).
                 let owned = isKnownUniquelyReferenced(&g) && g.isSoleTensorOverItsStorage
                 Profiler.measure("autograd.parameter_grad", .backward) {
                     if let existing = tensor.grad {
