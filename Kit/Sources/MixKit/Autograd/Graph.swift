@@ -123,8 +123,8 @@ extension Tensor {
                 }
             } else if tensor.requiresGrad {
                 // A gradient nothing else holds (no other reference, no view of its buffer) becomes the
-                // parameter's as it is; any other is copied, so that no later write reaches the parameter's
-                // (a gradient is only ever written where it is owned like this).
+                // parameter's as it is; any other is copied, so that a later write into the parameter's gradient
+                // (accumulation, gradient clipping, an optimizer) reaches nothing else.
                 let owned = isKnownUniquelyReferenced(&g) && g.isSoleTensorOverItsStorage
                 Profiler.measure("autograd.parameter_grad", .backward) {
                     if let existing = tensor.grad {

@@ -301,6 +301,8 @@ struct HeadProducts {
     /// The transposed B of each chunk (nil when the BLAS runs the products).
     private let scratch: Tensor?
     private let scratchPerChunk: Int
+    /// Whether CKernels' products may run (the path may still leave them to the BLAS).
+    private var usesKernels: Bool { scratch != nil }
 
     init(headDim: Int, tokens: Int, chunks: Int) {
         self.headDim = headDim
@@ -333,7 +335,7 @@ struct HeadProducts {
         _ p: UnsafePointer<Float>, transposed: Bool, _ v: UnsafePointer<Float>, ldv: Int, len: Int, alpha: Float = 1,
         into out: UnsafeMutablePointer<Float>, ldo: Int
     ) {
-        if scratch != nil, mk_attention_apply(p, len, transposed ? 1 : 0, v, ldv, len, alpha, out, ldo) != 0 { return }
+        if usesKernels, mk_attention_apply(p, len, transposed ? 1 : 0, v, ldv, len, alpha, out, ldo) != 0 { return }
         blasGEMM(
             p, lda: len, v, ldb: ldv, out, ldc: ldo, m: len, n: headDim, k: len, transposeA: transposed,
             transposeB: false, alpha: alpha)
