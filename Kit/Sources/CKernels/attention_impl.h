@@ -11,15 +11,15 @@
 
 #if defined(MK_GEMM_VW) && defined(MK_ATTENTION_ROWS)
 
+// Vectors per row of a head, and per row of a block of scores: a block holds as many columns as a head has
+// dimensions (the callers size `scratch` by that).
 #define MK_ATTENTION_VECTORS (MK_ATTENTION_HEAD_DIM / MK_GEMM_VW)
-// Columns of a score block held in registers at once.
-#define MK_ATTENTION_COLUMNS MK_ATTENTION_HEAD_DIM
 
 // s[len x len] (rows lds apart) = alpha a bᵀ, where a and b are [len x 32] with rows lda and ldb apart.
 // `scratch` holds 32 x round_up(len, 32) floats.
 static int mk_attention_scores(const float *a, size_t lda, const float *b, size_t ldb, size_t len, float alpha,
                                float *s, size_t lds, float *scratch) {
-    size_t width = (len + MK_ATTENTION_COLUMNS - 1) / MK_ATTENTION_COLUMNS * MK_ATTENTION_COLUMNS;
+    size_t width = (len + MK_ATTENTION_HEAD_DIM - 1) / MK_ATTENTION_HEAD_DIM * MK_ATTENTION_HEAD_DIM;
     // bᵀ: [32 x width], zero past len.
     for (size_t t = 0; t < MK_ATTENTION_HEAD_DIM; t++) {
         float *row = scratch + t * width;
@@ -32,7 +32,7 @@ static int mk_attention_scores(const float *a, size_t lda, const float *b, size_
         // Rows past len read the last row again and are not stored: the loops keep constant bounds.
         const float *ar[MK_ATTENTION_ROWS];
         for (size_t r = 0; r < MK_ATTENTION_ROWS; r++) ar[r] = a + (i0 + (r < rows ? r : rows - 1)) * lda;
-        for (size_t j0 = 0; j0 < width; j0 += MK_ATTENTION_COLUMNS) {
+        for (size_t j0 = 0; j0 < width; j0 += MK_ATTENTION_HEAD_DIM) {
             mk_gemm_vec acc[MK_ATTENTION_ROWS][MK_ATTENTION_VECTORS];
             for (size_t r = 0; r < MK_ATTENTION_ROWS; r++)
                 for (size_t v = 0; v < MK_ATTENTION_VECTORS; v++) acc[r][v] = MK_GEMM_ZERO();
@@ -45,14 +45,14 @@ static int mk_attention_scores(const float *a, size_t lda, const float *b, size_
                     for (size_t v = 0; v < MK_ATTENTION_VECTORS; v++) acc[r][v] = MK_GEMM_FMA(x, bv[v], acc[r][v]);
                 }
             }
-            size_t columns = len - j0 < MK_ATTENTION_COLUMNS ? len - j0 : MK_ATTENTION_COLUMNS;
+            size_t columns = len - j0 < MK_ATTENTION_HEAD_DIM ? len - j0 : MK_ATTENTION_HEAD_DIM;
             for (size_t r = 0; r < rows; r++) {
                 float *out = s + (i0 + r) * lds + j0;
-                if (columns == MK_ATTENTION_COLUMNS) {
+                if (columns == MK_ATTENTION_HEAD_DIM) {
                     for (size_t v = 0; v < MK_ATTENTION_VECTORS; v++)
                         MK_GEMM_STORE(out + v * MK_GEMM_VW, MK_GEMM_MUL(scale, acc[r][v]));
                 } else {
-                    float tail[MK_ATTENTION_COLUMNS];
+                    float tail[MK_ATTENTION_HEAD_DIM];
                     for (size_t v = 0; v < MK_ATTENTION_VECTORS; v++)
                         MK_GEMM_STORE(tail + v * MK_GEMM_VW, MK_GEMM_MUL(scale, acc[r][v]));
                     for (size_t j = 0; j < columns; j++) out[j] = tail[j];

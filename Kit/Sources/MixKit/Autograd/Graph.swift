@@ -109,9 +109,8 @@ extension Tensor {
                     }
                     let key = ObjectIdentifier(input)
                     if var existing = grads.removeValue(forKey: key) {
-                        // Into the first gradient's buffer when nothing else holds it (as a parameter's gradient
-                        // is taken below), else into a new one.
-                        let owned = isKnownUniquelyReferenced(&existing) && existing.isSoleTensorOverItsStorage
+                        // Into the first gradient's buffer when nothing else holds it, else into a new one.
+                        let owned = isHeldOnlyHere(&existing)
                         grads[key] = Profiler.measure("autograd.accumulate", .backward) {
                             guard owned else { return existing + ig }
                             existing.addInPlace(ig)
@@ -122,10 +121,8 @@ extension Tensor {
                     }
                 }
             } else if tensor.requiresGrad {
-                // A gradient nothing else holds (no other reference, no view of its buffer) becomes the
-                // parameter's as it is; any other is copied, so that a later write into the parameter's gradient
-                // (accumulation, gradient clipping, an optimizer) reaches nothing else.
-                let owned = isKnownUniquelyReferenced(&g) && g.isSoleTensorOverItsStorage
+                // A gradient nothing else holds becomes the parameter's as it is; any other is copied.
+                let owned = isHeldOnlyHere(&g)
                 Profiler.measure("autograd.parameter_grad", .backward) {
                     if let existing = tensor.grad {
                         existing.addInPlace(g)
@@ -159,4 +156,11 @@ extension Tensor {
         }
         return order
     }
+}
+
+/// Whether nothing but the caller's variable holds `gradient`: no other reference to the tensor and no other
+/// tensor (a view) over any of its buffer. Only such a gradient is written in place or handed to a parameter
+/// as it is, so that a later write into it (accumulation, gradient clipping, an optimizer) reaches nothing else.
+private func isHeldOnlyHere(_ gradient: inout Tensor) -> Bool {
+    isKnownUniquelyReferenced(&gradient) && gradient.isSoleTensorOverItsStorage
 }
