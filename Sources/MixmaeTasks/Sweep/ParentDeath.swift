@@ -42,4 +42,18 @@ public enum ParentDeath {
         guard let parent, parent > 1 else { return }
         if mixmae_die_with_parent(parent) == 1 { kill(getpid(), SIGTERM) }
     }
+
+    /// Makes the first arrival of `signal` send `forwarded` to this process, once, however
+    /// many arrivals reach however many threads at the same moment; later arrivals of
+    /// `signal` are ignored. Calling it again re-arms it. This is how the parent-death
+    /// signal (SIGUSR2, repeated by the kernel) becomes one SIGTERM. Returns false when
+    /// the system refuses the handler (a signal number that cannot be caught).
+    ///
+    /// ```swift
+    /// ParentDeath.forwardFirstArrival(of: SIGUSR2, as: SIGTERM)
+    /// ```
+    @discardableResult
+    public static func forwardFirstArrival(of signal: Int32, as forwarded: Int32) -> Bool {
+        mixmae_forward_first_signal(signal, forwarded) == 0
+    }
 }
