@@ -63,6 +63,81 @@ static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, s
 }
 #define MK_GEMM_TRANSPOSE mk_gemm_transpose
 
+// mk_expf (kernels_impl.h) on 16 lanes: the same range reduction and polynomial, with fused multiply-adds.
+static inline __m512 mk_expf16(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f)), _mm512_set1_ps(88.3762626647949f));
+    __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
+    __m512 fx = _mm512_cvtepi32_ps(_mm512_cvttps_epi32(v));
+    fx = _mm512_mask_sub_ps(fx, _mm512_cmp_ps_mask(fx, v, _CMP_GT_OQ), fx, _mm512_set1_ps(1.0f));
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+    __m512 z = _mm512_mul_ps(x, x);
+    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
+    y = _mm512_add_ps(_mm512_fmadd_ps(y, z, x), _mm512_set1_ps(1.0f));
+    __m512i n = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(y, _mm512_castsi512_ps(n));
+}
+
+// Rows of up to 64 scores (every window of the models but Swin-T's 14x14 ones): each row stays in 4 registers
+// from the load to the store, and 4 rows go through each step together. One row at a time waited on its own
+// chain (maximum, then exponentials, then sum, each reduced across lanes); 4 at a time, one thread, per block
+// with bias: 64 rows 2.25 against 2.80 us, 49 rows 1.75 against 3.15, 16 rows 0.20 against 0.36.
+#define MK_SOFTMAX_SHORT_MAX 64
+#define MK_SOFTMAX_SHORT_BATCH 4
+static void mk_attention_softmax_short(float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups,
+                                       size_t len) {
+    enum { vectors = MK_SOFTMAX_SHORT_MAX / 16 };
+    size_t used = (len + 15) / 16;
+    __mmask16 lanes[vectors];
+    __m512i column_groups[vectors];
+    for (size_t v = 0; v < vectors; v++) {
+        size_t left = len > 16 * v ? len - 16 * v : 0;
+        lanes[v] = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+        column_groups[v] = groups ? _mm512_maskz_cvtepu8_epi32(lanes[v], _mm_maskz_loadu_epi8(lanes[v], groups + 16 * v))
+                                  : _mm512_setzero_si512();
+    }
+    const __m512 minus_infinity = _mm512_set1_ps(-INFINITY);
+    for (size_t i0 = 0; i0 < len; i0 += MK_SOFTMAX_SHORT_BATCH) {
+        size_t batch = len - i0 < MK_SOFTMAX_SHORT_BATCH ? len - i0 : MK_SOFTMAX_SHORT_BATCH;
+        __m512 row[MK_SOFTMAX_SHORT_BATCH][vectors];
+        float maximum[MK_SOFTMAX_SHORT_BATCH], total[MK_SOFTMAX_SHORT_BATCH];
+        for (size_t k = 0; k < batch; k++) {
+            size_t i = i0 + k;
+            __m512 largest = minus_infinity;
+            for (size_t v = 0; v < used; v++) {
+                __m512 x = _mm512_mask_loadu_ps(minus_infinity, lanes[v], p + i * ldp + 16 * v);
+                if (bias) x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(lanes[v], bias + i * ldb + 16 * v));
+                if (groups) {
+                    __mmask16 same = _mm512_cmpeq_epi32_mask(column_groups[v], _mm512_set1_epi32(groups[i]));
+                    x = _mm512_mask_mov_ps(minus_infinity, same & lanes[v], x);
+                }
+                row[k][v] = x;
+                largest = _mm512_max_ps(largest, x);
+            }
+            maximum[k] = _mm512_reduce_max_ps(largest);
+        }
+        for (size_t k = 0; k < batch; k++) {
+            __m512 m = _mm512_set1_ps(maximum[k]), sum = _mm512_setzero_ps();
+            for (size_t v = 0; v < used; v++) {
+                row[k][v] = _mm512_maskz_mov_ps(lanes[v], mk_expf16(_mm512_sub_ps(row[k][v], m)));
+                sum = _mm512_add_ps(sum, row[k][v]);
+            }
+            total[k] = _mm512_reduce_add_ps(sum);
+        }
+        for (size_t k = 0; k < batch; k++) {
+            __m512 inverse = _mm512_set1_ps(1.0f / total[k]);
+            for (size_t v = 0; v < used; v++)
+                _mm512_mask_storeu_ps(p + (i0 + k) * ldp + 16 * v, lanes[v], _mm512_mul_ps(row[k][v], inverse));
+        }
+    }
+}
+#define MK_SOFTMAX_SHORT_ROWS mk_attention_softmax_short
+
 #include "kernels_impl.h"
 #include "dense_impl.h"
 #include "gemm_impl.h"

@@ -254,15 +254,20 @@ extension KernelCase {
                 }
             },
             // A whole window, a group's run of tokens (40 rows of 40 scores with the bias block at (5, 5)),
-            // and a window without bias.
+            // and a window without bias. Then the lengths at the edges of the AVX-512 path's short rows (up to
+            // 64 scores in 4 vectors, 4 rows at a time): 64, 16 with rows 20 apart, 3, and 65 (past them).
             KernelCase(name: "mk_attention_softmax_block") {
-                outputs([n * n, n * n, n * n]) { o in
+                outputs([n * n, n * n, n * n, 64 * 64, 16 * 20, 3 * 3, 65 * 65]) { o in
                     o[0].update(from: scores, count: n * n)
                     mk_attention_softmax_block(o[0], n, bias, n, groups, n)
                     o[1].update(from: scores, count: n * n)
                     mk_attention_softmax_block(o[1], 40, Array(bias[(5 * n + 5)...]), n, nil, 40)
                     o[2].update(from: scores, count: n * n)
                     mk_attention_softmax_block(o[2], n, nil, 0, nil, n)
+                    for (k, (len, ld)) in [(64, 64), (16, 20), (3, 3), (65, 65)].enumerated() {
+                        o[3 + k].update(from: scores, count: len * ld)
+                        mk_attention_softmax_block(o[3 + k], ld, bias, len, groups, len)
+                    }
                 }
             },
             KernelCase(name: "mk_attention_softmax_block_backward") {
