@@ -15,16 +15,59 @@
 // dimensions (the callers size `scratch` by that).
 #define MK_ATTENTION_VECTORS (MK_ATTENTION_HEAD_DIM / MK_GEMM_VW)
 
+// One block of scores: `rows` rows (pointers `ar`, MK_ATTENTION_ROWS of them) by `columns` columns, from
+// `vectors` vectors of the transposed b (`bt`, rows `width` apart). Inlined with `vectors` a constant.
+static inline __attribute__((always_inline)) void mk_attention_scores_block(const float *const *ar, const float *bt,
+                                                                           size_t width, size_t vectors,
+                                                                           mk_gemm_vec scale, float *s, size_t lds,
+                                                                           size_t rows, size_t columns) {
+    mk_gemm_vec acc[MK_ATTENTION_ROWS][MK_ATTENTION_VECTORS];
+    for (size_t r = 0; r < MK_ATTENTION_ROWS; r++)
+        for (size_t v = 0; v < vectors; v++) acc[r][v] = MK_GEMM_ZERO();
+    for (size_t t = 0; t < MK_ATTENTION_HEAD_DIM; t++) {
+        mk_gemm_vec bv[MK_ATTENTION_VECTORS];
+        for (size_t v = 0; v < vectors; v++) bv[v] = MK_GEMM_LOAD(bt + t * width + v * MK_GEMM_VW);
+        for (size_t r = 0; r < MK_ATTENTION_ROWS; r++) {
+            mk_gemm_vec x = MK_GEMM_SET1(ar[r][t]);
+            for (size_t v = 0; v < vectors; v++) acc[r][v] = MK_GEMM_FMA(x, bv[v], acc[r][v]);
+        }
+    }
+    for (size_t r = 0; r < rows; r++) {
+        float *out = s + r * lds;
+        if (columns == vectors * MK_GEMM_VW) {
+            for (size_t v = 0; v < vectors; v++) MK_GEMM_STORE(out + v * MK_GEMM_VW, MK_GEMM_MUL(scale, acc[r][v]));
+        } else {
+            float tail[MK_ATTENTION_HEAD_DIM];
+            for (size_t v = 0; v < vectors; v++) MK_GEMM_STORE(tail + v * MK_GEMM_VW, MK_GEMM_MUL(scale, acc[r][v]));
+            for (size_t j = 0; j < columns; j++) out[j] = tail[j];
+        }
+    }
+}
+
 // s[len x len] (rows lds apart) = alpha a bᵀ, where a and b are [len x 32] with rows lda and ldb apart.
 // `scratch` holds 32 x round_up(len, 32) floats.
+//
+// Whole blocks of b's rows are transposed in registers (a path's MK_GEMM_TRANSPOSE), and a last block of at
+// most 16 columns computes 16, not 32. Against a gather of single floats and 32-column blocks only, measured
+// on AVX-512 (one thread, one head of a [len x 288] qkv, in cache): 196 tokens 26.0-26.6 against 30.1-30.4 us,
+// 64 tokens 2.6-2.7 against 3.0, 49 tokens 2.6-2.7 against 2.8, 16 tokens 0.24 against 0.55.
 static int mk_attention_scores(const float *a, size_t lda, const float *b, size_t ldb, size_t len, float alpha,
                                float *s, size_t lds, float *scratch) {
     size_t width = (len + MK_ATTENTION_HEAD_DIM - 1) / MK_ATTENTION_HEAD_DIM * MK_ATTENTION_HEAD_DIM;
-    // bᵀ: [32 x width], zero past len.
+    // bᵀ: [32 x width], zero past len. Whole blocks of VW tokens are transposed in registers.
+    size_t transposed = 0;
+#ifdef MK_GEMM_TRANSPOSE
+    for (; transposed + MK_GEMM_VW <= len; transposed += MK_GEMM_VW)
+        for (size_t t0 = 0; t0 < MK_ATTENTION_HEAD_DIM; t0 += MK_GEMM_VW)
+            MK_GEMM_TRANSPOSE(b + transposed * ldb + t0, ldb, scratch + t0 * width + transposed, width);
+#endif
+    // The blocks read up to `width`, or up to the next 16 columns when the last block is a half one.
+    size_t half = MK_ATTENTION_HEAD_DIM / 2, last = len % MK_ATTENTION_HEAD_DIM;
+    size_t read = last != 0 && last <= half ? (len + half - 1) / half * half : width;
     for (size_t t = 0; t < MK_ATTENTION_HEAD_DIM; t++) {
         float *row = scratch + t * width;
-        for (size_t j = 0; j < len; j++) row[j] = b[j * ldb + t];
-        for (size_t j = len; j < width; j++) row[j] = 0;
+        for (size_t j = transposed; j < len; j++) row[j] = b[j * ldb + t];
+        for (size_t j = len; j < read; j++) row[j] = 0;
     }
     mk_gemm_vec scale = MK_GEMM_SET1(alpha);
     for (size_t i0 = 0; i0 < len; i0 += MK_ATTENTION_ROWS) {
@@ -32,32 +75,15 @@ static int mk_attention_scores(const float *a, size_t lda, const float *b, size_
         // Rows past len read the last row again and are not stored: the loops keep constant bounds.
         const float *ar[MK_ATTENTION_ROWS];
         for (size_t r = 0; r < MK_ATTENTION_ROWS; r++) ar[r] = a + (i0 + (r < rows ? r : rows - 1)) * lda;
-        for (size_t j0 = 0; j0 < width; j0 += MK_ATTENTION_HEAD_DIM) {
-            mk_gemm_vec acc[MK_ATTENTION_ROWS][MK_ATTENTION_VECTORS];
-            for (size_t r = 0; r < MK_ATTENTION_ROWS; r++)
-                for (size_t v = 0; v < MK_ATTENTION_VECTORS; v++) acc[r][v] = MK_GEMM_ZERO();
-            for (size_t t = 0; t < MK_ATTENTION_HEAD_DIM; t++) {
-                mk_gemm_vec bv[MK_ATTENTION_VECTORS];
-                for (size_t v = 0; v < MK_ATTENTION_VECTORS; v++)
-                    bv[v] = MK_GEMM_LOAD(scratch + t * width + j0 + v * MK_GEMM_VW);
-                for (size_t r = 0; r < MK_ATTENTION_ROWS; r++) {
-                    mk_gemm_vec x = MK_GEMM_SET1(ar[r][t]);
-                    for (size_t v = 0; v < MK_ATTENTION_VECTORS; v++) acc[r][v] = MK_GEMM_FMA(x, bv[v], acc[r][v]);
-                }
-            }
+        for (size_t j0 = 0; j0 < len; j0 += MK_ATTENTION_HEAD_DIM) {
             size_t columns = len - j0 < MK_ATTENTION_HEAD_DIM ? len - j0 : MK_ATTENTION_HEAD_DIM;
-            for (size_t r = 0; r < rows; r++) {
-                float *out = s + (i0 + r) * lds + j0;
-                if (columns == MK_ATTENTION_HEAD_DIM) {
-                    for (size_t v = 0; v < MK_ATTENTION_VECTORS; v++)
-                        MK_GEMM_STORE(out + v * MK_GEMM_VW, MK_GEMM_MUL(scale, acc[r][v]));
-                } else {
-                    float tail[MK_ATTENTION_HEAD_DIM];
-                    for (size_t v = 0; v < MK_ATTENTION_VECTORS; v++)
-                        MK_GEMM_STORE(tail + v * MK_GEMM_VW, MK_GEMM_MUL(scale, acc[r][v]));
-                    for (size_t j = 0; j < columns; j++) out[j] = tail[j];
-                }
-            }
+            // A last block of at most half a head's width computes half the vectors.
+            if (columns <= half)
+                mk_attention_scores_block(ar, scratch + j0, width, MK_ATTENTION_VECTORS / 2, scale, s + i0 * lds + j0,
+                                          lds, rows, columns);
+            else
+                mk_attention_scores_block(ar, scratch + j0, width, MK_ATTENTION_VECTORS, scale, s + i0 * lds + j0,
+                                          lds, rows, columns);
         }
     }
     return 1;
