@@ -117,8 +117,9 @@ def main():
             driver.save_screenshot(os.path.join(shots, "runs-live.png"))
             # The run may finish between the two page loads: then its page has no live marker, only FINISHED.
             browser.open(base + "run/2", "h1")
-            pages = "runs and run pages" if css("#live") else "runs page"
-            if css("#live"):
+            live_page = bool(css("#live"))
+            pages = "runs and run pages" if live_page else "runs page"
+            if live_page:
                 driver.save_screenshot(os.path.join(shots, "run-live.png"))
                 refreshed = wait(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed")
                                  or "FINISHED" in d.find_element(By.TAG_NAME, "h1").text, 120)

@@ -15,31 +15,33 @@
 // dimensions (the callers size `scratch` by that).
 #define MK_ATTENTION_VECTORS (MK_ATTENTION_HEAD_DIM / MK_GEMM_VW)
 
-// One block of scores: `rows` rows (pointers `ar`, MK_ATTENTION_ROWS of them) by `columns` columns, from
-// `vectors` vectors of the transposed b (`bt`, rows `width` apart). Inlined with `vectors` a constant.
-static inline __attribute__((always_inline)) void mk_attention_scores_block(const float *const *ar, const float *bt,
-                                                                           size_t width, size_t vectors,
-                                                                           mk_gemm_vec scale, float *s, size_t lds,
-                                                                           size_t rows, size_t columns) {
+// One register block of either product: out[rows x columns] (rows ldo apart) = scale Σ_k a_k b_k over `depth`
+// steps, where a_k holds ar[r][k * a_step] for the block's MK_ATTENTION_ROWS row pointers `ar` and b_k is
+// `vectors` vectors at b + k * ldb. Inlined with `vectors` (and, for the scores, `depth` and `a_step`)
+// constants.
+static inline __attribute__((always_inline)) void mk_attention_block(const float *const *ar, size_t a_step,
+                                                                    const float *b, size_t ldb, size_t depth,
+                                                                    size_t vectors, mk_gemm_vec scale, float *out,
+                                                                    size_t ldo, size_t rows, size_t columns) {
     mk_gemm_vec acc[MK_ATTENTION_ROWS][MK_ATTENTION_VECTORS];
     for (size_t r = 0; r < MK_ATTENTION_ROWS; r++)
         for (size_t v = 0; v < vectors; v++) acc[r][v] = MK_GEMM_ZERO();
-    for (size_t t = 0; t < MK_ATTENTION_HEAD_DIM; t++) {
+    for (size_t k = 0; k < depth; k++) {
         mk_gemm_vec bv[MK_ATTENTION_VECTORS];
-        for (size_t v = 0; v < vectors; v++) bv[v] = MK_GEMM_LOAD(bt + t * width + v * MK_GEMM_VW);
+        for (size_t v = 0; v < vectors; v++) bv[v] = MK_GEMM_LOAD(b + k * ldb + v * MK_GEMM_VW);
         for (size_t r = 0; r < MK_ATTENTION_ROWS; r++) {
-            mk_gemm_vec x = MK_GEMM_SET1(ar[r][t]);
+            mk_gemm_vec x = MK_GEMM_SET1(ar[r][k * a_step]);
             for (size_t v = 0; v < vectors; v++) acc[r][v] = MK_GEMM_FMA(x, bv[v], acc[r][v]);
         }
     }
     for (size_t r = 0; r < rows; r++) {
-        float *out = s + r * lds;
+        float *row = out + r * ldo;
         if (columns == vectors * MK_GEMM_VW) {
-            for (size_t v = 0; v < vectors; v++) MK_GEMM_STORE(out + v * MK_GEMM_VW, MK_GEMM_MUL(scale, acc[r][v]));
+            for (size_t v = 0; v < vectors; v++) MK_GEMM_STORE(row + v * MK_GEMM_VW, MK_GEMM_MUL(scale, acc[r][v]));
         } else {
             float tail[MK_ATTENTION_HEAD_DIM];
             for (size_t v = 0; v < vectors; v++) MK_GEMM_STORE(tail + v * MK_GEMM_VW, MK_GEMM_MUL(scale, acc[r][v]));
-            for (size_t j = 0; j < columns; j++) out[j] = tail[j];
+            for (size_t j = 0; j < columns; j++) row[j] = tail[j];
         }
     }
 }
@@ -79,11 +81,11 @@ static int mk_attention_scores(const float *a, size_t lda, const float *b, size_
             size_t columns = len - j0 < MK_ATTENTION_HEAD_DIM ? len - j0 : MK_ATTENTION_HEAD_DIM;
             // A last block of at most half a head's width computes half the vectors.
             if (columns <= half)
-                mk_attention_scores_block(ar, scratch + j0, width, MK_ATTENTION_VECTORS / 2, scale, s + i0 * lds + j0,
-                                          lds, rows, columns);
+                mk_attention_block(ar, 1, scratch + j0, width, MK_ATTENTION_HEAD_DIM, MK_ATTENTION_VECTORS / 2, scale,
+                                   s + i0 * lds + j0, lds, rows, columns);
             else
-                mk_attention_scores_block(ar, scratch + j0, width, MK_ATTENTION_VECTORS, scale, s + i0 * lds + j0,
-                                          lds, rows, columns);
+                mk_attention_block(ar, 1, scratch + j0, width, MK_ATTENTION_HEAD_DIM, MK_ATTENTION_VECTORS, scale,
+                                   s + i0 * lds + j0, lds, rows, columns);
         }
     }
     return 1;
@@ -100,20 +102,8 @@ static int mk_attention_apply(const float *p, size_t ldp, int transpose_p, const
         size_t rows = len - i0 < MK_ATTENTION_ROWS ? len - i0 : MK_ATTENTION_ROWS;
         const float *pr[MK_ATTENTION_ROWS];
         for (size_t r = 0; r < MK_ATTENTION_ROWS; r++) pr[r] = p + (i0 + (r < rows ? r : rows - 1)) * row_step;
-        mk_gemm_vec acc[MK_ATTENTION_ROWS][MK_ATTENTION_VECTORS];
-        for (size_t r = 0; r < MK_ATTENTION_ROWS; r++)
-            for (size_t u = 0; u < MK_ATTENTION_VECTORS; u++) acc[r][u] = MK_GEMM_ZERO();
-        for (size_t j = 0; j < len; j++) {
-            mk_gemm_vec vv[MK_ATTENTION_VECTORS];
-            for (size_t u = 0; u < MK_ATTENTION_VECTORS; u++) vv[u] = MK_GEMM_LOAD(v + j * ldv + u * MK_GEMM_VW);
-            for (size_t r = 0; r < MK_ATTENTION_ROWS; r++) {
-                mk_gemm_vec x = MK_GEMM_SET1(pr[r][j * column_step]);
-                for (size_t u = 0; u < MK_ATTENTION_VECTORS; u++) acc[r][u] = MK_GEMM_FMA(x, vv[u], acc[r][u]);
-            }
-        }
-        for (size_t r = 0; r < rows; r++)
-            for (size_t u = 0; u < MK_ATTENTION_VECTORS; u++)
-                MK_GEMM_STORE(out + (i0 + r) * ldo + u * MK_GEMM_VW, MK_GEMM_MUL(scale, acc[r][u]));
+        mk_attention_block(pr, column_step, v, ldv, len, MK_ATTENTION_VECTORS, scale, out + i0 * ldo, ldo, rows,
+                           MK_ATTENTION_HEAD_DIM);
     }
     return 1;
 }
