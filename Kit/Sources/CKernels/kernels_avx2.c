@@ -20,6 +20,8 @@ typedef __m256 mk_gemm_vec;
 #define MK_GEMM_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define MK_GEMM_MUL(a, b) _mm256_mul_ps(a, b)
 #define MK_GEMM_ZERO() _mm256_setzero_ps()
+#define MK_STREAM_STORE(p, v) _mm256_stream_ps(p, v)
+#define MK_STREAM_FENCE() _mm_sfence()
 
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)

@@ -20,6 +20,8 @@ typedef __m512 mk_gemm_vec;
 #define MK_GEMM_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define MK_GEMM_MUL(a, b) _mm512_mul_ps(a, b)
 #define MK_GEMM_ZERO() _mm512_setzero_ps()
+#define MK_STREAM_STORE(p, v) _mm512_stream_ps(p, v)
+#define MK_STREAM_FENCE() _mm_sfence()
 
 #if defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma"))), apply_to = function)

@@ -426,6 +426,21 @@ static void mk_strided_copy(const float *x, const int64_t *shape, const int64_t 
     mk_strided_copy_rec(x, shape, stride, rank, &out);
 }
 
+// dst = src (n floats). A path with non-temporal stores (MK_STREAM_STORE, MK_STREAM_FENCE) writes whole aligned
+// vectors of dst past the cache: the copy neither reads dst's lines in first nor evicts what the caller works on.
+static void mk_copy_streaming(float *dst, const float *src, size_t n) {
+#ifdef MK_STREAM_STORE
+    size_t i = 0;
+    for (; i < n && (uintptr_t)(dst + i) % (MK_GEMM_VW * sizeof(float)) != 0; i++) dst[i] = src[i];
+    for (; i + MK_GEMM_VW <= n; i += MK_GEMM_VW) MK_STREAM_STORE(dst + i, MK_GEMM_LOAD(src + i));
+    for (; i < n; i++) dst[i] = src[i];
+    // Orders the streamed stores before the caller's later stores (and so before any hand-off to other threads).
+    MK_STREAM_FENCE();
+#else
+    memcpy(dst, src, n * sizeof(float));
+#endif
+}
+
 static void mk_attention_softmax_block(float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups,
                                        size_t len) {
 #ifdef MK_SOFTMAX_SHORT_ROWS

@@ -207,6 +207,21 @@ extension KernelCase {
                 let stride: [Int64] = [1, 11 * 13, 13]
                 return outputs([src.count]) { mk_strided_copy(src, shape, stride, 3, $0[0]) }
             },
+            KernelCase(name: "mk_copy_streaming") {
+                // Lengths around the vector widths, copied to every 4-byte start within a 64-byte line (the
+                // streamed part needs aligned vectors); the 16 floats past each copy must keep their -1.
+                let src = values(300, seed: 21)
+                var copies: [[Float]] = []
+                for length in [0, 1, 7, 8, 9, 15, 16, 17, 33, 100, 257] {
+                    for offset in 0..<16 {
+                        copies += outputs([offset + length + 16]) { o in
+                            o[0].update(repeating: -1, count: offset + length + 16)
+                            mk_copy_streaming(o[0] + offset, src, length)
+                        }
+                    }
+                }
+                return copies
+            },
         ]
     }
 

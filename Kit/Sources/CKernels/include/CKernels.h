@@ -52,6 +52,10 @@ void mk_attention_softmax(const float *s, const float *bias, const uint8_t *grou
 void mk_attention_softmax_backward(const float *p, const float *gp, float *gs, float *gbias,
                                    size_t g0, size_t g1, size_t H, size_t N);
 
+// dst = src (n floats, not overlapping), written past the cache where the CPU can (non-temporal stores): for a
+// result read much later, such as attention probabilities kept for the backward pass.
+void mk_copy_streaming(float *dst, const float *src, size_t n);
+
 // One attention head's scores [len, len] (rows of ldp floats), in place:
 // p = softmax(p + bias - inf * (groups[i] != groups[j])) row by row; bias (rows of ldb floats) and groups [len]
 // may be NULL. The run of tokens of a window's group sorted together reads the bias block at (start, start).
