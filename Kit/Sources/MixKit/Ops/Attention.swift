@@ -213,6 +213,7 @@ private func windowAttention(
                     let windowBias = pb.map { $0 + ((w % biasPositions) * heads + h) * n * n }
                     let windowMask = gptr.map { $0 + (w % maskPeriod) * n }
                     let p = pw + chunk * n * n
+                    let kept = keepsProbabilities ? pp + layout.offset(window: w, head: h) : nil
                     for run in layout.runs[w % layout.period] {
                         let q = px + (w * n + run.start) * c3 + h * d
                         let o = po + (w * n + run.start) * c + h * d
@@ -221,10 +222,7 @@ private func windowAttention(
                         mk_attention_softmax_block(
                             p, run.count, windowBias.map { $0 + run.start * (n + 1) }, n, windowMask, run.count)
                         kernels.apply(p, transposed: false, q + 2 * c, ldv: c3, len: run.count, into: o, ldo: c)
-                        if keepsProbabilities {
-                            mk_copy_streaming(
-                                pp + layout.offset(window: w, head: h) + run.offset, p, run.count * run.count)
-                        }
+                        if let kept { mk_copy_streaming(kept + run.offset, p, run.count * run.count) }
                     }
                 }
             }
