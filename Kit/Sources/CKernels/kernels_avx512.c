@@ -140,6 +140,68 @@ static void mk_attention_softmax_short(float *p, size_t ldp, const float *bias, 
 }
 #define MK_SOFTMAX_SHORT_ROWS mk_attention_softmax_short
 
+// e^x for x <= 0 (GELU's Gaussian factors): mk_expf's reduction and polynomial, with the floor of its range
+// reduction in one instruction (roundscale) and 2^n applied by scalef. Inputs below -88.38 give denormals where
+// mk_expf gives 0: GELU multiplies them by factors below 1, where either is 0 to float rounding.
+static inline __m512 mk_exp_nonpositive16(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f));
+    __m512 fx = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
+                                     _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+    __m512 z = _mm512_mul_ps(x, x);
+    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
+    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
+    y = _mm512_add_ps(_mm512_fmadd_ps(y, z, x), _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(y, fx);
+}
+
+// A&S 7.1.26's polynomial in t = 1 / (1 + 0.3275911 a) (mk_erff): erf(a) = 1 - poly(t) e^(-a^2) for a >= 0.
+static inline __m512 mk_erf_poly16(__m512 a) {
+    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), a, _mm512_set1_ps(1.0f)));
+    __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(1.061405429f), t, _mm512_set1_ps(-1.453152027f));
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(1.421413741f));
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-0.284496736f));
+    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(0.254829592f));
+    return _mm512_mul_ps(r, t);
+}
+
+// mk_gelu and mk_gelu_backward (kernels_impl.h) on 16 lanes, the tail masked. The same formulas; the exponential
+// above took them from 1.68 to 2.21 G elements/s on one thread (mk_gelu, 64 Ki floats in cache).
+static void mk_gelu16(const float *x, float *y, size_t n) {
+    const __m512 sign = _mm512_set1_ps(-0.0f), half = _mm512_set1_ps(0.5f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 lanes = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(lanes, x + i);
+        __m512 u = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
+        __m512 a = _mm512_andnot_ps(sign, u);
+        __m512 e = mk_exp_nonpositive16(_mm512_mul_ps(_mm512_xor_ps(a, sign), a));
+        __m512 erf = _mm512_or_ps(_mm512_fnmadd_ps(mk_erf_poly16(a), e, _mm512_set1_ps(1.0f)), _mm512_and_ps(u, sign));
+        __m512 hv = _mm512_mul_ps(v, half);
+        _mm512_mask_storeu_ps(y + i, lanes, _mm512_fmadd_ps(hv, erf, hv));
+    }
+}
+
+static void mk_gelu_backward16(const float *x, const float *gy, float *gx, size_t n) {
+    const __m512 sign = _mm512_set1_ps(-0.0f), half = _mm512_set1_ps(0.5f);
+    for (size_t i = 0; i < n; i += 16) {
+        __mmask16 lanes = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(lanes, x + i);
+        __m512 a = _mm512_mul_ps(_mm512_andnot_ps(sign, v), _mm512_set1_ps(0.70710678118654752f));
+        __m512 e = mk_exp_nonpositive16(_mm512_mul_ps(_mm512_mul_ps(v, v), _mm512_set1_ps(-0.5f)));
+        __m512 erf = _mm512_or_ps(_mm512_fnmadd_ps(mk_erf_poly16(a), e, _mm512_set1_ps(1.0f)), _mm512_and_ps(v, sign));
+        __m512 cdf = _mm512_fmadd_ps(half, erf, half);
+        __m512 slope = _mm512_fmadd_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.39894228040143268f)), e, cdf);
+        _mm512_mask_storeu_ps(gx + i, lanes, _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, gy + i), slope));
+    }
+}
+#define MK_GELU_VECTOR mk_gelu16
+#define MK_GELU_BACKWARD_VECTOR mk_gelu_backward16
+
 #include "kernels_impl.h"
 #include "dense_impl.h"
 #include "gemm_impl.h"

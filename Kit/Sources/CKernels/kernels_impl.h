@@ -114,14 +114,23 @@ static void mk_pow_scalar(const float *x, float p, float *y, size_t n) {
     }
 }
 
+// GELU and its derivative; a path with vector versions of both (MK_GELU_VECTOR, MK_GELU_BACKWARD_VECTOR) runs
+// those instead.
 static void mk_gelu(const float *x, float *y, size_t n) {
+#ifdef MK_GELU_VECTOR
+    MK_GELU_VECTOR(x, y, n);
+#else
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
         y[i] = 0.5f * v * (1.0f + mk_erff(v * 0.70710678118654752f));
     }
+#endif
 }
 
 static void mk_gelu_backward(const float *x, const float *gy, float *gx, size_t n) {
+#ifdef MK_GELU_BACKWARD_VECTOR
+    MK_GELU_BACKWARD_VECTOR(x, gy, gx, n);
+#else
     // erf(v / sqrt 2) by A&S 7.1.26 as in mk_erff; its exp(-v^2 / 2) is also
     // the normal density's, so one exponential serves both.
     for (size_t i = 0; i < n; i++) {
@@ -134,6 +143,7 @@ static void mk_gelu_backward(const float *x, const float *gy, float *gx, size_t 
         float cdf = 0.5f * (1.0f + erf);
         gx[i] = gy[i] * (cdf + v * 0.39894228040143268f * e);
     }
+#endif
 }
 
 static inline float mk_sum_row(const float *x, size_t n) {
