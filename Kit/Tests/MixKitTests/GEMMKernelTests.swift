@@ -124,6 +124,35 @@ import Testing
         }
     }
 
+    /// A linear layer's bias gradient (column sums of the upstream gradient, taken in blocks of rows by the thread
+    /// that finishes its product first) against a float64 reference: one block, blocks that divide the rows, and a
+    /// last block of other size; with the input's and weight's gradients (two products) and without (none).
+    @Test func linearsBiasGradientSumsEveryRowOnce() throws {
+        for (rows, everyGradient) in [(300, true), (2_048, true), (2_500, true), (3_000, false)] {
+            let (inFeatures, outFeatures) = (48, 40)
+            let x = randn([rows, inFeatures], seed: 31)
+            let w = randn([outFeatures, inFeatures], seed: 32)
+            let b = randn([outFeatures], seed: 33)
+            let upstream = randn([rows, outFeatures], seed: 34)
+            x.requiresGrad = everyGradient
+            w.requiresGrad = everyGradient
+            b.requiresGrad = true
+            (linear(x, weight: w, bias: b) * upstream).sum().backward()
+            let got = try #require(b.grad).scalars
+            let u = upstream.scalars
+            for o in 0..<outFeatures {
+                var want = 0.0
+                var size = 0.0
+                for r in 0..<rows {
+                    want += Double(u[r * outFeatures + o])
+                    size += abs(Double(u[r * outFeatures + o]))
+                }
+                #expect(abs(Double(got[o]) - want) <= 1e-6 * size, "\(rows) rows, column \(o): \(got[o]) for \(want)")
+            }
+            #expect((x.grad != nil) == everyGradient && (w.grad != nil) == everyGradient)
+        }
+    }
+
     private func worstError(_ s: Shape, ta: Bool, tb: Bool, alpha: Float, beta: Float, bias withBias: Bool) throws
         -> Double
     {

@@ -306,21 +306,26 @@ enum TransposedTiles {
 /// A linear layer's backward pass has two products of the same work (input and weight gradients). On two
 /// threads each then runs whole on its own thread instead of cut in two: no block is smaller than the
 /// product, and the threads need not finish a product together.
-func gemmConcurrently(_ products: [GEMMProduct]) {
+///
+/// `sideParts` parts of other work (`side(0)` ... `side(sideParts - 1)`, independent of the products and of each
+/// other) go after the products' blocks: a thread that finishes its block early takes them while the others
+/// still multiply. The profile counts their time in the products' row.
+func gemmConcurrently(_ products: [GEMMProduct], sideParts: Int = 0, side: (Int) -> Void = { _ in }) {
     Profiler.measureGEMM(
         products.map(\.shapeLabel).joined(separator: " ‖ "), work: products.reduce(0) { $0 + $1.work }
     ) {
-        TransposedTiles.run(products) { runConcurrently($0) }
+        TransposedTiles.run(products) { runConcurrently($0, sideParts: sideParts, side: side) }
     }
 }
 
-private func runConcurrently(_ products: [GEMMProduct]) {
+private func runConcurrently(_ products: [GEMMProduct], sideParts: Int, side: (Int) -> Void) {
     let threads = Parallel.threadCount
     let total = products.reduce(0) { $0 + $1.work }
     guard products.count > 1, threads >= products.count, total >= minimumParallelGEMM,
         Parallel.gemmThreading == .mixkit
     else {
         for product in products { product.runUnchanged() }
+        Parallel.forEachPart(sideParts, side)
         return
     }
     Parallel.configure()
@@ -336,7 +341,10 @@ private func runConcurrently(_ products: [GEMMProduct]) {
     }
     var owner: [(product: Int, part: Int)] = []
     for (index, share) in shares.enumerated() { owner += (0..<share).map { (index, $0) } }
-    Parallel.forEachPart(owner.count) { p in
+    // The pool hands out parts in order: every thread starts on a block, and the side parts go to whichever
+    // finishes first.
+    Parallel.forEachPart(owner.count + sideParts) { p in
+        guard p < owner.count else { return side(p - owner.count) }
         let (index, part) = owner[p]
         products[index].runBlock(part, of: shares[index])
     }
