@@ -150,9 +150,9 @@ static inline void mk_gemm_prefetch_tile(const float *c, size_t ldc, size_t mr) 
 // kernel works on this one. A tall activation comes from memory, and the hardware's prefetchers do not run ahead
 // on twelve rows at once. Two threads, AVX-512, operands from memory, interleaved runs, GFLOP/s: 16384x64x256 with
 // Bᵀ (small128's first fc2) 172 against 148, 16384x64x64 161 against 138, 4096x128x512 187 against 180. In small128
-// inference steps (median of 6 alternating runs) those took 6.62, 1.97 and 6.11 ms against 7.23, 2.24 and 6.51, while
-// wider ones did not gain (16384x256x64 6.95 against 6.59 ms), so only C of at most MK_GEMM_PREFETCH_COLUMNS
-// columns prefetches. Into L1 instead (prefetcht0), no gain.
+// inference steps (median of 6 alternating runs) those took 6.60, 1.79 and 5.92 ms against 7.02, 1.92 and 6.17. With
+// every width prefetching, a wider one lost in one such run (16384x256x64 6.95 against 6.59 ms), so only C of at most
+// MK_GEMM_PREFETCH_COLUMNS columns prefetches. Into L1 instead (prefetcht0), no gain.
 static inline void mk_gemm_prefetch_rows(const float *a, size_t lda, size_t rows, size_t kc) {
     for (size_t i = 0; i < rows; i++) {
         const float *row = a + i * lda;

@@ -65,12 +65,8 @@ static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, s
 }
 #define MK_GEMM_TRANSPOSE mk_gemm_transpose
 
-// mk_expf (kernels_impl.h) on 16 lanes: the same range reduction and polynomial, with fused multiply-adds.
-static inline __m512 mk_expf16(__m512 x) {
-    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f)), _mm512_set1_ps(88.3762626647949f));
-    __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
-    __m512 fx = _mm512_cvtepi32_ps(_mm512_cvttps_epi32(v));
-    fx = _mm512_mask_sub_ps(fx, _mm512_cmp_ps_mask(fx, v, _CMP_GT_OQ), fx, _mm512_set1_ps(1.0f));
+// mk_expf's polynomial on 16 lanes: e^x / 2^fx for fx = floor(x log2(e) + 1/2), with fused multiply-adds.
+static inline __m512 mk_exp_reduced16(__m512 x, __m512 fx) {
     x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
     x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
     __m512 z = _mm512_mul_ps(x, x);
@@ -81,6 +77,16 @@ static inline __m512 mk_expf16(__m512 x) {
     y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
     y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
     y = _mm512_add_ps(_mm512_fmadd_ps(y, z, x), _mm512_set1_ps(1.0f));
+    return y;
+}
+
+// mk_expf (kernels_impl.h) on 16 lanes: the same range reduction and polynomial, with fused multiply-adds.
+static inline __m512 mk_expf16(__m512 x) {
+    x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f)), _mm512_set1_ps(88.3762626647949f));
+    __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
+    __m512 fx = _mm512_cvtepi32_ps(_mm512_cvttps_epi32(v));
+    fx = _mm512_mask_sub_ps(fx, _mm512_cmp_ps_mask(fx, v, _CMP_GT_OQ), fx, _mm512_set1_ps(1.0f));
+    __m512 y = mk_exp_reduced16(x, fx);
     __m512i n = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
     return _mm512_mul_ps(y, _mm512_castsi512_ps(n));
 }
@@ -147,17 +153,7 @@ static inline __m512 mk_exp_nonpositive16(__m512 x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f));
     __m512 fx = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
                                      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
-    __m512 z = _mm512_mul_ps(x, x);
-    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
-    y = _mm512_add_ps(_mm512_fmadd_ps(y, z, x), _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(y, fx);
+    return _mm512_scalef_ps(mk_exp_reduced16(x, fx), fx);
 }
 
 // A&S 7.1.26's polynomial in t = 1 / (1 + 0.3275911 a) (mk_erff): erf(a) = 1 - poly(t) e^(-a^2) for a >= 0.
