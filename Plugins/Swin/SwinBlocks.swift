@@ -33,7 +33,13 @@ final class SwinBlock: Module {
         precondition(
             l == layout.windowsPerImage * window * window,
             "SwinBlock: \(l) tokens for \(layout.windowsPerImage) windows")
-        let windows = norm1(x).reshaped([b * layout.windowsPerImage, window * window, c])
+        let windowShape = [b * layout.windowsPerImage, window * window, c]
+        let windows = norm1(x).reshaped(windowShape)
+        guard dropPathRate > 0 && isTraining else {
+            // Without drop path each residual connection is added as the layer that ends its branch computes it.
+            let h = attn.attend(windows, layout: layout, adding: x.reshaped(windowShape)).reshaped([b, l, c])
+            return mlp(norm2(h), adding: h)
+        }
         let attended = attn.attend(windows, layout: layout).reshaped([b, l, c])
         let h = x + dropPath(attended, p: dropPathRate, training: isTraining, using: rng)
         return h + dropPath(mlp(norm2(h)), p: dropPathRate, training: isTraining, using: rng)

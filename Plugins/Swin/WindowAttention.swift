@@ -60,14 +60,17 @@ final class WindowAttention: MultiHeadAttention {
     /// each window, or, with groups, within each group's run of tokens (each
     /// source image of a mixed batch), with the bias of every token pair at
     /// its places in the window.
-    func attend(_ windows: Tensor, layout: WindowLayout) -> Tensor {
+    /// With `residual` (`[Bw, w*w, C]`), returns `residual + attention`, the sum made as the output projection
+    /// computes each block.
+    func attend(_ windows: Tensor, layout: WindowLayout, adding residual: Tensor? = nil) -> Tensor {
         let n = window * window
         let table = relativePositionBiasTable.permuted([1, 0]).reshaped([-1])
         guard let spans = layout.spans else {
-            return self(windows, bias: table.indexSelect(axis: 0, indices: biasIndex).reshaped([heads, n, n]))
+            let bias = table.indexSelect(axis: 0, indices: biasIndex).reshaped([heads, n, n])
+            return residual.map { self(windows, bias: bias, adding: $0) } ?? self(windows, bias: bias)
         }
-        return self(
-            windows, bias: table.indexSelect(axis: 0, indices: layout.biasIndex).reshaped([spans.period, heads, n, n]),
-            spans: spans)
+        let bias = table.indexSelect(axis: 0, indices: layout.biasIndex).reshaped([spans.period, heads, n, n])
+        return residual.map { self(windows, bias: bias, spans: spans, adding: $0) }
+            ?? self(windows, bias: bias, spans: spans)
     }
 }

@@ -23,6 +23,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+// The epilogue (gemm_epilogue.h) on rows x columns of C at c (rows ldc apart); the epilogue's pointers are indexed
+// from the GEMM's C, and `row` and `column` say where c is in it.
+static void mk_gemm_epilogue_block(const mk_gemm_epilogue *ep, float *c, size_t ldc, size_t row, size_t column,
+                                   size_t rows, size_t columns) {
+    for (size_t i = 0; i < rows; i++) {
+        float *ci = c + i * ldc;
+        if (ep->addend != NULL) {
+            const float *r = ep->addend + (row + i) * ep->ld_addend + column;
+            for (size_t j = 0; j < columns; j++) ci[j] += r[j];
+        }
+        if (ep->gelu_out != NULL) mk_gelu(ci, ep->gelu_out + (row + i) * ep->ld_gelu_out + column, columns);
+    }
+}
+
+static void mk_gemm_apply_epilogue(const mk_gemm_epilogue *ep, float *c, size_t ldc, size_t m, size_t n) {
+    if (ep != NULL) mk_gemm_epilogue_block(ep, c, ldc, 0, 0, m, n);
+}
+
 #ifdef MK_GEMM_VW
 
 #define MK_GEMM_NR (2 * MK_GEMM_VW)
@@ -246,8 +264,9 @@ static float *mk_gemm_buffer(void) {
     return buffer;
 }
 
-static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
-                    const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias) {
+static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                             const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias,
+                             const mk_gemm_epilogue *epilogue) {
     // Transposed B is packed by a gather; with few rows of C to share that copy, OpenBLAS's vectorised packing
     // wins (64x768x256 with B transposed, one thread, GFLOP/s: OpenBLAS 89 and this kernel 73 on AVX-512,
     // OpenBLAS 59 and this kernel 48 on AVX2), so those products go back to the caller.
@@ -257,6 +276,7 @@ static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < n; j++)
                 c[i * ldc + j] = (beta != 0 ? beta * c[i * ldc + j] : 0) + (bias != NULL ? bias[j] : 0);
+        mk_gemm_apply_epilogue(epilogue, c, ldc, m, n);
         return 1;
     }
     float *buffer = mk_gemm_buffer();
@@ -279,6 +299,8 @@ static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
             size_t kc = MK_GEMM_MIN((size_t)MK_GEMM_KC, k - p0);
             // The first block of the reduction applies beta; later ones add to it.
             float block_beta = p0 == 0 ? beta : 1;
+            // The last block of the reduction completes each sliver of C, which the epilogue then finishes in cache.
+            const mk_gemm_epilogue *block_epilogue = p0 + kc >= k ? epilogue : NULL;
             const float *block_bias = p0 == 0 ? bias : NULL;
             const float *a_block = ta ? a + p0 * lda + i0 : a + i0 * lda + p0;
             if (pack_a) mk_gemm_pack_a(ta, a_block, lda, mc, kc, packed_a);
@@ -328,11 +350,18 @@ static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
                                 MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta,
                                 block_bias != NULL ? block_bias + j0 + jr : NULL);
                     }
+                    if (block_epilogue != NULL)
+                        mk_gemm_epilogue_block(block_epilogue, c_row, ldc, i0 + ir, j0, mr, nc);
                 }
             }
         }
     }
     return 1;
+}
+
+static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                    const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias) {
+    return mk_sgemm_epilogue(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, NULL);
 }
 
 #else
@@ -342,6 +371,13 @@ static int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, c
     (void)bias, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b, (void)ldb, (void)beta;
     (void)c, (void)ldc;
     return 0;
+}
+
+static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                             const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias,
+                             const mk_gemm_epilogue *epilogue) {
+    (void)epilogue;
+    return mk_sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
 }
 
 #endif

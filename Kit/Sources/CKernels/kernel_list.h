@@ -8,6 +8,7 @@
 // and here.
 #include <stddef.h>
 #include <stdint.h>
+#include "gemm_epilogue.h"
 
 #define MK_KERNELS(X) \
     X(void, mk_binary, (int op, const float *a, ptrdiff_t sa, const float *b, ptrdiff_t sb, float *out, size_t n), (op, a, sa, b, sb, out, n)) \
@@ -55,6 +56,8 @@
     X(void, mk_giou_loss, (const float *pred, const float *target, size_t n, float eps, float *loss, float *grad), (pred, target, n, eps, loss, grad)) \
     X(int, mk_attention_scores, (const float *a, size_t lda, const float *b, size_t ldb, size_t len, float alpha, float *s, size_t lds, float *scratch), (a, lda, b, ldb, len, alpha, s, lds, scratch)) \
     X(int, mk_attention_apply, (const float *p, size_t ldp, int transpose_p, const float *v, size_t ldv, size_t len, float alpha, float *out, size_t ldo), (p, ldp, transpose_p, v, ldv, len, alpha, out, ldo)) \
-    X(int, mk_sgemm, (int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias), (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias))
+    X(int, mk_sgemm, (int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias), (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)) \
+    X(int, mk_sgemm_epilogue, (int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias, const mk_gemm_epilogue *epilogue), (ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias, epilogue)) \
+    X(void, mk_gemm_apply_epilogue, (const mk_gemm_epilogue *epilogue, float *c, size_t ldc, size_t m, size_t n), (epilogue, c, ldc, m, n))
 
 #endif

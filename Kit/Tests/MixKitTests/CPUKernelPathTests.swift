@@ -462,7 +462,53 @@ extension KernelCase {
                     }
                 }
                 return out
-            }
+            },
+            KernelCase(name: "mk_sgemm_epilogue", relativeTolerance: 1e-4) {
+                var out: [[Float]] = []
+                // (200, 500, 40): two column panels; (12, 32, 400): the epilogue after the second reduction block.
+                for (m, n, k) in [(37, 70, 29), (12, 32, 400), (200, 500, 40)] {
+                    for (ta, tb) in [(0, 0), (0, 1), (1, 0)] {
+                        let a = values(m * k, seed: UInt64(m + k))
+                        let b = values(k * n, seed: UInt64(n + k))
+                        let residual = values(m * n, seed: 13)
+                        let (lda, ldb) = (ta == 1 ? m : k, tb == 1 ? k : n)
+                        let bias = values(n, seed: 11)
+                        for (adds, gelu, inPlace) in [(true, false, false), (false, true, false), (true, true, true)] {
+                            out += outputs([m * n, m * n]) { o in
+                                residual.withUnsafeBufferPointer { pr in
+                                    var epilogue = mk_gemm_epilogue(
+                                        addend: adds ? pr.baseAddress : nil, ld_addend: n,
+                                        gelu_out: gelu ? (inPlace ? o[0] : o[1]) : nil, ld_gelu_out: n)
+                                    let handled = mk_sgemm_epilogue(
+                                        Int32(ta), Int32(tb), m, n, k, 1, a, lda, b, ldb, 0, o[0], n, bias, &epilogue)
+                                    if handled == 0 {
+                                        for r in 0..<m { (o[0] + r * n).update(from: bias, count: n) }
+                                        cblas_sgemm(
+                                            CblasRowMajor, ta == 1 ? CblasTrans : CblasNoTrans,
+                                            tb == 1 ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a,
+                                            Int32(lda), b, Int32(ldb), 1, o[0], Int32(n))
+                                        mk_gemm_apply_epilogue(&epilogue, o[0], n, m, n)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                return out
+            },
+            KernelCase(name: "mk_gemm_apply_epilogue") {
+                let (m, n) = (9, 37)
+                let c = values(m * n, seed: 17, -4, 4)
+                let residual = values(m * n, seed: 19)
+                return outputs([m * n, m * n]) { o in
+                    o[0].update(from: c, count: m * n)
+                    residual.withUnsafeBufferPointer { pr in
+                        var epilogue = mk_gemm_epilogue(
+                            addend: pr.baseAddress, ld_addend: n, gelu_out: o[1], ld_gelu_out: n)
+                        mk_gemm_apply_epilogue(&epilogue, o[0], n, m, n)
+                    }
+                }
+            },
         ]
     }
 }

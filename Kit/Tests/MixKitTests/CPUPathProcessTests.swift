@@ -106,8 +106,9 @@ private func smallTrainingSteps() -> [Float] {
         let h = layerNorm(x, weight: p["norm.weight"]!, bias: p["norm.bias"]!)
         let qkv = linear(h, weight: p["qkv.weight"]!, bias: p["qkv.bias"]!)
         let attended = multiHeadAttention(qkv: qkv, heads: heads, scale: 1 / Float(dim / heads).squareRoot())
-        let hidden = linear(attended + x, weight: p["fc1.weight"]!, bias: nil).gelu()
-        let logits = linear(hidden, weight: p["fc2.weight"]!, bias: nil).mean(axes: [1])
+        let logits = mlp(
+            attended + x, fc1Weight: p["fc1.weight"]!, fc1Bias: nil, fc2Weight: p["fc2.weight"]!, fc2Bias: nil
+        ).mean(axes: [1])
         return crossEntropy(logits, labels: [1, 4, 7, 9])
     }
     var results: [Float] = []

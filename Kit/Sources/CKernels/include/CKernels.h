@@ -11,6 +11,7 @@
 
 #include "blas_core.h"
 #include "cpu_dispatch.h"
+#include "gemm_epilogue.h"
 #include "kernel_ops.h"
 #include "thread_pool.h"
 
@@ -98,6 +99,13 @@ void mk_strided_copy(const float *x, const int64_t *shape, const int64_t *stride
 // and those products, return 0 without touching C, and the caller then uses the BLAS.
 int mk_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda, const float *b,
              size_t ldb, float beta, float *c, size_t ldc, const float *bias);
+// mk_sgemm, then `epilogue` (gemm_epilogue.h) on each block of C as soon as it is complete. Returns 0 without
+// touching C where mk_sgemm would; the caller then runs the BLAS and mk_gemm_apply_epilogue on the whole of C.
+int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
+                      const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias,
+                      const mk_gemm_epilogue *epilogue);
+// `epilogue` on the m x n matrix c (rows ldc apart), in one pass: what mk_sgemm_epilogue does block by block.
+void mk_gemm_apply_epilogue(const mk_gemm_epilogue *epilogue, float *c, size_t ldc, size_t m, size_t n);
 
 // Attention's products for one head of one window (or one run of a masked window) whose head dimension is
 // MK_ATTENTION_HEAD_DIM (32), on the calling thread. mk_attention_scores: s[len x len] (rows lds apart) = alpha a bᵀ,

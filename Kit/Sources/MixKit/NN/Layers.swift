@@ -29,6 +29,16 @@ public final class Linear: Module, UnaryLayer {
     public var outFeatures: Int { weight.shape[0] }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight: weight, bias: bias) }
+
+    /// `residual + self(x)` in one op (``linear(_:weight:bias:adding:)``): the residual is added as each block of
+    /// the output is computed.
+    ///
+    /// ```swift
+    /// let h = proj(attended, adding: x)   // x + proj(attended)
+    /// ```
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor) -> Tensor {
+        linear(x, weight: weight, bias: bias, adding: residual)
+    }
 }
 
 /// Layer normalisation over the last axis with a learned scale and shift.
@@ -73,10 +83,26 @@ public final class MLP: Module, UnaryLayer {
         super.init()
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor) -> Tensor { forward(x, residual: nil) }
+
+    /// `residual + self(x)`: with dropout off (rate 0, or evaluating) one ``mlp(_:fc1Weight:fc1Bias:fc2Weight:fc2Bias:adding:)``
+    /// op, GELU and the residual applied as the GEMMs compute each block.
+    ///
+    /// ```swift
+    /// let out = mlp(norm2(h), adding: h)   // h + mlp(norm2(h))
+    /// ```
+    public func callAsFunction(_ x: Tensor, adding residual: Tensor) -> Tensor { forward(x, residual: residual) }
+
+    private func forward(_ x: Tensor, residual: Tensor?) -> Tensor {
+        guard dropRate > 0 && isTraining else {
+            return mlp(
+                x, fc1Weight: fc1.weight, fc1Bias: fc1.bias, fc2Weight: fc2.weight, fc2Bias: fc2.bias,
+                adding: residual)
+        }
         var h = fc1(x).gelu()
         h = dropout(h, p: dropRate, training: isTraining, using: rng)
-        return dropout(fc2(h), p: dropRate, training: isTraining, using: rng)
+        let y = dropout(fc2(h), p: dropRate, training: isTraining, using: rng)
+        return residual.map { $0 + y } ?? y
     }
 }
 
@@ -159,12 +185,41 @@ open class MultiHeadAttention: Module {
         return proj(out)
     }
 
+    /// `residual + self(x, ...)`, the residual added as the output projection computes each block
+    /// (``Linear/callAsFunction(_:adding:)``); `residual` is `[B, N, C]` like the output.
+    ///
+    /// ```swift
+    /// let h = attn(norm1(x), bias: relBias, adding: x)   // x + attn(norm1(x))
+    /// ```
+    public final func callAsFunction(
+        _ x: Tensor, bias: Tensor? = nil, groups: [UInt8]? = nil, period: Int = 1, adding residual: Tensor
+    ) -> Tensor {
+        precondition(x.rank == 3, "MultiHeadAttention: input must be [B, N, C], got \(x.shape)")
+        let out = multiHeadAttention(
+            qkv: qkv(x), heads: heads, scale: scale, bias: bias, groups: groups, period: period)
+        return proj(out, adding: residual)
+    }
+
     /// Attention within each group's run of tokens of windows sorted by group
     /// (see ``multiHeadAttention(qkv:heads:scale:bias:spans:)``); `bias` is
     /// `[heads, N, N]` or `[spans.period, heads, N, N]`.
     public func callAsFunction(_ x: Tensor, bias: Tensor? = nil, spans: AttentionSpans) -> Tensor {
         precondition(x.rank == 3, "MultiHeadAttention: input must be [B, N, C], got \(x.shape)")
         return proj(multiHeadAttention(qkv: qkv(x), heads: heads, scale: scale, bias: bias, spans: spans))
+    }
+
+    /// `residual + self(x, bias:, spans:)`, the residual added as the output projection computes each block.
+    ///
+    /// ```swift
+    /// let h = attn(sortedX, bias: sortedBias, spans: spans, adding: shortcut)
+    /// ```
+    public final func callAsFunction(_ x: Tensor, bias: Tensor? = nil, spans: AttentionSpans, adding residual: Tensor)
+        -> Tensor
+    {
+        precondition(x.rank == 3, "MultiHeadAttention: input must be [B, N, C], got \(x.shape)")
+        return proj(
+            multiHeadAttention(qkv: qkv(x), heads: heads, scale: scale, bias: bias, spans: spans),
+            adding: residual)
     }
 }
 

@@ -77,17 +77,42 @@ public enum GEMMKernels: String, Sendable, CaseIterable {
 func blasGEMM(
     _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int, _ c: UnsafeMutablePointer<Float>,
     ldc: Int, m: Int, n: Int, k: Int, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0,
-    bias: UnsafePointer<Float>? = nil
+    bias: UnsafePointer<Float>? = nil, epilogue: mk_gemm_epilogue? = nil
 ) {
-    if GEMMKernels.requested == .mixkit && m * n * k >= GEMMKernels.minimumWork
-        && mk_sgemm(
-            transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias) != 0
-    {
-        return
+    if GEMMKernels.requested == .mixkit && m * n * k >= GEMMKernels.minimumWork {
+        let handled =
+            if var epilogue {
+                mk_sgemm_epilogue(
+                    transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias,
+                    &epilogue)
+            } else {
+                mk_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias)
+            }
+        if handled != 0 { return }
     }
     openBLASGEMM(
         a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
         alpha: alpha, beta: beta, bias: bias)
+    if var epilogue { mk_gemm_apply_epilogue(&epilogue, c, ldc, m, n) }
+}
+
+extension mk_gemm_epilogue {
+    /// Adds `addend` (rows `ld` apart) to C once the product is complete: a residual connection.
+    static func adding(_ addend: UnsafePointer<Float>, ld: Int) -> mk_gemm_epilogue {
+        mk_gemm_epilogue(addend: addend, ld_addend: ld, gelu_out: nil, ld_gelu_out: 0)
+    }
+
+    /// Writes GELU of C to `output` (rows `ld` apart; C itself for GELU in place).
+    static func gelu(into output: UnsafeMutablePointer<Float>, ld: Int) -> mk_gemm_epilogue {
+        mk_gemm_epilogue(addend: nil, ld_addend: 0, gelu_out: output, ld_gelu_out: ld)
+    }
+
+    /// The same epilogue for the block of C that starts at row `row`, column `column`.
+    func block(row: Int, column: Int) -> mk_gemm_epilogue {
+        mk_gemm_epilogue(
+            addend: addend.map { $0 + row * ld_addend + column }, ld_addend: ld_addend,
+            gelu_out: gelu_out.map { $0 + row * ld_gelu_out + column }, ld_gelu_out: ld_gelu_out)
+    }
 }
 
 /// `cblas_sgemm` on row-major matrices, on OpenBLAS's current thread count. A `bias`
@@ -154,6 +179,8 @@ struct GEMMProduct {
     var alpha: Float = 1
     var beta: Float = 0
     var bias: UnsafePointer<Float>? = nil
+    /// What each block of C gets once its product is complete, while it is in cache (a residual, GELU).
+    var epilogue: mk_gemm_epilogue? = nil
 
     /// Multiply-adds.
     var work: Int { m * n * k }
@@ -176,7 +203,7 @@ struct GEMMProduct {
     func runSingle() {
         blasGEMM(
             a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA, transposeB: transposeB,
-            alpha: alpha, beta: beta, bias: bias)
+            alpha: alpha, beta: beta, bias: bias, epilogue: epilogue)
     }
 
     /// Block `part` of `parts` along the cut (``units`` at most), on the calling thread.
@@ -188,11 +215,13 @@ struct GEMMProduct {
         if splitsRows {
             blasGEMM(
                 transposeA ? a + lo : a + lo * lda, lda: lda, b, ldb: ldb, c + lo * ldc, ldc: ldc, m: hi - lo, n: n,
-                k: k, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias)
+                k: k, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias,
+                epilogue: epilogue?.block(row: lo, column: 0))
         } else {
             blasGEMM(
                 a, lda: lda, transposeB ? b + lo * ldb : b + lo, ldb: ldb, c + lo, ldc: ldc, m: m, n: hi - lo, k: k,
-                transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias.map { $0 + lo })
+                transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias.map { $0 + lo },
+                epilogue: epilogue?.block(row: 0, column: lo))
         }
     }
 
@@ -221,6 +250,7 @@ struct GEMMProduct {
             openBLASGEMM(
                 a, lda: lda, b, ldb: ldb, c, ldc: ldc, m: m, n: n, k: k, transposeA: transposeA,
                 transposeB: transposeB, alpha: alpha, beta: beta, bias: bias)
+            if var epilogue { mk_gemm_apply_epilogue(&epilogue, c, ldc, m, n) }
             return
         }
         Parallel.configure()
@@ -233,11 +263,12 @@ extension GEMMProduct {
     /// A product of contiguous matrices: the leading dimensions follow from the shape.
     init(
         _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>, m: Int, n: Int,
-        k: Int, transposeA: Bool, transposeB: Bool, beta: Float = 0, bias: UnsafePointer<Float>? = nil
+        k: Int, transposeA: Bool, transposeB: Bool, beta: Float = 0, bias: UnsafePointer<Float>? = nil,
+        epilogue: mk_gemm_epilogue? = nil
     ) {
         self.init(
             a: a, lda: transposeA ? m : k, b: b, ldb: transposeB ? k : n, c: c, ldc: n, m: m, n: n, k: k,
-            transposeA: transposeA, transposeB: transposeB, beta: beta, bias: bias)
+            transposeA: transposeA, transposeB: transposeB, beta: beta, bias: bias, epilogue: epilogue)
     }
 }
 
@@ -284,7 +315,7 @@ enum TransposedTiles {
     /// Whether `product` is a weight gradient (Aᵀ B, nothing added) of at most ``maximumRows`` rows whose
     /// transpose fills more of its micro-tiles.
     static func turns(_ product: GEMMProduct, tile: (rows: Int, columns: Int)) -> Bool {
-        guard product.transposeA, !product.transposeB, product.beta == 0, product.bias == nil,
+        guard product.transposeA, !product.transposeB, product.beta == 0, product.bias == nil, product.epilogue == nil,
             product.m <= maximumRows, product.work >= GEMMKernels.minimumWork
         else { return false }
         return filled(rows: product.n, columns: product.m, tile: tile)

@@ -66,7 +66,10 @@ public enum PluginABI {
     /// groups). New functions and a new type only: 2.3 plugins still load.
     /// 2.11: ``Profiler/stepFinished()`` (forward-only steps in a profile). A new function only: 2.3 plugins
     /// still load.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 11 }
+    /// 2.12: ``mlp(_:fc1Weight:fc1Bias:fc2Weight:fc2Bias:adding:)``, ``linear(_:weight:bias:adding:)`` and the
+    /// `adding:` overloads of ``Linear``, ``MLP`` and ``MultiHeadAttention`` (final, so no vtable changed): GELU and
+    /// residual connections applied as the GEMMs compute each block. New functions only: 2.3 plugins still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 12 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.

@@ -1,0 +1,108 @@
+import MixKit
+import MixKitTesting
+import Testing
+
+/// The fused ops, `mlp` (GELU applied as fc1's GEMM completes each block, the residual as fc2's does) and `linear`
+/// with a residual, against the same layers one op after another: the value and every gradient bit for bit, with
+/// and without a graph (GELU in place), on shapes MixKit's GEMM takes (rows cut between threads, a reduction longer
+/// than one 384-deep block, several column panels, a last partial micro-tile) and on small ones that OpenBLAS
+/// runs (the epilogue then a pass of its own). Then their gradients against finite differences.
+@Suite struct FusedLayerTests {
+    let check = GradientCheck(samplesPerInput: 12)
+
+    struct Layer: Sendable, CustomTestStringConvertible {
+        var rows: Int, inFeatures: Int, hidden: Int, outFeatures: Int
+        var testDescription: String { "\(rows) rows, \(inFeatures) -> \(hidden) -> \(outFeatures)" }
+    }
+
+    static let layers = [
+        Layer(rows: 7, inFeatures: 5, hidden: 12, outFeatures: 5),
+        Layer(rows: 1_031, inFeatures: 64, hidden: 256, outFeatures: 64),
+        Layer(rows: 301, inFeatures: 96, hidden: 520, outFeatures: 96),
+        // Fewer rows than columns: the GEMMs are cut between threads by columns.
+        Layer(rows: 40, inFeatures: 128, hidden: 1_024, outFeatures: 512),
+    ]
+
+    @Test(arguments: layers)
+    func mlpIsTheLayersOneAfterAnother(_ layer: Layer) throws {
+        let inputs = [
+            randn([layer.rows, layer.inFeatures], seed: 1),
+            randn([layer.hidden, layer.inFeatures], seed: 2, scale: 0.2),
+            randn([layer.hidden], seed: 3), randn([layer.outFeatures, layer.hidden], seed: 4, scale: 0.1),
+            randn([layer.outFeatures], seed: 5), randn([layer.rows, layer.outFeatures], seed: 6),
+        ]
+        let upstream = randn([layer.rows, layer.outFeatures], seed: 7)
+        let fused: ([Tensor]) -> Tensor = {
+            mlp($0[0], fc1Weight: $0[1], fc1Bias: $0[2], fc2Weight: $0[3], fc2Bias: $0[4], adding: $0[5])
+        }
+        let separate: ([Tensor]) -> Tensor = {
+            $0[5] + linear(linear($0[0], weight: $0[1], bias: $0[2]).gelu(), weight: $0[3], bias: $0[4])
+        }
+        try expectSame(fused, separate, inputs: inputs, upstream: upstream)
+        // The same without the residual and the biases.
+        try expectSame(
+            { mlp($0[0], fc1Weight: $0[1], fc1Bias: nil, fc2Weight: $0[2], fc2Bias: nil) },
+            { linear(linear($0[0], weight: $0[1], bias: nil).gelu(), weight: $0[2], bias: nil) },
+            inputs: [inputs[0], inputs[1], inputs[3]], upstream: upstream)
+    }
+
+    @Test(arguments: layers)
+    func linearWithAResidualIsTheSum(_ layer: Layer) throws {
+        let inputs = [
+            randn([layer.rows, layer.hidden], seed: 11),
+            randn([layer.outFeatures, layer.hidden], seed: 12, scale: 0.1),
+            randn([layer.outFeatures], seed: 13), randn([layer.rows, layer.outFeatures], seed: 14),
+        ]
+        try expectSame(
+            { linear($0[0], weight: $0[1], bias: $0[2], adding: $0[3]) },
+            { $0[3] + linear($0[0], weight: $0[1], bias: $0[2]) },
+            inputs: inputs, upstream: randn([layer.rows, layer.outFeatures], seed: 15))
+    }
+
+    @Test func gradientsMatchFiniteDifferences() {
+        let x = randn([2, 3, 6], seed: 21)
+        let (w1, b1) = (randn([10, 6], seed: 22, scale: 0.5), randn([10], seed: 23))
+        let (w2, b2) = (randn([6, 10], seed: 24, scale: 0.5), randn([6], seed: 25))
+        let residual = randn([2, 3, 6], seed: 26)
+        check.expect([x, w1, b1, w2, b2, residual]) {
+            mlp($0[0], fc1Weight: $0[1], fc1Bias: $0[2], fc2Weight: $0[3], fc2Bias: $0[4], adding: $0[5])
+        }
+        let hidden = randn([2, 3, 10], seed: 27)
+        check.expect([x, w1, b1]) { linear($0[0], weight: $0[1], bias: $0[2], adding: hidden) }
+        check.expect([hidden, w2, residual]) { linear($0[0], weight: $0[1], bias: nil, adding: $0[2]) }
+    }
+
+    @Test func modulesUseTheFusedOpsOnlyWithoutDropout() {
+        let rng = RandomSource(seed: 3)
+        let layer = MLP(8, hidden: 32, dropRate: 0.5, rng: rng)
+        let (x, residual) = (randn([4, 8], seed: 31), randn([4, 8], seed: 32))
+        layer.train(false)
+        let evaluated = layer(x, adding: residual)
+        #expect(evaluated.scalars == (residual + layer(x)).scalars)
+        #expect(evaluated.scalars == (residual + layer.fc2(layer.fc1(x).gelu())).scalars)
+        // Training with dropout: some hidden units are zeroed, so the result differs from the evaluated one.
+        layer.train()
+        #expect(layer(x, adding: residual).scalars != evaluated.scalars)
+    }
+
+    /// `fused` and `separate` give the same value bit for bit (with a graph, and without: GELU in place), and the
+    /// same gradient of `Σ value ⊙ upstream` for every input.
+    private func expectSame(
+        _ fused: ([Tensor]) -> Tensor, _ separate: ([Tensor]) -> Tensor, inputs: [Tensor], upstream: Tensor,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        func run(_ f: ([Tensor]) -> Tensor) -> (value: [Float], gradients: [[Float]], noGrad: [Float]) {
+            let leaves = inputs.map { $0.copy() }
+            for leaf in leaves { leaf.requiresGrad = true }
+            let value = f(leaves)
+            (value * upstream).sum().backward()
+            return (value.scalars, leaves.map { $0.grad?.scalars ?? [] }, withNoGrad { f(inputs).scalars })
+        }
+        let (got, want) = (run(fused), run(separate))
+        #expect(got.value == want.value, "value", sourceLocation: sourceLocation)
+        #expect(got.noGrad == want.value, "value without a graph", sourceLocation: sourceLocation)
+        for (index, (g, w)) in zip(got.gradients, want.gradients).enumerated() {
+            #expect(!g.isEmpty && g == w, "gradient of input \(index)", sourceLocation: sourceLocation)
+        }
+    }
+}
