@@ -72,7 +72,7 @@ import Testing
         check.expect([hidden, w2, residual]) { linear($0[0], weight: $0[1], bias: nil, adding: $0[2]) }
     }
 
-    @Test func modulesUseTheFusedOpsOnlyWithoutDropout() {
+    @Test func mlpWithAResidualIsTheSumAndKeepsDropoutWhenTraining() {
         let rng = RandomSource(seed: 3)
         let layer = MLP(8, hidden: 32, dropRate: 0.5, rng: rng)
         let (x, residual) = (randn([4, 8], seed: 31), randn([4, 8], seed: 32))

@@ -179,10 +179,7 @@ open class MultiHeadAttention: Module {
     }
 
     public func callAsFunction(_ x: Tensor, bias: Tensor? = nil, groups: [UInt8]? = nil, period: Int = 1) -> Tensor {
-        precondition(x.rank == 3, "MultiHeadAttention: input must be [B, N, C], got \(x.shape)")
-        let out = multiHeadAttention(
-            qkv: qkv(x), heads: heads, scale: scale, bias: bias, groups: groups, period: period)
-        return proj(out)
+        proj(headOutputs(of: x, bias: bias, groups: groups, period: period))
     }
 
     /// `residual + self(x, ...)`, the residual added as the output projection computes each block
@@ -194,18 +191,14 @@ open class MultiHeadAttention: Module {
     public final func callAsFunction(
         _ x: Tensor, bias: Tensor? = nil, groups: [UInt8]? = nil, period: Int = 1, adding residual: Tensor
     ) -> Tensor {
-        precondition(x.rank == 3, "MultiHeadAttention: input must be [B, N, C], got \(x.shape)")
-        let out = multiHeadAttention(
-            qkv: qkv(x), heads: heads, scale: scale, bias: bias, groups: groups, period: period)
-        return proj(out, adding: residual)
+        proj(headOutputs(of: x, bias: bias, groups: groups, period: period), adding: residual)
     }
 
     /// Attention within each group's run of tokens of windows sorted by group
     /// (see ``multiHeadAttention(qkv:heads:scale:bias:spans:)``); `bias` is
     /// `[heads, N, N]` or `[spans.period, heads, N, N]`.
     public func callAsFunction(_ x: Tensor, bias: Tensor? = nil, spans: AttentionSpans) -> Tensor {
-        precondition(x.rank == 3, "MultiHeadAttention: input must be [B, N, C], got \(x.shape)")
-        return proj(multiHeadAttention(qkv: qkv(x), heads: heads, scale: scale, bias: bias, spans: spans))
+        proj(headOutputs(of: x, bias: bias, spans: spans))
     }
 
     /// `residual + self(x, bias:, spans:)`, the residual added as the output projection computes each block.
@@ -216,10 +209,19 @@ open class MultiHeadAttention: Module {
     public final func callAsFunction(_ x: Tensor, bias: Tensor? = nil, spans: AttentionSpans, adding residual: Tensor)
         -> Tensor
     {
+        proj(headOutputs(of: x, bias: bias, spans: spans), adding: residual)
+    }
+
+    /// The heads' outputs side by side, before the output projection.
+    private final func headOutputs(of x: Tensor, bias: Tensor?, groups: [UInt8]?, period: Int) -> Tensor {
         precondition(x.rank == 3, "MultiHeadAttention: input must be [B, N, C], got \(x.shape)")
-        return proj(
-            multiHeadAttention(qkv: qkv(x), heads: heads, scale: scale, bias: bias, spans: spans),
-            adding: residual)
+        return multiHeadAttention(qkv: qkv(x), heads: heads, scale: scale, bias: bias, groups: groups, period: period)
+    }
+
+    /// The heads' outputs within each group's run of tokens, before the output projection.
+    private final func headOutputs(of x: Tensor, bias: Tensor?, spans: AttentionSpans) -> Tensor {
+        precondition(x.rank == 3, "MultiHeadAttention: input must be [B, N, C], got \(x.shape)")
+        return multiHeadAttention(qkv: qkv(x), heads: heads, scale: scale, bias: bias, spans: spans)
     }
 }
 

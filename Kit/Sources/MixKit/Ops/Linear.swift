@@ -81,11 +81,11 @@ private func linearBackward(
 /// timm's `Mlp` without dropout as one op: `gelu(x @ fc1Weightᵀ + fc1Bias) @ fc2Weightᵀ + fc2Bias`, plus
 /// `residual` when given (the residual connection around the block's MLP).
 ///
-/// GELU runs as fc1's GEMM completes each block of the hidden activations, the residual as fc2's does, and in
-/// backward GELU's derivative as the product that gives the hidden activations' gradient completes each block:
-/// each while the block is in cache, instead of three passes of their own over the hidden activations (four times
-/// the input's width). Without a graph to record, GELU overwrites fc1's output in place. The result and every
-/// gradient are bit for bit those of `linear`, `gelu` and `+` one after another.
+/// GELU runs as fc1's GEMM completes each block of the hidden activations (four times the input's width), and the
+/// residual as fc2's GEMM completes each block of the output, each while the block is in cache, instead of in passes
+/// of their own. Without a graph to record, GELU overwrites fc1's output in place; in backward, GELU's derivative
+/// overwrites the hidden activations' gradient in place. The result and every gradient are bit for bit those of
+/// `linear`, `gelu` and `+` one after another.
 ///
 /// ```swift
 /// let y = mlp(norm2(h), fc1Weight: w1, fc1Bias: b1, fc2Weight: w2, fc2Bias: b2, adding: h)   // [B, N, C]
