@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include "prefetch.h"
 
 // The epilogue (gemm_epilogue.h) on rows x columns of C at c (rows ldc apart); the epilogue's pointers are indexed
 // from the GEMM's C, and `row` and `column` say where c is in it.
@@ -53,7 +54,7 @@ static void mk_gemm_apply_epilogue(const mk_gemm_epilogue *ep, float *c, size_t 
 
 // A transposed A is packed when C has more columns than this.
 #define MK_GEMM_PACK_A_COLUMNS (2 * MK_GEMM_NR)
-// Up to this many columns of C, the next sliver of A read in place is prefetched (mk_gemm_prefetch_rows).
+// Up to this many columns of C, the next sliver of A read in place is prefetched (mk_prefetch_rows).
 #define MK_GEMM_PREFETCH_COLUMNS (4 * MK_GEMM_NR)
 // Below this many rows of C, a transposed B is left to the caller (see mk_sgemm).
 #define MK_GEMM_MIN_ROWS_TRANSPOSED_B 128
@@ -161,21 +162,6 @@ static inline void mk_gemm_prefetch_tile(const float *c, size_t ldc, size_t mr) 
     for (size_t i = 0; i < mr; i++) {
         __builtin_prefetch(c + i * ldc, 1, 3);
         __builtin_prefetch(c + i * ldc + MK_GEMM_NR - 1, 1, 3);
-    }
-}
-
-// Asks for `rows` rows of A (read in place, kc floats each) to be brought into L2: the next sliver's, while the
-// kernel works on this one. A tall activation comes from memory, and the hardware's prefetchers do not run ahead
-// on twelve rows at once. Two threads, AVX-512, operands from memory, interleaved runs, GFLOP/s: 16384x64x256 with
-// Bᵀ (small128's first fc2) 172 against 148, 16384x64x64 161 against 138, 4096x128x512 187 against 180. In small128
-// inference steps (median of 6 alternating runs) those took 6.60, 1.79 and 5.92 ms against 7.02, 1.92 and 6.17. With
-// every width prefetching, a wider one lost in one such run (16384x256x64 6.95 against 6.59 ms), so only C of at most
-// MK_GEMM_PREFETCH_COLUMNS columns prefetches. Into L1 instead (prefetcht0), no gain.
-static inline void mk_gemm_prefetch_rows(const float *a, size_t lda, size_t rows, size_t kc) {
-    for (size_t i = 0; i < rows; i++) {
-        const float *row = a + i * lda;
-        for (size_t p = 0; p < kc; p += 64 / sizeof(float)) __builtin_prefetch(row + p, 0, 2);
-        __builtin_prefetch(row + kc - 1, 0, 2);
     }
 }
 
@@ -291,7 +277,14 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
     // into one or two sets of the L1 cache, which then evict each other on every column panel; copying each MR-row
     // sliver to a padded buffer first measured 96-100 against 63-93 GFLOP/s (1024x256x1024, one thread).
     int copy_rows = !ta && lda % MK_GEMM_ALIASING_FLOATS == 0 && n > MK_GEMM_NR;
-    // A narrow C uses each sliver of A for few tiles, too briefly for the hardware to fetch the next one in time.
+    // A narrow C uses each sliver of A for few tiles, too briefly for the hardware to fetch the next one in time:
+    // the next sliver is asked for (mk_prefetch_rows, into L2) while the kernel works on this one. A tall activation
+    // comes from memory, and the hardware's prefetchers do not run ahead on twelve rows at once. Two threads,
+    // AVX-512, operands from memory, interleaved runs, GFLOP/s: 16384x64x256 with Bᵀ (small128's first fc2) 172
+    // against 148, 16384x64x64 161 against 138, 4096x128x512 187 against 180. In small128 inference steps (median of
+    // 6 alternating runs) those took 6.60, 1.79 and 5.92 ms against 7.02, 1.92 and 6.17. With every width prefetching,
+    // a wider one lost in one such run (16384x256x64 6.95 against 6.59 ms), so only C of at most
+    // MK_GEMM_PREFETCH_COLUMNS columns prefetches. Into L1 instead (prefetcht0), no gain.
     int prefetch_rows = !ta && n <= MK_GEMM_PREFETCH_COLUMNS;
     for (size_t i0 = 0; i0 < m; i0 += MK_GEMM_MC) {
         size_t mc = MK_GEMM_MIN((size_t)MK_GEMM_MC, m - i0);
@@ -310,8 +303,8 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
                 for (size_t ir = 0; ir < mc; ir += MK_GEMM_MR) {
                     size_t mr = MK_GEMM_MIN((size_t)MK_GEMM_MR, mc - ir);
                     if (prefetch_rows && ir + mr < mc)
-                        mk_gemm_prefetch_rows(a_block + (ir + mr) * lda, lda,
-                                              MK_GEMM_MIN((size_t)MK_GEMM_MR, mc - ir - mr), kc);
+                        mk_prefetch_rows(a_block + (ir + mr) * lda, lda, MK_GEMM_MIN((size_t)MK_GEMM_MR, mc - ir - mr),
+                                         kc);
                     float *c_row = c + (i0 + ir) * ldc + j0;
                     if (pack_a) {
                         for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)

@@ -13,6 +13,7 @@
 #include "cpu_dispatch.h"
 #include "gemm_epilogue.h"
 #include "kernel_ops.h"
+#include "prefetch.h"
 #include "thread_pool.h"
 
 // out[i] = a[i*sa] op b[i*sb] for i < n; sa and sb are 0 or 1; op one of MK_ADD ... MK_MIN.
@@ -56,19 +57,6 @@ void mk_attention_softmax_backward(const float *p, const float *gp, float *gs, f
 // dst = src (n floats, not overlapping), written past the cache where the CPU can (non-temporal stores): for a
 // result read much later, such as attention probabilities kept for the backward pass.
 void mk_copy_streaming(float *dst, const float *src, size_t n);
-
-// Asks for `rows` rows of `columns` floats (rows ld floats apart) to be brought into the L2 cache, without
-// waiting: for data the caller reads next, in a pattern the hardware's prefetchers do not follow (the strided
-// slices of one attention head in a packed qkv). A hint, the same on every kernel path: it reads and writes
-// nothing.
-static inline void mk_prefetch_rows(const float *p, size_t ld, size_t rows, size_t columns) {
-    if (columns == 0) return;
-    for (size_t i = 0; i < rows; i++) {
-        const float *row = p + i * ld;
-        for (size_t j = 0; j < columns; j += 64 / sizeof(float)) __builtin_prefetch(row + j, 0, 2);
-        __builtin_prefetch(row + columns - 1, 0, 2);
-    }
-}
 
 // One attention head's scores [len, len] (rows of ldp floats), in place:
 // p = softmax(p + bias - inf * (groups[i] != groups[j])) row by row; bias (rows of ldb floats) and groups [len]
