@@ -138,8 +138,10 @@ let minimumParallelGEMM = 1 << 19
 
 /// `C = alpha op(A) op(B) + beta C` with explicit leading dimensions, on
 /// ``Parallel/threadCount`` threads (rule 1 of ``Parallel``): MixKit cuts the
-/// larger of M and N in one block per thread (a multiple of 12 rows or 32
-/// columns), each a single-threaded GEMM (``GEMMKernels``).
+/// larger of M and N in one share per thread (a multiple of 12 rows or 32
+/// columns), each run in pieces of single-threaded GEMMs (``GEMMKernels``) that
+/// a thread done with its own share takes over from the end of another's
+/// (``GEMMPieces``).
 ///
 /// Measured with OpenBLAS blocks on this project's GEMMs (min of 12 interleaved runs, 2 threads,
 /// GFLOP/s), the cut beats OpenBLAS's own threading on the tall-skinny linears
@@ -189,12 +191,12 @@ struct GEMMProduct {
     var isSmall: Bool { work < minimumParallelGEMM || (m < 32 && n < 32) }
 
     /// The larger of M and N is cut: rows when M >= N.
-    private var splitsRows: Bool { m >= n }
+    var splitsRows: Bool { m >= n }
 
     /// Blocks of whole micro-tiles along the cut: 12 rows (MixKit's 12- and 6-row kernels; 16 for OpenBLAS's)
     /// or 32 columns. Finer costs a partial tile, coarser unbalances the threads: with 48-row units, the 1024
     /// rows of small128's stage 2 split 528/496 and the 256 of stage 3 144/112.
-    private var unit: Int { splitsRows ? (GEMMKernels.requested == .mixkit ? 12 : 16) : 32 }
+    var unit: Int { splitsRows ? (GEMMKernels.requested == .mixkit ? 12 : 16) : 32 }
 
     /// How many blocks the cut allows.
     var units: Int { ((splitsRows ? m : n) + unit - 1) / unit }
@@ -206,11 +208,11 @@ struct GEMMProduct {
             alpha: alpha, beta: beta, bias: bias, epilogue: epilogue)
     }
 
-    /// Block `part` of `parts` along the cut (``units`` at most), on the calling thread.
-    func runBlock(_ part: Int, of parts: Int) {
+    /// Rows (when the cut runs along M) or columns of C from unit `lo` up to unit `hi` of the cut, on the calling
+    /// thread.
+    func runUnits(_ firstUnit: Int, _ endUnit: Int) {
         let extent = splitsRows ? m : n
-        let lo = min(extent, units * part / parts * unit)
-        let hi = min(extent, units * (part + 1) / parts * unit)
+        let (lo, hi) = (min(extent, firstUnit * unit), min(extent, endUnit * unit))
         guard hi > lo else { return }
         if splitsRows {
             blasGEMM(
@@ -254,8 +256,23 @@ struct GEMMProduct {
             return
         }
         Parallel.configure()
-        let parts = min(threads, units)
-        Parallel.forEachPart(parts) { runBlock($0, of: parts) }
+        GEMMPieces([self], threadsPerProduct: [min(threads, units)]).run()
+    }
+
+    /// The product over the reduction's indices `lo..<hi` only: into C as the whole product would write it (beta
+    /// and the bias apply) when `partial` is nil, else into `partial` (M x N, rows N apart; nothing added).
+    func runReduction(_ lo: Int, _ hi: Int, into partial: UnsafeMutablePointer<Float>?) {
+        let pa = transposeA ? a + lo * lda : a + lo
+        let pb = transposeB ? b + lo : b + lo * ldb
+        if let partial {
+            blasGEMM(
+                pa, lda: lda, pb, ldb: ldb, partial, ldc: n, m: m, n: n, k: hi - lo, transposeA: transposeA,
+                transposeB: transposeB, alpha: alpha)
+        } else {
+            blasGEMM(
+                pa, lda: lda, pb, ldb: ldb, c, ldc: ldc, m: m, n: n, k: hi - lo, transposeA: transposeA,
+                transposeB: transposeB, alpha: alpha, beta: beta, bias: bias, epilogue: epilogue)
+        }
     }
 }
 
@@ -331,16 +348,15 @@ enum TransposedTiles {
 }
 
 /// Runs independent GEMMs (no output is another's input) at the same time, the threads shared among them in
-/// proportion to their work, each product cut in as many blocks as it has threads; with fewer threads than
+/// proportion to their work, each product cut in as many shares as it has threads; with fewer threads than
 /// products, or too little work to share, one after another as ``gemm`` runs them.
 ///
 /// A linear layer's backward pass has two products of the same work (input and weight gradients). On two
-/// threads each then runs whole on its own thread instead of cut in two: no block is smaller than the
-/// product, and the threads need not finish a product together.
+/// threads each then is one thread's share instead of cut in two, and a thread that finishes its own early takes
+/// the last pieces of the other's (``GEMMPieces``).
 ///
 /// `sideParts` parts of other work (`side(0)` ... `side(sideParts - 1)`, independent of the products and of each
-/// other) go after the products' blocks: a thread that finishes its block early takes them while the others
-/// still multiply. The profile counts their time in the products' row.
+/// other) go to the threads once no piece is left to take. The profile counts their time in the products' row.
 func gemmConcurrently(_ products: [GEMMProduct], sideParts: Int = 0, side: (Int) -> Void = { _ in }) {
     Profiler.measureGEMM(
         products.map(\.shapeLabel).joined(separator: " ‖ "), work: products.reduce(0) { $0 + $1.work }
@@ -370,15 +386,7 @@ private func runConcurrently(_ products: [GEMMProduct], sideParts: Int, side: (I
         }
         shares[next] += 1
     }
-    var owner: [(product: Int, part: Int)] = []
-    for (index, share) in shares.enumerated() { owner += (0..<share).map { (index, $0) } }
-    // The pool hands out parts in order: every thread starts on a block, and the side parts go to whichever
-    // finishes first.
-    Parallel.forEachPart(owner.count + sideParts) { p in
-        guard p < owner.count else { return side(p - owner.count) }
-        let (index, part) = owner[p]
-        products[index].runBlock(part, of: shares[index])
-    }
+    GEMMPieces(products, threadsPerProduct: shares).run(sideParts: sideParts, side: side)
 }
 
 /// `C = op(A) op(B) (+ bias per column) (+ C when accumulate)` for contiguous row-major matrices, threaded as

@@ -1,0 +1,199 @@
+import CKernels
+import Synchronization
+
+/// Threaded GEMMs that rebalance while they run: each thread has a home (a product, or its share of one) cut in
+/// pieces that it takes from the front, largest first; a thread whose home is done takes the last, smallest piece
+/// of the home with the most work left. The work the threads end up doing depends on how fast each ran, so a
+/// thread slowed by the machine (another process, an interrupt, a cache it shares) no longer holds the other
+/// waiting at the end of every product.
+///
+/// In small128's finetuning step on 2 threads, one thread finished its half of a linear layer's backward pair (or
+/// of a forward product) on average 1 ms before the other on 6-ms products, 10% of the step, and as often one
+/// thread as the other: the products are of equal work, but the machine's pace is not.
+///
+/// Pieces run along the product's cut (rows or columns of C), which computes every element of C with the same
+/// multiply-adds in the same order as one block does: the result does not depend on the cut or on which thread
+/// ran what. A weight gradient with a long reduction (K at least ``reductionCutRatio`` times M and N) is cut
+/// along K instead, each piece after the first into a partial product of its own, added to C in a fixed order
+/// once every piece has run: its rows are few (a cut along them packs all of B again for each piece) and its
+/// C small. That sum rounds differently from one pass over K, the same for any threads' timing.
+///
+/// ```swift
+/// GEMMPieces(products, threadsPerProduct: [1, 1]).run()   // two products, a thread each, balanced
+/// ```
+struct GEMMPieces {
+    /// A home's pieces as sixteenths of it, in the order its own thread takes them: half, then a quarter, an
+    /// eighth and two sixteenths, so another thread takes at most a sixteenth at a time from its end.
+    static let sixteenths = [8, 4, 2, 1, 1]
+
+    /// Fewest multiply-adds in a piece (about 40 microseconds of one thread): smaller pieces merge with the one
+    /// before them.
+    static let minimumPieceWork = 4 * GEMMKernels.minimumWork
+
+    /// A weight gradient is cut along K when K is at least this many times its M and its N.
+    static let reductionCutRatio = 8
+
+    /// Part of one product: C's rows or columns `lo..<hi` along its cut, or its reduction over `lo..<hi`.
+    struct Piece: Sendable {
+        enum Span: Sendable { case cut, reduction }
+        var product: Int
+        var span: Span
+        var lo: Int
+        var hi: Int
+        /// Multiply-adds.
+        var work: Int
+        /// For reduction pieces after the first: the partial product (index into the product's partials).
+        var partial: Int?
+    }
+
+    let products: [GEMMProduct]
+    /// Each home's pieces, the home's own thread taking them front to back.
+    let homes: [[Piece]]
+    /// Per product cut along K: the partial products of its pieces after the first, `[pieces - 1, M * N]`.
+    let partials: [Int: Tensor]
+    private let queue: PieceQueue
+
+    /// The pieces of `products`, product `i` shared by `threadsPerProduct[i]` homes (one per thread).
+    init(_ products: [GEMMProduct], threadsPerProduct: [Int]) {
+        precondition(products.count == threadsPerProduct.count, "GEMMPieces: one thread count per product")
+        var homes: [[Piece]] = []
+        var partials: [Int: Tensor] = [:]
+        for (index, product) in products.enumerated() {
+            let threads = threadsPerProduct[index]
+            if threads == 1 && Self.cutsReduction(product) {
+                let pieces = Self.pieces(
+                    product: index, span: .reduction, 0, product.k, step: 16, minimumSpan: Self.minimumRepackedSpan
+                ) {
+                    product.m * product.n * ($1 - $0)
+                }
+                let numbered = pieces.enumerated().map { number, piece in
+                    var piece = piece
+                    piece.partial = number == 0 ? nil : number - 1
+                    return piece
+                }
+                if numbered.count > 1 {
+                    partials[index] = Tensor(uninitializedShape: [numbered.count - 1, product.m * product.n])
+                }
+                homes.append(numbered)
+                continue
+            }
+            let units = product.units
+            let workPerUnit = product.work / Swift.max(units, 1)
+            for home in 0..<threads {
+                homes.append(
+                    Self.pieces(
+                        product: index, span: .cut, units * home / threads, units * (home + 1) / threads, step: 1,
+                        minimumSpan: Self.minimumUnits(product)
+                    ) { workPerUnit * ($1 - $0) })
+            }
+        }
+        self.products = products
+        self.homes = homes
+        self.partials = partials
+        queue = PieceQueue(homes)
+    }
+
+    /// Fewest rows, columns or reduction indices in a piece that packs an operand its home has packed already
+    /// (rows cut: B; columns of a transposed A: A; reduction: its partial product, M x N): the extra copy costs
+    /// about as much as multiplying 12-25 rows, so at 256 rows it is 5-10% of the piece.
+    static let minimumRepackedSpan = 256
+
+    /// Fewest units of `product`'s cut in a piece: ``minimumRepackedSpan`` where each piece packs the operand
+    /// along the cut again, else 2 (columns of an A read in place).
+    static func minimumUnits(_ product: GEMMProduct) -> Int {
+        product.splitsRows || product.transposeA ? (minimumRepackedSpan + product.unit - 1) / product.unit : 2
+    }
+
+    /// Whether `product` is a weight gradient (Aᵀ B, no bias or epilogue) whose reduction is long enough to cut.
+    static func cutsReduction(_ product: GEMMProduct) -> Bool {
+        product.transposeA && !product.transposeB && product.bias == nil && product.epilogue == nil
+            && product.k >= reductionCutRatio * Swift.max(product.m, product.n)
+    }
+
+    /// `lo..<hi` in pieces of ``sixteenths`` (boundaries multiples of `step` from `lo`), merging any piece under
+    /// ``minimumPieceWork`` into the one before it.
+    static func pieces(
+        product: Int, span: Piece.Span, _ lo: Int, _ hi: Int, step: Int, minimumSpan: Int, work: (Int, Int) -> Int
+    ) -> [Piece] {
+        guard hi > lo else { return [] }
+        let steps = (hi - lo) / step
+        var bounds = [lo]
+        var sum = 0
+        for share in sixteenths.dropLast() {
+            sum += share
+            let bound = lo + steps * sum / 16 * step
+            if bound > bounds.last! && bound < hi { bounds.append(bound) }
+        }
+        bounds.append(hi)
+        var pieces: [Piece] = []
+        for (start, end) in zip(bounds, bounds.dropFirst()) {
+            let piece = Piece(product: product, span: span, lo: start, hi: end, work: work(start, end), partial: nil)
+            if let last = pieces.last, piece.work < minimumPieceWork || end - start < minimumSpan {
+                pieces[pieces.count - 1] = Piece(
+                    product: product, span: span, lo: last.lo, hi: end, work: last.work + piece.work, partial: nil)
+            } else {
+                pieces.append(piece)
+            }
+        }
+        return pieces
+    }
+
+    /// Runs every piece on the pool, each home's thread starting at its front; `side(0)` ... `side(sideParts - 1)`
+    /// (independent work) go to the threads that run out of pieces. Then adds the partial products.
+    func run(sideParts: Int = 0, side: (Int) -> Void = { _ in }) {
+        Parallel.forEachPart(homes.count + sideParts) { part in
+            guard part < homes.count else { return side(part - homes.count) }
+            while let piece = queue.take(home: part) { run(piece) }
+        }
+        for (index, partial) in partials.sorted(by: { $0.key < $1.key }) {
+            let product = products[index]
+            let (m, n) = (product.m, product.n)
+            for number in 0..<partial.shape[0] {
+                let source = UnsafePointer(partial.data) + number * m * n
+                for row in 0..<m { mk_accumulate(source + row * n, 1, product.c + row * product.ldc, n) }
+            }
+        }
+    }
+
+    private func run(_ piece: Piece) {
+        let product = products[piece.product]
+        switch piece.span {
+        case .cut: product.runUnits(piece.lo, piece.hi)
+        case .reduction:
+            let partial = piece.partial.map { partials[piece.product]!.data + $0 * product.m * product.n }
+            product.runReduction(piece.lo, piece.hi, into: partial)
+        }
+    }
+}
+
+/// Which pieces of each home are still to take: the home's own thread takes from the front, others from the back.
+private final class PieceQueue: Sendable {
+    private let homes: [[GEMMPieces.Piece]]
+    private let left: Mutex<[Range<Int>]>
+
+    init(_ homes: [[GEMMPieces.Piece]]) {
+        self.homes = homes
+        left = Mutex(homes.map { 0..<$0.count })
+    }
+
+    /// The next piece for the thread of `home`: its own front piece, else the back piece of the home with the
+    /// most work left; nil when every piece is taken.
+    func take(home: Int) -> GEMMPieces.Piece? {
+        let homes = self.homes
+        return left.withLock { left -> GEMMPieces.Piece? in
+            if let next = left[home].first {
+                left[home] = (next + 1)..<left[home].upperBound
+                return homes[home][next]
+            }
+            var busiest: (home: Int, work: Int)? = nil
+            for other in left.indices where !left[other].isEmpty {
+                let work = left[other].reduce(0) { $0 + homes[other][$1].work }
+                if work > busiest?.work ?? 0 { busiest = (other, work) }
+            }
+            guard let victim = busiest?.home else { return nil }
+            let last = left[victim].upperBound - 1
+            left[victim] = left[victim].lowerBound..<last
+            return homes[victim][last]
+        }
+    }
+}
