@@ -46,11 +46,11 @@ struct GEMMPieces {
         var partial: Int?
     }
 
-    let products: [GEMMProduct]
+    private let products: [GEMMProduct]
     /// Each home's pieces, the home's own thread taking them front to back.
-    let homes: [[Piece]]
+    private let homes: [[Piece]]
     /// Per product cut along K: the partial products of its pieces after the first, `[pieces - 1, M * N]`.
-    let partials: [Int: Tensor]
+    private let partials: [Int: Tensor]
     private let queue: PieceQueue
 
     /// The pieces of `products`, product `i` shared by `threadsPerProduct[i]` homes (one per thread).
@@ -95,11 +95,14 @@ struct GEMMPieces {
 
     /// Fewest rows, columns or reduction indices in a piece that packs an operand its home has packed already
     /// (rows cut: B; columns of a transposed A: A; reduction: its partial product, M x N): the extra copy costs
-    /// about as much as multiplying 12-25 rows, so at 256 rows it is 5-10% of the piece.
+    /// about as much as multiplying 12-25 rows, so at 256 rows it is 5-10% of the piece. Without this floor,
+    /// small128's stage-3 products lost (1024x256x1024 Bᵀ 3.88 against 3.19 ms per call); 512 measured the same
+    /// as 256.
     static let minimumRepackedSpan = 256
 
-    /// Fewest units of `product`'s cut in a piece: ``minimumRepackedSpan`` where each piece packs the operand
-    /// along the cut again, else 2 (columns of an A read in place).
+    /// Fewest units of `product`'s cut in a piece: ``minimumRepackedSpan`` where each piece packs again the
+    /// operand it does not cut (B under a row cut, a transposed A under a column cut), else 2 (columns of an A
+    /// read in place).
     static func minimumUnits(_ product: GEMMProduct) -> Int {
         product.splitsRows || product.transposeA ? (minimumRepackedSpan + product.unit - 1) / product.unit : 2
     }
@@ -111,7 +114,7 @@ struct GEMMPieces {
     }
 
     /// `lo..<hi` in pieces of ``sixteenths`` (boundaries multiples of `step` from `lo`), merging any piece under
-    /// ``minimumPieceWork`` into the one before it.
+    /// ``minimumPieceWork`` or shorter than `minimumSpan` into the one before it.
     static func pieces(
         product: Int, span: Piece.Span, _ lo: Int, _ hi: Int, step: Int, minimumSpan: Int, work: (Int, Int) -> Int
     ) -> [Piece] {
