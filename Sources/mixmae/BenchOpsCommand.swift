@@ -3,8 +3,8 @@ import Foundation
 import MixKit
 import MixmaeSupport
 
-/// `mixmae bench ops`: GFLOP/s of `matmul` at the models' GEMM shapes next to raw
-/// `cblas_sgemm`, and the time and bandwidth of layer norm, softmax and GELU.
+/// `mixmae bench ops`: the machine's multiply-add peak, GFLOP/s of `matmul` at the models' GEMM shapes next to
+/// raw `cblas_sgemm` (and as a share of that peak), and the time and bandwidth of layer norm, softmax and GELU.
 ///
 /// ```
 /// mixmae bench ops
@@ -13,9 +13,11 @@ import MixmaeSupport
 struct BenchOpsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ops",
-        abstract: "Time matmul against raw cblas_sgemm, and the memory-bound kernels.",
+        abstract: "Time matmul against raw cblas_sgemm and the machine's FMA peak, and the memory-bound kernels.",
         discussion: """
-            matmul runs as MixKit runs it in training (OpenBLAS single-threaded, MixKit splitting \
+            The FMA peak is chains of fused multiply-adds with nothing else in the loop, on the active \
+            kernel path, on one thread and on all compute threads at once; 'of peak' is matmul's share \
+            of the all-threads peak. matmul runs as MixKit runs it in training (OpenBLAS single-threaded, MixKit splitting \
             large GEMMs and batches over MIXMAE_THREADS threads); cblas_sgemm is called directly \
             with OpenBLAS on the same number of threads, one call per batch item. Kernel bandwidth \
             counts the bytes each kernel must read and write (forward: x and y; backward: the \
@@ -39,16 +41,19 @@ struct BenchOpsCommand: ParsableCommand {
 
     func run() throws {
         let load = MachineLoad.oneMinuteAverage()
+        let peak = OpsBenchmark.fmaPeak(repetitions: repetitions)
         if !output.json {
             print("compute threads: \(Parallel.summary), 1-minute load average: \(MachineLoad.describe(load))")
             print("C kernels: \(CPUFeatures.summary)")
             print("BLAS: \(CPUFeatures.blasSummary)")
             print("GEMM: \(GEMMKernels.summary) (matmul below; sgemm is OpenBLAS's cblas_sgemm on its own threads)")
+            let rates = String(format: "%.1f GFLOP/s on one thread, %.1f", peak.oneThreadGFLOPS, peak.allThreadsGFLOPS)
+            print("FMA peak (\(CPUFeatures.kernelPath.rawValue)): \(rates) on \(peak.threads) threads at once")
             print("")
             print(
                 pad("GEMM", 26) + pad("batch", 6, right: true) + pad("M x N x K", 20, right: true)
-                    + pad("matmul GFLOP/s", 16, right: true) + pad("sgemm GFLOP/s", 15, right: true)
-                    + pad("ratio", 7, right: true))
+                    + pad("matmul GFLOP/s", 16, right: true) + pad("of peak", 9, right: true)
+                    + pad("sgemm GFLOP/s", 15, right: true) + pad("ratio", 7, right: true))
         }
         var gemms: [OpsBenchmark.GEMMResult] = []
         for shape in OpsBenchmark.standardShapes {
@@ -59,6 +64,7 @@ struct BenchOpsCommand: ParsableCommand {
                     pad(shape.name, 26) + pad("\(shape.batch)", 6, right: true)
                         + pad("\(shape.m) x \(shape.n) x \(shape.k)", 20, right: true)
                         + pad(String(format: "%.1f", r.matmulGFLOPS), 16, right: true)
+                        + pad(String(format: "%.0f%%", 100 * r.matmulGFLOPS / peak.allThreadsGFLOPS), 9, right: true)
                         + pad(String(format: "%.1f", r.sgemmGFLOPS), 15, right: true)
                         + pad(String(format: "%.2f", r.matmulGFLOPS / r.sgemmGFLOPS), 7, right: true))
             }
@@ -70,10 +76,15 @@ struct BenchOpsCommand: ParsableCommand {
                 "blas_kernels": CPUFeatures.blasKernels, "gemm_kernels": GEMMKernels.active.rawValue,
                 "pool_spin_us": Parallel.spinMicroseconds,
                 "load_average": load ?? -1,
+                "fma_peak": [
+                    "one_thread_gflops": peak.oneThreadGFLOPS, "all_threads_gflops": peak.allThreadsGFLOPS,
+                    "threads": peak.threads,
+                ] as [String: Any],
                 "gemm": gemms.map { r in
                     [
                         "name": r.shape.name, "batch": r.shape.batch, "m": r.shape.m, "n": r.shape.n,
                         "k": r.shape.k, "matmul_gflops": r.matmulGFLOPS, "sgemm_gflops": r.sgemmGFLOPS,
+                        "matmul_share_of_peak": r.matmulGFLOPS / peak.allThreadsGFLOPS,
                     ] as [String: Any]
                 },
                 "kernels": kernels.map { k in

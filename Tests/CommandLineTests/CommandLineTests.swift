@@ -196,6 +196,30 @@ import Testing
         #expect(stages.allSatisfy { ($0["cpu_ms_per_image"] as? Double ?? -1) >= 0 })
     }
 
+    /// `mixmae bench ops`: the FMA peak of the kernel path the process runs, and every GEMM's share of it; with
+    /// the vector paths hidden, the portable path's peak.
+    @Test func benchOpsReportsTheFMAPeakAndEachGEMMsShare() throws {
+        for hidden in ["", "avx512f,avx2"] {
+            let ops = try runMixmae(
+                ["bench", "ops", "--repetitions", "1", "--rows", "256", "--format", "json"],
+                environment: hidden.isEmpty ? [:] : ["MIXMAE_CPU_HIDE": hidden])
+            #expect(ops.status == 0, "\(ops.stderr)")
+            let report = try #require(try json(ops) as? [String: Any], "\(ops.stdout)")
+            if !hidden.isEmpty { #expect(report["kernel_path"] as? String == "portable") }
+            let peak = try #require(report["fma_peak"] as? [String: Any], "\(report)")
+            let allThreads = try #require(peak["all_threads_gflops"] as? Double)
+            #expect(allThreads > 0 && (peak["one_thread_gflops"] as? Double ?? 0) > 0)
+            #expect(peak["threads"] as? Int == report["threads"] as? Int)
+            let gemms = try #require(report["gemm"] as? [[String: Any]])
+            #expect(gemms.first?["name"] as? String == "square 1024", "\(gemms)")
+            for gemm in gemms {
+                let rate = try #require(gemm["matmul_gflops"] as? Double)
+                let share = try #require(gemm["matmul_share_of_peak"] as? Double)
+                #expect(Swift.abs(share * allThreads - rate) <= 1e-9 * rate, "\(gemm)")
+            }
+        }
+    }
+
     /// `MIXMAE_PROFILE=1 mixmae bench train`: one report on standard error, of the timed steps only.
     @Test func benchTrainProfilesTheTimedStepsOnce() throws {
         let pico = TestPaths.shared.appendingPathComponent("bench/pico64.json").path

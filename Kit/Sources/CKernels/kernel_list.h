@@ -38,6 +38,7 @@
     X(void, mk_adamw, (float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2, float eps, float weight_decay, float bias_correction1, float bias_correction2), (p, g, m, v, n, lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2)) \
     X(void, mk_sgd, (float *p, const float *g, float *buf, size_t n, float lr, float momentum, float weight_decay, int nesterov, int first_step), (p, g, buf, n, lr, momentum, weight_decay, nesterov, first_step)) \
     X(void, mk_copy_streaming, (float *dst, const float *src, size_t n), (dst, src, n)) \
+    X(double, mk_fma_peak, (long steps, float multiplier, float addend, float *sum), (steps, multiplier, addend, sum)) \
     X(void, mk_strided_copy, (const float *x, const int64_t *shape, const int64_t *stride, int rank, float *out), (x, shape, stride, rank, out)) \
     X(void, mk_im2col, (const float *x, size_t B, size_t C, size_t H, size_t W, size_t k, size_t stride, size_t pad, size_t dilation, size_t Ho, size_t Wo, float *cols, size_t c0, size_t c1), (x, B, C, H, W, k, stride, pad, dilation, Ho, Wo, cols, c0, c1)) \
     X(void, mk_col2im, (const float *cols, size_t B, size_t C, size_t H, size_t W, size_t k, size_t stride, size_t pad, size_t dilation, size_t Ho, size_t Wo, float *gx, size_t c0, size_t c1), (cols, B, C, H, W, k, stride, pad, dilation, Ho, Wo, gx, c0, c1)) \

@@ -451,6 +451,42 @@ static void mk_copy_streaming(float *dst, const float *src, size_t n) {
 #endif
 }
 
+// Chains of multiply-adds with nothing else in the loop: the machine's peak for the path (see CKernels.h). Twelve
+// chains cover the latency of a fused multiply-add (4 cycles) on two pipes with room to spare. The multiplier and
+// addend come from the caller, so the compiler cannot fold the multiply away.
+#define MK_FMA_PEAK_CHAINS 12
+static double mk_fma_peak(long steps, float multiplier, float addend, float *sum) {
+#ifdef MK_GEMM_VW
+    mk_gemm_vec acc[MK_FMA_PEAK_CHAINS], m = MK_GEMM_SET1(multiplier), a = MK_GEMM_SET1(addend);
+    for (int c = 0; c < MK_FMA_PEAK_CHAINS; c++) acc[c] = MK_GEMM_ZERO();
+    for (long s = 0; s < steps; s++)
+#pragma clang loop unroll(full)
+        for (int c = 0; c < MK_FMA_PEAK_CHAINS; c++) acc[c] = MK_GEMM_FMA(acc[c], m, a);
+    float lanes[MK_GEMM_VW];
+    float total = 0;
+    for (int c = 0; c < MK_FMA_PEAK_CHAINS; c++) {
+        MK_GEMM_STORE(lanes, acc[c]);
+        for (int l = 0; l < MK_GEMM_VW; l++) total += lanes[l];
+    }
+    *sum = total;
+    return 2.0 * MK_FMA_PEAK_CHAINS * MK_GEMM_VW * (double)steps;
+#else
+    // Four-float vectors of the compiler's (SSE on x86-64): a multiply and an add where there is no FMA.
+    enum { width = 4 };
+    typedef float mk_float4 __attribute__((vector_size(16)));
+    mk_float4 acc[MK_FMA_PEAK_CHAINS], m = {multiplier, multiplier, multiplier, multiplier};
+    mk_float4 a = {addend, addend, addend, addend};
+    for (int c = 0; c < MK_FMA_PEAK_CHAINS; c++) acc[c] = (mk_float4){0, 0, 0, 0};
+    for (long s = 0; s < steps; s++)
+        for (int c = 0; c < MK_FMA_PEAK_CHAINS; c++) acc[c] = acc[c] * m + a;
+    float total = 0;
+    for (int c = 0; c < MK_FMA_PEAK_CHAINS; c++)
+        for (int l = 0; l < width; l++) total += acc[c][l];
+    *sum = total;
+    return 2.0 * MK_FMA_PEAK_CHAINS * width * (double)steps;
+#endif
+}
+
 static void mk_attention_softmax_block(float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups,
                                        size_t len) {
 #ifdef MK_SOFTMAX_SHORT_ROWS

@@ -222,6 +222,15 @@ extension KernelCase {
                 }
                 return copies
             },
+            KernelCase(name: "mk_fma_peak") {
+                // Each lane's final value (the sum over the lanes the path has, per lane): the multiplier and
+                // the addend reach every chain, and the operation count matches the lanes the path ran.
+                [(1000, Float(1), Float(1)), (100, 0.5, 1), (37, 1, -0.25)].map { steps, multiplier, addend in
+                    var sum: Float = 0
+                    let flops = mk_fma_peak(steps, multiplier, addend, &sum)
+                    return [sum / Float(flops / (2 * Double(steps)))]
+                }
+            },
         ]
     }
 

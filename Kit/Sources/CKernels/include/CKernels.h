@@ -58,6 +58,12 @@ void mk_attention_softmax_backward(const float *p, const float *gp, float *gs, f
 // result read much later, such as attention probabilities kept for the backward pass.
 void mk_copy_streaming(float *dst, const float *src, size_t n);
 
+// The multiply-add rate the path's instructions allow: 12 independent chains of acc = acc * multiplier + addend
+// (one vector of the path each; the portable path: 4 floats) run `steps` steps from 0 on the calling thread.
+// Returns the floating-point operations done (2 per multiply-add of a lane) and writes the sum of every lane
+// of every chain to `sum` (with multiplier 1 and addend 1: 12 * lanes * steps, exact below 2^24 steps).
+double mk_fma_peak(long steps, float multiplier, float addend, float *sum);
+
 // One attention head's scores [len, len] (rows of ldp floats), in place:
 // p = softmax(p + bias - inf * (groups[i] != groups[j])) row by row; bias (rows of ldb floats) and groups [len]
 // may be NULL. The run of tokens of a window's group sorted together reads the bias block at (start, start).

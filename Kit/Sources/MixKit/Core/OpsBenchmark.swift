@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 
 /// Micro-benchmarks of the ops a training step spends its time in: `matmul`
@@ -86,6 +87,46 @@ public enum OpsBenchmark {
         Parallel.configure()
         let work = shape.flops * Double(inner) * 1e-9
         return GEMMResult(shape: shape, matmulGFLOPS: work / matmulSeconds, sgemmGFLOPS: work / sgemmSeconds)
+    }
+
+    /// The machine's multiply-add peak on the active kernel path (``CPUFeatures/kernelPath``): chains of fused
+    /// multiply-adds with nothing else in the loop, on one thread and then on `threads` threads at once (the
+    /// compute pool's, one chain set each). A GEMM's GFLOP/s over ``allThreadsGFLOPS`` is the share of the cores'
+    /// arithmetic it uses.
+    ///
+    /// ```swift
+    /// let peak = OpsBenchmark.fmaPeak()
+    /// print(peak.oneThreadGFLOPS, peak.allThreadsGFLOPS)   // e.g. 117 and 233 on two Zen 4 cores with AVX-512
+    /// ```
+    public struct FMAPeak: Sendable {
+        /// Floating-point operations per second (2 per multiply-add) of one thread alone, in billions.
+        public var oneThreadGFLOPS: Double
+        /// The same, of ``threads`` threads running at once, added up.
+        public var allThreadsGFLOPS: Double
+        public var threads: Int
+    }
+
+    /// Steps of one timed run (12 chains of one vector each): 4.6 GFLOP on AVX-512 (0.04 s on a Zen 4 core),
+    /// half that on AVX2, a quarter on the portable path.
+    static let fmaPeakSteps = 12_000_000
+
+    /// Measures ``FMAPeak``, best of `repetitions` runs of each after a warm-up (the first vector instructions of
+    /// a process can run slower while the core raises its power limit).
+    public static func fmaPeak(threads: Int = Parallel.threadCount, repetitions: Int = 3) -> FMAPeak {
+        let steps = fmaPeakSteps
+        var sink: Float = 0
+        let flopsPerRun = mk_fma_peak(steps, 1, 1e-9, &sink)
+        let one = bestTime(repetitions: repetitions) { _ = mk_fma_peak(steps, 1, 1e-9, &sink) }
+        let parts = max(1, threads)
+        let all = bestTime(repetitions: repetitions) {
+            Parallel.forEachPart(parts) { _ in
+                var partSink: Float = 0
+                _ = mk_fma_peak(steps, 1, 1e-9, &partSink)
+            }
+        }
+        return FMAPeak(
+            oneThreadGFLOPS: flopsPerRun / one * 1e-9, allThreadsGFLOPS: Double(parts) * flopsPerRun / all * 1e-9,
+            threads: parts)
     }
 
     /// Time and bandwidth of one memory-bound kernel, forward and backward.

@@ -69,7 +69,9 @@ public enum PluginABI {
     /// 2.12: ``mlp(_:fc1Weight:fc1Bias:fc2Weight:fc2Bias:adding:)``, ``linear(_:weight:bias:adding:)`` and the
     /// `adding:` overloads of ``Linear``, ``MLP`` and ``MultiHeadAttention`` (final, so no vtable changed): GELU and
     /// residual connections applied as the GEMMs compute each block. New functions only: 2.3 plugins still load.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 12 }
+    /// 2.13: ``OpsBenchmark/fmaPeak(threads:repetitions:)`` and ``OpsBenchmark/FMAPeak`` (the multiply-add peak
+    /// `mixmae bench ops` reports). A new function and type only: 2.3 plugins still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 13 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.

@@ -1,0 +1,36 @@
+import CKernels
+import MixKit
+import Testing
+
+/// The multiply-add peak `mixmae bench ops` reports: the kernel must run and count exactly the multiply-adds of
+/// its path's vectors, and the benchmark must turn them into rates.
+@Suite struct FMAPeakTests {
+    /// Floats per chain on each path: one AVX-512 or AVX2 vector, four floats on the portable path.
+    private func lanes(_ path: CPUFeatures.KernelPath) -> Double {
+        switch path {
+        case .avx512: 16
+        case .avx2: 8
+        case .portable: 4
+        }
+    }
+
+    @Test func countsTheMultiplyAddsOfEveryPath() throws {
+        for path in CPUFeatures.supportedPaths {
+            let (flops, sum) = try CPUFeatures.withThreadKernelPath(path) {
+                var sum: Float = 0
+                let flops = mk_fma_peak(1000, 1, 1, &sum)
+                return (flops, sum)
+            }
+            #expect(flops == 2 * 12 * lanes(path) * 1000, "\(path)")
+            // Every lane of the 12 chains counts 1000 additions of 1 from 0.
+            #expect(Double(sum) == flops / 2, "\(path): the lanes add up to \(sum)")
+        }
+    }
+
+    @Test func measuresOneThreadAndAllThreads() {
+        let peak = OpsBenchmark.fmaPeak(threads: 2, repetitions: 1)
+        #expect(peak.threads == 2)
+        #expect(peak.oneThreadGFLOPS.isFinite && peak.oneThreadGFLOPS > 0)
+        #expect(peak.allThreadsGFLOPS.isFinite && peak.allThreadsGFLOPS > 0)
+    }
+}
