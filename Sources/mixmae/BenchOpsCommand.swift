@@ -17,8 +17,9 @@ struct BenchOpsCommand: ParsableCommand {
         discussion: """
             The FMA peak is chains of fused multiply-adds with nothing else in the loop, on the active \
             kernel path, on one thread and on all compute threads at once; 'of peak' is matmul's share \
-            of the all-threads peak. matmul runs as MixKit runs it in training (OpenBLAS single-threaded, MixKit splitting \
-            large GEMMs and batches over MIXMAE_THREADS threads); cblas_sgemm is called directly \
+            of the all-threads peak. matmul runs as MixKit runs it in training (OpenBLAS \
+            single-threaded, MixKit splitting large GEMMs and batches over MIXMAE_THREADS \
+            threads); cblas_sgemm is called directly \
             with OpenBLAS on the same number of threads, one call per batch item. Kernel bandwidth \
             counts the bytes each kernel must read and write (forward: x and y; backward: the \
             saved tensor, dy and dx); 'scale' is a plain read-and-write pass for reference. \
