@@ -21,6 +21,10 @@ import Testing
         Layer(rows: 301, inFeatures: 96, hidden: 520, outFeatures: 96),
         // Fewer rows than columns: the GEMMs are cut between threads by columns.
         Layer(rows: 40, inFeatures: 128, hidden: 1_024, outFeatures: 512),
+        // Narrow layers with rows enough for mlp's row blocks: 5 blocks of 444 rows (the last 427), and 5 of 228
+        // (the last 188).
+        Layer(rows: 2_203, inFeatures: 64, hidden: 256, outFeatures: 64),
+        Layer(rows: 1_100, inFeatures: 128, hidden: 512, outFeatures: 96),
     ]
 
     @Test(arguments: layers)
@@ -44,6 +48,24 @@ import Testing
             { mlp($0[0], fc1Weight: $0[1], fc1Bias: nil, fc2Weight: $0[2], fc2Bias: nil) },
             { linear(linear($0[0], weight: $0[1], bias: nil).gelu(), weight: $0[2], bias: nil) },
             inputs: [inputs[0], inputs[1], inputs[3]], upstream: upstream)
+    }
+
+    /// The row-blocked layers above do run in blocks (the profile's GEMM table names them), and a wide one does not.
+    @Test func narrowLayersWithManyRowsRunInRowBlocks() {
+        func profiledShapes(_ layer: Layer) -> String {
+            let x = randn([layer.rows, layer.inFeatures], seed: 41)
+            let (w1, w2) = (
+                randn([layer.hidden, layer.inFeatures], seed: 42), randn([layer.outFeatures, layer.hidden], seed: 43)
+            )
+            Profiler.start()
+            _ = withNoGrad { mlp(x, fc1Weight: w1, fc1Bias: nil, fc2Weight: w2, fc2Bias: nil) }
+            Profiler.stop()
+            return Profiler.report()
+        }
+        let blocked = profiledShapes(Self.layers[4])
+        #expect(blocked.contains("2203x256x64 Bᵀ, x64 Bᵀ in blocks of 444 rows"), "\(blocked)")
+        let whole = profiledShapes(Layer(rows: 1_024, inFeatures: 256, hidden: 1_024, outFeatures: 256))
+        #expect(!whole.contains("in blocks of") && whole.contains("1024x1024x256 Bᵀ"), "\(whole)")
     }
 
     @Test(arguments: layers)

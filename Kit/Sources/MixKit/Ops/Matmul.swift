@@ -42,6 +42,10 @@ public enum GEMMKernels: String, Sendable, CaseIterable {
     /// its per-head products on CKernels' `mk_attention_scores` and `mk_attention_apply`.)
     public static let minimumWork = 1 << 19
 
+    /// Rows of C below which MixKit's kernel leaves a product with a transposed B to OpenBLAS (CKernels'
+    /// `MK_GEMM_MIN_ROWS_TRANSPOSED_B`: OpenBLAS packs a transposed B faster, which few rows do not repay).
+    static let minimumRowsTransposedB = 128
+
     /// What multiplies GEMM blocks on the calling thread's kernel path now.
     public static var active: GEMMKernels {
         requested == .mixkit && CPUFeatures.kernelPath != .portable ? .mixkit : .openblas
