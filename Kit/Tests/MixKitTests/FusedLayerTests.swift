@@ -23,9 +23,12 @@ import Testing
         Layer(rows: 40, inFeatures: 128, hidden: 1_024, outFeatures: 512),
         // Narrow layers with rows enough for mlp's row blocks: 5 blocks of 444 rows (the last 427), and 5 of 228
         // (the last 188).
-        Layer(rows: 2_203, inFeatures: 64, hidden: 256, outFeatures: 64),
+        rowBlocked,
         Layer(rows: 1_100, inFeatures: 128, hidden: 512, outFeatures: 96),
     ]
+
+    /// A layer that mlp runs in 5 blocks of 444 rows.
+    static let rowBlocked = Layer(rows: 2_203, inFeatures: 64, hidden: 256, outFeatures: 64)
 
     @Test(arguments: layers)
     func mlpIsTheLayersOneAfterAnother(_ layer: Layer) throws {
@@ -62,7 +65,7 @@ import Testing
             Profiler.stop()
             return Profiler.report()
         }
-        let blocked = profiledShapes(Self.layers[4])
+        let blocked = profiledShapes(Self.rowBlocked)
         #expect(blocked.contains("2203x256x64 Bᵀ, x64 Bᵀ in blocks of 444 rows"), "\(blocked)")
         let whole = profiledShapes(Layer(rows: 1_024, inFeatures: 256, hidden: 1_024, outFeatures: 256))
         #expect(!whole.contains("in blocks of") && whole.contains("1024x1024x256 Bᵀ"), "\(whole)")

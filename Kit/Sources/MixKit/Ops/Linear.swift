@@ -188,23 +188,6 @@ struct MLPLayers {
     let hidden: Int
     let outFeatures: Int
 
-    init(
-        x: UnsafeMutablePointer<Float>, fc1Weight: UnsafeMutablePointer<Float>, fc1Bias: UnsafeMutablePointer<Float>?,
-        fc2Weight: UnsafeMutablePointer<Float>, fc2Bias: UnsafeMutablePointer<Float>?,
-        residual: UnsafeMutablePointer<Float>?, rows: Int, inFeatures: Int, hidden: Int, outFeatures: Int
-    ) {
-        self.x = UnsafePointer(x)
-        self.fc1Weight = UnsafePointer(fc1Weight)
-        self.fc1Bias = fc1Bias.map { UnsafePointer($0) }
-        self.fc2Weight = UnsafePointer(fc2Weight)
-        self.fc2Bias = fc2Bias.map { UnsafePointer($0) }
-        self.residual = residual.map { UnsafePointer($0) }
-        self.rows = rows
-        self.inFeatures = inFeatures
-        self.hidden = hidden
-        self.outFeatures = outFeatures
-    }
-
     /// Most activations in one block of rows: 512 KiB.
     static let blockFloats = 1 << 17
 
