@@ -34,7 +34,16 @@ static void mk_gemm_epilogue_block(const mk_gemm_epilogue *ep, float *c, size_t 
             const float *r = ep->addend + (row + i) * ep->ld_addend + column;
             for (size_t j = 0; j < columns; j++) ci[j] += r[j];
         }
-        if (ep->gelu_out != NULL) mk_gelu(ci, ep->gelu_out + (row + i) * ep->ld_gelu_out + column, columns);
+        if (ep->factor != NULL) {
+            const float *f = ep->factor + (row + i) * ep->ld_factor + column;
+            for (size_t j = 0; j < columns; j++) ci[j] *= f[j];
+        }
+        if (ep->gelu_out == NULL) continue;
+        float *gelu = ep->gelu_out + (row + i) * ep->ld_gelu_out + column;
+        if (ep->slope_out != NULL)
+            mk_gelu_with_slope(ci, gelu, ep->slope_out + (row + i) * ep->ld_slope_out + column, columns);
+        else
+            mk_gelu(ci, gelu, columns);
     }
 }
 

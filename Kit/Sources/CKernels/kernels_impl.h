@@ -114,8 +114,22 @@ static void mk_pow_scalar(const float *x, float p, float *y, size_t n) {
     }
 }
 
-// GELU and its derivative; a path with vector versions of both (MK_GELU_VECTOR, MK_GELU_BACKWARD_VECTOR) runs
-// those instead.
+// GELU's derivative at v, Φ(v) + v φ(v), from mk_gelu's own erf(v / sqrt 2) (mk_erff's steps): its
+// exp(-v^2 / 2) is also the normal density's, so one exponential serves both. mk_gelu_backward and
+// mk_gelu_with_slope both use it, so a slope kept from the forward pass is bit for bit the one the backward
+// pass would compute.
+static inline float mk_gelu_slope1(float v) {
+    float a = fabsf(v * 0.70710678118654752f);
+    float t = 1.0f / (0.3275911f * a + 1.0f);
+    float r = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+    float e = mk_expf(-a * a);
+    float erf = copysignf(1.0f - r * e, v);
+    float cdf = 0.5f * (1.0f + erf);
+    return cdf + v * 0.39894228040143268f * e;
+}
+
+// GELU and its derivative; a path with vector versions of them (MK_GELU_VECTOR, MK_GELU_BACKWARD_VECTOR,
+// MK_GELU_WITH_SLOPE_VECTOR) runs those instead.
 static void mk_gelu(const float *x, float *y, size_t n) {
 #ifdef MK_GELU_VECTOR
     MK_GELU_VECTOR(x, y, n);
@@ -131,17 +145,21 @@ static void mk_gelu_backward(const float *x, const float *gy, float *gx, size_t 
 #ifdef MK_GELU_BACKWARD_VECTOR
     MK_GELU_BACKWARD_VECTOR(x, gy, gx, n);
 #else
-    // erf(v / sqrt 2) by A&S 7.1.26 as in mk_erff; its exp(-v^2 / 2) is also
-    // the normal density's, so one exponential serves both.
+    for (size_t i = 0; i < n; i++) gx[i] = gy[i] * mk_gelu_slope1(x[i]);
+#endif
+}
+
+// y = gelu(x) as mk_gelu, and slope = GELU's derivative at x as mk_gelu_backward multiplies by it, in one pass
+// (x may be slope itself: each value is read before either is written). A recorded MLP keeps the slope instead of
+// fc1's output, and its backward pass multiplies by it instead of computing the derivative.
+static void mk_gelu_with_slope(const float *x, float *y, float *slope, size_t n) {
+#ifdef MK_GELU_WITH_SLOPE_VECTOR
+    MK_GELU_WITH_SLOPE_VECTOR(x, y, slope, n);
+#else
     for (size_t i = 0; i < n; i++) {
         float v = x[i];
-        float a = fabsf(v) * 0.70710678118654752f;
-        float t = 1.0f / (0.3275911f * a + 1.0f);
-        float r = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
-        float e = mk_expf(-0.5f * v * v);
-        float erf = copysignf(1.0f - r * e, v);
-        float cdf = 0.5f * (1.0f + erf);
-        gx[i] = gy[i] * (cdf + v * 0.39894228040143268f * e);
+        y[i] = 0.5f * v * (1.0f + mk_erff(v * 0.70710678118654752f));
+        slope[i] = mk_gelu_slope1(v);
     }
 #endif
 }

@@ -480,23 +480,35 @@ extension KernelCase {
                         let a = values(m * k, seed: UInt64(m + k))
                         let b = values(k * n, seed: UInt64(n + k))
                         let residual = values(m * n, seed: 13)
+                        let factor = values(m * n, seed: 15)
                         let (lda, ldb) = (ta == 1 ? m : k, tb == 1 ? k : n)
                         let bias = values(n, seed: 11)
-                        for (adds, gelu, inPlace) in [(true, false, false), (false, true, false), (true, true, true)] {
+                        // Steps: a residual, a factor, GELU (in place or to the second output), GELU's slope in place.
+                        let steps = [
+                            (true, false, false, false, false), (false, false, true, false, false),
+                            (true, false, true, true, false), (false, true, false, false, false),
+                            (true, true, true, false, true),
+                        ]
+                        for (adds, multiplies, gelu, inPlace, slope) in steps {
                             out += outputs([m * n, m * n]) { o in
                                 residual.withUnsafeBufferPointer { pr in
-                                    var epilogue = mk_gemm_epilogue(
-                                        addend: adds ? pr.baseAddress : nil, ld_addend: n,
-                                        gelu_out: gelu ? (inPlace ? o[0] : o[1]) : nil, ld_gelu_out: n)
-                                    let handled = mk_sgemm_epilogue(
-                                        Int32(ta), Int32(tb), m, n, k, 1, a, lda, b, ldb, 0, o[0], n, bias, &epilogue)
-                                    if handled == 0 {
-                                        for r in 0..<m { (o[0] + r * n).update(from: bias, count: n) }
-                                        cblas_sgemm(
-                                            CblasRowMajor, ta == 1 ? CblasTrans : CblasNoTrans,
-                                            tb == 1 ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a,
-                                            Int32(lda), b, Int32(ldb), 1, o[0], Int32(n))
-                                        mk_gemm_apply_epilogue(&epilogue, o[0], n, m, n)
+                                    factor.withUnsafeBufferPointer { pf in
+                                        var epilogue = mk_gemm_epilogue(
+                                            addend: adds ? pr.baseAddress : nil, ld_addend: n,
+                                            factor: multiplies ? pf.baseAddress : nil, ld_factor: n,
+                                            gelu_out: gelu ? (inPlace ? o[0] : o[1]) : nil, ld_gelu_out: n,
+                                            slope_out: slope ? o[0] : nil, ld_slope_out: n)
+                                        let handled = mk_sgemm_epilogue(
+                                            Int32(ta), Int32(tb), m, n, k, 1, a, lda, b, ldb, 0, o[0], n, bias,
+                                            &epilogue)
+                                        if handled == 0 {
+                                            for r in 0..<m { (o[0] + r * n).update(from: bias, count: n) }
+                                            cblas_sgemm(
+                                                CblasRowMajor, ta == 1 ? CblasTrans : CblasNoTrans,
+                                                tb == 1 ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k), 1, a,
+                                                Int32(lda), b, Int32(ldb), 1, o[0], Int32(n))
+                                            mk_gemm_apply_epilogue(&epilogue, o[0], n, m, n)
+                                        }
                                     }
                                 }
                             }
@@ -513,7 +525,8 @@ extension KernelCase {
                     o[0].update(from: c, count: m * n)
                     residual.withUnsafeBufferPointer { pr in
                         var epilogue = mk_gemm_epilogue(
-                            addend: pr.baseAddress, ld_addend: n, gelu_out: o[1], ld_gelu_out: n)
+                            addend: pr.baseAddress, ld_addend: n, factor: nil, ld_factor: 0, gelu_out: o[1],
+                            ld_gelu_out: n, slope_out: o[0], ld_slope_out: n)
                         mk_gemm_apply_epilogue(&epilogue, o[0], n, m, n)
                     }
                 }

@@ -52,10 +52,11 @@ private func linearOp(_ x: Tensor, weight: Tensor, bias: Tensor?, residual: Tens
 /// The gradients of `x @ weightᵀ + bias` for the output's gradient `g` (`rows` x `outFeatures`): the input and
 /// weight gradients' products at the same time (``gemmConcurrently``), and the bias gradient's column sums in the
 /// time a thread would otherwise wait for the other's product. `nil` for an input that needs no gradient;
-/// `needsInputGradient` overrides the input's own flag (an input made inside a fused op has none).
+/// `needsInputGradient` overrides the input's own flag (an input made inside a fused op has none), and the input
+/// gradient's product runs `inputGradientEpilogue` on each block of it.
 private func linearBackward(
     _ g: Tensor, input x: Tensor, weight: Tensor, bias: Tensor?, rows: Int, inFeatures: Int, outFeatures: Int,
-    needsInputGradient: Bool? = nil
+    needsInputGradient: Bool? = nil, inputGradientEpilogue: mk_gemm_epilogue? = nil
 ) -> (Tensor?, Tensor?, Tensor?) {
     var products: [GEMMProduct] = []
     let gx = needsInputGradient ?? x.needsGrad ? Tensor(uninitializedShape: x.shape) : nil
@@ -64,7 +65,7 @@ private func linearBackward(
         products.append(
             GEMMProduct(
                 g.data, weight.data, gx.data, m: rows, n: inFeatures, k: outFeatures, transposeA: false,
-                transposeB: false))
+                transposeB: false, epilogue: inputGradientEpilogue))
     }
     let gw = weight.needsGrad ? Tensor(uninitializedShape: weight.shape) : nil
     if let gw {
@@ -83,9 +84,10 @@ private func linearBackward(
 ///
 /// GELU runs as fc1's GEMM completes each block of the hidden activations (four times the input's width), and the
 /// residual as fc2's GEMM completes each block of the output, each while the block is in cache, instead of in passes
-/// of their own. Without a graph to record, GELU overwrites fc1's output in place; in backward, GELU's derivative
-/// overwrites the hidden activations' gradient in place. The result and every gradient are bit for bit those of
-/// `linear`, `gelu` and `+` one after another.
+/// of their own. Without a graph to record, GELU overwrites fc1's output in place; with one, fc1's epilogue also
+/// writes GELU's derivative over fc1's output (from the same exponential and erf), and in backward the hidden
+/// activations' gradient is multiplied by it as each block of that product completes. The result and every
+/// gradient are bit for bit those of `linear`, `gelu` and `+` one after another.
 ///
 /// ```swift
 /// let y = mlp(norm2(h), fc1Weight: w1, fc1Bias: b1, fc2Weight: w2, fc2Bias: b2, adding: h)   // [B, N, C]
@@ -114,7 +116,7 @@ public func mlp(
             x: x.data, fc1Weight: fc1Weight.data, fc1Bias: fc1Bias?.data, fc2Weight: fc2Weight.data,
             fc2Bias: fc2Bias?.data, residual: residual?.data, rows: rows, inFeatures: inFeatures, hidden: hidden,
             outFeatures: outFeatures)
-        // fc1's output before GELU is kept for GELU's backward and the activations for fc2's weight gradient.
+        // GELU's derivative at fc1's output is kept for GELU's backward and the activations for fc2's weight gradient.
         let kept = recording ? MLPLayers.Kept(rows: rows, hidden: hidden) : nil
         let y = Tensor(uninitializedShape: outShape)
         Profiler.countGEMM(m: rows, n: hidden, k: inFeatures)
@@ -122,20 +124,16 @@ public func mlp(
         layers.run(keeping: kept, output: y.data)
         return OpResult(y) { g in
             guard let kept else { preconditionFailure("mlp: a backward pass without the graph's saved activations") }
-            let (preActivation, activation) = (kept.preActivation, kept.activation)
             let fc1NeedsGrad = x.needsGrad || fc1Weight.needsGrad || fc1Bias?.needsGrad == true
-            // The hidden activations' gradient, then times GELU's derivative in place: fc1's output's. (As the
-            // epilogue of its product, the derivative would load the one thread that runs that product while the
-            // other runs fc2's weight gradient: small128's first-stage pair took 16.8 against 12.8 ms.)
+            // fc1's output's gradient: the hidden activations' times GELU's derivative, kept by the forward pass and
+            // multiplied in as each block of the product completes. Computing the derivative here instead (in
+            // that epilogue, or in a pass of its own) cost small128's finetuning step about 6 ms.
             let (preGradient, gw2, gb2) = linearBackward(
-                g, input: activation, weight: fc2Weight, bias: fc2Bias, rows: rows, inFeatures: hidden,
-                outFeatures: outFeatures, needsInputGradient: fc1NeedsGrad)
+                g, input: kept.activation, weight: fc2Weight, bias: fc2Bias, rows: rows, inFeatures: hidden,
+                outFeatures: outFeatures, needsInputGradient: fc1NeedsGrad,
+                inputGradientEpilogue: .multiplying(by: kept.slope.data, ld: hidden))
             var (gx, gw1, gb1): (Tensor?, Tensor?, Tensor?) = (nil, nil, nil)
             if let preGradient {
-                let (pre, gradient) = (UnsafePointer(preActivation.data), preGradient.data)
-                Parallel.forRanges(rows * hidden, work: rows * hidden * 8) { lo, hi in
-                    mk_gelu_backward(pre + lo, gradient + lo, gradient + lo, hi - lo)
-                }
                 (gx, gw1, gb1) = linearBackward(
                     preGradient, input: x, weight: fc1Weight, bias: fc1Bias, rows: rows, inFeatures: inFeatures,
                     outFeatures: hidden)
@@ -166,13 +164,14 @@ public func mlp(
 /// layers.run(keeping: nil, output: y.data)   // no graph: the activations are not kept
 /// ```
 struct MLPLayers {
-    /// What a recorded forward pass keeps for the backward pass: fc1's output before GELU and the activations.
+    /// What a recorded forward pass keeps for the backward pass: GELU's derivative at fc1's output (written over
+    /// it by fc1's epilogue, which has the exponential and erf at hand) and the activations.
     struct Kept {
-        let preActivation: Tensor
+        let slope: Tensor
         let activation: Tensor
 
         init(rows: Int, hidden: Int) {
-            preActivation = Tensor(uninitializedShape: [rows, hidden])
+            slope = Tensor(uninitializedShape: [rows, hidden])
             activation = Tensor(uninitializedShape: [rows, hidden])
         }
     }
@@ -209,27 +208,35 @@ struct MLPLayers {
         return ((rows + blocks - 1) / blocks + 11) / 12 * 12
     }
 
-    /// Where rows `lo ..< lo + count` of fc1's output and of the activations go: `kept`'s rows, or without a
-    /// graph one buffer of their own for both (GELU in place), which the buffer pool hands to the next block while
-    /// it is still in cache; `owner` holds that buffer.
+    /// Where rows `lo ..< lo + count` of fc1's output (then the slope over it) and of the activations go:
+    /// `kept`'s rows, or without a graph one buffer of their own for both (GELU in place, no slope), which the
+    /// buffer pool hands to the next block while it is still in cache; `owner` holds that buffer.
     private func storage(rows lo: Int, count: Int, kept: Kept?) -> (
         preActivation: UnsafeMutablePointer<Float>, activation: UnsafeMutablePointer<Float>, owner: Tensor?
     ) {
-        if let kept { return (kept.preActivation.data + lo * hidden, kept.activation.data + lo * hidden, nil) }
+        if let kept { return (kept.slope.data + lo * hidden, kept.activation.data + lo * hidden, nil) }
         let buffer = Tensor(uninitializedShape: [count, hidden])
         return (buffer.data, buffer.data, buffer)
     }
 
-    /// Writes `output`, and `kept`'s fc1 output and activations when given.
+    /// fc1's epilogue: GELU into `activation`, and with a graph its slope over fc1's output `preActivation`.
+    private func fc1Epilogue(
+        _ preActivation: UnsafeMutablePointer<Float>, _ activation: UnsafeMutablePointer<Float>, keeping: Bool
+    ) -> mk_gemm_epilogue {
+        .gelu(into: activation, ld: hidden, slope: keeping ? preActivation : nil, ldSlope: hidden)
+    }
+
+    /// Writes `output`, and `kept`'s slope and activations when given.
     func run(keeping kept: Kept?, output: UnsafeMutablePointer<Float>) {
         guard let blockRows else {
             // Without a graph, GELU overwrites fc1's output in place.
-            let preActivation = kept?.preActivation ?? Tensor(uninitializedShape: [rows, hidden])
+            let preActivation = kept?.slope ?? Tensor(uninitializedShape: [rows, hidden])
             let activation = kept?.activation ?? preActivation
             withExtendedLifetime((preActivation, activation)) {
                 GEMMProduct(
                     x, fc1Weight, preActivation.data, m: rows, n: hidden, k: inFeatures, transposeA: false,
-                    transposeB: true, bias: fc1Bias, epilogue: .gelu(into: activation.data, ld: hidden)
+                    transposeB: true, bias: fc1Bias,
+                    epilogue: fc1Epilogue(preActivation.data, activation.data, keeping: kept != nil)
                 ).run()
                 GEMMProduct(
                     UnsafePointer(activation.data), fc2Weight, output, m: rows, n: outFeatures, k: hidden,
@@ -253,7 +260,7 @@ struct MLPLayers {
                     blasGEMM(
                         x + lo * inFeatures, lda: inFeatures, fc1Weight, ldb: inFeatures, preActivation, ldc: hidden,
                         m: count, n: hidden, k: inFeatures, transposeA: false, transposeB: true, bias: fc1Bias,
-                        epilogue: .gelu(into: activation, ld: hidden))
+                        epilogue: fc1Epilogue(preActivation, activation, keeping: kept != nil))
                     blasGEMM(
                         activation, lda: hidden, fc2Weight, ldb: hidden, output + lo * outFeatures, ldc: outFeatures,
                         m: count, n: outFeatures, k: hidden, transposeA: false, transposeB: true, bias: fc2Bias,

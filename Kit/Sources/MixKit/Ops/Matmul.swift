@@ -101,21 +101,44 @@ func blasGEMM(
 }
 
 extension mk_gemm_epilogue {
+    /// No step: each one below sets only its own.
+    static let none = mk_gemm_epilogue(
+        addend: nil, ld_addend: 0, factor: nil, ld_factor: 0, gelu_out: nil, ld_gelu_out: 0, slope_out: nil,
+        ld_slope_out: 0)
+
     /// Adds `addend` (rows `ld` apart) to C once the product is complete: a residual connection.
     static func adding(_ addend: UnsafePointer<Float>, ld: Int) -> mk_gemm_epilogue {
-        mk_gemm_epilogue(addend: addend, ld_addend: ld, gelu_out: nil, ld_gelu_out: 0)
+        var epilogue = none
+        (epilogue.addend, epilogue.ld_addend) = (addend, ld)
+        return epilogue
     }
 
-    /// Writes GELU of C to `output` (rows `ld` apart; C itself for GELU in place).
-    static func gelu(into output: UnsafeMutablePointer<Float>, ld: Int) -> mk_gemm_epilogue {
-        mk_gemm_epilogue(addend: nil, ld_addend: 0, gelu_out: output, ld_gelu_out: ld)
+    /// Multiplies C by `factor` (rows `ld` apart) element by element: GELU's derivative, kept by the forward pass,
+    /// on the gradient of the activations.
+    static func multiplying(by factor: UnsafePointer<Float>, ld: Int) -> mk_gemm_epilogue {
+        var epilogue = none
+        (epilogue.factor, epilogue.ld_factor) = (factor, ld)
+        return epilogue
+    }
+
+    /// Writes GELU of C to `output` (rows `ld` apart; C itself for GELU in place), and with `slope` GELU's
+    /// derivative at C to it (rows `ldSlope` apart; C itself to keep the slope instead of C).
+    static func gelu(
+        into output: UnsafeMutablePointer<Float>, ld: Int, slope: UnsafeMutablePointer<Float>? = nil, ldSlope: Int = 0
+    ) -> mk_gemm_epilogue {
+        var epilogue = none
+        (epilogue.gelu_out, epilogue.ld_gelu_out) = (output, ld)
+        (epilogue.slope_out, epilogue.ld_slope_out) = (slope, ldSlope)
+        return epilogue
     }
 
     /// The same epilogue for the block of C that starts at row `row`, column `column`.
     func block(row: Int, column: Int) -> mk_gemm_epilogue {
         mk_gemm_epilogue(
             addend: addend.map { $0 + row * ld_addend + column }, ld_addend: ld_addend,
-            gelu_out: gelu_out.map { $0 + row * ld_gelu_out + column }, ld_gelu_out: ld_gelu_out)
+            factor: factor.map { $0 + row * ld_factor + column }, ld_factor: ld_factor,
+            gelu_out: gelu_out.map { $0 + row * ld_gelu_out + column }, ld_gelu_out: ld_gelu_out,
+            slope_out: slope_out.map { $0 + row * ld_slope_out + column }, ld_slope_out: ld_slope_out)
     }
 }
 
