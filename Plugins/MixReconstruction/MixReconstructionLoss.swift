@@ -52,12 +52,10 @@ final class MixReconstructionLoss: Module, ReconstructionLoss {
             reconstruction.rank == 3 && reconstruction.shape[0] == 2 * b,
             "mix-reconstruction: reconstruction must be [2B, L, P] for B = \(b), got \(reconstruction.shape)")
         let t = target(images, patchSize: patchSize)
-        let m = mixing.tensor(height: mixing.height, width: mixing.width)
-        let first = reconstruction.slice(axis: 0, 0..<b)
-        guard dual else { return MixReconstructionLoss.maskedMean(first, t, mask: mixing) }
-        let second = reconstruction.slice(axis: 0, b..<(2 * b))
-        let unmixed = first * m + second.flipped(axis: 0) * (1 - m)
-        return mseLoss(unmixed, t)
+        guard dual else {
+            return MixReconstructionLoss.maskedMean(reconstruction.slice(axis: 0, 0..<b), t, mask: mixing)
+        }
+        return mseLoss(mixing.unmix(reconstruction, height: mixing.height, width: mixing.width), t)
     }
 
     static let descriptor = ComponentDescriptor(

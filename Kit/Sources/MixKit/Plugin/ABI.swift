@@ -71,7 +71,7 @@ public enum PluginABI {
     /// residual connections applied as the GEMMs compute each block. New functions only: 2.3 plugins still load.
     /// 2.13: ``OpsBenchmark/fmaPeak(threads:repetitions:)`` and ``OpsBenchmark/FMAPeak`` (the multiply-add peak
     /// `mixmae bench ops` reports). A new function and type only: 2.3 plugins still load.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 13 }
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 14 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
