@@ -32,7 +32,7 @@
     X(void, mk_attention_softmax_block, (float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups, size_t len), (p, ldp, bias, ldb, groups, len)) \
     X(void, mk_attention_softmax_block_backward, (const float *p, float *g, size_t ld, float *gbias, size_t ldb, size_t len), (p, g, ld, gbias, ldb, len)) \
     X(void, mk_layer_norm, (const float *x, const float *w, const float *b, float *y, float *mean, float *rstd, size_t r0, size_t r1, size_t cols, float eps), (x, w, b, y, mean, rstd, r0, r1, cols, eps)) \
-    X(void, mk_layer_norm_backward, (const float *x, const float *w, const float *mean, const float *rstd, const float *gy, float *gx, float *gw, float *gb, size_t r0, size_t r1, size_t cols), (x, w, mean, rstd, gy, gx, gw, gb, r0, r1, cols)) \
+    X(void, mk_layer_norm_backward, (const float *x, const float *w, const float *mean, const float *rstd, const float *gy, float *gx, int accumulate, float *gw, float *gb, size_t r0, size_t r1, size_t cols), (x, w, mean, rstd, gy, gx, accumulate, gw, gb, r0, r1, cols)) \
     X(void, mk_cross_entropy, (const float *x, const int64_t *labels, int64_t ignore, float *logp, float *loss, size_t r0, size_t r1, size_t cols), (x, labels, ignore, logp, loss, r0, r1, cols)) \
     X(void, mk_cross_entropy_backward, (const float *logp, const int64_t *labels, int64_t ignore, float scale, float *gx, size_t r0, size_t r1, size_t cols), (logp, labels, ignore, scale, gx, r0, r1, cols)) \
     X(void, mk_adamw, (float *p, const float *g, float *m, float *v, size_t n, float lr, float beta1, float beta2, float eps, float weight_decay, float bias_correction1, float bias_correction2), (p, g, m, v, n, lr, beta1, beta2, eps, weight_decay, bias_correction1, bias_correction2)) \

@@ -340,8 +340,8 @@ static void mk_layer_norm(const float *x, const float *w, const float *b, float 
 }
 
 static void mk_layer_norm_backward(const float *x, const float *w, const float *mean, const float *rstd,
-                                      const float *gy, float *gx, float *gw, float *gb, size_t r0, size_t r1,
-                                      size_t cols) {
+                                      const float *gy, float *gx, int accumulate, float *gw, float *gb, size_t r0,
+                                      size_t r1, size_t cols) {
     for (size_t r = r0; r < r1; r++) {
         const float *restrict xr = x + r * cols, *restrict gr = gy + r * cols;
         float mu = mean[r], rs = rstd[r];
@@ -371,8 +371,21 @@ static void mk_layer_norm_backward(const float *x, const float *w, const float *
             }
             s1 /= (float)cols;
             s2 /= (float)cols;
-            if (w) {
+            // With `accumulate`, gx already holds the input's gradient from its other users (a residual
+            // connection's), and this one is added to it as a pass of its own would: the value rounded, then the
+            // sum (two statements, so that the compiler does not fuse them into one multiply-add).
+            if (w && accumulate) {
+                for (size_t j = 0; j < cols; j++) {
+                    float v = rs * (gr[j] * w[j] - s1 - (xr[j] - mu) * rs * s2);
+                    xo[j] += v;
+                }
+            } else if (w) {
                 for (size_t j = 0; j < cols; j++) xo[j] = rs * (gr[j] * w[j] - s1 - (xr[j] - mu) * rs * s2);
+            } else if (accumulate) {
+                for (size_t j = 0; j < cols; j++) {
+                    float v = rs * (gr[j] - s1 - (xr[j] - mu) * rs * s2);
+                    xo[j] += v;
+                }
             } else {
                 for (size_t j = 0; j < cols; j++) xo[j] = rs * (gr[j] - s1 - (xr[j] - mu) * rs * s2);
             }

@@ -248,10 +248,13 @@ extension KernelCase {
                 }
             },
             KernelCase(name: "mk_layer_norm_backward", relativeTolerance: 1e-4) {
-                outputs([rows * cols, rows, rows, rows * cols, cols, cols, rows * cols]) { o in
+                outputs([rows * cols, rows, rows, rows * cols, cols, cols, rows * cols, rows * cols]) { o in
                     mk_layer_norm(x, w, b, o[0], o[1], o[2], 0, rows, cols, 1e-5)
-                    mk_layer_norm_backward(x, w, o[1], o[2], gy, o[3], o[4], o[5], 0, rows, cols)
-                    mk_layer_norm_backward(x, nil, o[1], o[2], gy, o[6], nil, nil, 0, rows, cols)
+                    mk_layer_norm_backward(x, w, o[1], o[2], gy, o[3], 0, o[4], o[5], 0, rows, cols)
+                    mk_layer_norm_backward(x, nil, o[1], o[2], gy, o[6], 0, nil, nil, 0, rows, cols)
+                    // Added to a gradient already there (o[7] starts as x).
+                    o[7].update(from: x, count: rows * cols)
+                    mk_layer_norm_backward(x, w, o[1], o[2], gy, o[7], 1, nil, nil, 0, rows, cols)
                 }
             },
         ]

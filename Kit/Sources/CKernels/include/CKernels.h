@@ -76,9 +76,11 @@ void mk_attention_softmax_block_backward(const float *p, float *g, size_t ld, fl
 // LayerNorm over the last axis for rows [r0, r1). mean/rstd are per row (saved for backward).
 void mk_layer_norm(const float *x, const float *w, const float *b, float *y, float *mean, float *rstd,
                    size_t r0, size_t r1, size_t cols, float eps);
-// Backward for rows [r0, r1): writes gx (if not NULL); adds into gw and gb (if not NULL).
+// Backward for rows [r0, r1): writes gx (if not NULL; adds into it with `accumulate`); adds into gw and gb (if not
+// NULL).
 void mk_layer_norm_backward(const float *x, const float *w, const float *mean, const float *rstd,
-                            const float *gy, float *gx, float *gw, float *gb, size_t r0, size_t r1, size_t cols);
+                            const float *gy, float *gx, int accumulate, float *gw, float *gb, size_t r0, size_t r1,
+                            size_t cols);
 
 // Cross-entropy with integer labels over rows of logits [rows, cols], rows [r0, r1):
 // loss[r] = -log_softmax(x[r])[label[r]] (0 where label == ignore); logp saved.

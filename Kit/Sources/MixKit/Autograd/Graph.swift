@@ -91,9 +91,13 @@ extension Tensor {
 
     private func propagate(_ seed: Tensor) {
         let order = Profiler.measure("autograd.order", .backward) { topologicalOrder() }
-        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
+        let pending = PendingGradients([ObjectIdentifier(self): seed])
+        pending.whileCurrent { propagate(order: order, pending: pending) }
+    }
+
+    private func propagate(order: [Tensor], pending: PendingGradients) {
         for tensor in order.reversed() {
-            guard var g = grads.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
+            guard var g = pending.gradients.removeValue(forKey: ObjectIdentifier(tensor)) else { continue }
             if let node = tensor.gradNode {
                 let inputGrads = Profiler.measure(node.op, .backward) { node.backward(g) }
                 if _slowPath(inputGrads.count != node.inputs.count) {
@@ -108,16 +112,16 @@ extension Tensor {
                         )
                     }
                     let key = ObjectIdentifier(input)
-                    if var existing = grads.removeValue(forKey: key) {
+                    if var existing = pending.gradients.removeValue(forKey: key) {
                         // Into the first gradient's buffer when nothing else holds it, else into a new one.
                         let owned = isHeldOnlyHere(&existing)
-                        grads[key] = Profiler.measure("autograd.accumulate", .backward) {
+                        pending.gradients[key] = Profiler.measure("autograd.accumulate", .backward) {
                             guard owned else { return existing + ig }
                             existing.addInPlace(ig)
                             return existing
                         }
                     } else {
-                        grads[key] = ig
+                        pending.gradients[key] = ig
                     }
                 }
             } else if tensor.requiresGrad {
@@ -155,6 +159,55 @@ extension Tensor {
             }
         }
         return order
+    }
+}
+
+/// The gradients a backward pass has summed so far for the tensors whose own backward has not run yet. An op's
+/// backward may take its input's (``takeForAccumulation(_:)``), add its own gradient into it in the pass that
+/// computes that gradient, and return it, instead of the pass adding the two in one of its own: `layerNorm`
+/// takes the gradient a residual connection passed to its input (in small128's finetuning step, 24 such sums of
+/// 4 MiB and less).
+///
+/// ```swift
+/// let gx = PendingGradients.takeForAccumulation(x) ?? Tensor.zeros(x.shape)   // then gx += this op's gradient
+/// ```
+final class PendingGradients {
+    /// Per tensor (by identity), the gradient summed so far.
+    var gradients: [ObjectIdentifier: Tensor]
+
+    init(_ gradients: [ObjectIdentifier: Tensor]) { self.gradients = gradients }
+
+    /// The pass running on this thread, if any, stored in a pthread key.
+    private static let currentKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    private static var current: PendingGradients? {
+        pthread_getspecific(currentKey).map { Unmanaged<PendingGradients>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Runs `body` with this pass as the thread's current one (restoring the one before: a backward pass may run
+    /// inside another's op).
+    func whileCurrent(_ body: () -> Void) {
+        let outer = pthread_getspecific(Self.currentKey)
+        pthread_setspecific(Self.currentKey, Unmanaged.passUnretained(self).toOpaque())
+        defer { pthread_setspecific(Self.currentKey, outer) }
+        withExtendedLifetime(self) { body() }
+    }
+
+    /// The gradient summed so far for `tensor`, taken out of the current pass, when nothing else holds it: the
+    /// caller adds its own gradient into it and returns it as `tensor`'s. nil outside a backward pass, when there is
+    /// none yet, or when another tensor shares it.
+    static func takeForAccumulation(_ tensor: Tensor) -> Tensor? {
+        let key = ObjectIdentifier(tensor)
+        guard let pass = current, var gradient = pass.gradients.removeValue(forKey: key) else { return nil }
+        guard isHeldOnlyHere(&gradient), gradient.shape == tensor.shape else {
+            pass.gradients[key] = gradient
+            return nil
+        }
+        return gradient
     }
 }
 

@@ -26,7 +26,9 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
             mk_layer_norm(px, w.data, b.data, py, pm, pr, lo, hi, cols, eps)
         }
         return OpResult(y) { g in
-            let gx: Tensor? = x.needsGrad ? Tensor(uninitializedShape: x.shape) : nil
+            // The gradient x has from its other users so far (a residual connection's), added into as it is computed.
+            let earlier = x.needsGrad ? PendingGradients.takeForAccumulation(x) : nil
+            let gx: Tensor? = x.needsGrad ? earlier ?? Tensor(uninitializedShape: x.shape) : nil
             let wantW = weight?.needsGrad ?? false
             let wantB = bias?.needsGrad ?? false
             let chunks = x.count >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, rows) : 1
@@ -40,7 +42,8 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
                     let r0 = rows * c / chunks
                     let r1 = rows * (c + 1) / chunks
                     mk_layer_norm_backward(
-                        x.data, w.data, mean.data, rstd.data, pg, pgx, partW.map { $0.data + c * cols },
+                        x.data, w.data, mean.data, rstd.data, pg, pgx, earlier == nil ? 0 : 1,
+                        partW.map { $0.data + c * cols },
                         partB.map { $0.data + c * cols },
                         r0, r1, cols)
                 }
