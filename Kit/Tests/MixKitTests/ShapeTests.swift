@@ -51,6 +51,11 @@ import Testing
         #expect(x.indexSelect(axis: 1, indices: [2, 0, 2]).scalars == [3, 1, 3, 6, 4, 6])
         #expect(
             Tensor([1, 2, 3]).indexScatterAdd(axis: 0, indices: [1, 1, 3], size: 4).scalars == [0, 3, 0, 3])
+        // A permutation: each slice to its own place.
+        #expect(
+            Tensor(shape: [2, 3, 2], scalars: (0..<12).map(Float.init)).indexScatterAdd(
+                axis: 1, indices: [2, 0, 1], size: 3
+            ).scalars == [2, 3, 4, 5, 0, 1, 8, 9, 10, 11, 6, 7])
         #expect(Tensor([1, 2]).expanded(to: [2, 2]).scalars == [1, 2, 1, 2])
         #expect(x.reshaped([3, -1]).shape == [3, 2])
     }
@@ -65,6 +70,8 @@ import Testing
         check.expect([randn([3, 4], seed: 3)]) { $0[0].flipped(axis: 0) * $0[0] }
         check.expect([randn([5, 2], seed: 3)]) { $0[0].indexSelect(axis: 0, indices: [4, 0, 0, 2]) }
         check.expect([randn([3, 2], seed: 3)]) { $0[0].indexScatterAdd(axis: 0, indices: [1, 1, 0], size: 2) }
+        // A permutation along a middle axis (a window layout's order): its gradient is scattered without zeros.
+        check.expect([randn([2, 4, 3], seed: 4)]) { $0[0].indexSelect(axis: 1, indices: [3, 1, 0, 2]) }
         check.expect([randn([3, 1], seed: 3)]) { $0[0].expanded(to: [2, 3, 4]) }
         check.expect([randn([2, 2], seed: 3)]) { stack([$0[0], $0[0] * 2]) }
     }

@@ -217,9 +217,24 @@ func indexSelectKernel(_ x: Tensor, axis a: Int, indices: [Int]) -> Tensor {
 func indexAddKernel(_ g: Tensor, axis a: Int, indices: [Int], size: Int) -> Tensor {
     var outShape = g.shape
     outShape[a] = size
-    let out = Tensor.zeros(outShape)
     let inner = g.shape[(a + 1)...].reduce(1, *)
     let outer = g.shape[..<a].reduce(1, *)
+    if inner > 1, let permutation = IndexPermutation(indices, size: size) {
+        // A permutation (a window layout's order): each slice lands in its own place, so the copies need neither
+        // zeros first nor one thread.
+        let out = Tensor(uninitializedShape: outShape)
+        let (source, target) = (UnsafePointer(g.data), out.data)
+        permutation.inverse.withUnsafeBufferPointer { from in
+            Parallel.forRanges(outer * size, work: outer * size * inner) { lo, hi in
+                for row in lo..<hi {
+                    let (o, k) = (row / size, row % size)
+                    (target + row * inner).update(from: source + (o * size + from[k]) * inner, count: inner)
+                }
+            }
+        }
+        return out
+    }
+    let out = Tensor.zeros(outShape)
     indices.withUnsafeBufferPointer { index in
         for o in 0..<outer {
             let (source, target) = (UnsafePointer(g.data + o * index.count * inner), out.data + o * size * inner)
@@ -231,6 +246,27 @@ func indexAddKernel(_ g: Tensor, axis a: Int, indices: [Int], size: Int) -> Tens
         }
     }
     return out
+}
+
+/// `indices` when they are a permutation of `0..<size` (each place exactly once), with its inverse: `inverse[p]` is
+/// the position in `indices` of `p`.
+///
+/// ```swift
+/// IndexPermutation([2, 0, 1], size: 3)?.inverse   // [1, 2, 0]
+/// IndexPermutation([0, 0, 1], size: 3)            // nil
+/// ```
+struct IndexPermutation {
+    let inverse: [Int]
+
+    init?(_ indices: [Int], size: Int) {
+        guard indices.count == size else { return nil }
+        var inverse = [Int](repeating: -1, count: size)
+        for (position, index) in indices.enumerated() {
+            guard inverse[index] < 0 else { return nil }
+            inverse[index] = position
+        }
+        self.inverse = inverse
+    }
 }
 
 /// The tensors joined along `axis`; all other dimensions must match.
