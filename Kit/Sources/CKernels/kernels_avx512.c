@@ -166,7 +166,8 @@ static inline __m512 mk_erf_poly16(__m512 a) {
     return _mm512_mul_ps(r, t);
 }
 
-// GELU and its derivative (mk_gelu_slope1's formula) of 16 values, from one exponential and one erf.
+// GELU and its derivative (mk_gelu_erf1's and mk_gelu_slope1's formulas) of 16 values, from one exponential and
+// one erf.
 static inline void mk_gelu_parts16(__m512 v, __m512 *gelu, __m512 *slope) {
     const __m512 sign = _mm512_set1_ps(-0.0f), half = _mm512_set1_ps(0.5f);
     __m512 u = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));

@@ -114,16 +114,20 @@ static void mk_pow_scalar(const float *x, float p, float *y, size_t n) {
     }
 }
 
-// GELU's derivative at v, Φ(v) + v φ(v), from mk_gelu's own erf(v / sqrt 2) (mk_erff's steps): its
-// exp(-v^2 / 2) is also the normal density's, so one exponential serves both. mk_gelu_backward and
-// mk_gelu_with_slope both use it, so a slope kept from the forward pass is bit for bit the one the backward
-// pass would compute.
-static inline float mk_gelu_slope1(float v) {
+// erf(v / sqrt 2) by mk_erff's steps (the same bits as mk_erff(v * 0.7071...)), and in `e` the exponential they
+// use, exp(-v^2 / 2), which is also the normal density's: GELU and its derivative from one exponential.
+static inline float mk_gelu_erf1(float v, float *e) {
     float a = fabsf(v * 0.70710678118654752f);
     float t = 1.0f / (0.3275911f * a + 1.0f);
     float r = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
-    float e = mk_expf(-a * a);
-    float erf = copysignf(1.0f - r * e, v);
+    *e = mk_expf(-a * a);
+    return copysignf(1.0f - r * *e, v);
+}
+
+// GELU's derivative at v, Φ(v) + v φ(v), from mk_gelu_erf1's erf and exponential. mk_gelu_backward and
+// mk_gelu_with_slope both use it, so a slope kept from the forward pass is bit for bit the one the backward
+// pass would compute.
+static inline float mk_gelu_slope1(float v, float erf, float e) {
     float cdf = 0.5f * (1.0f + erf);
     return cdf + v * 0.39894228040143268f * e;
 }
@@ -145,7 +149,10 @@ static void mk_gelu_backward(const float *x, const float *gy, float *gx, size_t 
 #ifdef MK_GELU_BACKWARD_VECTOR
     MK_GELU_BACKWARD_VECTOR(x, gy, gx, n);
 #else
-    for (size_t i = 0; i < n; i++) gx[i] = gy[i] * mk_gelu_slope1(x[i]);
+    for (size_t i = 0; i < n; i++) {
+        float e, erf = mk_gelu_erf1(x[i], &e);
+        gx[i] = gy[i] * mk_gelu_slope1(x[i], erf, e);
+    }
 #endif
 }
 
@@ -157,9 +164,9 @@ static void mk_gelu_with_slope(const float *x, float *y, float *slope, size_t n)
     MK_GELU_WITH_SLOPE_VECTOR(x, y, slope, n);
 #else
     for (size_t i = 0; i < n; i++) {
-        float v = x[i];
-        y[i] = 0.5f * v * (1.0f + mk_erff(v * 0.70710678118654752f));
-        slope[i] = mk_gelu_slope1(v);
+        float v = x[i], e, erf = mk_gelu_erf1(v, &e);
+        y[i] = 0.5f * v * (1.0f + erf);
+        slope[i] = mk_gelu_slope1(v, erf, e);
     }
 #endif
 }
