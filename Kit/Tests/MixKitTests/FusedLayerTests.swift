@@ -54,7 +54,9 @@ import Testing
     }
 
     /// The row-blocked layers above do run in blocks (the profile's GEMM table names them), and a wide one does not.
-    @Test func narrowLayersWithManyRowsRunInRowBlocks() {
+    /// The portable path (MIXMAE_CPU=portable) leaves GEMMs to the BLAS and has no row blocks.
+    @Test(.enabled(if: CPUFeatures.kernelPath != .portable, "the portable path has no row blocks"))
+    func narrowLayersWithManyRowsRunInRowBlocks() {
         func profiledShapes(_ layer: Layer) -> String {
             let x = randn([layer.rows, layer.inFeatures], seed: 41)
             let (w1, w2) = (
