@@ -197,10 +197,10 @@ private func windowAttention(
         let chunks = pairs * d >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, items) : 1
         // Read once, here: grad mode is the calling thread's, and the parts run on other threads too.
         let keepsProbabilities = op.isRecording
-        let work = Tensor(uninitializedShape: [chunks, n * n])
+        let work = CacheLineRows(rows: chunks, columns: n * n, zeroed: false)
         let probs = Tensor(uninitializedShape: [keepsProbabilities ? items * n * n : 0])
         let kernels = HeadProducts(headDim: d, tokens: n, chunks: chunks)
-        let (px, po, pp, pw) = (UnsafePointer(qkv.data), out.data, probs.data, work.data)
+        let (px, po, pp) = (UnsafePointer(qkv.data), out.data, probs.data)
         let pb: UnsafePointer<Float>? = bias.map { UnsafePointer($0.data) }
         let maskStore = mask ?? []
         Parallel.configure()
@@ -214,7 +214,7 @@ private func windowAttention(
                     let (w, h) = (i / heads, i % heads)
                     let windowBias = pb.map { $0 + ((w % biasPositions) * heads + h) * n * n }
                     let windowMask = gptr.map { $0 + (w % maskPeriod) * n }
-                    let p = pw + chunk * n * n
+                    let p = work.row(chunk)
                     let kept = keepsProbabilities ? pp + layout.offset(window: w, head: h) : nil
                     for run in layout.runs[w % layout.period] {
                         let q = px + (w * n + run.start) * c3 + h * d
@@ -229,8 +229,8 @@ private func windowAttention(
                 }
             }
         }
-        // The loops reach `work` only through its pointer.
-        withExtendedLifetime(work) {}
+        // The loops reach `work` only through its pointers.
+        work.withRows {}
         return OpResult(out) { gout in
             let dqkv = Tensor(uninitializedShape: qkv.shape)
             let wantBias = bias?.needsGrad ?? false
@@ -241,11 +241,12 @@ private func windowAttention(
             let byPosition = wantBias && biasPositions > 1
             let units = byPosition ? biasPositions * heads : items
             let chunks = pairs * d >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, units) : 1
-            let scratch = Tensor(uninitializedShape: [chunks, n * n])
-            let biasGrad = wantBias ? Tensor.zeros(byPosition ? bias!.shape : [chunks, heads, n, n]) : nil
+            let scratch = CacheLineRows(rows: chunks, columns: n * n, zeroed: false)
+            let biasGrad = wantBias && byPosition ? Tensor.zeros(bias!.shape) : nil
+            let biasCopies = wantBias && !byPosition ? PartialSums(parts: chunks, columns: heads * n * n) : nil
             // The closure holds `probs` and `qkv` (not only their pointers) so their buffers stay alive.
             let (px, pp) = (UnsafePointer(qkv.data), UnsafePointer(probs.data))
-            let (pg, pdx, ps) = (UnsafePointer(gout.data), dqkv.data, scratch.data)
+            let (pg, pdx) = (UnsafePointer(gout.data), dqkv.data)
             let pbg = biasGrad?.data
             Profiler.countGEMM(m: pairs, n: 1, k: d, batch: 4)
             Parallel.configure()
@@ -282,11 +283,11 @@ private func windowAttention(
             }
             Parallel.forRanges(chunks, work: Int.max) { c0, c1 in
                 for chunk in c0..<c1 {
-                    let dp = ps + chunk * n * n
+                    let dp = scratch.row(chunk)
                     for unit in (units * chunk / chunks)..<(units * (chunk + 1) / chunks) {
                         guard byPosition else {
                             if unit + 1 < units * (chunk + 1) / chunks { prefetch(item: unit + 1) }
-                            let copy = pbg.map { $0 + (chunk * heads + unit % heads) * n * n }
+                            let copy = biasCopies.map { $0.row(chunk) + unit % heads * n * n }
                             backward(item: unit, chunk: chunk, scratch: dp, gradBlock: copy)
                             continue
                         }
@@ -298,9 +299,8 @@ private func windowAttention(
                     }
                 }
             }
-            withExtendedLifetime(scratch) {}
-            let gradBias =
-                byPosition ? biasGrad : biasGrad.map { reduceSumKernel($0, axes: [0]).reshapedView(bias!.shape) }
+            scratch.withRows {}
+            let gradBias = biasGrad ?? biasCopies.map { $0.total().reshapedView(bias!.shape) }
             return [dqkv, gradBias]
         }
     }
@@ -335,19 +335,17 @@ private func prefetchHead(
 /// ```
 struct HeadProducts {
     let headDim: Int
-    /// The transposed B of each chunk (nil when the BLAS runs the products).
-    private let scratch: Tensor?
-    private let scratchPerChunk: Int
+    /// The transposed B of each chunk, on cache lines of its own (nil when the BLAS runs the products).
+    private let scratch: CacheLineRows?
     /// Whether CKernels' products may run (the path may still leave them to the BLAS).
     private var usesKernels: Bool { scratch != nil }
 
     init(headDim: Int, tokens: Int, chunks: Int) {
         self.headDim = headDim
         let width = (tokens + Int(MK_ATTENTION_HEAD_DIM) - 1) / Int(MK_ATTENTION_HEAD_DIM) * Int(MK_ATTENTION_HEAD_DIM)
-        scratchPerChunk = Int(MK_ATTENTION_HEAD_DIM) * width
         scratch =
             headDim == Int(MK_ATTENTION_HEAD_DIM) && GEMMKernels.requested == .mixkit
-            ? Tensor(uninitializedShape: [chunks * scratchPerChunk]) : nil
+            ? CacheLineRows(rows: chunks, columns: Int(MK_ATTENTION_HEAD_DIM) * width, zeroed: false) : nil
     }
 
     /// `s[len, len] = alpha a bᵀ` (rows `len` apart), where `a` and `b` are `[len, headDim]` with rows `lda` and
@@ -357,7 +355,7 @@ struct HeadProducts {
         into s: UnsafeMutablePointer<Float>, scratch chunk: Int
     ) {
         if let scratch,
-            mk_attention_scores(a, lda, b, ldb, len, alpha, s, len, scratch.data + chunk * scratchPerChunk) != 0
+            mk_attention_scores(a, lda, b, ldb, len, alpha, s, len, scratch.row(chunk)) != 0
         {
             return
         }

@@ -289,25 +289,25 @@ struct ColumnSums {
     let rows: Int
     let columns: Int
     let parts: Int
-    private let partial: Tensor
+    private let partial: PartialSums
 
     init(_ source: UnsafePointer<Float>, rows: Int, columns: Int) {
         self.source = source
         self.rows = rows
         self.columns = columns
         parts = Swift.max(1, (rows + Self.rowsPerPart - 1) / Self.rowsPerPart)
-        partial = Tensor.zeros([parts, columns])
+        partial = PartialSums(parts: parts, columns: columns)
     }
 
     /// Adds block `part`'s rows into its row of partial sums.
     func addPart(_ part: Int) {
         let lo = rows * part / parts
         let hi = rows * (part + 1) / parts
-        mk_col_sum_accumulate(source + lo * columns, hi - lo, columns, partial.data + part * columns)
+        mk_col_sum_accumulate(source + lo * columns, hi - lo, columns, partial.row(part))
     }
 
     /// The sums `[columns]`, once every part has run.
     func total() -> Tensor {
-        parts == 1 ? partial.reshapedView([columns]) : reduceSumKernel(partial, axes: [0]).reshapedView([columns])
+        partial.total()
     }
 }

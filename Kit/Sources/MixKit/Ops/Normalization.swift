@@ -33,8 +33,8 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
             let wantB = bias?.needsGrad ?? false
             let chunks = x.count >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, rows) : 1
             // Per-chunk partial sums for the weight and bias gradients, added at the end.
-            let partW = wantW ? Tensor.zeros([chunks, cols]) : nil
-            let partB = wantB ? Tensor.zeros([chunks, cols]) : nil
+            let partW = wantW ? PartialSums(parts: chunks, columns: cols) : nil
+            let partB = wantB ? PartialSums(parts: chunks, columns: cols) : nil
             let pg = g.data
             let pgx = gx?.data
             Parallel.forRanges(chunks, work: Int.max) { c0, c1 in
@@ -43,14 +43,12 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
                     let r1 = rows * (c + 1) / chunks
                     mk_layer_norm_backward(
                         x.data, w.data, mean.data, rstd.data, pg, pgx, earlier == nil ? 0 : 1,
-                        partW.map { $0.data + c * cols },
-                        partB.map { $0.data + c * cols },
+                        partW?.row(c), partB?.row(c),
                         r0, r1, cols)
                 }
             }
             return [
-                gx, partW.map { reduceSumKernel($0, axes: [0]).reshapedView([cols]) },
-                partB.map { reduceSumKernel($0, axes: [0]).reshapedView([cols]) },
+                gx, partW?.total(), partB?.total(),
             ]
         }
     }
@@ -90,19 +88,18 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, 
             let wantB = bias?.needsGrad ?? false
             let chunks = x.count >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, rows) : 1
             // Per-chunk partial sums of the weight and bias gradients, added at the end.
-            let partW = wantW ? Tensor.zeros([chunks, c]) : nil
-            let partB = wantB ? Tensor.zeros([chunks, c]) : nil
+            let partW = wantW ? PartialSums(parts: chunks, columns: c) : nil
+            let partB = wantB ? PartialSums(parts: chunks, columns: c) : nil
             Parallel.forRanges(chunks, work: Int.max) { c0, c1 in
                 for chunk in c0..<c1 {
                     mk_group_norm_backward(
-                        x.data, pw, mean.data, rstd.data, g.data, gx?.data, partW.map { $0.data + chunk * c },
-                        partB.map { $0.data + chunk * c }, rows * chunk / chunks, rows * (chunk + 1) / chunks, groups,
+                        x.data, pw, mean.data, rstd.data, g.data, gx?.data, partW?.row(chunk), partB?.row(chunk),
+                        rows * chunk / chunks, rows * (chunk + 1) / chunks, groups,
                         perGroup, positions)
                 }
             }
             return [
-                gx, partW.map { reduceSumKernel($0, axes: [0]).reshapedView([c]) },
-                partB.map { reduceSumKernel($0, axes: [0]).reshapedView([c]) },
+                gx, partW?.total(), partB?.total(),
             ]
         }
     }

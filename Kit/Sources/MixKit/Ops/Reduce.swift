@@ -55,19 +55,18 @@ func reduceSumKernel(_ x: Tensor, axes: [Int]) -> Tensor {
     } else {
         // Few outer slices: split the reduced rows and add the partial sums.
         let chunks = x.count >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, reduce) : 1
-        let partial = Tensor.zeros([chunks, outer, inner])
-        let pp = partial.data
+        let partial = PartialSums(parts: chunks, columns: outer * inner)
         Parallel.forRanges(chunks, work: x.count) { lo, hi in
             for c in lo..<hi {
                 let r0 = reduce * c / chunks
                 let r1 = reduce * (c + 1) / chunks
                 for o in 0..<outer {
                     mk_col_sum_accumulate(
-                        px + (o * reduce + r0) * inner, r1 - r0, inner, pp + (c * outer + o) * inner)
+                        px + (o * reduce + r0) * inner, r1 - r0, inner, partial.row(c) + o * inner)
                 }
             }
         }
-        for c in 0..<chunks { mk_accumulate(pp + c * outer * inner, 1, po, outer * inner) }
+        for c in 0..<chunks { mk_accumulate(partial.row(c), 1, po, outer * inner) }
     }
     return out
 }

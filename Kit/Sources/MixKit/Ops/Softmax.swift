@@ -98,17 +98,17 @@ public func attentionSoftmax(_ scores: Tensor, bias: Tensor?, groups: [UInt8]?, 
             let gs = Tensor(uninitializedShape: scores.shape)
             let wantBias = bias?.needsGrad ?? false
             let chunks = scores.count >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, g) : 1
-            let partial = wantBias ? Tensor.zeros([chunks, h, n, n]) : nil
+            let partial = wantBias ? PartialSums(parts: chunks, columns: h * n * n) : nil
             let pgo = gout.data
             let pgs = gs.data
             Parallel.forRanges(chunks, work: Int.max) { c0, c1 in
                 for c in c0..<c1 {
                     mk_attention_softmax_backward(
-                        pp, pgo, pgs, partial.map { $0.data + c * h * n * n }, g * c / chunks, g * (c + 1) / chunks, h,
+                        pp, pgo, pgs, partial?.row(c), g * c / chunks, g * (c + 1) / chunks, h,
                         n)
                 }
             }
-            return [gs, partial.map { reduceSumKernel($0, axes: [0]).reshapedView([h, n, n]) }]
+            return [gs, partial.map { $0.total().reshapedView([h, n, n]) }]
         }
     }
 }
