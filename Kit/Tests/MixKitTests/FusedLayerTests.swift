@@ -54,8 +54,8 @@ import Testing
     }
 
     /// The row-blocked layers above do run in blocks (the profile's GEMM table names them), and a wide one does not.
-    /// The portable path (MIXMAE_CPU=portable) leaves GEMMs to the BLAS and has no row blocks.
-    @Test(.enabled(if: CPUFeatures.kernelPath != .portable, "the portable path has no row blocks"))
+    /// Where OpenBLAS multiplies (MIXMAE_CPU=portable or MIXMAE_GEMM=openblas) there are no row blocks.
+    @Test(.enabled(if: GEMMKernels.active == .mixkit, "row blocks run on MixKit's GEMM only"))
     func narrowLayersWithManyRowsRunInRowBlocks() {
         func profiledShapes(_ layer: Layer) -> String {
             let x = randn([layer.rows, layer.inFeatures], seed: 41)

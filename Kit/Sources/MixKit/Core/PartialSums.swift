@@ -1,5 +1,3 @@
-import CKernels
-
 /// Rows that different threads write at the same time, each on cache lines of its own.
 ///
 /// The rows of a plain `[rows, columns]` tensor share a cache line where one ends and the next begins (unless
@@ -12,6 +10,7 @@ import CKernels
 /// ```swift
 /// let scratch = CacheLineRows(rows: Parallel.threadCount, columns: 64 * 64, zeroed: false)
 /// Parallel.forEachPart(Parallel.threadCount) { part in useScratch(scratch.row(part)) }
+/// scratch.withRows {}   // the rows live until the loop above is done
 /// ```
 struct CacheLineRows {
     /// Floats per cache line.
@@ -36,8 +35,9 @@ struct CacheLineRows {
         base = storage.data + (lineBytes - misalignment) % lineBytes / MemoryLayout<Float>.stride
     }
 
-    /// Row `index`'s `columns` floats, on cache lines no other row touches.
-    func row(_ index: Int) -> UnsafeMutablePointer<Float> { withExtendedLifetime(storage) { base + index * stride } }
+    /// Row `index`'s `columns` floats, on cache lines no other row touches. The pointer is valid while this value
+    /// is alive: a loop that reaches the rows only through it ends with ``withRows(_:)``.
+    func row(_ index: Int) -> UnsafeMutablePointer<Float> { base + index * stride }
 
     /// Keeps the rows alive until `body` returns (for loops that reach them only through ``row(_:)``'s pointers).
     func withRows<T>(_ body: () throws -> T) rethrows -> T { try withExtendedLifetime(storage, body) }
@@ -60,11 +60,15 @@ struct PartialSums {
     var parts: Int { rows.rows }
     var columns: Int { rows.columns }
 
-    /// Row `part`'s `columns` floats, on cache lines no other row touches.
+    /// Row `part`'s `columns` floats, on cache lines no other row touches (valid while this value is alive; see
+    /// ``withRows(_:)``).
     func row(_ part: Int) -> UnsafeMutablePointer<Float> { rows.row(part) }
 
-    /// The sum of the rows, `[columns]`, with the bits ``reduceSumKernel(_:axes:)`` gives over axis 0 of the rows
-    /// side by side.
+    /// Keeps the rows alive until `body` returns (for loops that reach them only through ``row(_:)``'s pointers).
+    func withRows<T>(_ body: () throws -> T) rethrows -> T { try rows.withRows(body) }
+
+    /// The sum of the rows, `[columns]`: with more than one row, the bits ``reduceSumKernel(_:axes:)`` gives over
+    /// axis 0 of the rows side by side; one row is returned as it is.
     func total() -> Tensor {
         let packed = Tensor(uninitializedShape: [parts, columns])
         rows.withRows {

@@ -66,7 +66,9 @@ func reduceSumKernel(_ x: Tensor, axes: [Int]) -> Tensor {
                 }
             }
         }
-        for c in 0..<chunks { mk_accumulate(partial.row(c), 1, po, outer * inner) }
+        partial.withRows {
+            for c in 0..<chunks { mk_accumulate(partial.row(c), 1, po, outer * inner) }
+        }
     }
     return out
 }
