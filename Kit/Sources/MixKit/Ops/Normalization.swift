@@ -43,13 +43,10 @@ public func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 
                     let r1 = rows * (c + 1) / chunks
                     mk_layer_norm_backward(
                         x.data, w.data, mean.data, rstd.data, pg, pgx, earlier == nil ? 0 : 1,
-                        partW?.row(c), partB?.row(c),
-                        r0, r1, cols)
+                        partW?.row(c), partB?.row(c), r0, r1, cols)
                 }
             }
-            return [
-                gx, partW?.total(), partB?.total(),
-            ]
+            return [gx, partW?.total(), partB?.total()]
         }
     }
 }
@@ -94,13 +91,10 @@ public func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, 
                 for chunk in c0..<c1 {
                     mk_group_norm_backward(
                         x.data, pw, mean.data, rstd.data, g.data, gx?.data, partW?.row(chunk), partB?.row(chunk),
-                        rows * chunk / chunks, rows * (chunk + 1) / chunks, groups,
-                        perGroup, positions)
+                        rows * chunk / chunks, rows * (chunk + 1) / chunks, groups, perGroup, positions)
                 }
             }
-            return [
-                gx, partW?.total(), partB?.total(),
-            ]
+            return [gx, partW?.total(), partB?.total()]
         }
     }
 }

@@ -104,8 +104,7 @@ public func attentionSoftmax(_ scores: Tensor, bias: Tensor?, groups: [UInt8]?, 
             Parallel.forRanges(chunks, work: Int.max) { c0, c1 in
                 for c in c0..<c1 {
                     mk_attention_softmax_backward(
-                        pp, pgo, pgs, partial?.row(c), g * c / chunks, g * (c + 1) / chunks, h,
-                        n)
+                        pp, pgo, pgs, partial?.row(c), g * c / chunks, g * (c + 1) / chunks, h, n)
                 }
             }
             return [gs, partial.map { $0.total().reshapedView([h, n, n]) }]
