@@ -4,7 +4,8 @@ import MixKit
 import MixmaeSupport
 
 /// `mixmae bench ops`: the machine's multiply-add peak, GFLOP/s of `matmul` at the models' GEMM shapes next to
-/// raw `cblas_sgemm` (and as a share of that peak), and the time and bandwidth of layer norm, softmax and GELU.
+/// raw `cblas_sgemm` (and as a share of that peak), fc1's GEMM warm, cold and with its GELU epilogue, and the
+/// time and bandwidth of layer norm, softmax and GELU.
 ///
 /// ```
 /// mixmae bench ops
@@ -22,7 +23,11 @@ struct BenchOpsCommand: ParsableCommand {
             threads); cblas_sgemm is called directly \
             with OpenBLAS on the same number of threads, one call per batch item. Kernel bandwidth \
             counts the bytes each kernel must read and write (forward: x and y; backward: the \
-            saved tensor, dy and dx); 'scale' is a plain read-and-write pass for reference. \
+            saved tensor, dy and dx); 'scale' is a plain read-and-write pass for reference. The step \
+            table times a linear's forward GEMM as a training step runs it: warm (operands in cache), with \
+            GELU and its slope written as each block completes (an MLP's fc1), and cold (every cache \
+            written over first, as a step meets a layer's weights after the optimizer); 'backward' is \
+            the layer's input and weight gradients computed at the same time, warm and cold. \
             Other processes on the machine lower every number: check the load first.
             """
     )
@@ -70,6 +75,25 @@ struct BenchOpsCommand: ParsableCommand {
                         + pad(String(format: "%.2f", r.matmulGFLOPS / r.sgemmGFLOPS), 7, right: true))
             }
         }
+        let stepWidths = [26, 20, 8, 8, 8, 13, 10, 8]
+        if !output.json {
+            print("")
+            print("GEMM as a training step meets it (a linear's x Wᵀ + bias; GFLOP/s of the best single call):")
+            let header = ["GEMM", "M x N x K", "warm", "+ GELU", "cold", "cold + GELU", "backward", "cold"]
+            print(line(header, widths: stepWidths))
+        }
+        var stepGEMMs: [OpsBenchmark.StepGEMMResult] = []
+        for shape in OpsBenchmark.stepShapes {
+            let r = OpsBenchmark.stepGEMM(shape, repetitions: repetitions)
+            stepGEMMs.append(r)
+            if !output.json {
+                let rates = [
+                    r.warmGFLOPS, r.geluGFLOPS, r.coldGFLOPS, r.coldGELUGFLOPS, r.backwardWarmGFLOPS,
+                    r.backwardColdGFLOPS,
+                ].map { String(format: "%.1f", $0) }
+                print(line([shape.name, "\(shape.m) x \(shape.n) x \(shape.k)"] + rates, widths: stepWidths))
+            }
+        }
         let kernels = OpsBenchmark.kernels(rows: rows, cols: 256, repetitions: repetitions)
         if output.json {
             let object: [String: Any] = [
@@ -86,6 +110,14 @@ struct BenchOpsCommand: ParsableCommand {
                         "name": r.shape.name, "batch": r.shape.batch, "m": r.shape.m, "n": r.shape.n,
                         "k": r.shape.k, "matmul_gflops": r.matmulGFLOPS, "sgemm_gflops": r.sgemmGFLOPS,
                         "matmul_share_of_peak": r.matmulGFLOPS / peak.allThreadsGFLOPS,
+                    ] as [String: Any]
+                },
+                "step_gemm": stepGEMMs.map { r in
+                    [
+                        "name": r.shape.name, "m": r.shape.m, "n": r.shape.n, "k": r.shape.k,
+                        "warm_gflops": r.warmGFLOPS, "gelu_gflops": r.geluGFLOPS, "cold_gflops": r.coldGFLOPS,
+                        "cold_gelu_gflops": r.coldGELUGFLOPS, "backward_warm_gflops": r.backwardWarmGFLOPS,
+                        "backward_cold_gflops": r.backwardColdGFLOPS,
                     ] as [String: Any]
                 },
                 "kernels": kernels.map { k in
@@ -113,6 +145,11 @@ struct BenchOpsCommand: ParsableCommand {
                     + pad(String(format: "%.2f", k.backwardSeconds * 1e3), 13, right: true)
                     + pad(String(format: "%.1f", k.backwardGBps), 8, right: true))
         }
+    }
+
+    /// `cells` padded to `widths`, the first on the right (left-aligned), the others on the left.
+    private func line(_ cells: [String], widths: [Int]) -> String {
+        zip(cells, widths).enumerated().map { index, cell in pad(cell.0, cell.1, right: index > 0) }.joined()
     }
 
     private func pad(_ s: String, _ width: Int, right: Bool = false) -> String {

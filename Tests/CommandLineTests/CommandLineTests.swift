@@ -218,6 +218,19 @@ import Testing
                 let share = try #require(gemm["matmul_share_of_peak"] as? Double)
                 #expect(Swift.abs(share * allThreads - rate) <= 1e-9 * rate, "\(gemm)")
             }
+            let stepGEMMs = try #require(report["step_gemm"] as? [[String: Any]], "\(report)")
+            #expect(
+                stepGEMMs.map { $0["name"] as? String }
+                    == ["small128 s0 fc1 (x Wᵀ)", "small128 s2 fc1 (x Wᵀ)", "tiny224 s2 fc1 (x Wᵀ)"], "\(stepGEMMs)")
+            for gemm in stepGEMMs {
+                let keys = [
+                    "warm_gflops", "gelu_gflops", "cold_gflops", "cold_gelu_gflops", "backward_warm_gflops",
+                    "backward_cold_gflops",
+                ]
+                for key in keys {
+                    #expect((gemm[key] as? Double ?? 0) > 0, "\(key): \(gemm)")
+                }
+            }
         }
     }
 

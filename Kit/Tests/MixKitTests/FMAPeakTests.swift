@@ -27,6 +27,22 @@ import Testing
         }
     }
 
+    /// `mixmae bench ops`'s step table: a linear's GEMM warm, cold and with fc1's GELU epilogue, on every path
+    /// (the portable one multiplies with OpenBLAS and applies the epilogue after).
+    @Test func timesALinearsGEMMAsAStepMeetsIt() throws {
+        let shape = OpsBenchmark.GEMMShape(name: "test fc1", m: 600, n: 96, k: 32, transposeB: true)
+        for path in CPUFeatures.supportedPaths {
+            let r = try CPUFeatures.withThreadKernelPath(path) { OpsBenchmark.stepGEMM(shape, repetitions: 1) }
+            #expect(r.shape.name == "test fc1")
+            let rates = [
+                r.warmGFLOPS, r.geluGFLOPS, r.coldGFLOPS, r.coldGELUGFLOPS, r.backwardWarmGFLOPS, r.backwardColdGFLOPS,
+            ]
+            for rate in rates {
+                #expect(rate.isFinite && rate > 0, "\(path): \(r)")
+            }
+        }
+    }
+
     @Test func measuresOneThreadAndAllThreads() {
         let peak = OpsBenchmark.fmaPeak(threads: 2, repetitions: 1)
         #expect(peak.threads == 2)

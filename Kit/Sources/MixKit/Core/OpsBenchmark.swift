@@ -89,6 +89,103 @@ public enum OpsBenchmark {
         return GEMMResult(shape: shape, matmulGFLOPS: work / matmulSeconds, sgemmGFLOPS: work / sgemmSeconds)
     }
 
+    /// One linear layer's forward GEMM (`x Wᵀ + bias`) timed under the conditions a training step puts it in,
+    /// against the GEMM table's (operands in cache from the call before, nothing after the product). The gaps
+    /// are what a step's GEMMs lose to their surroundings rather than to the kernel.
+    public struct StepGEMMResult: Sendable {
+        public var shape: GEMMShape
+        /// Operands in cache, nothing after the product.
+        public var warmGFLOPS: Double
+        /// GELU into a second output and its slope over C, applied as each block of C completes: a recorded
+        /// MLP's fc1.
+        public var geluGFLOPS: Double
+        /// Operands and C evicted from every cache before each call (``evictionBytes`` written first), as a step
+        /// meets a layer's weights after the optimizer and an activation made many ops before.
+        public var coldGFLOPS: Double
+        /// GELU's epilogue with operands from memory: fc1 as a training step runs it.
+        public var coldGELUGFLOPS: Double
+        /// The layer's backward pair, its input gradient `dY W` and weight gradient `dYᵀ x` at the same time on the
+        /// compute threads (as a step runs them), operands in cache.
+        public var backwardWarmGFLOPS: Double
+        /// The backward pair with every cache written over first.
+        public var backwardColdGFLOPS: Double
+    }
+
+    /// The step conditions' shapes: fc1 of small128's first and third stages (reduction 64 and 256) and of
+    /// tiny224's third.
+    public static let stepShapes: [GEMMShape] = [
+        GEMMShape(name: "small128 s0 fc1 (x Wᵀ)", m: 16384, n: 256, k: 64, transposeB: true),
+        GEMMShape(name: "small128 s2 fc1 (x Wᵀ)", m: 1024, n: 1024, k: 256, transposeB: true),
+        GEMMShape(name: "tiny224 s2 fc1 (x Wᵀ)", m: 1568, n: 1536, k: 384, transposeB: true),
+    ]
+
+    /// Bytes written to evict the operands before a cold call: several times the last-level cache that the cores
+    /// of one x86 chiplet or socket share today.
+    public static let evictionBytes = 256 << 20
+
+    /// Times `shape` (a linear's `x Wᵀ + bias`, batch 1) warm and cold, with and without fc1's GELU epilogue, and
+    /// its backward pair warm and cold, each the best of `repetitions` single calls after a warm-up call. The eviction runs on the compute
+    /// threads, so they are awake when the product starts, as in a step.
+    ///
+    /// ```swift
+    /// let r = OpsBenchmark.stepGEMM(OpsBenchmark.stepShapes[1])
+    /// print(r.warmGFLOPS, r.coldGELUGFLOPS)
+    /// ```
+    public static func stepGEMM(_ shape: GEMMShape, repetitions: Int = 5) -> StepGEMMResult {
+        precondition(
+            shape.batch == 1 && shape.transposeB && shape.sharedB,
+            "OpsBenchmark.stepGEMM: \(shape.name) is not a linear layer's x Wᵀ (batch 1, B transposed and shared)")
+        var rng = RandomGenerator(seed: 3)
+        let x = Tensor.randomNormal([shape.m, shape.k], using: &rng)
+        let weight = Tensor.randomNormal([shape.n, shape.k], using: &rng)
+        let bias = Tensor.randomNormal([shape.n], using: &rng)
+        let output = Tensor(uninitializedShape: [shape.m, shape.n])
+        let activation = Tensor(uninitializedShape: [shape.m, shape.n])
+        let outputGradient = Tensor.randomNormal([shape.m, shape.n], using: &rng)
+        let inputGradient = Tensor(uninitializedShape: [shape.m, shape.k])
+        let weightGradient = Tensor(uninitializedShape: [shape.n, shape.k])
+        let eviction = Tensor.zeros([evictionBytes / MemoryLayout<Float>.size])
+        func evict() {
+            let p = eviction.data
+            Parallel.forRanges(eviction.count, work: eviction.count) { lo, hi in
+                for i in lo..<hi { p[i] += 1 }
+            }
+        }
+        func product(gelu: Bool) -> () -> Void {
+            let epilogue: mk_gemm_epilogue? =
+                gelu ? .gelu(into: activation.data, ld: shape.n, slope: output.data, ldSlope: shape.n) : nil
+            return {
+                GEMMProduct(
+                    x.data, weight.data, output.data, m: shape.m, n: shape.n, k: shape.k, transposeA: false,
+                    transposeB: true, bias: bias.data, epilogue: epilogue
+                ).run()
+            }
+        }
+        func backward() {
+            gemmConcurrently([
+                GEMMProduct(
+                    outputGradient.data, weight.data, inputGradient.data, m: shape.m, n: shape.k, k: shape.n,
+                    transposeA: false, transposeB: false),
+                GEMMProduct(
+                    outputGradient.data, x.data, weightGradient.data, m: shape.n, n: shape.k, k: shape.m,
+                    transposeA: true, transposeB: false),
+            ])
+        }
+        Parallel.configure()
+        let rate = { (seconds: Double, products: Double) in products * shape.flops / seconds * 1e-9 }
+        let tensors = (x, weight, bias, output, activation, eviction, outputGradient, inputGradient, weightGradient)
+        return withExtendedLifetime(tensors) {
+            StepGEMMResult(
+                shape: shape,
+                warmGFLOPS: rate(bestCallTime(repetitions: repetitions, product(gelu: false)), 1),
+                geluGFLOPS: rate(bestCallTime(repetitions: repetitions, product(gelu: true)), 1),
+                coldGFLOPS: rate(bestCallTime(repetitions: repetitions, before: evict, product(gelu: false)), 1),
+                coldGELUGFLOPS: rate(bestCallTime(repetitions: repetitions, before: evict, product(gelu: true)), 1),
+                backwardWarmGFLOPS: rate(bestCallTime(repetitions: repetitions, backward), 2),
+                backwardColdGFLOPS: rate(bestCallTime(repetitions: repetitions, before: evict, backward), 2))
+        }
+    }
+
     /// The machine's multiply-add peak on the active kernel path (``CPUFeatures/kernelPath``): chains of fused
     /// multiply-adds with nothing else in the loop, on one thread and then on `threads` threads at once (the
     /// compute pool's, one chain set each). A GEMM's GFLOP/s over ``allThreadsGFLOPS`` is the share of the cores'
@@ -184,6 +281,21 @@ public enum OpsBenchmark {
                     backwardGBps: backwardBytes * n / backward * 1e-9))
         }
         return results
+    }
+
+    /// The best wall time of `body` over `repetitions` calls after a warm-up call, `before` run (untimed) ahead of
+    /// each.
+    static func bestCallTime(repetitions: Int, before: () -> Void = {}, _ body: () -> Void) -> Double {
+        before()
+        body()
+        var best = Double.infinity
+        for _ in 0..<max(1, repetitions) {
+            before()
+            let t0 = Profiler.now()
+            body()
+            best = min(best, Double(Profiler.now() - t0) * 1e-9)
+        }
+        return best
     }
 
     /// The best wall time of `body` over `repetitions` runs after one warm-up run.
