@@ -124,8 +124,8 @@ public enum OpsBenchmark {
     public static let evictionBytes = 256 << 20
 
     /// Times `shape` (a linear's `x Wᵀ + bias`, batch 1) warm and cold, with and without fc1's GELU epilogue, and
-    /// its backward pair warm and cold, each the best of `repetitions` single calls after a warm-up call. The eviction runs on the compute
-    /// threads, so they are awake when the product starts, as in a step.
+    /// its backward pair warm and cold, each the best of `repetitions` single calls after a warm-up call. The
+    /// eviction runs on the compute threads, so they are awake when the product starts, as in a step.
     ///
     /// ```swift
     /// let r = OpsBenchmark.stepGEMM(OpsBenchmark.stepShapes[1])
@@ -177,12 +177,12 @@ public enum OpsBenchmark {
         return withExtendedLifetime(tensors) {
             StepGEMMResult(
                 shape: shape,
-                warmGFLOPS: rate(bestCallTime(repetitions: repetitions, product(gelu: false)), 1),
-                geluGFLOPS: rate(bestCallTime(repetitions: repetitions, product(gelu: true)), 1),
-                coldGFLOPS: rate(bestCallTime(repetitions: repetitions, before: evict, product(gelu: false)), 1),
-                coldGELUGFLOPS: rate(bestCallTime(repetitions: repetitions, before: evict, product(gelu: true)), 1),
-                backwardWarmGFLOPS: rate(bestCallTime(repetitions: repetitions, backward), 2),
-                backwardColdGFLOPS: rate(bestCallTime(repetitions: repetitions, before: evict, backward), 2))
+                warmGFLOPS: rate(bestTime(repetitions: repetitions, product(gelu: false)), 1),
+                geluGFLOPS: rate(bestTime(repetitions: repetitions, product(gelu: true)), 1),
+                coldGFLOPS: rate(bestTime(repetitions: repetitions, before: evict, product(gelu: false)), 1),
+                coldGELUGFLOPS: rate(bestTime(repetitions: repetitions, before: evict, product(gelu: true)), 1),
+                backwardWarmGFLOPS: rate(bestTime(repetitions: repetitions, backward), 2),
+                backwardColdGFLOPS: rate(bestTime(repetitions: repetitions, before: evict, backward), 2))
         }
     }
 
@@ -283,26 +283,14 @@ public enum OpsBenchmark {
         return results
     }
 
-    /// The best wall time of `body` over `repetitions` calls after a warm-up call, `before` run (untimed) ahead of
+    /// The best wall time of `body` over `repetitions` runs after one warm-up run, `before` run (untimed) ahead of
     /// each.
-    static func bestCallTime(repetitions: Int, before: () -> Void = {}, _ body: () -> Void) -> Double {
+    static func bestTime(repetitions: Int, before: () -> Void = {}, _ body: () -> Void) -> Double {
         before()
         body()
         var best = Double.infinity
         for _ in 0..<max(1, repetitions) {
             before()
-            let t0 = Profiler.now()
-            body()
-            best = min(best, Double(Profiler.now() - t0) * 1e-9)
-        }
-        return best
-    }
-
-    /// The best wall time of `body` over `repetitions` runs after one warm-up run.
-    static func bestTime(repetitions: Int, _ body: () -> Void) -> Double {
-        body()
-        var best = Double.infinity
-        for _ in 0..<max(1, repetitions) {
             let t0 = Profiler.now()
             body()
             best = min(best, Double(Profiler.now() - t0) * 1e-9)
