@@ -46,6 +46,7 @@ struct BenchOpsCommand: ParsableCommand {
     }
 
     func run() throws {
+        let gemmWidths = [26, 6, 20, 16, 9, 15, 7]
         let load = MachineLoad.oneMinuteAverage()
         let peak = OpsBenchmark.fmaPeak(repetitions: repetitions)
         if !output.json {
@@ -56,23 +57,21 @@ struct BenchOpsCommand: ParsableCommand {
             let rates = String(format: "%.1f GFLOP/s on one thread, %.1f", peak.oneThreadGFLOPS, peak.allThreadsGFLOPS)
             print("FMA peak (\(CPUFeatures.kernelPath.rawValue)): \(rates) on \(peak.threads) threads at once")
             print("")
-            print(
-                pad("GEMM", 26) + pad("batch", 6, right: true) + pad("M x N x K", 20, right: true)
-                    + pad("matmul GFLOP/s", 16, right: true) + pad("of peak", 9, right: true)
-                    + pad("sgemm GFLOP/s", 15, right: true) + pad("ratio", 7, right: true))
+            let header = ["GEMM", "batch", "M x N x K", "matmul GFLOP/s", "of peak", "sgemm GFLOP/s", "ratio"]
+            print(line(header, widths: gemmWidths))
         }
         var gemms: [OpsBenchmark.GEMMResult] = []
         for shape in OpsBenchmark.standardShapes {
             let r = OpsBenchmark.gemm(shape, repetitions: repetitions)
             gemms.append(r)
             if !output.json {
-                print(
-                    pad(shape.name, 26) + pad("\(shape.batch)", 6, right: true)
-                        + pad("\(shape.m) x \(shape.n) x \(shape.k)", 20, right: true)
-                        + pad(String(format: "%.1f", r.matmulGFLOPS), 16, right: true)
-                        + pad(String(format: "%.0f%%", 100 * r.matmulGFLOPS / peak.allThreadsGFLOPS), 9, right: true)
-                        + pad(String(format: "%.1f", r.sgemmGFLOPS), 15, right: true)
-                        + pad(String(format: "%.2f", r.matmulGFLOPS / r.sgemmGFLOPS), 7, right: true))
+                let cells = [
+                    shape.name, "\(shape.batch)", "\(shape.m) x \(shape.n) x \(shape.k)",
+                    String(format: "%.1f", r.matmulGFLOPS),
+                    String(format: "%.0f%%", 100 * r.matmulGFLOPS / peak.allThreadsGFLOPS),
+                    String(format: "%.1f", r.sgemmGFLOPS), String(format: "%.2f", r.matmulGFLOPS / r.sgemmGFLOPS),
+                ]
+                print(line(cells, widths: gemmWidths))
             }
         }
         let stepWidths = [26, 20, 8, 8, 8, 13, 10, 8]
@@ -135,15 +134,14 @@ struct BenchOpsCommand: ParsableCommand {
         print("")
         print(
             "kernels over a [\(rows), 256] float tensor (\(String(format: "%.0f", Double(rows * 256 * 4) / 1e6)) MB):")
-        print(
-            pad("kernel", 14) + pad("forward ms", 12, right: true) + pad("GB/s", 8, right: true)
-                + pad("backward ms", 13, right: true) + pad("GB/s", 8, right: true))
+        let kernelWidths = [14, 12, 8, 13, 8]
+        print(line(["kernel", "forward ms", "GB/s", "backward ms", "GB/s"], widths: kernelWidths))
         for k in kernels {
-            print(
-                pad(k.name, 14) + pad(String(format: "%.2f", k.forwardSeconds * 1e3), 12, right: true)
-                    + pad(String(format: "%.1f", k.forwardGBps), 8, right: true)
-                    + pad(String(format: "%.2f", k.backwardSeconds * 1e3), 13, right: true)
-                    + pad(String(format: "%.1f", k.backwardGBps), 8, right: true))
+            let cells = [
+                k.name, String(format: "%.2f", k.forwardSeconds * 1e3), String(format: "%.1f", k.forwardGBps),
+                String(format: "%.2f", k.backwardSeconds * 1e3), String(format: "%.1f", k.backwardGBps),
+            ]
+            print(line(cells, widths: kernelWidths))
         }
     }
 

@@ -3,7 +3,7 @@ import MixKit
 import Testing
 
 /// The multiply-add peak `mixmae bench ops` reports: the kernel must run and count exactly the multiply-adds of
-/// its path's vectors, and the benchmark must turn them into rates.
+/// its path's vectors, and the benchmark must turn them into rates; and the rates of its step table.
 @Suite struct FMAPeakTests {
     /// Floats per chain on each path: one AVX-512 or AVX2 vector, four floats on the portable path.
     private func lanes(_ path: CPUFeatures.KernelPath) -> Double {

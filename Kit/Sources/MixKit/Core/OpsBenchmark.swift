@@ -89,9 +89,9 @@ public enum OpsBenchmark {
         return GEMMResult(shape: shape, matmulGFLOPS: work / matmulSeconds, sgemmGFLOPS: work / sgemmSeconds)
     }
 
-    /// One linear layer's forward GEMM (`x Wᵀ + bias`) timed under the conditions a training step puts it in,
-    /// against the GEMM table's (operands in cache from the call before, nothing after the product). The gaps
-    /// are what a step's GEMMs lose to their surroundings rather than to the kernel.
+    /// One linear layer's GEMMs (the forward `x Wᵀ + bias` and the backward pair) timed under the conditions a
+    /// training step puts them in, against the GEMM table's (operands in cache from the call before, nothing after
+    /// the product). The gaps are what a step's GEMMs lose to their surroundings rather than to the kernel.
     public struct StepGEMMResult: Sendable {
         public var shape: GEMMShape
         /// Operands in cache, nothing after the product.
@@ -148,7 +148,7 @@ public enum OpsBenchmark {
         func evict() {
             let p = eviction.data
             Parallel.forRanges(eviction.count, work: eviction.count) { lo, hi in
-                for i in lo..<hi { p[i] += 1 }
+                mk_affine(p + lo, 1, 1, p + lo, hi - lo)
             }
         }
         func product(gelu: Bool) -> () -> Void {
