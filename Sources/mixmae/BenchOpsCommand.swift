@@ -4,8 +4,8 @@ import MixKit
 import MixmaeSupport
 
 /// `mixmae bench ops`: the machine's multiply-add peak, GFLOP/s of `matmul` at the models' GEMM shapes next to
-/// raw `cblas_sgemm` (and as a share of that peak), fc1's GEMM warm, cold and with its GELU epilogue, and the
-/// time and bandwidth of layer norm, softmax and GELU.
+/// raw `cblas_sgemm` (and as a share of that peak), fc1's GEMM warm, cold and with its GELU epilogue, window
+/// attention forward and backward, and the time and bandwidth of layer norm, softmax and GELU.
 ///
 /// ```
 /// mixmae bench ops
@@ -27,7 +27,10 @@ struct BenchOpsCommand: ParsableCommand {
             table times a linear's forward GEMM as a training step runs it: warm (operands in cache), with \
             GELU and its slope written as each block completes (an MLP's fc1), and cold (every cache \
             written over first, as a step meets a layer's weights after the optimizer); 'backward' is \
-            the layer's input and weight gradients computed at the same time, warm and cold. \
+            the layer's input and weight gradients computed at the same time, warm and cold. The \
+            attention table runs the attention op on the models' window shapes (forward keeping the \
+            probabilities, as training does; backward is the op's own kernel); its GFLOP/s count the \
+            per-head products only, so softmax and the rest lower them. \
             Other processes on the machine lower every number: check the load first.
             """
     )
@@ -93,6 +96,26 @@ struct BenchOpsCommand: ParsableCommand {
                 print(line([shape.name, "\(shape.m) x \(shape.n) x \(shape.k)"] + rates, widths: stepWidths))
             }
         }
+        let attentionWidths = [28, 22, 12, 10, 13, 10]
+        if !output.json {
+            print("")
+            print("attention (window attention with a relative position bias; GFLOP/s of its products):")
+            let header = ["windows", "G x N x heads", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s"]
+            print(line(header, widths: attentionWidths))
+        }
+        var attentions: [OpsBenchmark.AttentionResult] = []
+        for shape in OpsBenchmark.attentionShapes {
+            let r = OpsBenchmark.attention(shape, repetitions: repetitions)
+            attentions.append(r)
+            if !output.json {
+                let cells = [
+                    shape.name, "\(shape.windows) x \(shape.tokens) x \(shape.heads)",
+                    String(format: "%.2f", r.forwardSeconds * 1e3), String(format: "%.1f", r.forwardGFLOPS),
+                    String(format: "%.2f", r.backwardSeconds * 1e3), String(format: "%.1f", r.backwardGFLOPS),
+                ]
+                print(line(cells, widths: attentionWidths))
+            }
+        }
         let kernels = OpsBenchmark.kernels(rows: rows, cols: 256, repetitions: repetitions)
         if output.json {
             let object: [String: Any] = [
@@ -117,6 +140,13 @@ struct BenchOpsCommand: ParsableCommand {
                         "warm_gflops": r.warmGFLOPS, "gelu_gflops": r.geluGFLOPS, "cold_gflops": r.coldGFLOPS,
                         "cold_gelu_gflops": r.coldGELUGFLOPS, "backward_warm_gflops": r.backwardWarmGFLOPS,
                         "backward_cold_gflops": r.backwardColdGFLOPS,
+                    ] as [String: Any]
+                },
+                "attention": attentions.map { r in
+                    [
+                        "name": r.shape.name, "windows": r.shape.windows, "tokens": r.shape.tokens,
+                        "heads": r.shape.heads, "forward_ms": r.forwardSeconds * 1e3, "forward_gflops": r.forwardGFLOPS,
+                        "backward_ms": r.backwardSeconds * 1e3, "backward_gflops": r.backwardGFLOPS,
                     ] as [String: Any]
                 },
                 "kernels": kernels.map { k in

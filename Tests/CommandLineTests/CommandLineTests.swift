@@ -231,6 +231,17 @@ import Testing
                     #expect((gemm[key] as? Double ?? 0) > 0, "\(key): \(gemm)")
                 }
             }
+            let attention = try #require(report["attention"] as? [[String: Any]], "\(report)")
+            #expect(
+                attention.map { $0["name"] as? String }
+                    == ["tiny224 s0 (14x14 windows)", "tiny224 s3 (7x7 windows)", "small128 s0 (8x8 windows)"],
+                "\(attention)")
+            #expect(attention.map { $0["tokens"] as? Int } == [196, 49, 64], "\(attention)")
+            for row in attention {
+                for key in ["forward_ms", "forward_gflops", "backward_ms", "backward_gflops"] {
+                    #expect((row[key] as? Double ?? 0) > 0, "\(key): \(row)")
+                }
+            }
         }
     }
 

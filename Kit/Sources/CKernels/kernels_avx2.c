@@ -16,6 +16,9 @@
 typedef __m256 mk_gemm_vec;
 #define MK_GEMM_LOAD(p) _mm256_loadu_ps(p)
 #define MK_GEMM_STORE(p, v) _mm256_storeu_ps(p, v)
+// The first n (< MK_GEMM_VW) floats of v.
+#define MK_GEMM_STORE_FIRST(p, v, n) \
+    _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), v)
 #define MK_GEMM_SET1(x) _mm256_set1_ps(x)
 #define MK_GEMM_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define MK_GEMM_MUL(a, b) _mm256_mul_ps(a, b)

@@ -16,6 +16,8 @@
 typedef __m512 mk_gemm_vec;
 #define MK_GEMM_LOAD(p) _mm512_loadu_ps(p)
 #define MK_GEMM_STORE(p, v) _mm512_storeu_ps(p, v)
+// The first n (< MK_GEMM_VW) floats of v.
+#define MK_GEMM_STORE_FIRST(p, v, n) _mm512_mask_storeu_ps(p, (__mmask16)((1u << (n)) - 1), v)
 #define MK_GEMM_SET1(x) _mm512_set1_ps(x)
 #define MK_GEMM_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define MK_GEMM_MUL(a, b) _mm512_mul_ps(a, b)

@@ -43,6 +43,21 @@ import Testing
         }
     }
 
+    /// `mixmae bench ops`'s attention table: the attention op forward and backward, on every path (the portable one
+    /// leaves the per-head products to OpenBLAS), at a window of 49 tokens (row blocks with a remainder).
+    @Test func timesTheAttentionOpForwardAndBackward() throws {
+        let shape = OpsBenchmark.AttentionShape(name: "test windows", windows: 4, tokens: 49, heads: 2)
+        #expect(shape.forwardFLOPs == 4 * 8 * 49 * 49 * 32)
+        for path in CPUFeatures.supportedPaths {
+            let r = try CPUFeatures.withThreadKernelPath(path) { OpsBenchmark.attention(shape, repetitions: 1) }
+            #expect(r.shape.name == "test windows")
+            for (seconds, rate) in [(r.forwardSeconds, r.forwardGFLOPS), (r.backwardSeconds, r.backwardGFLOPS)] {
+                #expect(seconds.isFinite && seconds > 0, "\(path): \(r)")
+                #expect(rate.isFinite && rate > 0, "\(path): \(r)")
+            }
+        }
+    }
+
     @Test func measuresOneThreadAndAllThreads() {
         let peak = OpsBenchmark.fmaPeak(threads: 2, repetitions: 1)
         #expect(peak.threads == 2)
