@@ -16,8 +16,8 @@
 typedef __m256 mk_gemm_vec;
 #define MK_GEMM_LOAD(p) _mm256_loadu_ps(p)
 #define MK_GEMM_STORE(p, v) _mm256_storeu_ps(p, v)
-// The first n (< MK_GEMM_VW) floats of v.
-#define MK_GEMM_STORE_FIRST(p, v, n) _mm256_maskstore_ps(p, mk_lanes8(n), v)
+// The first n (< MK_GEMM_VW) floats of v (mk_store_tail8 below).
+#define MK_GEMM_STORE_FIRST(p, v, n) mk_store_tail8(p, v, n)
 #define MK_GEMM_SET1(x) _mm256_set1_ps(x)
 #define MK_GEMM_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define MK_GEMM_MUL(a, b) _mm256_mul_ps(a, b)
@@ -58,11 +58,6 @@ static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, s
 }
 #define MK_GEMM_TRANSPOSE mk_gemm_transpose
 
-// The first n (<= 8) lanes, as a mask for maskload/maskstore.
-static inline __m256i mk_lanes8(size_t n) {
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // e^x for x <= 0 (GELU's Gaussian factors) on 8 lanes: mk_expf's range reduction, polynomial and power of two
 // (2^n built in the exponent bits, 0 below -88.38 as mk_expf gives), its floor by one rounding instruction.
 static inline __m256 mk_exp_nonpositive8(__m256 x) {
@@ -102,9 +97,9 @@ static inline void mk_gelu_parts8(__m256 v, __m256 *gelu, __m256 *slope) {
     *slope = _mm256_fmadd_ps(_mm256_mul_ps(v, _mm256_set1_ps(0.39894228040143268f)), e, cdf);
 }
 
-// The last n (< 8) floats at p, padded with zeros, and back: the GELU loops' tails go through these rather than
-// masked loads and stores (a masked store is microcoded on AMD's cores: with every store masked, GELU's epilogue ran
-// at half the speed).
+// The last n (< 8) floats at p, padded with zeros, and back: tails go through these rather than masked loads and
+// stores (a masked store is microcoded on AMD's cores: with every store of GELU's epilogue masked, it ran at half the
+// speed).
 static inline __m256 mk_load_tail8(const float *p, size_t n) {
     float padded[8] = {0};
     memcpy(padded, p, n * sizeof(float));
