@@ -81,10 +81,10 @@ static inline __attribute__((always_inline)) void mk_attention_apply_rows(const 
 // Runs ROWS(i0, block_rows) over rows 0..<len: blocks of MK_ATTENTION_ROWS, then what is left in blocks of half as
 // many, a quarter, ..., one, each size a constant, so that no block computes a row it does not store (49 tokens,
 // Swin's 7x7 windows, were 7 blocks of 8 rows, the last with one row to store), and a last block of columns stores
-// its first floats with a masked store (MK_GEMM_STORE_FIRST) instead of through a copy on the stack. `mixmae bench
-// ops`' attention table, three alternating runs of each build: 7x7 windows (8 x 49 tokens x 24 heads) forward
-// 0.60-0.65 against 0.83-0.97 ms, backward 0.90-0.93 against 1.25-1.58; 14x14 windows (128 x 196 x 3) forward
-// 16.0-17.9 against 16.6-20.0, backward 23.0-23.2 against 24.0-26.2; 8x8 windows (whole blocks) the same.
+// its first floats with the path's MK_GEMM_STORE_FIRST (a masked store on avx512) instead of a scalar copy.
+// `mixmae bench ops`' attention table, three alternating runs of each build: 7x7 windows (8 x 49 tokens x 24 heads)
+// forward 0.60-0.65 against 0.83-0.97 ms, backward 0.90-0.93 against 1.25-1.58; 14x14 windows (128 x 196 x 3)
+// forward 16.0-17.9 against 16.6-20.0, backward 23.0-23.2 against 24.0-26.2; 8x8 windows (whole blocks) the same.
 #define MK_ATTENTION_FOR_ROW_BLOCKS(len, ROWS)                                                       \
     do {                                                                                             \
         size_t i0_ = 0;                                                                              \
