@@ -21,6 +21,8 @@ typedef __m256 mk_gemm_vec;
 #define MK_GEMM_SET1(x) _mm256_set1_ps(x)
 #define MK_GEMM_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define MK_GEMM_MUL(a, b) _mm256_mul_ps(a, b)
+#define MK_GEMM_ADD(a, b) _mm256_add_ps(a, b)
+#define MK_GEMM_DIV(a, b) _mm256_div_ps(a, b)
 #define MK_GEMM_ZERO() _mm256_setzero_ps()
 #define MK_STREAM_STORE(p, v) _mm256_stream_ps(p, v)
 #define MK_STREAM_FENCE() _mm_sfence()
@@ -58,21 +60,14 @@ static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, s
 }
 #define MK_GEMM_TRANSPOSE mk_gemm_transpose
 
+#include "vector_math.h"
+
 // e^x for x <= 0 (GELU's Gaussian factors) on 8 lanes: mk_expf's range reduction, polynomial and power of two
 // (2^n built in the exponent bits, 0 below -88.38 as mk_expf gives), its floor by one rounding instruction.
 static inline __m256 mk_exp_nonpositive8(__m256 x) {
     x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
     __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-    x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
-    __m256 z = _mm256_mul_ps(x, x);
-    __m256 y = _mm256_set1_ps(1.9875691500E-4f);
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
-    y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
-    y = _mm256_add_ps(_mm256_fmadd_ps(y, z, x), _mm256_set1_ps(1.0f));
+    __m256 y = mk_exp_reduced(x, fx);
     __m256i n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
 }
@@ -84,13 +79,7 @@ static inline void mk_gelu_parts8(__m256 v, __m256 *gelu, __m256 *slope) {
     __m256 u = _mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f));
     __m256 a = _mm256_andnot_ps(sign, u);
     __m256 e = mk_exp_nonpositive8(_mm256_mul_ps(_mm256_xor_ps(a, sign), a));
-    __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(_mm256_set1_ps(0.3275911f), a, _mm256_set1_ps(1.0f)));
-    __m256 r = _mm256_fmadd_ps(_mm256_set1_ps(1.061405429f), t, _mm256_set1_ps(-1.453152027f));
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(1.421413741f));
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(-0.284496736f));
-    r = _mm256_fmadd_ps(r, t, _mm256_set1_ps(0.254829592f));
-    r = _mm256_mul_ps(r, t);
-    __m256 erf = _mm256_or_ps(_mm256_fnmadd_ps(r, e, _mm256_set1_ps(1.0f)), _mm256_and_ps(u, sign));
+    __m256 erf = _mm256_or_ps(_mm256_fnmadd_ps(mk_erf_poly(a), e, _mm256_set1_ps(1.0f)), _mm256_and_ps(u, sign));
     __m256 hv = _mm256_mul_ps(v, half);
     *gelu = _mm256_fmadd_ps(hv, erf, hv);
     __m256 cdf = _mm256_fmadd_ps(half, erf, half);

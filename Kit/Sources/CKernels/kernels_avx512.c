@@ -21,6 +21,8 @@ typedef __m512 mk_gemm_vec;
 #define MK_GEMM_SET1(x) _mm512_set1_ps(x)
 #define MK_GEMM_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define MK_GEMM_MUL(a, b) _mm512_mul_ps(a, b)
+#define MK_GEMM_ADD(a, b) _mm512_add_ps(a, b)
+#define MK_GEMM_DIV(a, b) _mm512_div_ps(a, b)
 #define MK_GEMM_ZERO() _mm512_setzero_ps()
 #define MK_STREAM_STORE(p, v) _mm512_stream_ps(p, v)
 #define MK_STREAM_FENCE() _mm_sfence()
@@ -67,20 +69,7 @@ static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, s
 }
 #define MK_GEMM_TRANSPOSE mk_gemm_transpose
 
-// mk_expf's polynomial on 16 lanes: e^x / 2^fx for fx = floor(x log2(e) + 1/2), with fused multiply-adds.
-static inline __m512 mk_exp_reduced16(__m512 x, __m512 fx) {
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
-    __m512 z = _mm512_mul_ps(x, x);
-    __m512 y = _mm512_set1_ps(1.9875691500E-4f);
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
-    y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
-    y = _mm512_add_ps(_mm512_fmadd_ps(y, z, x), _mm512_set1_ps(1.0f));
-    return y;
-}
+#include "vector_math.h"
 
 // mk_expf (kernels_impl.h) on 16 lanes: the same range reduction and polynomial, with fused multiply-adds.
 static inline __m512 mk_expf16(__m512 x) {
@@ -88,7 +77,7 @@ static inline __m512 mk_expf16(__m512 x) {
     __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
     __m512 fx = _mm512_cvtepi32_ps(_mm512_cvttps_epi32(v));
     fx = _mm512_mask_sub_ps(fx, _mm512_cmp_ps_mask(fx, v, _CMP_GT_OQ), fx, _mm512_set1_ps(1.0f));
-    __m512 y = mk_exp_reduced16(x, fx);
+    __m512 y = mk_exp_reduced(x, fx);
     __m512i n = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvttps_epi32(fx), _mm512_set1_epi32(127)), 23);
     return _mm512_mul_ps(y, _mm512_castsi512_ps(n));
 }
@@ -155,17 +144,7 @@ static inline __m512 mk_exp_nonpositive16(__m512 x) {
     x = _mm512_max_ps(x, _mm512_set1_ps(-88.3762626647949f));
     __m512 fx = _mm512_roundscale_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f)),
                                      _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-    return _mm512_scalef_ps(mk_exp_reduced16(x, fx), fx);
-}
-
-// A&S 7.1.26's polynomial in t = 1 / (1 + 0.3275911 a) (mk_erff): erf(a) = 1 - poly(t) e^(-a^2) for a >= 0.
-static inline __m512 mk_erf_poly16(__m512 a) {
-    __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), a, _mm512_set1_ps(1.0f)));
-    __m512 r = _mm512_fmadd_ps(_mm512_set1_ps(1.061405429f), t, _mm512_set1_ps(-1.453152027f));
-    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(1.421413741f));
-    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(-0.284496736f));
-    r = _mm512_fmadd_ps(r, t, _mm512_set1_ps(0.254829592f));
-    return _mm512_mul_ps(r, t);
+    return _mm512_scalef_ps(mk_exp_reduced(x, fx), fx);
 }
 
 // GELU and its derivative (mk_gelu_erf1's and mk_gelu_slope1's formulas) of 16 values, from one exponential and
@@ -175,7 +154,7 @@ static inline void mk_gelu_parts16(__m512 v, __m512 *gelu, __m512 *slope) {
     __m512 u = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
     __m512 a = _mm512_andnot_ps(sign, u);
     __m512 e = mk_exp_nonpositive16(_mm512_mul_ps(_mm512_xor_ps(a, sign), a));
-    __m512 erf = _mm512_or_ps(_mm512_fnmadd_ps(mk_erf_poly16(a), e, _mm512_set1_ps(1.0f)), _mm512_and_ps(u, sign));
+    __m512 erf = _mm512_or_ps(_mm512_fnmadd_ps(mk_erf_poly(a), e, _mm512_set1_ps(1.0f)), _mm512_and_ps(u, sign));
     __m512 hv = _mm512_mul_ps(v, half);
     *gelu = _mm512_fmadd_ps(hv, erf, hv);
     __m512 cdf = _mm512_fmadd_ps(half, erf, half);

@@ -60,19 +60,8 @@ extension OpsBenchmark {
         let scale = 1 / Float(shape.headDim).squareRoot()
         let attend = { multiHeadAttention(qkv: qkv, heads: shape.heads, scale: scale, bias: bias) }
         let forward = bestTime(repetitions: repetitions) { _ = attend() }
-        var backward = Double.infinity
-        for _ in 0...max(1, repetitions) {
-            let y = attend()
-            let wasActive = Profiler.isActive
-            if !wasActive { Profiler.start() }
-            y.backward(seed)
-            if let row = Profiler.summary().entries.first(where: { $0.op == "attention" && $0.phase == .backward }) {
-                backward = min(backward, row.seconds / Double(row.calls))
-            }
-            if !wasActive { Profiler.stop() }
-            qkv.grad = nil
-            bias.grad = nil
-        }
+        let backward = bestBackwardTime(
+            of: "attention", repetitions: repetitions, seed: seed, clearing: [qkv, bias], forward: attend)
         return AttentionResult(shape: shape, forwardSeconds: forward, backwardSeconds: backward)
     }
 }

@@ -260,20 +260,8 @@ public enum OpsBenchmark {
         var results: [KernelResult] = []
         for (name, op, forwardBytes, backwardBytes, f) in cases {
             let forward = bestTime(repetitions: repetitions) { _ = withNoGrad { f() } }
-            var backward = Double.infinity
-            for _ in 0...repetitions {
-                let y = f()
-                let wasActive = Profiler.isActive
-                if !wasActive { Profiler.start() }
-                y.backward(seed)
-                if let row = Profiler.summary().entries.first(where: { $0.op == op && $0.phase == .backward }) {
-                    backward = min(backward, row.seconds / Double(row.calls))
-                }
-                if !wasActive { Profiler.stop() }
-                x.grad = nil
-                weight.grad = nil
-                bias.grad = nil
-            }
+            let backward = bestBackwardTime(
+                of: op, repetitions: repetitions, seed: seed, clearing: [x, weight, bias], forward: f)
             results.append(
                 KernelResult(
                     name: name, elements: rows * cols, forwardSeconds: forward,
@@ -281,6 +269,27 @@ public enum OpsBenchmark {
                     backwardGBps: backwardBytes * n / backward * 1e-9))
         }
         return results
+    }
+
+    /// The best time per call of `op`'s own backward kernel (from ``Profiler``, without the autograd engine around
+    /// it) over `repetitions` + 1 backward passes of `forward()`'s result seeded with `seed`, the gradients of
+    /// `parameters` cleared after each.
+    static func bestBackwardTime(
+        of op: String, repetitions: Int, seed: Tensor, clearing parameters: [Tensor], forward: () -> Tensor
+    ) -> Double {
+        var best = Double.infinity
+        for _ in 0...repetitions {
+            let y = forward()
+            let wasActive = Profiler.isActive
+            if !wasActive { Profiler.start() }
+            y.backward(seed)
+            if let row = Profiler.summary().entries.first(where: { $0.op == op && $0.phase == .backward }) {
+                best = min(best, row.seconds / Double(row.calls))
+            }
+            if !wasActive { Profiler.stop() }
+            for parameter in parameters { parameter.grad = nil }
+        }
+        return best
     }
 
     /// The best wall time of `body` over `repetitions` runs after one warm-up run, `before` run (untimed) ahead of
