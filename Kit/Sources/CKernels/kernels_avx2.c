@@ -86,19 +86,22 @@ static inline void mk_gelu_parts8(__m256 v, __m256 *gelu, __m256 *slope) {
     *slope = _mm256_fmadd_ps(_mm256_mul_ps(v, _mm256_set1_ps(0.39894228040143268f)), e, cdf);
 }
 
-// The last n (< 8) floats at p, padded with zeros, and back: tails go through these rather than masked loads and
-// stores (a masked store is microcoded on AMD's cores: with every store of GELU's epilogue masked, it ran at half the
-// speed).
-static inline __m256 mk_load_tail8(const float *p, size_t n) {
-    float padded[8] = {0};
-    memcpy(padded, p, n * sizeof(float));
-    return _mm256_loadu_ps(padded);
+// Tails, the last n (< 8) floats of a row: loaded by a masked load, the other lanes `fill` (a masked load costs
+// what a load does on AMD's cores), stored one float at a time from the vector written to the stack (a masked
+// store is microcoded there: with every store of GELU's epilogue masked, it ran at half the speed). A memcpy of the
+// n floats each way through the stack, the first version, cost the softmax below more than its whole vectors (196
+// tokens, 34.9 against 25.4 us per block).
+static inline __m256 mk_load_tail8_filled(const float *p, size_t n, float fill) {
+    __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, lanes), _mm256_castsi256_ps(lanes));
 }
 
+static inline __m256 mk_load_tail8(const float *p, size_t n) { return mk_load_tail8_filled(p, n, 0); }
+
 static inline void mk_store_tail8(float *p, __m256 v, size_t n) {
-    float padded[8];
-    _mm256_storeu_ps(padded, v);
-    memcpy(p, padded, n * sizeof(float));
+    float lanes[8];
+    _mm256_storeu_ps(lanes, v);
+    for (size_t k = 0; k < n; k++) p[k] = lanes[k];
 }
 
 // mk_gelu, mk_gelu_backward and mk_gelu_with_slope (kernels_impl.h) on 8 lanes. The scalar loops they replace did
@@ -142,6 +145,68 @@ static void mk_gelu_with_slope8(const float *x, float *y, float *slope_out, size
     mk_store_tail8(y + i, gelu, n - i);
     mk_store_tail8(slope_out + i, slope, n - i);
 }
+
+// A row of attention scores of any length in three passes: the bias and mask added (the row written back) with the
+// maximum, the exponentials and their sum, the scaling; tails padded with -inf (whose exponential is 0). Against
+// the generic loops (mk_expf vectorised by the compiler), one thread, a block with bias, us: 196 tokens 21.3 against
+// 25.3, 64 tokens 2.3 against 3.1, 49 tokens 2.1 against 3.2, 16 tokens 0.25 against 0.75; 33 tokens (a tail of
+// one) 1.32 against 1.21. The exponential is mk_exp_nonpositive8: mk_expf's value exactly (0 below -87.68).
+static inline __attribute__((always_inline)) __m256 mk_softmax_prepare8(__m256 x, const float *br,
+                                                                     const uint8_t *groups, __m256i own_group,
+                                                                     size_t j, size_t n) {
+    if (br) x = _mm256_add_ps(x, n == 8 ? _mm256_loadu_ps(br + j) : mk_load_tail8(br + j, n));
+    if (groups) {
+        uint8_t ids[8] = {0};
+        for (size_t k = 0; k < n; k++) ids[k] = groups[j + k];
+        __m256i column_groups = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)ids));
+        __m256 same = _mm256_castsi256_ps(_mm256_cmpeq_epi32(column_groups, own_group));
+        x = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), x, same);
+    }
+    return x;
+}
+
+static void mk_attention_softmax8(float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups,
+                                  size_t len) {
+    size_t whole = len / 8 * 8, tail = len - whole;
+    for (size_t i = 0; i < len; i++) {
+        float *pr = p + i * ldp;
+        const float *br = bias ? bias + i * ldb : NULL;
+        __m256i own_group = _mm256_set1_epi32(groups ? groups[i] : 0);
+        __m256 largest = _mm256_set1_ps(-INFINITY);
+        for (size_t j = 0; j < whole; j += 8) {
+            __m256 x = mk_softmax_prepare8(_mm256_loadu_ps(pr + j), br, groups, own_group, j, 8);
+            if (br || groups) _mm256_storeu_ps(pr + j, x);
+            largest = _mm256_max_ps(largest, x);
+        }
+        if (tail) {
+            __m256 x = mk_softmax_prepare8(mk_load_tail8_filled(pr + whole, tail, -INFINITY), br, groups, own_group,
+                                           whole, tail);
+            if (br || groups) mk_store_tail8(pr + whole, x, tail);
+            largest = _mm256_max_ps(largest, x);
+        }
+        __m128 half = _mm_max_ps(_mm256_castps256_ps128(largest), _mm256_extractf128_ps(largest, 1));
+        half = _mm_max_ps(half, _mm_movehl_ps(half, half));
+        half = _mm_max_ss(half, _mm_movehdup_ps(half));
+        __m256 maximum = _mm256_broadcastss_ps(half), sum = _mm256_setzero_ps();
+        for (size_t j = 0; j < whole; j += 8) {
+            __m256 e = mk_exp_nonpositive8(_mm256_sub_ps(_mm256_loadu_ps(pr + j), maximum));
+            _mm256_storeu_ps(pr + j, e);
+            sum = _mm256_add_ps(sum, e);
+        }
+        if (tail) {
+            __m256 e = mk_exp_nonpositive8(_mm256_sub_ps(mk_load_tail8_filled(pr + whole, tail, -INFINITY), maximum));
+            mk_store_tail8(pr + whole, e, tail);
+            sum = _mm256_add_ps(sum, e);
+        }
+        __m128 total = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+        total = _mm_add_ps(total, _mm_movehl_ps(total, total));
+        total = _mm_add_ss(total, _mm_movehdup_ps(total));
+        __m256 inverse = _mm256_set1_ps(1.0f / _mm_cvtss_f32(total));
+        for (size_t j = 0; j < whole; j += 8) _mm256_storeu_ps(pr + j, _mm256_mul_ps(_mm256_loadu_ps(pr + j), inverse));
+        if (tail) mk_store_tail8(pr + whole, _mm256_mul_ps(mk_load_tail8(pr + whole, tail), inverse), tail);
+    }
+}
+#define MK_ATTENTION_SOFTMAX_VECTOR mk_attention_softmax8
 #define MK_GELU_VECTOR mk_gelu8
 #define MK_GELU_BACKWARD_VECTOR mk_gelu_backward8
 #define MK_GELU_WITH_SLOPE_VECTOR mk_gelu_with_slope8

@@ -527,12 +527,10 @@ static double mk_fma_peak(long steps, float multiplier, float addend, float *sum
 
 static void mk_attention_softmax_block(float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups,
                                        size_t len) {
-#ifdef MK_SOFTMAX_SHORT_ROWS
-    // A path's own kernel for rows of up to MK_SOFTMAX_SHORT_MAX scores (kernels_avx512.c).
-    if (len <= MK_SOFTMAX_SHORT_MAX) {
-        MK_SOFTMAX_SHORT_ROWS(p, ldp, bias, ldb, groups, len);
-        return;
-    }
+#ifdef MK_ATTENTION_SOFTMAX_VECTOR
+    // A path's own kernel (kernels_avx512.c).
+    MK_ATTENTION_SOFTMAX_VECTOR(p, ldp, bias, ldb, groups, len);
+    return;
 #endif
     for (size_t i = 0; i < len; i++) {
         float *restrict pr = p + i * ldp;

@@ -1,3 +1,4 @@
+import Foundation
 import CKernels
 import MixKit
 import MixKitTesting
@@ -76,6 +77,49 @@ import Testing
                         }
                     }
                     #expect(worst <= 1, "\(path) apply of \(len) tokens, p transposed \(transposed): \(worst)")
+                }
+            }
+        }
+    }
+
+    /// `mk_attention_softmax_block` (avx512: a short-row kernel up to 64 tokens, a long-row one past it) on every
+    /// path against a float64 softmax: with and without a bias whose rows are further apart than the block's,
+    /// groups that mask the scores between tokens of different groups, scores 30 apart (so some exponentials
+    /// underflow), rows of `p` further apart than `len` (left NaN past the block). Within a millionth.
+    @Test func softmaxBlockMatchesAFloat64ReferenceOnEveryPath() throws {
+        for path in CPUFeatures.supportedPaths {
+            for len in Self.lengths + [196] {
+                for (withBias, withGroups) in [(false, false), (true, false), (true, true)] {
+                    let (ldp, ldb) = (len + 5, len + 2)
+                    let scores = randn([len * ldp], seed: 8).scalars.map { 30 * $0 }
+                    let bias = randn([len * ldb], seed: 9).scalars
+                    let groups: [UInt8] = (0..<len).map { UInt8(($0 * 5 + $0 / 7) % 3) }
+                    var p = scores.enumerated().map { $0.offset % ldp < len ? $0.element : .nan }
+                    try CPUFeatures.withThreadKernelPath(path) {
+                        mk_attention_softmax_block(
+                            &p, ldp, withBias ? bias : nil, ldb, withGroups ? groups : nil, len)
+                    }
+                    var worst = 0.0
+                    for i in 0..<len {
+                        // The logits and their differences from the largest rounded to float as the kernels
+                        // round them: an error in x - max of half an ulp of 60 is 4e-6 of the exponential.
+                        let logits = (0..<len).map { j -> Float in
+                            if withGroups && groups[j] != groups[i] { return -.infinity }
+                            return scores[i * ldp + j] + (withBias ? bias[i * ldb + j] : 0)
+                        }
+                        let largest = logits.max()!
+                        let exponentials = logits.map { Foundation.exp(Double($0 - largest)) }
+                        let total = exponentials.reduce(0, +)
+                        for j in 0..<ldp {
+                            guard j < len else {
+                                #expect(p[i * ldp + j].isNaN, "\(path) len \(len): wrote p[\(i), \(j)] past the block")
+                                continue
+                            }
+                            let expected = exponentials[j] / total
+                            worst = max(worst, abs(Double(p[i * ldp + j]) - expected) / (1e-6 * expected + 1e-37))
+                        }
+                    }
+                    #expect(worst <= 1, "\(path) softmax of \(len) tokens, bias \(withBias), groups \(withGroups): \(worst)")
                 }
             }
         }
