@@ -1,5 +1,5 @@
-import Foundation
 import CKernels
+import Foundation
 import MixKit
 import MixKitTesting
 import Testing
@@ -119,7 +119,9 @@ import Testing
                             worst = max(worst, abs(Double(p[i * ldp + j]) - expected) / (1e-6 * expected + 1e-37))
                         }
                     }
-                    #expect(worst <= 1, "\(path) softmax of \(len) tokens, bias \(withBias), groups \(withGroups): \(worst)")
+                    #expect(
+                        worst <= 1, "\(path) softmax of \(len) tokens, bias \(withBias), groups \(withGroups): \(worst)"
+                    )
                 }
             }
         }
