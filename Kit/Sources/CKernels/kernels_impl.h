@@ -528,7 +528,7 @@ static double mk_fma_peak(long steps, float multiplier, float addend, float *sum
 static void mk_attention_softmax_block(float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups,
                                        size_t len) {
 #ifdef MK_ATTENTION_SOFTMAX_VECTOR
-    // A path's own kernel (kernels_avx512.c).
+    // A path's own kernel (kernels_avx2.c, kernels_avx512.c); the loop below is the portable path's.
     MK_ATTENTION_SOFTMAX_VECTOR(p, ldp, bias, ldb, groups, len);
     return;
 #endif
