@@ -21,8 +21,14 @@ typedef __m256 mk_gemm_vec;
 #define MK_GEMM_SET1(x) _mm256_set1_ps(x)
 #define MK_GEMM_FMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define MK_GEMM_MUL(a, b) _mm256_mul_ps(a, b)
+// c - a b, rounded once.
+#define MK_GEMM_FNMADD(a, b, c) _mm256_fnmadd_ps(a, b, c)
 #define MK_GEMM_ADD(a, b) _mm256_add_ps(a, b)
 #define MK_GEMM_DIV(a, b) _mm256_div_ps(a, b)
+#define MK_GEMM_AND(a, b) _mm256_and_ps(a, b)
+#define MK_GEMM_ANDNOT(a, b) _mm256_andnot_ps(a, b)
+#define MK_GEMM_OR(a, b) _mm256_or_ps(a, b)
+#define MK_GEMM_XOR(a, b) _mm256_xor_ps(a, b)
 #define MK_GEMM_ZERO() _mm256_setzero_ps()
 #define MK_STREAM_STORE(p, v) _mm256_stream_ps(p, v)
 #define MK_STREAM_FENCE() _mm_sfence()
@@ -60,6 +66,7 @@ static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, s
 }
 #define MK_GEMM_TRANSPOSE mk_gemm_transpose
 
+#define MK_EXP_NONPOSITIVE mk_exp_nonpositive8
 #include "vector_math.h"
 
 // e^x for x <= 0 (GELU's Gaussian factors) on 8 lanes: mk_expf's range reduction, polynomial and power of two
@@ -70,20 +77,6 @@ static inline __m256 mk_exp_nonpositive8(__m256 x) {
     __m256 y = mk_exp_reduced(x, fx);
     __m256i n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
-}
-
-// GELU and its derivative (mk_gelu_erf1's and mk_gelu_slope1's formulas, A&S 7.1.26's erf) of 8 values, from one
-// exponential and one erf.
-static inline void mk_gelu_parts8(__m256 v, __m256 *gelu, __m256 *slope) {
-    const __m256 sign = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f);
-    __m256 u = _mm256_mul_ps(v, _mm256_set1_ps(0.70710678118654752f));
-    __m256 a = _mm256_andnot_ps(sign, u);
-    __m256 e = mk_exp_nonpositive8(_mm256_mul_ps(_mm256_xor_ps(a, sign), a));
-    __m256 erf = _mm256_or_ps(_mm256_fnmadd_ps(mk_erf_poly(a), e, _mm256_set1_ps(1.0f)), _mm256_and_ps(u, sign));
-    __m256 hv = _mm256_mul_ps(v, half);
-    *gelu = _mm256_fmadd_ps(hv, erf, hv);
-    __m256 cdf = _mm256_fmadd_ps(half, erf, half);
-    *slope = _mm256_fmadd_ps(_mm256_mul_ps(v, _mm256_set1_ps(0.39894228040143268f)), e, cdf);
 }
 
 // Tails, the last n (< 8) floats of a row: loaded by a masked load, the other lanes `fill` (a masked load costs
@@ -111,11 +104,11 @@ static void mk_gelu8(const float *x, float *y, size_t n) {
     __m256 gelu, slope;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        mk_gelu_parts8(_mm256_loadu_ps(x + i), &gelu, &slope);
+        mk_gelu_parts(_mm256_loadu_ps(x + i), &gelu, &slope);
         _mm256_storeu_ps(y + i, gelu);
     }
     if (i == n) return;
-    mk_gelu_parts8(mk_load_tail8(x + i, n - i), &gelu, &slope);
+    mk_gelu_parts(mk_load_tail8(x + i, n - i), &gelu, &slope);
     mk_store_tail8(y + i, gelu, n - i);
 }
 
@@ -123,11 +116,11 @@ static void mk_gelu_backward8(const float *x, const float *gy, float *gx, size_t
     __m256 gelu, slope;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        mk_gelu_parts8(_mm256_loadu_ps(x + i), &gelu, &slope);
+        mk_gelu_parts(_mm256_loadu_ps(x + i), &gelu, &slope);
         _mm256_storeu_ps(gx + i, _mm256_mul_ps(_mm256_loadu_ps(gy + i), slope));
     }
     if (i == n) return;
-    mk_gelu_parts8(mk_load_tail8(x + i, n - i), &gelu, &slope);
+    mk_gelu_parts(mk_load_tail8(x + i, n - i), &gelu, &slope);
     mk_store_tail8(gx + i, _mm256_mul_ps(mk_load_tail8(gy + i, n - i), slope), n - i);
 }
 
@@ -136,12 +129,12 @@ static void mk_gelu_with_slope8(const float *x, float *y, float *slope_out, size
     __m256 gelu, slope;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        mk_gelu_parts8(_mm256_loadu_ps(x + i), &gelu, &slope);
+        mk_gelu_parts(_mm256_loadu_ps(x + i), &gelu, &slope);
         _mm256_storeu_ps(y + i, gelu);
         _mm256_storeu_ps(slope_out + i, slope);
     }
     if (i == n) return;
-    mk_gelu_parts8(mk_load_tail8(x + i, n - i), &gelu, &slope);
+    mk_gelu_parts(mk_load_tail8(x + i, n - i), &gelu, &slope);
     mk_store_tail8(y + i, gelu, n - i);
     mk_store_tail8(slope_out + i, slope, n - i);
 }

@@ -21,8 +21,14 @@ typedef __m512 mk_gemm_vec;
 #define MK_GEMM_SET1(x) _mm512_set1_ps(x)
 #define MK_GEMM_FMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define MK_GEMM_MUL(a, b) _mm512_mul_ps(a, b)
+// c - a b, rounded once.
+#define MK_GEMM_FNMADD(a, b, c) _mm512_fnmadd_ps(a, b, c)
 #define MK_GEMM_ADD(a, b) _mm512_add_ps(a, b)
 #define MK_GEMM_DIV(a, b) _mm512_div_ps(a, b)
+#define MK_GEMM_AND(a, b) _mm512_and_ps(a, b)
+#define MK_GEMM_ANDNOT(a, b) _mm512_andnot_ps(a, b)
+#define MK_GEMM_OR(a, b) _mm512_or_ps(a, b)
+#define MK_GEMM_XOR(a, b) _mm512_xor_ps(a, b)
 #define MK_GEMM_ZERO() _mm512_setzero_ps()
 #define MK_STREAM_STORE(p, v) _mm512_stream_ps(p, v)
 #define MK_STREAM_FENCE() _mm_sfence()
@@ -69,6 +75,7 @@ static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, s
 }
 #define MK_GEMM_TRANSPOSE mk_gemm_transpose
 
+#define MK_EXP_NONPOSITIVE mk_exp_nonpositive16
 #include "vector_math.h"
 
 // e^x for x <= 0 (GELU's Gaussian factors): mk_expf's reduction and polynomial, with the floor of its range
@@ -202,27 +209,13 @@ static void mk_attention_softmax16(float *p, size_t ldp, const float *bias, size
 }
 #define MK_ATTENTION_SOFTMAX_VECTOR mk_attention_softmax16
 
-// GELU and its derivative (mk_gelu_erf1's and mk_gelu_slope1's formulas) of 16 values, from one exponential and
-// one erf.
-static inline void mk_gelu_parts16(__m512 v, __m512 *gelu, __m512 *slope) {
-    const __m512 sign = _mm512_set1_ps(-0.0f), half = _mm512_set1_ps(0.5f);
-    __m512 u = _mm512_mul_ps(v, _mm512_set1_ps(0.70710678118654752f));
-    __m512 a = _mm512_andnot_ps(sign, u);
-    __m512 e = mk_exp_nonpositive16(_mm512_mul_ps(_mm512_xor_ps(a, sign), a));
-    __m512 erf = _mm512_or_ps(_mm512_fnmadd_ps(mk_erf_poly(a), e, _mm512_set1_ps(1.0f)), _mm512_and_ps(u, sign));
-    __m512 hv = _mm512_mul_ps(v, half);
-    *gelu = _mm512_fmadd_ps(hv, erf, hv);
-    __m512 cdf = _mm512_fmadd_ps(half, erf, half);
-    *slope = _mm512_fmadd_ps(_mm512_mul_ps(v, _mm512_set1_ps(0.39894228040143268f)), e, cdf);
-}
-
-// mk_gelu, mk_gelu_backward and mk_gelu_with_slope (kernels_impl.h) on 16 lanes, the tail masked. The exponential
-// above took mk_gelu from 1.68 to 2.21 G elements/s on one thread (64 Ki floats in cache).
+// mk_gelu, mk_gelu_backward and mk_gelu_with_slope (kernels_impl.h) on 16 lanes, the tail masked.
+// mk_exp_nonpositive16 (above) took mk_gelu from 1.68 to 2.21 G elements/s on one thread (64 Ki floats in cache).
 static void mk_gelu16(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 lanes = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         __m512 gelu, slope;
-        mk_gelu_parts16(_mm512_maskz_loadu_ps(lanes, x + i), &gelu, &slope);
+        mk_gelu_parts(_mm512_maskz_loadu_ps(lanes, x + i), &gelu, &slope);
         _mm512_mask_storeu_ps(y + i, lanes, gelu);
     }
 }
@@ -231,7 +224,7 @@ static void mk_gelu_backward16(const float *x, const float *gy, float *gx, size_
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 lanes = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         __m512 gelu, slope;
-        mk_gelu_parts16(_mm512_maskz_loadu_ps(lanes, x + i), &gelu, &slope);
+        mk_gelu_parts(_mm512_maskz_loadu_ps(lanes, x + i), &gelu, &slope);
         _mm512_mask_storeu_ps(gx + i, lanes, _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes, gy + i), slope));
     }
 }
@@ -240,7 +233,7 @@ static void mk_gelu_with_slope16(const float *x, float *y, float *slope_out, siz
     for (size_t i = 0; i < n; i += 16) {
         __mmask16 lanes = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         __m512 gelu, slope;
-        mk_gelu_parts16(_mm512_maskz_loadu_ps(lanes, x + i), &gelu, &slope);
+        mk_gelu_parts(_mm512_maskz_loadu_ps(lanes, x + i), &gelu, &slope);
         _mm512_mask_storeu_ps(y + i, lanes, gelu);
         _mm512_mask_storeu_ps(slope_out + i, lanes, slope);
     }
