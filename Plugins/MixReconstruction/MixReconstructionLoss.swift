@@ -5,7 +5,7 @@ import MixKit
 /// squared error against the (optionally per-patch normalised) pixels. With
 /// `dual: false` only the first branch counts: each mixed input reconstructs
 /// its first image where it was hidden, and the partner image is left out.
-final class MixReconstructionLoss: Module, ReconstructionLoss {
+final class MixReconstructionLoss: Module, ReconstructionLoss, UnmixedReconstructionLoss {
     let normPixLoss: Bool
     let dual: Bool
 
@@ -56,6 +56,18 @@ final class MixReconstructionLoss: Module, ReconstructionLoss {
             return MixReconstructionLoss.maskedMean(reconstruction.slice(axis: 0, 0..<b), t, mask: mixing)
         }
         return mseLoss(mixing.unmix(reconstruction, height: mixing.height, width: mixing.width), t)
+    }
+
+    /// The loss of the unmixed reconstruction a hidden-token decoder emits: the dual loss is the mean squared
+    /// error of all of it; with `dual: false` the masked mean over the tokens hidden in the first branch.
+    func loss(images: Tensor, unmixed: Tensor, mixing: MixingMask, patchSize: Int) -> Tensor {
+        let b = images.shape[0]
+        precondition(
+            unmixed.rank == 3 && unmixed.shape[0] == b,
+            "mix-reconstruction: the unmixed reconstruction must be [B, L, P] for B = \(b), got \(unmixed.shape)")
+        let t = target(images, patchSize: patchSize)
+        guard dual else { return MixReconstructionLoss.maskedMean(unmixed, t, mask: mixing) }
+        return mseLoss(unmixed, t)
     }
 
     static let descriptor = ComponentDescriptor(

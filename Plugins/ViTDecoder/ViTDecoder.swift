@@ -15,16 +15,20 @@ final class ViTBlock: Module {
         super.init()
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        let h = x + attn(norm1(x))
-        return h + mlp(norm2(h))
-    }
+    func callAsFunction(_ x: Tensor) -> Tensor { mlpResidual(attentionResidual(x)) }
+
+    /// `x + attn(norm1(x))`: the half of the block that mixes tokens (the residual added in the projection).
+    func attentionResidual(_ x: Tensor) -> Tensor { attn(norm1(x), adding: x) }
+
+    /// `x + mlp(norm2(x))`: the half that works on each token alone, any leading shape (the residual added in
+    /// the second GEMM).
+    func mlpResidual(_ x: Tensor) -> Tensor { mlp(norm2(x), adding: x) }
 }
 
 /// MixMAE's decoder, as the reference names it: `decoder_embed`, `mask_token`,
 /// `decoder_pos_embed` (fixed sin-cos), `decoder_blocks.i`, `decoder_norm`,
 /// `decoder_pred` (to `stride * stride * channels` pixels per token).
-final class ViTDecoder: Module, ReconstructionDecoder {
+final class ViTDecoder: Module, ReconstructionDecoder, HiddenTokenDecoder {
     let decoderEmbed: Linear
     let maskToken: Tensor
     let decoderPosEmbed: Tensor
@@ -99,6 +103,28 @@ final class ViTDecoder: Module, ReconstructionDecoder {
     }
 
     func reconstruct(_ latent: Tensor, mixing: MixingMask) -> Tensor {
+        var h = branches(latent, mixing: mixing)
+        for block in decoderBlocks { h = block(h) }
+        return decoderPred(decoderNorm(h))
+    }
+
+    /// The same network as ``reconstruct(_:mixing:)`` up to the last block's attention, for both branches;
+    /// from there on (the last block's MLP, `decoder_norm`, `decoder_pred`: each token alone) only for the
+    /// tokens the loss reads, about half of them, in the unmixed order.
+    func reconstructHidden(_ latent: Tensor, mixing: MixingMask) -> Tensor {
+        var h = branches(latent, mixing: mixing)
+        for block in decoderBlocks.dropLast() { h = block(h) }
+        if let last = decoderBlocks.last { h = last.attentionResidual(h) }
+        let (pairs, tokens, width) = (h.shape[0], h.shape[1], h.shape[2])
+        var hidden = h.reshaped([pairs * tokens, width])
+            .indexSelect(axis: 0, indices: mixing.hiddenRows(batch: pairs / 2, height: grid, width: grid))
+        if let last = decoderBlocks.last { hidden = last.mlpResidual(hidden) }
+        return decoderPred(decoderNorm(hidden)).reshaped([pairs / 2, tokens, -1])
+    }
+
+    /// The decoder's input for both branches, `[2B, L, D]`: rows 0..<B keep the mask=0 tokens and put the
+    /// mask token where the mask is 1, rows B..<2B the reverse; the position embedding added.
+    private func branches(_ latent: Tensor, mixing: MixingMask) -> Tensor {
         precondition(
             latent.rank == 3 && latent.shape[1] == grid * grid,
             "vit-decoder: latent must be [B, \(grid * grid), C], got \(latent.shape)")
@@ -106,9 +132,7 @@ final class ViTDecoder: Module, ReconstructionDecoder {
         let m = mixing.tensor(height: grid, width: grid)
         let keepUnmasked = x * (1 - m) + maskToken * m
         let keepMasked = x * m + maskToken * (1 - m)
-        var h = concatenate([keepUnmasked, keepMasked], axis: 0) + decoderPosEmbed
-        for block in decoderBlocks { h = block(h) }
-        return decoderPred(decoderNorm(h))
+        return concatenate([keepUnmasked, keepMasked], axis: 0) + decoderPosEmbed
     }
 
     static let descriptor = ComponentDescriptor(

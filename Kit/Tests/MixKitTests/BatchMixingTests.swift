@@ -42,6 +42,23 @@ import Testing
         }
     }
 
+    /// The rows `hiddenRows` names are the ones `unmix` reads, in its output's order: gathering them gives the
+    /// unmixed batch bit for bit (a 2x2 mask at a 4x4 grid, and with the mask all 1 and all 0).
+    @Test func hiddenRowsAreTheRowsUnmixReads() {
+        let reconstruction = randn([6, 16, 5], seed: 8)
+        let all = MixingMask(height: 1, width: 1, values: [1])
+        let none = MixingMask(height: 1, width: 1, values: [0])
+        for m in [mask, all, none] {
+            let rows = m.hiddenRows(batch: 3, height: 4, width: 4)
+            let gathered = reconstruction.reshaped([96, 5]).indexSelect(axis: 0, indices: rows)
+            #expect(gathered.scalars == m.unmix(reconstruction, height: 4, width: 4).scalars, "mask \(m.values)")
+        }
+        #expect(all.hiddenRows(batch: 2, height: 1, width: 2) == [0, 1, 2, 3])
+        #expect(none.hiddenRows(batch: 2, height: 1, width: 2) == [6, 7, 4, 5])
+        let split = MixingMask(height: 1, width: 2, values: [1, 0])
+        #expect(split.hiddenRows(batch: 2, height: 1, width: 2) == [0, 7, 2, 5])
+    }
+
     @Test func gradientsMatchFiniteDifferences() {
         let check = GradientCheck(samplesPerInput: 12)
         let mixed = check.check([randn([3, 16, 4], seed: 6)]) { mask.mix($0[0], height: 4, width: 4) }

@@ -103,7 +103,7 @@ public struct ForwardRunner {
             )
         }
         let mixing = MixingMask(height: side, width: side, values: mask.scalars.map { UInt8($0) })
-        let out = model(images, mixing: mixing)
+        let out = model(images, mixing: mixing, bothBranches: true)
         return ["loss": out.loss, "features": out.latent, "reconstruction": out.reconstruction]
     }
 

@@ -35,8 +35,15 @@ public final class PretrainModel: ComposedModel {
         public var loss: Tensor
         /// The encoder's last feature map after its final norm, `[B, L, C]`.
         public var latent: Tensor
-        /// Both decoder branches, `[2B, L, P]`.
+        /// Both decoder branches, `[2B, L, P]`; or, when the pass took the hidden-token path, the unmixed
+        /// reconstruction `[B, L, P]` (each token from the branch in which it was hidden).
         public var reconstruction: Tensor
+
+        public init(loss: Tensor, latent: Tensor, reconstruction: Tensor) {
+            self.loss = loss
+            self.latent = latent
+            self.reconstruction = reconstruction
+        }
     }
 
     public init(backbone: Backbone, decoder: ReconstructionDecoder, loss: ReconstructionLoss) {
@@ -46,9 +53,23 @@ public final class PretrainModel: ComposedModel {
         super.init(parts: [backbone, decoder, loss])
     }
 
-    /// Mixes the batch under `mixing`, encodes, reconstructs both sources, scores.
-    public func callAsFunction(_ images: Tensor, mixing: MixingMask) -> Output {
+    /// Mixes the batch under `mixing`, encodes, reconstructs both sources, scores. Unless `bothBranches`,
+    /// a decoder and loss that support it (``HiddenTokenDecoder``, ``UnmixedReconstructionLoss``) decode
+    /// only what the loss reads, and the output's reconstruction is `[B, L, P]`; the loss is the same.
+    ///
+    /// ```swift
+    /// let step = model(images, mixing: mask)                                // training: the cheaper path
+    /// let whole = model(images, mixing: mask, bothBranches: true).reconstruction   // [2B, L, P]
+    /// ```
+    public func callAsFunction(_ images: Tensor, mixing: MixingMask, bothBranches: Bool = false) -> Output {
         let latent = backbone.features(images, mixing: mixing).last!.tensor
+        if !bothBranches, let hiddenDecoder = decoder as? HiddenTokenDecoder,
+            let unmixedLoss = objective as? UnmixedReconstructionLoss
+        {
+            let unmixed = hiddenDecoder.reconstructHidden(latent, mixing: mixing)
+            let loss = unmixedLoss.loss(images: images, unmixed: unmixed, mixing: mixing, patchSize: decoder.patchSize)
+            return Output(loss: loss, latent: latent, reconstruction: unmixed)
+        }
         let reconstruction = decoder.reconstruct(latent, mixing: mixing)
         let loss = objective.loss(
             images: images, reconstruction: reconstruction, mixing: mixing, patchSize: decoder.patchSize)

@@ -71,7 +71,11 @@ public enum PluginABI {
     /// residual connections applied as the GEMMs compute each block. New functions only: 2.3 plugins still load.
     /// 2.13: ``OpsBenchmark/fmaPeak(threads:repetitions:)`` and ``OpsBenchmark/FMAPeak`` (the multiply-add peak
     /// `mixmae bench ops` reports). A new function and type only: 2.3 plugins still load.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 14 }
+    /// 2.14: ``MixingMask/unmix(_:height:width:)`` (MixMAE's unmixing in one op). A new function only: 2.3
+    /// plugins still load.
+    /// 2.15: ``HiddenTokenDecoder``, ``UnmixedReconstructionLoss`` and ``MixingMask/hiddenRows(batch:height:width:)``
+    /// (training decodes only the tokens the loss reads). New protocols and a function only: 2.3 plugins still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 15 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.

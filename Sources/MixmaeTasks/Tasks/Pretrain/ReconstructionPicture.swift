@@ -13,7 +13,8 @@ public struct ReconstructionPicture {
 
     /// - Parameters:
     ///   - images: the normalised batch `[B, 3, S, S]` (B even).
-    ///   - output: the model's output on it under `mixing`.
+    ///   - output: the model's output on it under `mixing`: both branches `[2B, L, P]` or one reconstruction
+    ///     per image `[B, L, P]`.
     ///   - normalizedTargets: the loss predicted per-patch normalised pixels;
     ///     they are mapped back with each original patch's mean and variance.
     public init(
@@ -25,6 +26,7 @@ public struct ReconstructionPicture {
         let grid = side / p
         let plane = 3 * side * side
         let rec = output.reconstruction
+        let unmixed = rec.shape[0] == b
         let perToken = p * p * 3
         let gap = 2
         let width = 3 * side + 4 * gap
@@ -46,8 +48,9 @@ public struct ReconstructionPicture {
             }
             for t in 0..<(grid * grid) {
                 let (gy, gx) = (t / grid, t % grid)
-                // Hidden from branch 1 where m = 1 (row i); from branch 2 where m = 0 (row B-1-i).
-                let row = maskTokens || mixing.values[t] == 1 ? i : b + (b - 1 - i)
+                // Both branches: hidden from branch 1 where m = 1 (row i), from branch 2 where m = 0 (row
+                // B-1-i). Unmixed, or one image per input (mask tokens): row i.
+                let row = unmixed || mixing.values[t] == 1 ? i : b + (b - 1 - i)
                 let pred = rec.data + (row * grid * grid + t) * perToken
                 var mean: Float = 0
                 var scale: Float = 1
