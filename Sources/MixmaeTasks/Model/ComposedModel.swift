@@ -39,6 +39,11 @@ public final class PretrainModel: ComposedModel {
         /// reconstruction `[B, L, P]` (each token from the branch in which it was hidden).
         public var reconstruction: Tensor
 
+        /// An output from its parts, as a forward pass or a test makes it.
+        ///
+        /// ```swift
+        /// let output = PretrainModel.Output(loss: loss, latent: latent, reconstruction: pixels)
+        /// ```
         public init(loss: Tensor, latent: Tensor, reconstruction: Tensor) {
             self.loss = loss
             self.latent = latent
