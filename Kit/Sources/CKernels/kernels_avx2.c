@@ -158,6 +158,19 @@ static inline __attribute__((always_inline)) __m256 mk_softmax_prepare8(__m256 x
     return x;
 }
 
+// The largest of 8 lanes, and their sum (halves, then quarters, then pairs).
+static inline float mk_reduce_max8(__m256 v) {
+    __m128 half = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    half = _mm_max_ps(half, _mm_movehl_ps(half, half));
+    return _mm_cvtss_f32(_mm_max_ss(half, _mm_movehdup_ps(half)));
+}
+
+static inline float mk_reduce_add8(__m256 v) {
+    __m128 half = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    half = _mm_add_ps(half, _mm_movehl_ps(half, half));
+    return _mm_cvtss_f32(_mm_add_ss(half, _mm_movehdup_ps(half)));
+}
+
 static void mk_attention_softmax8(float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups,
                                   size_t len) {
     size_t whole = len / 8 * 8, tail = len - whole;
@@ -177,10 +190,7 @@ static void mk_attention_softmax8(float *p, size_t ldp, const float *bias, size_
             if (br || groups) mk_store_tail8(pr + whole, x, tail);
             largest = _mm256_max_ps(largest, x);
         }
-        __m128 half = _mm_max_ps(_mm256_castps256_ps128(largest), _mm256_extractf128_ps(largest, 1));
-        half = _mm_max_ps(half, _mm_movehl_ps(half, half));
-        half = _mm_max_ss(half, _mm_movehdup_ps(half));
-        __m256 maximum = _mm256_broadcastss_ps(half), sum = _mm256_setzero_ps();
+        __m256 maximum = _mm256_set1_ps(mk_reduce_max8(largest)), sum = _mm256_setzero_ps();
         for (size_t j = 0; j < whole; j += 8) {
             __m256 e = mk_exp_nonpositive8(_mm256_sub_ps(_mm256_loadu_ps(pr + j), maximum));
             _mm256_storeu_ps(pr + j, e);
@@ -191,10 +201,7 @@ static void mk_attention_softmax8(float *p, size_t ldp, const float *bias, size_
             mk_store_tail8(pr + whole, e, tail);
             sum = _mm256_add_ps(sum, e);
         }
-        __m128 total = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
-        total = _mm_add_ps(total, _mm_movehl_ps(total, total));
-        total = _mm_add_ss(total, _mm_movehdup_ps(total));
-        __m256 inverse = _mm256_set1_ps(1.0f / _mm_cvtss_f32(total));
+        __m256 inverse = _mm256_set1_ps(1.0f / mk_reduce_add8(sum));
         for (size_t j = 0; j < whole; j += 8) _mm256_storeu_ps(pr + j, _mm256_mul_ps(_mm256_loadu_ps(pr + j), inverse));
         if (tail) mk_store_tail8(pr + whole, _mm256_mul_ps(mk_load_tail8(pr + whole, tail), inverse), tail);
     }
