@@ -207,6 +207,14 @@ static void mk_attention_softmax8(float *p, size_t ldp, const float *bias, size_
     }
 }
 #define MK_ATTENTION_SOFTMAX_VECTOR mk_attention_softmax8
+#define MK_REDUCE_ADD mk_reduce_add8
+
+// dst[0..<n] = src[0..<n] for n < 8, one masked load and store (mk_strided_copy's short runs).
+static inline void mk_copy_first8(float *dst, const float *src, size_t n) {
+    __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(dst, lanes, _mm256_maskload_ps(src, lanes));
+}
+#define MK_COPY_FIRST mk_copy_first8
 #define MK_GELU_VECTOR mk_gelu8
 #define MK_GELU_BACKWARD_VECTOR mk_gelu_backward8
 #define MK_GELU_WITH_SLOPE_VECTOR mk_gelu_with_slope8

@@ -242,6 +242,14 @@ static void mk_gelu_with_slope16(const float *x, float *y, float *slope_out, siz
         _mm512_mask_storeu_ps(slope_out + i, lanes, slope);
     }
 }
+#define MK_REDUCE_ADD _mm512_reduce_add_ps
+
+// dst[0..<n] = src[0..<n] for n < 16, one masked load and store (mk_strided_copy's short runs).
+static inline void mk_copy_first16(float *dst, const float *src, size_t n) {
+    __mmask16 lanes = (__mmask16)((1u << n) - 1);
+    _mm512_mask_storeu_ps(dst, lanes, _mm512_maskz_loadu_ps(lanes, src));
+}
+#define MK_COPY_FIRST mk_copy_first16
 #define MK_GELU_VECTOR mk_gelu16
 #define MK_GELU_BACKWARD_VECTOR mk_gelu_backward16
 #define MK_GELU_WITH_SLOPE_VECTOR mk_gelu_with_slope16

@@ -167,6 +167,33 @@ import Testing
         }
     }
 
+    /// Widths that take every branch of the vector kernel (under one vector, one, an odd number of vectors, a
+    /// remainder past the last whole vector, the models' 32 to 768), against LayerNorm in double precision, with
+    /// and without the affine part, rows offset from 0 so the mean matters.
+    @Test(arguments: [5, 8, 16, 24, 40, 48, 96, 200, 512, 768])
+    func layerNormMatchesDoublePrecisionAtEveryWidth(columns: Int) {
+        let rows = 37
+        let x = randn([rows, columns], seed: UInt64(columns), scale: 2)
+        for i in 0..<x.count { x.data[i] += 3 }
+        let w = randn([columns], seed: 11)
+        let b = randn([columns], seed: 12)
+        for affine in [true, false] {
+            let y = affine ? layerNorm(x, weight: w, bias: b) : layerNorm(x, weight: nil, bias: nil)
+            var worst = 0.0
+            for r in 0..<rows {
+                let row = (0..<columns).map { Double(x.data[r * columns + $0]) }
+                let mu = row.reduce(0, +) / Double(columns)
+                let variance = row.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(columns)
+                for j in 0..<columns {
+                    var want = (row[j] - mu) / (variance + 1e-5).squareRoot()
+                    if affine { want = want * Double(w.data[j]) + Double(b.data[j]) }
+                    worst = Swift.max(worst, abs(Double(y.data[r * columns + j]) - want))
+                }
+            }
+            #expect(worst < 1e-5, "\(columns) columns, affine \(affine): off by \(worst)")
+        }
+    }
+
     @Test func attentionSoftmaxMasksOtherGroupAndAddsBias() {
         // One window of 4 tokens, 1 head; tokens 0,1 are image A and 2,3 image B.
         let scores = randn([1, 1, 4, 4], seed: 1)

@@ -60,6 +60,42 @@ import Testing
         #expect(x.reshaped([3, -1]).shape == [3, 2])
     }
 
+    /// Permutes whose copies take every branch of the strided copy: innermost runs of 1 to 40 floats (under a
+    /// vector, whole vectors, a vector and a remainder, the patch embedding's 4), runs past the short-run limit
+    /// (300 floats), a strided innermost axis, and 17 axes that do not merge (more than the odometer holds), each
+    /// against the element computed from its indices.
+    @Test(arguments: [
+        ([2, 3, 8, 4, 8, 4], [0, 2, 4, 1, 3, 5]),
+        ([3, 5, 7], [1, 0, 2]),
+        ([2, 6, 16], [1, 0, 2]),
+        ([4, 3, 40], [1, 0, 2]),
+        ([3, 2, 300], [1, 0, 2]),
+        ([5, 7, 3], [2, 0, 1]),
+        ([2, 3, 2, 2, 33], [3, 0, 2, 1, 4]),
+        (Array(repeating: 2, count: 17), Array((0..<17).reversed())),
+    ])
+    func permuteMatchesItsIndexArithmetic(shape: [Int], axes: [Int]) {
+        let count = shape.reduce(1, *)
+        let x = Tensor(shape: shape, scalars: (0..<count).map { Float($0) })
+        let y = x.permuted(axes)
+        #expect(y.shape == axes.map { shape[$0] })
+        var sourceStrides = Array(repeating: 1, count: shape.count)
+        for k in stride(from: shape.count - 2, through: 0, by: -1) {
+            sourceStrides[k] = sourceStrides[k + 1] * shape[k + 1]
+        }
+        var mismatches = 0
+        for flat in 0..<count {
+            var rest = flat
+            var source = 0
+            for k in stride(from: axes.count - 1, through: 0, by: -1) {
+                source += rest % y.shape[k] * sourceStrides[axes[k]]
+                rest /= y.shape[k]
+            }
+            if y.data[flat] != Float(source) { mismatches += 1 }
+        }
+        #expect(mismatches == 0, "\(shape) permuted by \(axes): \(mismatches) elements in the wrong place")
+    }
+
     @Test func shapeGradients() {
         check.expect([randn([2, 3, 4], seed: 1)]) { $0[0].permuted([2, 0, 1]) }
         check.expect([randn([2, 3, 4], seed: 1)]) { $0[0].transposed(0, 2).reshaped([4, 6]) }
