@@ -86,8 +86,10 @@ private func linearBackward(
 /// residual as fc2's GEMM completes each block of the output, each while the block is in cache, instead of in passes
 /// of their own. Without a graph to record, GELU overwrites fc1's output in place; with one, fc1's epilogue also
 /// writes GELU's derivative over fc1's output (from the same exponential and erf), and in backward the hidden
-/// activations' gradient is multiplied by it as each block of that product completes. The result and every
-/// gradient are bit for bit those of `linear`, `gelu` and `+` one after another.
+/// activations' gradient is multiplied by it as each block of that product completes. The result and the input's
+/// and residual's gradients are bit for bit those of `linear`, `gelu` and `+` one after another; so are the weight
+/// and bias gradients, except for a narrow layer with many rows, whose backward pass runs in blocks of rows
+/// (``MLPBlockedBackward``) and sums them in another order.
 ///
 /// ```swift
 /// let y = mlp(norm2(h), fc1Weight: w1, fc1Bias: b1, fc2Weight: w2, fc2Bias: b2, adding: h)   // [B, N, C]
@@ -125,6 +127,17 @@ public func mlp(
         return OpResult(y) { g in
             guard let kept else { preconditionFailure("mlp: a backward pass without the graph's saved activations") }
             let fc1NeedsGrad = x.needsGrad || fc1Weight.needsGrad || fc1Bias?.needsGrad == true
+            if let forwardRows = layers.blockRows {
+                let blockRows = MLPBlockedBackward.blockRows(forward: forwardRows, rows: rows)
+                let wanted = MLPBlockedBackward.Wanted(
+                    input: x.needsGrad, fc1Weight: fc1Weight.needsGrad, fc1Bias: fc1Bias?.needsGrad == true,
+                    fc2Weight: fc2Weight.needsGrad, fc2Bias: fc2Bias?.needsGrad == true)
+                let blocked = MLPBlockedBackward(layers: layers, blockRows: blockRows, kept: kept, wanted: wanted)
+                let gradients = blocked.run(outputGradient: g.data)
+                let gx = gradients.input?.reshapedView(x.shape)
+                let gr = residual?.needsGrad == true ? g : nil
+                return [gx, gradients.fc1Weight, gradients.fc1Bias, gradients.fc2Weight, gradients.fc2Bias, gr]
+            }
             // fc1's output's gradient: the hidden activations' times GELU's derivative, kept by the forward pass and
             // multiplied in as each block of the product completes. Computing the derivative here instead (in
             // that epilogue, or in a pass of its own) cost small128's finetuning step 3-5 ms.
