@@ -10,10 +10,9 @@ struct MLPGradients {
 }
 
 /// ``mlp``'s backward pass for a layer its forward pass ran in blocks of rows (``MLPLayers/blockRows``): each block's
-/// four products one after another on one thread, so that fc1's output's gradient (the block's `dh W2 ⊙ GELU'`)
-/// stays in that thread's cache for the two products that read it, instead of going to memory and coming back
-/// twice (16 MB each way in small128's first stage, where the whole-matrix products and the bias sums read it three
-/// times).
+/// four products one after another on one thread, so that fc1's output's gradient (the block's `g W2 ⊙ GELU'`, g the
+/// output's gradient) stays in that thread's cache for the products that read it, instead of being written to
+/// memory and read back three times (two products and the bias's column sums; 16 MB in small128's first stage).
 ///
 /// The blocks are grouped in ``parts`` runs of consecutive blocks, a number that does not depend on the thread
 /// count; each run adds its blocks' weight and bias gradients into partial sums of its own, which are then added in
