@@ -1,3 +1,5 @@
+import CKernels
+
 /// Rows that different threads write at the same time, each on cache lines of its own.
 ///
 /// The rows of a plain `[rows, columns]` tensor share a cache line where one ends and the next begins (unless
@@ -54,8 +56,11 @@ struct CacheLineRows {
 struct PartialSums {
     private let rows: CacheLineRows
 
-    /// `parts` rows of `columns` zeros.
-    init(parts: Int, columns: Int) { rows = CacheLineRows(rows: parts, columns: columns, zeroed: true) }
+    /// `parts` rows of `columns` zeros; rows left unset with `zeroed` false, for callers whose first write to each
+    /// row stores instead of adding (a GEMM with beta 0).
+    init(parts: Int, columns: Int, zeroed: Bool = true) {
+        rows = CacheLineRows(rows: parts, columns: columns, zeroed: zeroed)
+    }
 
     var parts: Int { rows.rows }
     var columns: Int { rows.columns }
@@ -67,13 +72,19 @@ struct PartialSums {
     /// Keeps the rows alive until `body` returns (for loops that reach them only through ``row(_:)``'s pointers).
     func withRows<T>(_ body: () throws -> T) rethrows -> T { try rows.withRows(body) }
 
-    /// The sum of the rows, `[columns]`: with more than one row, the bits ``reduceSumKernel(_:axes:)`` gives over
-    /// axis 0 of the rows side by side; one row is returned as it is.
+    /// The sum of the rows, `[columns]`: each column added row after row in row order, the threads splitting the
+    /// columns, so the bits depend neither on which thread ran which row nor on the thread count.
     func total() -> Tensor {
-        let packed = Tensor(uninitializedShape: [parts, columns])
+        let (parts, columns) = (parts, columns)
+        guard parts > 0 else { return Tensor.zeros([columns]) }
+        let sum = Tensor(uninitializedShape: [columns])
+        let destination = sum.data
         rows.withRows {
-            for part in 0..<parts { (packed.data + part * columns).update(from: row(part), count: columns) }
+            Parallel.forRanges(columns, work: parts * columns) { lo, hi in
+                (destination + lo).update(from: row(0) + lo, count: hi - lo)
+                for part in 1..<parts { mk_accumulate(row(part) + lo, 1, destination + lo, hi - lo) }
+            }
         }
-        return parts == 1 ? packed.reshapedView([columns]) : reduceSumKernel(packed, axes: [0]).reshapedView([columns])
+        return sum
     }
 }

@@ -15,8 +15,8 @@ struct MLPGradients {
 /// memory and read back three times (two products and the bias's column sums; 16 MB in small128's first stage).
 ///
 /// The blocks are grouped in ``parts`` runs of consecutive blocks, a number that does not depend on the thread
-/// count; each run adds its blocks' weight and bias gradients into partial sums of its own, which are then added in
-/// a fixed order. The gradients are therefore the same whatever thread ran which run. The input gradient is bit for
+/// count; each run adds its blocks' weight and bias gradients into its row of ``PartialSums``, whose total adds the
+/// rows in a fixed order. The gradients are therefore the same whatever thread ran which run. The input gradient is bit for
 /// bit the whole-matrix one (each element gets the same multiply-adds in the same order); the weight and bias
 /// gradients sum the rows in another order, so they agree with the whole-matrix ones to rounding.
 ///
@@ -86,8 +86,12 @@ struct MLPBlockedBackward {
         )
         let (blocks, parts) = (blocks, parts)
         let input = wanted.input ? Tensor(uninitializedShape: [rows, inFeatures]) : nil
-        let fc1WeightParts = wanted.fc1Weight ? Tensor(uninitializedShape: [parts, hidden * inFeatures]) : nil
-        let fc2WeightParts = wanted.fc2Weight ? Tensor(uninitializedShape: [parts, outFeatures * hidden]) : nil
+        // Each run's first block writes its row of the weight gradients' partial sums with beta 0: no zeros first.
+        let fc1WeightParts =
+            wanted.fc1Weight ? PartialSums(parts: parts, columns: hidden * inFeatures, zeroed: false) : nil
+        let fc2WeightParts =
+            wanted.fc2Weight ? PartialSums(parts: parts, columns: outFeatures * hidden, zeroed: false) : nil
+        let turnsFC2Weight = turnsFC2Weight
         let fc1BiasParts = wanted.fc1Bias ? PartialSums(parts: parts, columns: hidden) : nil
         let fc2BiasParts = wanted.fc2Bias ? PartialSums(parts: parts, columns: outFeatures) : nil
         let (slope, activation) = (UnsafePointer(kept.slope.data), UnsafePointer(kept.activation.data))
@@ -111,12 +115,12 @@ struct MLPBlockedBackward {
                     if let fc2WeightParts, turnsFC2Weight {
                         blasGEMM(
                             activation + lo * hidden, lda: hidden, gBlock, ldb: outFeatures,
-                            fc2WeightParts.data + part * outFeatures * hidden, ldc: outFeatures, m: hidden,
+                            fc2WeightParts.row(part), ldc: outFeatures, m: hidden,
                             n: outFeatures, k: count, transposeA: true, transposeB: false, beta: beta)
                     } else if let fc2WeightParts {
                         blasGEMM(
                             gBlock, lda: outFeatures, activation + lo * hidden, ldb: hidden,
-                            fc2WeightParts.data + part * outFeatures * hidden, ldc: hidden, m: outFeatures, n: hidden,
+                            fc2WeightParts.row(part), ldc: hidden, m: outFeatures, n: hidden,
                             k: count, transposeA: true, transposeB: false, beta: beta)
                     }
                     if let fc2BiasParts { mk_col_sum_accumulate(gBlock, count, outFeatures, fc2BiasParts.row(part)) }
@@ -133,7 +137,7 @@ struct MLPBlockedBackward {
                     if let fc1WeightParts {
                         blasGEMM(
                             dz, lda: hidden, layers.x + lo * inFeatures, ldb: inFeatures,
-                            fc1WeightParts.data + part * hidden * inFeatures, ldc: inFeatures, m: hidden,
+                            fc1WeightParts.row(part), ldc: inFeatures, m: hidden,
                             n: inFeatures, k: count, transposeA: true, transposeB: false, beta: beta)
                     }
                     if let fc1BiasParts { mk_col_sum_accumulate(dz, count, hidden, fc1BiasParts.row(part)) }
@@ -143,27 +147,13 @@ struct MLPBlockedBackward {
         }
         return MLPGradients(
             input: input,
-            fc1Weight: fc1WeightParts.map { Self.sum(partials: $0).reshapedView([hidden, inFeatures]) },
+            fc1Weight: fc1WeightParts.map { $0.total().reshapedView([hidden, inFeatures]) },
             fc1Bias: fc1BiasParts.map { $0.total() },
             fc2Weight: fc2WeightParts.map { partials in
-                let sum = Self.sum(partials: partials)
-                return turnsFC2Weight
-                    ? permuteKernel(sum.reshapedView([hidden, outFeatures]), [1, 0])
-                    : sum.reshapedView([outFeatures, hidden])
+                turnsFC2Weight
+                    ? permuteKernel(partials.total().reshapedView([hidden, outFeatures]), [1, 0])
+                    : partials.total().reshapedView([outFeatures, hidden])
             },
             fc2Bias: fc2BiasParts.map { $0.total() })
-    }
-
-    /// The sum of `partials`' rows (`[parts, n]`) in row order, the threads splitting the columns, so the result
-    /// does not depend on the thread count.
-    static func sum(partials: Tensor) -> Tensor {
-        let (parts, n) = (partials.shape[0], partials.shape[1])
-        let total = Tensor(uninitializedShape: [n])
-        let (source, destination) = (UnsafePointer(partials.data), total.data)
-        Parallel.forRanges(n, work: parts * n) { lo, hi in
-            (destination + lo).update(from: source + lo, count: hi - lo)
-            for part in 1..<parts { mk_accumulate(source + part * n + lo, 1, destination + lo, hi - lo) }
-        }
-        return total
     }
 }
