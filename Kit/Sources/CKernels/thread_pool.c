@@ -54,6 +54,8 @@ static struct {
     _Atomic long next;
     _Atomic uint32_t done;  // parts finished; a futex word when the caller sleeps on it
     _Atomic int caller_sleeps;
+    int timed;                        // whether the open region's parts are timed (mk_pool_set_timing)
+    _Atomic long long timed_part_ns;  // the open region's parts' time so far, when timed
 } pool = {.submit = PTHREAD_MUTEX_INITIALIZER, .grow = PTHREAD_MUTEX_INITIALIZER};
 
 // 1 on the pool's workers and on a caller while its region runs: a region started there runs serially.
@@ -89,11 +91,37 @@ static long now_microseconds(void) {
     return (long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
+// Time accounting for profiles (mk_pool_set_timing), per calling thread: whether its regions are timed, and
+// the totals of its regions' wall time and of their parts' time, in nanoseconds.
+static _Thread_local int thread_timing;
+static _Thread_local long long thread_region_ns, thread_part_ns;
+// 1 while a timed region runs serially on this thread: a region its parts start is inside its time already.
+static _Thread_local int timing_serial_region;
+
+static long long now_nanoseconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+void mk_pool_set_timing(int on) { thread_timing = on != 0; }
+
+void mk_pool_timed(long long *region_ns, long long *part_ns) {
+    *region_ns = thread_region_ns;
+    *part_ns = thread_part_ns;
+}
+
 static void run_parts(void) {
     for (;;) {
         long part = atomic_fetch_add_explicit(&pool.next, 1, memory_order_relaxed);
         if (part >= pool.parts) return;
-        pool.fn(pool.context, part);
+        if (pool.timed) {
+            long long start = now_nanoseconds();
+            pool.fn(pool.context, part);
+            atomic_fetch_add_explicit(&pool.timed_part_ns, now_nanoseconds() - start, memory_order_relaxed);
+        } else {
+            pool.fn(pool.context, part);
+        }
         atomic_fetch_add(&pool.done, 1);
         if (atomic_load(&pool.caller_sleeps)) syscall(SYS_futex, &pool.done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
     }
@@ -328,8 +356,18 @@ static int grow_to(int wanted) {
     return have;
 }
 
+// A region's parts one after another on the calling thread. Inside a part, or inside a timed region run serially,
+// its time already counts; otherwise, when timed, it counts as a region and as parts, as the pool would count it.
 static void run_serially(long parts, mk_pool_part_fn fn, void *context) {
+    int timed = thread_timing && !inside_region && !timing_serial_region;
+    long long start = timed ? now_nanoseconds() : 0;
+    timing_serial_region |= timed;
     for (long part = 0; part < parts; part++) fn(context, part);
+    if (!timed) return;
+    timing_serial_region = 0;
+    long long elapsed = now_nanoseconds() - start;
+    thread_region_ns += elapsed;
+    thread_part_ns += elapsed;
 }
 
 // How long the caller spins for the other threads' parts before it sleeps until the last one ends.
@@ -377,6 +415,9 @@ void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context) {
         return;
     }
     int saved_errno = errno;  // the futex calls below may set it; the caller's code must not see that
+    pool.timed = thread_timing && !timing_serial_region;
+    long long region_start = pool.timed ? now_nanoseconds() : 0;
+    atomic_store_explicit(&pool.timed_part_ns, 0, memory_order_relaxed);
     pool.fn = fn;
     pool.context = context;
     pool.parts = parts;
@@ -393,6 +434,10 @@ void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context) {
     wait_for_parts(parts);
     atomic_fetch_or_explicit(&pool.state, MK_POOL_CLOSED, memory_order_acq_rel);
     wait_for_workers_to_leave();
+    if (pool.timed) {
+        thread_region_ns += now_nanoseconds() - region_start;
+        thread_part_ns += atomic_load_explicit(&pool.timed_part_ns, memory_order_relaxed);
+    }
     pthread_mutex_unlock(&pool.submit);
     errno = saved_errno;
 }

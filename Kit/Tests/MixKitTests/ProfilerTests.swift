@@ -67,9 +67,41 @@ import Testing
         #expect(forward[2] == "1.0", "calls per step: \(forward)")
         let backward = try #require(row("300x64x70 ‖ 70x64x300 Aᵀ"), "\(report)")
         #expect(backward[4] == "1.0", "calls per step: \(backward)")
-        #expect(Double(forward.last!).map { $0 > 0 } == true)
+        #expect(Double(forward[forward.count - 2]).map { $0 > 0 } == true, "fastest GFLOP/s: \(forward)")
+        for row in [forward, backward] {
+            let busy = try #require(Double(row.last!.dropLast()), "threads busy: \(row)")
+            #expect(row.last!.hasSuffix("%") && busy > 0 && busy <= 100, "threads busy: \(row)")
+        }
         _ = linear(x, weight: w, bias: nil)
         #expect(Profiler.report() == report)
+    }
+
+    /// The GEMM table's last column is the share of the compute threads' time the calls kept busy: a product too
+    /// small to share runs on the calling thread alone, one thread of ``Parallel/threadCount`` busy; one cut over the
+    /// threads keeps some share busy, never more than all. (How much depends on the machine's load: the suite's
+    /// other tests run at the same time, and a compute thread they take the core from is not busy.)
+    @Test func reportsTheShareOfTheThreadsEachShapeKeptBusy() throws {
+        let small = (randn([8, 16], seed: 41), randn([16, 8], seed: 42))
+        let large = (randn([768, 256], seed: 43), randn([256, 512], seed: 44))
+        Profiler.start()
+        for _ in 0..<2 {
+            _ = matmul(small.0, small.1)
+            _ = matmul(large.0, large.1)
+            Profiler.stepFinished()
+        }
+        Profiler.stop()
+        let report = Profiler.report()
+        let table = report.split(separator: "\n").drop { !$0.hasPrefix("GEMM shape") }
+        func busy(_ shape: String) throws -> Double {
+            let row = try #require(
+                table.first { $0.hasPrefix(shape + " ") }?.split(separator: " ", omittingEmptySubsequences: true),
+                "\(report)")
+            return try #require(Double(row.last!.dropLast()), "threads busy: \(row)")
+        }
+        let one = 100 / Double(Parallel.threadCount)
+        #expect(abs(try busy("8x8x16") - one) < 0.051, "\(report)")
+        let shared = try busy("768x512x256")
+        #expect(shared > 0 && shared <= 100, "\(report)")
     }
 
     /// Forward-only steps count once marked, and a marked training step still counts once.

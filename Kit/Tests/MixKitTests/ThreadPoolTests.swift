@@ -141,6 +141,33 @@ import Testing
         #expect(backedOff, "still spinning after \(regions) regions next to \(busy) busy threads")
     }
 
+    /// The calling thread's region and part time (`mk_pool_set_timing`, `mk_pool_timed`): two parts that sleep
+    /// 20 ms each count at least 40 ms of parts in a region of at least 20 ms; parts never count more than the
+    /// region's wall time on each thread (a region inside a part counts only as that part's time); a region
+    /// started with timing off adds nothing.
+    @Test func timingCountsTheCallersRegionsAndTheirParts() {
+        func timed(_ body: () -> Void) -> (region: Int64, parts: Int64, wall: Int64) {
+            var (region0, parts0, region1, parts1): (Int64, Int64, Int64, Int64) = (0, 0, 0, 0)
+            mk_pool_timed(&region0, &parts0)
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            let wall = Int64(DispatchTime.now().uptimeNanoseconds - start)
+            mk_pool_timed(&region1, &parts1)
+            return (region1 - region0, parts1 - parts0, wall)
+        }
+        mk_pool_set_timing(1)
+        defer { mk_pool_set_timing(0) }
+        let flat = timed { Parallel.forEachPart(2) { _ in usleep(20_000) } }
+        #expect(flat.parts >= 40_000_000 && flat.region >= 20_000_000 && flat.region <= flat.wall, "\(flat)")
+        #expect(flat.parts <= Int64(Parallel.threadCount) * flat.region, "\(flat)")
+        let nested = timed { Parallel.forEachPart(2) { _ in Parallel.forEachPart(2) { _ in usleep(10_000) } } }
+        #expect(nested.parts >= 40_000_000 && nested.region <= nested.wall, "\(nested)")
+        #expect(nested.parts <= Int64(Parallel.threadCount) * nested.region, "\(nested)")
+        mk_pool_set_timing(0)
+        let off = timed { Parallel.forEachPart(2) { _ in usleep(1_000) } }
+        #expect(off.region == 0 && off.parts == 0, "\(off)")
+    }
+
     @Test func aRegionInsideAPartRunsAllItsPartsOnThatThread() {
         let outer = PartLog(4)
         let inner = (0..<4).map { _ in PartLog(8) }

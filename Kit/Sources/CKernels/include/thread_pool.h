@@ -46,6 +46,21 @@ int mk_pool_backing_off(void);
 // when it cannot be read: what the pool checks for other threads that want the cores.
 long mk_pool_runnable_threads(void);
 
+// Time accounting for profiles, per calling thread, off until that thread turns it on (on != 0). While on,
+// the pool adds up, for the regions the thread starts, their wall time (from the call of mk_pool_run to its
+// return) and the time of each of their parts on whichever thread runs it (a region run serially on its caller
+// counts as both). mk_pool_timed reads the calling thread's two totals in nanoseconds; a caller that reads them
+// before and after its work gets how busy its parts kept the threads: its time outside the regions, plus the
+// parts' time. Two clock reads per part while on; a region started while off adds nothing.
+//
+//     mk_pool_set_timing(1);
+//     long long r0, p0, r1, p1;
+//     mk_pool_timed(&r0, &p0);
+//     work();   // parallel regions and serial code
+//     mk_pool_timed(&r1, &p1);   // busy thread time: wall - (r1 - r0) + (p1 - p0)
+void mk_pool_set_timing(int on);
+void mk_pool_timed(long long *region_ns, long long *part_ns);
+
 // Worker threads started so far.
 int mk_pool_workers(void);
 

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Synchronization
 
@@ -10,7 +11,9 @@ import Synchronization
 /// work, which gives their GFLOP/s. Time outside any op (model glue, the
 /// autograd engine's bookkeeping) shows as its own row. A second table lists
 /// the GEMM calls by shape (M x N x K, transposes, and the products run at the
-/// same time), with each shape's GFLOP/s over all its calls and in its fastest.
+/// same time), with each shape's GFLOP/s over all its calls and in its fastest,
+/// and the share of the compute threads' time its calls kept busy (a thread
+/// that waits for another to finish its share, or to start, is not busy).
 ///
 /// Two ways to use it:
 /// - `MIXMAE_PROFILE=1` in the environment: every step after the first is
@@ -124,6 +127,14 @@ public enum Profiler {
         var seconds = 0.0
         var flops = 0.0
         var fastestSeconds = Double.infinity
+        /// Time the compute threads spent on the calls' work, summed over the threads (the calling thread's time
+        /// outside the pool's regions, and every part the pool ran).
+        var busyThreadSeconds = 0.0
+        /// The calls' wall time times the compute threads: what `busyThreadSeconds` would be with no thread idle.
+        var threadSeconds = 0.0
+
+        /// The share of the compute threads' time the calls kept busy, from 0 to 1.
+        var busyShare: Double { threadSeconds > 0 ? min(1, busyThreadSeconds / threadSeconds) : 1 }
     }
 
     /// One thread's profile.
@@ -331,6 +342,7 @@ public enum Profiler {
     /// Stops recording on the calling thread; its rows stay until the next ``start()`` or ``reset()``.
     public static func stop() {
         guard let session = threadSession, session.isActive else { return }
+        mk_pool_set_timing(0)
         session.stopNanos = now()
         session.isActive = false
     }
@@ -384,9 +396,12 @@ public enum Profiler {
     @inline(__always)
     static func measureGEMM(_ shape: @autoclosure () -> String, work: Int, _ body: () -> Void) {
         guard let session = recordingSession() else { return body() }
+        mk_pool_set_timing(1)
+        let before = PoolTime.now
         let t0 = now()
         body()
         let seconds = Double(now() - t0) * 1e-9
+        let pool = PoolTime.now - before
         let flops = 2 * Double(work)
         let key = shape()
         var row = session.shapes[key] ?? GEMMShapeRow()
@@ -394,7 +409,25 @@ public enum Profiler {
         row.seconds += seconds
         row.flops += flops
         row.fastestSeconds = min(row.fastestSeconds, seconds)
+        row.busyThreadSeconds += max(0, seconds - pool.regionSeconds) + pool.partSeconds
+        row.threadSeconds += seconds * Double(Parallel.threadCount)
         session.shapes[key] = row
+    }
+
+    /// The thread pool's running totals (`mk_pool_timed`): wall time in its regions, and time in their parts.
+    private struct PoolTime {
+        var regionSeconds: Double
+        var partSeconds: Double
+
+        static var now: PoolTime {
+            var (regions, parts): (Int64, Int64) = (0, 0)
+            mk_pool_timed(&regions, &parts)
+            return PoolTime(regionSeconds: Double(regions) * 1e-9, partSeconds: Double(parts) * 1e-9)
+        }
+
+        static func - (a: PoolTime, b: PoolTime) -> PoolTime {
+            PoolTime(regionSeconds: a.regionSeconds - b.regionSeconds, partSeconds: a.partSeconds - b.partSeconds)
+        }
     }
 
     /// Called at the end of every backward pass.
@@ -454,17 +487,22 @@ public enum Profiler {
     static let reportedGEMMShapes = 15
 
     /// The GEMM calls by shape, most time first: per step, calls and time; GFLOP/s of all calls and of the
-    /// fastest. Empty without GEMM calls.
+    /// fastest; the share of the compute threads' time the calls kept busy (the rest: a thread waiting for
+    /// another to finish its share, or to start). Empty without GEMM calls.
     static func gemmShapeReport(_ shapes: [String: GEMMShapeRow], steps: Int) -> String {
         guard !shapes.isEmpty else { return "" }
         let perStep = Double(max(steps, 1))
-        let header = ["GEMM shape (M x N x K; ‖ runs at the same time)", "calls/step", "ms/step", "GFLOP/s", "fastest"]
+        let header = [
+            "GEMM shape (M x N x K; ‖ runs at the same time)", "calls/step", "ms/step", "GFLOP/s", "fastest",
+            "threads busy",
+        ]
         let rows = shapes.sorted { $0.value.seconds > $1.value.seconds }.prefix(reportedGEMMShapes).map { shape, row in
             [
                 shape, String(format: "%.1f", Double(row.calls) / perStep),
                 String(format: "%.2f", row.seconds / perStep * 1e3),
                 String(format: "%.1f", row.flops * 1e-9 / max(row.seconds, 1e-12)),
                 String(format: "%.1f", row.flops / Double(row.calls) * 1e-9 / max(row.fastestSeconds, 1e-12)),
+                String(format: "%.1f%%", row.busyShare * 100),
             ]
         }
         let hidden = shapes.count - reportedGEMMShapes
