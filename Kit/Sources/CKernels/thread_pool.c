@@ -85,11 +85,13 @@ long mk_pool_spin_microseconds(void) {
 
 int mk_pool_workers(void) { return atomic_load(&pool.workers); }
 
-static long now_microseconds(void) {
+static long long now_nanoseconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
+
+static long now_microseconds(void) { return (long)(now_nanoseconds() / 1000); }
 
 // Time accounting for profiles (mk_pool_set_timing), per calling thread: whether its regions are timed, and
 // the totals of its regions' wall time and of their parts' time, in nanoseconds.
@@ -97,12 +99,6 @@ static _Thread_local int thread_timing;
 static _Thread_local long long thread_region_ns, thread_part_ns;
 // 1 while a timed region runs serially on this thread: a region its parts start is inside its time already.
 static _Thread_local int timing_serial_region;
-
-static long long now_nanoseconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
 
 void mk_pool_set_timing(int on) { thread_timing = on != 0; }
 

@@ -16,9 +16,9 @@ struct MLPGradients {
 ///
 /// The blocks are grouped in ``parts`` runs of consecutive blocks, a number that does not depend on the thread
 /// count; each run adds its blocks' weight and bias gradients into its row of ``PartialSums``, whose total adds the
-/// rows in a fixed order. The gradients are therefore the same whatever thread ran which run. The input gradient is bit for
-/// bit the whole-matrix one (each element gets the same multiply-adds in the same order); the weight and bias
-/// gradients sum the rows in another order, so they agree with the whole-matrix ones to rounding.
+/// rows in a fixed order. The gradients are therefore the same whatever thread ran which run. The input gradient is
+/// bit for bit the whole-matrix one (each element gets the same multiply-adds in the same order); the weight and
+/// bias gradients sum the rows in another order, so they agree with the whole-matrix ones to rounding.
 ///
 /// ```swift
 /// let rows = MLPBlockedBackward.blockRows(forward: 504, rows: 16384)   // 504
