@@ -200,40 +200,88 @@ static inline void mk_gemm_prefetch_tile(const float *c, size_t ldc, size_t mr) 
         mk_gemm_store(acc0, acc1, c, ldc, mr, nr, alpha, beta, bias);                                              \
     }
 
+// Row i of a tile: alpha acc + bias + beta C (C not read when beta is 0), two whole vectors.
+static inline void mk_gemm_store_row(mk_gemm_vec acc0, mk_gemm_vec acc1, float *ci, mk_gemm_vec va, mk_gemm_vec vb,
+                                     mk_gemm_vec bias0, mk_gemm_vec bias1, float beta) {
+    mk_gemm_vec v0 = MK_GEMM_FMA(acc0, va, bias0), v1 = MK_GEMM_FMA(acc1, va, bias1);
+    if (beta != 0) {
+        v0 = MK_GEMM_FMA(MK_GEMM_LOAD(ci), vb, v0);
+        v1 = MK_GEMM_FMA(MK_GEMM_LOAD(ci + MK_GEMM_VW), vb, v1);
+    }
+    MK_GEMM_STORE(ci, v0);
+    MK_GEMM_STORE(ci + MK_GEMM_VW, v1);
+}
+
+// Stores the first mr rows and nr columns of a tile held in acc0[i], acc1[i] (i < mr).
 static inline void mk_gemm_store(const mk_gemm_vec *acc0, const mk_gemm_vec *acc1, float *c, size_t ldc, size_t mr,
                                  size_t nr, float alpha, float beta, const float *bias) {
     mk_gemm_vec va = MK_GEMM_SET1(alpha), vb = MK_GEMM_SET1(beta);
-    if (mr == MK_GEMM_MR && nr == MK_GEMM_NR) {
+    if (nr == MK_GEMM_NR) {
         mk_gemm_vec bias0 = MK_GEMM_ZERO(), bias1 = MK_GEMM_ZERO();
         if (bias != NULL) bias0 = MK_GEMM_LOAD(bias), bias1 = MK_GEMM_LOAD(bias + MK_GEMM_VW);
+        if (mr == MK_GEMM_MR) {
 #pragma clang loop unroll(full)
-        for (int i = 0; i < MK_GEMM_MR; i++) {
-            float *ci = c + (size_t)i * ldc;
-            mk_gemm_vec v0 = MK_GEMM_FMA(acc0[i], va, bias0), v1 = MK_GEMM_FMA(acc1[i], va, bias1);
-            if (beta != 0) {
-                v0 = MK_GEMM_FMA(MK_GEMM_LOAD(ci), vb, v0);
-                v1 = MK_GEMM_FMA(MK_GEMM_LOAD(ci + MK_GEMM_VW), vb, v1);
-            }
-            MK_GEMM_STORE(ci, v0);
-            MK_GEMM_STORE(ci + MK_GEMM_VW, v1);
+            for (int i = 0; i < MK_GEMM_MR; i++)
+                mk_gemm_store_row(acc0[i], acc1[i], c + (size_t)i * ldc, va, vb, bias0, bias1, beta);
+        } else {
+            for (size_t i = 0; i < mr; i++) mk_gemm_store_row(acc0[i], acc1[i], c + i * ldc, va, vb, bias0, bias1, beta);
         }
         return;
     }
-    float tile[MK_GEMM_MR * MK_GEMM_NR];
-    for (int i = 0; i < MK_GEMM_MR; i++) {
-        MK_GEMM_STORE(tile + i * MK_GEMM_NR, acc0[i]);
-        MK_GEMM_STORE(tile + i * MK_GEMM_NR + MK_GEMM_VW, acc1[i]);
-    }
+    float tile[MK_GEMM_NR];
     for (size_t i = 0; i < mr; i++) {
+        MK_GEMM_STORE(tile, acc0[i]);
+        MK_GEMM_STORE(tile + MK_GEMM_VW, acc1[i]);
         float *ci = c + i * ldc;
         for (size_t j = 0; j < nr; j++) {
-            float v = alpha * tile[i * MK_GEMM_NR + j] + (bias != NULL ? bias[j] : 0);
+            float v = alpha * tile[j] + (bias != NULL ? bias[j] : 0);
             ci[j] = beta != 0 ? v + beta * ci[j] : v;
         }
     }
 }
 
 MK_GEMM_MICRO(mk_gemm_micro_packed, 1, MK_GEMM_MR)
+
+// Rows of the kernels for a last sliver of fewer than MR rows: a third and two thirds of MR.
+#define MK_GEMM_SHORT_ROWS (MK_GEMM_MR / 3)
+
+// The last sliver of a packed A (fewer than MR rows, zero-padded to MR), by a kernel of ROWS rows: a sliver of
+// `mr` <= ROWS rows computes ROWS rows instead of MR (each element the same multiply-adds in the same order). A
+// C of 64 rows (small128's first stage) computed 72 rows with the MR kernel alone: one thread, AVX-512, best of 15,
+// 64x256x504 Aᵀ (its MLP's fc2 weight gradient, one block of rows) 0.155-0.162 against 0.177 ms; 256x256x1024 Aᵀ
+// (22 slivers, the last of 4 rows) 1.22-1.30 against 1.28-1.34 ms.
+#define MK_GEMM_MICRO_SHORT(NAME, ROWS)                                                                            \
+    static void NAME(size_t kc, const float *restrict pa, const float *restrict pb, float *c, size_t ldc, size_t mr, \
+                     size_t nr, float alpha, float beta, const float *bias) {                                      \
+        mk_gemm_vec acc0[ROWS], acc1[ROWS];                                                                        \
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < (ROWS); i++) acc0[i] = acc1[i] = MK_GEMM_ZERO();     \
+        mk_gemm_prefetch_tile(c, ldc, mr);                                                                         \
+        for (size_t p = 0; p < kc; p++) {                                                                          \
+            mk_gemm_vec b0 = MK_GEMM_LOAD(pb), b1 = MK_GEMM_LOAD(pb + MK_GEMM_VW);                                 \
+            _Pragma("clang loop unroll(full)") for (int i = 0; i < (ROWS); i++) {                                  \
+                mk_gemm_vec ai = MK_GEMM_SET1(pa[i]);                                                              \
+                acc0[i] = MK_GEMM_FMA(ai, b0, acc0[i]);                                                            \
+                acc1[i] = MK_GEMM_FMA(ai, b1, acc1[i]);                                                            \
+            }                                                                                                      \
+            pa += MK_GEMM_MR;                                                                                      \
+            pb += MK_GEMM_NR;                                                                                      \
+        }                                                                                                          \
+        mk_gemm_store(acc0, acc1, c, ldc, mr, nr, alpha, beta, bias);                                              \
+    }
+MK_GEMM_MICRO_SHORT(mk_gemm_micro_third, MK_GEMM_SHORT_ROWS)
+MK_GEMM_MICRO_SHORT(mk_gemm_micro_two_thirds, 2 * MK_GEMM_SHORT_ROWS)
+
+// A packed sliver of mr rows by the smallest kernel that covers them.
+static inline void mk_gemm_micro_packed_rows(size_t kc, const float *restrict pa, const float *restrict pb, float *c,
+                                             size_t ldc, size_t mr, size_t nr, float alpha, float beta,
+                                             const float *bias) {
+    if (mr <= MK_GEMM_SHORT_ROWS)
+        mk_gemm_micro_third(kc, pa, pb, c, ldc, mr, nr, alpha, beta, bias);
+    else if (mr <= 2 * MK_GEMM_SHORT_ROWS)
+        mk_gemm_micro_two_thirds(kc, pa, pb, c, ldc, mr, nr, alpha, beta, bias);
+    else
+        mk_gemm_micro_packed(kc, pa, 0, pb, c, ldc, mr, nr, alpha, beta, bias);
+}
 MK_GEMM_MICRO(mk_gemm_micro_columns, 1, lda)
 MK_GEMM_MICRO(mk_gemm_micro_rows, lda, 1)
 // The rows kernel for A's rows copied to a padded buffer (see mk_sgemm), kept out of line: inlined there, the
@@ -280,8 +328,13 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
     // A not transposed is read in place, row by row (each of the MR rows a
     // contiguous stream): measured faster than packing on every shape of the
     // project's models. Transposed A (MR contiguous values per step, lda apart)
-    // is packed when many column panels read it again.
-    int pack_a = ta && n > MK_GEMM_PACK_A_COLUMNS;
+    // is packed when more than one block of NC columns reads it again, or when its
+    // rows are a multiple of 2 KB apart (each sliver's steps would share L1 sets).
+    // Within one block of columns the kernel reads it in place as fast as a packed
+    // copy, and the copy is time lost: one thread, AVX-512, best of 15, GFLOP/s in
+    // place against packed, operands in cache: 768x256x1024 Aᵀ 112 against 108,
+    // 256x256x1024 Aᵀ 109 against 106; evicted first: 105 against 103, 99.6 against 98.
+    int pack_a = ta && n > MK_GEMM_PACK_A_COLUMNS && (n > MK_GEMM_NC || lda % MK_GEMM_ALIASING_FLOATS == 0);
     // A read in place whose rows are a multiple of 2 KB apart (k = 512, 1024, 2048 floats) maps the MR rows
     // into one or two sets of the L1 cache, which then evict each other on every column panel; copying each MR-row
     // sliver to a padded buffer first measured 96-100 against 63-93 GFLOP/s (1024x256x1024, one thread).
@@ -317,16 +370,16 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
                     float *c_row = c + (i0 + ir) * ldc + j0;
                     if (pack_a) {
                         for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)
-                            mk_gemm_micro_packed(
-                                kc, packed_a + ir * kc, lda, packed_b + jr * kc, c_row + jr, ldc, mr,
+                            mk_gemm_micro_packed_rows(
+                                kc, packed_a + ir * kc, packed_b + jr * kc, c_row + jr, ldc, mr,
                                 MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta,
                                 block_bias != NULL ? block_bias + j0 + jr : NULL);
                     } else if (mr < MK_GEMM_MR) {
                         // The last rows: pack them (zero-padded) so the kernel reads no row past m.
                         mk_gemm_pack_a(ta, ta ? a_block + ir : a_block + ir * lda, lda, mr, kc, packed_a);
                         for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)
-                            mk_gemm_micro_packed(
-                                kc, packed_a, lda, packed_b + jr * kc, c_row + jr, ldc, mr,
+                            mk_gemm_micro_packed_rows(
+                                kc, packed_a, packed_b + jr * kc, c_row + jr, ldc, mr,
                                 MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta,
                                 block_bias != NULL ? block_bias + j0 + jr : NULL);
                     } else if (ta) {

@@ -9,7 +9,9 @@ import Testing
 /// leading dimensions wider than the matrices (multiples of 512 floats, for which
 /// A's rows are copied and a transposed B is packed by rows), a transposed B's whole
 /// column panels packed by in-register transposes (with a reduction tail past the
-/// last whole block), alpha and beta (beta 0 must not read C, which starts as NaN).
+/// last whole block), last slivers of fewer rows than a micro-tile (the kernels of a
+/// third and two thirds of its rows), alpha and beta (beta 0 must not read C, which
+/// starts as NaN).
 @Suite struct GEMMKernelTests {
     struct Shape: Sendable, CustomTestStringConvertible {
         var m: Int, n: Int, k: Int
@@ -24,6 +26,10 @@ import Testing
         Shape(m: 150, n: 70, k: 1_021),
         // ldb = k + 2 = 512: a transposed B 2 KB wide is packed four rows at a time (37 columns: a 4-row tail and 1).
         Shape(m: 130, n: 37, k: 510),
+        // A transposed A packed (n past one block of 480 columns), its last sliver of 8 rows by the two-thirds kernel.
+        Shape(m: 20, n: 500, k: 50),
+        // lda = m + 3 = 512: a transposed A packed for its rows 2 KB apart though n fits one block; last sliver 5 rows.
+        Shape(m: 509, n: 100, k: 30),
     ]
 
     @Test(arguments: shapes)
