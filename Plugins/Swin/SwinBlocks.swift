@@ -101,8 +101,7 @@ package final class SwinStage: Module {
         let (ph, pw) = (plan.paddedHeight, plan.paddedWidth)
         let padded = plan.pad(x, fill: fill)
         let gridGroups = plan.isEmpty ? groups : plan.groups(groups)
-        let layout = WindowLayout(
-            window: window, heads: blocks[0].attn.heads, height: ph, width: pw, groups: gridGroups)
+        let layout = WindowLayout(window: window, height: ph, width: pw, groups: gridGroups)
         var h = layout.order(padded.reshaped([b, ph, pw, c]))
         for block in blocks { h = block(h, layout: layout) }
         let features = plan.crop(layout.restore(h))

@@ -6,7 +6,7 @@ import MixKit
 /// of tokens for ``multiHeadAttention(qkv:heads:scale:bias:spans:)``.
 ///
 /// ```swift
-/// let layout = WindowLayout(window: 7, heads: 3, height: 14, width: 14, groups: ids)
+/// let layout = WindowLayout(window: 7, height: 14, width: 14, groups: ids)
 /// var h = layout.order(x)          // [B, 14, 14, C] -> [B, 196, C] in window order
 /// h = block(h, layout: layout)
 /// let grid = layout.restore(h)     // [B, 196, C] row-major again
@@ -21,19 +21,18 @@ struct WindowLayout {
     let gridIndex: [Int]?
     /// For each token of the row-major grid, its index in layout order (the inverse of ``gridIndex``).
     let layoutIndex: [Int]?
-    /// For every window position, head and (query, key) pair of the sorted windows, the
-    /// place of its bias in the head-major table (``WindowAttention/headMajorBiasIndex(window:heads:order:relative:)``).
-    let biasIndex: [Int]
+    /// For every window position (of one image), the place in the window of each of its sorted tokens, in
+    /// order: what ``relativePositionBias(table:window:order:)`` takes. Empty without groups.
+    let tokenPlaces: [Int]
 
     var windowsPerImage: Int { (height / window) * (width / window) }
 
-    /// `groups` `[height * width]` row-major (one id per token of one image), if any;
-    /// `heads` those of the stage's attention.
-    init(window: Int, heads: Int, height: Int, width: Int, groups: [UInt8]?) {
+    /// `groups` `[height * width]` row-major (one id per token of one image), if any.
+    init(window: Int, height: Int, width: Int, groups: [UInt8]?) {
         precondition(height % window == 0 && width % window == 0, "WindowLayout: \(height)x\(width) grid")
         (self.window, self.height, self.width) = (window, height, width)
         guard let groups else {
-            (spans, gridIndex, layoutIndex, biasIndex) = (nil, nil, nil, [])
+            (spans, gridIndex, layoutIndex, tokenPlaces) = (nil, nil, nil, [])
             return
         }
         let n = window * window
@@ -44,8 +43,7 @@ struct WindowLayout {
         var layoutIndex = [Int](repeating: 0, count: gridIndex.count)
         for (place, grid) in gridIndex.enumerated() { layoutIndex[grid] = place }
         (self.gridIndex, self.layoutIndex) = (gridIndex, layoutIndex)
-        biasIndex = WindowAttention.headMajorBiasIndex(
-            window: window, heads: heads, order: order, relative: WindowAttention.relativePositionIndex(window: window))
+        tokenPlaces = order
     }
 
     /// `[B, H, W, C]` to `[B, H*W, C]` in layout order.
