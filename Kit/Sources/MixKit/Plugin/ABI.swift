@@ -75,7 +75,9 @@ public enum PluginABI {
     /// plugins still load.
     /// 2.15: ``HiddenTokenDecoder``, ``UnmixedReconstructionLoss`` and ``MixingMask/hiddenRows(batch:height:width:)``
     /// (training decodes only the tokens the loss reads). New protocols and a function only: 2.3 plugins still load.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 15 }
+    /// 2.16: ``relativePositionBias(table:window:order:)`` (Swin's relative-position bias for windows in any token
+    /// order, in one op). A new function only: 2.3 plugins still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 16 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
