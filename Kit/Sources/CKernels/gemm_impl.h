@@ -2,8 +2,10 @@
 // matrices, C = alpha op(A) op(B) + bias + beta C, in the BLIS design (B packed
 // into contiguous micro-panels, one register-blocked micro-kernel over them).
 // Unlike BLIS, A is read in place, row by row, unless it is transposed (then it
-// is packed when several column panels reuse it): the project's activations
-// are tall and narrow, and the copy cost more than it saved. Included by each
+// is packed when more than one block of columns reuses it, or its rows alias in
+// L1): the project's activations are tall and narrow, and the copy cost more
+// than it saved. A last sliver of fewer rows than the micro-tile runs a kernel
+// of a third or two thirds of its rows. Included by each
 // kernels_<path>.c like kernels_impl.h. A path that defines the vector macros
 // below before including this file gets the kernel; any other path gets a
 // mk_sgemm that returns 0, and the caller uses the BLAS instead.
