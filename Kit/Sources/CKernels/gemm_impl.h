@@ -180,18 +180,19 @@ static inline void mk_gemm_prefetch_tile(const float *c, size_t ldc, size_t mr) 
 // (C is not read when beta is 0; bias, per column, may be NULL). Rows past mr and columns past nr are not
 // written. A's value for row i at step p is pa[i * row_step + p * step]: packed A
 // has row_step 1 and step MR; A read in place has (1, lda) when transposed and
-// (lda, 1) when not. The instances below fix one of the two at compile time.
-#define MK_GEMM_MICRO(NAME, ROW_STEP, STEP) MK_GEMM_MICRO_WITH(NAME, ROW_STEP, STEP, inline)
-#define MK_GEMM_MICRO_WITH(NAME, ROW_STEP, STEP, ATTRIBUTES)                                                        \
+// (lda, 1) when not. The instances below fix one of the two at compile time. MK_GEMM_MICRO_WITH's ROWS is the
+// rows the kernel computes: MR, or fewer for a last sliver (MK_GEMM_SHORT_ROWS).
+#define MK_GEMM_MICRO(NAME, ROW_STEP, STEP) MK_GEMM_MICRO_WITH(NAME, ROW_STEP, STEP, MK_GEMM_MR, inline)
+#define MK_GEMM_MICRO_WITH(NAME, ROW_STEP, STEP, ROWS, ATTRIBUTES)                                                  \
     static ATTRIBUTES void NAME(size_t kc, const float *restrict pa, size_t lda, const float *restrict pb, float *c,   \
                             size_t ldc, size_t mr, size_t nr, float alpha, float beta, const float *bias) {        \
         (void)lda;                                                                                                 \
-        mk_gemm_vec acc0[MK_GEMM_MR], acc1[MK_GEMM_MR];                                                            \
-        _Pragma("clang loop unroll(full)") for (int i = 0; i < MK_GEMM_MR; i++) acc0[i] = acc1[i] = MK_GEMM_ZERO(); \
+        mk_gemm_vec acc0[ROWS], acc1[ROWS];                                                                        \
+        _Pragma("clang loop unroll(full)") for (int i = 0; i < (ROWS); i++) acc0[i] = acc1[i] = MK_GEMM_ZERO();     \
         mk_gemm_prefetch_tile(c, ldc, mr);                                                                         \
         for (size_t p = 0; p < kc; p++) {                                                                          \
             mk_gemm_vec b0 = MK_GEMM_LOAD(pb), b1 = MK_GEMM_LOAD(pb + MK_GEMM_VW);                                 \
-            _Pragma("clang loop unroll(full)") for (int i = 0; i < MK_GEMM_MR; i++) {                              \
+            _Pragma("clang loop unroll(full)") for (int i = 0; i < (ROWS); i++) {                                  \
                 mk_gemm_vec ai = MK_GEMM_SET1(pa[(size_t)i * (ROW_STEP)]);                                         \
                 acc0[i] = MK_GEMM_FMA(ai, b0, acc0[i]);                                                            \
                 acc1[i] = MK_GEMM_FMA(ai, b1, acc1[i]);                                                            \
@@ -247,40 +248,22 @@ MK_GEMM_MICRO(mk_gemm_micro_packed, 1, MK_GEMM_MR)
 // Rows of the kernels for a last sliver of fewer than MR rows: a third and two thirds of MR.
 #define MK_GEMM_SHORT_ROWS (MK_GEMM_MR / 3)
 
-// The last sliver of a packed A (fewer than MR rows, zero-padded to MR), by a kernel of ROWS rows: a sliver of
-// `mr` <= ROWS rows computes ROWS rows instead of MR (each element the same multiply-adds in the same order). A
+// The last sliver of a packed A (fewer than MR rows, zero-padded to MR), by the kernel of a third or two thirds of
+// MR rows that covers it, instead of MR rows (each element the same multiply-adds in the same order). A
 // C of 64 rows (small128's first stage) computed 72 rows with the MR kernel alone: one thread, AVX-512, best of 15,
 // 64x256x504 Aᵀ (its MLP's fc2 weight gradient, one block of rows) 0.155-0.162 against 0.177 ms; 256x256x1024 Aᵀ
 // (22 slivers, the last of 4 rows) 1.22-1.30 against 1.28-1.34 ms.
-#define MK_GEMM_MICRO_SHORT(NAME, ROWS)                                                                            \
-    static void NAME(size_t kc, const float *restrict pa, const float *restrict pb, float *c, size_t ldc, size_t mr, \
-                     size_t nr, float alpha, float beta, const float *bias) {                                      \
-        mk_gemm_vec acc0[ROWS], acc1[ROWS];                                                                        \
-        _Pragma("clang loop unroll(full)") for (int i = 0; i < (ROWS); i++) acc0[i] = acc1[i] = MK_GEMM_ZERO();     \
-        mk_gemm_prefetch_tile(c, ldc, mr);                                                                         \
-        for (size_t p = 0; p < kc; p++) {                                                                          \
-            mk_gemm_vec b0 = MK_GEMM_LOAD(pb), b1 = MK_GEMM_LOAD(pb + MK_GEMM_VW);                                 \
-            _Pragma("clang loop unroll(full)") for (int i = 0; i < (ROWS); i++) {                                  \
-                mk_gemm_vec ai = MK_GEMM_SET1(pa[i]);                                                              \
-                acc0[i] = MK_GEMM_FMA(ai, b0, acc0[i]);                                                            \
-                acc1[i] = MK_GEMM_FMA(ai, b1, acc1[i]);                                                            \
-            }                                                                                                      \
-            pa += MK_GEMM_MR;                                                                                      \
-            pb += MK_GEMM_NR;                                                                                      \
-        }                                                                                                          \
-        mk_gemm_store(acc0, acc1, c, ldc, mr, nr, alpha, beta, bias);                                              \
-    }
-MK_GEMM_MICRO_SHORT(mk_gemm_micro_third, MK_GEMM_SHORT_ROWS)
-MK_GEMM_MICRO_SHORT(mk_gemm_micro_two_thirds, 2 * MK_GEMM_SHORT_ROWS)
+MK_GEMM_MICRO_WITH(mk_gemm_micro_third, 1, MK_GEMM_MR, MK_GEMM_SHORT_ROWS, )
+MK_GEMM_MICRO_WITH(mk_gemm_micro_two_thirds, 1, MK_GEMM_MR, 2 * MK_GEMM_SHORT_ROWS, )
 
 // A packed sliver of mr rows by the smallest kernel that covers them.
 static inline void mk_gemm_micro_packed_rows(size_t kc, const float *restrict pa, const float *restrict pb, float *c,
                                              size_t ldc, size_t mr, size_t nr, float alpha, float beta,
                                              const float *bias) {
     if (mr <= MK_GEMM_SHORT_ROWS)
-        mk_gemm_micro_third(kc, pa, pb, c, ldc, mr, nr, alpha, beta, bias);
+        mk_gemm_micro_third(kc, pa, 0, pb, c, ldc, mr, nr, alpha, beta, bias);
     else if (mr <= 2 * MK_GEMM_SHORT_ROWS)
-        mk_gemm_micro_two_thirds(kc, pa, pb, c, ldc, mr, nr, alpha, beta, bias);
+        mk_gemm_micro_two_thirds(kc, pa, 0, pb, c, ldc, mr, nr, alpha, beta, bias);
     else
         mk_gemm_micro_packed(kc, pa, 0, pb, c, ldc, mr, nr, alpha, beta, bias);
 }
@@ -291,7 +274,7 @@ MK_GEMM_MICRO(mk_gemm_micro_rows, lda, 1)
 // the reduction. Out of line it keeps them in registers. AVX-512, operands from memory, interleaved runs, GFLOP/s:
 // 1568x384x1536 with Bᵀ (Swin-T's third-stage fc2) 196 against 174 on two threads, 96 against 88 on one. The other
 // kernels stay inline: out of line, the short reductions (k = 64) lost 7%.
-MK_GEMM_MICRO_WITH(mk_gemm_micro_padded_rows, lda, 1, __attribute__((noinline)))
+MK_GEMM_MICRO_WITH(mk_gemm_micro_padded_rows, lda, 1, MK_GEMM_MR, __attribute__((noinline)))
 
 // The calling thread's packing buffers, kept for the next call (freed when the thread ends).
 static pthread_key_t mk_gemm_buffer_key;

@@ -323,6 +323,10 @@ extension GEMMProduct {
 /// against 85 for 1024x256), so only those of at most 128 rows turn. In a small128 pretraining step (median of
 /// each run's later steps, two runs each way), fc2's backward pair in the first stage took 7.2-7.5 ms against
 /// 8.9-10.4, in the second 6.8-7.0 against 7.1-7.9, and the patch embedding's weight gradient 1.1-1.2 against 1.6-1.7.
+/// The fill counts whole tiles, as those runs measured it; since the kernel runs a last sliver of fewer rows with a
+/// kernel of a third or two thirds of the tile's rows (`gemm_impl.h`), 64 rows no longer compute 72, and the turned
+/// product is still the faster one: 256x64x504 Aᵀ 0.148-0.153 ms against 0.155-0.162 for 64x256x504 (one thread,
+/// AVX-512, best of 15).
 ///
 /// `Cᵀ` goes to a buffer and is copied into C afterwards. Each element is the same fused multiply-adds in the same
 /// order either way, so C is bit for bit the same.
@@ -366,7 +370,8 @@ enum TransposedTiles {
             > filled(rows: product.m, columns: product.n, tile: tile)
     }
 
-    /// The share of the micro-tiles' multiply-adds that fall inside a `rows` x `columns` C.
+    /// The share of the micro-tiles' multiply-adds that fall inside a `rows` x `columns` C, counting every tile whole
+    /// (see above for the kernel's shorter last sliver).
     static func filled(rows: Int, columns: Int, tile: (rows: Int, columns: Int)) -> Double {
         let paddedRows = (rows + tile.rows - 1) / tile.rows * tile.rows
         let paddedColumns = (columns + tile.columns - 1) / tile.columns * tile.columns

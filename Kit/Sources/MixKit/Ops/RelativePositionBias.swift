@@ -36,7 +36,7 @@ public func relativePositionBias(table: Tensor, window: Int, order: [Int]? = nil
         let positions = places.count / n
         let units = positions * heads
         let out = Tensor(uninitializedShape: [positions, heads, n, n])
-        let headMajor = transposedTable(table, rows: rows, heads: heads)
+        let headMajor = permuteKernel(table, [1, 0])
         let (po, pt) = (out.data, UnsafePointer(headMajor.data))
         layout.withOffsets { query, key in
             Parallel.forRanges(units, work: units * n * n) { lo, hi in
@@ -73,19 +73,9 @@ public func relativePositionBias(table: Tensor, window: Int, order: [Int]? = nil
                     }
                 }
             }
-            return [transposedTable(sums.total(), rows: heads, heads: rows)]
+            return [permuteKernel(sums.total().reshapedView([heads, rows]), [1, 0])]
         }
     }
-}
-
-/// `[rows, heads]` values (row-major) as `[heads, rows]`.
-private func transposedTable(_ table: Tensor, rows: Int, heads: Int) -> Tensor {
-    let out = Tensor(uninitializedShape: [heads, rows])
-    let (source, target) = (UnsafePointer(table.data), out.data)
-    for r in 0..<rows {
-        for h in 0..<heads { target[h * rows + r] = source[r * heads + h] }
-    }
-    return out
 }
 
 /// Each token's offsets into a head's column of the table: the pair of query `q` and key `k` reads row
