@@ -67,16 +67,28 @@ static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, s
 #define MK_GEMM_TRANSPOSE mk_gemm_transpose
 
 #define MK_EXP_NONPOSITIVE mk_exp_nonpositive8
+#define MK_EXP_NONPOSITIVE_GROUP mk_exp_nonpositive8_group
 #include "vector_math.h"
 
-// e^x for x <= 0 (GELU's Gaussian factors) on 8 lanes: mk_expf's range reduction, polynomial and power of two
+// e^x for x <= 0 (GELU's Gaussian factors, a softmax's exponentials) of `count` (at most 4) vectors of 8 lanes, in
+// place, one step at a time for all of them (vector_math.h): mk_expf's range reduction, polynomial and power of two
 // (2^n built in the exponent bits, 0 below -88.38 as mk_expf gives), its floor by one rounding instruction.
+static inline __attribute__((always_inline)) void mk_exp_nonpositive8_group(__m256 *x, int count) {
+    __m256 fx[4], y[4];
+    for (int u = 0; u < count; u++) x[u] = _mm256_max_ps(x[u], _mm256_set1_ps(-88.3762626647949f));
+    for (int u = 0; u < count; u++)
+        fx[u] = _mm256_floor_ps(_mm256_fmadd_ps(x[u], _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+    mk_exp_reduced_group(x, fx, y, count);
+    for (int u = 0; u < count; u++) {
+        __m256i n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx[u]), _mm256_set1_epi32(127)), 23);
+        x[u] = _mm256_mul_ps(y[u], _mm256_castsi256_ps(n));
+    }
+}
+
+// mk_exp_nonpositive8_group of one vector.
 static inline __m256 mk_exp_nonpositive8(__m256 x) {
-    x = _mm256_max_ps(x, _mm256_set1_ps(-88.3762626647949f));
-    __m256 fx = _mm256_floor_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
-    __m256 y = mk_exp_reduced(x, fx);
-    __m256i n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvttps_epi32(fx), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
+    mk_exp_nonpositive8_group(&x, 1);
+    return x;
 }
 
 // Tails, the last n (< 8) floats of a row: loaded by a masked load, the other lanes `fill` (a masked load costs
@@ -97,46 +109,64 @@ static inline void mk_store_tail8(float *p, __m256 v, size_t n) {
     for (size_t k = 0; k < n; k++) p[k] = lanes[k];
 }
 
-// mk_gelu, mk_gelu_backward and mk_gelu_with_slope (kernels_impl.h) on 8 lanes. The scalar loops they replace did
-// not vectorise: with GELU's epilogue, small128's first-stage fc1 (16384 x 256 x 64) ran 30 GFLOP/s on this path
-// against 212 without it (`mixmae bench ops`' step table, two Zen 4 cores).
+// mk_gelu, mk_gelu_backward and mk_gelu_with_slope (kernels_impl.h) on 8 lanes, two vectors at a time
+// (mk_gelu_parts_group; see vector_math.h), then one, then a tail. The scalar loops they replace did not vectorise:
+// with GELU's epilogue, small128's first-stage fc1 (16384 x 256 x 64) ran 30 GFLOP/s on this path against 212
+// without it (`mixmae bench ops`' step table, two Zen 4 cores).
 static void mk_gelu8(const float *x, float *y, size_t n) {
-    __m256 gelu, slope;
+    __m256 v[2], gelu[2], slope[2];
     size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v[0] = _mm256_loadu_ps(x + i), v[1] = _mm256_loadu_ps(x + i + 8);
+        mk_gelu_parts_group(v, gelu, slope, 2);
+        _mm256_storeu_ps(y + i, gelu[0]), _mm256_storeu_ps(y + i + 8, gelu[1]);
+    }
     for (; i + 8 <= n; i += 8) {
-        mk_gelu_parts(_mm256_loadu_ps(x + i), &gelu, &slope);
-        _mm256_storeu_ps(y + i, gelu);
+        mk_gelu_parts(_mm256_loadu_ps(x + i), gelu, slope);
+        _mm256_storeu_ps(y + i, gelu[0]);
     }
     if (i == n) return;
-    mk_gelu_parts(mk_load_tail8(x + i, n - i), &gelu, &slope);
-    mk_store_tail8(y + i, gelu, n - i);
+    mk_gelu_parts(mk_load_tail8(x + i, n - i), gelu, slope);
+    mk_store_tail8(y + i, gelu[0], n - i);
 }
 
 static void mk_gelu_backward8(const float *x, const float *gy, float *gx, size_t n) {
-    __m256 gelu, slope;
+    __m256 v[2], gelu[2], slope[2];
     size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v[0] = _mm256_loadu_ps(x + i), v[1] = _mm256_loadu_ps(x + i + 8);
+        mk_gelu_parts_group(v, gelu, slope, 2);
+        _mm256_storeu_ps(gx + i, _mm256_mul_ps(_mm256_loadu_ps(gy + i), slope[0]));
+        _mm256_storeu_ps(gx + i + 8, _mm256_mul_ps(_mm256_loadu_ps(gy + i + 8), slope[1]));
+    }
     for (; i + 8 <= n; i += 8) {
-        mk_gelu_parts(_mm256_loadu_ps(x + i), &gelu, &slope);
-        _mm256_storeu_ps(gx + i, _mm256_mul_ps(_mm256_loadu_ps(gy + i), slope));
+        mk_gelu_parts(_mm256_loadu_ps(x + i), gelu, slope);
+        _mm256_storeu_ps(gx + i, _mm256_mul_ps(_mm256_loadu_ps(gy + i), slope[0]));
     }
     if (i == n) return;
-    mk_gelu_parts(mk_load_tail8(x + i, n - i), &gelu, &slope);
-    mk_store_tail8(gx + i, _mm256_mul_ps(mk_load_tail8(gy + i, n - i), slope), n - i);
+    mk_gelu_parts(mk_load_tail8(x + i, n - i), gelu, slope);
+    mk_store_tail8(gx + i, _mm256_mul_ps(mk_load_tail8(gy + i, n - i), slope[0]), n - i);
 }
 
-// x may be slope_out itself (see mk_gelu_with_slope): each vector is loaded before either store.
+// x may be slope_out itself (see mk_gelu_with_slope): each group is loaded before any of its stores.
 static void mk_gelu_with_slope8(const float *x, float *y, float *slope_out, size_t n) {
-    __m256 gelu, slope;
+    __m256 v[2], gelu[2], slope[2];
     size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v[0] = _mm256_loadu_ps(x + i), v[1] = _mm256_loadu_ps(x + i + 8);
+        mk_gelu_parts_group(v, gelu, slope, 2);
+        _mm256_storeu_ps(y + i, gelu[0]), _mm256_storeu_ps(y + i + 8, gelu[1]);
+        _mm256_storeu_ps(slope_out + i, slope[0]), _mm256_storeu_ps(slope_out + i + 8, slope[1]);
+    }
     for (; i + 8 <= n; i += 8) {
-        mk_gelu_parts(_mm256_loadu_ps(x + i), &gelu, &slope);
-        _mm256_storeu_ps(y + i, gelu);
-        _mm256_storeu_ps(slope_out + i, slope);
+        mk_gelu_parts(_mm256_loadu_ps(x + i), gelu, slope);
+        _mm256_storeu_ps(y + i, gelu[0]);
+        _mm256_storeu_ps(slope_out + i, slope[0]);
     }
     if (i == n) return;
-    mk_gelu_parts(mk_load_tail8(x + i, n - i), &gelu, &slope);
-    mk_store_tail8(y + i, gelu, n - i);
-    mk_store_tail8(slope_out + i, slope, n - i);
+    mk_gelu_parts(mk_load_tail8(x + i, n - i), gelu, slope);
+    mk_store_tail8(y + i, gelu[0], n - i);
+    mk_store_tail8(slope_out + i, slope[0], n - i);
 }
 
 // A row of attention scores of any length in three passes: the bias and mask added (the row written back) with the
@@ -191,7 +221,18 @@ static void mk_attention_softmax8(float *p, size_t ldp, const float *bias, size_
             largest = _mm256_max_ps(largest, x);
         }
         __m256 maximum = _mm256_set1_ps(mk_reduce_max8(largest)), sum = _mm256_setzero_ps();
-        for (size_t j = 0; j < whole; j += 8) {
+        size_t j = 0;
+        // Four vectors' exponentials at a time (vector_math.h), added to the sum in the order one at a time adds them.
+        for (; j + 32 <= whole; j += 32) {
+            __m256 e[4];
+            for (int u = 0; u < 4; u++) e[u] = _mm256_sub_ps(_mm256_loadu_ps(pr + j + 8 * u), maximum);
+            mk_exp_nonpositive8_group(e, 4);
+            for (int u = 0; u < 4; u++) {
+                _mm256_storeu_ps(pr + j + 8 * u, e[u]);
+                sum = _mm256_add_ps(sum, e[u]);
+            }
+        }
+        for (; j < whole; j += 8) {
             __m256 e = mk_exp_nonpositive8(_mm256_sub_ps(_mm256_loadu_ps(pr + j), maximum));
             _mm256_storeu_ps(pr + j, e);
             sum = _mm256_add_ps(sum, e);
