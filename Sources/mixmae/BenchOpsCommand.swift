@@ -130,7 +130,8 @@ struct BenchOpsCommand: ParsableCommand {
                 "gemm": gemms.map { r in
                     [
                         "name": r.shape.name, "batch": r.shape.batch, "m": r.shape.m, "n": r.shape.n,
-                        "k": r.shape.k, "matmul_gflops": r.matmulGFLOPS, "sgemm_gflops": r.sgemmGFLOPS,
+                        "k": r.shape.k, "transpose_b": r.shape.transposeB, "shared_b": r.shape.sharedB,
+                        "matmul_gflops": r.matmulGFLOPS, "sgemm_gflops": r.sgemmGFLOPS,
                         "matmul_share_of_peak": r.matmulGFLOPS / peak.allThreadsGFLOPS,
                     ] as [String: Any]
                 },

@@ -217,6 +217,8 @@ import Testing
                 let rate = try #require(gemm["matmul_gflops"] as? Double)
                 let share = try #require(gemm["matmul_share_of_peak"] as? Double)
                 #expect(Swift.abs(share * allThreads - rate) <= 1e-9 * rate, "\(gemm)")
+                // scripts/torch-gemm-rates runs the same products in PyTorch from these fields.
+                #expect(gemm["transpose_b"] is Bool && gemm["shared_b"] is Bool, "\(gemm)")
             }
             let stepGEMMs = try #require(report["step_gemm"] as? [[String: Any]], "\(report)")
             #expect(
