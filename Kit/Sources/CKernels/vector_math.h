@@ -17,15 +17,19 @@
 #ifndef MK_VECTOR_MATH_H
 #define MK_VECTOR_MATH_H
 
-// mk_expf's polynomial on `count` vectors: y[u] = e^x[u] / 2^fx[u] for fx = floor(x log2(e) + 1/2), with fused
-// multiply-adds. x is reduced in place.
+// The most vectors a `_group` function takes at once (the size of its arrays).
+#define MK_VECTOR_GROUP_MAX 4
+
+// mk_expf's polynomial on `count` (at most MK_VECTOR_GROUP_MAX) vectors: y[u] = e^x[u] / 2^fx[u] for
+// fx = floor(x log2(e) + 1/2), with fused multiply-adds. x is reduced in place.
 static inline __attribute__((always_inline)) void mk_exp_reduced_group(mk_gemm_vec *x, const mk_gemm_vec *fx,
                                                                        mk_gemm_vec *y, int count) {
-    mk_gemm_vec z[4];
+    mk_gemm_vec z[MK_VECTOR_GROUP_MAX];
     for (int u = 0; u < count; u++) x[u] = MK_GEMM_FMA(fx[u], MK_GEMM_SET1(-0.693359375f), x[u]);
     for (int u = 0; u < count; u++) x[u] = MK_GEMM_FMA(fx[u], MK_GEMM_SET1(2.12194440e-4f), x[u]);
     for (int u = 0; u < count; u++) z[u] = MK_GEMM_MUL(x[u], x[u]);
-    for (int u = 0; u < count; u++) y[u] = MK_GEMM_FMA(MK_GEMM_SET1(1.9875691500E-4f), x[u], MK_GEMM_SET1(1.3981999507E-3f));
+    for (int u = 0; u < count; u++)
+        y[u] = MK_GEMM_FMA(MK_GEMM_SET1(1.9875691500E-4f), x[u], MK_GEMM_SET1(1.3981999507E-3f));
     for (int u = 0; u < count; u++) y[u] = MK_GEMM_FMA(y[u], x[u], MK_GEMM_SET1(8.3334519073E-3f));
     for (int u = 0; u < count; u++) y[u] = MK_GEMM_FMA(y[u], x[u], MK_GEMM_SET1(4.1665795894E-2f));
     for (int u = 0; u < count; u++) y[u] = MK_GEMM_FMA(y[u], x[u], MK_GEMM_SET1(1.6666665459E-1f));
@@ -43,17 +47,18 @@ static inline mk_gemm_vec mk_exp_reduced(mk_gemm_vec x, mk_gemm_vec fx) {
 // e^x for x <= 0: the path's own floor and power of two around mk_exp_reduced.
 static inline mk_gemm_vec MK_EXP_NONPOSITIVE(mk_gemm_vec x);
 #ifdef MK_EXP_NONPOSITIVE_GROUP
-// The same of `count` (at most 4) vectors, in place, around mk_exp_reduced_group.
+// The same of `count` (at most MK_VECTOR_GROUP_MAX) vectors, in place, around mk_exp_reduced_group.
 static inline __attribute__((always_inline)) void MK_EXP_NONPOSITIVE_GROUP(mk_gemm_vec *x, int count);
 #endif
 
-// GELU and its derivative (mk_gelu_erf1's and mk_gelu_slope1's formulas, A&S 7.1.26's erf) of `count` (at most 4)
-// vectors, from one exponential and one erf each: erf(a) = 1 - poly(t) e^(-a^2) for a = |v| / sqrt(2) and
-// t = 1 / (1 + 0.3275911 a) (mk_erff).
+// GELU and its derivative (mk_gelu_erf1's and mk_gelu_slope1's formulas, A&S 7.1.26's erf) of `count` (at most
+// MK_VECTOR_GROUP_MAX) vectors, from one exponential and one erf each: erf(a) = 1 - poly(t) e^(-a^2) for
+// a = |v| / sqrt(2) and t = 1 / (1 + 0.3275911 a) (mk_erff).
 static inline __attribute__((always_inline)) void mk_gelu_parts_group(const mk_gemm_vec *v, mk_gemm_vec *gelu,
                                                                       mk_gemm_vec *slope, int count) {
     const mk_gemm_vec sign = MK_GEMM_SET1(-0.0f), half = MK_GEMM_SET1(0.5f);
-    mk_gemm_vec scaled[4], a[4], e[4], t[4], poly[4], erf[4];
+    mk_gemm_vec scaled[MK_VECTOR_GROUP_MAX], a[MK_VECTOR_GROUP_MAX], e[MK_VECTOR_GROUP_MAX], t[MK_VECTOR_GROUP_MAX];
+    mk_gemm_vec poly[MK_VECTOR_GROUP_MAX], erf[MK_VECTOR_GROUP_MAX];
     for (int u = 0; u < count; u++) scaled[u] = MK_GEMM_MUL(v[u], MK_GEMM_SET1(0.70710678118654752f));
     for (int u = 0; u < count; u++) a[u] = MK_GEMM_ANDNOT(sign, scaled[u]);
     for (int u = 0; u < count; u++) e[u] = MK_GEMM_MUL(MK_GEMM_XOR(a[u], sign), a[u]);
@@ -64,7 +69,8 @@ static inline __attribute__((always_inline)) void mk_gelu_parts_group(const mk_g
 #else
     for (int u = 0; u < count; u++) e[u] = MK_EXP_NONPOSITIVE(e[u]);
 #endif
-    for (int u = 0; u < count; u++) poly[u] = MK_GEMM_FMA(MK_GEMM_SET1(1.061405429f), t[u], MK_GEMM_SET1(-1.453152027f));
+    for (int u = 0; u < count; u++)
+        poly[u] = MK_GEMM_FMA(MK_GEMM_SET1(1.061405429f), t[u], MK_GEMM_SET1(-1.453152027f));
     for (int u = 0; u < count; u++) poly[u] = MK_GEMM_FMA(poly[u], t[u], MK_GEMM_SET1(1.421413741f));
     for (int u = 0; u < count; u++) poly[u] = MK_GEMM_FMA(poly[u], t[u], MK_GEMM_SET1(-0.284496736f));
     for (int u = 0; u < count; u++) poly[u] = MK_GEMM_FMA(poly[u], t[u], MK_GEMM_SET1(0.254829592f));
