@@ -204,52 +204,95 @@ static inline float mk_reduce_add8(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(half, _mm_movehdup_ps(half)));
 }
 
+// `count` (1 or 2, a constant at each call) rows of a block through the three passes above, each pass for both
+// rows at once: a row's ends (its maximum's and sum's reductions, its tail's exponential, the division) are chains
+// of dependent instructions, which the other row's work fills. Each row gets the operations, in the order, that
+// it gets alone: the same bits. Zen 1, one thread, a block with bias in cache, best of 900 calls, us, one row at a
+// time against two: 196 tokens 63.7-64.2 against 58.9-59.0, 64 tokens 6.1 against 5.7, 49 tokens 6.9 against 5.6;
+// four rows at a time measured as two (59.0-60.6, 5.7-6.1, 5.5-6.8).
+static inline __attribute__((always_inline)) void mk_attention_softmax8_rows(float *p, size_t ldp, const float *bias,
+                                                                          size_t ldb, const uint8_t *groups,
+                                                                          size_t len, size_t first, int count) {
+    size_t whole = len / 8 * 8, tail = len - whole;
+    float *pr[2];
+    const float *br[2];
+    __m256i own_group[2];
+    __m256 largest[2], maximum[2], sum[2];
+    for (int r = 0; r < count; r++) {
+        pr[r] = p + (first + r) * ldp;
+        br[r] = bias ? bias + (first + r) * ldb : NULL;
+        own_group[r] = _mm256_set1_epi32(groups ? groups[first + r] : 0);
+        largest[r] = _mm256_set1_ps(-INFINITY);
+    }
+    for (size_t j = 0; j < whole; j += 8) {
+        for (int r = 0; r < count; r++) {
+            __m256 x = mk_softmax_prepare8(_mm256_loadu_ps(pr[r] + j), br[r], groups, own_group[r], j, 8);
+            if (bias || groups) _mm256_storeu_ps(pr[r] + j, x);
+            largest[r] = _mm256_max_ps(largest[r], x);
+        }
+    }
+    if (tail) {
+        for (int r = 0; r < count; r++) {
+            __m256 x = mk_softmax_prepare8(mk_load_tail8_filled(pr[r] + whole, tail, -INFINITY), br[r], groups,
+                                           own_group[r], whole, tail);
+            if (bias || groups) mk_store_tail8(pr[r] + whole, x, tail);
+            largest[r] = _mm256_max_ps(largest[r], x);
+        }
+    }
+    for (int r = 0; r < count; r++) {
+        maximum[r] = _mm256_set1_ps(mk_reduce_max8(largest[r]));
+        sum[r] = _mm256_setzero_ps();
+    }
+    // MK_VECTOR_GROUP_MAX exponentials at a time (vector_math.h), split between the rows, each added to its row's
+    // sum in the order one at a time adds them.
+    const int per_row = MK_VECTOR_GROUP_MAX / count;
+    size_t j = 0;
+    for (; j + 8 * per_row <= whole; j += 8 * per_row) {
+        __m256 e[MK_VECTOR_GROUP_MAX];
+        for (int r = 0; r < count; r++)
+            for (int u = 0; u < per_row; u++)
+                e[r * per_row + u] = _mm256_sub_ps(_mm256_loadu_ps(pr[r] + j + 8 * u), maximum[r]);
+        mk_exp_nonpositive8_group(e, per_row * count);
+        for (int r = 0; r < count; r++)
+            for (int u = 0; u < per_row; u++) {
+                _mm256_storeu_ps(pr[r] + j + 8 * u, e[r * per_row + u]);
+                sum[r] = _mm256_add_ps(sum[r], e[r * per_row + u]);
+            }
+    }
+    for (; j < whole; j += 8) {
+        __m256 e[2];
+        for (int r = 0; r < count; r++) e[r] = _mm256_sub_ps(_mm256_loadu_ps(pr[r] + j), maximum[r]);
+        mk_exp_nonpositive8_group(e, count);
+        for (int r = 0; r < count; r++) {
+            _mm256_storeu_ps(pr[r] + j, e[r]);
+            sum[r] = _mm256_add_ps(sum[r], e[r]);
+        }
+    }
+    if (tail) {
+        __m256 e[2];
+        for (int r = 0; r < count; r++)
+            e[r] = _mm256_sub_ps(mk_load_tail8_filled(pr[r] + whole, tail, -INFINITY), maximum[r]);
+        mk_exp_nonpositive8_group(e, count);
+        for (int r = 0; r < count; r++) {
+            mk_store_tail8(pr[r] + whole, e[r], tail);
+            sum[r] = _mm256_add_ps(sum[r], e[r]);
+        }
+    }
+    __m256 inverse[2];
+    for (int r = 0; r < count; r++) inverse[r] = _mm256_set1_ps(1.0f / mk_reduce_add8(sum[r]));
+    for (size_t j = 0; j < whole; j += 8)
+        for (int r = 0; r < count; r++)
+            _mm256_storeu_ps(pr[r] + j, _mm256_mul_ps(_mm256_loadu_ps(pr[r] + j), inverse[r]));
+    if (tail)
+        for (int r = 0; r < count; r++)
+            mk_store_tail8(pr[r] + whole, _mm256_mul_ps(mk_load_tail8(pr[r] + whole, tail), inverse[r]), tail);
+}
+
 static void mk_attention_softmax8(float *p, size_t ldp, const float *bias, size_t ldb, const uint8_t *groups,
                                   size_t len) {
-    size_t whole = len / 8 * 8, tail = len - whole;
-    for (size_t i = 0; i < len; i++) {
-        float *pr = p + i * ldp;
-        const float *br = bias ? bias + i * ldb : NULL;
-        __m256i own_group = _mm256_set1_epi32(groups ? groups[i] : 0);
-        __m256 largest = _mm256_set1_ps(-INFINITY);
-        for (size_t j = 0; j < whole; j += 8) {
-            __m256 x = mk_softmax_prepare8(_mm256_loadu_ps(pr + j), br, groups, own_group, j, 8);
-            if (br || groups) _mm256_storeu_ps(pr + j, x);
-            largest = _mm256_max_ps(largest, x);
-        }
-        if (tail) {
-            __m256 x = mk_softmax_prepare8(mk_load_tail8_filled(pr + whole, tail, -INFINITY), br, groups, own_group,
-                                           whole, tail);
-            if (br || groups) mk_store_tail8(pr + whole, x, tail);
-            largest = _mm256_max_ps(largest, x);
-        }
-        __m256 maximum = _mm256_set1_ps(mk_reduce_max8(largest)), sum = _mm256_setzero_ps();
-        size_t j = 0;
-        // Four vectors' exponentials at a time (vector_math.h), added to the sum in the order one at a time adds them.
-        for (; j + 8 * MK_VECTOR_GROUP_MAX <= whole; j += 8 * MK_VECTOR_GROUP_MAX) {
-            __m256 e[MK_VECTOR_GROUP_MAX];
-            for (int u = 0; u < MK_VECTOR_GROUP_MAX; u++)
-                e[u] = _mm256_sub_ps(_mm256_loadu_ps(pr + j + 8 * u), maximum);
-            mk_exp_nonpositive8_group(e, MK_VECTOR_GROUP_MAX);
-            for (int u = 0; u < MK_VECTOR_GROUP_MAX; u++) {
-                _mm256_storeu_ps(pr + j + 8 * u, e[u]);
-                sum = _mm256_add_ps(sum, e[u]);
-            }
-        }
-        for (; j < whole; j += 8) {
-            __m256 e = mk_exp_nonpositive8(_mm256_sub_ps(_mm256_loadu_ps(pr + j), maximum));
-            _mm256_storeu_ps(pr + j, e);
-            sum = _mm256_add_ps(sum, e);
-        }
-        if (tail) {
-            __m256 e = mk_exp_nonpositive8(_mm256_sub_ps(mk_load_tail8_filled(pr + whole, tail, -INFINITY), maximum));
-            mk_store_tail8(pr + whole, e, tail);
-            sum = _mm256_add_ps(sum, e);
-        }
-        __m256 inverse = _mm256_set1_ps(1.0f / mk_reduce_add8(sum));
-        for (size_t j = 0; j < whole; j += 8) _mm256_storeu_ps(pr + j, _mm256_mul_ps(_mm256_loadu_ps(pr + j), inverse));
-        if (tail) mk_store_tail8(pr + whole, _mm256_mul_ps(mk_load_tail8(pr + whole, tail), inverse), tail);
-    }
+    size_t i = 0;
+    for (; i + 2 <= len; i += 2) mk_attention_softmax8_rows(p, ldp, bias, ldb, groups, len, i, 2);
+    if (i < len) mk_attention_softmax8_rows(p, ldp, bias, ldb, groups, len, i, 1);
 }
 #define MK_ATTENTION_SOFTMAX_VECTOR mk_attention_softmax8
 #define MK_REDUCE_ADD mk_reduce_add8
