@@ -77,6 +77,36 @@ struct BenchOpsCommand: ParsableCommand {
                 print(line(cells, widths: gemmWidths))
             }
         }
+        let sharedWidths = [26, 20, 8, 9, 9, 9, 7]
+        if !output.json {
+            print("")
+            let threads = Parallel.threadCount
+            print("GEMM per thread, on one thread alone and on \(threads) at once (a share of the rows each):")
+            let header = ["GEMM", "M x N x K (share)", "alone", "of peak", "at once", "of peak", "loss"]
+            print(line(header, widths: sharedWidths))
+        }
+        var shared: [OpsBenchmark.SharedCoresResult] = []
+        for shape in OpsBenchmark.sharedCoresShapes {
+            let r = OpsBenchmark.sharedCores(shape, repetitions: repetitions)
+            shared.append(r)
+            if !output.json {
+                let perThreadPeak = peak.allThreadsGFLOPS / Double(peak.threads)
+                let together = r.togetherGFLOPS.map { rate in
+                    [
+                        String(format: "%.1f", rate), String(format: "%.0f%%", 100 * rate / perThreadPeak),
+                        String(format: "%.0f%%", 100 * (1 - rate / r.aloneGFLOPS)),
+                    ]
+                }
+                let alone = [
+                    String(format: "%.1f", r.aloneGFLOPS),
+                    String(format: "%.0f%%", 100 * r.aloneGFLOPS / peak.oneThreadGFLOPS),
+                ]
+                let cells =
+                    [shape.name, "\(r.rowsPerThread) x \(shape.n) x \(shape.k)"] + alone
+                    + (together ?? ["-", "-", "(never at once)"])
+                print(line(cells, widths: sharedWidths))
+            }
+        }
         let stepWidths = [26, 20, 8, 8, 8, 13, 10, 8]
         if !output.json {
             print("")
@@ -133,6 +163,13 @@ struct BenchOpsCommand: ParsableCommand {
                         "k": r.shape.k, "transpose_b": r.shape.transposeB, "shared_b": r.shape.sharedB,
                         "matmul_gflops": r.matmulGFLOPS, "sgemm_gflops": r.sgemmGFLOPS,
                         "matmul_share_of_peak": r.matmulGFLOPS / peak.allThreadsGFLOPS,
+                    ] as [String: Any]
+                },
+                "shared_cores": shared.map { r in
+                    [
+                        "name": r.shape.name, "m": r.shape.m, "n": r.shape.n, "k": r.shape.k,
+                        "threads": r.threads, "rows_per_thread": r.rowsPerThread, "alone_gflops": r.aloneGFLOPS,
+                        "together_gflops": r.togetherGFLOPS.map { $0 as Any } ?? NSNull(),
                     ] as [String: Any]
                 },
                 "step_gemm": stepGEMMs.map { r in

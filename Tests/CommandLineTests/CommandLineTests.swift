@@ -220,6 +220,16 @@ import Testing
                 // scripts/torch-gemm-rates runs the same products in PyTorch from these fields.
                 #expect(gemm["transpose_b"] is Bool && gemm["shared_b"] is Bool, "\(gemm)")
             }
+            // Each thread's rate alone and beside the others: positive, each thread a share of M (its first rows).
+            let shared = try #require(report["shared_cores"] as? [[String: Any]], "\(report)")
+            #expect(shared.count == 3, "\(shared)")
+            for row in shared {
+                let (m, threads) = (row["m"] as? Int ?? 0, row["threads"] as? Int ?? 0)
+                #expect(threads >= 1 && threads <= report["threads"] as? Int ?? 0, "\(row)")
+                #expect(row["rows_per_thread"] as? Int == m / Swift.max(threads, 1), "\(row)")
+                #expect((row["alone_gflops"] as? Double ?? 0) > 0, "\(row)")
+                #expect((row["together_gflops"] as? Double ?? 0) > 0 || row["together_gflops"] is NSNull, "\(row)")
+            }
             let stepGEMMs = try #require(report["step_gemm"] as? [[String: Any]], "\(report)")
             #expect(
                 stepGEMMs.map { $0["name"] as? String }

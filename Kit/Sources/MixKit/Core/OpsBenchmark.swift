@@ -227,6 +227,83 @@ public enum OpsBenchmark {
             threads: parts)
     }
 
+    /// What the cores take from each other: one product's rate per thread on one thread alone, and while every
+    /// compute thread runs a share of its own at once (the same number of rows each, B shared, as a step's threads
+    /// split a product). Cores share their last-level cache and memory, and a virtual machine's vCPUs may be two
+    /// hardware threads of one core, which share its FMA units too. On two Zen 1 vCPUs (2026-12-06) each thread
+    /// kept its rate (small128's first fc2 34.1 GFLOP/s alone, 34.2-34.5 at once).
+    ///
+    /// ```swift
+    /// let r = OpsBenchmark.sharedCores(OpsBenchmark.sharedCoresShapes[0])
+    /// print(r.aloneGFLOPS, r.togetherGFLOPS ?? 0)   // GFLOP/s per thread
+    /// ```
+    public struct SharedCoresResult: Sendable {
+        public var shape: GEMMShape
+        /// Threads that ran at once, and the rows of C each computed (the first `rowsPerThread * threads` of M).
+        public var threads: Int
+        public var rowsPerThread: Int
+        /// GFLOP/s of one thread computing its share with the other threads idle.
+        public var aloneGFLOPS: Double
+        /// GFLOP/s of each thread while all compute their shares at once (the slowest one's time); nil when no
+        /// run's shares overlapped (the pool's threads were busy elsewhere).
+        public var togetherGFLOPS: Double?
+    }
+
+    /// Large linear-layer products of the benchmark configurations.
+    public static let sharedCoresShapes: [GEMMShape] = [
+        GEMMShape(name: "small128 s0 fc2 (x Wᵀ)", m: 16384, n: 64, k: 256, transposeB: true),
+        GEMMShape(name: "small128 s2 fc1 (x Wᵀ)", m: 1024, n: 1024, k: 256, transposeB: true),
+        GEMMShape(name: "tiny224 s2 fc1 (x Wᵀ)", m: 1568, n: 1536, k: 384, transposeB: true),
+    ]
+
+    /// Measures ``SharedCoresResult`` for `shape` (its batch is ignored) on `threads` threads, each share a
+    /// single-threaded GEMM (MixKit's kernel, else OpenBLAS on one thread), best of `repetitions` timed runs of
+    /// about 0.1 GFLOP per thread.
+    public static func sharedCores(_ shape: GEMMShape, threads: Int = Parallel.threadCount, repetitions: Int = 5)
+        -> SharedCoresResult
+    {
+        var rng = RandomGenerator(seed: 4)
+        let a = Tensor.randomNormal([shape.m, shape.k], using: &rng)
+        let b = Tensor.randomNormal(shape.transposeB ? [shape.n, shape.k] : [shape.k, shape.n], using: &rng)
+        let c = Tensor(uninitializedShape: [shape.m, shape.n])
+        let parts = max(1, min(threads, shape.m))
+        let rows = shape.m / parts
+        let (pa, pb, pc) = (UnsafePointer(a.data), UnsafePointer(b.data), c.data)
+        let shareFLOPs = 2 * Double(rows) * Double(shape.n) * Double(shape.k)
+        let inner = max(1, Int(1e8 / shareFLOPs))
+        func share(_ part: Int) {
+            blasGEMM(
+                pa + part * rows * shape.k, lda: shape.k, pb, ldb: shape.transposeB ? shape.k : shape.n,
+                pc + part * rows * shape.n, ldc: shape.n, m: rows, n: shape.n, k: shape.k, transposeA: false,
+                transposeB: shape.transposeB)
+        }
+        Parallel.configure()
+        let alone = bestTime(repetitions: repetitions) { for _ in 0..<inner { share(0) } }
+        // A run counts only when its shares overlapped (each began before any ended): a pool thread that did not
+        // come in time leaves its share to another, which runs it after its own.
+        let spans = UnsafeMutableBufferPointer<(start: UInt64, end: UInt64)>.allocate(capacity: parts)
+        defer { spans.deallocate() }
+        var together = Double.infinity
+        var counted = 0
+        for _ in 0..<(3 * max(1, repetitions) + 1) where counted <= repetitions {
+            Parallel.forEachPart(parts) { part in
+                let start = Profiler.now()
+                for _ in 0..<inner { share(part) }
+                spans[part] = (start, Profiler.now())
+            }
+            guard spans.map(\.start).max()! < spans.map(\.end).min()! else { continue }
+            counted += 1
+            // The first overlapped run warms up, as bestTime's untimed run does.
+            let wall = Double(spans.map(\.end).max()! - spans.map(\.start).min()!) * 1e-9
+            if counted > 1 { together = min(together, wall) }
+        }
+        let work = shareFLOPs * Double(inner) * 1e-9
+        withExtendedLifetime((a, b, c)) {}
+        return SharedCoresResult(
+            shape: shape, threads: parts, rowsPerThread: rows, aloneGFLOPS: work / alone,
+            togetherGFLOPS: parts == 1 ? work / alone : together.isFinite ? work / together : nil)
+    }
+
     /// Time and bandwidth of one memory-bound kernel, forward and backward.
     public struct KernelResult: Sendable {
         public var name: String
