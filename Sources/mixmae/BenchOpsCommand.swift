@@ -43,6 +43,9 @@ struct BenchOpsCommand: ParsableCommand {
     @Option(name: .long, help: "Rows of the [rows, 256] tensor for the kernels.")
     var rows = 65536
 
+    @Flag(name: .long, help: "Measure and print only the FMA peak (what scripts/bench-vs-pytorch divides by).")
+    var peakOnly = false
+
     func validate() throws {
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be at least 1, got \(repetitions)") }
         guard rows >= 1 else { throw ValidationError("--rows must be at least 1, got \(rows)") }
@@ -52,13 +55,16 @@ struct BenchOpsCommand: ParsableCommand {
         let gemmWidths = [26, 6, 20, 16, 9, 15, 7]
         let load = MachineLoad.oneMinuteAverage()
         let peak = OpsBenchmark.fmaPeak(repetitions: repetitions)
+        if peakOnly {
+            try printPeak(peak)
+            return
+        }
         if !output.json {
             print("compute threads: \(Parallel.summary), 1-minute load average: \(MachineLoad.describe(load))")
             print("C kernels: \(CPUFeatures.summary)")
             print("BLAS: \(CPUFeatures.blasSummary)")
             print("GEMM: \(GEMMKernels.summary) (matmul below; sgemm is OpenBLAS's cblas_sgemm on its own threads)")
-            let rates = String(format: "%.1f GFLOP/s on one thread, %.1f", peak.oneThreadGFLOPS, peak.allThreadsGFLOPS)
-            print("FMA peak (\(CPUFeatures.kernelPath.rawValue)): \(rates) on \(peak.threads) threads at once")
+            print(peakLine(peak))
             print("")
             let header = ["GEMM", "batch", "M x N x K", "matmul GFLOP/s", "of peak", "sgemm GFLOP/s", "ratio"]
             print(line(header, widths: gemmWidths))
@@ -153,10 +159,7 @@ struct BenchOpsCommand: ParsableCommand {
                 "blas_kernels": CPUFeatures.blasKernels, "gemm_kernels": GEMMKernels.active.rawValue,
                 "pool_spin_us": Parallel.spinMicroseconds,
                 "load_average": load ?? -1,
-                "fma_peak": [
-                    "one_thread_gflops": peak.oneThreadGFLOPS, "all_threads_gflops": peak.allThreadsGFLOPS,
-                    "threads": peak.threads,
-                ] as [String: Any],
+                "fma_peak": peakObject(peak),
                 "gemm": gemms.map { r in
                     [
                         "name": r.shape.name, "batch": r.shape.batch, "m": r.shape.m, "n": r.shape.n,
@@ -211,6 +214,29 @@ struct BenchOpsCommand: ParsableCommand {
             ]
             print(line(cells, widths: kernelWidths))
         }
+    }
+
+    /// The FMA peak alone: one line, or with --format json the `fma_peak` object and the kernel path it ran.
+    private func printPeak(_ peak: OpsBenchmark.FMAPeak) throws {
+        guard output.json else { return print(peakLine(peak)) }
+        let object: [String: Any] = [
+            "threads": Parallel.threadCount, "kernel_path": CPUFeatures.kernelPath.rawValue,
+            "fma_peak": peakObject(peak),
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    private func peakObject(_ peak: OpsBenchmark.FMAPeak) -> [String: Any] {
+        [
+            "one_thread_gflops": peak.oneThreadGFLOPS, "all_threads_gflops": peak.allThreadsGFLOPS,
+            "threads": peak.threads,
+        ]
+    }
+
+    private func peakLine(_ peak: OpsBenchmark.FMAPeak) -> String {
+        let rates = String(format: "%.1f GFLOP/s on one thread, %.1f", peak.oneThreadGFLOPS, peak.allThreadsGFLOPS)
+        return "FMA peak (\(CPUFeatures.kernelPath.rawValue)): \(rates) on \(peak.threads) threads at once"
     }
 
     /// `cells` padded to `widths`, the first on the right (left-aligned), the others on the left.

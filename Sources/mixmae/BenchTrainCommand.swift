@@ -32,7 +32,9 @@ struct BenchTrainCommand: ParsableCommand {
             pretrain times a MixMAE step, finetune a classification step (1000 classes, cross \
             entropy, AdamW) and infer the classifier's forward pass without gradients, as \
             ../shared/bench/torch_bench.py does. Prints the median images/s over --steps timed \
-            steps after --warmup untimed ones, and the process's peak resident memory. With \
+            steps after --warmup untimed ones, the GEMMs' work of a step (GFLOP, counted as the \
+            profile counts it) and their rate over the median step, and the process's peak resident \
+            memory. With \
             MIXMAE_PROFILE=1 a per-op profile goes to standard error. Under mpirun (or srun) \
             the batch is the whole job's: each of the N ranks steps on batch/N images, the \
             gradients are averaged with MPI_Allreduce, and rank 0 prints the job's images/s \
@@ -116,6 +118,7 @@ struct BenchTrainCommand: ParsableCommand {
         }
         let quiet = output.json || comm.rank != 0
         var times: [Double] = []
+        var timedFLOPs = 0.0
         var allreduceBefore = 0.0
         for step in 0..<(warmup + steps) {
             if step == warmup && ProcessInfo.processInfo.environment["MIXMAE_PROFILE"] == "1" { Profiler.start() }
@@ -123,10 +126,15 @@ struct BenchTrainCommand: ParsableCommand {
             // Every rank starts a step together, so the slowest rank's time is the job's.
             try comm.barrier()
             let start = Date()
-            let loss = try runStep()
+            var loss: Float?
+            // The GEMMs' multiply-adds of this rank's step, as the profile counts them (a sum per call, no timing).
+            let work = try Profiler.gemmWork { loss = try runStep() }
             try comm.barrier()
             let seconds = Date().timeIntervalSince(start)
-            if step >= warmup { times.append(seconds) }
+            if step >= warmup {
+                times.append(seconds)
+                timedFLOPs += work.total
+            }
             if !quiet {
                 FileHandle.standardError.write(
                     Data(
@@ -143,6 +151,8 @@ struct BenchTrainCommand: ParsableCommand {
             comm.size > 1 ? ", \(comm.size) ranks, \(String(format: "%.1f", allreduceShare * 100))% in allreduce" : ""
         let name = (config as NSString).lastPathComponent
         let peak = PeakMemory.residentMiB()
+        // Every rank runs the same products on its share of the batch.
+        let gemmGFLOP = timedFLOPs / Double(steps) * Double(comm.size) * 1e-9
         if output.json {
             let object: [String: Any] = [
                 "config": name, "mode": mode.rawValue, "batch": batchSize, "steps": steps,
@@ -151,6 +161,7 @@ struct BenchTrainCommand: ParsableCommand {
                 "kernel_path": CPUFeatures.kernelPath.rawValue, "ranks": comm.size, "allreduce_share": allreduceShare,
                 "blas_kernels": CPUFeatures.blasKernels, "gemm_kernels": GEMMKernels.active.rawValue,
                 "pool_spin_us": Parallel.spinMicroseconds, "pool_back_offs": Parallel.backOffs,
+                "gemm_gflop_per_step": gemmGFLOP, "gemm_gflops": gemmGFLOP / median,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -158,7 +169,9 @@ struct BenchTrainCommand: ParsableCommand {
             print(
                 "\(name) \(mode.rawValue): batch \(batchSize), \(parameters) parameters, median step "
                     + "\(String(format: "%.1f", median * 1000)) ms over \(steps) steps: "
-                    + "\(String(format: "%.1f", Double(batchSize) / median)) images/s, peak RSS "
+                    + "\(String(format: "%.1f", Double(batchSize) / median)) images/s, GEMMs "
+                    + "\(String(format: "%.2f", gemmGFLOP)) GFLOP a step (\(String(format: "%.1f", gemmGFLOP / median)) "
+                    + "GFLOP/s), peak RSS "
                     + "\(String(format: "%.1f", peak)) MiB\(comm.size > 1 ? " on rank 0" : "") (\(Parallel.threadCount) threads\(job))"
                     + "; C kernels \(CPUFeatures.kernelPath), \(CPUFeatures.blasSummary), GEMM \(GEMMKernels.summary)"
                     + (Parallel.backOffs > 0

@@ -167,6 +167,7 @@ import Testing
         let pico = TestPaths.shared.appendingPathComponent("bench/pico64.json").path
         let registry = TestPaths.packageRoot.appendingPathComponent("registry.yaml").path
         var parameters: [String: Int] = [:]
+        var gemmGFLOP: [String: Double] = [:]
         for mode in ["pretrain", "finetune", "infer"] {
             let bench = try runMixmae([
                 "bench", "train", "--config", pico, "--mode", mode, "--batch", "2", "--steps", "1", "--warmup", "0",
@@ -178,7 +179,17 @@ import Testing
             #expect((result["images_per_second"] as? Double ?? 0) > 0)
             #expect((result["peak_rss_mib"] as? Double ?? 0) > 10, "\(result)")
             parameters[mode] = result["parameters"] as? Int
+            // The GEMMs' work of a step, and its rate over the median step.
+            let work = try #require(result["gemm_gflop_per_step"] as? Double, "\(result)")
+            let seconds = try #require(result["median_step_seconds"] as? Double)
+            #expect(Swift.abs((result["gemm_gflops"] as? Double ?? 0) * seconds - work) <= 1e-9 * work, "\(result)")
+            gemmGFLOP[mode] = work
         }
+        // Inference runs the classifier's forward products once; finetuning adds their backward pairs, about twice
+        // as much again (the patch embedding needs no gradient of its input).
+        let (forward, training) = (gemmGFLOP["infer"] ?? 0, gemmGFLOP["finetune"] ?? 0)
+        #expect(forward > 0 && training > 2.5 * forward && training <= 3 * forward, "\(gemmGFLOP)")
+        #expect((gemmGFLOP["pretrain"] ?? 0) > 0, "\(gemmGFLOP)")
         // The classifier has the encoder and a 1000-class head, no decoder.
         #expect(parameters["finetune"] != nil && parameters["finetune"] == parameters["infer"])
         #expect(parameters["finetune"] != parameters["pretrain"])
@@ -199,6 +210,19 @@ import Testing
     /// `mixmae bench ops`: the FMA peak of the kernel path the process runs, and every GEMM's share of it; with
     /// the vector paths hidden, the portable path's peak (automatic choice: a path the suite's environment forces
     /// with MIXMAE_CPU would be missing there).
+    @Test func benchOpsPeakOnlyPrintsThePeakAlone() throws {
+        let ops = try runMixmae(["bench", "ops", "--peak-only", "--repetitions", "1", "--format", "json"])
+        #expect(ops.status == 0, "\(ops.stderr)")
+        let report = try #require(try json(ops) as? [String: Any], "\(ops.stdout)")
+        let peak = try #require(report["fma_peak"] as? [String: Any], "\(report)")
+        #expect((peak["all_threads_gflops"] as? Double ?? 0) > 0 && (peak["one_thread_gflops"] as? Double ?? 0) > 0)
+        #expect(report["gemm"] == nil && report["kernels"] == nil, "\(report.keys)")
+        let table = try runMixmae(["bench", "ops", "--peak-only", "--repetitions", "1"])
+        #expect(table.status == 0, "\(table.stderr)")
+        let lines = table.stdout.split(separator: "\n")
+        #expect(lines.count == 1 && lines.first?.hasPrefix("FMA peak (") == true, "\(table.stdout)")
+    }
+
     @Test func benchOpsReportsTheFMAPeakAndEachGEMMsShare() throws {
         for hidden in ["", "avx512f,avx2"] {
             let ops = try runMixmae(
