@@ -52,7 +52,6 @@ struct BenchOpsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let gemmWidths = [26, 6, 20, 16, 9, 15, 7]
         let load = MachineLoad.oneMinuteAverage()
         let peak = OpsBenchmark.fmaPeak(repetitions: repetitions)
         if peakOnly {
@@ -65,92 +64,62 @@ struct BenchOpsCommand: ParsableCommand {
             print("BLAS: \(CPUFeatures.blasSummary)")
             print("GEMM: \(GEMMKernels.summary) (matmul below; sgemm is OpenBLAS's cblas_sgemm on its own threads)")
             print(peakLine(peak))
-            print("")
-            let header = ["GEMM", "batch", "M x N x K", "matmul GFLOP/s", "of peak", "sgemm GFLOP/s", "ratio"]
-            print(line(header, widths: gemmWidths))
         }
-        var gemms: [OpsBenchmark.GEMMResult] = []
-        for shape in OpsBenchmark.standardShapes {
-            let r = OpsBenchmark.gemm(shape, repetitions: repetitions)
-            gemms.append(r)
-            if !output.json {
-                let cells = [
-                    shape.name, "\(shape.batch)", "\(shape.m) x \(shape.n) x \(shape.k)",
-                    String(format: "%.1f", r.matmulGFLOPS),
-                    String(format: "%.0f%%", 100 * r.matmulGFLOPS / peak.allThreadsGFLOPS),
-                    String(format: "%.1f", r.sgemmGFLOPS), String(format: "%.2f", r.matmulGFLOPS / r.sgemmGFLOPS),
+        let gemms = measuredTable(
+            OpsBenchmark.standardShapes, title: nil,
+            header: ["GEMM", "batch", "M x N x K", "matmul GFLOP/s", "of peak", "sgemm GFLOP/s", "ratio"],
+            widths: [26, 6, 20, 16, 9, 15, 7], measure: { OpsBenchmark.gemm($0, repetitions: repetitions) }
+        ) { shape, r in
+            [
+                shape.name, "\(shape.batch)", "\(shape.m) x \(shape.n) x \(shape.k)",
+                String(format: "%.1f", r.matmulGFLOPS),
+                String(format: "%.0f%%", 100 * r.matmulGFLOPS / peak.allThreadsGFLOPS),
+                String(format: "%.1f", r.sgemmGFLOPS), String(format: "%.2f", r.matmulGFLOPS / r.sgemmGFLOPS),
+            ]
+        }
+        let perThreadPeak = peak.allThreadsGFLOPS / Double(peak.threads)
+        let shared = measuredTable(
+            OpsBenchmark.sharedCoresShapes,
+            title:
+                "GEMM per thread, on one thread alone and on \(Parallel.threadCount) at once (a share of the rows each):",
+            header: ["GEMM", "M x N x K (share)", "alone", "of peak", "at once", "of peak", "loss"],
+            widths: [26, 20, 8, 9, 9, 9, 7], measure: { OpsBenchmark.sharedCores($0, repetitions: repetitions) }
+        ) { shape, r in
+            let alone = [
+                String(format: "%.1f", r.aloneGFLOPS),
+                String(format: "%.0f%%", 100 * r.aloneGFLOPS / peak.oneThreadGFLOPS),
+            ]
+            let together = r.togetherGFLOPS.map { rate in
+                [
+                    String(format: "%.1f", rate), String(format: "%.0f%%", 100 * rate / perThreadPeak),
+                    String(format: "%.0f%%", 100 * (1 - rate / r.aloneGFLOPS)),
                 ]
-                print(line(cells, widths: gemmWidths))
             }
+            return [shape.name, "\(r.rowsPerThread) x \(shape.n) x \(shape.k)"] + alone
+                + (together ?? ["-", "-", "(never at once)"])
         }
-        let sharedWidths = [26, 20, 8, 9, 9, 9, 7]
-        if !output.json {
-            print("")
-            let threads = Parallel.threadCount
-            print("GEMM per thread, on one thread alone and on \(threads) at once (a share of the rows each):")
-            let header = ["GEMM", "M x N x K (share)", "alone", "of peak", "at once", "of peak", "loss"]
-            print(line(header, widths: sharedWidths))
+        let stepGEMMs = measuredTable(
+            OpsBenchmark.stepShapes,
+            title: "GEMM as a training step meets it (a linear's x Wᵀ + bias; GFLOP/s of the best single call):",
+            header: ["GEMM", "M x N x K", "warm", "+ GELU", "cold", "cold + GELU", "backward", "cold"],
+            widths: [26, 20, 8, 8, 8, 13, 10, 8], measure: { OpsBenchmark.stepGEMM($0, repetitions: repetitions) }
+        ) { shape, r in
+            let rates = [
+                r.warmGFLOPS, r.geluGFLOPS, r.coldGFLOPS, r.coldGELUGFLOPS, r.backwardWarmGFLOPS, r.backwardColdGFLOPS,
+            ].map { String(format: "%.1f", $0) }
+            return [shape.name, "\(shape.m) x \(shape.n) x \(shape.k)"] + rates
         }
-        var shared: [OpsBenchmark.SharedCoresResult] = []
-        for shape in OpsBenchmark.sharedCoresShapes {
-            let r = OpsBenchmark.sharedCores(shape, repetitions: repetitions)
-            shared.append(r)
-            if !output.json {
-                let perThreadPeak = peak.allThreadsGFLOPS / Double(peak.threads)
-                let together = r.togetherGFLOPS.map { rate in
-                    [
-                        String(format: "%.1f", rate), String(format: "%.0f%%", 100 * rate / perThreadPeak),
-                        String(format: "%.0f%%", 100 * (1 - rate / r.aloneGFLOPS)),
-                    ]
-                }
-                let alone = [
-                    String(format: "%.1f", r.aloneGFLOPS),
-                    String(format: "%.0f%%", 100 * r.aloneGFLOPS / peak.oneThreadGFLOPS),
-                ]
-                let cells =
-                    [shape.name, "\(r.rowsPerThread) x \(shape.n) x \(shape.k)"] + alone
-                    + (together ?? ["-", "-", "(never at once)"])
-                print(line(cells, widths: sharedWidths))
-            }
-        }
-        let stepWidths = [26, 20, 8, 8, 8, 13, 10, 8]
-        if !output.json {
-            print("")
-            print("GEMM as a training step meets it (a linear's x Wᵀ + bias; GFLOP/s of the best single call):")
-            let header = ["GEMM", "M x N x K", "warm", "+ GELU", "cold", "cold + GELU", "backward", "cold"]
-            print(line(header, widths: stepWidths))
-        }
-        var stepGEMMs: [OpsBenchmark.StepGEMMResult] = []
-        for shape in OpsBenchmark.stepShapes {
-            let r = OpsBenchmark.stepGEMM(shape, repetitions: repetitions)
-            stepGEMMs.append(r)
-            if !output.json {
-                let rates = [
-                    r.warmGFLOPS, r.geluGFLOPS, r.coldGFLOPS, r.coldGELUGFLOPS, r.backwardWarmGFLOPS,
-                    r.backwardColdGFLOPS,
-                ].map { String(format: "%.1f", $0) }
-                print(line([shape.name, "\(shape.m) x \(shape.n) x \(shape.k)"] + rates, widths: stepWidths))
-            }
-        }
-        let attentionWidths = [28, 22, 12, 10, 13, 10]
-        if !output.json {
-            print("")
-            print("attention (window attention with a relative position bias; GFLOP/s of its products):")
-            let header = ["windows", "G x N x heads", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s"]
-            print(line(header, widths: attentionWidths))
-        }
-        var attentions: [OpsBenchmark.AttentionResult] = []
-        for shape in OpsBenchmark.attentionShapes {
-            let r = OpsBenchmark.attention(shape, repetitions: repetitions)
-            attentions.append(r)
-            if !output.json {
-                let cells = [
-                    shape.name, "\(shape.windows) x \(shape.tokens) x \(shape.heads)",
-                    String(format: "%.2f", r.forwardSeconds * 1e3), String(format: "%.1f", r.forwardGFLOPS),
-                    String(format: "%.2f", r.backwardSeconds * 1e3), String(format: "%.1f", r.backwardGFLOPS),
-                ]
-                print(line(cells, widths: attentionWidths))
-            }
+        let attentions = measuredTable(
+            OpsBenchmark.attentionShapes,
+            title: "attention (window attention with a relative position bias; GFLOP/s of its products):",
+            header: ["windows", "G x N x heads", "forward ms", "GFLOP/s", "backward ms", "GFLOP/s"],
+            widths: [28, 22, 12, 10, 13, 10], measure: { OpsBenchmark.attention($0, repetitions: repetitions) }
+        ) { shape, r in
+            [
+                shape.name, "\(shape.windows) x \(shape.tokens) x \(shape.heads)",
+                String(format: "%.2f", r.forwardSeconds * 1e3), String(format: "%.1f", r.forwardGFLOPS),
+                String(format: "%.2f", r.backwardSeconds * 1e3), String(format: "%.1f", r.backwardGFLOPS),
+            ]
         }
         let kernels = OpsBenchmark.kernels(rows: rows, cols: 256, repetitions: repetitions)
         if output.json {
@@ -213,6 +182,24 @@ struct BenchOpsCommand: ParsableCommand {
                 String(format: "%.2f", k.backwardSeconds * 1e3), String(format: "%.1f", k.backwardGBps),
             ]
             print(line(cells, widths: kernelWidths))
+        }
+    }
+
+    /// Measures each of `shapes` in turn; as a table (not with --format json) prints a blank line, `title` (when
+    /// given), `header` and then each result's `cells` as soon as it is measured (a row at a time on long runs).
+    private func measuredTable<Shape, Result>(
+        _ shapes: [Shape], title: String?, header: [String], widths: [Int], measure: (Shape) -> Result,
+        cells: (Shape, Result) -> [String]
+    ) -> [Result] {
+        if !output.json {
+            print("")
+            if let title { print(title) }
+            print(line(header, widths: widths))
+        }
+        return shapes.map { shape in
+            let result = measure(shape)
+            if !output.json { print(line(cells(shape, result), widths: widths)) }
+            return result
         }
     }
 

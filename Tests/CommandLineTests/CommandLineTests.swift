@@ -207,9 +207,8 @@ import Testing
         #expect(stages.allSatisfy { ($0["cpu_ms_per_image"] as? Double ?? -1) >= 0 })
     }
 
-    /// `mixmae bench ops`: the FMA peak of the kernel path the process runs, and every GEMM's share of it; with
-    /// the vector paths hidden, the portable path's peak (automatic choice: a path the suite's environment forces
-    /// with MIXMAE_CPU would be missing there).
+    /// `mixmae bench ops --peak-only` (what scripts/bench-vs-pytorch divides by): the FMA peak and nothing else,
+    /// as JSON and as one line.
     @Test func benchOpsPeakOnlyPrintsThePeakAlone() throws {
         let ops = try runMixmae(["bench", "ops", "--peak-only", "--repetitions", "1", "--format", "json"])
         #expect(ops.status == 0, "\(ops.stderr)")
@@ -223,6 +222,9 @@ import Testing
         #expect(lines.count == 1 && lines.first?.hasPrefix("FMA peak (") == true, "\(table.stdout)")
     }
 
+    /// `mixmae bench ops`: the FMA peak of the kernel path the process runs, and every GEMM's share of it; with
+    /// the vector paths hidden, the portable path's peak (automatic choice: a path the suite's environment forces
+    /// with MIXMAE_CPU would be missing there).
     @Test func benchOpsReportsTheFMAPeakAndEachGEMMsShare() throws {
         for hidden in ["", "avx512f,avx2"] {
             let ops = try runMixmae(
