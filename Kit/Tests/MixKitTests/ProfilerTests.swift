@@ -104,6 +104,56 @@ import Testing
         #expect(shared > 0 && shared <= 100, "\(report)")
     }
 
+    /// The GEMM table's median column is the rate of the median call: with three calls of about 2 ms and one of
+    /// 60 ms, the median call runs several times the rate of all four together (the mean), and no faster than the
+    /// fastest; the kept times stay bounded however many calls a shape gets.
+    @Test func reportsEachShapesMedianCall() throws {
+        let work = 1_000_000
+        Profiler.start()
+        for milliseconds in [2, 60, 2, 2] {
+            Profiler.measureGEMM("1000x1000x1 (sleeping)", work: work) { usleep(UInt32(milliseconds * 1000)) }
+        }
+        Profiler.stepFinished()
+        Profiler.stop()
+        let report = Profiler.report()
+        let table = report.split(separator: "\n").drop { !$0.hasPrefix("GEMM shape") }
+        let header = try #require(table.first, "no GEMM-shape table in:\n\(report)")
+        #expect(header.contains("GFLOP/s  median  fastest"), "\(header)")
+        let row = try #require(
+            table.first { $0.hasPrefix("1000x1000x1 (sleeping) ") }?.split(
+                separator: " ", omittingEmptySubsequences: true),
+            "\(report)")
+        let (mean, median, fastest) = try (
+            #require(Double(row[row.count - 4])), #require(Double(row[row.count - 3])),
+            #require(Double(row[row.count - 2]))
+        )
+        // 2e6 flops in ~2 ms: ~1 GFLOP/s for the median call (a sleep may overrun), 2e6 * 4 in ~66 ms for all.
+        #expect(median > 3 * mean && median <= fastest && median > 0.1 && median <= 1.01, "\(row)")
+    }
+
+    /// A shape called more times than the median keeps still reports every call, and its median follows
+    /// the latest calls: 1100 calls that do nothing after 1100 that sleep a millisecond.
+    @Test func aShapesMedianFollowsItsLatestCalls() throws {
+        Profiler.start()
+        for milliseconds in [1, 0] {
+            for _ in 0..<1100 {
+                Profiler.measureGEMM("1000x1000x1 (latest)", work: 1_000_000) {
+                    if milliseconds > 0 { usleep(UInt32(milliseconds * 1000)) }
+                }
+            }
+        }
+        Profiler.stepFinished()
+        Profiler.stop()
+        let report = Profiler.report()
+        let row = try #require(
+            report.split(separator: "\n").first { $0.hasPrefix("1000x1000x1 (latest) ") }?
+                .split(separator: " ", omittingEmptySubsequences: true), "\(report)")
+        #expect(row[row.count - 6] == "2200.0", "calls per step: \(row)")
+        // The median is among the 1024 latest calls: all of them did nothing, far faster than a 1-ms call.
+        let median = try #require(Double(row[row.count - 3]))
+        #expect(median > 10 * 2e6 / 1e-3 / 1e9, "\(row)")
+    }
+
     /// Forward-only steps count once marked, and a marked training step still counts once.
     @Test func inferenceStepsCountWhenMarked() {
         let x = randn([6, 5, 8], seed: 4)

@@ -11,8 +11,8 @@ import Synchronization
 /// work, which gives their GFLOP/s. Time outside any op (model glue, the
 /// autograd engine's bookkeeping) shows as its own row. A second table lists
 /// the GEMM calls by shape (M x N x K, transposes, and the products run at the
-/// same time), with each shape's GFLOP/s over all its calls and in its fastest,
-/// and the share of the compute threads' time its calls kept busy (a thread
+/// same time), with each shape's GFLOP/s over all its calls, in its median call
+/// and in its fastest, and the share of the compute threads' time its calls kept busy (a thread
 /// that waits for another to finish its share, or to start, is not busy).
 ///
 /// Two ways to use it:
@@ -121,12 +121,19 @@ public enum Profiler {
         var phase: Phase
     }
 
-    /// The GEMM calls of one shape in a profile (every call the same work): their count, time, work and fastest.
+    /// The GEMM calls of one shape in a profile (every call the same work): their count, time, work, fastest and
+    /// median.
     struct GEMMShapeRow {
+        /// How many of a shape's latest call times the median is taken over (a long profiled run keeps no more).
+        static let recentCallsKept = 1024
+
         var calls = 0
         var seconds = 0.0
         var flops = 0.0
         var fastestSeconds = Double.infinity
+        /// The latest calls' times, at most ``recentCallsKept``: once full, call `i` overwrites slot
+        /// `i % recentCallsKept`.
+        private(set) var recentSeconds: [Double] = []
         /// Time the compute threads spent on the calls' work, summed over the threads (the calling thread's time
         /// outside the pool's regions, and every part the pool ran).
         var busyThreadSeconds = 0.0
@@ -135,6 +142,29 @@ public enum Profiler {
 
         /// The share of the compute threads' time the calls kept busy, from 0 to 1.
         var busyShare: Double { threadSeconds > 0 ? min(1, busyThreadSeconds / threadSeconds) : 1 }
+
+        /// The median of the latest calls' times (the mean of the middle two for an even count): unlike the mean,
+        /// it stays where most calls ran when a few were slowed (another process, an interrupt), so a mean far below
+        /// it says the machine, one near it the code.
+        var medianSeconds: Double {
+            guard !recentSeconds.isEmpty else { return .infinity }
+            let sorted = recentSeconds.sorted()
+            let middle = sorted.count / 2
+            return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+        }
+
+        /// Adds one call of `seconds` wall time and `flops` work.
+        mutating func add(seconds: Double, flops: Double) {
+            if recentSeconds.count < Self.recentCallsKept {
+                recentSeconds.append(seconds)
+            } else {
+                recentSeconds[calls % Self.recentCallsKept] = seconds
+            }
+            calls += 1
+            self.seconds += seconds
+            self.flops += flops
+            fastestSeconds = min(fastestSeconds, seconds)
+        }
     }
 
     /// One thread's profile.
@@ -392,9 +422,16 @@ public enum Profiler {
 
     /// Runs `body`, a GEMM call (or calls run at the same time) of `work` multiply-adds, adding its wall time to
     /// the row of `shape` in the GEMM-shape table of the calling thread's profile when it records. The table
-    /// shows which shapes take the time, and how far each shape's mean is from its fastest call.
+    /// shows which shapes take the time, and how far each shape's mean is from its median and fastest call.
+    /// MixKit's own products call it; a plugin whose kernel runs a product of its own can too, to see it there.
+    ///
+    /// ```swift
+    /// Profiler.measureGEMM("\(m)x\(n)x\(k) (my kernel)", work: m * n * k) {
+    ///     myKernel(a, b, c, m, n, k)
+    /// }
+    /// ```
     @inline(__always)
-    static func measureGEMM(_ shape: @autoclosure () -> String, work: Int, _ body: () -> Void) {
+    public static func measureGEMM(_ shape: @autoclosure () -> String, work: Int, _ body: () -> Void) {
         guard let session = recordingSession() else { return body() }
         mk_pool_set_timing(1)
         let before = PoolTime.now
@@ -405,10 +442,7 @@ public enum Profiler {
         let flops = 2 * Double(work)
         let key = shape()
         var row = session.shapes[key] ?? GEMMShapeRow()
-        row.calls += 1
-        row.seconds += seconds
-        row.flops += flops
-        row.fastestSeconds = min(row.fastestSeconds, seconds)
+        row.add(seconds: seconds, flops: flops)
         row.busyThreadSeconds += max(0, seconds - pool.regionSeconds) + pool.partSeconds
         row.threadSeconds += seconds * Double(Parallel.threadCount)
         session.shapes[key] = row
@@ -486,22 +520,24 @@ public enum Profiler {
     /// How many shapes the GEMM-shape table lists (the ones taking the most time).
     static let reportedGEMMShapes = 15
 
-    /// The GEMM calls by shape, most time first: per step, calls and time; GFLOP/s of all calls and of the
-    /// fastest; the share of the compute threads' time the calls kept busy (the rest: a thread waiting for
+    /// The GEMM calls by shape, most time first: per step, calls and time; GFLOP/s of all calls, of the median
+    /// call and of the fastest; the share of the compute threads' time the calls kept busy (the rest: a thread waiting for
     /// another to finish its share, or to start). Empty without GEMM calls.
     static func gemmShapeReport(_ shapes: [String: GEMMShapeRow], steps: Int) -> String {
         guard !shapes.isEmpty else { return "" }
         let perStep = Double(max(steps, 1))
         let header = [
-            "GEMM shape (M x N x K; ‖ runs at the same time)", "calls/step", "ms/step", "GFLOP/s", "fastest",
-            "threads busy",
+            "GEMM shape (M x N x K; ‖ runs at the same time)", "calls/step", "ms/step", "GFLOP/s", "median",
+            "fastest", "threads busy",
         ]
         let rows = shapes.sorted { $0.value.seconds > $1.value.seconds }.prefix(reportedGEMMShapes).map { shape, row in
-            [
+            let callGFLOP = row.flops / Double(row.calls) * 1e-9
+            return [
                 shape, String(format: "%.1f", Double(row.calls) / perStep),
                 String(format: "%.2f", row.seconds / perStep * 1e3),
                 String(format: "%.1f", row.flops * 1e-9 / max(row.seconds, 1e-12)),
-                String(format: "%.1f", row.flops / Double(row.calls) * 1e-9 / max(row.fastestSeconds, 1e-12)),
+                String(format: "%.1f", callGFLOP / max(row.medianSeconds, 1e-12)),
+                String(format: "%.1f", callGFLOP / max(row.fastestSeconds, 1e-12)),
                 String(format: "%.1f%%", row.busyShare * 100),
             ]
         }
