@@ -1,5 +1,5 @@
 // Attention's small products for one head of one window (or one run of a masked window), with the head
-// dimension 32 that every Swin and MixMAE stage uses (MK_ATTENTION_HEAD_DIM), for runs of any length (16 to 64
+// dimension 32 that every Swin and MixMAE stage uses (MK_ATTENTION_HEAD_DIM), for runs of any length (16 to 196
 // tokens in the models). These keep a block of rows of the result in registers and read the rows of q, k and v
 // where they are (only one operand of the scores is transposed, into `scratch`). cblas_sgemm ran them before.
 // Measured on AVX-512, one thread, the forward products and softmax of 256 windows of 64 tokens with 2 heads:

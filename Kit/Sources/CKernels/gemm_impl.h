@@ -20,7 +20,8 @@
 // Vector macros a path defines: MK_GEMM_VW (floats per vector), MK_GEMM_MR
 // (rows of C per micro-tile; two vectors of columns per row, so NR = 2 VW),
 // mk_gemm_vec, MK_GEMM_LOAD, MK_GEMM_STORE, MK_GEMM_SET1, MK_GEMM_FMA,
-// MK_GEMM_MUL, MK_GEMM_ZERO.
+// MK_GEMM_ZERO; optionally MK_GEMM_TRANSPOSE (a VW x VW block transposed in
+// registers, for packing a transposed B).
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,7 +327,7 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
     int copy_rows = !ta && lda % MK_GEMM_ALIASING_FLOATS == 0 && n > MK_GEMM_NR;
     // A narrow C uses each sliver of A for few tiles, too briefly for the hardware to fetch the next one in time:
     // the next sliver is asked for (mk_prefetch_rows, into L2) while the kernel works on this one. A tall activation
-    // comes from memory, and the hardware's prefetchers do not run ahead on twelve rows at once. Two threads,
+    // comes from memory, and the hardware's prefetchers do not run ahead on MR rows at once. Two threads,
     // AVX-512, operands from memory, interleaved runs, GFLOP/s: 16384x64x256 with Bᵀ (small128's first fc2) 172
     // against 148, 16384x64x64 161 against 138, 4096x128x512 187 against 180. In small128 inference steps (median of
     // 6 alternating runs) those took 6.60, 1.79 and 5.92 ms against 7.02, 1.92 and 6.17. With every width prefetching,

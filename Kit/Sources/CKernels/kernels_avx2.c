@@ -66,13 +66,12 @@ static inline void mk_gemm_transpose(const float *src, size_t lds, float *dst, s
 }
 #define MK_GEMM_TRANSPOSE mk_gemm_transpose
 
-#define MK_EXP_NONPOSITIVE mk_exp_nonpositive8
 #define MK_EXP_NONPOSITIVE_GROUP mk_exp_nonpositive8_group
 #include "vector_math.h"
 
 // e^x for x <= 0 (GELU's Gaussian factors, a softmax's exponentials) of `count` (at most MK_VECTOR_GROUP_MAX)
 // vectors of 8 lanes, in place, one step at a time for all of them (vector_math.h): mk_expf's range reduction,
-// polynomial and power of two (2^n built in the exponent bits, 0 below -88.38 as mk_expf gives), its floor by one
+// polynomial and power of two (2^n built in the exponent bits, 0 below -87.68 as mk_expf gives), its floor by one
 // rounding instruction.
 static inline __attribute__((always_inline)) void mk_exp_nonpositive8_group(__m256 *x, int count) {
     __m256 fx[MK_VECTOR_GROUP_MAX], y[MK_VECTOR_GROUP_MAX];
@@ -86,17 +85,11 @@ static inline __attribute__((always_inline)) void mk_exp_nonpositive8_group(__m2
     }
 }
 
-// mk_exp_nonpositive8_group of one vector.
-static inline __m256 mk_exp_nonpositive8(__m256 x) {
-    mk_exp_nonpositive8_group(&x, 1);
-    return x;
-}
-
 // Tails, the last n (< 8) floats of a row: loaded by a masked load, the other lanes `fill` (a masked load costs
 // what a load does on AMD's cores), stored one float at a time from the vector written to the stack (a masked
 // store is microcoded there: with every store of GELU's epilogue masked, it ran at half the speed). A memcpy of the
-// n floats each way through the stack, the first version, cost the softmax below more than its whole vectors (196
-// tokens, 34.9 against 25.4 us per block).
+// n floats each way through the stack, the first version, cost the softmax below more than its whole vectors (Zen 4
+// with AVX-512 hidden, 196 tokens, 34.9 against 25.4 us per block).
 static inline __m256 mk_load_tail8_filled(const float *p, size_t n, float fill) {
     __m256i lanes = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
     return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, lanes), _mm256_castsi256_ps(lanes));
@@ -174,9 +167,10 @@ static void mk_gelu_with_slope8(const float *x, float *y, float *slope_out, size
 
 // A row of attention scores of any length in three passes: the bias and mask added (the row written back) with the
 // maximum, the exponentials and their sum, the scaling; tails padded with -inf (whose exponential is 0). Against
-// the generic loops (mk_expf vectorised by the compiler), one thread, a block with bias, us: 196 tokens 21.3 against
+// the generic loops (mk_expf vectorised by the compiler), Zen 4 with AVX-512 hidden (MIXMAE_CPU_HIDE=avx512f), one
+// thread, a block with bias, us: 196 tokens 21.3 against
 // 25.3, 64 tokens 2.3 against 3.1, 49 tokens 2.1 against 3.2, 16 tokens 0.25 against 0.75; 33 tokens (a tail of
-// one) 1.32 against 1.21. The exponential is mk_exp_nonpositive8: mk_expf's value exactly (0 below -87.68).
+// one) 1.32 against 1.21. The exponentials are mk_exp_nonpositive8_group's: mk_expf's values exactly (0 below -87.68).
 static inline __attribute__((always_inline)) __m256 mk_softmax_prepare8(__m256 x, const float *br,
                                                                      const uint8_t *groups, __m256i own_group,
                                                                      size_t j, size_t n) {

@@ -87,7 +87,7 @@ static inline __m512 mk_exp_floor16(__m512 *x) {
 }
 
 // e^x for x <= 0 (GELU's Gaussian factors): mk_expf's reduction and polynomial, with the floor of its range
-// reduction in one instruction (roundscale) and 2^n applied by scalef. Inputs below -88.38 give denormals where
+// reduction in one instruction (roundscale) and 2^n applied by scalef. Inputs below -87.68 give denormals where
 // mk_expf gives 0: GELU multiplies them by factors below 1, where either is 0 to float rounding.
 static inline __m512 mk_exp_nonpositive16(__m512 x) {
     __m512 fx = mk_exp_floor16(&x);

@@ -14,7 +14,8 @@
 
 // exp for float, Cephes-style range reduction and polynomial (about 1 ulp),
 // written with arithmetic only so that loops calling it vectorise. Inputs
-// below -88.37 give exactly 0.
+// below -87.68 give exactly 0 (2^n underflows; the clamp at -88.38 keeps n in
+// range).
 static inline float mk_expf(float x) {
     x = fminf(fmaxf(x, -88.3762626647949f), 88.3762626647949f);
     // floor(v) for |v| < 128 by truncation, which vectorises with SSE2 alone
@@ -635,8 +636,7 @@ static void mk_attention_softmax_block(float *p, size_t ldp, const float *bias, 
 #ifdef MK_ATTENTION_SOFTMAX_VECTOR
     // A path's own kernel (kernels_avx2.c, kernels_avx512.c); the loop below is the portable path's.
     MK_ATTENTION_SOFTMAX_VECTOR(p, ldp, bias, ldb, groups, len);
-    return;
-#endif
+#else
     for (size_t i = 0; i < len; i++) {
         float *restrict pr = p + i * ldp;
         if (bias) {
@@ -661,6 +661,7 @@ static void mk_attention_softmax_block(float *p, size_t ldp, const float *bias, 
         float inv = 1.0f / sum;
         for (size_t j = 0; j < len; j++) pr[j] *= inv;
     }
+#endif
 }
 
 static void mk_attention_softmax_block_backward(const float *p, float *g, size_t ld, float *gbias, size_t ldb,

@@ -1,9 +1,9 @@
 // mk_expf's and mk_erff's polynomials (kernels_impl.h) and GELU's formula on a path's vectors, for the avx2 and
 // avx512 GELU and softmax kernels. Included by a kernels_<path>.c inside its target region, after its MK_GEMM_*
 // vector macros (with MK_GEMM_ADD, MK_GEMM_DIV, MK_GEMM_FNMADD and the bitwise MK_GEMM_AND, MK_GEMM_ANDNOT,
-// MK_GEMM_OR and MK_GEMM_XOR) and MK_EXP_NONPOSITIVE, the name of its e^x for x <= 0 (defined after this file, on
-// mk_exp_reduced). A path may also name MK_EXP_NONPOSITIVE_GROUP, its e^x of several vectors at once (see
-// mk_gelu_parts_group); without it, GELU's groups take their exponentials one vector at a time. A negated constant
+// MK_GEMM_OR and MK_GEMM_XOR) and the name of its e^x for x <= 0 (defined after this file, on mk_exp_reduced):
+// MK_EXP_NONPOSITIVE_GROUP, its e^x of several vectors at once (see mk_gelu_parts_group), or MK_EXP_NONPOSITIVE, of
+// one vector, which GELU's groups then call once per vector. A negated constant
 // in a fused multiply-add gives the bits fnmadd gives.
 //
 // The `_group` functions compute `count` independent vectors (a constant at every call, so that the loops over it
@@ -44,11 +44,13 @@ static inline mk_gemm_vec mk_exp_reduced(mk_gemm_vec x, mk_gemm_vec fx) {
     return y;
 }
 
-// e^x for x <= 0: the path's own floor and power of two around mk_exp_reduced.
-static inline mk_gemm_vec MK_EXP_NONPOSITIVE(mk_gemm_vec x);
 #ifdef MK_EXP_NONPOSITIVE_GROUP
-// The same of `count` (at most MK_VECTOR_GROUP_MAX) vectors, in place, around mk_exp_reduced_group.
+// e^x for x <= 0 of `count` (at most MK_VECTOR_GROUP_MAX) vectors, in place: the path's own floor and power of two
+// around mk_exp_reduced_group.
 static inline __attribute__((always_inline)) void MK_EXP_NONPOSITIVE_GROUP(mk_gemm_vec *x, int count);
+#else
+// e^x for x <= 0 of one vector: the path's own floor and power of two around mk_exp_reduced.
+static inline mk_gemm_vec MK_EXP_NONPOSITIVE(mk_gemm_vec x);
 #endif
 
 // GELU and its derivative (mk_gelu_erf1's and mk_gelu_slope1's formulas, A&S 7.1.26's erf) of `count` (at most

@@ -127,10 +127,10 @@ public enum Profiler {
         /// How many of a shape's latest call times the median is taken over (a long profiled run keeps no more).
         static let recentCallsKept = 1024
 
-        var calls = 0
-        var seconds = 0.0
-        var flops = 0.0
-        var fastestSeconds = Double.infinity
+        private(set) var calls = 0
+        private(set) var seconds = 0.0
+        private(set) var flops = 0.0
+        private(set) var fastestSeconds = Double.infinity
         /// The latest calls' times, at most ``recentCallsKept``: once full, call `i` overwrites slot
         /// `i % recentCallsKept`.
         private(set) var recentSeconds: [Double] = []
@@ -144,8 +144,10 @@ public enum Profiler {
         var busyShare: Double { threadSeconds > 0 ? min(1, busyThreadSeconds / threadSeconds) : 1 }
 
         /// The median of the latest calls' times (the mean of the middle two for an even count): unlike the mean,
-        /// it stays where most calls ran when a few were slowed (another process, an interrupt), so a mean far below
-        /// it says the machine, one near it the code.
+        /// it stays where most calls ran when a few were slowed (another process, an interrupt). A mean time far
+        /// above it (a rate far below the median's) says the machine, one near it the code. The mean and the fastest
+        /// cover every call, the median only the latest ``recentCallsKept``: in a longer run they can also differ
+        /// because the calls' speed changed over the run.
         var medianSeconds: Double {
             guard !recentSeconds.isEmpty else { return .infinity }
             let sorted = recentSeconds.sorted()
@@ -424,6 +426,9 @@ public enum Profiler {
     /// the row of `shape` in the GEMM-shape table of the calling thread's profile when it records. The table
     /// shows which shapes take the time, and how far each shape's mean is from its median and fastest call.
     /// MixKit's own products call it; a plugin whose kernel runs a product of its own can too, to see it there.
+    /// Wrap only work MixKit does not measure itself (a MixKit matmul inside would be listed twice), and note that
+    /// the op table's GFLOP column counts MixKit's products only: the plugin's product adds time to its op's row,
+    /// not work.
     ///
     /// ```swift
     /// Profiler.measureGEMM("\(m)x\(n)x\(k) (my kernel)", work: m * n * k) {

@@ -242,7 +242,7 @@ private func windowAttention(
             let units = byPosition ? biasPositions * heads : items
             let chunks = pairs * d >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, units) : 1
             let scratch = CacheLineRows(rows: chunks, columns: n * n, zeroed: false)
-            let biasGrad = wantBias && byPosition ? Tensor.zeros(bias!.shape) : nil
+            let biasGrad = byPosition ? Tensor.zeros(bias!.shape) : nil
             let biasCopies = wantBias && !byPosition ? PartialSums(parts: chunks, columns: heads * n * n) : nil
             // The closure holds `probs` and `qkv` (not only their pointers) so their buffers stay alive.
             let (px, pp) = (UnsafePointer(qkv.data), UnsafePointer(probs.data))
@@ -250,8 +250,8 @@ private func windowAttention(
             let pbg = biasGrad?.data
             Profiler.countGEMM(m: pairs, n: 1, k: d, batch: 4)
             Parallel.configure()
-            /// The backward of item `i` (window, head), with `dp` as scratch, adding into `gradBlock`.
             let kernels = HeadProducts(headDim: d, tokens: n, chunks: chunks)
+            /// The backward of item `i` (window, head), with `dp` as scratch, adding into `gradBlock`.
             func backward(
                 item i: Int, chunk: Int, scratch dp: UnsafeMutablePointer<Float>,
                 gradBlock: UnsafeMutablePointer<Float>?

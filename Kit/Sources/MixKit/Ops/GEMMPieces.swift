@@ -13,8 +13,8 @@ import Synchronization
 ///
 /// Pieces run along the product's cut (rows or columns of C), which computes every element of C with the same
 /// multiply-adds in the same order as one block does: the result does not depend on the cut or on which thread
-/// ran what. A weight gradient with a long reduction (K at least ``reductionCutRatio`` times M and N) is cut
-/// along K instead, each piece after the first into a partial product of its own, added to C in a fixed order
+/// ran what. A weight gradient with a long reduction (K at least ``reductionCutRatio`` times M and N) whose home
+/// is one thread's is cut along K instead, each piece after the first into a partial product of its own, added to C in a fixed order
 /// once every piece has run: its rows are few (a cut along them packs all of B again for each piece) and its
 /// C small. That sum rounds differently from one pass over K, the same for any threads' timing.
 ///
@@ -23,7 +23,8 @@ import Synchronization
 /// ```
 struct GEMMPieces {
     /// A home's pieces as sixteenths of it, in the order its own thread takes them: half, then a quarter, an
-    /// eighth and two sixteenths, so another thread takes at most a sixteenth at a time from its end.
+    /// eighth and two sixteenths, so another thread takes about a sixteenth at a time from its end (more where
+    /// pieces too small to pay for their packing merged into the one before them: see ``pieces(product:span:_:_:step:minimumSpan:work:)``).
     static let sixteenths = [8, 4, 2, 1, 1]
 
     /// Fewest multiply-adds in a piece (about 40 microseconds of one thread): smaller pieces merge with the one
