@@ -153,6 +153,7 @@ struct BenchTrainCommand: ParsableCommand {
         let peak = PeakMemory.residentMiB()
         // Every rank runs the same products on its share of the batch.
         let gemmGFLOP = timedFLOPs / Double(steps) * Double(comm.size) * 1e-9
+        let gemmRate = gemmGFLOP / median
         if output.json {
             let object: [String: Any] = [
                 "config": name, "mode": mode.rawValue, "batch": batchSize, "steps": steps,
@@ -161,7 +162,7 @@ struct BenchTrainCommand: ParsableCommand {
                 "kernel_path": CPUFeatures.kernelPath.rawValue, "ranks": comm.size, "allreduce_share": allreduceShare,
                 "blas_kernels": CPUFeatures.blasKernels, "gemm_kernels": GEMMKernels.active.rawValue,
                 "pool_spin_us": Parallel.spinMicroseconds, "pool_back_offs": Parallel.backOffs,
-                "gemm_gflop_per_step": gemmGFLOP, "gemm_gflops": gemmGFLOP / median,
+                "gemm_gflop_per_step": gemmGFLOP, "gemm_gflops": gemmRate,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
@@ -170,7 +171,7 @@ struct BenchTrainCommand: ParsableCommand {
                 "\(name) \(mode.rawValue): batch \(batchSize), \(parameters) parameters, median step "
                     + "\(String(format: "%.1f", median * 1000)) ms over \(steps) steps: "
                     + "\(String(format: "%.1f", Double(batchSize) / median)) images/s, GEMMs "
-                    + "\(String(format: "%.2f", gemmGFLOP)) GFLOP a step (\(String(format: "%.1f", gemmGFLOP / median)) "
+                    + "\(String(format: "%.2f", gemmGFLOP)) GFLOP a step (\(String(format: "%.1f", gemmRate)) "
                     + "GFLOP/s), peak RSS "
                     + "\(String(format: "%.1f", peak)) MiB\(comm.size > 1 ? " on rank 0" : "") (\(Parallel.threadCount) threads\(job))"
                     + "; C kernels \(CPUFeatures.kernelPath), \(CPUFeatures.blasSummary), GEMM \(GEMMKernels.summary)"

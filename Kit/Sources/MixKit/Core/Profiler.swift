@@ -11,9 +11,10 @@ import Synchronization
 /// work, which gives their GFLOP/s. Time outside any op (model glue, the
 /// autograd engine's bookkeeping) shows as its own row. A second table lists
 /// the GEMM calls by shape (M x N x K, transposes, and the products run at the
-/// same time), with each shape's GFLOP/s over all its calls, in its median call
-/// and in its fastest, and the share of the compute threads' time its calls kept busy (a thread
-/// that waits for another to finish its share, or to start, is not busy).
+/// same time), with each shape's GFLOP/s over all its calls, in its median
+/// call and in its fastest, and the share of the compute threads' time its
+/// calls kept busy (a thread that waits for another to finish its share, or
+/// to start, is not busy).
 ///
 /// Two ways to use it:
 /// - `MIXMAE_PROFILE=1` in the environment: every step after the first is
@@ -526,8 +527,8 @@ public enum Profiler {
     static let reportedGEMMShapes = 15
 
     /// The GEMM calls by shape, most time first: per step, calls and time; GFLOP/s of all calls, of the median
-    /// call and of the fastest; the share of the compute threads' time the calls kept busy (the rest: a thread waiting for
-    /// another to finish its share, or to start). Empty without GEMM calls.
+    /// call and of the fastest; the share of the compute threads' time the calls kept busy (the rest: a thread
+    /// waiting for another to finish its share, or to start). Empty without GEMM calls.
     static func gemmShapeReport(_ shapes: [String: GEMMShapeRow], steps: Int) -> String {
         guard !shapes.isEmpty else { return "" }
         let perStep = Double(max(steps, 1))
