@@ -50,3 +50,14 @@ public func waitUntil(timeout: TimeInterval, _ condition: () throws -> Bool) ret
     }
     return try condition()
 }
+
+/// The first executable file called `name` in a folder of PATH, else `fallback` (where Debian installs it)
+/// when that is one; nil when neither is.
+///
+/// ```swift
+/// let mpirun = executable(named: "mpirun", else: "/usr/bin/mpirun")
+/// ```
+public func executable(named name: String, else fallback: String) -> String? {
+    let folders = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+    return (folders.map { "\($0)/\(name)" } + [fallback]).first { FileManager.default.isExecutableFile(atPath: $0) }
+}

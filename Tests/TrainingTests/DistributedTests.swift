@@ -7,13 +7,7 @@ import Testing
 
 /// `mpirun`, found on PATH or where Debian's openmpi-bin puts it.
 enum MPIRun {
-    static var path: String? {
-        let candidates =
-            (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map {
-                "\($0)/mpirun"
-            } + ["/usr/bin/mpirun"]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    static var path: String? { executable(named: "mpirun", else: "/usr/bin/mpirun") }
 
     /// `mpirun -np N` options for a test on a small machine: as root, more ranks than
     /// cores, one kernel thread per rank, the workspace's environment passed on.

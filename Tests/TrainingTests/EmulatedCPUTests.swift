@@ -4,13 +4,7 @@ import Testing
 
 /// `qemu-x86_64`, qemu's user-mode emulator (Debian's qemu-user), found on PATH or where Debian puts it.
 enum QEMU {
-    static var path: String? {
-        let candidates =
-            (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map {
-                "\($0)/qemu-x86_64"
-            } + ["/usr/bin/qemu-x86_64"]
-        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
+    static var path: String? { executable(named: "qemu-x86_64", else: "/usr/bin/qemu-x86_64") }
 }
 
 /// An x86-64 CPU with fewer instructions than this machine's, as qemu emulates it, and
@@ -30,11 +24,15 @@ struct EmulatedCPU: CustomTestStringConvertible, Sendable {
 
 /// The built `mixmae` on CPUs older than this machine's, emulated instruction by
 /// instruction by `qemu-x86_64 -cpu MODEL`: an instruction the CPU lacks ends the
-/// process with SIGILL, as it would on that hardware. So these runs check what the
-/// kernel-path tests cannot (they force a path on this CPU with `MIXMAE_CPU`): that no
-/// code outside the chosen path (a header's inline function built for AVX2, a library
-/// compiled with `-mavx`) runs on a CPU without it, and that the automatic choice is the
-/// right one there. qemu 7.2 has no AVX-512, so the avx512 path is not among them.
+/// process with SIGILL, as it would on that hardware. CPUInstructionSetTests reads
+/// MixKit's machine code for wide instructions outside its two vector paths, and the
+/// kernel-path tests force a path on this CPU with `MIXMAE_CPU`; these runs add the
+/// whole process on a CPU that lacks the instructions: the Swift runtime, Foundation,
+/// OpenBLAS and the other libraries, the path chosen from that CPU's own CPUID, and
+/// every op a pretraining step runs. qemu 7.2 has no AVX-512, so the avx512 path is not
+/// among them. (qemu's default model, qemu64, stops in OpenBLAS: it takes the
+/// AMD-branded CPU for an Opteron and runs that kernel's 3DNow! `femms`, which qemu64
+/// lacks and a real Opteron has.)
 @Suite(.serialized) struct EmulatedCPUTests {
     static let cpus = [
         EmulatedCPU(model: "Nehalem", lacks: "no AVX", kernelPath: "portable", openBLASCore: "Nehalem"),
