@@ -51,13 +51,15 @@ public func waitUntil(timeout: TimeInterval, _ condition: () throws -> Bool) ret
     return try condition()
 }
 
-/// The first executable file called `name` in a folder of PATH, else `fallback` (where Debian installs it)
-/// when that is one; nil when neither is.
+/// The first executable file called `name` in a folder of PATH (absolute folders only: a test may run it from
+/// another directory), else `fallback` (where Debian installs it) when that is one; nil when neither is.
 ///
 /// ```swift
 /// let mpirun = executable(named: "mpirun", else: "/usr/bin/mpirun")
 /// ```
 public func executable(named name: String, else fallback: String) -> String? {
-    let folders = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":")
+    let folders = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").filter {
+        $0.hasPrefix("/")
+    }
     return (folders.map { "\($0)/\(name)" } + [fallback]).first { FileManager.default.isExecutableFile(atPath: $0) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MixKit
 import TestSupport
 import Testing
 
@@ -15,11 +16,30 @@ struct EmulatedCPU: CustomTestStringConvertible, Sendable {
     /// What it lacks, for the test's name and its failures.
     let lacks: String
     /// The kernel path mixmae must choose on it (`mixmae --version`'s "C kernels:").
-    let kernelPath: String
+    let kernelPath: CPUFeatures.KernelPath
     /// OpenBLAS's name of the kernels it picks on that CPU; the native run asks for the same ones.
     let openBLASCore: String
+    /// glibc's names of the features it lacks (`GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,...`), hidden from glibc
+    /// in the native run so that libm's log, sin and pow take the versions they take there: glibc builds some
+    /// of them twice, once with fused multiply-adds, and the two need not round alike.
+    let glibcLacks: [String]
 
     var testDescription: String { "\(model), \(lacks): \(kernelPath)" }
+
+    static let all = [
+        EmulatedCPU(
+            model: "Nehalem", lacks: "no AVX", kernelPath: .portable, openBLASCore: "Nehalem",
+            glibcLacks: ["AVX", "AVX2", "FMA"]),
+        EmulatedCPU(
+            model: "SandyBridge", lacks: "AVX without AVX2 and FMA", kernelPath: .portable,
+            openBLASCore: "Sandybridge", glibcLacks: ["AVX2", "FMA"]),
+        EmulatedCPU(
+            model: "Haswell", lacks: "no AVX-512", kernelPath: .avx2, openBLASCore: "Haswell", glibcLacks: []),
+    ]
+
+    /// The CPUs whose path this machine can also run natively (every x86-64 machine the project runs on has
+    /// AVX2, so all three there).
+    static var comparable: [EmulatedCPU] { all.filter(\.kernelPath.isSupported) }
 }
 
 /// The built `mixmae` on CPUs older than this machine's, emulated instruction by
@@ -29,69 +49,97 @@ struct EmulatedCPU: CustomTestStringConvertible, Sendable {
 /// kernel-path tests force a path on this CPU with `MIXMAE_CPU`; these runs add the
 /// whole process on a CPU that lacks the instructions: the Swift runtime, Foundation,
 /// OpenBLAS and the other libraries, the path chosen from that CPU's own CPUID, and
-/// every op a pretraining step runs. qemu 7.2 has no AVX-512, so the avx512 path is not
-/// among them. (qemu's default model, qemu64, stops in OpenBLAS: it takes the
-/// AMD-branded CPU for an Opteron and runs that kernel's 3DNow! `femms`, which qemu64
-/// lacks and a real Opteron has.)
-@Suite(.serialized) struct EmulatedCPUTests {
-    static let cpus = [
-        EmulatedCPU(model: "Nehalem", lacks: "no AVX", kernelPath: "portable", openBLASCore: "Nehalem"),
-        EmulatedCPU(
-            model: "SandyBridge", lacks: "AVX without AVX2 and FMA", kernelPath: "portable",
-            openBLASCore: "Sandybridge"),
-        EmulatedCPU(model: "Haswell", lacks: "no AVX-512", kernelPath: "avx2", openBLASCore: "Haswell"),
-    ]
-
+/// every op a pretraining step runs. qemu 7.2 has no AVX-512: the avx512 path runs in
+/// the other suites, on a machine that has it. (qemu's default model, qemu64, stops in
+/// OpenBLAS: it takes the AMD-branded CPU for an Opteron and runs that kernel's 3DNow!
+/// `femms`, which qemu64 lacks and a real Opteron has.)
+@Suite(.serialized, .enabled(if: hostIsX86, "qemu-x86_64 runs x86-64 programs on an x86-64 host"))
+struct EmulatedCPUTests {
     /// A MixMAE pretraining run (3 steps, AdamW, checkpoint) on the emulated CPU, then
-    /// the same run natively with that CPU's kernel path and OpenBLAS kernels forced:
-    /// the same instructions in the same order (MixKit's blocking and thread shares do
-    /// not depend on the CPU), so every weight of the two checkpoints must agree to the
-    /// bit. A kernel that reads the CPU wrongly, or a path that computes something else
-    /// where it runs for real, shows up here as a signal or as different weights.
-    @Test(arguments: cpus) func pretrainsOnAnEmulatedCPUAsOnThisOneWithItsPath(cpu: EmulatedCPU) throws {
+    /// the same run natively with that CPU's kernel path, OpenBLAS kernels and libm
+    /// versions forced: MixKit's blocking and its threads' shares of the work depend on
+    /// the path and the thread count only (no cache sizes are read), so every weight of
+    /// the two checkpoints must agree to the bit. A kernel that reads the CPU wrongly, or
+    /// a path that computes something else where it runs for real, shows up here as a
+    /// signal or as different weights.
+    @Test(arguments: EmulatedCPU.comparable)
+    func pretrainsOnAnEmulatedCPUAsOnThisOneWithItsPath(cpu: EmulatedCPU) throws {
         guard let qemu = QEMU.path else {
             throw TestSetupError("no qemu-x86_64: install Debian's qemu-user with scripts/install-deps")
         }
         let ws = try TrainingWorkspace(images: 64)
         try ws.pretrainRecipe(epochs: 1)
+        let emulator = [qemu, "-cpu", cpu.model]
+        var forced = ["MIXMAE_CPU": cpu.kernelPath.rawValue, "OPENBLAS_CORETYPE": cpu.openBLASCore]
+        if !cpu.glibcLacks.isEmpty {
+            forced["GLIBC_TUNABLES"] = "glibc.cpu.hwcaps=" + cpu.glibcLacks.map { "-" + $0 }.joined(separator: ",")
+        }
 
-        let version = try ws.emulated(qemu, cpu: cpu, ["--version"])
+        let kernels = "C kernels: \(cpu.kernelPath) "
+        let blas = "BLAS: OpenBLAS \(cpu.openBLASCore)"
+        let version = try ws.mixmaeAsBuilt(["--version"], launcher: emulator)
         #expect(version.status == 0 && !version.signalled, "\(cpu.model): \(version.stderr)")
-        #expect(version.stdout.contains("C kernels: \(cpu.kernelPath) "), "\(cpu.model): \(version.stdout)")
+        #expect(version.stdout.contains(kernels) && version.stdout.contains(blas), "\(cpu.model): \(version.stdout)")
+        let nativeVersion = try ws.mixmaeAsBuilt(["--version"], settings: forced)
+        #expect(
+            nativeVersion.stdout.contains(kernels) && nativeVersion.stdout.contains(blas),
+            "natively with \(forced): \(nativeVersion.stdout)\(nativeVersion.stderr)")
 
-        let emulated = try ws.emulated(qemu, cpu: cpu, ["train", "pretrain.yaml"])
+        let emulated = try ws.mixmaeAsBuilt(["train", "pretrain.yaml"], launcher: emulator)
         let ending = emulated.signalled ? "signal \(emulated.status)" : "status \(emulated.status)"
         try #require(
             emulated.status == 0 && !emulated.signalled,
             "mixmae on an emulated \(cpu.model) (\(cpu.lacks)) ended with \(ending): \(emulated.stderr.suffix(2000))")
-        let native = try runMixmae(
-            ["train", "pretrain.yaml"], in: ws.folder.path,
-            environment: ws.environment.merging(
-                ["MIXMAE_CPU": cpu.kernelPath, "OPENBLAS_CORETYPE": cpu.openBLASCore, "MIXMAE_THREADS": "2"]
-            ) { $1 })
-        try #require(native.status == 0, "\(native.stderr)")
+        let native = try ws.mixmaeAsBuilt(["train", "pretrain.yaml"], settings: forced)
+        try #require(native.status == 0, "natively with \(forced): \(native.stderr)")
 
         let onEmulated = try ws.weights(ofRun: 1)
         let onThisCPU = try ws.weights(ofRun: 2)
         #expect(onEmulated.count > 50 && onEmulated.keys.sorted() == onThisCPU.keys.sorted())
-        let differing = onEmulated.keys.sorted().filter { onEmulated[$0] != onThisCPU[$0] }
+        let differing = onEmulated.keys.sorted().filter {
+            onEmulated[$0]?.map(\.bitPattern) != onThisCPU[$0]?.map(\.bitPattern)
+        }
         let (largest, _) = weightDifference(onEmulated, onThisCPU)
         #expect(
             differing.isEmpty,
-            "\(cpu.model): \(differing.count) of \(onEmulated.count) tensors differ from the native \(cpu.kernelPath) run (largest difference \(largest)), first \(differing.prefix(3))"
-        )
+            """
+            \(cpu.model): \(differing.count) of \(onEmulated.count) tensors differ from the native \(cpu.kernelPath) \
+            run (largest difference \(largest)), first \(differing.prefix(3))
+            """)
     }
 }
 
+private var hostIsX86: Bool {
+    #if arch(x86_64)
+        true
+    #else
+        false
+    #endif
+}
+
 extension TrainingWorkspace {
-    /// `mixmae ARGUMENTS` in the workspace on qemu's emulation of `cpu`, with two
-    /// compute threads and nothing in the environment that forces a kernel path or
-    /// OpenBLAS's kernels (the suite may run with `MIXMAE_CPU` set).
-    func emulated(_ qemu: String, cpu: EmulatedCPU, _ arguments: [String]) throws -> ProcessResult {
-        let unset = ["MIXMAE_CPU", "MIXMAE_CPU_HIDE", "OPENBLAS_CORETYPE"].flatMap { ["-u", $0] }
+    /// What the suite's environment may set to choose mixmae's kernels, its threads or libm's versions.
+    static let kernelSettings = [
+        "MIXMAE_CPU", "MIXMAE_CPU_HIDE", "MIXMAE_GEMM", "MIXMAE_GEMM_THREADING", "MIXMAE_THREADS",
+        "OPENBLAS_CORETYPE", "GLIBC_TUNABLES",
+    ]
+
+    /// `mixmae ARGUMENTS` in the workspace as built, with two compute threads: none of
+    /// ``kernelSettings`` from the suite's environment, only `settings`, and `launcher`
+    /// (qemu and its CPU model) before the binary.
+    func mixmaeAsBuilt(
+        _ arguments: [String], launcher: [String] = [], settings: [String: String] = [:]
+    ) throws -> ProcessResult {
+        guard FileManager.default.isExecutableFile(atPath: TestPaths.mixmae) else {
+            throw TestSetupError("no mixmae executable at \(TestPaths.mixmae); build it with `swift build -c release`")
+        }
+        let unset = Self.kernelSettings.flatMap { ["-u", $0] }
+        let assignments = settings.merging(["MIXMAE_THREADS": "2"]) { $1 }.sorted { $0.key < $1.key }.map {
+            "\($0.key)=\($0.value)"
+        }
         return try ChildProcess(
-            "/usr/bin/env", unset + [qemu, "-cpu", cpu.model, TestPaths.mixmae] + arguments, in: folder.path,
-            environment: environment.merging(["MIXMAE_THREADS": "2"]) { $1 }
+            "/usr/bin/env", unset + assignments + launcher + [TestPaths.mixmae] + arguments, in: folder.path,
+            environment: environment
         ).wait(timeout: 900)
     }
 }
