@@ -1,5 +1,6 @@
 import Foundation
 import MixKit
+import MixmaeRuns
 import TestSupport
 import Testing
 
@@ -55,20 +56,33 @@ struct EmulatedCPU: CustomTestStringConvertible, Sendable {
 /// `femms`, which qemu64 lacks and a real Opteron has.)
 @Suite(.serialized, .enabled(if: hostIsX86, "qemu-x86_64 runs x86-64 programs on an x86-64 host"))
 struct EmulatedCPUTests {
-    /// A MixMAE pretraining run (3 steps, AdamW, checkpoint) on the emulated CPU, then
-    /// the same run natively with that CPU's kernel path, OpenBLAS kernels and libm
-    /// versions forced: MixKit's blocking and its threads' shares of the work depend on
-    /// the path and the thread count only (no cache sizes are read), so every weight of
-    /// the two checkpoints must agree to the bit. A kernel that reads the CPU wrongly, or
-    /// a path that computes something else where it runs for real, shows up here as a
-    /// signal or as different weights.
+    /// A MixMAE pretraining run (3 steps, AdamW, checkpoint) and a classification
+    /// finetune from it with the paper's recipe (3 steps with RandAugment, mixup and
+    /// cutmix, random erasing, drop path and layer decay, then top-1 on the validation
+    /// images) on the emulated CPU, then the same runs natively with that CPU's kernel
+    /// path, OpenBLAS kernels and libm versions forced: MixKit's blocking and its threads'
+    /// shares of the work depend on the path and the thread count only (no cache sizes
+    /// are read), so every weight of each pair of checkpoints, and every loss, learning
+    /// rate and accuracy the runs logged, must agree to the bit. A kernel that reads the
+    /// CPU wrongly, or a path that computes something else where it runs for real, shows
+    /// up here as a signal or as different numbers.
     @Test(arguments: EmulatedCPU.comparable)
-    func pretrainsOnAnEmulatedCPUAsOnThisOneWithItsPath(cpu: EmulatedCPU) throws {
+    func trainsOnAnEmulatedCPUAsOnThisOneWithItsPath(cpu: EmulatedCPU) throws {
         guard let qemu = QEMU.path else {
             throw TestSetupError("no qemu-x86_64: install Debian's qemu-user with scripts/install-deps")
         }
         let ws = try TrainingWorkspace(images: 64)
         try ws.pretrainRecipe(epochs: 1)
+        try ws.folder.write(
+            "classify.yaml",
+            """
+            base: \(TestPaths.packageRoot.path)/recipes/base/classify.yaml
+            data: {root: data/classification/train, val_root: data/classification/val, img_size: 64, batch_size: 16}
+            schedule: {epochs: 1, warmup_epochs: 0.5}
+            init: {weights: "run:1"}
+            model:
+              backbone: \(TrainingWorkspace.backbone)
+            """)
         let emulator = [qemu, "-cpu", cpu.model]
         var forced = ["MIXMAE_CPU": cpu.kernelPath.rawValue, "OPENBLAS_CORETYPE": cpu.openBLASCore]
         if !cpu.glibcLacks.isEmpty {
@@ -85,27 +99,23 @@ struct EmulatedCPUTests {
             nativeVersion.stdout.contains(kernels) && nativeVersion.stdout.contains(blas),
             "natively with \(forced): \(nativeVersion.stdout)\(nativeVersion.stderr)")
 
-        let emulated = try ws.mixmaeAsBuilt(["train", "pretrain.yaml"], launcher: emulator)
-        let ending = emulated.signalled ? "signal \(emulated.status)" : "status \(emulated.status)"
-        try #require(
-            emulated.status == 0 && !emulated.signalled,
-            "mixmae on an emulated \(cpu.model) (\(cpu.lacks)) ended with \(ending): \(emulated.stderr.suffix(2000))")
-        let native = try ws.mixmaeAsBuilt(["train", "pretrain.yaml"], settings: forced)
-        try #require(native.status == 0, "natively with \(forced): \(native.stderr)")
-
-        let onEmulated = try ws.weights(ofRun: 1)
-        let onThisCPU = try ws.weights(ofRun: 2)
-        #expect(onEmulated.count > 50 && onEmulated.keys.sorted() == onThisCPU.keys.sorted())
-        let differing = onEmulated.keys.sorted().filter {
-            onEmulated[$0]?.map(\.bitPattern) != onThisCPU[$0]?.map(\.bitPattern)
+        // Runs 1 and 2 pretrain, 3 and 4 finetune run 1's checkpoint; odd ones on the emulated CPU.
+        for recipe in ["pretrain.yaml", "classify.yaml"] {
+            let emulated = try ws.mixmaeAsBuilt(["train", recipe], launcher: emulator)
+            let ending = emulated.signalled ? "signal \(emulated.status)" : "status \(emulated.status)"
+            try #require(
+                emulated.status == 0 && !emulated.signalled,
+                """
+                \(recipe) on an emulated \(cpu.model) (\(cpu.lacks)) ended with \(ending): \
+                \(emulated.stderr.suffix(2000))
+                """)
+            let native = try ws.mixmaeAsBuilt(["train", recipe], settings: forced)
+            try #require(native.status == 0, "\(recipe) natively with \(forced): \(native.stderr)")
         }
-        let (largest, _) = weightDifference(onEmulated, onThisCPU)
-        #expect(
-            differing.isEmpty,
-            """
-            \(cpu.model): \(differing.count) of \(onEmulated.count) tensors differ from the native \(cpu.kernelPath) \
-            run (largest difference \(largest)), first \(differing.prefix(3))
-            """)
+        for (emulatedRun, nativeRun) in [(1, 2), (3, 4)] as [(RunID, RunID)] {
+            try ws.expectSameRuns(emulatedRun, nativeRun, "\(cpu.model) against the native \(cpu.kernelPath) run")
+        }
+        #expect(try ws.registry.metrics(ofRun: 3, named: "top1").count == 1, "no top-1 from the finetune")
     }
 }
 
@@ -118,6 +128,29 @@ private var hostIsX86: Bool {
 }
 
 extension TrainingWorkspace {
+    /// Expects runs `a` and `b` to have written the same checkpoint and logged the same metrics, to the bit.
+    func expectSameRuns(_ a: RunID, _ b: RunID, _ what: String) throws {
+        let (first, second) = (try weights(ofRun: a), try weights(ofRun: b))
+        #expect(first.count > 10 && first.keys.sorted() == second.keys.sorted(), "\(what): \(first.count) tensors")
+        let differing = first.keys.sorted().filter { first[$0]?.map(\.bitPattern) != second[$0]?.map(\.bitPattern) }
+        let (largest, _) = weightDifference(first, second)
+        #expect(
+            differing.isEmpty,
+            """
+            \(what): run \(a) and run \(b) differ in \(differing.count) of \(first.count) tensors (largest \
+            difference \(largest)), first \(differing.prefix(3))
+            """)
+        // What the computation gives, not what the clock does (images_per_second, compute_tflops).
+        let computed: Set = ["loss", "lr", "val_loss", "top1", "top5"]
+        let metrics = { (run: RunID) in
+            try self.registry.metrics(ofRun: run).filter { computed.contains($0.name) }.map {
+                "\($0.step) \($0.name) \($0.value.bitPattern)"
+            }
+        }
+        let (logged, loggedToo) = (try metrics(a).sorted(), try metrics(b).sorted())
+        #expect(logged.count >= 3 && logged == loggedToo, "\(what): metrics \(logged) against \(loggedToo)")
+    }
+
     /// What the suite's environment may set to choose mixmae's kernels, its threads or libm's versions.
     static let kernelSettings = [
         "MIXMAE_CPU", "MIXMAE_CPU_HIDE", "MIXMAE_GEMM", "MIXMAE_GEMM_THREADING", "MIXMAE_THREADS",
