@@ -99,6 +99,9 @@ static _Thread_local int thread_timing;
 static _Thread_local long long thread_region_ns, thread_part_ns;
 // 1 while a timed region runs serially on this thread: a region its parts start is inside its time already.
 static _Thread_local int timing_serial_region;
+// The part time other threads spent in pool regions started inside that serial region (when another thread's
+// region held the pool as it began, and had let it go when a part started one): its parts' time, not its wall.
+static _Thread_local long long timing_serial_others_ns;
 
 void mk_pool_set_timing(int on) { thread_timing = on != 0; }
 
@@ -358,12 +361,13 @@ static void run_serially(long parts, mk_pool_part_fn fn, void *context) {
     int timed = thread_timing && !inside_region && !timing_serial_region;
     long long start = timed ? now_nanoseconds() : 0;
     timing_serial_region |= timed;
+    if (timed) timing_serial_others_ns = 0;
     for (long part = 0; part < parts; part++) fn(context, part);
     if (!timed) return;
     timing_serial_region = 0;
     long long elapsed = now_nanoseconds() - start;
     thread_region_ns += elapsed;
-    thread_part_ns += elapsed;
+    thread_part_ns += elapsed + timing_serial_others_ns;
 }
 
 // How long the caller spins for the other threads' parts before it sleeps until the last one ends.
@@ -411,7 +415,10 @@ void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context) {
         return;
     }
     int saved_errno = errno;  // the futex calls below may set it; the caller's code must not see that
-    pool.timed = thread_timing && !timing_serial_region;
+    // Inside a timed serial region this region's wall time and the caller's parts count already; the other
+    // threads' parts are added to it (timing_serial_others_ns).
+    pool.timed = thread_timing;
+    int inside_serial = timing_serial_region;
     long long region_start = pool.timed ? now_nanoseconds() : 0;
     atomic_store_explicit(&pool.timed_part_ns, 0, memory_order_relaxed);
     pool.fn = fn;
@@ -425,14 +432,21 @@ void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context) {
     atomic_store(&pool.region, region);
     if (atomic_load(&pool.sleepers) > 0) syscall(SYS_futex, &pool.region, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     inside_region = 1;
+    long long caller_parts_start = pool.timed ? now_nanoseconds() : 0;
     run_parts();
+    long long caller_parts_ns = pool.timed ? now_nanoseconds() - caller_parts_start : 0;
     inside_region = 0;
     wait_for_parts(parts);
     atomic_fetch_or_explicit(&pool.state, MK_POOL_CLOSED, memory_order_acq_rel);
     wait_for_workers_to_leave();
     if (pool.timed) {
-        thread_region_ns += now_nanoseconds() - region_start;
-        thread_part_ns += atomic_load_explicit(&pool.timed_part_ns, memory_order_relaxed);
+        long long parts_ns = atomic_load_explicit(&pool.timed_part_ns, memory_order_relaxed);
+        if (inside_serial) {
+            if (parts_ns > caller_parts_ns) timing_serial_others_ns += parts_ns - caller_parts_ns;
+        } else {
+            thread_region_ns += now_nanoseconds() - region_start;
+            thread_part_ns += parts_ns;
+        }
     }
     pthread_mutex_unlock(&pool.submit);
     errno = saved_errno;
