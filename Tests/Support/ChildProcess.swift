@@ -118,15 +118,25 @@ public func runProgram(
     try ChildProcess(path, arguments, in: directory, environment: environment).wait(timeout: timeout)
 }
 
-/// Starts the built `mixmae` in a child process.
-public func startMixmae(
-    _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]
-) throws -> ChildProcess {
+/// The built `mixmae` (``TestPaths/mixmae``), or an error saying how to build it when it is missing.
+///
+/// ```swift
+/// let mixmae = try builtMixmae()
+/// let child = try ChildProcess("/usr/bin/env", ["MIXMAE_THREADS=1", mixmae, "--version"])
+/// ```
+public func builtMixmae() throws -> String {
     guard FileManager.default.isExecutableFile(atPath: TestPaths.mixmae) else {
         throw TestSetupError(
             "no mixmae executable at \(TestPaths.mixmae); build it with `swift build -c release` or set MIXMAE_BIN")
     }
-    return try ChildProcess(TestPaths.mixmae, arguments, in: directory, environment: environment)
+    return TestPaths.mixmae
+}
+
+/// Starts the built `mixmae` in a child process.
+public func startMixmae(
+    _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:]
+) throws -> ChildProcess {
+    try ChildProcess(builtMixmae(), arguments, in: directory, environment: environment)
 }
 
 /// Runs the built `mixmae` in a child process and waits for it.

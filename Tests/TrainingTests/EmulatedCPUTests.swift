@@ -21,8 +21,8 @@ struct EmulatedCPU: CustomTestStringConvertible, Sendable {
     /// OpenBLAS's name of the kernels it picks on that CPU; the native run asks for the same ones.
     let openBLASCore: String
     /// glibc's names of the features it lacks (`GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX2,...`), hidden from glibc
-    /// in the native run so that libm's log, sin and pow take the versions they take there: glibc builds some
-    /// of them twice, once with fused multiply-adds, and the two need not round alike.
+    /// in the native run so that libm's functions take the builds they take there: glibc builds log, sin, cos,
+    /// pow, exp and cosf twice, once with fused multiply-adds, and the two round differently on some inputs.
     let glibcLacks: [String]
 
     var testDescription: String { "\(model), \(lacks): \(kernelPath)" }
@@ -128,7 +128,8 @@ private var hostIsX86: Bool {
 }
 
 extension TrainingWorkspace {
-    /// Expects runs `a` and `b` to have written the same checkpoint and logged the same metrics, to the bit.
+    /// Expects runs `a` and `b` to have written the same checkpoint and logged the same losses, learning rates
+    /// and accuracies, to the bit.
     func expectSameRuns(_ a: RunID, _ b: RunID, _ what: String) throws {
         let (first, second) = (try weights(ofRun: a), try weights(ofRun: b))
         #expect(first.count > 10 && first.keys.sorted() == second.keys.sorted(), "\(what): \(first.count) tensors")
@@ -163,15 +164,13 @@ extension TrainingWorkspace {
     func mixmaeAsBuilt(
         _ arguments: [String], launcher: [String] = [], settings: [String: String] = [:]
     ) throws -> ProcessResult {
-        guard FileManager.default.isExecutableFile(atPath: TestPaths.mixmae) else {
-            throw TestSetupError("no mixmae executable at \(TestPaths.mixmae); build it with `swift build -c release`")
-        }
+        let mixmae = try builtMixmae()
         let unset = Self.kernelSettings.flatMap { ["-u", $0] }
         let assignments = settings.merging(["MIXMAE_THREADS": "2"]) { $1 }.sorted { $0.key < $1.key }.map {
             "\($0.key)=\($0.value)"
         }
         return try ChildProcess(
-            "/usr/bin/env", unset + assignments + launcher + [TestPaths.mixmae] + arguments, in: folder.path,
+            "/usr/bin/env", unset + assignments + launcher + [mixmae] + arguments, in: folder.path,
             environment: environment
         ).wait(timeout: 900)
     }

@@ -418,7 +418,7 @@ void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context) {
     // Inside a timed serial region this region's wall time and the caller's parts count already; the other
     // threads' parts are added to it (timing_serial_others_ns).
     pool.timed = thread_timing;
-    int inside_serial = timing_serial_region;
+    int inside_serial = pool.timed && timing_serial_region;
     long long region_start = pool.timed ? now_nanoseconds() : 0;
     atomic_store_explicit(&pool.timed_part_ns, 0, memory_order_relaxed);
     pool.fn = fn;
@@ -432,9 +432,9 @@ void mk_pool_run(long parts, int threads, mk_pool_part_fn fn, void *context) {
     atomic_store(&pool.region, region);
     if (atomic_load(&pool.sleepers) > 0) syscall(SYS_futex, &pool.region, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
     inside_region = 1;
-    long long caller_parts_start = pool.timed ? now_nanoseconds() : 0;
+    long long caller_parts_start = inside_serial ? now_nanoseconds() : 0;
     run_parts();
-    long long caller_parts_ns = pool.timed ? now_nanoseconds() - caller_parts_start : 0;
+    long long caller_parts_ns = inside_serial ? now_nanoseconds() - caller_parts_start : 0;
     inside_region = 0;
     wait_for_parts(parts);
     atomic_fetch_or_explicit(&pool.state, MK_POOL_CLOSED, memory_order_acq_rel);
