@@ -50,9 +50,9 @@ long mk_pool_runnable_threads(void);
 // the pool adds up, for the regions the thread starts, their wall time (from the call of mk_pool_run to its
 // return) and the time of each of their parts on whichever thread runs it (a region run serially on its caller,
 // as when another thread's region holds the pool, counts its wall time as both, plus the parts other threads
-// ran for the regions its parts started). mk_pool_timed reads the calling thread's two totals in nanoseconds; a caller that reads them
-// before and after its work gets how busy its parts kept the threads: its time outside the regions, plus the
-// parts' time. Two clock reads per part while on; a region started while off adds nothing.
+// ran for the regions its parts started). mk_pool_timed reads the calling thread's two totals in nanoseconds;
+// a caller that reads them before and after its work gets how busy its parts kept the threads: its time outside
+// the regions, plus the parts' time. Two clock reads per part while on; a region started while off adds nothing.
 //
 //     mk_pool_set_timing(1);
 //     long long r0, p0, r1, p1;
