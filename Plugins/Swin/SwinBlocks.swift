@@ -33,16 +33,20 @@ final class SwinBlock: Module {
         precondition(
             l == layout.windowsPerImage * window * window,
             "SwinBlock: \(l) tokens for \(layout.windowsPerImage) windows")
-        let windowShape = [b * layout.windowsPerImage, window * window, c]
-        let windows = norm1(x).reshaped(windowShape)
         guard dropPathRate > 0 && isTraining else {
             // Without drop path each residual connection is added as the layer that ends its branch computes it.
+            let windowShape = [b * layout.windowsPerImage, window * window, c]
+            let windows = norm1(x).reshaped(windowShape)
             let h = attn.attend(windows, layout: layout, adding: x.reshaped(windowShape)).reshaped([b, l, c])
             return mlp(norm2(h), adding: h)
         }
-        let attended = attn.attend(windows, layout: layout).reshaped([b, l, c])
-        let h = x + dropPath(attended, p: dropPathRate, training: isTraining, using: rng)
-        return h + dropPath(mlp(norm2(h)), p: dropPathRate, training: isTraining, using: rng)
+        // With drop path the branches run on the samples they keep only (every op of a branch is per sample).
+        let h = dropPathResidual(x, p: dropPathRate, training: true, using: rng) { kept in
+            let count = kept.shape[0]
+            let windows = norm1(kept).reshaped([count * layout.windowsPerImage, window * window, c])
+            return attn.attend(windows, layout: layout).reshaped([count, l, c])
+        }
+        return dropPathResidual(h, p: dropPathRate, training: true, using: rng) { mlp(norm2($0)) }
     }
 }
 

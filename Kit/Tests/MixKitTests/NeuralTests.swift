@@ -259,4 +259,60 @@ import Testing
         #expect(kept > 680 && kept < 820)
         #expect(dropout(z, p: 0.25, training: false, using: &rng) === z)
     }
+
+    @Test func dropPathResidualMatchesTheComposedFormAndSkipsDroppedSamples() {
+        let layer = Linear(4, 4, rng: RandomSource(seed: 1))
+        let branch: (Tensor) -> Tensor = { layer($0).gelu() }
+        let x = randn([8, 3, 4], seed: 2).asParameter()
+        let weights = randn([8, 3, 4], seed: 3)
+        let composed = x + dropPath(branch(x), p: 0.5, training: true, using: RandomSource(seed: 7))
+        (composed * weights).sum().backward()
+        let (xGrad, weightGrad, biasGrad) = (x.grad!.scalars, layer.weight.grad!.scalars, layer.bias!.grad!.scalars)
+        x.grad = nil
+        layer.zeroGrad()
+
+        var batches: [Int] = []
+        let skipping = dropPathResidual(x, p: 0.5, training: true, using: RandomSource(seed: 7)) {
+            batches.append($0.shape[0])
+            return branch($0)
+        }
+        (skipping * weights).sum().backward()
+        // The same draw keeps the same samples: the branch ran once, on those only.
+        let keptInComposed = (0..<8).filter { r in
+            (0..<12).contains { composed.scalars[r * 12 + $0] != x.scalars[r * 12 + $0] }
+        }
+        #expect(keptInComposed.count > 0 && keptInComposed.count < 8)
+        #expect(batches == [keptInComposed.count])
+        for (got, want) in zip(skipping.scalars, composed.scalars) {
+            #expect(abs(got - want) <= 1e-6 * max(1, abs(want)))
+        }
+        for (got, want) in zip(x.grad!.scalars, xGrad) { #expect(abs(got - want) <= 1e-6 * max(1, abs(want))) }
+        for (got, want) in zip(layer.weight.grad!.scalars, weightGrad) {
+            #expect(abs(got - want) <= 1e-5 * max(1, abs(want)))
+        }
+        for (got, want) in zip(layer.bias!.grad!.scalars, biasGrad) {
+            #expect(abs(got - want) <= 1e-5 * max(1, abs(want)))
+        }
+
+        check.expect([randn([8, 3, 4], seed: 4)]) { inputs in
+            dropPathResidual(inputs[0], p: 0.5, training: true, using: RandomSource(seed: 7)) { branch($0) }
+        }
+        // Outside training the branch runs on every sample, unscaled.
+        let evaluated = dropPathResidual(x, p: 0.5, training: false, using: RandomSource(seed: 7)) { branch($0) }
+        #expect(evaluated.scalars == (x + branch(x)).scalars)
+    }
+
+    @Test func dropPathResidualGivesZeroGradientsWhenEverySampleIsDropped() throws {
+        // A seed whose first draw drops the only sample at p = 0.9.
+        let seed = try #require((0..<64).first { RandomSource(seed: $0).nextUniform() < 0.9 })
+        let layer = Linear(4, 4, rng: RandomSource(seed: 1))
+        let x = randn([1, 3, 4], seed: 2).asParameter()
+        let y = dropPathResidual(x, p: 0.9, training: true, using: RandomSource(seed: seed)) { layer($0) }
+        y.sum().backward()
+        #expect(y.scalars == x.scalars)
+        #expect(x.grad!.scalars.allSatisfy { $0 == 1 })
+        // As timm's zeroed branch: gradients of zero, not none (AdamW still decays the weights).
+        #expect(layer.weight.grad?.scalars.allSatisfy { $0 == 0 } == true)
+        #expect(layer.bias?.grad?.scalars.allSatisfy { $0 == 0 } == true)
+    }
 }

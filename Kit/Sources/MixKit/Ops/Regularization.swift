@@ -23,7 +23,9 @@ public func dropout(_ x: Tensor, p: Float, training: Bool, using rng: inout Rand
 
 /// Stochastic depth: drops the whole residual branch of each sample (first
 /// axis) with probability `p`, scaling kept samples by `1 / (1 - p)`, as timm's
-/// `drop_path`. The per-sample mask is reused by backward.
+/// `drop_path`. The per-sample mask is reused by backward. For a residual
+/// branch, ``dropPathResidual(_:p:training:using:_:)`` gives the same values
+/// without computing the branch for the samples it drops.
 ///
 /// ```swift
 /// let y = x + dropPath(branch(x), p: 0.1, training: isTraining, using: rng)
@@ -46,4 +48,37 @@ public func dropPath(_ x: Tensor, p: Float, training: Bool, using rng: inout Ran
         for i in 0..<mask.count { mask.data[i] = rng.nextUniform() < p ? 0 : keep }
         return OpResult(x * mask)
     }
+}
+
+/// A residual connection with stochastic depth, `x + dropPath(branch(x))`,
+/// that runs `branch` only on the samples (first axis) it keeps.
+///
+/// timm computes the branch for every sample and multiplies the dropped ones
+/// by zero; here a dropped sample costs nothing. The mask is drawn as
+/// ``dropPath(_:p:training:using:)-(_,_,_,RandomSource)`` draws it (one
+/// uniform per sample, before the branch runs, so the generator moves the
+/// same way), and kept samples are scaled by `1 / (1 - p)`: the values are the
+/// same as the composed form's. `branch` must treat the samples of its batch
+/// independently (per-token layers, attention within a sample), since it sees
+/// only the kept ones. When every sample is dropped the branch still runs on
+/// the whole batch, times zero, so that its parameters get the zero gradients
+/// (and AdamW its weight decay) that timm gives them. Outside training, or with
+/// `p` 0, this is `x + branch(x)`.
+///
+/// ```swift
+/// let h = dropPathResidual(x, p: 0.1, training: isTraining, using: rng) { mlp(norm($0)) }
+/// ```
+public func dropPathResidual(
+    _ x: Tensor, p: Float, training: Bool, using rng: RandomSource, _ branch: (Tensor) -> Tensor
+) -> Tensor {
+    if !training || p == 0 { return x + branch(x) }
+    precondition(p > 0 && p < 1, "dropPathResidual: p must be in [0, 1), got \(p) (input shape \(x.shape))")
+    precondition(x.rank >= 1, "dropPathResidual: needs a batch axis, got a scalar")
+    let batch = x.shape[0]
+    let kept = rng.withGenerator { generator in (0..<batch).filter { _ in generator.nextUniform() >= p } }
+    let scale = 1 / (1 - p)
+    if kept.count == batch { return x + branch(x) * scale }
+    if kept.isEmpty { return x + branch(x) * 0 }
+    let out = branch(x.indexSelect(axis: 0, indices: kept)) * scale
+    return x + out.indexScatterAdd(axis: 0, indices: kept, size: batch)
 }

@@ -99,6 +99,7 @@ public final class AdamW: Optimizer {
     public func step() {
         Profiler.measure("adamw", .optimizer) { update() }
         Profiler.optimizerStepFinished()
+        BufferPool.shared.stepFinished()
     }
 
     private func update() {
@@ -207,6 +208,7 @@ public final class SGD: Optimizer {
     public func step() {
         Profiler.measure("sgd", .optimizer) { update() }
         Profiler.optimizerStepFinished()
+        BufferPool.shared.stepFinished()
     }
 
     private func update() {

@@ -77,7 +77,9 @@ public enum PluginABI {
     /// (training decodes only the tokens the loss reads). New protocols and a function only: 2.3 plugins still load.
     /// 2.16: ``relativePositionBias(table:window:order:)`` (Swin's relative-position bias for windows in any token
     /// order, in one op). A new function only: 2.3 plugins still load.
-    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 16 }
+    /// 2.17: ``dropPathResidual(_:p:training:using:_:)`` (a residual branch with drop path, run on the samples
+    /// it keeps only). A new function only: 2.3 plugins still load.
+    @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 17 }
 
     /// The Swift compiler that produced the SDK interface the code was built
     /// against, as `major * 10000 + minor * 100 + patch`.
