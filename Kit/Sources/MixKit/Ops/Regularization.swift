@@ -45,9 +45,17 @@ public func dropPath(_ x: Tensor, p: Float, training: Bool, using rng: inout Ran
         maskShape[0] = x.shape[0]
         let mask = Tensor(uninitializedShape: maskShape)
         let keep = 1 / (1 - p)
-        for i in 0..<mask.count { mask.data[i] = rng.nextUniform() < p ? 0 : keep }
+        for (i, kept) in dropPathKeeps(batch: x.shape[0], p: p, using: &rng).enumerated() {
+            mask.data[i] = kept ? keep : 0
+        }
         return OpResult(x * mask)
     }
+}
+
+/// Whether each of `batch` samples survives drop path at rate `p`: one uniform per sample, in order, kept when it
+/// is `p` or more. Both drop-path forms draw through it, so from the same generator they keep the same samples.
+func dropPathKeeps(batch: Int, p: Float, using rng: inout RandomGenerator) -> [Bool] {
+    (0..<batch).map { _ in rng.nextUniform() >= p }
 }
 
 /// A residual connection with stochastic depth, `x + dropPath(branch(x))`,
@@ -75,7 +83,8 @@ public func dropPathResidual(
     precondition(p > 0 && p < 1, "dropPathResidual: p must be in [0, 1), got \(p) (input shape \(x.shape))")
     precondition(x.rank >= 1, "dropPathResidual: needs a batch axis, got a scalar")
     let batch = x.shape[0]
-    let kept = rng.withGenerator { generator in (0..<batch).filter { _ in generator.nextUniform() >= p } }
+    let keeps = rng.withGenerator { dropPathKeeps(batch: batch, p: p, using: &$0) }
+    let kept = keeps.indices.filter { keeps[$0] }
     let scale = 1 / (1 - p)
     if kept.count == batch { return x + branch(x) * scale }
     if kept.isEmpty { return x + branch(x) * 0 }
