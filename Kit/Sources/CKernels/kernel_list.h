@@ -14,6 +14,7 @@
     X(void, mk_binary, (int op, const float *a, ptrdiff_t sa, const float *b, ptrdiff_t sb, float *out, size_t n), (op, a, sa, b, sb, out, n)) \
     X(void, mk_accumulate, (const float *a, ptrdiff_t sa, float *out, size_t n), (a, sa, out, n)) \
     X(void, mk_affine, (const float *x, float a, float b, float *y, size_t n), (x, a, b, y, n)) \
+    X(void, mk_add_scaled, (const float *x, const float *y, float a, float *out, size_t n), (x, y, a, out, n)) \
     X(void, mk_unary, (int op, const float *x, float *y, size_t n), (op, x, y, n)) \
     X(void, mk_pow_scalar, (const float *x, float p, float *y, size_t n), (x, p, y, n)) \
     X(void, mk_gelu, (const float *x, float *y, size_t n), (x, y, n)) \

@@ -86,6 +86,14 @@ static void mk_affine(const float *x, float a, float b, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = a * x[i] + b;
 }
 
+static void mk_add_scaled(const float *x, const float *y, float a, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        // Two statements: contraction fuses within one expression only, so the product is rounded first.
+        float scaled = a * y[i];
+        out[i] = x[i] + scaled;
+    }
+}
+
 static void mk_unary(int op, const float *x, float *y, size_t n) {
     switch (op) {
     case MK_EXP: for (size_t i = 0; i < n; i++) y[i] = mk_expf(x[i]); break;

@@ -112,6 +112,60 @@ import Testing
         check.expect([randn([2, 2], seed: 3)]) { stack([$0[0], $0[0] * 2]) }
     }
 
+    /// `indexAdd` against its definition computed element by element: distinct indices on a middle axis (the
+    /// parallel path, large enough to be split across threads), repeated indices (added in order), and single values.
+    @Test func indexAddAddsScaledSlices() {
+        func naive(_ x: Tensor, axis: Int, _ indices: [Int], _ source: Tensor, _ alpha: Float) -> [Float] {
+            let inner = x.shape[(axis + 1)...].reduce(1, *)
+            let outer = x.shape[..<axis].reduce(1, *)
+            var out = x.scalars
+            for o in 0..<outer {
+                for (k, index) in indices.enumerated() {
+                    for i in 0..<inner {
+                        let scaled = alpha * source.scalars[(o * indices.count + k) * inner + i]
+                        out[(o * x.shape[axis] + index) * inner + i] += scaled
+                    }
+                }
+            }
+            return out
+        }
+        let x = randn([6, 40, 300], seed: 1)
+        let kept = [39, 0, 7, 12, 30]
+        let source = randn([6, kept.count, 300], seed: 2)
+        #expect(
+            x.indexAdd(axis: 1, indices: kept, source: source, alpha: 1.25).scalars
+                == naive(x, axis: 1, kept, source, 1.25))
+        let small = Tensor(shape: [3, 2], scalars: [1, 2, 3, 4, 5, 6])
+        #expect(
+            small.indexAdd(axis: 0, indices: [1, 1], source: Tensor(shape: [2, 2], scalars: [10, 20, 30, 40])).scalars
+                == [1, 2, 43, 64, 5, 6])
+        #expect(
+            Tensor([1, 2, 3, 4]).indexAdd(axis: 0, indices: [3, 1], source: Tensor([10, 20]), alpha: 2).scalars == [
+                1, 42, 3, 24,
+            ])
+        // Every slice named once: a permutation.
+        let all = x.indexAdd(axis: 0, indices: [5, 4, 3, 2, 1, 0], source: x, alpha: -1)
+        #expect(all.scalars == naive(x, axis: 0, [5, 4, 3, 2, 1, 0], x, -1))
+    }
+
+    @Test func indexAddAndIndexSelectGradients() {
+        check.expect([randn([2, 4, 3], seed: 1), randn([2, 2, 3], seed: 2)]) {
+            $0[0].indexAdd(axis: 1, indices: [3, 0], source: $0[1], alpha: 0.5)
+        }
+        check.expect([randn([3, 2], seed: 1), randn([3, 2], seed: 2)]) {
+            $0[0].indexAdd(axis: 0, indices: [1, 1, 0], source: $0[1], alpha: -2)
+        }
+        // A tensor both selected from and carried on (drop path's residual connection): the select's gradient is
+        // added into the one the tensor already has, for distinct and for repeated indices.
+        check.expect([randn([4, 2, 3], seed: 3)]) {
+            $0[0].indexAdd(
+                axis: 0, indices: [3, 1], source: $0[0].indexSelect(axis: 0, indices: [3, 1]).gelu(), alpha: 2)
+        }
+        check.expect([randn([4, 2, 3], seed: 3)]) {
+            $0[0] * 3 + $0[0].indexSelect(axis: 0, indices: [1, 1, 2]).sum(axes: [0], keepDims: true)
+        }
+    }
+
     @Test func graphIsReusableAndAccumulates() {
         let w = Tensor([1, 2, 3]).asParameter()
         let loss = (w * w).sum()

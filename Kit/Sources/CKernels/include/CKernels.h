@@ -22,6 +22,8 @@ void mk_binary(int op, const float *a, ptrdiff_t sa, const float *b, ptrdiff_t s
 void mk_accumulate(const float *a, ptrdiff_t sa, float *out, size_t n);
 // y = a*x + b, element-wise with scalars.
 void mk_affine(const float *x, float a, float b, float *y, size_t n);
+// out = x + (a*y), element-wise: the product rounded before the sum (no fused multiply-add), as the two ops.
+void mk_add_scaled(const float *x, const float *y, float a, float *out, size_t n);
 
 // op: one of MK_EXP ... MK_RECIP (kernel_ops.h).
 void mk_unary(int op, const float *x, float *y, size_t n);

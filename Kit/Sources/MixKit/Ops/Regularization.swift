@@ -86,8 +86,9 @@ public func dropPathResidual(
     let keeps = rng.withGenerator { dropPathKeeps(batch: batch, p: p, using: &$0) }
     let kept = keeps.indices.filter { keeps[$0] }
     let scale = 1 / (1 - p)
-    if kept.count == batch { return x + branch(x) * scale }
     if kept.isEmpty { return x + branch(x) * 0 }
-    let out = branch(x.indexSelect(axis: 0, indices: kept)) * scale
-    return x + out.indexScatterAdd(axis: 0, indices: kept, size: batch)
+    // One op adds the scaled branch into the kept samples' rows; its backward passes the output's gradient on to
+    // `x` as it is, and the gather's backward adds the branch's gradient into that, kept rows only.
+    let input = kept.count == batch ? x : x.indexSelect(axis: 0, indices: kept)
+    return x.indexAdd(axis: 0, indices: kept, source: branch(input), alpha: scale)
 }

@@ -155,7 +155,13 @@ extension Tensor {
             let bad = indices.first { $0 < 0 || $0 >= size }
             op.require(bad == nil, "index \(bad ?? 0) out of range 0..<\(size) on axis \(a)")
             return OpResult(indexSelectKernel(self, axis: a, indices: indices)) { g in
-                [indexAddKernel(g, axis: a, indices: indices, size: size)]
+                // Added into the gradient this tensor already has (a residual connection's), when nothing else holds
+                // it: no zeros for the slices not selected and no second pass to sum them.
+                if self.needsGrad, let earlier = PendingGradients.takeForAccumulation(self) {
+                    scatterSlices(g, axis: a, indices: indices, alpha: 1, onto: earlier, into: earlier)
+                    return [earlier]
+                }
+                return [indexAddKernel(g, axis: a, indices: indices, size: size)]
             }
         }
     }
@@ -175,6 +181,33 @@ extension Tensor {
             }
         }
     }
+
+    /// This tensor with `alpha` times slice `k` of `source` added to its slice `indices[k]` along `axis`, repeated
+    /// indices adding up (PyTorch's `index_add` with `alpha`). One op for what `self + alpha * source` scattered
+    /// would take three for: a residual connection whose branch ran on some samples only.
+    ///
+    /// ```swift
+    /// let y = x.indexAdd(axis: 0, indices: kept, source: branch(x.indexSelect(axis: 0, indices: kept)), alpha: 2)
+    /// ```
+    public func indexAdd(axis: Int, indices: [Int], source: Tensor, alpha: Float = 1) -> Tensor {
+        defineOp("index_add", self, source) { op in
+            op.require(axis >= -rank && axis < rank, "axis \(axis) is out of range")
+            let a = normalizeAxis(axis)
+            var expected = shape
+            expected[a] = indices.count
+            op.requireShape(source, expected, "source")
+            let bad = indices.first { $0 < 0 || $0 >= shape[a] }
+            op.require(bad == nil, "index \(bad ?? 0) out of range 0..<\(shape[a]) on axis \(a)")
+            let out = Tensor(uninitializedShape: shape)
+            scatterSlices(source, axis: a, indices: indices, alpha: alpha, onto: self, into: out)
+            return OpResult(out) { g in
+                [
+                    self.needsGrad ? g : nil,
+                    source.needsGrad ? indexSelectKernel(g, axis: a, indices: indices, scale: alpha) : nil,
+                ]
+            }
+        }
+    }
 }
 
 func flipKernel(_ x: Tensor, _ a: Int) -> Tensor {
@@ -190,7 +223,8 @@ func flipKernel(_ x: Tensor, _ a: Int) -> Tensor {
     return out
 }
 
-func indexSelectKernel(_ x: Tensor, axis a: Int, indices: [Int]) -> Tensor {
+/// The slices `indices` of `x` along axis `a`, times `scale`.
+func indexSelectKernel(_ x: Tensor, axis a: Int, indices: [Int], scale: Float = 1) -> Tensor {
     var outShape = x.shape
     outShape[a] = indices.count
     let out = Tensor(uninitializedShape: outShape)
@@ -204,68 +238,107 @@ func indexSelectKernel(_ x: Tensor, axis a: Int, indices: [Int]) -> Tensor {
                 let (source, target) = (px + o * n * inner, po + o * index.count * inner)
                 if inner == 1 {
                     // Single values (a bias table flattened head-major): a plain gather, no copy call per value.
-                    for k in lo..<hi { target[k] = source[index[k]] }
+                    for k in lo..<hi { target[k] = source[index[k]] * scale }
                     continue
                 }
-                for k in lo..<hi { (target + k * inner).update(from: source + index[k] * inner, count: inner) }
+                for k in lo..<hi {
+                    if scale == 1 {
+                        (target + k * inner).update(from: source + index[k] * inner, count: inner)
+                    } else {
+                        mk_affine(source + index[k] * inner, scale, 0, target + k * inner, inner)
+                    }
+                }
             }
         }
     }
     return out
 }
 
+/// A tensor with `size` slices along axis `a`: zeros, plus slice `k` of `g` added to slice `indices[k]`.
 func indexAddKernel(_ g: Tensor, axis a: Int, indices: [Int], size: Int) -> Tensor {
     var outShape = g.shape
     outShape[a] = size
-    let inner = g.shape[(a + 1)...].reduce(1, *)
-    let outer = g.shape[..<a].reduce(1, *)
-    if inner > 1, let permutation = IndexPermutation(indices, size: size) {
-        // A permutation (a window layout's order): each slice lands in its own place, so the copies need neither
-        // zeros first nor one thread.
-        let out = Tensor(uninitializedShape: outShape)
-        let (source, target) = (UnsafePointer(g.data), out.data)
-        permutation.inverse.withUnsafeBufferPointer { from in
-            Parallel.forRanges(outer * size, work: outer * size * inner) { lo, hi in
-                for row in lo..<hi {
-                    let (o, k) = (row / size, row % size)
-                    (target + row * inner).update(from: source + (o * size + from[k]) * inner, count: inner)
-                }
-            }
-        }
-        return out
-    }
-    let out = Tensor.zeros(outShape)
-    indices.withUnsafeBufferPointer { index in
-        for o in 0..<outer {
-            let (source, target) = (UnsafePointer(g.data + o * index.count * inner), out.data + o * size * inner)
-            if inner == 1 {
-                for k in index.indices { target[index[k]] += source[k] }
-                continue
-            }
-            for k in index.indices { mk_accumulate(source + k * inner, 1, target + index[k] * inner, inner) }
-        }
-    }
+    let out = Tensor(uninitializedShape: outShape)
+    scatterSlices(g, axis: a, indices: indices, alpha: 1, onto: nil, into: out)
     return out
 }
 
-/// `indices` when they are a permutation of `0..<size` (each place exactly once), with its inverse: `inverse[p]` is
-/// the position in `indices` of `p`.
+/// Writes into `out` (the shape of `base`, or of `source` with `indices`' axis widened) the slices of `base` (zeros
+/// when nil) with `alpha` times slice `k` of `source` added to slice `indices[k]` along axis `a`. `out` may be
+/// `base` itself (then the slices no index names are left as they are). Distinct indices (a window layout's order,
+/// drop path's kept samples) write each slice once, on every thread, without zeros first; repeated ones add up in
+/// order on one thread.
+func scatterSlices(_ source: Tensor, axis a: Int, indices: [Int], alpha: Float, onto base: Tensor?, into out: Tensor) {
+    let size = out.shape[a]
+    let inner = source.shape[(a + 1)...].reduce(1, *)
+    let outer = source.shape[..<a].reduce(1, *)
+    let inPlace = base === out
+    let (ps, po) = (UnsafePointer(source.data), out.data)
+    let pb: UnsafePointer<Float>? = base.map { UnsafePointer($0.data) }
+    if inner > 1, let distinct = DistinctIndices(indices, size: size) {
+        distinct.positions.withUnsafeBufferPointer { position in
+            Parallel.forRanges(outer * size, work: outer * size * inner) { lo, hi in
+                for row in lo..<hi {
+                    let (o, k) = (row / size, position[row % size])
+                    let target = po + row * inner
+                    guard k >= 0 else {
+                        if let pb, !inPlace {
+                            target.update(from: pb + row * inner, count: inner)
+                        } else if pb == nil {
+                            target.update(repeating: 0, count: inner)
+                        }
+                        continue
+                    }
+                    let slice = ps + (o * indices.count + k) * inner
+                    if let pb {
+                        mk_add_scaled(pb + row * inner, slice, alpha, target, inner)
+                    } else if alpha == 1 {
+                        target.update(from: slice, count: inner)
+                    } else {
+                        mk_affine(slice, alpha, 0, target, inner)
+                    }
+                }
+            }
+        }
+        return
+    }
+    if let pb {
+        if !inPlace { po.update(from: pb, count: out.count) }
+    } else {
+        po.update(repeating: 0, count: out.count)
+    }
+    indices.withUnsafeBufferPointer { index in
+        for o in 0..<outer {
+            let (slices, target) = (ps + o * index.count * inner, po + o * size * inner)
+            if inner == 1 {
+                for k in index.indices { target[index[k]] += alpha * slices[k] }
+                continue
+            }
+            for k in index.indices {
+                mk_add_scaled(target + index[k] * inner, slices + k * inner, alpha, target + index[k] * inner, inner)
+            }
+        }
+    }
+}
+
+/// For indices that name each place of an axis of `size` at most once, where each place's slice comes from:
+/// `positions[p]` is the position in `indices` of `p`, or -1 when no index names it. nil when an index repeats.
 ///
 /// ```swift
-/// IndexPermutation([2, 0, 1], size: 3)?.inverse   // [1, 2, 0]
-/// IndexPermutation([0, 0, 1], size: 3)            // nil
+/// DistinctIndices([2, 0], size: 3)?.positions   // [1, -1, 0]
+/// DistinctIndices([0, 0, 1], size: 3)           // nil
 /// ```
-struct IndexPermutation {
-    let inverse: [Int]
+struct DistinctIndices {
+    let positions: [Int]
 
     init?(_ indices: [Int], size: Int) {
-        guard indices.count == size else { return nil }
-        var inverse = [Int](repeating: -1, count: size)
+        guard indices.count <= size else { return nil }
+        var positions = [Int](repeating: -1, count: size)
         for (position, index) in indices.enumerated() {
-            guard inverse[index] < 0 else { return nil }
-            inverse[index] = position
+            guard positions[index] < 0 else { return nil }
+            positions[index] = position
         }
-        self.inverse = inverse
+        self.positions = positions
     }
 }
 
