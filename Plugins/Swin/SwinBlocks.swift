@@ -41,12 +41,12 @@ final class SwinBlock: Module {
             return mlp(norm2(h), adding: h)
         }
         // With drop path the branches run on the samples they keep only (every op of a branch is per sample).
-        let h = dropPathResidual(x, p: dropPathRate, training: true, using: rng) { kept in
-            let count = kept.shape[0]
-            let windows = norm1(kept).reshaped([count * layout.windowsPerImage, window * window, c])
+        let h = dropPathResidual(x, p: dropPathRate, training: true, using: rng, normalizedBy: norm1) { normalized in
+            let count = normalized.shape[0]
+            let windows = normalized.reshaped([count * layout.windowsPerImage, window * window, c])
             return attn.attend(windows, layout: layout).reshaped([count, l, c])
         }
-        return dropPathResidual(h, p: dropPathRate, training: true, using: rng) { mlp(norm2($0)) }
+        return dropPathResidual(h, p: dropPathRate, training: true, using: rng, normalizedBy: norm2) { mlp($0) }
     }
 }
 

@@ -302,6 +302,64 @@ import Testing
         #expect(evaluated.scalars == (x + branch(x)).scalars)
     }
 
+    /// The norm of selected samples read in place against the norm of their gathered copy: the same values, and the
+    /// same gradients for the input (with and without a gradient it already has), the weight and the bias.
+    @Test func layerNormOfSelectedSamplesMatchesTheNormOfTheirCopy() {
+        let norm = LayerNorm(6)
+        norm.weight.data.update(from: randn([6], seed: 5).data, count: 6)
+        norm.bias.data.update(from: randn([6], seed: 6).data, count: 6)
+        let samples = [4, 1, 2]
+        let upstream = randn([3, 50, 6], seed: 7)
+        for carried in [false, true] {
+            var results: [[[Float]]] = []
+            for inPlace in [false, true] {
+                let x = randn([5, 50, 6], seed: 8).asParameter()
+                let y = inPlace ? norm(x, samples: samples) : norm(x.indexSelect(axis: 0, indices: samples))
+                let loss = (y * upstream).sum() + (carried ? (x * x).sum() : Tensor(scalar: 0))
+                loss.backward()
+                results.append([y.scalars, x.grad!.scalars, norm.weight.grad!.scalars, norm.bias.grad!.scalars])
+                norm.zeroGrad()
+            }
+            #expect(results[1][0] == results[0][0])
+            for (got, want) in zip(results[1][1...].joined(), results[0][1...].joined()) {
+                #expect(abs(got - want) <= 1e-5 * max(1, abs(want)), "carried \(carried)")
+            }
+        }
+        check.expect([randn([4, 3, 5], seed: 9)]) { layerNorm($0[0], samples: [3, 0], weight: nil, bias: nil) }
+    }
+
+    @Test func preNormDropPathResidualMatchesTheComposedForm() {
+        let norm = LayerNorm(4)
+        let layer = Linear(4, 4, rng: RandomSource(seed: 1))
+        let x = randn([8, 3, 4], seed: 2).asParameter()
+        let weights = randn([8, 3, 4], seed: 3)
+        let composed = x + dropPath(layer(norm(x)).gelu(), p: 0.5, training: true, using: RandomSource(seed: 7))
+        (composed * weights).sum().backward()
+        let want = [x.grad!.scalars, layer.weight.grad!.scalars, norm.weight.grad!.scalars, norm.bias.grad!.scalars]
+        x.grad = nil
+        layer.zeroGrad()
+        norm.zeroGrad()
+        var batches: [Int] = []
+        let skipping = dropPathResidual(x, p: 0.5, training: true, using: RandomSource(seed: 7), normalizedBy: norm) {
+            batches.append($0.shape[0])
+            return layer($0).gelu()
+        }
+        (skipping * weights).sum().backward()
+        #expect(batches.count == 1 && batches[0] > 0 && batches[0] < 8)
+        for (got, wanted) in zip(skipping.scalars, composed.scalars) {
+            #expect(abs(got - wanted) <= 1e-6 * max(1, abs(wanted)))
+        }
+        let got = [x.grad!.scalars, layer.weight.grad!.scalars, norm.weight.grad!.scalars, norm.bias.grad!.scalars]
+        for (gotGrads, wantGrads) in zip(got, want) {
+            for (g, w) in zip(gotGrads, wantGrads) { #expect(abs(g - w) <= 1e-5 * max(1, abs(w))) }
+        }
+        check.expect([randn([8, 3, 4], seed: 4)]) { inputs in
+            dropPathResidual(inputs[0], p: 0.5, training: true, using: RandomSource(seed: 7), normalizedBy: norm) {
+                layer($0).gelu()
+            }
+        }
+    }
+
     @Test func dropPathResidualGivesZeroGradientsWhenEverySampleIsDropped() throws {
         // A seed whose first draw drops the only sample at p = 0.9.
         let seed = try #require((0..<64).first { RandomSource(seed: $0).nextUniform() < 0.9 })

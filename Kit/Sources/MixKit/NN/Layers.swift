@@ -60,6 +60,16 @@ public final class LayerNorm: Module, UnaryLayer {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor { layerNorm(x, weight: weight, bias: bias, eps: eps) }
+
+    /// The norm of the samples `samples` of `x` (first axis), read in place: see
+    /// ``layerNorm(_:samples:weight:bias:eps:)``.
+    ///
+    /// ```swift
+    /// let normalized = norm(x, samples: [0, 2])   // [2, L, C] from x [B, L, C]
+    /// ```
+    public func callAsFunction(_ x: Tensor, samples: [Int]) -> Tensor {
+        layerNorm(x, samples: samples, weight: weight, bias: bias, eps: eps)
+    }
 }
 
 /// Two linear layers with GELU between them (timm's `Mlp`): `fc1`, `fc2`.

@@ -71,7 +71,8 @@ func dropPathKeeps(batch: Int, p: Float, using rng: inout RandomGenerator) -> [B
 /// only the kept ones. When every sample is dropped the branch still runs on
 /// the whole batch, times zero, so that its parameters get the zero gradients
 /// (and AdamW its weight decay) that timm gives them. Outside training, or with
-/// `p` 0, this is `x + branch(x)`.
+/// `p` 0, this is `x + branch(x)`. A pre-norm branch is better given as
+/// ``dropPathResidual(_:p:training:using:normalizedBy:_:)``.
 ///
 /// ```swift
 /// let h = dropPathResidual(x, p: 0.1, training: isTraining, using: rng) { mlp(norm($0)) }
@@ -79,16 +80,41 @@ func dropPathKeeps(batch: Int, p: Float, using rng: inout RandomGenerator) -> [B
 public func dropPathResidual(
     _ x: Tensor, p: Float, training: Bool, using rng: RandomSource, _ branch: (Tensor) -> Tensor
 ) -> Tensor {
-    if !training || p == 0 { return x + branch(x) }
+    residual(x, p: p, training: training, using: rng) { kept in
+        branch(kept.map { x.indexSelect(axis: 0, indices: $0) } ?? x)
+    }
+}
+
+/// ``dropPathResidual(_:p:training:using:_:)`` of a pre-norm branch,
+/// `x + dropPath(branch(norm(x)))`: the norm reads the kept samples of `x` in
+/// place (``LayerNorm/callAsFunction(_:samples:)``) instead of a gathered copy
+/// of them, which backward would keep alive next to `x`. Same values.
+///
+/// ```swift
+/// let h = dropPathResidual(x, p: 0.1, training: isTraining, using: rng, normalizedBy: norm2) { mlp($0) }
+/// ```
+public func dropPathResidual(
+    _ x: Tensor, p: Float, training: Bool, using rng: RandomSource, normalizedBy norm: LayerNorm,
+    _ branch: (Tensor) -> Tensor
+) -> Tensor {
+    residual(x, p: p, training: training, using: rng) { kept in
+        branch(kept.map { norm(x, samples: $0) } ?? norm(x))
+    }
+}
+
+/// `x` plus drop path of `branch` run on the samples it keeps: `branch` gets their indices, or nil for every
+/// sample (when all are kept or all dropped).
+private func residual(
+    _ x: Tensor, p: Float, training: Bool, using rng: RandomSource, _ branch: ([Int]?) -> Tensor
+) -> Tensor {
+    if !training || p == 0 { return x + branch(nil) }
     precondition(p > 0 && p < 1, "dropPathResidual: p must be in [0, 1), got \(p) (input shape \(x.shape))")
     precondition(x.rank >= 1, "dropPathResidual: needs a batch axis, got a scalar")
     let batch = x.shape[0]
     let keeps = rng.withGenerator { dropPathKeeps(batch: batch, p: p, using: &$0) }
     let kept = keeps.indices.filter { keeps[$0] }
-    let scale = 1 / (1 - p)
-    if kept.isEmpty { return x + branch(x) * 0 }
+    if kept.isEmpty { return x + branch(nil) * 0 }
     // One op adds the scaled branch into the kept samples' rows; its backward passes the output's gradient on to
-    // `x` as it is, and the gather's backward adds the branch's gradient into that, kept rows only.
-    let input = kept.count == batch ? x : x.indexSelect(axis: 0, indices: kept)
-    return x.indexAdd(axis: 0, indices: kept, source: branch(input), alpha: scale)
+    // `x` as it is, and the branch's input adds its gradient into that, kept rows only.
+    return x.indexAdd(axis: 0, indices: kept, source: branch(kept.count == batch ? nil : kept), alpha: 1 / (1 - p))
 }

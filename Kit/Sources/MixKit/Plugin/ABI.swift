@@ -80,7 +80,9 @@ public enum PluginABI {
     /// 2.17: ``dropPathResidual(_:p:training:using:_:)`` (a residual branch with drop path, run on the samples
     /// it keeps only). A new function only: 2.3 plugins still load.
     /// 2.18: ``Tensor/indexAdd(axis:indices:source:alpha:)`` (PyTorch's `index_add`: drop path's residual
-    /// connection in one op). A new function only: 2.3 plugins still load.
+    /// connection in one op), ``layerNorm(_:samples:weight:bias:eps:)``, ``LayerNorm/callAsFunction(_:samples:)``
+    /// and ``dropPathResidual(_:p:training:using:normalizedBy:_:)`` (a pre-norm branch reading the kept samples in
+    /// place). New functions only (LayerNorm is final): 2.3 plugins still load.
     @_alwaysEmitIntoClient public static var sdkMinorAtBuild: Int64 { 18 }
 
     /// The Swift compiler that produced the SDK interface the code was built
