@@ -137,6 +137,14 @@ extension KernelCase {
                 }
             },
             KernelCase(name: "mk_affine") { outputs([n]) { mk_affine(a, 1.5, -0.25, $0[0], n) } },
+            KernelCase(name: "mk_add_scaled") {
+                outputs([n, n]) { o in
+                    mk_add_scaled(a, b, 0.75, o[0], n)
+                    // In place, as a gradient's rows are added into.
+                    mk_add_scaled(a, b, 1, o[1], n)
+                    mk_add_scaled(o[1], a, -2.5, o[1], n)
+                }
+            },
             KernelCase(name: "mk_pow_scalar") {
                 ([2, 0.5, 1.7] as [Float]).flatMap { p in outputs([n]) { mk_pow_scalar(b, p, $0[0], n) } }
             },
