@@ -106,7 +106,11 @@ final class DepthwiseConv: Module {
 
 /// PVT v2's MLP: `fc1`, a depthwise 3x3 convolution (which also gives the
 /// tokens their position), GELU, `fc2`.
-final class ConvolutionalMLP: Module {
+///
+/// ```swift
+/// let y = block.mlp(x, height: 56, width: 56)  // x [B, 3136, C] -> [B, 3136, C]
+/// ```
+public final class ConvolutionalMLP: Module {
     let fc1: Linear
     let dwconv: DepthwiseConv
     let fc2: Linear
@@ -120,7 +124,7 @@ final class ConvolutionalMLP: Module {
 
     /// With `mixing`, the depthwise convolution is group-aware, so that no token
     /// reads a neighbour from the other source image.
-    func callAsFunction(_ x: Tensor, height: Int, width: Int, mixing: MixingMask? = nil) -> Tensor {
+    public func callAsFunction(_ x: Tensor, height: Int, width: Int, mixing: MixingMask? = nil) -> Tensor {
         let (h, _, _) = dwconv.dwconv(fc1(x), height: height, width: width, mixing: mixing)
         return fc2(h.gelu())
     }
@@ -128,16 +132,21 @@ final class ConvolutionalMLP: Module {
 
 /// A pre-norm transformer block with spatial-reduction attention:
 /// `x + attn(norm1(x))`, then `x + mlp(norm2(x))`, each branch with drop path.
-final class PVTBlock: Module {
-    let norm1: LayerNorm
-    let attn: SpatialReductionAttention
-    let norm2: LayerNorm
-    let mlp: ConvolutionalMLP
-    let dropPathRate: Float
+///
+/// ```swift
+/// let block = PVTBlock(dim: 64, heads: 1, srRatio: 8, mlpHidden: 512, dropPathRate: 0.1, rng: rng)
+/// let y = block(x, height: 56, width: 56)  // x [B, 3136, 64]
+/// ```
+public final class PVTBlock: Module {
+    public let norm1: LayerNorm
+    public let attn: SpatialReductionAttention
+    public let norm2: LayerNorm
+    public let mlp: ConvolutionalMLP
+    public let dropPathRate: Float
     /// The model's generator, for drop path.
-    let rng: RandomSource
+    public let rng: RandomSource
 
-    init(dim: Int, heads: Int, srRatio: Int, mlpHidden: Int, dropPathRate: Float, rng: RandomSource) {
+    public init(dim: Int, heads: Int, srRatio: Int, mlpHidden: Int, dropPathRate: Float, rng: RandomSource) {
         norm1 = LayerNorm(dim, eps: 1e-6)
         attn = SpatialReductionAttention(dim: dim, heads: heads, srRatio: srRatio, rng: rng)
         norm2 = LayerNorm(dim, eps: 1e-6)
@@ -148,10 +157,16 @@ final class PVTBlock: Module {
     }
 
     /// `x` `[B, height * width, C]`; with `mixing`, every token stays within its source image.
-    func callAsFunction(_ x: Tensor, height: Int, width: Int, mixing: MixingMask? = nil) -> Tensor {
-        let a = attn(norm1(x), height: height, width: width, mixing: mixing)
-        let y = x + dropPath(a, p: dropPathRate, training: isTraining, using: rng)
-        let m = mlp(norm2(y), height: height, width: width, mixing: mixing)
-        return y + dropPath(m, p: dropPathRate, training: isTraining, using: rng)
+    ///
+    /// Each branch runs on the samples drop path keeps only, its norm reading them in place
+    /// (``dropPathResidual(_:p:training:using:normalizedBy:_:)``): every op of a branch is per sample, and the
+    /// mixing mask is one for the whole batch. The same values as the composed form, from the same generator.
+    public func callAsFunction(_ x: Tensor, height: Int, width: Int, mixing: MixingMask? = nil) -> Tensor {
+        let y = dropPathResidual(x, p: dropPathRate, training: isTraining, using: rng, normalizedBy: norm1) {
+            attn($0, height: height, width: width, mixing: mixing)
+        }
+        return dropPathResidual(y, p: dropPathRate, training: isTraining, using: rng, normalizedBy: norm2) {
+            mlp($0, height: height, width: width, mixing: mixing)
+        }
     }
 }
