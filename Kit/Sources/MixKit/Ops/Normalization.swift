@@ -40,9 +40,8 @@ private func layerNormResult(
     var shape = x.shape
     if let samples { shape[0] = samples.count }
     let rows = shape.reduce(1, *) / Swift.max(cols, 1)
-    // Rows per sample of x (a selected sample's rows are contiguous in x and in y).
-    let runs = SampleRuns(
-        samples, rowsPerSample: samples == nil ? rows : x.count / Swift.max(cols, 1) / Swift.max(x.shape[0], 1))
+    // Rows per sample of x (a selected sample's rows are contiguous in x and in y); read only with samples.
+    let runs = SampleRuns(samples, rowsPerSample: x.shape.dropFirst().dropLast().reduce(1, *))
     let y = Tensor(uninitializedShape: shape)
     let mean = Tensor(uninitializedShape: [rows])
     let rstd = Tensor(uninitializedShape: [rows])
