@@ -59,7 +59,8 @@ static void mk_gemm_apply_epilogue(const mk_gemm_epilogue *ep, float *c, size_t 
 #define MK_GEMM_NR (2 * MK_GEMM_VW)
 // Depth of one packed block (the reduction length a micro-kernel call covers).
 #define MK_GEMM_KC 384
-// Columns of B packed at once (L2-resident: KC * NC floats), a multiple of NR.
+// Columns of B packed at once for a whole block of the reduction (L2-resident: KC * NC floats), a multiple of NR.
+// A shorter reduction packs more columns in the same floats (mk_gemm_column_block).
 #define MK_GEMM_NC (15 * MK_GEMM_NR)
 // Rows of A packed at once, a multiple of MR.
 #define MK_GEMM_MC (128 * MK_GEMM_MR)
@@ -293,6 +294,21 @@ static float *mk_gemm_buffer(void) {
     return buffer;
 }
 
+// Columns of C per block of packed B when the reduction blocks are at most kc steps deep. The packed B holds at
+// most KC * NC floats, so a short reduction (k = 64-128 in the models' early stages) packs more columns at once and
+// reads A, which comes from memory for each block of columns, fewer times; and n is shared evenly among the blocks
+// (in whole micro-panels), so that no block is a remainder a micro-panel or two wide, which read all of A again
+// for a few tiles (n = 256 was 240 + 16 columns with the AVX2 kernel's NC). Four alternating profiles of each
+// step, the sixteen largest GEMM shapes' medians summed, ms a step: with AVX2 (on Zen 4, AVX-512 hidden) small128
+// finetuning 307 against 328 and tiny224 pretraining 921 against 987; with AVX-512, whose wider NC split fewer of
+// the models' shapes, 272 against 276 and 881 against 870 (within the runs' spread).
+static size_t mk_gemm_column_block(size_t n, size_t kc) {
+    size_t limit = (size_t)MK_GEMM_KC * MK_GEMM_NC / kc / MK_GEMM_NR * MK_GEMM_NR;
+    size_t blocks = (n + limit - 1) / limit;
+    size_t per_block = (n + blocks - 1) / blocks;
+    return (per_block + MK_GEMM_NR - 1) / MK_GEMM_NR * MK_GEMM_NR;
+}
+
 static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *a, size_t lda,
                              const float *b, size_t ldb, float beta, float *c, size_t ldc, const float *bias,
                              const mk_gemm_epilogue *epilogue) {
@@ -314,13 +330,14 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
     // A not transposed is read in place, row by row (each of the MR rows a
     // contiguous stream): measured faster than packing on every shape of the
     // project's models. Transposed A (MR contiguous values per step, lda apart)
-    // is packed when more than one block of NC columns reads it again, or when its
+    // is packed when more than one block of columns reads it again, or when its
     // rows are a multiple of 2 KB apart (each sliver's steps would share L1 sets).
     // Within one block of columns the kernel reads it in place as fast as a packed
     // copy, and the copy is time lost: one thread, AVX-512, best of 15, GFLOP/s in
     // place against packed, operands in cache: 768x256x1024 Aᵀ 112 against 108,
     // 256x256x1024 Aᵀ 109 against 106; evicted first: 105 against 103, 99.6 against 98.
-    int pack_a = ta && n > MK_GEMM_PACK_A_COLUMNS && (n > MK_GEMM_NC || lda % MK_GEMM_ALIASING_FLOATS == 0);
+    size_t column_block = mk_gemm_column_block(n, MK_GEMM_MIN((size_t)MK_GEMM_KC, k));
+    int pack_a = ta && n > MK_GEMM_PACK_A_COLUMNS && (n > column_block || lda % MK_GEMM_ALIASING_FLOATS == 0);
     // A read in place whose rows are a multiple of 2 KB apart (k = 512, 1024, 2048 floats) maps the MR rows
     // into one or two sets of the L1 cache, which then evict each other on every column panel; copying each MR-row
     // sliver to a padded buffer first measured 96-100 against 63-93 GFLOP/s (1024x256x1024, one thread).
@@ -345,8 +362,8 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
             const float *block_bias = p0 == 0 ? bias : NULL;
             const float *a_block = ta ? a + p0 * lda + i0 : a + i0 * lda + p0;
             if (pack_a) mk_gemm_pack_a(ta, a_block, lda, mc, kc, packed_a);
-            for (size_t j0 = 0; j0 < n; j0 += MK_GEMM_NC) {
-                size_t nc = MK_GEMM_MIN((size_t)MK_GEMM_NC, n - j0);
+            for (size_t j0 = 0; j0 < n; j0 += column_block) {
+                size_t nc = MK_GEMM_MIN(column_block, n - j0);
                 mk_gemm_pack_b(tb, tb ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, kc, nc, packed_b);
                 for (size_t ir = 0; ir < mc; ir += MK_GEMM_MR) {
                     size_t mr = MK_GEMM_MIN((size_t)MK_GEMM_MR, mc - ir);

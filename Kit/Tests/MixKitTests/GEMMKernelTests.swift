@@ -5,7 +5,8 @@ import Testing
 
 /// MixKit's own SGEMM (`mk_sgemm`, the avx2 and avx512 kernel paths) against a
 /// float64 reference: every transpose, shapes with edges in each direction and
-/// across the cache blocks (k past 384, n past 480, m past 1,536 rows),
+/// across the cache blocks (k past 384, n past 480, or past the wider block a short
+/// reduction packs, m past 1,536 rows),
 /// leading dimensions wider than the matrices (multiples of 512 floats, for which
 /// A's rows are copied and a transposed B is packed by rows), a transposed B's whole
 /// column panels packed by in-register transposes (with a reduction tail past the
@@ -26,8 +27,14 @@ import Testing
         Shape(m: 150, n: 70, k: 1_021),
         // ldb = k + 2 = 512: a transposed B 2 KB wide is packed four rows at a time (37 columns: a 4-row tail and 1).
         Shape(m: 130, n: 37, k: 510),
-        // A transposed A packed (n past one block of 480 columns), its last sliver of 8 rows by the two-thirds kernel.
-        Shape(m: 20, n: 500, k: 50),
+        // A transposed A packed (n past one block of 480 columns at a reduction block of 384), its last sliver of
+        // 8 rows by the two-thirds kernel.
+        Shape(m: 20, n: 500, k: 400),
+        // A short reduction packs more columns at once (2,880 with AVX-512, 1,440 with AVX2 at k = 64), shared
+        // evenly among the blocks: two of 1,472 and 1,428 columns, or three of 976, 976 and 948; a partial last tile.
+        Shape(m: 13, n: 2_900, k: 64),
+        // n = 256 at a reduction block of 384 with AVX2: two blocks of 128 columns, not 240 and 16.
+        Shape(m: 40, n: 256, k: 500),
         // lda = m + 3 = 512: a transposed A packed for its rows 2 KB apart though n fits one block; last sliver 5 rows.
         Shape(m: 509, n: 100, k: 30),
     ]
