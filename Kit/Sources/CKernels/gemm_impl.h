@@ -178,6 +178,24 @@ static inline void mk_gemm_prefetch_tile(const float *c, size_t ldc, size_t mr) 
     }
 }
 
+// The micro-kernel's reduction loop unrolled MK_GEMM_K_UNROLL times, on a path that defines it (AVX2). The AVX2
+// kernel's loop (the padded-rows instance, objdump) issued 30 instructions a step for its 12 fused multiply-adds:
+// 6 broadcasts, 2 loads and 10 of address arithmetic and loop control; unrolled four times, 22. AVX-512 does twice
+// the work per instruction, and when the core is busy with something else as well (on this project's virtual
+// machines, at times), the AVX2 kernel slows first and most.
+// Zen 4, AVX2, both threads each on its own product, the builds without and with it loaded into one process and
+// called in turn (15 calls each, median GFLOP/s): 1024x256x768 155 against 173, 512x1024x256 Bᵀ 157 against 173,
+// 3136x384x96 Bᵀ 158 against 170, 1024x256x1024 Aᵀ 152 against 160; in six alternating profiles of each step, the
+// sixteen largest GEMM shapes' medians summed, small128 finetuning 299 against 338 ms and tiny224 finetuning 926
+// against 996. Unrolled, the AVX-512 kernel lost 25-35% (152-155 against 207-210 GFLOP/s on the first two).
+#ifdef MK_GEMM_K_UNROLL
+#define MK_GEMM_PRAGMA(text) _Pragma(#text)
+#define MK_GEMM_UNROLL_BY(count) MK_GEMM_PRAGMA(clang loop unroll_count(count))
+#define MK_GEMM_REDUCTION_UNROLL MK_GEMM_UNROLL_BY(MK_GEMM_K_UNROLL)
+#else
+#define MK_GEMM_REDUCTION_UNROLL
+#endif
+
 // One MR x NR tile of C from kc steps of A and packed B: C = alpha acc + bias + beta C
 // (C is not read when beta is 0; bias, per column, may be NULL). Rows past mr and columns past nr are not
 // written. A's value for row i at step p is pa[i * row_step + p * step]: packed A
@@ -192,7 +210,7 @@ static inline void mk_gemm_prefetch_tile(const float *c, size_t ldc, size_t mr) 
         mk_gemm_vec acc0[ROWS], acc1[ROWS];                                                                        \
         _Pragma("clang loop unroll(full)") for (int i = 0; i < (ROWS); i++) acc0[i] = acc1[i] = MK_GEMM_ZERO();     \
         mk_gemm_prefetch_tile(c, ldc, mr);                                                                         \
-        for (size_t p = 0; p < kc; p++) {                                                                          \
+        MK_GEMM_REDUCTION_UNROLL for (size_t p = 0; p < kc; p++) {                                                 \
             mk_gemm_vec b0 = MK_GEMM_LOAD(pb), b1 = MK_GEMM_LOAD(pb + MK_GEMM_VW);                                 \
             _Pragma("clang loop unroll(full)") for (int i = 0; i < (ROWS); i++) {                                  \
                 mk_gemm_vec ai = MK_GEMM_SET1(pa[(size_t)i * (ROW_STEP)]);                                         \

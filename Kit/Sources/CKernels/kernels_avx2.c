@@ -13,6 +13,8 @@
 // mk_sgemm's micro-tile: 6 rows x 16 columns (12 of the 16 vector registers hold C).
 #define MK_GEMM_VW 8
 #define MK_GEMM_MR 6
+// The micro-kernel's reduction loop unrolled (gemm_impl.h says why only here).
+#define MK_GEMM_K_UNROLL 4
 typedef __m256 mk_gemm_vec;
 #define MK_GEMM_LOAD(p) _mm256_loadu_ps(p)
 #define MK_GEMM_STORE(p, v) _mm256_storeu_ps(p, v)
