@@ -1,0 +1,57 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `scripts/gemm-ab`: two builds of MixKit's GEMM loaded into one process and called in turn. Run here on two
+/// copies of the built library (two files, so the loader keeps both), with real dlopen and real products.
+@Suite struct GEMMABScriptTests {
+    private let script = TestPaths.packageRoot.appendingPathComponent("scripts/gemm-ab").path
+
+    /// Two folders, each with a copy of the built libMixKit.so.
+    private func twoBuilds() throws -> (TemporaryFolder, String, String) {
+        let folder = try TemporaryFolder("gemm-ab")
+        let library = TestPaths.buildDirectory.appendingPathComponent("libMixKit.so")
+        for name in ["before", "after"] {
+            try FileManager.default.createDirectory(
+                at: folder.fileURL(name), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: library, to: folder.fileURL("\(name)/libMixKit.so"))
+        }
+        return (folder, folder.file("before"), folder.file("after"))
+    }
+
+    private var cpuHasAVX2: Bool {
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        return flags.contains(" avx2 ") && flags.contains(" fma ")
+    }
+
+    @Test func comparesTwoCopiesOfTheBuiltLibraryProductByProduct() throws {
+        let (_, before, after) = try twoBuilds()
+        let run = try runProgram(
+            script, [before, after, "--calls", "2", "--paths", "avx2", "0,0,130,64,40", "1,1,140,48,70"])
+        guard cpuHasAVX2 else {
+            #expect(run.status == 1 && run.stderr.contains("lacks the avx2 path"), "\(run.stderr)")
+            return
+        }
+        #expect(run.status == 0, "\(run.stderr)")
+        let rows = run.stdout.split(separator: "\n").filter { $0.hasPrefix("| 1") }
+        #expect(rows.count == 2, "\(run.stdout)")
+        #expect(rows.first?.hasPrefix("| 130x64x40 | avx2 |") == true, "\(run.stdout)")
+        #expect(rows.last?.hasPrefix("| 140x48x70 Aᵀ Bᵀ | avx2 |") == true, "\(run.stdout)")
+        for row in rows {
+            let numbers = row.split(separator: "|").dropFirst(2).compactMap {
+                Double($0.trimmingCharacters(in: .whitespaces))
+            }
+            #expect(numbers.count == 5 && numbers.allSatisfy { $0 > 0 }, "\(row)")
+        }
+    }
+
+    @Test func saysWhatIsWrongWithItsArguments() throws {
+        let (folder, before, _) = try twoBuilds()
+        let missing = try runProgram(script, [before, folder.file("nowhere")])
+        #expect(missing.status == 2 && missing.stderr.contains("no \(folder.file("nowhere")); copy a build"))
+        let same = try runProgram(script, [before, before, "--calls", "1", "--paths", "avx2", "0,0,8,8,8"])
+        #expect(same.status == 1 && same.stderr.contains("loaded one library"), "\(same.stderr)")
+        let shape = try runProgram(script, [before, folder.file("after"), "--calls", "1", "--paths", "avx2", "8x8x8"])
+        #expect(shape.status != 0 && shape.stderr.contains("TA,TB,M,N,K"), "\(shape.stderr)")
+    }
+}

@@ -1,0 +1,180 @@
+// Two builds of MixKit's GEMM called in turn in one process (see scripts/gemm-ab for usage and why).
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef int (*sgemm_fn)(int, int, size_t, size_t, size_t, float, const float *, size_t, const float *, size_t, float,
+                        float *, size_t, const float *);
+typedef int (*select_fn)(int);
+typedef int (*supported_fn)(int);
+
+// One build: its GEMM and the per-thread choice of kernel path.
+typedef struct {
+    sgemm_fn sgemm;
+    select_fn select_thread;
+    supported_fn path_supported;
+} build;
+
+// One product: C (m x n) = op(A) op(B), k deep; every compute thread runs its own copy.
+typedef struct {
+    int ta, tb;
+    size_t m, n, k;
+} shape;
+
+enum { THREADS = 2 };
+
+static build builds[2];
+static shape current;
+static float *a[THREADS], *b[THREADS], *c[THREADS];
+static int turn_build, turn_path, stop;
+static double seconds[THREADS];
+static int declined;
+static pthread_barrier_t barrier;
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static void *worker(void *argument) {
+    int id = (int)(long)argument;
+    for (;;) {
+        pthread_barrier_wait(&barrier);
+        if (stop) return NULL;
+        const build *it = &builds[turn_build];
+        it->select_thread(turn_path);
+        shape s = current;
+        size_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+        pthread_barrier_wait(&barrier);
+        double start = now();
+        if (!it->sgemm(s.ta, s.tb, s.m, s.n, s.k, 1, a[id], lda, b[id], ldb, 0, c[id], s.n, NULL)) declined = 1;
+        seconds[id] = now() - start;
+        pthread_barrier_wait(&barrier);
+    }
+}
+
+static float *random_floats(size_t count) {
+    float *p = aligned_alloc(64, (count * sizeof(float) + 63) / 64 * 64);
+    if (p == NULL) {
+        fprintf(stderr, "gemm-ab: out of memory for %zu floats\n", count);
+        exit(1);
+    }
+    for (size_t i = 0; i < count; i++) p[i] = (float)rand() / (float)RAND_MAX - 0.5f;
+    return p;
+}
+
+static void load(build *it, const char *path) {
+    void *library = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (library == NULL) {
+        fprintf(stderr, "gemm-ab: cannot load %s: %s\n", path, dlerror());
+        exit(1);
+    }
+    it->sgemm = (sgemm_fn)dlsym(library, "mk_sgemm");
+    it->select_thread = (select_fn)dlsym(library, "mk_cpu_select_thread");
+    it->path_supported = (supported_fn)dlsym(library, "mk_cpu_path_supported");
+    if (it->sgemm == NULL || it->select_thread == NULL || it->path_supported == NULL) {
+        fprintf(stderr, "gemm-ab: %s lacks mk_sgemm, mk_cpu_select_thread or mk_cpu_path_supported\n", path);
+        exit(1);
+    }
+}
+
+static int by_value(const void *x, const void *y) {
+    double p = *(const double *)x, q = *(const double *)y;
+    return p < q ? -1 : p > q;
+}
+
+// Times `calls` calls of each (build, path) in turn; prints one table row per path.
+static void measure(shape s, const int *paths, int path_count, int calls) {
+    current = s;
+    for (int t = 0; t < THREADS; t++) {
+        a[t] = random_floats(s.m * s.k);
+        b[t] = random_floats(s.k * s.n);
+        c[t] = random_floats(s.m * s.n);
+    }
+    int slots = 2 * path_count;
+    double *times = calloc((size_t)(slots * calls), sizeof(double));
+    for (int round = -1; round < calls; round++) {
+        for (int slot = 0; slot < slots; slot++) {
+            turn_path = paths[slot / 2];
+            turn_build = slot % 2;
+            pthread_barrier_wait(&barrier);
+            pthread_barrier_wait(&barrier);
+            pthread_barrier_wait(&barrier);
+            if (declined) {
+                fprintf(stderr, "gemm-ab: %s%zux%zux%zu%s goes to the BLAS in these builds (MixKit's kernel declines it)\n",
+                        s.ta ? "Aᵀ " : "", s.m, s.n, s.k, s.tb ? " Bᵀ" : "");
+                exit(1);
+            }
+            double slowest = seconds[0] > seconds[1] ? seconds[0] : seconds[1];
+            if (round >= 0) times[slot * calls + round] = slowest;
+        }
+    }
+    double flop = 2.0 * (double)(s.m * s.n * s.k) * THREADS;
+    for (int p = 0; p < path_count; p++) {
+        double rate[2][2];
+        for (int which = 0; which < 2; which++) {
+            double *series = times + (2 * p + which) * calls;
+            qsort(series, (size_t)calls, sizeof(double), by_value);
+            rate[which][0] = flop / series[calls / 2] / 1e9;
+            rate[which][1] = flop / series[0] / 1e9;
+        }
+        printf("| %zux%zux%zu%s%s | %s | %.1f | %.1f | %.1f | %.1f | %.3f |\n", s.m, s.n, s.k, s.ta ? " Aᵀ" : "",
+               s.tb ? " Bᵀ" : "", paths[p] == 2 ? "avx512" : "avx2", rate[0][0], rate[0][1], rate[1][0], rate[1][1],
+               rate[1][0] / rate[0][0]);
+        fflush(stdout);
+    }
+    for (int t = 0; t < THREADS; t++) free(a[t]), free(b[t]), free(c[t]);
+    free(times);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 5) {
+        fprintf(stderr, "usage: gemm-ab LIB_A LIB_B CALLS PATHS [TA,TB,M,N,K ...]\n");
+        return 2;
+    }
+    load(&builds[0], argv[1]);
+    load(&builds[1], argv[2]);
+    if (builds[0].sgemm == builds[1].sgemm) {
+        fprintf(stderr, "gemm-ab: both paths loaded one library; give two different files\n");
+        return 1;
+    }
+    int calls = atoi(argv[3]);
+    if (calls < 1) {
+        fprintf(stderr, "gemm-ab: calls must be 1 or more, not %s\n", argv[3]);
+        return 2;
+    }
+    int paths[2], path_count = 0;
+    if (strstr(argv[4], "avx2") != NULL) paths[path_count++] = 1;
+    if (strstr(argv[4], "avx512") != NULL) paths[path_count++] = 2;
+    for (int p = 0; p < path_count; p++)
+        if (!builds[0].path_supported(paths[p])) {
+            fprintf(stderr, "gemm-ab: this CPU lacks the %s path\n", paths[p] == 2 ? "avx512" : "avx2");
+            return 1;
+        }
+    if (path_count == 0) {
+        fprintf(stderr, "gemm-ab: paths must name avx2, avx512 or both, not %s\n", argv[4]);
+        return 2;
+    }
+    pthread_barrier_init(&barrier, NULL, THREADS + 1);
+    pthread_t threads[THREADS];
+    for (long t = 0; t < THREADS; t++) pthread_create(&threads[t], NULL, worker, (void *)t);
+    printf("| product (each thread its own) | path | A median GFLOP/s | A best | B median GFLOP/s | B best | B/A (medians) |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- |\n");
+    for (int i = 5; i < argc; i++) {
+        shape s;
+        if (sscanf(argv[i], "%d,%d,%zu,%zu,%zu", &s.ta, &s.tb, &s.m, &s.n, &s.k) != 5 || s.m == 0 || s.n == 0 ||
+            s.k == 0) {
+            fprintf(stderr, "gemm-ab: a product is TA,TB,M,N,K (for example 0,1,512,1024,256), not %s\n", argv[i]);
+            return 2;
+        }
+        measure(s, paths, path_count, calls);
+    }
+    stop = 1;
+    pthread_barrier_wait(&barrier);
+    for (int t = 0; t < THREADS; t++) pthread_join(threads[t], NULL);
+    return 0;
+}
