@@ -82,6 +82,15 @@ static void load(build *it, const char *path) {
     }
 }
 
+// "MxNxK", with " Aᵀ" and " Bᵀ" for the transposed operands: the table's and the messages' name of a product.
+static const char *describe(shape s) {
+    static char text[96];
+    snprintf(text, sizeof text, "%zux%zux%zu%s%s", s.m, s.n, s.k, s.ta ? " Aᵀ" : "", s.tb ? " Bᵀ" : "");
+    return text;
+}
+
+static const char *path_name(int path) { return path == 2 ? "avx512" : "avx2"; }
+
 static int by_value(const void *x, const void *y) {
     double p = *(const double *)x, q = *(const double *)y;
     return p < q ? -1 : p > q;
@@ -105,8 +114,10 @@ static void measure(shape s, const int *paths, int path_count, int calls) {
             pthread_barrier_wait(&barrier);
             pthread_barrier_wait(&barrier);
             if (declined) {
-                fprintf(stderr, "gemm-ab: %s%zux%zux%zu%s goes to the BLAS in these builds (MixKit's kernel declines it)\n",
-                        s.ta ? "Aᵀ " : "", s.m, s.n, s.k, s.tb ? " Bᵀ" : "");
+                fprintf(stderr,
+                        "gemm-ab: %s goes to the BLAS in these builds (MixKit's kernel declines it: with B transposed it "
+                        "takes 128 rows or more); give a product it runs\n",
+                        describe(s));
                 exit(1);
             }
             double slowest = seconds[0] > seconds[1] ? seconds[0] : seconds[1];
@@ -122,9 +133,8 @@ static void measure(shape s, const int *paths, int path_count, int calls) {
             rate[which][0] = flop / series[calls / 2] / 1e9;
             rate[which][1] = flop / series[0] / 1e9;
         }
-        printf("| %zux%zux%zu%s%s | %s | %.1f | %.1f | %.1f | %.1f | %.3f |\n", s.m, s.n, s.k, s.ta ? " Aᵀ" : "",
-               s.tb ? " Bᵀ" : "", paths[p] == 2 ? "avx512" : "avx2", rate[0][0], rate[0][1], rate[1][0], rate[1][1],
-               rate[1][0] / rate[0][0]);
+        printf("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.3f |\n", describe(s), path_name(paths[p]), rate[0][0],
+               rate[0][1], rate[1][0], rate[1][1], rate[1][0] / rate[0][0]);
         fflush(stdout);
     }
     for (int t = 0; t < THREADS; t++) free(a[t]), free(b[t]), free(c[t]);
@@ -150,15 +160,15 @@ int main(int argc, char **argv) {
     int paths[2], path_count = 0;
     if (strstr(argv[4], "avx2") != NULL) paths[path_count++] = 1;
     if (strstr(argv[4], "avx512") != NULL) paths[path_count++] = 2;
-    for (int p = 0; p < path_count; p++)
-        if (!builds[0].path_supported(paths[p])) {
-            fprintf(stderr, "gemm-ab: this CPU lacks the %s path\n", paths[p] == 2 ? "avx512" : "avx2");
-            return 1;
-        }
     if (path_count == 0) {
         fprintf(stderr, "gemm-ab: paths must name avx2, avx512 or both, not %s\n", argv[4]);
         return 2;
     }
+    for (int p = 0; p < path_count; p++)
+        if (!builds[0].path_supported(paths[p])) {
+            fprintf(stderr, "gemm-ab: this CPU lacks the %s path; leave it out of --paths\n", path_name(paths[p]));
+            return 1;
+        }
     pthread_barrier_init(&barrier, NULL, THREADS + 1);
     pthread_t threads[THREADS];
     for (long t = 0; t < THREADS; t++) pthread_create(&threads[t], NULL, worker, (void *)t);
