@@ -306,8 +306,10 @@ static inline void mk_copy_first8(float *dst, const float *src, size_t n) {
 #include "kernels_impl.h"
 #include "dense_impl.h"
 #include "gemm_impl.h"
-// Attention's per-head products: 2 rows x 4 vectors: 8 of the 16 vector registers hold the block, 5 more the operands.
-#define MK_ATTENTION_ROWS 2
+// Attention's per-head products: 6 rows x 2 vectors, as the GEMM micro-kernel: 12 of the 16 vector registers hold
+// the block, 3 more the operands.
+#define MK_ATTENTION_ROWS 6
+#define MK_ATTENTION_BLOCK_VECTORS 2
 #include "attention_impl.h"
 
 #if defined(__clang__)

@@ -5,12 +5,13 @@ import MixKitTesting
 import Testing
 
 /// CKernels' per-head attention products (`mk_attention_scores`, `mk_attention_apply`, head dimension 32) against
-/// float64 sums on the avx2 and avx512 paths: runs of 1 to 100 tokens (row blocks and 32-column blocks with tails),
-/// operands whose rows are further apart than 32 floats, alpha, and a transposed `p`. Outside its block the
+/// float64 sums on the avx2 and avx512 paths: runs of 1 to 100 tokens (blocks of 6 rows and 16 columns on avx2, 8
+/// rows and 32 columns on avx512, with every tail of rows either way, and tails of columns up to half a block and
+/// more), operands whose rows are further apart than 32 floats, alpha, and a transposed `p`. Outside its block the
 /// output keeps the NaN it starts with. Attention with 32-dimensional heads (the ops that call the kernels) is
 /// checked against the same attention composed of separate ops, forward and backward, and by finite differences.
 @Suite struct AttentionKernelTests {
-    static let lengths = [1, 3, 8, 9, 16, 31, 32, 33, 49, 64, 65, 100]
+    static let lengths = [1, 2, 3, 8, 9, 13, 16, 22, 31, 32, 33, 49, 64, 65, 100]
     let d = Int(MK_ATTENTION_HEAD_DIM)
 
     @Test func scoresMatchAFloat64ReferenceOnEveryPath() throws {
