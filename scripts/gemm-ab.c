@@ -1,4 +1,5 @@
-// Two builds of MixKit's GEMM called in turn in one process (see scripts/gemm-ab for usage and why).
+// Two builds of MixKit's GEMM (or attention products) called in turn in one process (see scripts/gemm-ab for usage
+// and why).
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -8,27 +9,40 @@
 
 typedef int (*sgemm_fn)(int, int, size_t, size_t, size_t, float, const float *, size_t, const float *, size_t, float,
                         float *, size_t, const float *);
+typedef int (*scores_fn)(const float *, size_t, const float *, size_t, size_t, float, float *, size_t, float *);
+typedef int (*apply_fn)(const float *, size_t, int, const float *, size_t, size_t, float, float *, size_t);
 typedef int (*select_fn)(int);
 typedef int (*supported_fn)(int);
 
-// One build: its GEMM and the per-thread choice of kernel path.
+// One build: its GEMM, its attention products and the per-thread choice of kernel path.
 typedef struct {
     sgemm_fn sgemm;
+    scores_fn scores;
+    apply_fn apply;
     select_fn select_thread;
     supported_fn path_supported;
 } build;
 
-// One product: C (m x n) = op(A) op(B), k deep; every compute thread runs its own copy.
+// What a product computes: a GEMM, or one of attention's per-head products over HEADS heads of `len` tokens.
+typedef enum { GEMM, SCORES, APPLY, APPLY_TRANSPOSED } kind;
+
+// One product: C (m x n) = op(A) op(B), k deep, or (attention) m = n = len tokens and k = the head dimension;
+// every compute thread runs its own copy.
 typedef struct {
+    kind what;
     int ta, tb;
     size_t m, n, k;
 } shape;
 
-enum { THREADS = 2 };
+// Attention products: (window, head) pairs per call, read from a packed qkv as the attention op reads it (windows of
+// 3 heads of 32 dimensions, as tiny224's first stage: a token's row is q, k and v of every head, 288 floats), and
+// the head dimension.
+enum { THREADS = 2, HEADS = 64, WINDOW_HEADS = 3, HEAD_DIM = 32, WIDTH = WINDOW_HEADS * HEAD_DIM, QKV_WIDTH = 3 * WIDTH };
+enum { WINDOWS = (HEADS + WINDOW_HEADS - 1) / WINDOW_HEADS };
 
 static build builds[2];
 static shape current;
-static float *a[THREADS], *b[THREADS], *c[THREADS];
+static float *a[THREADS], *b[THREADS], *c[THREADS], *scratch[THREADS];
 static int turn_build, turn_path, stop;
 static double seconds[THREADS];
 static int declined;
@@ -51,7 +65,22 @@ static void *worker(void *argument) {
         size_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
         pthread_barrier_wait(&barrier);
         double start = now();
-        if (!it->sgemm(s.ta, s.tb, s.m, s.n, s.k, 1, a[id], lda, b[id], ldb, 0, c[id], s.n, NULL)) declined = 1;
+        if (s.what == GEMM) {
+            if (!it->sgemm(s.ta, s.tb, s.m, s.n, s.k, 1, a[id], lda, b[id], ldb, 0, c[id], s.n, NULL)) declined = 1;
+        } else {
+            // a: the windows' qkv; b: one head's [len x len] scores or probabilities; c: the windows' outputs.
+            size_t len = s.m;
+            for (size_t i = 0; i < HEADS && !declined; i++) {
+                size_t window = i / WINDOW_HEADS, head = i % WINDOW_HEADS;
+                const float *q = a[id] + window * len * QKV_WIDTH + head * HEAD_DIM;
+                float *out = c[id] + window * len * WIDTH + head * HEAD_DIM;
+                int done = s.what == SCORES
+                               ? it->scores(q, QKV_WIDTH, q + WIDTH, QKV_WIDTH, len, 0.17f, b[id], len, scratch[id])
+                               : it->apply(b[id], len, s.what == APPLY_TRANSPOSED, q + 2 * WIDTH, QKV_WIDTH, len, 1,
+                                           out, WIDTH);
+                if (!done) declined = 1;
+            }
+        }
         seconds[id] = now() - start;
         pthread_barrier_wait(&barrier);
     }
@@ -74,18 +103,29 @@ static void load(build *it, const char *path) {
         exit(1);
     }
     it->sgemm = (sgemm_fn)dlsym(library, "mk_sgemm");
+    it->scores = (scores_fn)dlsym(library, "mk_attention_scores");
+    it->apply = (apply_fn)dlsym(library, "mk_attention_apply");
     it->select_thread = (select_fn)dlsym(library, "mk_cpu_select_thread");
     it->path_supported = (supported_fn)dlsym(library, "mk_cpu_path_supported");
-    if (it->sgemm == NULL || it->select_thread == NULL || it->path_supported == NULL) {
-        fprintf(stderr, "gemm-ab: %s lacks mk_sgemm, mk_cpu_select_thread or mk_cpu_path_supported\n", path);
+    if (it->sgemm == NULL || it->scores == NULL || it->apply == NULL || it->select_thread == NULL ||
+        it->path_supported == NULL) {
+        fprintf(stderr,
+                "gemm-ab: %s lacks mk_sgemm, mk_attention_scores, mk_attention_apply, mk_cpu_select_thread or "
+                "mk_cpu_path_supported\n",
+                path);
         exit(1);
     }
 }
 
-// "MxNxK", with " Aᵀ" and " Bᵀ" for the transposed operands: the table's and the messages' name of a product.
+// "MxNxK", with " Aᵀ" and " Bᵀ" for the transposed operands, or "scores q kᵀ, 196 tokens x64 heads":
+// the table's and the messages' name of a product.
 static const char *describe(shape s) {
     static char text[96];
-    snprintf(text, sizeof text, "%zux%zux%zu%s%s", s.m, s.n, s.k, s.ta ? " Aᵀ" : "", s.tb ? " Bᵀ" : "");
+    static const char *names[] = {"", "scores q kᵀ", "apply p v", "apply pᵀ v"};
+    if (s.what == GEMM)
+        snprintf(text, sizeof text, "%zux%zux%zu%s%s", s.m, s.n, s.k, s.ta ? " Aᵀ" : "", s.tb ? " Bᵀ" : "");
+    else
+        snprintf(text, sizeof text, "%s, %zu tokens x%d heads", names[s.what], s.m, HEADS);
     return text;
 }
 
@@ -100,9 +140,19 @@ static int by_value(const void *x, const void *y) {
 static void measure(shape s, const int *paths, int path_count, int calls) {
     current = s;
     for (int t = 0; t < THREADS; t++) {
-        a[t] = random_floats(s.m * s.k);
-        b[t] = random_floats(s.k * s.n);
-        c[t] = random_floats(s.m * s.n);
+        if (s.what == GEMM) {
+            a[t] = random_floats(s.m * s.k);
+            b[t] = random_floats(s.k * s.n);
+            c[t] = random_floats(s.m * s.n);
+            scratch[t] = NULL;
+        } else {
+            // A softmax's rows: positive and below 1, as the products meet them.
+            a[t] = random_floats(WINDOWS * s.m * QKV_WIDTH);
+            b[t] = random_floats(s.m * s.m);
+            for (size_t i = 0; i < s.m * s.m; i++) b[t][i] = (b[t][i] + 0.5f) / (float)s.m;
+            c[t] = random_floats(WINDOWS * s.m * WIDTH);
+            scratch[t] = random_floats(HEAD_DIM * (s.m + HEAD_DIM));
+        }
     }
     int slots = 2 * path_count;
     double *times = calloc((size_t)(slots * calls), sizeof(double));
@@ -115,8 +165,9 @@ static void measure(shape s, const int *paths, int path_count, int calls) {
             pthread_barrier_wait(&barrier);
             if (declined) {
                 fprintf(stderr,
-                        "gemm-ab: %s goes to the BLAS in these builds (MixKit's kernel declines it: with B transposed it "
-                        "takes 128 rows or more); give a product it runs\n",
+                        s.what == GEMM ? "gemm-ab: %s goes to the BLAS in these builds (MixKit's kernel declines it: "
+                                         "with B transposed it takes 128 rows or more); give a product it runs\n"
+                                       : "gemm-ab: %s: these builds' path has no attention kernels\n",
                         describe(s));
                 exit(1);
             }
@@ -124,7 +175,7 @@ static void measure(shape s, const int *paths, int path_count, int calls) {
             if (round >= 0) times[slot * calls + round] = slowest;
         }
     }
-    double flop = 2.0 * (double)(s.m * s.n * s.k) * THREADS;
+    double flop = 2.0 * (double)(s.m * s.n * s.k) * THREADS * (s.what == GEMM ? 1 : HEADS);
     for (int p = 0; p < path_count; p++) {
         double rate[2][2];
         for (int which = 0; which < 2; which++) {
@@ -137,7 +188,7 @@ static void measure(shape s, const int *paths, int path_count, int calls) {
                rate[0][1], rate[1][0], rate[1][1], rate[1][0] / rate[0][0]);
         fflush(stdout);
     }
-    for (int t = 0; t < THREADS; t++) free(a[t]), free(b[t]), free(c[t]);
+    for (int t = 0; t < THREADS; t++) free(a[t]), free(b[t]), free(c[t]), free(scratch[t]);
     free(times);
 }
 
@@ -175,10 +226,30 @@ int main(int argc, char **argv) {
     printf("| product (each thread its own) | path | A median GFLOP/s | A best | B median GFLOP/s | B best | B/A (medians) |\n");
     printf("| --- | --- | --- | --- | --- | --- | --- |\n");
     for (int i = 5; i < argc; i++) {
-        shape s;
-        if (sscanf(argv[i], "%d,%d,%zu,%zu,%zu", &s.ta, &s.tb, &s.m, &s.n, &s.k) != 5 || s.m == 0 || s.n == 0 ||
-            s.k == 0) {
-            fprintf(stderr, "gemm-ab: a product is TA,TB,M,N,K (for example 0,1,512,1024,256), not %s\n", argv[i]);
+        shape s = {GEMM, 0, 0, 0, 0, 0};
+        char name[16];
+        size_t len = 0;
+        int end = 0;
+        if (sscanf(argv[i], "%15[a-z-],%zu%n", name, &len, &end) == 2 && argv[i][end] == '\0') {
+            s.what = strcmp(name, "scores") == 0    ? SCORES
+                     : strcmp(name, "apply") == 0   ? APPLY
+                     : strcmp(name, "apply-t") == 0 ? APPLY_TRANSPOSED
+                                                    : GEMM;
+            s.m = s.n = len;
+            s.k = HEAD_DIM;
+            if (s.what == GEMM || len == 0 || len > 1024) {
+                fprintf(stderr,
+                        "gemm-ab: an attention product is scores,LEN, apply,LEN or apply-t,LEN with 1 to 1024 "
+                        "tokens (for example scores,196), not %s\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (sscanf(argv[i], "%d,%d,%zu,%zu,%zu%n", &s.ta, &s.tb, &s.m, &s.n, &s.k, &end) != 5 ||
+                   argv[i][end] != '\0' || s.m == 0 || s.n == 0 || s.k == 0) {
+            fprintf(stderr,
+                    "gemm-ab: a product is TA,TB,M,N,K (for example 0,1,512,1024,256) or an attention product "
+                    "(scores,196, apply,196 or apply-t,196), not %s\n",
+                    argv[i]);
             return 2;
         }
         measure(s, paths, path_count, calls);

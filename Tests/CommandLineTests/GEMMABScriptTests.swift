@@ -2,8 +2,9 @@ import Foundation
 import TestSupport
 import Testing
 
-/// `scripts/gemm-ab`: two builds of MixKit's GEMM loaded into one process and called in turn. Run here on two
-/// copies of the built library (two files, so the loader keeps both), with real dlopen and real products.
+/// `scripts/gemm-ab`: two builds of MixKit's GEMM (or attention products) loaded into one process and called in
+/// turn. Run here on two copies of the built library (two files, so the loader keeps both), with real dlopen and
+/// real products.
 @Suite struct GEMMABScriptTests {
     private let script = TestPaths.packageRoot.appendingPathComponent("scripts/gemm-ab").path
 
@@ -45,6 +46,31 @@ import Testing
         }
     }
 
+    @Test func comparesAttentionProducts() throws {
+        let (_, before, after) = try twoBuilds()
+        let run = try runProgram(
+            script, [before, after, "--calls", "2", "--paths", "avx2", "scores,49", "apply,13", "apply-t,40"])
+        guard cpuHasAVX2 else {
+            #expect(run.status == 1 && run.stderr.contains("lacks the avx2 path"), "\(run.stderr)")
+            return
+        }
+        #expect(run.status == 0, "\(run.stderr)")
+        let rows = run.stdout.split(separator: "\n").filter { $0.hasPrefix("| scores") || $0.hasPrefix("| apply") }
+        #expect(
+            rows.map { $0.split(separator: "|").first.map(String.init) ?? "" }
+                == [
+                    " scores q kᵀ, 49 tokens x64 heads ", " apply p v, 13 tokens x64 heads ",
+                    " apply pᵀ v, 40 tokens x64 heads ",
+                ],
+            "\(run.stdout)")
+        for row in rows {
+            let numbers = row.split(separator: "|").dropFirst(2).compactMap {
+                Double($0.trimmingCharacters(in: .whitespaces))
+            }
+            #expect(numbers.count == 5 && numbers.allSatisfy { $0 > 0 }, "\(row)")
+        }
+    }
+
     @Test func saysWhatIsWrongWithItsArguments() throws {
         let (folder, before, _) = try twoBuilds()
         let missing = try runProgram(script, [before, folder.file("nowhere")])
@@ -53,5 +79,11 @@ import Testing
         #expect(same.status == 1 && same.stderr.contains("loaded one library"), "\(same.stderr)")
         let shape = try runProgram(script, [before, folder.file("after"), "--calls", "1", "--paths", "avx2", "8x8x8"])
         #expect(shape.status != 0 && shape.stderr.contains("TA,TB,M,N,K"), "\(shape.stderr)")
+        let attention = try runProgram(
+            script, [before, folder.file("after"), "--calls", "1", "--paths", "avx2", "softmax,49"])
+        #expect(attention.status == 2 && attention.stderr.contains("scores,LEN, apply,LEN or apply-t,LEN"))
+        let long = try runProgram(
+            script, [before, folder.file("after"), "--calls", "1", "--paths", "avx2", "apply,5000"])
+        #expect(long.status == 2 && long.stderr.contains("1 to 1024 tokens"), "\(long.stderr)")
     }
 }

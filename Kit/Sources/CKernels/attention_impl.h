@@ -18,9 +18,11 @@
 // 16 vector registers (avx2) blocks 6 rows x 2 vectors, 12 accumulators, as its GEMM micro-kernel does: 2 rows x 4
 // vectors, 8 accumulators, left the fused multiply-adds waiting on each other (4 cycles apart on AMD Zen 4, 2 a
 // cycle, so 8 chains are just enough only when nothing else is waiting), and a 3 x 4 block does not fit in the
-// registers. Zen 4, avx2, one thread (peak 116 GFLOP/s), 64 heads' products of 196 tokens from L2, the two
-// builds loaded into one process and called in turn, best of 100: the scores 67 against 53 GFLOP/s, p v 90 against
-// 65, pᵀ v 77 against 50; 49 tokens 68/102/102 against 57/96/96. In alternating step profiles (4 each, medians)
+// registers. Zen 4, avx2 (peak 232 GFLOP/s on both threads), `scripts/gemm-ab BEFORE AFTER --calls 15 scores,196
+// apply,196 apply-t,196 ...` (both builds in one process, called in turn; medians): the scores 119 against 91
+// GFLOP/s at 196 tokens, 106 against 84 at 49, 162 against 139 at 64; pᵀ v 146 against 121 at 196; p v 140 against
+// 134 at 196 and the same at 49 and 64; avx512 (unchanged but for the row tails and the order of the scores'
+// blocks) within 0.98-1.07 of before. In alternating step profiles (4 each, medians)
 // the attention op took 90 against 101 ms forward and 143 against 172 backward per tiny224 finetuning step, 72
 // against 78 and 107 against 128 per pretraining step; small128 pretraining (masked runs of 20-44 tokens) the same
 // within noise (38 against 39 ms, six profiles each).
@@ -100,8 +102,7 @@ static inline __attribute__((always_inline)) void mk_attention_apply_rows(const 
 // (8 x 49 tokens x 24 heads) forward 0.60-0.65 against 0.83-0.97 ms, backward 0.90-0.93 against 1.25-1.58; 14x14
 // windows (128 x 196 x 3) forward 16.0-17.9 against 16.6-20.0, backward 23.0-23.2 against 24.0-26.2; 8x8 windows
 // (whole blocks) the same. One block for the rest, not halves of MK_ATTENTION_ROWS: avx2's 6 rows left 2 as two
-// blocks of 1 row (2 accumulators each, waiting on each other); one thread, avx2, 35 tokens (5 blocks and 5 rows):
-// p v 83 against 70 GFLOP/s.
+// blocks of 1 row (2 accumulators each, waiting on each other).
 #define MK_ATTENTION_FOR_ROW_BLOCKS(len, ROWS)                                                        \
     do {                                                                                              \
         size_t i0_ = 0;                                                                               \
@@ -141,7 +142,7 @@ static int mk_attention_scores(const float *a, size_t lda, const float *b, size_
     mk_gemm_vec scale = MK_GEMM_SET1(alpha);
     // Column blocks outside, rows inside: a block of bᵀ (32 x 32 floats at most) stays in L1 while every row of a
     // passes (a head's rows of a are 25 KB at 196 tokens, the whole bᵀ 28 KB): one thread, 196 tokens, 71 against
-    // 67 GFLOP/s on avx2, 76 against 73 on avx512.
+    // 67 GFLOP/s on avx2, 76 against 73 on avx512 (best of 100 calls in turn).
     for (size_t j0 = 0; j0 < len; j0 += MK_ATTENTION_BLOCK_COLUMNS) {
         size_t columns = len - j0 < MK_ATTENTION_BLOCK_COLUMNS ? len - j0 : MK_ATTENTION_BLOCK_COLUMNS;
 #define MK_ATTENTION_SCORES_ROWS(i0, block_rows) \
