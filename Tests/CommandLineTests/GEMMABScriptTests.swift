@@ -25,19 +25,21 @@ import Testing
         return flags.contains(" avx2 ") && flags.contains(" fma ")
     }
 
-    @Test func comparesTwoCopiesOfTheBuiltLibraryProductByProduct() throws {
+    /// The table of `products` compared on the avx2 path (two calls each) between two copies of the built library,
+    /// as its lines; nil, after checking the script's refusal, on a CPU without AVX2.
+    private func avx2Table(_ products: [String]) throws -> [Substring]? {
         let (_, before, after) = try twoBuilds()
-        let run = try runProgram(
-            script, [before, after, "--calls", "2", "--paths", "avx2", "0,0,130,64,40", "1,1,140,48,70"])
+        let run = try runProgram(script, [before, after, "--calls", "2", "--paths", "avx2"] + products)
         guard cpuHasAVX2 else {
             #expect(run.status == 1 && run.stderr.contains("lacks the avx2 path"), "\(run.stderr)")
-            return
+            return nil
         }
         #expect(run.status == 0, "\(run.stderr)")
-        let rows = run.stdout.split(separator: "\n").filter { $0.hasPrefix("| 1") }
-        #expect(rows.count == 2, "\(run.stdout)")
-        #expect(rows.first?.hasPrefix("| 130x64x40 | avx2 |") == true, "\(run.stdout)")
-        #expect(rows.last?.hasPrefix("| 140x48x70 Aᵀ Bᵀ | avx2 |") == true, "\(run.stdout)")
+        return run.stdout.split(separator: "\n")
+    }
+
+    /// Each row's five numbers (both builds' median and best GFLOP/s, their ratio) are there and positive.
+    private func expectRates(_ rows: [Substring]) {
         for row in rows {
             let numbers = row.split(separator: "|").dropFirst(2).compactMap {
                 Double($0.trimmingCharacters(in: .whitespaces))
@@ -46,29 +48,26 @@ import Testing
         }
     }
 
+    @Test func comparesTwoCopiesOfTheBuiltLibraryProductByProduct() throws {
+        guard let lines = try avx2Table(["0,0,130,64,40", "1,1,140,48,70"]) else { return }
+        let rows = lines.filter { $0.hasPrefix("| 1") }
+        #expect(rows.count == 2, "\(lines)")
+        #expect(rows.first?.hasPrefix("| 130x64x40 | avx2 |") == true, "\(lines)")
+        #expect(rows.last?.hasPrefix("| 140x48x70 Aᵀ Bᵀ | avx2 |") == true, "\(lines)")
+        expectRates(rows)
+    }
+
     @Test func comparesAttentionProducts() throws {
-        let (_, before, after) = try twoBuilds()
-        let run = try runProgram(
-            script, [before, after, "--calls", "2", "--paths", "avx2", "scores,49", "apply,13", "apply-t,40"])
-        guard cpuHasAVX2 else {
-            #expect(run.status == 1 && run.stderr.contains("lacks the avx2 path"), "\(run.stderr)")
-            return
-        }
-        #expect(run.status == 0, "\(run.stderr)")
-        let rows = run.stdout.split(separator: "\n").filter { $0.hasPrefix("| scores") || $0.hasPrefix("| apply") }
+        guard let lines = try avx2Table(["scores,49", "apply,13", "apply-t,40"]) else { return }
+        let rows = lines.filter { $0.hasPrefix("| scores") || $0.hasPrefix("| apply") }
         #expect(
             rows.map { $0.split(separator: "|").first.map(String.init) ?? "" }
                 == [
                     " scores q kᵀ, 49 tokens x64 heads ", " apply p v, 13 tokens x64 heads ",
                     " apply pᵀ v, 40 tokens x64 heads ",
                 ],
-            "\(run.stdout)")
-        for row in rows {
-            let numbers = row.split(separator: "|").dropFirst(2).compactMap {
-                Double($0.trimmingCharacters(in: .whitespaces))
-            }
-            #expect(numbers.count == 5 && numbers.allSatisfy { $0 > 0 }, "\(row)")
-        }
+            "\(lines)")
+        expectRates(rows)
     }
 
     @Test func saysWhatIsWrongWithItsArguments() throws {
