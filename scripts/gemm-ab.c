@@ -7,8 +7,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "gemm_epilogue.h"
+
 typedef int (*sgemm_fn)(int, int, size_t, size_t, size_t, float, const float *, size_t, const float *, size_t, float,
                         float *, size_t, const float *);
+typedef int (*sgemm_epilogue_fn)(int, int, size_t, size_t, size_t, float, const float *, size_t, const float *,
+                                 size_t, float, float *, size_t, const float *, const mk_gemm_epilogue *);
 typedef int (*scores_fn)(const float *, size_t, const float *, size_t, size_t, float, float *, size_t, float *);
 typedef int (*apply_fn)(const float *, size_t, int, const float *, size_t, size_t, float, float *, size_t);
 typedef int (*select_fn)(int);
@@ -17,6 +21,7 @@ typedef int (*supported_fn)(int);
 // One build: its GEMM, its attention products and the per-thread choice of kernel path.
 typedef struct {
     sgemm_fn sgemm;
+    sgemm_epilogue_fn sgemm_epilogue;
     scores_fn scores;
     apply_fn apply;
     select_fn select_thread;
@@ -26,12 +31,19 @@ typedef struct {
 // What a product computes: a GEMM, or one of attention's per-head products over HEADS heads of `len` tokens.
 typedef enum { GEMM, SCORES, APPLY, APPLY_TRANSPOSED } kind;
 
-// One product: C (m x n) = op(A) op(B), k deep, or (attention) m = n = len tokens and k = the head dimension;
-// every compute thread runs its own copy.
+// What a GEMM does to each block of C as it completes (gemm_epilogue.h), as the models' layers ask: nothing; add a
+// residual; multiply by GELU's kept slope (an MLP's hidden gradient); GELU in place (fc1 in inference); GELU into a
+// tensor of its own and its slope over C (fc1 in training).
+typedef enum { PLAIN, RESIDUAL, FACTOR, GELU, GELU_SLOPE } epilogue_kind;
+static const char *epilogue_names[] = {"", "residual", "factor", "gelu", "gelu-slope"};
+
+// One product: C (m x n) = op(A) op(B), k deep, then its epilogue, or (attention) m = n = len tokens and k = the
+// head dimension; every compute thread runs its own copy.
 typedef struct {
     kind what;
     int ta, tb;
     size_t m, n, k;
+    epilogue_kind epilogue;
 } shape;
 
 // Attention products: (window, head) pairs per call, read from a packed qkv as the attention op reads it (windows of
@@ -42,11 +54,16 @@ enum { WINDOWS = (HEADS + WINDOW_HEADS - 1) / WINDOW_HEADS };
 
 static build builds[2];
 static shape current;
-static float *a[THREADS], *b[THREADS], *c[THREADS], *scratch[THREADS];
+static float *a[THREADS], *b[THREADS], *c[THREADS], *scratch[THREADS], *operand[THREADS];
 static int turn_build, turn_path, stop;
 static double seconds[THREADS];
 static int declined;
 static pthread_barrier_t barrier;
+// With `cold`, each thread writes over a buffer of its own larger than the last-level cache before every call, so
+// that the call meets its operands in memory, as a training step meets a layer's saved activations and weights.
+enum { EVICT_BYTES = 48 << 20 };
+static int cold;
+static char *evict[THREADS];
 
 static double now(void) {
     struct timespec t;
@@ -63,10 +80,20 @@ static void *worker(void *argument) {
         it->select_thread(turn_path);
         shape s = current;
         size_t lda = s.ta ? s.m : s.k, ldb = s.tb ? s.k : s.n;
+        if (cold) memset(evict[id], turn_build + 1, EVICT_BYTES);
         pthread_barrier_wait(&barrier);
         double start = now();
-        if (s.what == GEMM) {
+        if (s.what == GEMM && s.epilogue == PLAIN) {
             if (!it->sgemm(s.ta, s.tb, s.m, s.n, s.k, 1, a[id], lda, b[id], ldb, 0, c[id], s.n, NULL)) declined = 1;
+        } else if (s.what == GEMM) {
+            mk_gemm_epilogue ep = {0};
+            if (s.epilogue == RESIDUAL) ep.addend = operand[id], ep.ld_addend = s.n;
+            if (s.epilogue == FACTOR) ep.factor = operand[id], ep.ld_factor = s.n;
+            if (s.epilogue == GELU) ep.gelu_out = c[id], ep.ld_gelu_out = s.n;
+            if (s.epilogue == GELU_SLOPE)
+                ep.gelu_out = operand[id], ep.ld_gelu_out = s.n, ep.slope_out = c[id], ep.ld_slope_out = s.n;
+            if (!it->sgemm_epilogue(s.ta, s.tb, s.m, s.n, s.k, 1, a[id], lda, b[id], ldb, 0, c[id], s.n, NULL, &ep))
+                declined = 1;
         } else {
             // a: the windows' qkv; b: one head's [len x len] scores or probabilities; c: the windows' outputs.
             size_t len = s.m;
@@ -103,14 +130,15 @@ static void load(build *it, const char *path) {
         exit(1);
     }
     it->sgemm = (sgemm_fn)dlsym(library, "mk_sgemm");
+    it->sgemm_epilogue = (sgemm_epilogue_fn)dlsym(library, "mk_sgemm_epilogue");
     it->scores = (scores_fn)dlsym(library, "mk_attention_scores");
     it->apply = (apply_fn)dlsym(library, "mk_attention_apply");
     it->select_thread = (select_fn)dlsym(library, "mk_cpu_select_thread");
     it->path_supported = (supported_fn)dlsym(library, "mk_cpu_path_supported");
-    if (it->sgemm == NULL || it->scores == NULL || it->apply == NULL || it->select_thread == NULL ||
+    if (it->sgemm == NULL || it->sgemm_epilogue == NULL || it->scores == NULL || it->apply == NULL || it->select_thread == NULL ||
         it->path_supported == NULL) {
         fprintf(stderr,
-                "gemm-ab: %s lacks mk_sgemm, mk_attention_scores, mk_attention_apply, mk_cpu_select_thread or "
+                "gemm-ab: %s lacks mk_sgemm, mk_sgemm_epilogue, mk_attention_scores, mk_attention_apply, mk_cpu_select_thread or "
                 "mk_cpu_path_supported\n",
                 path);
         exit(1);
@@ -120,10 +148,11 @@ static void load(build *it, const char *path) {
 // "MxNxK", with " Aᵀ" and " Bᵀ" for the transposed operands, or "scores q kᵀ, 196 tokens x64 heads":
 // the table's and the messages' name of a product.
 static const char *describe(shape s) {
-    static char text[96];
+    static char text[112];
     static const char *names[] = {"", "scores q kᵀ", "apply p v", "apply pᵀ v"};
     if (s.what == GEMM)
-        snprintf(text, sizeof text, "%zux%zux%zu%s%s", s.m, s.n, s.k, s.ta ? " Aᵀ" : "", s.tb ? " Bᵀ" : "");
+        snprintf(text, sizeof text, "%zux%zux%zu%s%s%s%s", s.m, s.n, s.k, s.ta ? " Aᵀ" : "", s.tb ? " Bᵀ" : "",
+                 s.epilogue != PLAIN ? ", " : "", epilogue_names[s.epilogue]);
     else
         snprintf(text, sizeof text, "%s, %zu tokens x%d heads", names[s.what], s.m, HEADS);
     return text;
@@ -145,6 +174,7 @@ static void measure(shape s, const int *paths, int path_count, int calls) {
             b[t] = random_floats(s.k * s.n);
             c[t] = random_floats(s.m * s.n);
             scratch[t] = NULL;
+            operand[t] = s.epilogue != PLAIN ? random_floats(s.m * s.n) : NULL;
         } else {
             // A softmax's rows: positive and below 1, as the products meet them.
             a[t] = random_floats(WINDOWS * s.m * QKV_WIDTH);
@@ -152,6 +182,7 @@ static void measure(shape s, const int *paths, int path_count, int calls) {
             for (size_t i = 0; i < s.m * s.m; i++) b[t][i] = (b[t][i] + 0.5f) / (float)s.m;
             c[t] = random_floats(WINDOWS * s.m * WIDTH);
             scratch[t] = random_floats(HEAD_DIM * (s.m + HEAD_DIM));
+            operand[t] = NULL;
         }
     }
     int slots = 2 * path_count;
@@ -188,13 +219,22 @@ static void measure(shape s, const int *paths, int path_count, int calls) {
                rate[0][1], rate[1][0], rate[1][1], rate[1][0] / rate[0][0]);
         fflush(stdout);
     }
-    for (int t = 0; t < THREADS; t++) free(a[t]), free(b[t]), free(c[t]), free(scratch[t]);
+    for (int t = 0; t < THREADS; t++) free(a[t]), free(b[t]), free(c[t]), free(scratch[t]), free(operand[t]);
     free(times);
 }
 
+// What follows a product's TA,TB,M,N,K: nothing, or a comma and an epilogue's name. 0 when it is neither.
+static int parse_epilogue(const char *rest, epilogue_kind *epilogue) {
+    if (*rest == '\0') return *epilogue = PLAIN, 1;
+    if (*rest != ',') return 0;
+    for (int e = RESIDUAL; e <= GELU_SLOPE; e++)
+        if (strcmp(rest + 1, epilogue_names[e]) == 0) return *epilogue = (epilogue_kind)e, 1;
+    return 0;
+}
+
 int main(int argc, char **argv) {
-    if (argc < 5) {
-        fprintf(stderr, "usage: gemm-ab LIB_A LIB_B CALLS PATHS [TA,TB,M,N,K ...]\n");
+    if (argc < 6) {
+        fprintf(stderr, "usage: gemm-ab LIB_A LIB_B CALLS PATHS warm|cold [TA,TB,M,N,K ...]\n");
         return 2;
     }
     load(&builds[0], argv[1]);
@@ -220,13 +260,26 @@ int main(int argc, char **argv) {
             fprintf(stderr, "gemm-ab: this CPU lacks the %s path; leave it out of --paths\n", path_name(paths[p]));
             return 1;
         }
+    if (strcmp(argv[5], "cold") == 0) {
+        cold = 1;
+        for (int t = 0; t < THREADS; t++) {
+            evict[t] = malloc(EVICT_BYTES);
+            if (evict[t] == NULL) {
+                fprintf(stderr, "gemm-ab: out of memory for the cold runs' eviction buffers\n");
+                return 1;
+            }
+        }
+    } else if (strcmp(argv[5], "warm") != 0) {
+        fprintf(stderr, "gemm-ab: the cache mode must be warm or cold, not %s\n", argv[5]);
+        return 2;
+    }
     pthread_barrier_init(&barrier, NULL, THREADS + 1);
     pthread_t threads[THREADS];
     for (long t = 0; t < THREADS; t++) pthread_create(&threads[t], NULL, worker, (void *)t);
     printf("| product (each thread its own) | path | A median GFLOP/s | A best | B median GFLOP/s | B best | B/A (medians) |\n");
     printf("| --- | --- | --- | --- | --- | --- | --- |\n");
-    for (int i = 5; i < argc; i++) {
-        shape s = {GEMM, 0, 0, 0, 0, 0};
+    for (int i = 6; i < argc; i++) {
+        shape s = {GEMM, 0, 0, 0, 0, 0, PLAIN};
         char name[16];
         size_t len = 0;
         int end = 0;
@@ -245,10 +298,11 @@ int main(int argc, char **argv) {
                 return 2;
             }
         } else if (sscanf(argv[i], "%d,%d,%zu,%zu,%zu%n", &s.ta, &s.tb, &s.m, &s.n, &s.k, &end) != 5 ||
-                   argv[i][end] != '\0' || s.m == 0 || s.n == 0 || s.k == 0) {
+                   s.m == 0 || s.n == 0 || s.k == 0 || !parse_epilogue(argv[i] + end, &s.epilogue)) {
             fprintf(stderr,
-                    "gemm-ab: a product is TA,TB,M,N,K (for example 0,1,512,1024,256) or an attention product "
-                    "(scores,196, apply,196 or apply-t,196), not %s\n",
+                    "gemm-ab: a product is TA,TB,M,N,K with optionally ,residual ,factor ,gelu or ,gelu-slope (for "
+                    "example 0,1,512,1024,256 or 0,1,1024,1024,256,gelu-slope) or an attention product (scores,196, "
+                    "apply,196 or apply-t,196), not %s\n",
                     argv[i]);
             return 2;
         }

@@ -25,11 +25,11 @@ import Testing
         return flags.contains(" avx2 ") && flags.contains(" fma ")
     }
 
-    /// The table of `products` compared on the avx2 path (two calls each) between two copies of the built library,
-    /// as its lines; nil, after checking the script's refusal, on a CPU without AVX2.
-    private func avx2Table(_ products: [String]) throws -> [Substring]? {
+    /// The table of `products` compared on the avx2 path (two calls each, with `options`) between two copies of the
+    /// built library, as its lines; nil, after checking the script's refusal, on a CPU without AVX2.
+    private func avx2Table(_ products: [String], options: [String] = []) throws -> [Substring]? {
         let (_, before, after) = try twoBuilds()
-        let run = try runProgram(script, [before, after, "--calls", "2", "--paths", "avx2"] + products)
+        let run = try runProgram(script, [before, after, "--calls", "2", "--paths", "avx2"] + options + products)
         guard cpuHasAVX2 else {
             #expect(run.status == 1 && run.stderr.contains("lacks the avx2 path"), "\(run.stderr)")
             return nil
@@ -57,6 +57,21 @@ import Testing
         expectRates(rows)
     }
 
+    @Test func comparesProductsWithTheirEpiloguesFromMemory() throws {
+        let products = [
+            "0,0,130,64,40,factor", "0,1,140,48,70,gelu-slope", "1,0,64,96,130,residual", "0,0,50,40,30,gelu",
+        ]
+        guard let lines = try avx2Table(products, options: ["--cold"]) else { return }
+        let rows = lines.filter { $0.hasPrefix("| 1") || $0.hasPrefix("| 64") || $0.hasPrefix("| 50") }
+        #expect(
+            rows.map { $0.split(separator: "|").first.map(String.init) ?? "" }
+                == [
+                    " 130x64x40, factor ", " 140x48x70 Bᵀ, gelu-slope ", " 64x96x130 Aᵀ, residual ", " 50x40x30, gelu ",
+                ],
+            "\(lines)")
+        expectRates(rows)
+    }
+
     @Test func comparesAttentionProducts() throws {
         guard let lines = try avx2Table(["scores,49", "apply,13", "apply-t,40"]) else { return }
         let rows = lines.filter { $0.hasPrefix("| scores") || $0.hasPrefix("| apply") }
@@ -78,6 +93,9 @@ import Testing
         #expect(same.status == 1 && same.stderr.contains("loaded one library"), "\(same.stderr)")
         let shape = try runProgram(script, [before, folder.file("after"), "--calls", "1", "--paths", "avx2", "8x8x8"])
         #expect(shape.status != 0 && shape.stderr.contains("TA,TB,M,N,K"), "\(shape.stderr)")
+        let epilogue = try runProgram(
+            script, [before, folder.file("after"), "--calls", "1", "--paths", "avx2", "0,0,8,8,8,softplus"])
+        #expect(epilogue.status == 2 && epilogue.stderr.contains(",gelu-slope"), "\(epilogue.stderr)")
         let attention = try runProgram(
             script, [before, folder.file("after"), "--calls", "1", "--paths", "avx2", "softmax,49"])
         #expect(attention.status == 2 && attention.stderr.contains("scores,LEN, apply,LEN or apply-t,LEN"))
