@@ -187,4 +187,18 @@ func attentionWithGradients(_ qkv: Tensor, _ bias: Tensor, weights w: Tensor, _ 
         #expect(whole.forward == 2 * 2 * (2 * 8 * 8 * 4))
         #expect(halves.forward * 2 == whole.forward)
     }
+
+    /// `MIXMAE_PROFILE=1`'s GEMM-shape table lists each attention pass by its windows, tokens and heads, so that a
+    /// step's attention time shows per stage next to the linears'.
+    @Test func theProfileListsEachAttentionPassByItsShape() {
+        Profiler.start()
+        defer { Profiler.stop() }
+        let qkv = randn([3, 16, 3 * 64], seed: 21)
+        qkv.requiresGrad = true
+        let y = multiHeadAttention(qkv: qkv, heads: 2, scale: 0.2)
+        y.sum().backward()
+        let report = Profiler.report()
+        #expect(report.contains("attention 3 windows x 16 tokens x 2 heads, forward"), "\(report)")
+        #expect(report.contains("attention 3 windows x 16 tokens x 2 heads, backward"), "\(report)")
+    }
 }
