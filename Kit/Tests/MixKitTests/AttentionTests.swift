@@ -75,6 +75,29 @@ func attentionWithGradients(_ qkv: Tensor, _ bias: Tensor, weights w: Tensor, _ 
         #expect(maxAbsDiff(fused.1, reference.1) < 1e-4)
     }
 
+    /// Enough windows for several chunks per thread, each with its own copy of the bias gradient: the same result
+    /// as the composed ops, and the same bits on every run whichever thread takes which chunk.
+    @Test func attentionInManyChunksMatchesComposedOpsAndRepeatsItsBits() {
+        let qkv = randn([64, 16, 3 * 128], seed: 22)
+        let bias = randn([4, 16, 16], seed: 23)
+        let w = randn([64, 16, 128], seed: 24)
+        let fused = {
+            attentionWithGradients(qkv, bias, weights: w) {
+                multiHeadAttention(qkv: $0, heads: 4, scale: 0.2, bias: $1)
+            }
+        }
+        let (first, second) = (fused(), fused())
+        let reference = attentionWithGradients(qkv, bias, weights: w) {
+            composedAttention($0, heads: 4, scale: 0.2, bias: $1, groups: nil, period: 1)
+        }
+        #expect(maxAbsDiff(first.output, reference.output) < 1e-4)
+        #expect(maxAbsDiff(first.qkv, reference.qkv) < 1e-4)
+        #expect(maxAbsDiff(first.bias, reference.bias) < 1e-3)
+        #expect(first.output.scalars == second.output.scalars)
+        #expect(first.qkv.scalars == second.qkv.scalars)
+        #expect(first.bias.scalars == second.bias.scalars)
+    }
+
     @Test func spansAreTheRunsOfEqualIds() {
         let spans = AttentionSpans(runsOf: [0, 0, 1, 1, 1, 0, 0, 0, 0, 1], tokens: 5)
         #expect(spans.starts == [[0, 2], [0, 4]])
