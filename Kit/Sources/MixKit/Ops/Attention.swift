@@ -317,8 +317,8 @@ private func windowAttention(
 /// (zeroed, then added in chunk order: the result does not depend on which thread ran which chunk).
 private func attentionChunks(units: Int, work: Int, perCopy: Int?) -> Int {
     guard work >= Parallel.minimumParallelWork else { return 1 }
-    let most = Parallel.threadCount * attentionChunksPerThread
     let threads = Parallel.threadCount
+    let most = threads * attentionChunksPerThread
     let copies = perCopy.map { Swift.max(threads, units / $0 / threads * threads) } ?? most
     return Swift.min(most, copies, units)
 }
