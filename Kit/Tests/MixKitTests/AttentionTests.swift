@@ -75,9 +75,9 @@ func attentionWithGradients(_ qkv: Tensor, _ bias: Tensor, weights w: Tensor, _ 
         #expect(maxAbsDiff(fused.1, reference.1) < 1e-4)
     }
 
-    /// Enough windows for several chunks per thread, each with its own copy of the bias gradient: the same result
+    /// Enough windows to share among the threads, each chunk with its own copy of the bias gradient: the same result
     /// as the composed ops, and the same bits on every run whichever thread takes which chunk.
-    @Test func attentionInManyChunksMatchesComposedOpsAndRepeatsItsBits() {
+    @Test func attentionInChunksMatchesComposedOpsAndRepeatsItsBits() {
         let qkv = randn([64, 16, 3 * 128], seed: 22)
         let bias = randn([4, 16, 16], seed: 23)
         let w = randn([64, 16, 128], seed: 24)

@@ -194,7 +194,7 @@ private func windowAttention(
         // buffer, whose lines were read in before every write). The kept buffer is sized for whole windows, not
         // `pairs`: the runs change with every mask, and the buffer pool recycles only buffers of one exact size
         // (a fresh one costs its page faults on every step).
-        let chunks = attentionChunks(units: items, work: pairs * d, perCopy: nil)
+        let chunks = attentionChunks(units: items, work: pairs * d)
         // Read once, here: grad mode is the calling thread's, and the parts run on other threads too.
         let keepsProbabilities = op.isRecording
         let work = CacheLineRows(rows: chunks, columns: n * n, zeroed: false)
@@ -242,11 +242,10 @@ private func windowAttention(
             // `[heads, N, N]` copy of its own (a copy per window position would grow with both).
             let byPosition = wantBias && biasPositions > 1
             let units = byPosition ? biasPositions * heads : items
-            let biasCopiesPerChunk = wantBias && !byPosition
-            let chunks = attentionChunks(units: units, work: pairs * d, perCopy: biasCopiesPerChunk ? 32 : nil)
+            let chunks = attentionChunks(units: units, work: pairs * d)
             let scratch = CacheLineRows(rows: chunks, columns: n * n, zeroed: false)
             let biasGrad = byPosition ? Tensor.zeros(bias!.shape) : nil
-            let biasCopies = biasCopiesPerChunk ? PartialSums(parts: chunks, columns: heads * n * n) : nil
+            let biasCopies = wantBias && !byPosition ? PartialSums(parts: chunks, columns: heads * n * n) : nil
             // The closure holds `probs` and `qkv` (not only their pointers) so their buffers stay alive.
             let (px, pp) = (UnsafePointer(qkv.data), UnsafePointer(probs.data))
             let (pg, pdx) = (UnsafePointer(gout.data), dqkv.data)
@@ -310,26 +309,17 @@ private func windowAttention(
     }
 }
 
-/// Chunks of an attention pass's `units` ((window, head) items, or (position, head) pairs), which the threads take
-/// from the pool's counter as each finishes the one before: one when its `work` (query-key pairs times the head
-/// dimension) is too small to share, else ``attentionChunksPerThread`` per compute thread, but no more than one per
-/// `perCopy` units (in a multiple of the threads) when each chunk sums into a copy of the bias gradient of its own
-/// (zeroed, then added in chunk order: the result does not depend on which thread ran which chunk).
-private func attentionChunks(units: Int, work: Int, perCopy: Int?) -> Int {
-    guard work >= Parallel.minimumParallelWork else { return 1 }
-    let threads = Parallel.threadCount
-    let most = threads * attentionChunksPerThread
-    let copies = perCopy.map { Swift.max(threads, units / $0 / threads * threads) } ?? most
-    return Swift.min(most, copies, units)
+/// Chunks of an attention pass's `units` ((window, head) items, or (position, head) pairs): a fixed share per
+/// compute thread, or one when its `work` (query-key pairs times the head dimension) is too small to share. Four
+/// chunks per thread, taken from the pool's counter as each finished the one before (the backward's bias-gradient
+/// copies one per chunk, at most one per 32 units), kept the threads busier in the profile (95-98% of tiny224's
+/// first-stage passes against 81-98%) but not faster: in three sets of alternating AVX2 finetuning profiles
+/// tiny224's attention took 81-106 against 83-90 ms forward and 137-160 against 130-139 backward a step (medians of
+/// three or four profiles each way), small128's the same within its outliers. More chunks are more scratch and
+/// bias-gradient copies to zero, fill and add (8 x 460 KB at 196 tokens and 3 heads against 2).
+private func attentionChunks(units: Int, work: Int) -> Int {
+    work >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, units) : 1
 }
-
-/// A fixed share of the windows per thread left one thread waiting for the other at the end of a pass whenever the
-/// machine slowed one of them: busy 81-87% of the attention passes' time in some small128 and tiny224 finetuning
-/// profiles (AVX2, Zen 4), where the GEMMs, whose pieces rebalance, kept 96-99%. With four chunks a thread, four
-/// alternating profiles each way: tiny224's first-stage passes 33.8-36.1 against 33.7-42.8 ms (forward) and 51.3-55.3
-/// against 53.0-57.5 (backward) a step, busy 95-98%; small128's the same within its outliers (single calls several
-/// times slower, on either side).
-private let attentionChunksPerThread = 4
 
 /// The row of one attention op's pass in the profile's GEMM-shape table: its windows, tokens and heads.
 private func attentionShapeLabel(g: Int, n: Int, heads: Int, phase: String) -> String {
