@@ -135,11 +135,11 @@ static void load(build *it, const char *path) {
     it->apply = (apply_fn)dlsym(library, "mk_attention_apply");
     it->select_thread = (select_fn)dlsym(library, "mk_cpu_select_thread");
     it->path_supported = (supported_fn)dlsym(library, "mk_cpu_path_supported");
-    if (it->sgemm == NULL || it->sgemm_epilogue == NULL || it->scores == NULL || it->apply == NULL || it->select_thread == NULL ||
-        it->path_supported == NULL) {
+    if (it->sgemm == NULL || it->sgemm_epilogue == NULL || it->scores == NULL || it->apply == NULL ||
+        it->select_thread == NULL || it->path_supported == NULL) {
         fprintf(stderr,
-                "gemm-ab: %s lacks mk_sgemm, mk_sgemm_epilogue, mk_attention_scores, mk_attention_apply, mk_cpu_select_thread or "
-                "mk_cpu_path_supported\n",
+                "gemm-ab: %s lacks mk_sgemm, mk_sgemm_epilogue, mk_attention_scores, mk_attention_apply, "
+                "mk_cpu_select_thread or mk_cpu_path_supported\n",
                 path);
         exit(1);
     }

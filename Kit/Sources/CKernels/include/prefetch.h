@@ -15,14 +15,4 @@ static inline void mk_prefetch_rows(const float *p, size_t ld, size_t rows, size
     }
 }
 
-// Asks for `count` floats at p, to be read (write 0) or written (write 1), into the L2 cache, without waiting.
-static inline void mk_prefetch_span(const float *p, size_t count, int write) {
-    if (count == 0) return;
-    for (size_t j = 0; j < count; j += 64 / sizeof(float))
-        if (write) __builtin_prefetch(p + j, 1, 2);
-        else __builtin_prefetch(p + j, 0, 2);
-    if (write) __builtin_prefetch(p + count - 1, 1, 2);
-    else __builtin_prefetch(p + count - 1, 0, 2);
-}
-
 #endif
