@@ -256,16 +256,48 @@ static uint32_t wait_for_region(uint32_t seen) {
 
 // Involuntary context switches of a worker (the system preempted it, in a part or in its spin). A quiet
 // machine preempts a worker now and then (kernel threads: 10-20 times a second measured here); a contended
-// one at every scheduler slice (a few milliseconds). Two within this window count as contention.
+// one at every scheduler slice (a few milliseconds). Two within this window count as contention when the worker
+// also waited on its run queue for MK_POOL_PREEMPTED_WAIT_US of it (where the kernel keeps that time): another
+// busy thread on its core takes a third or more of every window, while the brief preemptions of a quiet machine
+// take microseconds. On this project's virtual machines a helper process that wakes every 50 ms for 30-40 us
+// preempted the workers often enough to turn spinning off 6-19 times per tiny224 finetuning run (counted with
+// the wait check off), and sleeping instead of spinning costs 5-7% of a step (MIXMAE_POOL_SPIN_US=0: 1476 and
+// 1490 against 1411 and 1390 ms).
 #define MK_POOL_PREEMPTION_WINDOW_US 20000
+#define MK_POOL_PREEMPTED_WAIT_US 1000
 
 struct preemption_check {
     long window_start;     // microseconds
     long window_switches;  // the count when the window started
+    long window_wait;      // mk_pool_run_queue_wait when the window started
     long checked_at;
 };
 
-// At most once a millisecond: backs off when the system preempted this worker twice within the window.
+long mk_pool_run_queue_wait(void) {
+    // The second of /proc/thread-self/schedstat's three fields: nanoseconds spent runnable, waiting for a core.
+    int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char text[96];
+    ssize_t length = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (length <= 0) return -1;
+    text[length] = 0;
+    const char *field = strchr(text, ' ');
+    if (field == NULL) return -1;
+    char *end = NULL;
+    long long waited = strtoll(field + 1, &end, 10);
+    return end != field + 1 && waited >= 0 ? (long)(waited / 1000) : -1;
+}
+
+// Starts a window at `now`.
+static void start_preemption_window(struct preemption_check *check, long now, long switches) {
+    check->window_start = now;
+    check->window_switches = switches;
+    check->window_wait = mk_pool_run_queue_wait();
+}
+
+// At most once a millisecond: backs off when the system preempted this worker twice within the window and kept
+// it waiting (see MK_POOL_PREEMPTED_WAIT_US).
 static void check_preemption(struct preemption_check *check) {
     if (mk_pool_spin_microseconds() == 0) return;
     long now = now_microseconds();
@@ -274,19 +306,19 @@ static void check_preemption(struct preemption_check *check) {
     struct rusage usage;
     if (getrusage(RUSAGE_THREAD, &usage) != 0) return;
     if (now - check->window_start > MK_POOL_PREEMPTION_WINDOW_US) {
-        check->window_start = now;
-        check->window_switches = usage.ru_nivcsw;
+        start_preemption_window(check, now, usage.ru_nivcsw);
     } else if (usage.ru_nivcsw - check->window_switches >= 2) {
-        back_off(now);
-        check->window_start = now;
-        check->window_switches = usage.ru_nivcsw;
+        long waited = mk_pool_run_queue_wait();
+        if (waited < 0 || check->window_wait < 0 || waited - check->window_wait >= MK_POOL_PREEMPTED_WAIT_US)
+            back_off(now);
+        start_preemption_window(check, now, usage.ru_nivcsw);
     }
 }
 
 static void *worker_main(void *unused) {
     (void)unused;
     inside_region = 1;
-    struct preemption_check preemption = {0, 0, 0};
+    struct preemption_check preemption = {0, 0, 0, 0};
     uint32_t seen = atomic_load(&pool.region);
     for (;;) {
         uint32_t region = wait_for_region(seen);

@@ -118,6 +118,29 @@ import Testing
         #expect(samples.min()! >= 1)
     }
 
+    /// The run-queue wait the preemption check reads (`mk_pool_run_queue_wait`, /proc/thread-self/schedstat):
+    /// a thread that computes for 200 ms next to as many busy threads as there are cores waits for a share of
+    /// that time, and its wait and its CPU time together never exceed the wall time (a parser that read the CPU
+    /// time instead, the file's first field, would count more than the wall time in all).
+    @Test(.enabled(if: mk_pool_run_queue_wait() >= 0))
+    func runQueueWaitGrowsNextToBusyThreads() {
+        func cpuMicroseconds() -> Int {
+            var now = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+            return now.tv_sec * 1_000_000 + now.tv_nsec / 1_000
+        }
+        let (waited, computed, wall) = Self.withBusyThreads(ProcessInfo.processInfo.activeProcessorCount) {
+            let (wait0, cpu0, start) = (mk_pool_run_queue_wait(), cpuMicroseconds(), Date())
+            var x = 0.0
+            while Date().timeIntervalSince(start) < 0.2 { for i in 0..<10_000 { x += Double(i) } }
+            withExtendedLifetime(x) {}
+            let wall = Int(Date().timeIntervalSince(start) * 1e6)
+            return (mk_pool_run_queue_wait() - wait0, cpuMicroseconds() - cpu0, wall)
+        }
+        #expect(waited >= 20_000, "waited \(waited) us of \(wall) next to busy threads (computed \(computed))")
+        #expect(waited + computed <= wall + wall / 10, "waited \(waited) and computed \(computed) us in \(wall)")
+    }
+
     /// Threads that keep every core busy are runnable in /proc/loadavg: while they run, the pool must stop
     /// spinning within a few checks (5 ms apart), and regions must still run every part. The busy threads run
     /// at the lowest priority so that they slow the suites running beside this one as little as possible.

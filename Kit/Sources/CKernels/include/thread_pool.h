@@ -35,12 +35,17 @@ long mk_pool_spin_microseconds(void);
 
 // How many times the pool stopped spinning because other threads wanted the cores: more runnable threads in
 // /proc/loadavg than the pool's threads and the free cores account for, four checks in a row 5 ms apart, or its
-// own threads preempted (a worker twice within 20 ms, or a thread while it waited). Spinning stays off for
-// 50 ms after each sign, and while they last.
+// own threads preempted (a worker twice within 20 ms that waited for a core 1 ms of that time, or a thread while
+// it waited). Spinning stays off for 50 ms after each sign, and while they last.
 long mk_pool_back_offs(void);
 
 // 1 while spinning is off after such a sign, else 0.
 int mk_pool_backing_off(void);
+
+// How long the calling thread has waited on the kernel's run queue (runnable while other threads had its core),
+// in microseconds since it started, from /proc/thread-self/schedstat; -1 where the kernel does not keep it. A
+// worker preempted twice within 20 ms counts as contended only when this grew by a millisecond in that time.
+long mk_pool_run_queue_wait(void);
 
 // Runnable threads on the whole machine, the caller included (the kernel's count in /proc/loadavg), or -1
 // when it cannot be read: what the pool checks for other threads that want the cores.

@@ -31,8 +31,10 @@ import Foundation
 /// Spinning stops for 50 ms (``backOffs`` counts it) when other threads want
 /// the cores: when the kernel's count of runnable threads (/proc/loadavg)
 /// exceeds what the pool's threads and the free cores account for in four
-/// checks 5 ms apart, or when the system preempts a worker twice within 20 ms.
-/// It stays off while they run.
+/// checks 5 ms apart, or when the system preempts a worker twice within 20 ms
+/// and keeps it waiting for a core for 1 ms of that time (a brief preemption
+/// by a process that wakes now and then does not count). It stays off while
+/// they run.
 ///
 /// `MIXMAE_THREADS` sets ``threadCount`` (default: the number of online cores).
 public enum Parallel {
