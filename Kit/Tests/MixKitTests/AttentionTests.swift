@@ -75,20 +75,23 @@ func attentionWithGradients(_ qkv: Tensor, _ bias: Tensor, weights w: Tensor, _ 
         #expect(maxAbsDiff(fused.1, reference.1) < 1e-4)
     }
 
-    /// Enough windows to share among the threads, each chunk with its own copy of the bias gradient: the same result
-    /// as the composed ops, and the same bits on every run whichever thread takes which chunk.
-    @Test func attentionInChunksMatchesComposedOpsAndRepeatsItsBits() {
-        let qkv = randn([64, 16, 3 * 128], seed: 22)
-        let bias = randn([4, 16, 16], seed: 23)
-        let w = randn([64, 16, 128], seed: 24)
+    /// Enough windows to share among the threads: with 3 heads (not a multiple of the threads on 2 or 4 cores) each
+    /// chunk of (window, head) items sums into its own copy of the bias gradient; with 4 heads each thread takes
+    /// whole heads and writes their blocks of it. Either way the same result as the composed ops, and the same bits
+    /// on every run whichever thread takes which chunk.
+    @Test(arguments: [3, 4])
+    func attentionInChunksMatchesComposedOpsAndRepeatsItsBits(heads: Int) {
+        let qkv = randn([64, 16, 3 * 32 * heads], seed: 22)
+        let bias = randn([heads, 16, 16], seed: 23)
+        let w = randn([64, 16, 32 * heads], seed: 24)
         let fused = {
             attentionWithGradients(qkv, bias, weights: w) {
-                multiHeadAttention(qkv: $0, heads: 4, scale: 0.2, bias: $1)
+                multiHeadAttention(qkv: $0, heads: heads, scale: 0.2, bias: $1)
             }
         }
         let (first, second) = (fused(), fused())
         let reference = attentionWithGradients(qkv, bias, weights: w) {
-            composedAttention($0, heads: 4, scale: 0.2, bias: $1, groups: nil, period: 1)
+            composedAttention($0, heads: heads, scale: 0.2, bias: $1, groups: nil, period: 1)
         }
         #expect(maxAbsDiff(first.output, reference.output) < 1e-4)
         #expect(maxAbsDiff(first.qkv, reference.qkv) < 1e-4)
