@@ -675,10 +675,10 @@ static void mk_attention_softmax_block(float *p, size_t ldp, const float *bias, 
 #if defined(MK_GEMM_VW) && defined(MK_REDUCE_ADD)
 // mk_attention_softmax_block_backward on a vector path: each row's dot product in two vector registers (even and
 // odd vectors), reduced across the lanes once, then the row's gradient and its bias-gradient sum, vector by vector;
-// columns past the last whole vector one by one. Against the loops below as the compiler vectorised them, one
-// thread, a head's backward at a time as the attention op runs them (a C harness, 16 windows of 3 heads, best of
-// 15 passes), us per head: AVX-512 196 tokens 9.9 against 12.2, 64 tokens 0.72 against 0.95, 49 tokens 0.61 against
-// 0.76; AVX2 8.7 against 10.2, 0.72 against 0.86, 0.59 against 0.81.
+// columns past the last whole vector one by one. Against the portable loops below as the compiler vectorised them
+// for this path, one thread, a head's backward at a time as the attention op runs them (a C harness, 16 windows of
+// 3 heads, best of 15 passes), us per head: AVX-512 196 tokens 9.9 against 12.2, 64 tokens 0.72 against 0.95, 49
+// tokens 0.61 against 0.76; AVX2 8.7 against 10.2, 0.72 against 0.86, 0.59 against 0.81.
 static void mk_attention_softmax_block_backward_vector(const float *p, float *g, size_t ld, float *gbias,
                                                        size_t ldb, size_t len) {
     size_t full = len / MK_GEMM_VW * MK_GEMM_VW;
@@ -714,8 +714,7 @@ static void mk_attention_softmax_block_backward(const float *p, float *g, size_t
                                                 size_t len) {
 #if defined(MK_GEMM_VW) && defined(MK_REDUCE_ADD)
     mk_attention_softmax_block_backward_vector(p, g, ld, gbias, ldb, len);
-    return;
-#endif
+#else
     for (size_t i = 0; i < len; i++) {
         const float *pr = p + i * ld;
         float *gr = g + i * ld;
@@ -732,4 +731,5 @@ static void mk_attention_softmax_block_backward(const float *p, float *g, size_t
             for (j = 0; j < len; j++) br[j] += gr[j];
         }
     }
+#endif
 }

@@ -167,20 +167,28 @@ static _Atomic long load_checked_at;  // microseconds
 static _Atomic int load_strikes;      // consecutive checks that saw other runnable threads
 static int usable_cpus;               // the CPUs this process may run on, set before the first worker starts
 
-long mk_pool_runnable_threads(void) {
-    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    char text[128];
-    ssize_t length = read(fd, text, sizeof text - 1);
+// The small text file at `path` read into `text` (`size` bytes at most, with its terminating 0), and where its
+// field after the first `skip` spaces starts; NULL when the file cannot be read or has fewer fields.
+static const char *proc_field(const char *path, char *text, size_t size, int skip) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    ssize_t length = read(fd, text, size - 1);
     close(fd);
-    if (length <= 0) return -1;
+    if (length <= 0) return NULL;
     text[length] = 0;
     const char *field = text;
-    for (int skip = 0; skip < 3; skip++) {  // three load averages, then "runnable/all"
+    for (int skipped = 0; skipped < skip; skipped++) {
         field = strchr(field, ' ');
-        if (field == NULL) return -1;
+        if (field == NULL) return NULL;
         field++;
     }
+    return field;
+}
+
+long mk_pool_runnable_threads(void) {
+    char text[128];
+    const char *field = proc_field("/proc/loadavg", text, sizeof text, 3);  // three load averages, "runnable/all"
+    if (field == NULL) return -1;
     char *end = NULL;
     long runnable = strtol(field, &end, 10);
     return end != field && *end == '/' ? runnable : -1;
@@ -277,18 +285,12 @@ struct preemption_check {
 
 long mk_pool_run_queue_wait(void) {
     // The second of /proc/thread-self/schedstat's three fields: nanoseconds spent runnable, waiting for a core.
-    int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
     char text[96];
-    ssize_t length = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (length <= 0) return -1;
-    text[length] = 0;
-    const char *field = strchr(text, ' ');
+    const char *field = proc_field("/proc/thread-self/schedstat", text, sizeof text, 1);
     if (field == NULL) return -1;
     char *end = NULL;
-    long long waited = strtoll(field + 1, &end, 10);
-    return end != field + 1 && waited >= 0 ? (long)(waited / 1000) : -1;
+    long long waited = strtoll(field, &end, 10);
+    return end != field && waited >= 0 ? (long)(waited / 1000) : -1;
 }
 
 // Starts a window at `now` (one read of the run-queue wait, 6-7 us here, at most once per window).

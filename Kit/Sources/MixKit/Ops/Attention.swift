@@ -245,12 +245,12 @@ private func windowAttention(
             // windows). Otherwise a unit is a (window, head) item, and each chunk of items sums into a
             // `[heads, N, N]` copy of its own (a copy per window position would grow with both).
             let threads = Parallel.threadCount
-            let byPosition = wantBias && (biasPositions > 1 || (heads >= threads && heads % threads == 0))
-            let units = byPosition ? biasPositions * heads : items
+            let writesBiasBlocks = wantBias && (biasPositions > 1 || (heads >= threads && heads % threads == 0))
+            let units = writesBiasBlocks ? biasPositions * heads : items
             let chunks = attentionChunks(units: units, work: pairs * d)
             let scratch = CacheLineRows(rows: chunks, columns: n * n, zeroed: false)
-            let biasGrad = byPosition ? Tensor.zeros(bias!.shape) : nil
-            let biasCopies = wantBias && !byPosition ? PartialSums(parts: chunks, columns: heads * n * n) : nil
+            let biasGrad = writesBiasBlocks ? Tensor.zeros(bias!.shape) : nil
+            let biasCopies = wantBias && !writesBiasBlocks ? PartialSums(parts: chunks, columns: heads * n * n) : nil
             // The closure holds `probs` and `qkv` (not only their pointers) so their buffers stay alive.
             let (px, pp) = (UnsafePointer(qkv.data), UnsafePointer(probs.data))
             let (pg, pdx) = (UnsafePointer(gout.data), dqkv.data)
@@ -293,7 +293,7 @@ private func windowAttention(
                 Parallel.forEachPart(chunks) { chunk in
                     let dp = scratch.row(chunk)
                     for unit in (units * chunk / chunks)..<(units * (chunk + 1) / chunks) {
-                        guard byPosition else {
+                        guard writesBiasBlocks else {
                             if unit + 1 < units * (chunk + 1) / chunks { prefetch(item: unit + 1) }
                             let copy = biasCopies.map {
                                 $0.row(chunk) + windowAndHead(item: unit, windows: g).head * n * n
@@ -303,8 +303,12 @@ private func windowAttention(
                         }
                         let (position, h) = (unit / heads, unit % heads)
                         for w in stride(from: position, to: g, by: biasPositions) {
-                            if w + biasPositions < g { prefetch(item: h * g + w + biasPositions) }
-                            backward(item: h * g + w, chunk: chunk, scratch: dp, gradBlock: pbg! + unit * n * n)
+                            if w + biasPositions < g {
+                                prefetch(item: attentionItem(window: w + biasPositions, head: h, windows: g))
+                            }
+                            backward(
+                                item: attentionItem(window: w, head: h, windows: g), chunk: chunk, scratch: dp,
+                                gradBlock: pbg! + unit * n * n)
                         }
                     }
                 }
@@ -341,6 +345,11 @@ private func attentionShapeLabel(g: Int, n: Int, heads: Int, phase: String) -> S
 /// 6.83-7.46; the backward of 4 windows with 12 heads 117.9-119.9 against 120.4-127.2.
 private func windowAndHead(item: Int, windows: Int) -> (window: Int, head: Int) {
     (item % windows, item / windows)
+}
+
+/// The item of `head` of `window` (the inverse of ``windowAndHead(item:windows:)``).
+private func attentionItem(window: Int, head: Int, windows: Int) -> Int {
+    head * windows + window
 }
 
 /// Asks for the queries, keys and values of `head` of `window` in the packed `qkv`
