@@ -380,7 +380,12 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
     // 6 alternating runs) those took 6.60, 1.79 and 5.92 ms against 7.02, 1.92 and 6.17. With every width prefetching,
     // a wider one lost in one such run (16384x256x64 6.95 against 6.59 ms), so only C of at most
     // MK_GEMM_PREFETCH_COLUMNS columns prefetches. Into L1 instead (prefetcht0), no gain.
-    int prefetch_rows = !ta && n <= MK_GEMM_PREFETCH_COLUMNS;
+    // Rows copied to the padded buffer (copy_rows) are prefetched too, at any width: the copy read them from memory
+    // before the kernel started. `scripts/gemm-ab BEFORE AFTER --cold --calls 31` (Zen 4, medians, two runs):
+    // 1568x384x1536 (Swin-T's fc1 input gradient) 1.00-1.01x with AVX-512 and 1.04x with AVX2, with Bᵀ (its fc2)
+    // 1.02x and 1.03x; 1024x256x1024 1.01-1.02x and 1.04-1.05x, with Bᵀ 1.01-1.02x and 1.04x; 1568x384x1152 with
+    // Bᵀ (rows not copied, the control) 1.00x and 1.01-1.03x.
+    int prefetch_rows = !ta && (n <= MK_GEMM_PREFETCH_COLUMNS || copy_rows);
     for (size_t i0 = 0; i0 < m; i0 += MK_GEMM_MC) {
         size_t mc = MK_GEMM_MIN((size_t)MK_GEMM_MC, m - i0);
         for (size_t p0 = 0; p0 < k; p0 += MK_GEMM_KC) {
