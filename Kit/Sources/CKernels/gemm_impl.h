@@ -79,8 +79,6 @@ static void mk_gemm_apply_epilogue(const mk_gemm_epilogue *ep, float *c, size_t 
 
 // A transposed A is packed when C has more columns than this.
 #define MK_GEMM_PACK_A_COLUMNS (2 * MK_GEMM_NR)
-// Up to this many columns of C, the next sliver of A read in place is prefetched (mk_prefetch_rows).
-#define MK_GEMM_PREFETCH_COLUMNS (4 * MK_GEMM_NR)
 // Below this many rows of C, a transposed B is left to the caller (see mk_sgemm).
 #define MK_GEMM_MIN_ROWS_TRANSPOSED_B 128
 #define MK_GEMM_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -372,20 +370,22 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
     // into one or two sets of the L1 cache, which then evict each other on every column panel; copying each MR-row
     // sliver to a padded buffer first measured 96-100 against 63-93 GFLOP/s (1024x256x1024, one thread).
     int copy_rows = !ta && lda % MK_GEMM_ALIASING_FLOATS == 0 && n > MK_GEMM_NR;
-    // A narrow C uses each sliver of A for few tiles, too briefly for the hardware to fetch the next one in time:
-    // the next sliver is asked for (mk_prefetch_rows, into L2) while the kernel works on this one. A tall activation
-    // comes from memory, and the hardware's prefetchers do not run ahead on MR rows at once. Two threads,
-    // AVX-512, operands from memory, interleaved runs, GFLOP/s: 16384x64x256 with Bᵀ (small128's first fc2) 172
-    // against 148, 16384x64x64 161 against 138, 4096x128x512 187 against 180. In small128 inference steps (median of
-    // 6 alternating runs) those took 6.60, 1.79 and 5.92 ms against 7.02, 1.92 and 6.17. With every width prefetching,
-    // a wider one lost in one such run (16384x256x64 6.95 against 6.59 ms), so only C of at most
-    // MK_GEMM_PREFETCH_COLUMNS columns prefetches. Into L1 instead (prefetcht0), no gain.
-    // Rows copied to the padded buffer (copy_rows) are prefetched too, at any width: the copy read them from memory
-    // before the kernel started. `scripts/gemm-ab BEFORE AFTER --cold --calls 31` (Zen 4, medians, two runs):
-    // 1568x384x1536 (Swin-T's fc1 input gradient) 1.00-1.01x with AVX-512 and 1.04x with AVX2, with Bᵀ (its fc2)
-    // 1.02x and 1.03x; 1024x256x1024 1.01-1.02x and 1.04-1.05x, with Bᵀ 1.01-1.02x and 1.04x; 1568x384x1152 with
-    // Bᵀ (rows not copied, the control) 1.00x and 1.01-1.03x.
-    int prefetch_rows = !ta && (n <= MK_GEMM_PREFETCH_COLUMNS || copy_rows);
+    // A read in place (or copied, above) is prefetched a sliver ahead (mk_prefetch_rows, into L2) while the kernel
+    // works on this one: a tall activation comes from memory or L3, and the hardware's prefetchers do not run ahead
+    // on MR rows at once. First for narrow C only, which uses each sliver for few tiles (two threads, AVX-512,
+    // operands from memory, GFLOP/s: 16384x64x256 with Bᵀ, small128's first fc2, 172 against 148; 16384x64x64 161
+    // against 138); one small128 inference run had a wider product lose (16384x256x64 6.95 against 6.59 ms). At
+    // every width, `scripts/gemm-ab BEFORE AFTER --calls 25 [--cold]` (both threads, Zen 4, medians, two runs each
+    // way) measured, with AVX-512 and with AVX2: cold, 8192x256x64 with Bᵀ 1.06-1.08x and 1.03-1.10x, 3136x384x96
+    // with Bᵀ 1.00-1.05x and 0.93-1.06x, 1024x1024x256 with Bᵀ 1.01x and 1.02-1.04x, 1568x1536x384 with Bᵀ 1.00x
+    // and 1.03-1.04x; in cache, 1.02-1.04x and 1.02x, 1.01-1.04x and 1.04-1.09x, 1.00-1.01x and 1.02-1.03x,
+    // 1.00x and 1.00-1.02x; 8192x256x64 with the GELU epilogue 1.04x and 1.00-1.03x; no product under 0.99x but
+    // one cold AVX2 run of 3136x384x96. Rows copied to the padded buffer: 1568x384x1536 1.00-1.01x with AVX-512 and
+    // 1.04x with AVX2, with Bᵀ 1.02x and 1.03x; 1024x256x1024 1.01-1.02x and 1.04-1.05x (cold). Into L1 instead
+    // (prefetcht0), no gain. A transposed A read in place (each step's MR values lda apart), prefetched the same way,
+    // gained only where its slivers are few (64x192x16384 1.02x and 1.03x) and lost up to 0.7% with AVX-512
+    // elsewhere (384x1536x1568, 1536x384x1568, 256x1024x1024, 1024x256x1024), so it is not.
+    int prefetch_rows = !ta;
     for (size_t i0 = 0; i0 < m; i0 += MK_GEMM_MC) {
         size_t mc = MK_GEMM_MIN((size_t)MK_GEMM_MC, m - i0);
         for (size_t p0 = 0; p0 < k; p0 += MK_GEMM_KC) {
