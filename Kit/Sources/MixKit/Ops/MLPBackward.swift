@@ -14,10 +14,13 @@ struct MLPGradients {
 /// output's gradient) stays in that thread's cache for the products that read it, instead of being written to
 /// memory and read back three times (two products and the bias's column sums; 16 MB in small128's first stage).
 ///
-/// The blocks are grouped in ``parts`` runs of consecutive blocks, a number that does not depend on the thread
-/// count; each run adds its blocks' weight and bias gradients into its row of ``PartialSums``, whose total adds the
-/// rows in a fixed order. The gradients are therefore the same whatever thread ran which run. The input gradient is
-/// bit for bit the whole-matrix one (each element gets the same multiply-adds in the same order); the weight and
+/// The rows are cut in ``parts`` runs of consecutive blocks, a number that does not depend on the thread count, as
+/// evenly as whole micro-tiles (12 rows) allow (``runRows(_:)``), each run in blocks of about ``blockRows`` rows
+/// (``blocks(of:)``); each run adds its blocks' weight and bias gradients into its row of ``PartialSums``, whose
+/// total adds the rows in a fixed order. The gradients are therefore the same whatever thread ran which run.
+/// Runs of whole blocks were uneven: small128's first stage (33 blocks of 504 rows, the last 256) gave one run
+/// 2272 rows and the others 2016, so the thread that took it had 8320 rows against 8064. The input gradient is bit
+/// for bit the whole-matrix one (each element gets the same multiply-adds in the same order); the weight and
 /// bias gradients sum the rows in another order, so they agree with the whole-matrix ones to rounding.
 ///
 /// ```swift
@@ -43,8 +46,8 @@ struct MLPBlockedBackward {
     static let maximumParts = 8
 
     /// Rows per block: the forward pass's blocks, or smaller ones (a multiple of 12 rows) when those would make
-    /// fewer than ``maximumParts`` blocks. pico64's second stage (2048 rows) then runs 8 blocks of 264 rows in 8
-    /// runs, 4 per thread, instead of 5 blocks of 420 in 5 runs, 3 on one thread and 2 on the other.
+    /// fewer than ``maximumParts`` blocks. pico64's second stage (2048 rows) then runs 8 runs of one block each
+    /// (252 to 264 rows), 4 per thread, instead of 5 blocks of 420 in 5 runs, 3 on one thread and 2 on the other.
     static func blockRows(forward: Int, rows: Int) -> Int {
         Swift.min(forward, ((rows + maximumParts - 1) / maximumParts + 11) / 12 * 12)
     }
@@ -54,8 +57,31 @@ struct MLPBlockedBackward {
     let kept: MLPLayers.Kept
     let wanted: Wanted
 
-    var blocks: Int { (layers.rows + blockRows - 1) / blockRows }
-    var parts: Int { Swift.min(blocks, Self.maximumParts) }
+    /// Runs of blocks: one per block of ``blockRows`` rows, at most ``maximumParts``, each at least one micro-tile.
+    var parts: Int {
+        let blocks = (layers.rows + blockRows - 1) / blockRows
+        return Swift.max(1, Swift.min(blocks, Self.maximumParts, layers.rows / 12))
+    }
+
+    /// The rows of run `part`: every run but the last starts at a multiple of 12 rows, as near to an equal share as
+    /// that allows (small128's first stage: runs of 2040 and 2052 rows).
+    func runRows(_ part: Int) -> Range<Int> {
+        func start(_ run: Int) -> Int { run == parts ? layers.rows : layers.rows * run / parts / 12 * 12 }
+        return start(part)..<start(part + 1)
+    }
+
+    /// The blocks of a run's `rows`: the fewest of at most ``blockRows`` rows, of equal whole micro-tiles but the
+    /// last (small128's first stage: 5 blocks of 408 rows, or 4 of 420 and one of 372).
+    func blocks(of rows: Range<Int>) -> [Range<Int>] {
+        let count = Swift.max(1, (rows.count + blockRows - 1) / blockRows)
+        let size = ((rows.count + count - 1) / count + 11) / 12 * 12
+        return stride(from: rows.lowerBound, to: rows.upperBound, by: size).map {
+            $0..<Swift.min($0 + size, rows.upperBound)
+        }
+    }
+
+    /// The most rows of any block.
+    var largestBlock: Int { (0..<parts).map { blocks(of: runRows($0)).first?.count ?? 0 }.max() ?? 0 }
 
     /// Whether fc2's weight gradient is computed transposed (`[hidden, outFeatures]`, turned into place once the
     /// partial sums are added) when its transpose fills more of the micro-tiles, counted whole as
@@ -85,7 +111,7 @@ struct MLPBlockedBackward {
         let (rows, inFeatures, hidden, outFeatures) = (
             layers.rows, layers.inFeatures, layers.hidden, layers.outFeatures
         )
-        let (blocks, parts) = (blocks, parts)
+        let parts = parts
         let input = wanted.input ? Tensor(uninitializedShape: [rows, inFeatures]) : nil
         // Each run's first block writes its row of the weight gradients' partial sums with beta 0: no zeros first.
         let fc1WeightParts =
@@ -101,17 +127,18 @@ struct MLPBlockedBackward {
         if wanted.input { Profiler.countGEMM(m: rows, n: inFeatures, k: hidden) }
         if wanted.fc1Weight { Profiler.countGEMM(m: hidden, n: inFeatures, k: rows) }
         Profiler.measureGEMM(
-            "\(rows)x\(hidden)x\(outFeatures) backward, x\(inFeatures) in blocks of \(blockRows) rows", work: work
+            "\(rows)x\(hidden)x\(outFeatures) backward, x\(inFeatures) in blocks of up to \(largestBlock) rows",
+            work: work
         ) {
             Parallel.configure()
             Parallel.forEachPart(parts) { part in
-                let (first, end) = (blocks * part / parts, blocks * (part + 1) / parts)
+                let blocks = blocks(of: runRows(part))
                 // fc1's output's gradient, one block at a time, in a buffer the block after reuses while in cache.
-                let preGradient = wanted.reachesFC1 ? Tensor(uninitializedShape: [blockRows, hidden]) : nil
-                for block in first..<end {
-                    let lo = block * blockRows
-                    let count = Swift.min(blockRows, rows - lo)
-                    let beta: Float = block == first ? 0 : 1
+                let preGradient =
+                    wanted.reachesFC1 ? Tensor(uninitializedShape: [blocks.first?.count ?? 0, hidden]) : nil
+                for block in blocks {
+                    let (lo, count) = (block.lowerBound, block.count)
+                    let beta: Float = lo == blocks.first?.lowerBound ? 0 : 1
                     let gBlock = g + lo * outFeatures
                     if let fc2WeightParts, turnsFC2Weight {
                         blasGEMM(
