@@ -386,6 +386,14 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
     // gained only where its slivers are few (64x192x16384 1.02x and 1.03x) and lost up to 0.7% with AVX-512
     // elsewhere (384x1536x1568, 1536x384x1568, 256x1024x1024, 1024x256x1024), so it is not.
     int prefetch_rows = !ta;
+    // With one block of columns nothing reads a packed A block twice: each sliver is packed as the kernel comes to
+    // it and read back from L1, instead of from a whole block packed first (1024 x 384 floats, 1.5 MB, past L2),
+    // while the next sliver's steps are prefetched into L2. `scripts/gemm-ab BEFORE AFTER --calls 25|31 [--cold]`
+    // (Zen 4, both threads, medians), with AVX-512 and with AVX2: cold, 1024x256x1024 Aᵀ 1.02x and 1.00-1.01x,
+    // 1536x384x1568 Aᵀ 1.02-1.03x and 1.01-1.02x, 2048x512x256 Aᵀ 1.05x and 1.02x; in cache 1.01x and 1.01x, 1.00x
+    // and 1.00x. Without the prefetch, 0.98-1.02x.
+    int pack_slivers = pack_a && n <= column_block;
+    if (pack_slivers) pack_a = 0;
     for (size_t i0 = 0; i0 < m; i0 += MK_GEMM_MC) {
         size_t mc = MK_GEMM_MIN((size_t)MK_GEMM_MC, m - i0);
         for (size_t p0 = 0; p0 < k; p0 += MK_GEMM_KC) {
@@ -402,6 +410,8 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
                 mk_gemm_pack_b(tb, tb ? b + j0 * ldb + p0 : b + p0 * ldb + j0, ldb, kc, nc, packed_b);
                 for (size_t ir = 0; ir < mc; ir += MK_GEMM_MR) {
                     size_t mr = MK_GEMM_MIN((size_t)MK_GEMM_MR, mc - ir);
+                    if (pack_slivers && ir + mr < mc)
+                        mk_prefetch_rows(a_block + ir + mr, lda, kc, MK_GEMM_MIN((size_t)MK_GEMM_MR, mc - ir - mr));
                     if (prefetch_rows && ir + mr < mc)
                         mk_prefetch_rows(a_block + (ir + mr) * lda, lda, MK_GEMM_MIN((size_t)MK_GEMM_MR, mc - ir - mr),
                                          kc);
@@ -415,7 +425,7 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
                                 kc, packed_a + ir * kc, packed_b + jr * kc, c_row + jr, ldc, mr,
                                 MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta,
                                 block_bias != NULL ? block_bias + j0 + jr : NULL);
-                    } else if (mr < MK_GEMM_MR) {
+                    } else if (pack_slivers || mr < MK_GEMM_MR) {
                         // The last rows: pack them (zero-padded) so the kernel reads no row past m.
                         mk_gemm_pack_a(ta, ta ? a_block + ir : a_block + ir * lda, lda, mr, kc, packed_a);
                         for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)

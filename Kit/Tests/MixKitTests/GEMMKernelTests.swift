@@ -35,7 +35,8 @@ import Testing
         Shape(m: 13, n: 2_900, k: 64),
         // n = 256 at a reduction block of 384 with AVX2: two blocks of 128 columns, not 240 and 16.
         Shape(m: 40, n: 256, k: 500),
-        // lda = m + 3 = 512: a transposed A packed for its rows 2 KB apart though n fits one block; last sliver 5 rows.
+        // lda = m + 3 = 512: a transposed A packed for its rows 2 KB apart, sliver by sliver as n fits one block; last
+        // sliver 5 rows.
         Shape(m: 509, n: 100, k: 30),
     ]
 
