@@ -358,14 +358,15 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
     // A not transposed is read in place, row by row (each of the MR rows a
     // contiguous stream): measured faster than packing on every shape of the
     // project's models. Transposed A (MR contiguous values per step, lda apart)
-    // is packed when more than one block of columns reads it again, or when its
-    // rows are a multiple of 2 KB apart (each sliver's steps would share L1 sets).
+    // is packed a block at a time when more than one block of columns reads it
+    // again, or sliver by sliver (pack_slivers, below) when its rows are a multiple
+    // of 2 KB apart (each sliver's steps would share L1 sets).
     // Within one block of columns the kernel reads it in place as fast as a packed
     // copy, and the copy is time lost: one thread, AVX-512, best of 15, GFLOP/s in
     // place against packed, operands in cache: 768x256x1024 Aᵀ 112 against 108,
     // 256x256x1024 Aᵀ 109 against 106; evicted first: 105 against 103, 99.6 against 98.
     size_t column_block = mk_gemm_column_block(n, MK_GEMM_MIN((size_t)MK_GEMM_KC, k));
-    int pack_a = ta && n > MK_GEMM_PACK_A_COLUMNS && (n > column_block || lda % MK_GEMM_ALIASING_FLOATS == 0);
+    int pack_a = ta && n > MK_GEMM_PACK_A_COLUMNS && n > column_block;
     // A read in place whose rows are a multiple of 2 KB apart (k = 512, 1024, 2048 floats) maps the MR rows
     // into one or two sets of the L1 cache, which then evict each other on every column panel; copying each MR-row
     // sliver to a padded buffer first measured 96-100 against 63-93 GFLOP/s (1024x256x1024, one thread).
@@ -392,8 +393,8 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
     // (Zen 4, both threads, medians), with AVX-512 and with AVX2: cold, 1024x256x1024 Aᵀ 1.02x and 1.00-1.01x,
     // 1536x384x1568 Aᵀ 1.02-1.03x and 1.01-1.02x, 2048x512x256 Aᵀ 1.05x and 1.02x; in cache 1.01x and 1.01x, 1.00x
     // and 1.00x. Without the prefetch, 0.98-1.02x.
-    int pack_slivers = pack_a && n <= column_block;
-    if (pack_slivers) pack_a = 0;
+    int pack_slivers =
+        ta && n > MK_GEMM_PACK_A_COLUMNS && n <= column_block && lda % MK_GEMM_ALIASING_FLOATS == 0;
     for (size_t i0 = 0; i0 < m; i0 += MK_GEMM_MC) {
         size_t mc = MK_GEMM_MIN((size_t)MK_GEMM_MC, m - i0);
         for (size_t p0 = 0; p0 < k; p0 += MK_GEMM_KC) {
@@ -426,7 +427,8 @@ static int mk_sgemm_epilogue(int ta, int tb, size_t m, size_t n, size_t k, float
                                 MK_GEMM_MIN((size_t)MK_GEMM_NR, nc - jr), alpha, block_beta,
                                 block_bias != NULL ? block_bias + j0 + jr : NULL);
                     } else if (pack_slivers || mr < MK_GEMM_MR) {
-                        // The last rows: pack them (zero-padded) so the kernel reads no row past m.
+                        // This sliver packed (pack_slivers), or the last rows packed zero-padded so that the kernel
+                        // reads no row past m.
                         mk_gemm_pack_a(ta, ta ? a_block + ir : a_block + ir * lda, lda, mr, kc, packed_a);
                         for (size_t jr = 0; jr < nc; jr += MK_GEMM_NR)
                             mk_gemm_micro_packed_rows(

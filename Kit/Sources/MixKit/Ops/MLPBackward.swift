@@ -136,9 +136,9 @@ struct MLPBlockedBackward {
                 // fc1's output's gradient, one block at a time, in a buffer the block after reuses while in cache.
                 let preGradient =
                     wanted.reachesFC1 ? Tensor(uninitializedShape: [blocks.first?.count ?? 0, hidden]) : nil
-                for block in blocks {
+                for (index, block) in blocks.enumerated() {
                     let (lo, count) = (block.lowerBound, block.count)
-                    let beta: Float = lo == blocks.first?.lowerBound ? 0 : 1
+                    let beta: Float = index == 0 ? 0 : 1
                     let gBlock = g + lo * outFeatures
                     if let fc2WeightParts, turnsFC2Weight {
                         blasGEMM(
