@@ -159,10 +159,10 @@ static int mk_attention_scores(const float *a, size_t lda, const float *b, size_
 // Each orientation is its own instance, its row step a constant (1 for pᵀ) or ldp: with both steps read at run
 // time, the compiler reached a block's six rows of p by a chain of six additions on every step of the reduction
 // (avx2: 114 instructions per four steps of a 6 x 2 block, 92 so). The same multiply-adds in the same order (the
-// outputs' hashes are unchanged). `scripts/gemm-ab BEFORE AFTER --calls 41 [--cold] apply,LEN apply-t,LEN` (Zen 4,
-// both threads, medians) at 49, 64 and 196 tokens: avx2 1.005-1.009x in cache when the machine ran steadily and
+// outputs' hashes are unchanged). `scripts/gemm-ab BEFORE AFTER --calls 31|41 [--cold] apply,LEN apply-t,LEN` (Zen 4,
+// both threads, medians) at 49, 64 and 196 tokens: avx2 1.003-1.020x in cache when the machine ran steadily and
 // 1.06-1.14x when it did not (the longer avx2 loop slows first when the host takes a share of the core), cold
-// 1.06-1.10x but for one 0.96x (49 tokens, pᵀ v, both builds' runs 87-186 GFLOP/s); avx512 0.99-1.01x.
+// 1.06-1.10x but for one 0.96x (49 tokens, pᵀ v, both builds' runs 87-186 GFLOP/s); avx512 0.97-1.03x.
 static int mk_attention_apply(const float *p, size_t ldp, int transpose_p, const float *v, size_t ldv, size_t len,
                               float alpha, float *out, size_t ldo) {
     mk_gemm_vec scale = MK_GEMM_SET1(alpha);
