@@ -1,5 +1,6 @@
 import MixKit
 import MixKitTesting
+import Synchronization
 import Testing
 
 /// The attention of ``multiHeadAttention(qkv:heads:scale:bias:groups:period:)`` written with
@@ -75,10 +76,10 @@ func attentionWithGradients(_ qkv: Tensor, _ bias: Tensor, weights w: Tensor, _ 
         #expect(maxAbsDiff(fused.1, reference.1) < 1e-4)
     }
 
-    /// Enough windows to share among the threads: with 3 heads (not a multiple of the threads on 2 or 4 cores) each
-    /// chunk of (window, head) items sums into its own copy of the bias gradient; with 4 heads each thread takes
-    /// whole heads and writes their blocks of it. Either way the same result as the composed ops, and the same bits
-    /// on every run whichever thread takes which chunk.
+    /// Enough windows to share among the threads: each head's windows are cut into runs, each summing into a block
+    /// of the bias gradient of its own, that the threads take as they come free (3 heads are not a multiple of the
+    /// threads on 2 or 4 cores; 4 are). Either way the same result as the composed ops, and the same bits on every
+    /// run whichever thread takes which run.
     @Test(arguments: [3, 4])
     func attentionInChunksMatchesComposedOpsAndRepeatsItsBits(heads: Int) {
         let qkv = randn([64, 16, 3 * 32 * heads], seed: 22)
@@ -99,6 +100,39 @@ func attentionWithGradients(_ qkv: Tensor, _ bias: Tensor, weights w: Tensor, _ 
         #expect(first.output.scalars == second.output.scalars)
         #expect(first.qkv.scalars == second.qkv.scalars)
         #expect(first.bias.scalars == second.bias.scalars)
+    }
+
+    /// Inside a region of the thread pool the op runs on one thread, which takes every run of windows: its own share
+    /// from the front, then the other share from its end. The output and both gradients must have the bits of the
+    /// threads sharing the work: with one bias for every window (3 and 4 heads), and with a bias per window position
+    /// (spans, 2 positions).
+    @Test(arguments: [(3, false), (4, false), (2, true)])
+    func attentionOnOneThreadTakingEveryRunGivesTheSameBits(heads: Int, perPosition: Bool) throws {
+        let qkv = randn([64, 16, 3 * 32 * heads], seed: 25)
+        let bias = randn(perPosition ? [2, heads, 16, 16] : [heads, 16, 16], seed: 26)
+        let w = randn([64, 16, 32 * heads], seed: 27)
+        let spans = AttentionSpans(runsOf: (0..<32).map { UInt8($0 % 16 < 6 ? 0 : 1) }, tokens: 16)
+        func run() -> [[Float]] {
+            let results = attentionWithGradients(qkv, bias, weights: w) {
+                perPosition
+                    ? multiHeadAttention(qkv: $0, heads: heads, scale: 0.2, bias: $1, spans: spans)
+                    : multiHeadAttention(qkv: $0, heads: heads, scale: 0.2, bias: $1)
+            }
+            return [results.output.scalars, results.qkv.scalars, results.bias.scalars]
+        }
+        let shared = run()
+        #expect(run() == shared, "two runs")
+        let taken = Mutex<[[Float]]?>(nil)
+        Parallel.forEachPart(2) { part in
+            guard part == 0 else { return }
+            let results = run()
+            taken.withLock { $0 = results }
+        }
+        let oneThread = try #require(taken.withLock { $0 })
+        for (name, index) in [("output", 0), ("qkv gradient", 1), ("bias gradient", 2)] {
+            let differing = zip(oneThread[index], shared[index]).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing == 0, "\(name): elements that differ")
+        }
     }
 
     @Test func spansAreTheRunsOfEqualIds() {

@@ -186,7 +186,6 @@ private func windowAttention(
         let layout = RunLayout(
             runs: spans.map { s in (0..<s.period).map { s.runs(at: $0) } } ?? [[(start: 0, count: n)]], heads: heads)
         let pairs = layout.totalPairs(windows: g)
-        let items = g * heads
         let out = Tensor(uninitializedShape: [g, n, c])
         // Each thread computes a window's scores, probabilities and output in a block of its own, in cache.
         // The probabilities are then kept for the backward pass, streamed past the cache (at 196 tokens, one
@@ -194,11 +193,12 @@ private func windowAttention(
         // buffer, whose lines were read in before every write). The kept buffer is sized for whole windows, not
         // `pairs`: the runs change with every mask, and the buffer pool recycles only buffers of one exact size
         // (a fresh one costs its page faults on every step).
-        let chunks = attentionChunks(units: items, work: pairs * d)
+        let chunks = attentionChunks(units: g * heads, work: pairs * d)
+        let items = StealingRanges(count: g * heads, parts: chunks, grain: 4)
         // Read once, here: grad mode is the calling thread's, and the parts run on other threads too.
         let keepsProbabilities = op.isRecording
         let work = CacheLineRows(rows: chunks, columns: n * n, zeroed: false)
-        let probs = Tensor(uninitializedShape: [keepsProbabilities ? items * n * n : 0])
+        let probs = Tensor(uninitializedShape: [keepsProbabilities ? g * heads * n * n : 0])
         let kernels = HeadProducts(headDim: d, tokens: n, chunks: chunks)
         let (px, po, pp) = (UnsafePointer(qkv.data), out.data, probs.data)
         let pb: UnsafePointer<Float>? = bias.map { UnsafePointer($0.data) }
@@ -209,26 +209,27 @@ private func windowAttention(
             let gptr = mask == nil ? nil : gp.baseAddress
             Profiler.measureGEMM(attentionShapeLabel(g: g, n: n, heads: heads, phase: "forward"), work: 2 * pairs * d) {
                 Parallel.forEachPart(chunks) { chunk in
-                    let end = items * (chunk + 1) / chunks
-                    for i in (items * chunk / chunks)..<end {
-                        if i + 1 < end {
-                            let (w, h) = windowAndHead(item: i + 1, windows: g)
-                            prefetchHead(qkv: px, window: w, head: h, heads: heads, tokens: n, width: d)
-                        }
-                        let (w, h) = windowAndHead(item: i, windows: g)
-                        let windowBias = pb.map { $0 + ((w % biasPositions) * heads + h) * n * n }
-                        let windowMask = gptr.map { $0 + (w % maskPeriod) * n }
-                        let p = work.row(chunk)
-                        let kept = keepsProbabilities ? pp + layout.offset(window: w, head: h) : nil
-                        for run in layout.runs[w % layout.period] {
-                            let q = px + (w * n + run.start) * c3 + h * d
-                            let o = po + (w * n + run.start) * c + h * d
-                            kernels.scores(
-                                q, lda: c3, q + c, ldb: c3, len: run.count, alpha: scale, into: p, scratch: chunk)
-                            mk_attention_softmax_block(
-                                p, run.count, windowBias.map { $0 + run.start * (n + 1) }, n, windowMask, run.count)
-                            kernels.apply(p, transposed: false, q + 2 * c, ldv: c3, len: run.count, into: o, ldo: c)
-                            if let kept { mk_copy_streaming(kept + run.offset, p, run.count * run.count) }
+                    while let block = items.take(part: chunk) {
+                        for i in block {
+                            if i + 1 < block.upperBound {
+                                let (w, h) = windowAndHead(item: i + 1, windows: g)
+                                prefetchHead(qkv: px, window: w, head: h, heads: heads, tokens: n, width: d)
+                            }
+                            let (w, h) = windowAndHead(item: i, windows: g)
+                            let windowBias = pb.map { $0 + ((w % biasPositions) * heads + h) * n * n }
+                            let windowMask = gptr.map { $0 + (w % maskPeriod) * n }
+                            let p = work.row(chunk)
+                            let kept = keepsProbabilities ? pp + layout.offset(window: w, head: h) : nil
+                            for run in layout.runs[w % layout.period] {
+                                let q = px + (w * n + run.start) * c3 + h * d
+                                let o = po + (w * n + run.start) * c + h * d
+                                kernels.scores(
+                                    q, lda: c3, q + c, ldb: c3, len: run.count, alpha: scale, into: p, scratch: chunk)
+                                mk_attention_softmax_block(
+                                    p, run.count, windowBias.map { $0 + run.start * (n + 1) }, n, windowMask, run.count)
+                                kernels.apply(p, transposed: false, q + 2 * c, ldv: c3, len: run.count, into: o, ldo: c)
+                                if let kept { mk_copy_streaming(kept + run.offset, p, run.count * run.count) }
+                            }
                         }
                     }
                 }
@@ -239,22 +240,20 @@ private func windowAttention(
         return OpResult(out) { gout in
             let dqkv = Tensor(uninitializedShape: qkv.shape)
             let wantBias = bias?.needsGrad ?? false
-            // With a bias per window position, one unit of work is a (position, head) pair: its windows
-            // all add into one block of the bias gradient, which its thread then writes directly. With one bias for
-            // every window, the same when the heads divide evenly among the threads (a unit is then a head, all its
-            // windows). Otherwise a unit is a (window, head) item, and each chunk of items sums into a
-            // `[heads, N, N]` copy of its own (a copy per window position would grow with both).
-            let threads = Parallel.threadCount
-            let writesBiasBlocks = wantBias && (biasPositions > 1 || (heads >= threads && heads % threads == 0))
-            let units = writesBiasBlocks ? biasPositions * heads : items
-            let chunks = attentionChunks(units: units, work: pairs * d)
+            // Segments of one (window position, head) unit's windows, each adding into a block of the bias gradient
+            // of its own (see ``AttentionSegments``), taken by the threads as they come free.
+            let chunks = attentionChunks(units: g * heads, work: pairs * d)
+            let segments = AttentionSegments(
+                windows: g, heads: heads, positions: biasPositions,
+                segments: pairs * d >= Parallel.minimumParallelWork ? AttentionSegments.sharedSegments : 1)
+            let order = StealingRanges(count: segments.all.count, parts: chunks, grain: 1)
             let scratch = CacheLineRows(rows: chunks, columns: n * n, zeroed: false)
-            let biasGrad = writesBiasBlocks ? Tensor.zeros(bias!.shape) : nil
-            let biasCopies = wantBias && !writesBiasBlocks ? PartialSums(parts: chunks, columns: heads * n * n) : nil
+            let biasGrad = wantBias ? Tensor.zeros(bias!.shape) : nil
+            let partialGrads = wantBias && segments.partials > 0 ? Tensor.zeros([segments.partials, n * n]) : nil
             // The closure holds `probs` and `qkv` (not only their pointers) so their buffers stay alive.
             let (px, pp) = (UnsafePointer(qkv.data), UnsafePointer(probs.data))
             let (pg, pdx) = (UnsafePointer(gout.data), dqkv.data)
-            let pbg = biasGrad?.data
+            let (pbg, ppg) = (biasGrad?.data, partialGrads?.data)
             Profiler.countGEMM(m: pairs, n: 1, k: d, batch: 4)
             Parallel.configure()
             let kernels = HeadProducts(headDim: d, tokens: n, chunks: chunks)
@@ -292,42 +291,41 @@ private func windowAttention(
             {
                 Parallel.forEachPart(chunks) { chunk in
                     let dp = scratch.row(chunk)
-                    for unit in (units * chunk / chunks)..<(units * (chunk + 1) / chunks) {
-                        guard writesBiasBlocks else {
-                            if unit + 1 < units * (chunk + 1) / chunks { prefetch(item: unit + 1) }
-                            let copy = biasCopies.map {
-                                $0.row(chunk) + windowAndHead(item: unit, windows: g).head * n * n
+                    while let block = order.take(part: chunk) {
+                        for segment in segments.all[block] {
+                            let unit = segment.position * heads + segment.head
+                            let gradBlock = pbg.map { segment.partial.map { ppg! + $0 * n * n } ?? $0 + unit * n * n }
+                            for index in segment.windows {
+                                let w = segment.position + index * biasPositions
+                                if index + 1 < segment.windows.upperBound {
+                                    prefetch(
+                                        item: attentionItem(window: w + biasPositions, head: segment.head, windows: g))
+                                }
+                                backward(
+                                    item: attentionItem(window: w, head: segment.head, windows: g), chunk: chunk,
+                                    scratch: dp, gradBlock: gradBlock)
                             }
-                            backward(item: unit, chunk: chunk, scratch: dp, gradBlock: copy)
-                            continue
-                        }
-                        let (position, h) = (unit / heads, unit % heads)
-                        for w in stride(from: position, to: g, by: biasPositions) {
-                            if w + biasPositions < g {
-                                prefetch(item: attentionItem(window: w + biasPositions, head: h, windows: g))
-                            }
-                            backward(
-                                item: attentionItem(window: w, head: h, windows: g), chunk: chunk, scratch: dp,
-                                gradBlock: pbg! + unit * n * n)
                         }
                     }
                 }
             }
             scratch.withRows {}
-            let gradBias = biasGrad ?? biasCopies.map { $0.total().reshapedView(bias!.shape) }
-            return [dqkv, gradBias]
+            if let pbg, let ppg { segments.addPartials(UnsafePointer(ppg), into: pbg, blockSize: n * n, heads: heads) }
+            return [dqkv, biasGrad]
         }
     }
 }
 
-/// Chunks of an attention pass's `units` ((window, head) items, or (position, head) pairs): a fixed share per
-/// compute thread, or one when its `work` (query-key pairs times the head dimension) is too small to share. Four
-/// chunks per thread, taken from the pool's counter as each finished the one before (the backward's bias-gradient
-/// copies one per chunk, at most one per 32 units), kept the threads busier in the profile (95-98% of tiny224's
-/// first-stage passes against 81-98%) but not faster: in three sets of alternating AVX2 finetuning profiles
-/// tiny224's attention took 81-106 against 83-90 ms forward and 137-160 against 130-139 backward a step (medians of
-/// three or four profiles each way), small128's the same within its outliers. More chunks are more scratch and
-/// bias-gradient copies to zero, fill and add (8 x 460 KB at 196 tokens and 3 heads against 2).
+/// Parts of an attention pass (one per compute thread), or one when its `work` (query-key pairs times the head
+/// dimension) is too small to share. Each part starts on an equal share of the pass (the forward's (window, head)
+/// items, four at a time; the backward's runs of windows, ``AttentionSegments``) and then takes what is left of the
+/// other parts' shares from their ends (``StealingRanges``). With fixed shares, one thread of small128's first stage
+/// finished 15-30% of the pass before the other, the same thread call after call for minutes, then neither
+/// (`CLOCK_MONOTONIC` around each part, in the step). Zen 4, AVX2, small128 finetuning, the two ways alternating
+/// call by call in one process (20 steps; medians of the calls' wall time): forward 3.46 against 3.88 ms (256
+/// windows of 64 tokens, 2 heads), 3.16 against 3.56 and 4.48 against 5.45 in two more runs; backward 5.17 against
+/// 5.26 ms, its sum over the calls 115 against 136 ms. In four alternating step profiles of each build, the
+/// attention op took 18.9 against 21.0 ms forward and 28.9 against 31.5 backward a step.
 private func attentionChunks(units: Int, work: Int) -> Int {
     work >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, units) : 1
 }
@@ -420,5 +418,74 @@ struct HeadProducts {
         blasGEMM(
             p, lda: len, v, ldb: ldv, out, ldc: ldo, m: len, n: headDim, k: len, transposeA: transposed,
             transposeB: false, alpha: alpha)
+    }
+}
+
+/// The attention backward's work in segments that the threads take as they come free (``StealingRanges``). A unit
+/// is a window position and a head: its windows (`position`, `position + positions`, ... below the window count) all
+/// add into one `[N, N]` block of the bias gradient. With few units, each unit's windows are cut into runs of
+/// consecutive windows, about `segments` runs in all: a unit's first run adds into the unit's block and each later
+/// run into a partial block of its own, added to the unit's block in run order once every run is done. The sums
+/// then depend neither on which thread ran which run nor on the thread count.
+///
+/// ```swift
+/// let work = AttentionSegments(windows: 256, heads: 2, positions: 1, segments: 32)
+/// work.all.count   // 32: 16 runs of 16 windows per head
+/// work.partials    // 30
+/// ```
+struct AttentionSegments {
+    /// Runs in all when a pass is shared among threads: at most 16 per thread on 2 threads, 4 on 8.
+    static let sharedSegments = 32
+
+    /// One run of a unit's windows.
+    struct Segment {
+        var position: Int
+        var head: Int
+        /// Indices into the unit's windows: window `position + index * positions`.
+        var windows: Range<Int>
+        /// The run's partial block of the bias gradient; nil for a unit's first run.
+        var partial: Int?
+    }
+
+    /// Unit after unit (window position after position, each position's heads in order), each unit's runs in
+    /// window order.
+    let all: [Segment]
+    /// Partial blocks of the bias gradient.
+    let partials: Int
+
+    /// The runs of `windows` windows with `heads` heads and a bias block per window position (`positions` of
+    /// them, or 1 for one bias for every window), about `segments` in all (at least one per unit).
+    init(windows: Int, heads: Int, positions: Int, segments: Int) {
+        var all: [Segment] = []
+        var partials = 0
+        let usedPositions = Swift.min(positions, windows)
+        let units = Swift.max(1, usedPositions * heads)
+        let runsPerUnit = (segments + units - 1) / units
+        for position in 0..<usedPositions {
+            let count = (windows - position + positions - 1) / positions
+            let runs = Swift.max(1, Swift.min(runsPerUnit, count))
+            for head in 0..<heads {
+                for run in 0..<runs {
+                    let range = count * run / runs..<count * (run + 1) / runs
+                    all.append(
+                        Segment(position: position, head: head, windows: range, partial: run > 0 ? partials : nil))
+                    if run > 0 { partials += 1 }
+                }
+            }
+        }
+        self.all = all
+        self.partials = partials
+    }
+
+    /// Adds each later run's partial block (`blockSize` floats each, in `partials`) to its unit's block of
+    /// `gradient` (`[positions, heads, blockSize]`), in run order.
+    func addPartials(
+        _ partials: UnsafePointer<Float>, into gradient: UnsafeMutablePointer<Float>, blockSize: Int, heads: Int
+    ) {
+        for segment in all {
+            guard let partial = segment.partial else { continue }
+            let unit = segment.position * heads + segment.head
+            mk_accumulate(partials + partial * blockSize, 1, gradient + unit * blockSize, blockSize)
+        }
     }
 }

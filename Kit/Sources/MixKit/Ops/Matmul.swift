@@ -236,16 +236,19 @@ struct GEMMProduct {
     }
 
     /// Rows (when the cut runs along M) or columns of C from unit `lo` up to unit `hi` of the cut, on the calling
-    /// thread.
-    func runUnits(_ firstUnit: Int, _ endUnit: Int) {
+    /// thread; of rows, only `columns` when given.
+    func runUnits(_ firstUnit: Int, _ endUnit: Int, columns: Range<Int>? = nil) {
         let extent = splitsRows ? m : n
         let (lo, hi) = (min(extent, firstUnit * unit), min(extent, endUnit * unit))
         guard hi > lo else { return }
         if splitsRows {
+            let columns = columns ?? 0..<n
+            let first = columns.lowerBound
             blasGEMM(
-                transposeA ? a + lo : a + lo * lda, lda: lda, b, ldb: ldb, c + lo * ldc, ldc: ldc, m: hi - lo, n: n,
-                k: k, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, bias: bias,
-                epilogue: epilogue?.block(row: lo, column: 0))
+                transposeA ? a + lo : a + lo * lda, lda: lda, transposeB ? b + first * ldb : b + first, ldb: ldb,
+                c + lo * ldc + first, ldc: ldc, m: hi - lo, n: columns.count, k: k, transposeA: transposeA,
+                transposeB: transposeB, alpha: alpha, beta: beta, bias: bias.map { $0 + first },
+                epilogue: epilogue?.block(row: lo, column: first))
         } else {
             blasGEMM(
                 a, lda: lda, transposeB ? b + lo * ldb : b + lo, ldb: ldb, c + lo, ldc: ldc, m: m, n: hi - lo, k: k,
