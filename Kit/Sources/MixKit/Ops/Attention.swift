@@ -434,7 +434,7 @@ struct HeadProducts {
 /// work.partials    // 30
 /// ```
 struct AttentionSegments {
-    /// Runs in all when a pass is shared among threads: at most 16 per thread on 2 threads, 4 on 8.
+    /// Runs in all when a pass is shared among threads: about 16 per thread on 2 threads, 4 on 8.
     static let sharedSegments = 32
 
     /// One run of a unit's windows.
