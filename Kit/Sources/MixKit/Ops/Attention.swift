@@ -211,7 +211,9 @@ private func windowAttention(
                 Parallel.forEachPart(chunks) { chunk in
                     while let block = items.take(part: chunk) {
                         for i in block {
-                            if i + 1 < block.upperBound {
+                            // The next item: the block's, or the first of the part's next block (likely the next
+                            // item again; harmless when another part takes it).
+                            if i + 1 < g * heads {
                                 let (w, h) = windowAndHead(item: i + 1, windows: g)
                                 prefetchHead(qkv: px, window: w, head: h, heads: heads, tokens: n, width: d)
                             }
@@ -249,7 +251,9 @@ private func windowAttention(
             let order = StealingRanges(count: segments.all.count, parts: chunks, grain: 1)
             let scratch = CacheLineRows(rows: chunks, columns: n * n, zeroed: false)
             let biasGrad = wantBias ? Tensor.zeros(bias!.shape) : nil
-            let partialGrads = wantBias && segments.partials > 0 ? Tensor.zeros([segments.partials, n * n]) : nil
+            // Each run's partial block is zeroed by the thread that runs it, just before it adds into it.
+            let partialGrads =
+                wantBias && segments.partials > 0 ? Tensor(uninitializedShape: [segments.partials, n * n]) : nil
             // The closure holds `probs` and `qkv` (not only their pointers) so their buffers stay alive.
             let (px, pp) = (UnsafePointer(qkv.data), UnsafePointer(probs.data))
             let (pg, pdx) = (UnsafePointer(gout.data), dqkv.data)
@@ -292,14 +296,20 @@ private func windowAttention(
                 Parallel.forEachPart(chunks) { chunk in
                     let dp = scratch.row(chunk)
                     while let block = order.take(part: chunk) {
-                        for segment in segments.all[block] {
+                        for index in block {
+                            let segment = segments.all[index]
                             let unit = segment.position * heads + segment.head
                             let gradBlock = pbg.map { segment.partial.map { ppg! + $0 * n * n } ?? $0 + unit * n * n }
-                            for index in segment.windows {
-                                let w = segment.position + index * biasPositions
-                                if index + 1 < segment.windows.upperBound {
+                            if let gradBlock, segment.partial != nil {
+                                gradBlock.initialize(repeating: 0, count: n * n)
+                            }
+                            for window in segment.windows {
+                                let w = segment.position + window * biasPositions
+                                if window + 1 < segment.windows.upperBound {
                                     prefetch(
                                         item: attentionItem(window: w + biasPositions, head: segment.head, windows: g))
+                                } else if index + 1 < segments.all.count {
+                                    prefetch(item: segments.firstItem(of: index + 1, windows: g))
                                 }
                                 backward(
                                     item: attentionItem(window: w, head: segment.head, windows: g), chunk: chunk,
@@ -321,11 +331,15 @@ private func windowAttention(
 /// items, four at a time; the backward's runs of windows, ``AttentionSegments``) and then takes what is left of the
 /// other parts' shares from their ends (``StealingRanges``). With fixed shares, one thread of small128's first stage
 /// finished 15-30% of the pass before the other, the same thread call after call for minutes, then neither
-/// (`CLOCK_MONOTONIC` around each part, in the step). Zen 4, AVX2, small128 finetuning, the two ways alternating
-/// call by call in one process (20 steps; medians of the calls' wall time): forward 3.46 against 3.88 ms (256
-/// windows of 64 tokens, 2 heads), 3.16 against 3.56 and 4.48 against 5.45 in two more runs; backward 5.17 against
-/// 5.26 ms, its sum over the calls 115 against 136 ms. In four alternating step profiles of each build, the
-/// attention op took 18.9 against 21.0 ms forward and 28.9 against 31.5 backward a step.
+/// (`CLOCK_MONOTONIC` around each part, in the step). Zen 4, small128 finetuning, 20 steps, fixed halves and
+/// taking alternating step by step in one process (medians of the calls' wall time, their sums in brackets), the first
+/// stage (256 windows of 64 tokens, 2 heads): AVX2 forward 4.22 against 4.90 ms (92 against 105 ms), backward 6.15
+/// against 7.10 (135 against 153); AVX-512 in the same minutes forward 3.37 against 3.25 (74 against 105), backward
+/// 4.55 against 5.03 (113 against 133). In four alternating AVX2 step profiles of each build, the attention op took
+/// 18.9 against 21.0 ms forward and 28.9 against 31.5 backward a step. Each part asks for the inputs of the item
+/// after the one it computes, across the end of a block too: with the prefetch inside blocks only, a quarter of the
+/// forward's items went without it, and on a steady AVX-512 minute that version's forward ran 2.50 against 2.35 ms
+/// for fixed halves.
 private func attentionChunks(units: Int, work: Int) -> Int {
     work >= Parallel.minimumParallelWork ? Swift.min(Parallel.threadCount, units) : 1
 }
@@ -452,6 +466,8 @@ struct AttentionSegments {
     let all: [Segment]
     /// Partial blocks of the bias gradient.
     let partials: Int
+    /// Window positions with a bias block of their own (1: one bias for every window).
+    let positions: Int
 
     /// The runs of `windows` windows with `heads` heads and a bias block per window position (`positions` of
     /// them, or 1 for one bias for every window), about `segments` in all (at least one per unit).
@@ -475,17 +491,28 @@ struct AttentionSegments {
         }
         self.all = all
         self.partials = partials
+        self.positions = positions
+    }
+
+    /// The (window, head) item of run `index`'s first window, among `windows` windows.
+    func firstItem(of index: Int, windows: Int) -> Int {
+        let segment = all[index]
+        return attentionItem(
+            window: segment.position + segment.windows.lowerBound * positions, head: segment.head, windows: windows)
     }
 
     /// Adds each later run's partial block (`blockSize` floats each, in `partials`) to its unit's block of
-    /// `gradient` (`[positions, heads, blockSize]`), in run order.
+    /// `gradient` (`[positions, heads, blockSize]`), in run order; the threads share the blocks' columns.
     func addPartials(
         _ partials: UnsafePointer<Float>, into gradient: UnsafeMutablePointer<Float>, blockSize: Int, heads: Int
     ) {
-        for segment in all {
-            guard let partial = segment.partial else { continue }
-            let unit = segment.position * heads + segment.head
-            mk_accumulate(partials + partial * blockSize, 1, gradient + unit * blockSize, blockSize)
+        let later = all.compactMap { segment in
+            segment.partial.map { (partial: $0, unit: segment.position * heads + segment.head) }
+        }
+        Parallel.forRanges(blockSize, work: later.count * blockSize) { lo, hi in
+            for (partial, unit) in later {
+                mk_accumulate(partials + partial * blockSize + lo, 1, gradient + unit * blockSize + lo, hi - lo)
+            }
         }
     }
 }
