@@ -1,5 +1,4 @@
 import CKernels
-import Synchronization
 
 /// Threaded GEMMs that rebalance while they run: each thread has a home (a product, or its share of one) cut in
 /// pieces that it takes from the front, largest first; a thread whose home is done takes the last, smallest piece
@@ -50,11 +49,14 @@ struct GEMMPieces {
     }
 
     private let products: [GEMMProduct]
-    /// Each home's pieces, the home's own thread taking them front to back.
-    private let homes: [[Piece]]
+    /// Every home's pieces, home after home, each home's in the order its own thread takes them.
+    private let pieces: [Piece]
+    private let homeCount: Int
     /// Per product cut along K: the partial products of its pieces after the first, `[pieces - 1, M * N]`.
     private let partials: [Int: Tensor]
-    private let queue: PieceQueue
+    /// Which pieces are still to take: a home's own thread from its front, others from the back of the home with
+    /// the most work left.
+    private let queue: StealingRanges
 
     /// The pieces of `products`, product `i` shared by `threadsPerProduct[i]` homes (one per thread).
     init(_ products: [GEMMProduct], threadsPerProduct: [Int]) {
@@ -91,9 +93,12 @@ struct GEMMPieces {
             }
         }
         self.products = products
-        self.homes = homes
+        pieces = homes.flatMap { $0 }
+        homeCount = homes.count
         self.partials = partials
-        queue = PieceQueue(homes)
+        let starts = homes.reduce(into: [0]) { starts, home in starts.append(starts.last! + home.count) }
+        queue = StealingRanges(
+            homes: zip(starts, starts.dropFirst()).map { $0..<$1 }, grain: 1, work: pieces.map(\.work))
     }
 
     /// Fewest rows, columns or reduction indices in a piece that packs an operand its home has packed already
@@ -180,9 +185,11 @@ struct GEMMPieces {
     /// Runs every piece on the pool, each home's thread starting at its front; `side(0)` ... `side(sideParts - 1)`
     /// (independent work) go to the threads that run out of pieces. Then adds the partial products.
     func run(sideParts: Int = 0, side: (Int) -> Void = { _ in }) {
-        Parallel.forEachPart(homes.count + sideParts) { part in
-            guard part < homes.count else { return side(part - homes.count) }
-            while let piece = queue.take(home: part) { run(piece) }
+        Parallel.forEachPart(homeCount + sideParts) { part in
+            guard part < homeCount else { return side(part - homeCount) }
+            while let taken = queue.take(part: part) {
+                for index in taken { run(pieces[index]) }
+            }
         }
         for (index, partial) in partials.sorted(by: { $0.key < $1.key }) {
             let product = products[index]
@@ -201,38 +208,6 @@ struct GEMMPieces {
         case .reduction:
             let partial = piece.partial.map { partials[piece.product]!.data + $0 * product.m * product.n }
             product.runReduction(piece.lo, piece.hi, into: partial)
-        }
-    }
-}
-
-/// Which pieces of each home are still to take: the home's own thread takes from the front, others from the back.
-private final class PieceQueue: Sendable {
-    private let homes: [[GEMMPieces.Piece]]
-    private let left: Mutex<[Range<Int>]>
-
-    init(_ homes: [[GEMMPieces.Piece]]) {
-        self.homes = homes
-        left = Mutex(homes.map { 0..<$0.count })
-    }
-
-    /// The next piece for the thread of `home`: its own front piece, else the back piece of the home with the
-    /// most work left; nil when every piece is taken.
-    func take(home: Int) -> GEMMPieces.Piece? {
-        let homes = self.homes
-        return left.withLock { left -> GEMMPieces.Piece? in
-            if let next = left[home].first {
-                left[home] = (next + 1)..<left[home].upperBound
-                return homes[home][next]
-            }
-            var busiest: (home: Int, work: Int)? = nil
-            for other in left.indices where !left[other].isEmpty {
-                let work = left[other].reduce(0) { $0 + homes[other][$1].work }
-                if work > busiest?.work ?? 0 { busiest = (other, work) }
-            }
-            guard let victim = busiest?.home else { return nil }
-            let last = left[victim].upperBound - 1
-            left[victim] = left[victim].lowerBound..<last
-            return homes[victim][last]
         }
     }
 }
