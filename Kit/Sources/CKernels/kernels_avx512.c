@@ -84,31 +84,12 @@ static inline __m512 mk_exp_exponent16(__m512 x) {
                                 _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
 }
 
-// mk_expf's range reduction for x <= 0: x clamped at -88.38 (in place), then mk_exp_exponent16.
-static inline __m512 mk_exp_floor16(__m512 *x) {
-    *x = _mm512_max_ps(*x, _mm512_set1_ps(-88.3762626647949f));
-    return mk_exp_exponent16(*x);
-}
-
-// e^x for x <= 0 (GELU's Gaussian factors): mk_expf's reduction and polynomial, with the floor of its range
-// reduction in one instruction (roundscale) and 2^n applied by scalef; 0 where mk_expf's 2^n underflows to 0 (x
-// below -87.68, GELU's |v| above 13.24), as mk_expf gives. Scaled there, the lanes were denormals, and every
-// instruction GELU then applied to them (two multiplies and two fused multiply-adds) took a microcode assist on
-// Intel cores. Xeon family 6 model 207, both threads, `mixmae bench ops`' small128 fc1 (16384x256x64, x and W
-// standard normal: v's standard deviation is 8) with GELU and its slope in the epilogue: 21-24 GFLOP/s before, 93-131
-// after (204-247 and 148-220 without the epilogue in the same runs).
-static inline __m512 mk_exp_nonpositive16(__m512 x) {
-    __m512 fx = mk_exp_floor16(&x);
-    __mmask16 normal = _mm512_cmp_ps_mask(fx, _mm512_set1_ps(-126.5f), _CMP_GT_OQ);
-    return _mm512_maskz_scalef_ps(normal, mk_exp_reduced(x, fx), fx);
-}
-
 // A softmax's e^(x - max) (x <= 0, or -inf) on 16 lanes, lanes outside `keep` 0: mk_expf's value exactly, 0 where
-// mk_expf's 2^n underflows to 0 (x below -87.68), by mk_exp_nonpositive16's two-instruction floor and scaling.
+// mk_expf's 2^n underflows to 0 (x below -87.68), by a two-instruction floor (roundscale) and scaling (scalef).
 // Against mk_expf's clamps, truncation, compare and integer 2^n in the short-row kernel below, one thread, a 64-token
 // block with bias: 1.57 against 1.92 us.
 //
-// Without mk_exp_floor16's clamp: every x below -88.38 has n <= -127, whose lanes the compare zeroes either way,
+// No clamp of x at -88.38 as mk_expf's: every x below it has n <= -127, whose lanes the compare zeroes either way,
 // and -inf or NaN give an n the compare also zeroes. The same bits; the 196-token block (as above) 15.4 against
 // 15.6 us, 64 tokens 1.49 against 1.53.
 static inline __m512 mk_exp_softmax16(__m512 x, __mmask16 keep) {
@@ -116,6 +97,14 @@ static inline __m512 mk_exp_softmax16(__m512 x, __mmask16 keep) {
     keep &= _mm512_cmp_ps_mask(fx, _mm512_set1_ps(-126.5f), _CMP_GT_OQ);
     return _mm512_maskz_scalef_ps(keep, mk_exp_reduced(x, fx), fx);
 }
+
+// e^x for x <= 0 (GELU's Gaussian factors): mk_exp_softmax16 on every lane, so 0 where mk_expf's 2^n underflows to
+// 0 (x below -87.68, GELU's |v| above 13.24), as mk_expf gives. Scaled there by scalef alone, the lanes were
+// denormals, and every instruction GELU then applied to them (two multiplies and two fused multiply-adds) took a
+// microcode assist on Intel cores. Xeon family 6 model 207, both threads, `mixmae bench ops`' small128 fc1
+// (16384x256x64, x and W standard normal: v's standard deviation is 8) with GELU and its slope in the epilogue: 21-24
+// GFLOP/s before, 93-131 after (204-247 and 148-220 without the epilogue in the same runs).
+static inline __m512 mk_exp_nonpositive16(__m512 x) { return mk_exp_softmax16(x, (__mmask16)0xFFFF); }
 
 // Rows of up to 64 scores (every window of the models but Swin-T's 14x14 ones): each row stays in 4 registers
 // from the load to the store, and 4 rows go through each step together. One row at a time waited on its own
