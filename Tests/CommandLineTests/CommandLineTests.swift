@@ -207,7 +207,8 @@ import Testing
         #expect(stages.allSatisfy { ($0["cpu_ms_per_image"] as? Double ?? -1) >= 0 })
     }
 
-    /// `mixmae bench ops --peak-only` (what scripts/bench-vs-pytorch divides by): the FMA peak and nothing else,
+    /// `mixmae bench ops --peak-only` (what scripts/bench-vs-pytorch divides by, and whose one-thread and
+    /// all-threads peaks give its threads' FMA scaling column): the FMA peak and nothing else,
     /// as JSON and as one line.
     @Test func benchOpsPeakOnlyPrintsThePeakAlone() throws {
         let ops = try runMixmae(["bench", "ops", "--peak-only", "--repetitions", "1", "--format", "json"])
